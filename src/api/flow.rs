@@ -1,0 +1,244 @@
+//! Flow control for runbooks: waits with deadlines, retries, steps, confirmations, output.
+//!
+//! Every wait here has a deadline and says what it waits for; every sleep wakes on Ctrl-C.
+//! These are the things the bash one-liners got wrong.
+
+use std::time::{Duration, Instant};
+
+use rhai::plugin::*;
+use rhai::FnPtr;
+
+use crate::event::Event;
+use crate::failure::{ApiResult, Failure, FailureKind};
+
+use super::{seconds, strings_from_array, RunContext};
+
+const FIRST_POLL: Duration = Duration::from_millis(250);
+const MAX_POLL: Duration = Duration::from_secs(5);
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+fn wait(ctx: &NativeCallContext, timeout: &Dynamic, what: &str, condition: &FnPtr) -> ApiResult<bool> {
+    let run = RunContext::of(ctx)?;
+    let timeout = seconds(timeout, "wait_until timeout")?;
+    let started = Instant::now();
+    let mut delay = FIRST_POLL;
+    let mut last_report = Instant::now();
+    loop {
+        run.runner.check_interrupted()?;
+        let result: Dynamic = condition.call_within_context(ctx, ())?;
+        let done = result.as_bool().map_err(|_| {
+            Failure::bad_input(
+                "wait_until condition",
+                format!("must return true or false, returned {}", result.type_name()),
+            )
+        })?;
+        if done {
+            return Ok(true);
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= timeout {
+            return Err(Failure::timed_out(format!(
+                "timed out after {}s waiting for {what}",
+                timeout.as_secs_f64()
+            ))
+            .into());
+        }
+        if last_report.elapsed() >= REPORT_EVERY {
+            last_report = Instant::now();
+            run.runner.emit(Event::Waiting {
+                what: what.to_string(),
+                elapsed_s: elapsed.as_secs(),
+                timeout_s: timeout.as_secs(),
+            });
+        }
+        run.runner.sleep(delay.min(timeout - elapsed))?;
+        delay = (delay * 2).min(MAX_POLL);
+    }
+}
+
+fn retry_with(ctx: &NativeCallContext, times: i64, delay: Duration, action: &FnPtr) -> ApiResult<Dynamic> {
+    let run = RunContext::of(ctx)?;
+    if !(1..=1000).contains(&times) {
+        return Err(Failure::bad_input("retry times", format!("{times} is not within 1..=1000")).into());
+    }
+    let mut delay = delay;
+    for attempt in 1..=times {
+        match action.call_within_context::<Dynamic>(ctx, ()) {
+            Ok(value) => return Ok(value),
+            Err(err) => {
+                let failure = Failure::from_rhai(&err);
+                let final_kind = failure.as_ref().is_some_and(|f| {
+                    matches!(f.kind, FailureKind::BadInput | FailureKind::Interrupted | FailureKind::Refused)
+                });
+                if attempt == times || final_kind {
+                    return Err(err);
+                }
+                let message = failure.map(|f| f.message).unwrap_or_else(|| err.to_string());
+                run.runner.warn(format!(
+                    "attempt {attempt} of {times} failed, retrying in {}s: {message}",
+                    delay.as_secs_f64()
+                ));
+                run.runner.sleep(delay)?;
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+    unreachable!("the loop returns on the last attempt")
+}
+
+fn cell(value: Option<&Dynamic>) -> String {
+    match value {
+        None => String::new(),
+        Some(v) if v.is_unit() => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
+
+#[export_module]
+pub mod flow_api {
+    use super::*;
+
+    /// Prints a line for the operator (and records it in the journal).
+    ///
+    /// ```rhai
+    /// log(`moving ${ve.name} to ${dst.name}`);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn log(ctx: NativeCallContext, message: &str) -> ApiResult<()> {
+        RunContext::of(&ctx)?.runner.log(message);
+        Ok(())
+    }
+
+    /// Prints a warning on stderr (and records it in the journal).
+    ///
+    /// ```rhai
+    /// warn("msk-03 is short of memory; skipping it");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn warn(ctx: NativeCallContext, message: &str) -> ApiResult<()> {
+        RunContext::of(&ctx)?.runner.warn(message);
+        Ok(())
+    }
+
+    /// Sleeps for a number of seconds (int or float); Ctrl-C wakes it and stops the run.
+    ///
+    /// ```rhai
+    /// sleep(0.5);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn sleep(ctx: NativeCallContext, secs: Dynamic) -> ApiResult<()> {
+        let duration = seconds(&secs, "sleep seconds")?;
+        Ok(RunContext::of(&ctx)?.runner.sleep(duration)?)
+    }
+
+    /// Calls `condition` until it returns true, with a backoff from 0.25 s to 5 s between
+    /// calls. Past `timeout` seconds the run fails (exit 5) saying what it waited for.
+    ///
+    /// ```rhai
+    /// wait_until(120, || prlctl::status(h, "web01") == "running");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn wait_until(ctx: NativeCallContext, timeout: Dynamic, condition: FnPtr) -> ApiResult<bool> {
+        let what = format!("the condition at {}", ctx.call_position());
+        wait(&ctx, &timeout, &what, &condition)
+    }
+
+    /// `wait_until` with a description of what is awaited, used in progress lines and in the
+    /// timeout error.
+    ///
+    /// ```rhai
+    /// wait_until(600, "CS#1025 to drain", || cs_gone(1025));
+    /// ```
+    #[rhai_fn(name = "wait_until", return_raw)]
+    pub fn wait_until_described(
+        ctx: NativeCallContext,
+        timeout: Dynamic,
+        what: &str,
+        condition: FnPtr,
+    ) -> ApiResult<bool> {
+        wait(&ctx, &timeout, what, &condition)
+    }
+
+    /// Calls `action` up to `times` times until it does not raise an error, waiting 1 s,
+    /// then 2 s, 4 s ... between attempts; returns the action's value. Bad input, refusals
+    /// and Ctrl-C are not retried.
+    ///
+    /// ```rhai
+    /// retry(3, || prlctl::migrate(src, "web01", dst));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn retry(ctx: NativeCallContext, times: i64, action: FnPtr) -> ApiResult<Dynamic> {
+        retry_with(&ctx, times, Duration::from_secs(1), &action)
+    }
+
+    /// `retry` with the first delay given in seconds (it doubles after each attempt).
+    ///
+    /// ```rhai
+    /// retry(5, 0.5, || h.run(["systemctl", "start", "vcmmd"]));
+    /// ```
+    #[rhai_fn(name = "retry", return_raw)]
+    pub fn retry_delay(ctx: NativeCallContext, times: i64, delay: Dynamic, action: FnPtr) -> ApiResult<Dynamic> {
+        let delay = seconds(&delay, "retry delay")?;
+        retry_with(&ctx, times, delay, &action)
+    }
+
+    /// Runs `action` as a named step: shown as a heading and recorded in the journal with
+    /// its outcome. Returns the action's value.
+    ///
+    /// ```rhai
+    /// step("stop services", || systemd::stop(h, "vstorage-csd.target"));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn step(ctx: NativeCallContext, name: &str, action: FnPtr) -> ApiResult<Dynamic> {
+        let run = RunContext::of(&ctx)?;
+        run.runner.emit(Event::StepStarted { name: name.to_string() });
+        let result = action.call_within_context::<Dynamic>(&ctx, ());
+        run.runner.emit(Event::StepFinished {
+            name: name.to_string(),
+            ok: result.is_ok(),
+        });
+        result
+    }
+
+    /// Asks the operator a yes/no question on the terminal; `--yes` answers yes. Anything
+    /// but yes, or no terminal and no `--yes`, stops the run as refused (exit 3). In plan
+    /// mode nothing will change, so it answers yes.
+    ///
+    /// ```rhai
+    /// confirm(`Remove CS#${ARGS.cs_id} from ${CLUSTER}?`);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn confirm(ctx: NativeCallContext, question: &str) -> ApiResult<bool> {
+        RunContext::of(&ctx)?.runner.confirm(question)?;
+        Ok(true)
+    }
+
+    /// Prints rows as a table with the given columns. Rows are maps (cells taken by column
+    /// name) or arrays (cells in column order). With `--output json` it is one `table` event.
+    ///
+    /// ```rhai
+    /// table([#{name: "web01", tier: 1}], ["name", "tier"]);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn table(ctx: NativeCallContext, rows: rhai::Array, columns: rhai::Array) -> ApiResult<()> {
+        let run = RunContext::of(&ctx)?;
+        let columns = strings_from_array(&columns, "table columns")?;
+        let mut cells = Vec::with_capacity(rows.len());
+        for (i, row) in rows.into_iter().enumerate() {
+            let line: Vec<String> = if let Some(map) = row.clone().try_cast::<rhai::Map>() {
+                columns.iter().map(|c| cell(map.get(c.as_str()))).collect()
+            } else if let Some(array) = row.clone().try_cast::<rhai::Array>() {
+                (0..columns.len()).map(|c| cell(array.get(c))).collect()
+            } else {
+                return Err(Failure::bad_input(
+                    &format!("table rows[{i}]"),
+                    format!("expected a map or an array, got {}", row.type_name()),
+                )
+                .into());
+            };
+            cells.push(line);
+        }
+        run.runner.emit(Event::Table { columns, rows: cells });
+        Ok(())
+    }
+}

@@ -1,0 +1,50 @@
+//! Dispatch from the parsed command line to a subcommand.
+
+use std::ffi::OsString;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Cli, Command};
+use crate::commands;
+use crate::exit;
+
+/// First Ctrl-C: stop at the next safe point. Second: abort at once.
+fn install_interrupt_handler() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let seen = flag.clone();
+    let _ = ctrlc::set_handler(move || {
+        if seen.swap(true, Ordering::SeqCst) {
+            std::process::exit(exit::INTERRUPTED);
+        }
+        eprintln!("\nstopping at the next safe point (Ctrl-C again to abort at once)");
+    });
+    flag
+}
+
+/// Runs vzrun with these arguments (the first is the program name) and returns the exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    let Some(command) = cli.command else {
+        let _ = Cli::command().print_help();
+        return exit::USAGE;
+    };
+    match command {
+        Command::List => commands::list::run(),
+        Command::Check { paths } => commands::check::run(&paths),
+        Command::Runs => commands::runs::run(),
+        Command::Plan { runbook } => {
+            commands::run::run(&runbook, &cli.global, true, install_interrupt_handler())
+        }
+        Command::Run(argv) => {
+            commands::run::run(&argv, &cli.global, false, install_interrupt_handler())
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The command line: global options and the built-in subcommands. Anything else is the name
+//! (or path) of a runbook, whose own arguments come from its header.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::OutputFormat;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    the runbook failed (a command failed, or the script raised an error)
+  2    usage error or bad input; nothing was changed
+  3    refused by a preflight check or not confirmed; nothing was changed
+  4    a lock is held by another run
+  5    a command or a wait passed its deadline
+  130  interrupted by Ctrl-C (stopped at a safe point)";
+
+/// Safe, reviewable runbooks for Virtuozzo 7 hypervisor and Virtuozzo Storage clusters.
+///
+/// `vzrun NAME [ARGS]` runs runbooks/NAME.rhai (or a .rhai file given by path); `vzrun NAME
+/// --help` shows what it does and which arguments it takes.
+#[derive(Debug, Parser)]
+#[command(name = "vzrun", version, after_help = EXIT_CODES, subcommand_value_name = "RUNBOOK|COMMAND")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+// Options that may stand before or after the runbook name. (A plain comment: a doc comment
+// here would become the about text of every runbook command.)
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalOpts {
+    /// Plan only: probes run, changes are listed, nothing is changed (same as `vzrun plan`).
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Answer yes to confirmations (needed to run destructive runbooks without a terminal).
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+    /// How to print the run's events.
+    #[arg(long, value_enum, global = true, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+    /// Print only warnings, errors, tables and plans.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Also print the read-only commands (probes) as they run.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Stop a runbook after this many script operations (guards against endless loops).
+    #[arg(long, global = true, value_name = "N")]
+    pub max_operations: Option<u64>,
+}
+
+impl GlobalOpts {
+    /// Options given after the runbook name complete (and win over) those given before it.
+    pub fn merge(self, later: GlobalOpts) -> GlobalOpts {
+        GlobalOpts {
+            dry_run: self.dry_run || later.dry_run,
+            yes: self.yes || later.yes,
+            output: later.output.or(self.output),
+            quiet: self.quiet || later.quiet,
+            verbose: self.verbose || later.verbose,
+            max_operations: later.max_operations.or(self.max_operations),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the runbooks, with the first line of each header.
+    List,
+    /// Compile and lint runbooks and stdlib modules without running anything.
+    ///
+    /// With no PATHS: every built-in runbook, every stdlib module and every runbook in
+    /// $VZRUN_PATH. Errors are reported as file:line:col.
+    Check {
+        /// Runbook files (.rhai) to check.
+        paths: Vec<PathBuf>,
+    },
+    /// Show what a runbook would do: probes run, changes are listed with their exact
+    /// commands, nothing is changed.
+    Plan {
+        /// The runbook and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "RUNBOOK [ARGS]"
+        )]
+        runbook: Vec<OsString>,
+    },
+    /// List past runs from the journal (newest last).
+    Runs,
+    #[command(external_subcommand)]
+    Run(Vec<OsString>),
+}

@@ -1,0 +1,146 @@
+//! `vzrun NAME [ARGS]`, `vzrun plan NAME [ARGS]`: run a runbook (or plan it).
+
+use std::ffi::OsString;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::api::RunContext;
+use crate::cli::GlobalOpts;
+use crate::cluster::Cluster;
+use crate::engine::{self, Limits};
+use crate::event::Event;
+use crate::exit;
+use crate::journal::{self, Journal};
+use crate::output::{Renderer, Verbosity};
+use crate::runbook::{self, BindError};
+use crate::runner::{Mode, Runner};
+
+/// Runs the runbook named by `argv[0]` with the rest of `argv` as its arguments.
+pub fn run(argv: &[OsString], before: &GlobalOpts, plan: bool, interrupted: Arc<AtomicBool>) -> i32 {
+    let Some(name) = argv.first() else {
+        eprintln!("error: which runbook? `vzrun list` shows them");
+        return exit::USAGE;
+    };
+    let name = name.to_string_lossy();
+    let runbook = match runbook::find(&name) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let header = match runbook.header() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILED;
+        }
+    };
+    let bound = match runbook::bind_args(&runbook, &header, &argv[1..], before) {
+        Ok(b) => b,
+        Err(BindError::Usage(e)) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+        Err(BindError::Header(e)) => {
+            eprintln!("error: {e}");
+            return exit::FAILED;
+        }
+    };
+    let global = bound.global;
+    let plan = plan || global.dry_run;
+    let renderer = Renderer::new(
+        global.output.unwrap_or_default(),
+        Verbosity {
+            quiet: global.quiet,
+            verbose: global.verbose,
+        },
+    );
+    let run_id = journal::new_run_id();
+    let journal = match Journal::create(&run_id) {
+        Ok(j) => Some(j),
+        Err(e) => {
+            eprintln!("warning: running without a journal: {e:#}");
+            None
+        }
+    };
+    let cluster = Arc::new(Cluster::local_only());
+    let mode = if plan { Mode::Plan } else { Mode::Apply };
+    let runner = Arc::new(Runner::new(mode, global.yes, renderer, journal, interrupted.clone()));
+    runner.emit(Event::RunStarted {
+        run_id: run_id.clone(),
+        runbook: runbook.display_path.clone(),
+        runbook_sha256: runbook.sha256(),
+        plan,
+        args: bound.json.clone(),
+    });
+
+    let context = RunContext {
+        runner: runner.clone(),
+        cluster: cluster.clone(),
+    };
+    let limits = Limits {
+        max_operations: global.max_operations.unwrap_or(engine::DEFAULT_MAX_OPERATIONS),
+    };
+    let engine = engine::build(
+        Some(context),
+        Some(runbook.import_dir.clone()),
+        limits,
+        interrupted,
+    );
+    let mut scope = engine::runbook_scope(bound.map, cluster.name(), plan);
+
+    let outcome: Result<(), (String, i32)> = (|| {
+        if header.destructive {
+            runner
+                .confirm(&format!("{}: {}. Go ahead?", runbook.name, header.summary.trim_end_matches('.')))
+                .map_err(|f| (f.message.clone(), f.kind.exit_code()))?;
+        }
+        let mut ast = engine
+            .compile_with_scope(&scope, &runbook.source)
+            .map_err(|e| (engine::describe_parse(&e, &runbook.display_path), exit::FAILED))?;
+        ast.set_source(runbook.display_path.clone());
+        match catch_unwind(AssertUnwindSafe(|| engine.run_ast_with_scope(&mut scope, &ast))) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(engine::describe(&err, &runbook.display_path)),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Err((format!("internal error in vzrun (please report): {what}"), exit::FAILED))
+            }
+        }
+    })();
+
+    let (status, code, error) = match outcome {
+        Ok(()) => ("ok", exit::OK, None),
+        Err((message, code)) => {
+            let status = match code {
+                exit::REFUSED => "refused",
+                exit::LOCK_HELD => "lock_held",
+                exit::TIMED_OUT => "timed_out",
+                exit::INTERRUPTED => "interrupted",
+                _ => "failed",
+            };
+            (status, code, Some(message))
+        }
+    };
+    if let Some(message) = &error {
+        eprintln!("error: {message}");
+    }
+    if plan && code == exit::OK {
+        runner.log(format!(
+            "plan: {} change(s) listed; nothing was changed",
+            runner.planned_changes()
+        ));
+    }
+    runner.emit(Event::RunFinished {
+        status: status.to_string(),
+        exit_code: code,
+        error,
+    });
+    code
+}

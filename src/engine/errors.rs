@@ -1,0 +1,78 @@
+//! Turning Rhai errors into messages an operator can act on: `file:line:col: what happened`,
+//! the failing command with its stderr, then the chain of calls that led there.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use rhai::{EvalAltResult, ParseError, Position};
+
+use crate::exit;
+use crate::failure::Failure;
+
+fn location(source: &str, pos: Position) -> String {
+    match (pos.line(), pos.position()) {
+        (Some(line), Some(col)) => format!("{source}:{line}:{col}"),
+        (Some(line), None) => format!("{source}:{line}"),
+        _ => source.to_string(),
+    }
+}
+
+/// Rhai appends ` (line L, position P)`; the location is printed in front instead.
+fn without_position(text: &str) -> String {
+    static SUFFIX: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\s*\(line \d+, position \d+\)$").expect("valid regex"));
+    SUFFIX.replace(text, "").into_owned()
+}
+
+/// `file:line:col: message` for a compile error.
+pub fn describe_parse(err: &ParseError, source: &str) -> String {
+    format!("{}: {}", location(source, err.position()), err.err_type())
+}
+
+/// The message and exit code for an error that ended a runbook.
+pub fn describe(err: &EvalAltResult, source: &str) -> (String, i32) {
+    let mut calls = Vec::new();
+    let mut current = err;
+    let mut source = source.to_string();
+    loop {
+        match current {
+            EvalAltResult::ErrorInFunctionCall(name, fn_source, inner, pos) => {
+                calls.push(format!("in `{name}` called at {}", location(&source, *pos)));
+                if !fn_source.is_empty() {
+                    source = fn_source.clone();
+                }
+                current = inner;
+            }
+            EvalAltResult::ErrorInModule(path, inner, pos) => {
+                calls.push(format!("in module {path} imported at {}", location(&source, *pos)));
+                source = path.clone();
+                current = inner;
+            }
+            _ => break,
+        }
+    }
+    let pos = current.position();
+    let (what, code) = if let Some(failure) = Failure::from_rhai(current) {
+        (failure.message.clone(), failure.kind.exit_code())
+    } else {
+        match current {
+            EvalAltResult::ErrorTooManyOperations(_) => (
+                "the script passed its operation limit (an endless loop?); --max-operations raises it"
+                    .to_string(),
+                exit::FAILED,
+            ),
+            EvalAltResult::ErrorAssignmentToConstant(name, _) => (
+                format!("cannot assign to {name}: it is read-only"),
+                exit::FAILED,
+            ),
+            EvalAltResult::ErrorParsing(kind, _) => (kind.to_string(), exit::FAILED),
+            other => (without_position(&other.to_string()), exit::FAILED),
+        }
+    };
+    let mut message = format!("{}: {what}", location(&source, pos));
+    for call in calls.iter().rev() {
+        message.push_str("\n  ");
+        message.push_str(call);
+    }
+    (message, code)
+}

@@ -1,0 +1,126 @@
+//! Imports: only the embedded stdlib and the runbook's own directory.
+//!
+//! A runbook must not pull code from anywhere on the machine, so absolute paths and `..` are
+//! refused; what a runbook can import is what is reviewed next to it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
+
+type SharedModule = Shared<Module>;
+
+use crate::embedded::{RUNBOOKS, STDLIB};
+use crate::failure::Failure;
+use crate::runbook::ImportDir;
+
+#[derive(Debug)]
+pub struct SandboxResolver {
+    runbook_dir: Option<ImportDir>,
+    cache: Mutex<HashMap<String, SharedModule>>,
+}
+
+/// Where an import was found: its display path and source text.
+struct Found {
+    display: String,
+    source: String,
+}
+
+impl SandboxResolver {
+    pub fn new(runbook_dir: Option<ImportDir>) -> Self {
+        SandboxResolver {
+            runbook_dir,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn find(&self, path: &str) -> Option<Found> {
+        let file = format!("{}.rhai", path.strip_suffix(".rhai").unwrap_or(path));
+        if let Some(f) = STDLIB.get_file(&file) {
+            return Some(Found {
+                display: format!("stdlib/{file}"),
+                source: f.contents_utf8()?.to_string(),
+            });
+        }
+        match &self.runbook_dir {
+            Some(ImportDir::BuiltIn) => RUNBOOKS.get_file(&file).and_then(|f| {
+                Some(Found {
+                    display: format!("runbooks/{file}"),
+                    source: f.contents_utf8()?.to_string(),
+                })
+            }),
+            Some(ImportDir::Disk(dir)) => {
+                let full: PathBuf = dir.join(&file);
+                std::fs::read_to_string(&full).ok().map(|source| Found {
+                    display: full.display().to_string(),
+                    source,
+                })
+            }
+            None => None,
+        }
+    }
+}
+
+fn allowed(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && path.split('/').all(|part| {
+            !part.is_empty()
+                && part != ".."
+                && part != "."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        })
+}
+
+impl ModuleResolver for SandboxResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        _source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        let not_found = || Box::new(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos));
+        if !allowed(path) {
+            let refusal = Failure::bad_input(
+                "import",
+                format!("{path:?} is refused: only stdlib modules and files beside the runbook (no absolute paths, no `..`)"),
+            );
+            return Err(Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(refusal), pos)));
+        }
+        if let Some(module) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+            return Ok(module.clone());
+        }
+        let found = self.find(path).ok_or_else(not_found)?;
+        let mut ast = engine
+            .compile(&found.source)
+            .map_err(|e| EvalAltResult::ErrorInModule(found.display.clone(), e.into(), pos))?;
+        ast.set_source(found.display.clone());
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|e| EvalAltResult::ErrorInModule(found.display.clone(), e, pos))?;
+        let module: SharedModule = Arc::new(module);
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(path.to_string(), module.clone());
+        Ok(module)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed;
+
+    #[test]
+    fn only_relative_paths_without_parent_steps() {
+        assert!(allowed("vz"));
+        assert!(allowed("helpers/cs"));
+        assert!(!allowed("/etc/passwd"));
+        assert!(!allowed("../x"));
+        assert!(!allowed("a/../../b"));
+        assert!(!allowed("a b"));
+    }
+}

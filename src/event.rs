@@ -1,0 +1,83 @@
+//! What a run reports, as one stream of typed events.
+//!
+//! The text view and `--output json` render the same events, and the journal stores them, so
+//! what an operator saw, what a monitoring script parsed and what was recorded never disagree.
+
+use serde::Serialize;
+
+use crate::cmd::Effect;
+
+/// Version of the JSON event format; bump when a field changes meaning or goes away.
+pub const EVENT_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        run_id: String,
+        runbook: String,
+        runbook_sha256: String,
+        plan: bool,
+        args: serde_json::Value,
+    },
+    Log {
+        message: String,
+    },
+    Warning {
+        message: String,
+    },
+    /// A command is about to run, or, when `planned`, would run.
+    Command {
+        host: String,
+        argv: Vec<String>,
+        effect: Effect,
+        planned: bool,
+    },
+    CommandFinished {
+        host: String,
+        argv: Vec<String>,
+        effect: Effect,
+        code: i32,
+        millis: u64,
+    },
+    Table {
+        columns: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
+    StepStarted {
+        name: String,
+    },
+    StepFinished {
+        name: String,
+        ok: bool,
+    },
+    Waiting {
+        what: String,
+        elapsed_s: u64,
+        timeout_s: u64,
+    },
+    RunFinished {
+        status: String,
+        exit_code: i32,
+        error: Option<String>,
+    },
+}
+
+/// One line of the JSON stream and of the journal.
+#[derive(Debug, Serialize)]
+pub struct Envelope<'a> {
+    pub v: u32,
+    pub ts: String,
+    #[serde(flatten)]
+    pub event: &'a Event,
+}
+
+impl<'a> Envelope<'a> {
+    pub fn now(event: &'a Event) -> Self {
+        Envelope {
+            v: EVENT_FORMAT_VERSION,
+            ts: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            event,
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! A host as runbooks see it: a name, an address, tags, and the transport that reaches it.
+//!
+//! Cloning is cheap (one `Arc`), because Rhai clones values freely.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::transport::Transport;
+
+#[derive(Clone)]
+pub struct Host(Arc<HostInner>);
+
+struct HostInner {
+    name: String,
+    address: String,
+    tags: Vec<String>,
+    transport: Arc<dyn Transport>,
+}
+
+impl Host {
+    pub fn new(
+        name: impl Into<String>,
+        address: impl Into<String>,
+        tags: Vec<String>,
+        transport: Arc<dyn Transport>,
+    ) -> Self {
+        Host(Arc::new(HostInner {
+            name: name.into(),
+            address: address.into(),
+            tags,
+            transport,
+        }))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    pub fn address(&self) -> &str {
+        &self.0.address
+    }
+
+    pub fn tags(&self) -> &[String] {
+        &self.0.tags
+    }
+
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.0.tags.iter().any(|t| t == tag)
+    }
+
+    pub fn transport(&self) -> &dyn Transport {
+        self.0.transport.as_ref()
+    }
+}
+
+impl fmt::Debug for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Host({})", self.0.name)
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.name)
+    }
+}
+
+impl PartialEq for Host {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}

@@ -1,0 +1,157 @@
+//! The journal: one JSON-lines file per run under the state directory.
+//!
+//! It records what the run was (runbook, its hash, args) and every Change with its result,
+//! so an operator can answer "what did vzrun do on msk-07 last night" without shell history.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+
+use crate::cmd::Effect;
+use crate::event::{Envelope, Event};
+
+/// `$VZRUN_STATE_DIR`, else `$XDG_STATE_HOME/vzrun`, else `~/.local/state/vzrun`.
+pub fn state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("VZRUN_STATE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(dir).join("vzrun");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
+    PathBuf::from(home).join(".local/state/vzrun")
+}
+
+pub fn runs_dir() -> PathBuf {
+    state_dir().join("runs")
+}
+
+/// A sortable, unique run id: `20261125-074512-3f2a`.
+pub fn new_run_id() -> String {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let digits: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(14)
+        .collect();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
+    format!("{}-{}-{salt:04x}", &digits[..8], &digits[8..])
+}
+
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    pub fn create(run_id: &str) -> Result<Journal> {
+        let dir = runs_dir();
+        fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the journal directory {}", dir.display()))?;
+        let path = dir.join(format!("{run_id}.jsonl"));
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot create the journal {}", path.display()))?;
+        Ok(Journal { path, file })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records the events worth keeping: everything but read-only probes and waits.
+    pub fn record(&mut self, event: &Event) {
+        let keep = match event {
+            Event::Command { effect, .. } | Event::CommandFinished { effect, .. } => {
+                *effect == Effect::Change
+            }
+            Event::Waiting { .. } => false,
+            _ => true,
+        };
+        if keep {
+            let line = serde_json::to_string(&Envelope::now(event)).expect("events serialize");
+            // A full disk must not stop an operation half-way; the journal is best effort.
+            let _ = writeln!(self.file, "{line}");
+        }
+    }
+}
+
+/// One finished or unfinished run, read back from its journal.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub started: String,
+    pub runbook: String,
+    pub plan: bool,
+    pub status: String,
+    pub changes: usize,
+}
+
+/// Every run in the journal directory, oldest first.
+pub fn list_runs() -> Result<Vec<RunSummary>> {
+    let dir = runs_dir();
+    let mut paths: Vec<PathBuf> = match fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    let mut runs: Vec<RunSummary> = paths.iter().filter_map(|p| summarize(p)).collect();
+    runs.sort_by(|a, b| (&a.started, &a.run_id).cmp(&(&b.started, &b.run_id)));
+    Ok(runs)
+}
+
+fn summarize(path: &Path) -> Option<RunSummary> {
+    let reader = BufReader::new(File::open(path).ok()?);
+    let mut summary = RunSummary {
+        run_id: path.file_stem()?.to_string_lossy().into_owned(),
+        started: String::new(),
+        runbook: String::new(),
+        plan: false,
+        // A run with no end record crashed or is still running.
+        status: "unfinished".into(),
+        changes: 0,
+    };
+    for line in reader.lines().map_while(|l| l.ok()) {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        match value["event"].as_str() {
+            Some("run_started") => {
+                summary.started = value["ts"].as_str().unwrap_or_default().to_string();
+                summary.runbook = value["runbook"].as_str().unwrap_or_default().to_string();
+                summary.plan = value["plan"].as_bool().unwrap_or(false);
+            }
+            Some("command_finished") => summary.changes += 1,
+            Some("run_finished") => {
+                summary.status = value["status"].as_str().unwrap_or_default().to_string();
+            }
+            _ => {}
+        }
+    }
+    Some(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_sort_by_time_and_have_a_fixed_shape() {
+        let id = new_run_id();
+        let re = regex::Regex::new(r"^\d{8}-\d{6}-[0-9a-f]{4}$").unwrap();
+        assert!(re.is_match(&id), "{id}");
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(vzrun::app::main(std::env::args_os()));
+}

@@ -1,0 +1,141 @@
+//! Renders events for a person (plain lines) or a program (JSON lines).
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use crate::cmd::{shell_join, Effect};
+use crate::event::{Envelope, Event};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Plain lines for a person.
+    #[default]
+    Text,
+    /// One JSON object per line (versioned, field "v"), for programs.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Verbosity {
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+/// Writes events to stdout/stderr. A mutex keeps lines from parallel branches whole.
+#[derive(Debug)]
+pub struct Renderer {
+    format: OutputFormat,
+    verbosity: Verbosity,
+    lock: Mutex<()>,
+}
+
+impl Renderer {
+    pub fn new(format: OutputFormat, verbosity: Verbosity) -> Self {
+        Renderer {
+            format,
+            verbosity,
+            lock: Mutex::new(()),
+        }
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    pub fn render(&self, event: &Event) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        match self.format {
+            OutputFormat::Json => {
+                let line = serde_json::to_string(&Envelope::now(event)).expect("events serialize");
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+            OutputFormat::Text => self.render_text(event),
+        }
+    }
+
+    fn render_text(&self, event: &Event) {
+        let Verbosity { quiet, verbose } = self.verbosity;
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        match event {
+            Event::Log { message } if !quiet => {
+                let _ = writeln!(out, "{message}");
+            }
+            Event::Warning { message } => {
+                let _ = writeln!(err, "warning: {message}");
+            }
+            Event::Command {
+                host,
+                argv,
+                planned: true,
+                ..
+            } => {
+                let _ = writeln!(out, "would run on {host}: {}", shell_join(argv));
+            }
+            Event::Command {
+                host, argv, effect, ..
+            } if !quiet && (*effect == Effect::Change || verbose) => {
+                let _ = writeln!(err, "[{host}] {}", shell_join(argv));
+            }
+            Event::Table { columns, rows } => {
+                let _ = write!(out, "{}", format_table(columns, rows));
+            }
+            Event::StepStarted { name } if !quiet => {
+                let _ = writeln!(out, "== {name}");
+            }
+            Event::Waiting {
+                what,
+                elapsed_s,
+                timeout_s,
+            } if !quiet => {
+                let _ = writeln!(err, "waiting for {what} ({elapsed_s}s of {timeout_s}s)");
+            }
+            _ => {}
+        }
+        let _ = out.flush();
+    }
+}
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+pub fn format_table(columns: &[String], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                s.push_str(cell);
+                s.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut text = line(columns);
+    for row in rows {
+        text.push_str(&line(row));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_pads_all_but_the_last_column() {
+        let cols = vec!["NAME".to_string(), "TIER".to_string()];
+        let rows = vec![vec!["web01".to_string(), "1".to_string()]];
+        assert_eq!(format_table(&cols, &rows), "NAME   TIER\nweb01  1\n");
+    }
+}

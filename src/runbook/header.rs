@@ -1,0 +1,231 @@
+//! The `//!` header of a runbook: what it does and which arguments it takes.
+//!
+//! The header is the runbook's interface. It is parsed without running anything, so
+//! `vzrun NAME --help`, `vzrun list` and `vzrun check` are safe on any runbook.
+//!
+//! ```text
+//! //! Evacuate every VM and container from a hypervisor.
+//! //! arg node: hypervisor to drain
+//! //! opt to: destination hosts, comma-separated (default: every other hypervisor)
+//! //! opt parallel = 2: migrations at once
+//! //! flag yes: do not ask for confirmation
+//! //! destructive
+//! ```
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A typed default value; an option's type is its default's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+}
+
+impl Value {
+    /// `2` is an int, `0.5` a float, `true` a bool, anything else (quotes stripped) a string.
+    pub fn infer(text: &str) -> Value {
+        let text = text.trim();
+        if let Ok(i) = text.parse::<i64>() {
+            Value::Int(i)
+        } else if let Ok(f) = text.parse::<f64>() {
+            Value::Float(f)
+        } else if let Ok(b) = text.parse::<bool>() {
+            Value::Bool(b)
+        } else {
+            let unquoted = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(text);
+            Value::Str(unquoted.to_string())
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "integer",
+            Value::Float(_) => "number",
+            Value::Bool(_) => "true|false",
+            Value::Str(_) => "text",
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Str(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamKind {
+    /// Required, positional, text.
+    Arg,
+    /// `--name VALUE`; without a default it is text and absent means `()`.
+    Opt { default: Option<Value> },
+    /// `--name`, true when given.
+    Flag,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    /// As written in the header; `--name` on the command line.
+    pub name: String,
+    pub kind: ParamKind,
+    pub help: String,
+}
+
+impl Param {
+    /// The key in the `ARGS` map: dashes become underscores so it is a valid property name.
+    pub fn key(&self) -> String {
+        self.name.replace('-', "_")
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Header {
+    /// First description line: what `vzrun list` shows.
+    pub summary: String,
+    /// Further description lines.
+    pub details: Vec<String>,
+    pub params: Vec<Param>,
+    /// The runbook asks for confirmation before it runs (`--yes` answers).
+    pub destructive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct HeaderError {
+    pub line: usize,
+    pub message: String,
+}
+
+static PARAM_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(arg|opt|flag)\s+([A-Za-z][A-Za-z0-9_-]*)(?:\s*=\s*(.*?))?\s*(?::\s+(.*)|:)?\s*$")
+        .expect("valid regex")
+});
+static DIRECTIVE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(arg|opt|flag)\b").expect("valid regex"));
+
+impl Header {
+    /// Parses the `//!` lines at the top of a runbook (blank lines before them are allowed).
+    pub fn parse(source: &str) -> Result<Header, HeaderError> {
+        let mut header = Header::default();
+        let mut started = false;
+        for (index, raw) in source.lines().enumerate() {
+            let line_no = index + 1;
+            let trimmed = raw.trim();
+            let Some(text) = trimmed.strip_prefix("//!") else {
+                if trimmed.is_empty() && !started {
+                    continue;
+                }
+                break;
+            };
+            started = true;
+            let text = text.trim();
+            let err = |message: String| HeaderError {
+                line: line_no,
+                message,
+            };
+            if text == "destructive" {
+                header.destructive = true;
+            } else if DIRECTIVE.is_match(text) {
+                let caps = PARAM_LINE.captures(text).ok_or_else(|| {
+                    err(format!(
+                        "cannot read {text:?}; expected `arg NAME: help`, `opt NAME [= DEFAULT]: help` or `flag NAME: help`"
+                    ))
+                })?;
+                let name = caps[2].to_string();
+                let help = caps.get(4).map_or("", |m| m.as_str()).trim().to_string();
+                let default = caps.get(3).map(|m| Value::infer(m.as_str()));
+                let kind = match (&caps[1], default) {
+                    ("opt", default) => ParamKind::Opt { default },
+                    (kind, Some(_)) => {
+                        return Err(err(format!("`{kind} {name}` cannot have a default")))
+                    }
+                    ("arg", None) => ParamKind::Arg,
+                    _ => ParamKind::Flag,
+                };
+                if name == "help" {
+                    return Err(err("`help` is reserved for --help".into()));
+                }
+                let param = Param { name, kind, help };
+                if header.params.iter().any(|p| p.key() == param.key()) {
+                    return Err(err(format!("{} is declared twice", param.name)));
+                }
+                header.params.push(param);
+            } else if header.summary.is_empty() {
+                header.summary = text.to_string();
+            } else {
+                header.details.push(text.to_string());
+            }
+        }
+        if header.summary.is_empty() {
+            return Err(HeaderError {
+                line: 1,
+                message: "a runbook starts with a `//!` line saying what it does".into(),
+            });
+        }
+        Ok(header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVACUATE: &str = "//! Evacuate every VE.\n//! Live when running.\n//! arg node: hypervisor to drain\n//! opt to: destination hosts\n//! opt parallel = 2: migrations at once\n//! opt replicas = 3:2: norm:min\n//! flag yes: do not ask\n//! destructive\nlet x = 1;\n//! not header\n";
+
+    #[test]
+    fn parses_description_params_and_types() {
+        let h = Header::parse(EVACUATE).unwrap();
+        assert_eq!(h.summary, "Evacuate every VE.");
+        assert_eq!(h.details, vec!["Live when running."]);
+        assert!(h.destructive);
+        assert_eq!(h.params.len(), 5);
+        assert_eq!(h.params[0].kind, ParamKind::Arg);
+        assert_eq!(h.params[0].help, "hypervisor to drain");
+        assert_eq!(h.params[1].kind, ParamKind::Opt { default: None });
+        assert_eq!(
+            h.params[2].kind,
+            ParamKind::Opt {
+                default: Some(Value::Int(2))
+            }
+        );
+        assert_eq!(
+            h.params[3].kind,
+            ParamKind::Opt {
+                default: Some(Value::Str("3:2".into()))
+            }
+        );
+        assert_eq!(h.params[4].kind, ParamKind::Flag);
+    }
+
+    #[test]
+    fn rejects_malformed_lines_with_their_line_number() {
+        let err = Header::parse("//! Do.\n//! opt 9lives: bad\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        let err = Header::parse("//! Do.\n//! flag x = 1: no\n").unwrap_err();
+        assert!(err.message.contains("cannot have a default"), "{err}");
+        let err = Header::parse("//! Do.\n//! arg a: x\n//! opt a: y\n").unwrap_err();
+        assert!(err.message.contains("twice"), "{err}");
+        assert!(Header::parse("let x = 1;").is_err());
+    }
+
+    #[test]
+    fn infers_value_types() {
+        assert_eq!(Value::infer("2"), Value::Int(2));
+        assert_eq!(Value::infer("0.5"), Value::Float(0.5));
+        assert_eq!(Value::infer("true"), Value::Bool(true));
+        assert_eq!(Value::infer("\"a b\""), Value::Str("a b".into()));
+    }
+}

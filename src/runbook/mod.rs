@@ -1,0 +1,42 @@
+//! Runbooks: finding them, reading their header, binding their arguments.
+
+mod args;
+mod catalog;
+mod header;
+
+pub use args::{bind_args, command_for, BindError, BoundArgs};
+pub use catalog::{find, from_path, list_all, FindError};
+pub use header::{Header, HeaderError, Param, ParamKind, Value};
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+/// Where a runbook's relative imports are looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportDir {
+    /// The embedded `runbooks/` directory.
+    BuiltIn,
+    Disk(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Runbook {
+    pub name: String,
+    /// Shown in errors: `runbooks/evacuate.rhai` or the file's path.
+    pub display_path: String,
+    pub import_dir: ImportDir,
+    pub source: String,
+}
+
+impl Runbook {
+    pub fn header(&self) -> Result<Header, String> {
+        Header::parse(&self.source).map_err(|e| format!("{}:{}", self.display_path, e))
+    }
+
+    /// Recorded in the journal, so a run can be tied to the exact text that ran.
+    pub fn sha256(&self) -> String {
+        let digest = Sha256::digest(self.source.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

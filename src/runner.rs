@@ -1,0 +1,210 @@
+//! The Runner: the one door every primitive goes through to touch a host.
+//!
+//! Keeping it single is what makes the safety model hold: plan mode, the journal, deadlines
+//! and Ctrl-C handling are applied here once, not in each primitive.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::cmd::{Cmd, Effect, Output};
+use crate::event::Event;
+use crate::failure::Failure;
+use crate::host::Host;
+use crate::journal::Journal;
+use crate::output::Renderer;
+use crate::transport::TransportError;
+
+/// Whether Changes run, or are only listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    Plan,
+}
+
+#[derive(Debug)]
+pub struct Runner {
+    mode: Mode,
+    assume_yes: bool,
+    renderer: Renderer,
+    journal: Mutex<Option<Journal>>,
+    interrupted: Arc<AtomicBool>,
+    planned: AtomicUsize,
+}
+
+impl Runner {
+    pub fn new(
+        mode: Mode,
+        assume_yes: bool,
+        renderer: Renderer,
+        journal: Option<Journal>,
+        interrupted: Arc<AtomicBool>,
+    ) -> Self {
+        Runner {
+            mode,
+            assume_yes,
+            renderer,
+            journal: Mutex::new(journal),
+            interrupted,
+            planned: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn is_plan(&self) -> bool {
+        self.mode == Mode::Plan
+    }
+
+    pub fn assume_yes(&self) -> bool {
+        self.assume_yes
+    }
+
+    pub fn renderer(&self) -> &Renderer {
+        &self.renderer
+    }
+
+    /// Shows the event and records it in the journal.
+    pub fn emit(&self, event: Event) {
+        self.renderer.render(&event);
+        if let Some(journal) = self.journal.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            journal.record(&event);
+        }
+    }
+
+    pub fn log(&self, message: impl Into<String>) {
+        self.emit(Event::Log {
+            message: message.into(),
+        });
+    }
+
+    pub fn warn(&self, message: impl Into<String>) {
+        self.emit(Event::Warning {
+            message: message.into(),
+        });
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+
+    pub fn check_interrupted(&self) -> Result<(), Failure> {
+        if self.interrupted() {
+            Err(Failure::interrupted())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sleeps, waking early (with an error) on Ctrl-C.
+    pub fn sleep(&self, duration: Duration) -> Result<(), Failure> {
+        let deadline = Instant::now() + duration;
+        loop {
+            self.check_interrupted()?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+        }
+    }
+
+    /// Asks a yes/no question on the terminal. `--yes` answers yes; in plan mode nothing will
+    /// change, so it answers yes too. Anything but yes, or no terminal to ask on, is a refusal.
+    pub fn confirm(&self, question: &str) -> Result<(), Failure> {
+        if self.assume_yes {
+            self.log(format!("{question} yes (--yes)"));
+            return Ok(());
+        }
+        if self.is_plan() {
+            self.log(format!("{question} (would ask)"));
+            return Ok(());
+        }
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return Err(Failure::refused(format!(
+                "{question} needs an answer: there is no terminal to ask on, so pass --yes"
+            )));
+        }
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            Ok(())
+        } else {
+            Err(Failure::refused(format!("{question} not confirmed")))
+        }
+    }
+
+    /// How many Changes this run listed instead of running (plan mode).
+    pub fn planned_changes(&self) -> usize {
+        self.planned.load(Ordering::SeqCst)
+    }
+
+    /// Runs a command on a host, or, for a Change in plan mode, lists it and returns a
+    /// `planned` stand-in. A non-zero exit is returned, not raised: see [`Runner::exec_checked`].
+    pub fn exec(&self, host: &Host, cmd: &Cmd) -> Result<Output, Failure> {
+        self.check_interrupted()?;
+        cmd.validate()
+            .map_err(|problem| Failure::bad_input("command", problem))?;
+        let planned = self.is_plan() && cmd.effect == Effect::Change;
+        self.emit(Event::Command {
+            host: host.name().to_string(),
+            argv: cmd.argv.clone(),
+            effect: cmd.effect,
+            planned,
+        });
+        if planned {
+            self.planned.fetch_add(1, Ordering::SeqCst);
+            return Ok(Output::planned());
+        }
+        let started = Instant::now();
+        let output = host
+            .transport()
+            .run(cmd)
+            .map_err(|e| transport_failure(host, e))?;
+        self.emit(Event::CommandFinished {
+            host: host.name().to_string(),
+            argv: cmd.argv.clone(),
+            effect: cmd.effect,
+            code: output.code,
+            millis: started.elapsed().as_millis() as u64,
+        });
+        Ok(output)
+    }
+
+    /// Like [`Runner::exec`], but a non-zero exit is a failure naming the host, the command and
+    /// its stderr.
+    pub fn exec_checked(&self, host: &Host, cmd: &Cmd) -> Result<Output, Failure> {
+        let output = self.exec(host, cmd)?;
+        if output.success() {
+            Ok(output)
+        } else {
+            Err(command_failure(host, cmd, &output))
+        }
+    }
+}
+
+pub fn command_failure(host: &Host, cmd: &Cmd, output: &Output) -> Failure {
+    let mut message = format!(
+        "command failed on {} (exit {}): {}",
+        host.name(),
+        output.code,
+        cmd
+    );
+    let stderr = output.stderr.trim_end();
+    if !stderr.is_empty() {
+        message.push_str("\n  stderr: ");
+        message.push_str(&stderr.replace('\n', "\n          "));
+    }
+    Failure::failed(message)
+}
+
+fn transport_failure(host: &Host, err: TransportError) -> Failure {
+    let message = format!("on {}: {err}", host.name());
+    match err {
+        TransportError::TimedOut { .. } | TransportError::Unreachable(_) => {
+            Failure::timed_out(message)
+        }
+        _ => Failure::failed(message),
+    }
+}

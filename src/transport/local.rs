@@ -1,0 +1,217 @@
+//! The Local transport: commands run on this machine with std::process.
+//!
+//! Each command gets its own process group so that a deadline kills the whole tree (a
+//! `prlctl` that forked helpers), and so that Ctrl-C reaches vzrun, which stops at a safe
+//! point, instead of killing a half-done operation.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+
+use wait_timeout::ChildExt;
+
+use super::{Transport, TransportError};
+use crate::cmd::{Cmd, Output};
+
+/// This machine. File paths are taken under `root` (default `/`), which lets tests edit a
+/// throw-away tree with the same code that edits /etc on a real host.
+#[derive(Debug, Clone)]
+pub struct Local {
+    root: PathBuf,
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Local {
+            root: PathBuf::from("/"),
+        }
+    }
+}
+
+impl Local {
+    pub fn with_root(root: impl Into<PathBuf>) -> Self {
+        Local { root: root.into() }
+    }
+
+    fn resolve(&self, path: &str) -> Result<PathBuf, TransportError> {
+        let relative = path.strip_prefix('/').ok_or_else(|| TransportError::File {
+            path: path.to_string(),
+            reason: "path must be absolute".into(),
+        })?;
+        Ok(self.root.join(relative))
+    }
+}
+
+fn file_error(path: &Path, err: std::io::Error) -> TransportError {
+    TransportError::File {
+        path: path.display().to_string(),
+        reason: err.to_string(),
+    }
+}
+
+fn read_all(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        buf
+    })
+}
+
+impl Transport for Local {
+    fn run(&self, cmd: &Cmd) -> Result<Output, TransportError> {
+        let cannot_run = |reason: String| TransportError::CannotRun {
+            program: cmd.program().to_string(),
+            reason,
+        };
+        cmd.validate().map_err(cannot_run)?;
+        let mut child = Command::new(&cmd.argv[0])
+            .args(&cmd.argv[1..])
+            .stdin(if cmd.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| cannot_run(e.to_string()))?;
+
+        let writer = match (child.stdin.take(), cmd.stdin.clone()) {
+            (Some(mut pipe), Some(bytes)) => Some(thread::spawn(move || {
+                // A command that exits without reading its stdin is not an error here.
+                let _ = pipe.write_all(&bytes);
+            })),
+            _ => None,
+        };
+        let stdout = read_all(child.stdout.take().expect("stdout is piped"));
+        let stderr = read_all(child.stderr.take().expect("stderr is piped"));
+
+        let status = match child.wait_timeout(cmd.timeout) {
+            Ok(Some(status)) => status,
+            Ok(None) => {
+                // SAFETY: kill(2) on the process group we created; no memory is touched.
+                unsafe {
+                    libc::kill(-(child.id() as i32), libc::SIGKILL);
+                }
+                let _ = child.wait();
+                return Err(TransportError::TimedOut {
+                    command: cmd.to_string(),
+                    timeout: cmd.timeout,
+                });
+            }
+            Err(e) => return Err(cannot_run(e.to_string())),
+        };
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+        let stdout = stdout.join().unwrap_or_default();
+        let stderr = stderr.join().unwrap_or_default();
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        Ok(Output {
+            code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            planned: false,
+        })
+    }
+
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
+        let full = self.resolve(path)?;
+        match fs::read(&full) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(file_error(&full, e)),
+        }
+    }
+
+    fn write_file_atomic(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        mode: Option<u32>,
+    ) -> Result<(), TransportError> {
+        let full = self.resolve(path)?;
+        let dir = full.parent().ok_or_else(|| TransportError::File {
+            path: path.to_string(),
+            reason: "has no parent directory".into(),
+        })?;
+        let existing = fs::metadata(&full).ok();
+        let file_name = full
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = dir.join(format!(".{file_name}.vzrun-{}.tmp", std::process::id()));
+        let result = (|| {
+            let mut file = fs::File::create(&temp)?;
+            file.write_all(bytes)?;
+            let mode = mode
+                .or_else(|| existing.as_ref().map(|m| m.mode() & 0o7777))
+                .unwrap_or(0o644);
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+            if let Some(meta) = &existing {
+                // Keeping the owner needs privileges; without them the file stays ours.
+                let _ = std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()));
+            }
+            file.sync_all()?;
+            fs::rename(&temp, &full)?;
+            fs::File::open(dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result.map_err(|e| file_error(&full, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn runs_argv_with_stdin_and_splits_streams() {
+        let out = Local::default()
+            .run(&Cmd::read(["sh", "-c", "cat; echo err >&2; exit 3"]).with_stdin("in put"))
+            .unwrap();
+        assert_eq!(out.code, 3);
+        assert_eq!(out.stdout, "in put");
+        assert_eq!(out.stderr, "err\n");
+    }
+
+    #[test]
+    fn kills_a_command_past_its_deadline() {
+        let err = Local::default()
+            .run(&Cmd::read(["sleep", "30"]).with_timeout(Duration::from_millis(200)))
+            .unwrap_err();
+        assert!(matches!(err, TransportError::TimedOut { .. }), "{err}");
+    }
+
+    #[test]
+    fn missing_program_is_an_error_naming_it() {
+        let err = Local::default()
+            .run(&Cmd::read(["/nonexistent/prlctl"]))
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/prlctl"), "{err}");
+    }
+
+    #[test]
+    fn atomic_write_keeps_mode_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = Local::with_root(dir.path());
+        fs::write(dir.path().join("f.conf"), "old").unwrap();
+        fs::set_permissions(dir.path().join("f.conf"), fs::Permissions::from_mode(0o600)).unwrap();
+        local.write_file_atomic("/f.conf", b"new", None).unwrap();
+        assert_eq!(local.read_file("/f.conf").unwrap().unwrap(), b"new");
+        let mode = fs::metadata(dir.path().join("f.conf")).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(local.read_file("/missing").unwrap(), None);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+    }
+}

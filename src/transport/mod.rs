@@ -1,0 +1,46 @@
+//! How commands and file operations reach a host.
+//!
+//! Every transport takes an argv, never a shell string, so no user data is ever parsed by a
+//! shell on the way. Three implementations exist: `Local` (this machine), `Lab` (the built-in
+//! simulator) and `Ssh` (a remote host over one multiplexed connection).
+
+mod local;
+
+pub use local::Local;
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::cmd::{Cmd, Output};
+
+/// Why a command could not be run to completion. A command that ran and exited non-zero is
+/// not an error at this level: that is an `Output` with its code.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("`{command}` did not finish within {}s", timeout.as_secs_f64())]
+    TimedOut { command: String, timeout: Duration },
+    #[error("cannot run `{program}`: {reason}")]
+    CannotRun { program: String, reason: String },
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("host is unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// A way to run commands on, and read and write files of, one host.
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Runs the argv with its stdin and deadline; on the deadline the command is killed.
+    fn run(&self, cmd: &Cmd) -> Result<Output, TransportError>;
+
+    /// The file's content, or `None` when it does not exist.
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError>;
+
+    /// Replaces the file atomically (temp file in the same directory, fsync, rename). The mode
+    /// of an existing file is kept unless `mode` is given.
+    fn write_file_atomic(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        mode: Option<u32>,
+    ) -> Result<(), TransportError>;
+}
