@@ -55,7 +55,10 @@ impl Cluster {
                 } else {
                     known.join(", ")
                 };
-                Failure::bad_input("host", format!("unknown host {name:?}; known hosts: {known}"))
+                Failure::bad_input(
+                    "host",
+                    format!("unknown host {name:?}; known hosts: {known}"),
+                )
             })
     }
 
@@ -64,7 +67,11 @@ impl Cluster {
     }
 
     pub fn hosts_tagged(&self, tag: &str) -> Vec<Host> {
-        self.hosts.iter().filter(|h| h.has_tag(tag)).cloned().collect()
+        self.hosts
+            .iter()
+            .filter(|h| h.has_tag(tag))
+            .cloned()
+            .collect()
     }
 
     pub fn local(&self) -> &Host {

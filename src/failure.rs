@@ -74,7 +74,10 @@ impl Failure {
 
     /// Bad input to a primitive, naming the argument.
     pub fn bad_input(argument: &str, problem: impl fmt::Display) -> Self {
-        Self::new(FailureKind::BadInput, format!("invalid {argument}: {problem}"))
+        Self::new(
+            FailureKind::BadInput,
+            format!("invalid {argument}: {problem}"),
+        )
     }
 
     pub fn refused(message: impl Into<String>) -> Self {
@@ -93,7 +96,9 @@ impl Failure {
     /// when an error crosses a function call or a module.
     pub fn from_rhai(err: &EvalAltResult) -> Option<Failure> {
         match err {
-            EvalAltResult::ErrorRuntime(value, _) => value.read_lock::<Failure>().map(|f| f.clone()),
+            EvalAltResult::ErrorRuntime(value, _) => {
+                value.read_lock::<Failure>().map(|f| f.clone())
+            }
             EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
             | EvalAltResult::ErrorInModule(_, inner, _) => Failure::from_rhai(inner),
             EvalAltResult::ErrorTerminated(_, _) => Some(Failure::interrupted()),

@@ -100,7 +100,7 @@ pub struct RunSummary {
 /// Every run in the journal directory, oldest first.
 pub fn list_runs() -> Result<Vec<RunSummary>> {
     let dir = runs_dir();
-    let mut paths: Vec<PathBuf> = match fs::read_dir(&dir) {
+    let paths: Vec<PathBuf> = match fs::read_dir(&dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))

@@ -66,7 +66,12 @@ impl Runner {
     /// Shows the event and records it in the journal.
     pub fn emit(&self, event: Event) {
         self.renderer.render(&event);
-        if let Some(journal) = self.journal.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(journal) = self
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
             journal.record(&event);
         }
     }

@@ -17,7 +17,12 @@ const FIRST_POLL: Duration = Duration::from_millis(250);
 const MAX_POLL: Duration = Duration::from_secs(5);
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
-fn wait(ctx: &NativeCallContext, timeout: &Dynamic, what: &str, condition: &FnPtr) -> ApiResult<bool> {
+fn wait(
+    ctx: &NativeCallContext,
+    timeout: &Dynamic,
+    what: &str,
+    condition: &FnPtr,
+) -> ApiResult<bool> {
     let run = RunContext::of(ctx)?;
     let timeout = seconds(timeout, "wait_until timeout")?;
     let started = Instant::now();
@@ -56,10 +61,17 @@ fn wait(ctx: &NativeCallContext, timeout: &Dynamic, what: &str, condition: &FnPt
     }
 }
 
-fn retry_with(ctx: &NativeCallContext, times: i64, delay: Duration, action: &FnPtr) -> ApiResult<Dynamic> {
+fn retry_with(
+    ctx: &NativeCallContext,
+    times: i64,
+    delay: Duration,
+    action: &FnPtr,
+) -> ApiResult<Dynamic> {
     let run = RunContext::of(ctx)?;
     if !(1..=1000).contains(&times) {
-        return Err(Failure::bad_input("retry times", format!("{times} is not within 1..=1000")).into());
+        return Err(
+            Failure::bad_input("retry times", format!("{times} is not within 1..=1000")).into(),
+        );
     }
     let mut delay = delay;
     for attempt in 1..=times {
@@ -68,12 +80,17 @@ fn retry_with(ctx: &NativeCallContext, times: i64, delay: Duration, action: &FnP
             Err(err) => {
                 let failure = Failure::from_rhai(&err);
                 let final_kind = failure.as_ref().is_some_and(|f| {
-                    matches!(f.kind, FailureKind::BadInput | FailureKind::Interrupted | FailureKind::Refused)
+                    matches!(
+                        f.kind,
+                        FailureKind::BadInput | FailureKind::Interrupted | FailureKind::Refused
+                    )
                 });
                 if attempt == times || final_kind {
                     return Err(err);
                 }
-                let message = failure.map(|f| f.message).unwrap_or_else(|| err.to_string());
+                let message = failure
+                    .map(|f| f.message)
+                    .unwrap_or_else(|| err.to_string());
                 run.runner.warn(format!(
                     "attempt {attempt} of {times} failed, retrying in {}s: {message}",
                     delay.as_secs_f64()
@@ -84,6 +101,11 @@ fn retry_with(ctx: &NativeCallContext, times: i64, delay: Duration, action: &FnP
         }
     }
     unreachable!("the loop returns on the last attempt")
+}
+
+fn sleep_for(ctx: &NativeCallContext, secs: Dynamic) -> ApiResult<()> {
+    let duration = seconds(&secs, "sleep seconds")?;
+    Ok(RunContext::of(ctx)?.runner.sleep(duration)?)
 }
 
 fn cell(value: Option<&Dynamic>) -> String {
@@ -125,10 +147,16 @@ pub mod flow_api {
     /// ```rhai
     /// sleep(0.5);
     /// ```
+    ///
+    /// (Typed overloads: Rhai's own `sleep` would otherwise win, and it ignores Ctrl-C.)
     #[rhai_fn(return_raw)]
-    pub fn sleep(ctx: NativeCallContext, secs: Dynamic) -> ApiResult<()> {
-        let duration = seconds(&secs, "sleep seconds")?;
-        Ok(RunContext::of(&ctx)?.runner.sleep(duration)?)
+    pub fn sleep(ctx: NativeCallContext, secs: i64) -> ApiResult<()> {
+        sleep_for(&ctx, Dynamic::from(secs))
+    }
+
+    #[rhai_fn(name = "sleep", return_raw)]
+    pub fn sleep_float(ctx: NativeCallContext, secs: f64) -> ApiResult<()> {
+        sleep_for(&ctx, Dynamic::from(secs))
     }
 
     /// Calls `condition` until it returns true, with a backoff from 0.25 s to 5 s between
@@ -138,7 +166,11 @@ pub mod flow_api {
     /// wait_until(120, || prlctl::status(h, "web01") == "running");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn wait_until(ctx: NativeCallContext, timeout: Dynamic, condition: FnPtr) -> ApiResult<bool> {
+    pub fn wait_until(
+        ctx: NativeCallContext,
+        timeout: Dynamic,
+        condition: FnPtr,
+    ) -> ApiResult<bool> {
         let what = format!("the condition at {}", ctx.call_position());
         wait(&ctx, &timeout, &what, &condition)
     }
@@ -177,7 +209,12 @@ pub mod flow_api {
     /// retry(5, 0.5, || h.run(["systemctl", "start", "vcmmd"]));
     /// ```
     #[rhai_fn(name = "retry", return_raw)]
-    pub fn retry_delay(ctx: NativeCallContext, times: i64, delay: Dynamic, action: FnPtr) -> ApiResult<Dynamic> {
+    pub fn retry_delay(
+        ctx: NativeCallContext,
+        times: i64,
+        delay: Dynamic,
+        action: FnPtr,
+    ) -> ApiResult<Dynamic> {
         let delay = seconds(&delay, "retry delay")?;
         retry_with(&ctx, times, delay, &action)
     }
@@ -191,7 +228,9 @@ pub mod flow_api {
     #[rhai_fn(return_raw)]
     pub fn step(ctx: NativeCallContext, name: &str, action: FnPtr) -> ApiResult<Dynamic> {
         let run = RunContext::of(&ctx)?;
-        run.runner.emit(Event::StepStarted { name: name.to_string() });
+        run.runner.emit(Event::StepStarted {
+            name: name.to_string(),
+        });
         let result = action.call_within_context::<Dynamic>(&ctx, ());
         run.runner.emit(Event::StepFinished {
             name: name.to_string(),
@@ -238,7 +277,10 @@ pub mod flow_api {
             };
             cells.push(line);
         }
-        run.runner.emit(Event::Table { columns, rows: cells });
+        run.runner.emit(Event::Table {
+            columns,
+            rows: cells,
+        });
         Ok(())
     }
 }

@@ -25,7 +25,11 @@ fn run_raw(
     options: rhai::Map,
 ) -> ApiResult<rhai::Map> {
     let run = RunContext::of(ctx)?;
-    let name = if effect == Effect::Change { "run" } else { "query" };
+    let name = if effect == Effect::Change {
+        "run"
+    } else {
+        "query"
+    };
     let mut cmd = Cmd::new(effect, strings_from_array(argv, "argv")?);
     let mut opts = OptionMap::new(name, options);
     let check = opts.bool("check")?.unwrap_or(true);
@@ -68,7 +72,13 @@ pub mod host_api {
     #[rhai_fn(return_raw)]
     pub fn hosts(ctx: NativeCallContext) -> ApiResult<rhai::Array> {
         let run = RunContext::of(&ctx)?;
-        Ok(run.cluster.hosts().iter().cloned().map(Dynamic::from).collect())
+        Ok(run
+            .cluster
+            .hosts()
+            .iter()
+            .cloned()
+            .map(Dynamic::from)
+            .collect())
     }
 
     /// The hosts carrying a tag, such as `"hypervisor"` or `"storage"`.
@@ -79,7 +89,12 @@ pub mod host_api {
     #[rhai_fn(name = "hosts", return_raw)]
     pub fn hosts_tagged(ctx: NativeCallContext, tag: &str) -> ApiResult<rhai::Array> {
         let run = RunContext::of(&ctx)?;
-        Ok(run.cluster.hosts_tagged(tag).into_iter().map(Dynamic::from).collect())
+        Ok(run
+            .cluster
+            .hosts_tagged(tag)
+            .into_iter()
+            .map(Dynamic::from)
+            .collect())
     }
 
     /// The machine vzrun runs on.
@@ -161,7 +176,11 @@ pub mod host_api {
     /// let kernel = h.query(["uname", "-r"]).stdout;
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn query(ctx: NativeCallContext, host: &mut Host, argv: rhai::Array) -> ApiResult<rhai::Map> {
+    pub fn query(
+        ctx: NativeCallContext,
+        host: &mut Host,
+        argv: rhai::Array,
+    ) -> ApiResult<rhai::Map> {
         run_raw(&ctx, host, Effect::Read, &argv, rhai::Map::new())
     }
 
@@ -180,4 +199,3 @@ pub mod host_api {
         run_raw(&ctx, host, Effect::Read, &argv, options)
     }
 }
-

@@ -16,7 +16,12 @@ use crate::exit;
 use crate::runbook::{self, ImportDir, Runbook};
 
 fn compile_only_engine(dir: Option<ImportDir>) -> Engine {
-    engine::build(None, dir, Limits::default(), Arc::new(AtomicBool::new(false)))
+    engine::build(
+        None,
+        dir,
+        Limits::default(),
+        Arc::new(AtomicBool::new(false)),
+    )
 }
 
 fn compile(engine: &Engine, scope: &Scope, source: &str, display: &str) -> Result<(), String> {
@@ -70,7 +75,11 @@ pub fn run(paths: &[PathBuf]) -> i32 {
             Err(e) => println!("FAIL  {e}"),
         }
     }
-    println!("checked {} file(s): {} ok, {failed} failed", results.len(), results.len() - failed);
+    println!(
+        "checked {} file(s): {} ok, {failed} failed",
+        results.len(),
+        results.len() - failed
+    );
     if failed == 0 {
         exit::OK
     } else {

@@ -18,7 +18,10 @@ pub fn run() -> i32 {
     if rows.is_empty() {
         println!("no runbooks found");
     } else {
-        print!("{}", format_table(&["RUNBOOK".into(), "WHAT IT DOES".into()], &rows));
+        print!(
+            "{}",
+            format_table(&["RUNBOOK".into(), "WHAT IT DOES".into()], &rows)
+        );
     }
     exit::OK
 }

@@ -17,7 +17,12 @@ use crate::runbook::{self, BindError};
 use crate::runner::{Mode, Runner};
 
 /// Runs the runbook named by `argv[0]` with the rest of `argv` as its arguments.
-pub fn run(argv: &[OsString], before: &GlobalOpts, plan: bool, interrupted: Arc<AtomicBool>) -> i32 {
+pub fn run(
+    argv: &[OsString],
+    before: &GlobalOpts,
+    plan: bool,
+    interrupted: Arc<AtomicBool>,
+) -> i32 {
     let Some(name) = argv.first() else {
         eprintln!("error: which runbook? `vzrun list` shows them");
         return exit::USAGE;
@@ -41,7 +46,11 @@ pub fn run(argv: &[OsString], before: &GlobalOpts, plan: bool, interrupted: Arc<
         Ok(b) => b,
         Err(BindError::Usage(e)) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
         }
         Err(BindError::Header(e)) => {
             eprintln!("error: {e}");
@@ -67,7 +76,13 @@ pub fn run(argv: &[OsString], before: &GlobalOpts, plan: bool, interrupted: Arc<
     };
     let cluster = Arc::new(Cluster::local_only());
     let mode = if plan { Mode::Plan } else { Mode::Apply };
-    let runner = Arc::new(Runner::new(mode, global.yes, renderer, journal, interrupted.clone()));
+    let runner = Arc::new(Runner::new(
+        mode,
+        global.yes,
+        renderer,
+        journal,
+        interrupted.clone(),
+    ));
     runner.emit(Event::RunStarted {
         run_id: run_id.clone(),
         runbook: runbook.display_path.clone(),
@@ -81,7 +96,9 @@ pub fn run(argv: &[OsString], before: &GlobalOpts, plan: bool, interrupted: Arc<
         cluster: cluster.clone(),
     };
     let limits = Limits {
-        max_operations: global.max_operations.unwrap_or(engine::DEFAULT_MAX_OPERATIONS),
+        max_operations: global
+            .max_operations
+            .unwrap_or(engine::DEFAULT_MAX_OPERATIONS),
     };
     let engine = engine::build(
         Some(context),
@@ -94,14 +111,25 @@ pub fn run(argv: &[OsString], before: &GlobalOpts, plan: bool, interrupted: Arc<
     let outcome: Result<(), (String, i32)> = (|| {
         if header.destructive {
             runner
-                .confirm(&format!("{}: {}. Go ahead?", runbook.name, header.summary.trim_end_matches('.')))
+                .confirm(&format!(
+                    "{}: {}. Go ahead?",
+                    runbook.name,
+                    header.summary.trim_end_matches('.')
+                ))
                 .map_err(|f| (f.message.clone(), f.kind.exit_code()))?;
         }
         let mut ast = engine
             .compile_with_scope(&scope, &runbook.source)
-            .map_err(|e| (engine::describe_parse(&e, &runbook.display_path), exit::FAILED))?;
+            .map_err(|e| {
+                (
+                    engine::describe_parse(&e, &runbook.display_path),
+                    exit::FAILED,
+                )
+            })?;
         ast.set_source(runbook.display_path.clone());
-        match catch_unwind(AssertUnwindSafe(|| engine.run_ast_with_scope(&mut scope, &ast))) {
+        match catch_unwind(AssertUnwindSafe(|| {
+            engine.run_ast_with_scope(&mut scope, &ast)
+        })) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => Err(engine::describe(&err, &runbook.display_path)),
             Err(panic) => {
@@ -110,7 +138,10 @@ pub fn run(argv: &[OsString], before: &GlobalOpts, plan: bool, interrupted: Arc<
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_default();
-                Err((format!("internal error in vzrun (please report): {what}"), exit::FAILED))
+                Err((
+                    format!("internal error in vzrun (please report): {what}"),
+                    exit::FAILED,
+                ))
             }
         }
     })();

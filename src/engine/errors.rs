@@ -44,7 +44,10 @@ pub fn describe(err: &EvalAltResult, source: &str) -> (String, i32) {
                 current = inner;
             }
             EvalAltResult::ErrorInModule(path, inner, pos) => {
-                calls.push(format!("in module {path} imported at {}", location(&source, *pos)));
+                calls.push(format!(
+                    "in module {path} imported at {}",
+                    location(&source, *pos)
+                ));
                 source = path.clone();
                 current = inner;
             }

@@ -89,9 +89,17 @@ impl ModuleResolver for SandboxResolver {
                 "import",
                 format!("{path:?} is refused: only stdlib modules and files beside the runbook (no absolute paths, no `..`)"),
             );
-            return Err(Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(refusal), pos)));
+            return Err(Box::new(EvalAltResult::ErrorRuntime(
+                Dynamic::from(refusal),
+                pos,
+            )));
         }
-        if let Some(module) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+        if let Some(module) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+        {
             return Ok(module.clone());
         }
         let found = self.find(path).ok_or_else(not_found)?;

@@ -127,12 +127,10 @@ fn read_param(
             let on = matches.get_flag(&id);
             (on.into(), on.into())
         }
-        ParamKind::Arg | ParamKind::Opt { default: None } => {
-            match matches.get_one::<String>(&id) {
-                Some(s) => (s.clone().into(), s.clone().into()),
-                None => (Dynamic::UNIT, serde_json::Value::Null),
-            }
-        }
+        ParamKind::Arg | ParamKind::Opt { default: None } => match matches.get_one::<String>(&id) {
+            Some(s) => (s.clone().into(), s.clone().into()),
+            None => (Dynamic::UNIT, serde_json::Value::Null),
+        },
         ParamKind::Opt {
             default: Some(default),
         } => match default {
@@ -149,7 +147,10 @@ fn read_param(
                 (v.into(), v.into())
             }
             Value::Str(_) => {
-                let v = matches.get_one::<String>(&id).expect("has a default").clone();
+                let v = matches
+                    .get_one::<String>(&id)
+                    .expect("has a default")
+                    .clone();
                 (v.clone().into(), v.into())
             }
         },

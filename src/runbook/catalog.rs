@@ -17,7 +17,11 @@ pub enum FindError {
 
 fn user_dirs() -> Vec<PathBuf> {
     std::env::var_os("VZRUN_PATH")
-        .map(|p| std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()).collect())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| !d.as_os_str().is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 

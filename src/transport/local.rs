@@ -212,6 +212,10 @@ mod tests {
         let mode = fs::metadata(dir.path().join("f.conf")).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(local.read_file("/missing").unwrap(), None);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 }

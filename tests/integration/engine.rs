@@ -1,0 +1,213 @@
+//! The sandbox: limits, read-only ARGS, no eval, imports only from stdlib and beside the
+//! runbook, errors that name the line and the command.
+
+use crate::test::Test;
+
+#[test]
+fn endless_loop_stops_at_the_operation_limit() {
+    Test::new()
+        .file("loop.rhai", "//! Loop.\nlet x = 0;\nloop { x += 1; }\n")
+        .args(["./loop.rhai", "--max-operations", "100000"])
+        .run()
+        .status(1)
+        .stderr_has("loop.rhai:3:")
+        .stderr_has("operation limit");
+}
+
+#[test]
+fn assigning_into_args_is_a_clear_error() {
+    Test::new()
+        .file(
+            "a.rhai",
+            "//! Assign.\n//! opt node = \"a\": n\nARGS.node = \"b\";\n",
+        )
+        .arg("./a.rhai")
+        .run()
+        .status(1)
+        .stderr_has("a.rhai:3:1: cannot assign to ARGS: it is read-only");
+}
+
+#[test]
+fn replacing_args_is_a_clear_error() {
+    Test::new()
+        .file("a.rhai", "//! Assign.\nARGS = #{};\n")
+        .arg("./a.rhai")
+        .run()
+        .status(1)
+        .stderr_has("ARGS");
+}
+
+#[test]
+fn eval_is_disabled() {
+    Test::new()
+        .file("e.rhai", "//! Eval.\neval(\"1 + 1\");\n")
+        .arg("./e.rhai")
+        .run()
+        .status(1)
+        .stderr_has("e.rhai:2:1");
+}
+
+#[test]
+fn misspelt_args_property_is_an_error_not_unit() {
+    Test::new()
+        .file(
+            "p.rhai",
+            "//! Props.\n//! opt node = \"a\": n\nlog(ARGS.nod);\n",
+        )
+        .arg("./p.rhai")
+        .run()
+        .status(1)
+        .stderr_has("nod");
+}
+
+#[test]
+fn failed_command_error_names_line_host_command_and_stderr() {
+    Test::new()
+        .file(
+            "f.rhai",
+            "//! Fail.\nfn helper(h) {\n  h.run([\"sh\", \"-c\", \"echo boom >&2; exit 3\"]);\n}\nhelper(local());\n",
+        )
+        .arg("./f.rhai")
+        .run()
+        .status(1)
+        .stderr_has("f.rhai:3:5: command failed on local (exit 3): sh -c 'echo boom >&2; exit 3'")
+        .stderr_has("stderr: boom")
+        .stderr_has("in `helper` called at ./f.rhai:5:1");
+}
+
+#[test]
+fn thrown_failure_can_be_caught_and_inspected() {
+    Test::new()
+        .file(
+            "c.rhai",
+            "//! Catch.\ntry { local().run([\"false\"]); } catch (e) { log(`caught ${e.kind}: ${e.message}`); }\n",
+        )
+        .arg("./c.rhai")
+        .run()
+        .status(0)
+        .stdout_has("caught failed: command failed on local (exit 1): false");
+}
+
+#[test]
+fn unchecked_run_returns_the_exit_code() {
+    Test::new()
+        .file(
+            "u.rhai",
+            "//! Unchecked.\nlet r = local().query([\"sh\", \"-c\", \"echo out; exit 7\"], #{check: false});\nlog(`code=${r.code} out=${r.stdout}`);\n",
+        )
+        .arg("./u.rhai")
+        .run()
+        .status(0)
+        .stdout_has("code=7 out=out");
+}
+
+#[test]
+fn command_past_its_timeout_is_exit_5() {
+    Test::new()
+        .file(
+            "t.rhai",
+            "//! Timeout.\nlocal().query([\"sleep\", \"30\"], #{timeout: 0.3});\n",
+        )
+        .arg("./t.rhai")
+        .run()
+        .status(5)
+        .stderr_has("on local: `sleep 30` did not finish within 0.3s");
+}
+
+#[test]
+fn unknown_option_key_is_bad_input() {
+    Test::new()
+        .file(
+            "o.rhai",
+            "//! Options.\nlocal().query([\"true\"], #{chek: false});\n",
+        )
+        .arg("./o.rhai")
+        .run()
+        .status(2)
+        .stderr_has("unknown option `chek`");
+}
+
+#[test]
+fn stdin_reaches_the_command() {
+    Test::new()
+        .file(
+            "s.rhai",
+            "//! Stdin.\nlet r = local().query([\"cat\"], #{stdin: \"fed $(not run) 'x'\"});\nlog(r.stdout);\n",
+        )
+        .arg("./s.rhai")
+        .run()
+        .status(0)
+        .stdout_has("fed $(not run) 'x'");
+}
+
+#[test]
+fn argv_is_never_parsed_by_a_shell() {
+    Test::new()
+        .file(
+            "q.rhai",
+            "//! Quoting.\nlet r = local().query([\"printf\", \"%s|\", \"a b\", \"$(touch pwned)\", \";rm -rf x\"]);\nlog(r.stdout);\n",
+        )
+        .arg("./q.rhai")
+        .run()
+        .status(0)
+        .stdout_has("a b|$(touch pwned)|;rm -rf x|");
+}
+
+#[test]
+fn unknown_host_lists_known_ones() {
+    Test::new()
+        .file("h.rhai", "//! Host.\nhost(\"msk-99\");\n")
+        .arg("./h.rhai")
+        .run()
+        .status(2)
+        .stderr_has("unknown host \"msk-99\"");
+}
+
+#[test]
+fn imports_resolve_from_stdlib_and_beside_the_runbook() {
+    Test::new()
+        .file(
+            "i.rhai",
+            "//! Imports.\nimport \"vz\" as vz;\nimport \"helpers\" as hp;\nlog(`${vz::split_list(\" a, b ,,c\").len()} ${hp::twice(21)}`);\n",
+        )
+        .file("helpers.rhai", "fn twice(x) { x * 2 }\n")
+        .arg("./i.rhai")
+        .run()
+        .status(0)
+        .stdout_has("3 42");
+}
+
+#[test]
+fn absolute_and_parent_imports_are_refused() {
+    for path in ["/etc/passwd", "../secret", "a/../../b"] {
+        Test::new()
+            .file(
+                "b.rhai",
+                &format!("//! Bad import.\nimport \"{path}\" as p;\n"),
+            )
+            .arg("./b.rhai")
+            .run()
+            .status(2)
+            .stderr_has("is refused");
+    }
+}
+
+#[test]
+fn missing_module_is_named() {
+    Test::new()
+        .file("m.rhai", "//! Missing.\nimport \"nope\" as n;\n")
+        .arg("./m.rhai")
+        .run()
+        .status(1)
+        .stderr_has("nope");
+}
+
+#[test]
+fn print_goes_to_the_event_stream() {
+    Test::new()
+        .file("p.rhai", "//! Print.\nprint(\"printed\");\n")
+        .args(["--output", "json", "./p.rhai"])
+        .run()
+        .status(0)
+        .stdout_has(r#""event":"log","message":"printed""#);
+}

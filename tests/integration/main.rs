@@ -1,0 +1,9 @@
+//! One integration-test binary: every test runs the real `vzrun` executable.
+
+mod args;
+mod check;
+mod engine;
+mod flow;
+mod journal;
+mod plan;
+mod test;

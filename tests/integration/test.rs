@@ -1,0 +1,178 @@
+//! The builder every integration test uses: runs the real `vzrun` binary in a scratch
+//! directory with its own state dir, and checks what came out.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use tempfile::TempDir;
+
+pub fn vzrun_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vzrun")
+}
+
+pub struct Test {
+    dir: TempDir,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+}
+
+impl Default for Test {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Test {
+            dir: tempfile::tempdir().expect("temp dir"),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Writes a file under the scratch directory (parents created).
+    pub fn file(self, relative: &str, contents: &str) -> Self {
+        let path = self.dir.path().join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, contents).unwrap();
+        self
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I: Into<OsString>>(mut self, args: impl IntoIterator<Item = I>) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The command as it will run, for tests that need to drive the process themselves.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(vzrun_bin());
+        cmd.args(&self.args)
+            .current_dir(self.dir.path())
+            .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
+            .env_remove("VZRUN_PATH")
+            .env_remove("VZRUN_INVENTORY");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn run(self) -> Outcome {
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vzrun starts");
+        // No input: a runbook that asks a question must see end-of-file, not hang.
+        drop(child.stdin.take());
+        let output = child.wait_with_output().unwrap();
+        Outcome {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            test: self,
+        }
+    }
+}
+
+pub struct Outcome {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub test: Test,
+}
+
+impl Outcome {
+    fn context(&self) -> String {
+        format!(
+            "\n--- status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+
+    pub fn status(self, expected: i32) -> Self {
+        assert_eq!(
+            self.status,
+            expected,
+            "unexpected exit status{}",
+            self.context()
+        );
+        assert!(
+            !self.stderr.contains("panicked"),
+            "vzrun panicked{}",
+            self.context()
+        );
+        self
+    }
+
+    pub fn stdout_has(self, needle: &str) -> Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}{}",
+            self.context()
+        );
+        self
+    }
+
+    pub fn stdout_lacks(self, needle: &str) -> Self {
+        assert!(
+            !self.stdout.contains(needle),
+            "stdout has {needle:?}{}",
+            self.context()
+        );
+        self
+    }
+
+    pub fn stderr_has(self, needle: &str) -> Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}{}",
+            self.context()
+        );
+        self
+    }
+
+    pub fn stderr_lacks(self, needle: &str) -> Self {
+        assert!(
+            !self.stderr.contains(needle),
+            "stderr has {needle:?}{}",
+            self.context()
+        );
+        self
+    }
+
+    /// The JSON events of a run made with `--output json`.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+            .collect()
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.test.path(relative)
+    }
+
+    pub fn exists(&self, relative: &str) -> bool {
+        Path::new(&self.path(relative)).exists()
+    }
+}
