@@ -25,6 +25,17 @@ fn install_interrupt_handler() -> Arc<AtomicBool> {
 
 /// Runs vzrun with these arguments (the first is the program name) and returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let program = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if crate::lab::shim::TOOLS.contains(&program.as_str()) {
+        let mut argv = vec![program];
+        argv.extend(args[1..].iter().map(|a| a.to_string_lossy().into_owned()));
+        return crate::lab::shim::run(&argv);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -44,6 +55,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::List => commands::list::run(),
         Command::Check { paths } => commands::check::run(&paths),
         Command::Runs => commands::runs::run(),
+        Command::LabShim { argv } => crate::lab::shim::run(&argv),
         Command::Plan { runbook } => {
             commands::run::run(&runbook, &cli.global, true, install_interrupt_handler())
         }

@@ -54,6 +54,15 @@ pub struct GlobalOpts {
     /// Stop a runbook after this many script operations (guards against endless loops).
     #[arg(long, global = true, value_name = "N")]
     pub max_operations: Option<u64>,
+    /// Run against the built-in simulated cluster, or the lab scenario in FILE (`--lab=FILE`).
+    #[arg(long, global = true, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub lab: Option<Option<PathBuf>>,
+    /// Keep the lab's state in FILE, so consecutive runs see each other's changes.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub lab_state: Option<PathBuf>,
+    /// Scale the lab's latencies: 0 answers at once, 1 is as slow as a real cluster.
+    #[arg(long, global = true, value_name = "X")]
+    pub lab_speed: Option<f64>,
 }
 
 impl GlobalOpts {
@@ -66,6 +75,9 @@ impl GlobalOpts {
             quiet: self.quiet || later.quiet,
             verbose: self.verbose || later.verbose,
             max_operations: later.max_operations.or(self.max_operations),
+            lab: later.lab.or(self.lab),
+            lab_state: later.lab_state.or(self.lab_state),
+            lab_speed: later.lab_speed.or(self.lab_speed),
         }
     }
 }
@@ -96,6 +108,16 @@ pub enum Command {
     },
     /// List past runs from the journal (newest last).
     Runs,
+    /// Act as a lab tool (prlctl, vstorage, ...) over a shared state file; for SSH tests.
+    ///
+    /// Reads $VZRUN_LAB_STATE (state file), $VZRUN_LAB_HOST (which lab host this is) and
+    /// optionally $VZRUN_LAB_SCENARIO. Also runs when vzrun is called as one of the tools.
+    #[command(hide = true)]
+    LabShim {
+        /// The tool and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        argv: Vec<String>,
+    },
     #[command(external_subcommand)]
     Run(Vec<OsString>),
 }

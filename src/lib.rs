@@ -17,6 +17,7 @@ pub mod exit;
 pub mod failure;
 pub mod host;
 pub mod journal;
+pub mod lab;
 pub mod output;
 pub mod runbook;
 pub mod runner;

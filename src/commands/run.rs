@@ -12,9 +12,45 @@ use crate::engine::{self, Limits};
 use crate::event::Event;
 use crate::exit;
 use crate::journal::{self, Journal};
+use crate::lab::{self, Lab};
 use crate::output::{Renderer, Verbosity};
 use crate::runbook::{self, BindError};
 use crate::runner::{Mode, Runner};
+
+/// The hosts this run may touch: the lab's, or (until an inventory is given) only `local()`.
+fn cluster_for(global: &GlobalOpts) -> Result<Cluster, (String, i32)> {
+    let lab_wanted =
+        global.lab.is_some() || global.lab_state.is_some() || global.lab_speed.is_some();
+    if !lab_wanted {
+        return Ok(Cluster::local_only());
+    }
+    if let Some(speed) = global.lab_speed {
+        if !(0.0..=100.0).contains(&speed) {
+            return Err((
+                format!("invalid --lab-speed {speed}: expected 0 to 100"),
+                exit::USAGE,
+            ));
+        }
+    }
+    let scenario = match global.lab.clone().flatten() {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                (
+                    format!("cannot read lab scenario {}: {e}", path.display()),
+                    exit::USAGE,
+                )
+            })?;
+            lab::load(&text, &path.display().to_string())
+        }
+        None => lab::load(lab::DEFAULT_SCENARIO, "the default lab scenario"),
+    }
+    .map_err(|e| (format!("bad lab scenario: {e}"), exit::USAGE))?;
+    let lab = match &global.lab_state {
+        Some(path) => Lab::with_state_file(path.clone(), scenario, global.lab_speed),
+        None => Lab::in_memory(scenario, global.lab_speed),
+    };
+    lab.cluster().map_err(|e| (e.to_string(), exit::FAILED))
+}
 
 /// Runs the runbook named by `argv[0]` with the rest of `argv` as its arguments.
 pub fn run(
@@ -74,7 +110,13 @@ pub fn run(
             None
         }
     };
-    let cluster = Arc::new(Cluster::local_only());
+    let cluster = match cluster_for(&global) {
+        Ok(c) => Arc::new(c),
+        Err((message, code)) => {
+            eprintln!("error: {message}");
+            return code;
+        }
+    };
     let mode = if plan { Mode::Plan } else { Mode::Apply };
     let runner = Arc::new(Runner::new(
         mode,

@@ -1,0 +1,134 @@
+//! The few plain commands runbooks use on hosts (`true`, `uname`, `cat`, `test`, `sync`,
+//! `pcompact`, ...), and the files the lab generates (/proc/meminfo, /proc/sys, /proc/mounts).
+
+use super::reply::Reply;
+use super::state::{is_up, LabState};
+
+/// The content of a generated file, or `None` for an ordinary one.
+pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String> {
+    let h = state.host(host)?;
+    if path == "/proc/meminfo" {
+        let total = h.memory_mb * 1024;
+        let used = h.used_mb(&state.ves) * 1024 + 4 * 1024 * 1024;
+        let free = total.saturating_sub(used);
+        let cached = free / 4;
+        return Some(format!(
+            "MemTotal:       {total:>9} kB\nMemFree:        {:>9} kB\nMemAvailable:   {free:>9} kB\nBuffers:        {:>9} kB\nCached:         {cached:>9} kB\nSwapCached:             0 kB\nActive:         {used:>9} kB\nSwapTotal:        8388604 kB\nSwapFree:         8388604 kB\n",
+            free - cached,
+            65536
+        ));
+    }
+    if path == "/proc/mounts" {
+        return Some(
+            h.mounts
+                .iter()
+                .map(|m| format!("{} {} {} rw,relatime 0 0\n", m.source, m.target, m.fstype))
+                .collect(),
+        );
+    }
+    if let Some(key) = path.strip_prefix("/proc/sys/") {
+        return h
+            .sysctl
+            .get(&key.replace('/', "."))
+            .map(|v| format!("{v}\n"));
+    }
+    None
+}
+
+fn is_dir(state: &LabState, host: &str, path: &str) -> bool {
+    let h = state.host(host).expect("known host");
+    let prefix = format!("{}/", path.trim_end_matches('/'));
+    path == "/"
+        || h.dirs.iter().any(|d| d == path || d.starts_with(&prefix))
+        || h.files.keys().any(|f| f.starts_with(&prefix))
+}
+
+pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> Option<Reply> {
+    let reply = match program {
+        "true" => Reply::ok(""),
+        "false" => Reply::fail(1, ""),
+        "sync" => Reply::ok(""),
+        "hostname" => Reply::ok(format!("{host}\n")),
+        "uname" => {
+            let out = match args.first().map(String::as_str) {
+                Some("-n") => host.to_string(),
+                Some("-r") => "3.10.0-1160.80.1.vz7.191.4".into(),
+                Some("-a") => {
+                    format!("Linux {host} 3.10.0-1160.80.1.vz7.191.4 #1 SMP x86_64 GNU/Linux")
+                }
+                _ => "Linux".into(),
+            };
+            Reply::ok(format!("{out}\n"))
+        }
+        "echo" => Reply::ok(format!("{}\n", args.join(" "))),
+        "cat" => {
+            let mut out = String::new();
+            for path in args {
+                match generated_file(state, host, path)
+                    .or_else(|| state.host(host)?.files.get(path).map(|f| f.content.clone()))
+                {
+                    Some(c) => out.push_str(&c),
+                    None => {
+                        return Some(Reply::fail(
+                            1,
+                            format!("cat: {path}: No such file or directory\n"),
+                        ))
+                    }
+                }
+            }
+            Reply::ok(out)
+        }
+        "test" => {
+            let ok = match args
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                ["-d", p] => is_dir(state, host, p),
+                ["-f", p] => {
+                    state.host(host).is_some_and(|h| h.files.contains_key(*p))
+                        || generated_file(state, host, p).is_some()
+                }
+                ["-e", p] => {
+                    is_dir(state, host, p)
+                        || state.host(host).is_some_and(|h| h.files.contains_key(*p))
+                }
+                _ => return Some(Reply::fail(2, "test: unsupported expression in the lab\n")),
+            };
+            if ok {
+                Reply::ok("")
+            } else {
+                Reply::fail(1, "")
+            }
+        }
+        "rm" => {
+            let h = state.host_mut(host);
+            for p in args.iter().filter(|a| !a.starts_with('-')) {
+                h.files.remove(p);
+            }
+            Reply::ok("")
+        }
+        "pcompact" => {
+            let running: Vec<String> = state
+                .ves
+                .iter()
+                .filter(|v| v.host.as_deref() == Some(host) && is_up(&v.status))
+                .map(|v| v.uuid.clone())
+                .collect();
+            state.host_mut(host).pcompact_runs += 1;
+            let quiet = args.iter().any(|a| a == "-q");
+            let out: String = if quiet {
+                String::new()
+            } else {
+                running
+                    .iter()
+                    .map(|u| format!("Inspect {u}\nRate: 3.1 (threshold=10)\n"))
+                    .collect()
+            };
+            Reply::ok(out).takes(2.0 * running.len() as f64)
+        }
+        _ => return None,
+    };
+    Some(reply)
+}

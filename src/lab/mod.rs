@@ -1,0 +1,292 @@
+//! The lab: a simulated Virtuozzo cluster that answers argv as the real tools do.
+//!
+//! It is the newcomer's first experience (`vzrun --lab …`) and the test bed of every
+//! runbook. Runbooks cannot tell it from a real cluster: the same primitives build the same
+//! argv and parse the same text. Operations take time (scaled by the lab speed), and a
+//! scenario can inject the faults operators meet: slow starts, failing migrations, CSs that
+//! never drain, hosts that stop answering.
+
+mod basics;
+mod disk;
+mod prlctl;
+mod prlctl_list;
+mod reply;
+mod scenario;
+pub mod shim;
+mod state;
+mod system;
+mod vstorage;
+
+pub use reply::Reply;
+pub use scenario::{load, parse_replicas, ScenarioError, DEFAULT_SCENARIO};
+pub use state::LabState;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::cluster::Cluster;
+use crate::cmd::{Cmd, Output};
+use crate::host::Host;
+use crate::transport::{Local, Transport, TransportError};
+
+/// Runs one simulated command; `None` when the lab does not know the program.
+pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Reply> {
+    state.advance(state::now());
+    let (program, args) = argv.split_first()?;
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let reply = match name {
+        "prlctl" => prlctl::prlctl(state, host, args),
+        "prlsrvctl" => prlctl::prlsrvctl(state, host, args),
+        "vstorage" => vstorage::vstorage(state, host, args),
+        "sysctl" => system::sysctl(state, host, args),
+        "firewall-cmd" => system::firewall_cmd(state, host, args),
+        "systemctl" => system::systemctl(state, host, args),
+        "blkid" => disk::blkid(state, host, args),
+        "mkdir" => disk::mkdir(state, host, args),
+        "mount" => disk::mount(state, host, args),
+        "umount" => disk::umount(state, host, args),
+        "tune2fs" => disk::tune2fs(state, host, args),
+        "prepare_vstorage_drive" => disk::prepare_drive(state, host, args),
+        _ => basics::run(state, host, name, args)?,
+    };
+    Some(reply)
+}
+
+/// Where the state lives: in this process, or in a file shared by processes.
+#[derive(Debug)]
+enum Store {
+    Memory(Box<Mutex<LabState>>),
+    File {
+        path: PathBuf,
+        initial: Box<LabState>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Lab {
+    store: Store,
+    speed: Option<f64>,
+}
+
+/// Holds an exclusive flock on `<state>.lock` while alive.
+struct FileLock {
+    _file: File,
+}
+
+impl FileLock {
+    fn acquire(path: &Path) -> std::io::Result<FileLock> {
+        let lock_path = path.with_extension("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock_path)?;
+        // SAFETY: flock on a file descriptor we own; released when the file is closed.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(FileLock { _file: file })
+    }
+}
+
+impl Lab {
+    pub fn in_memory(state: LabState, speed: Option<f64>) -> Arc<Lab> {
+        Arc::new(Lab {
+            store: Store::Memory(Box::new(Mutex::new(state))),
+            speed,
+        })
+    }
+
+    /// A lab whose state is kept in `path` (created from `initial` when missing), so that
+    /// consecutive commands, and several processes at once, see each other's effects.
+    pub fn with_state_file(path: PathBuf, initial: LabState, speed: Option<f64>) -> Arc<Lab> {
+        Arc::new(Lab {
+            store: Store::File {
+                path,
+                initial: Box::new(initial),
+            },
+            speed,
+        })
+    }
+
+    /// Runs `f` on the state, under the store's lock.
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut LabState) -> R) -> Result<R, TransportError> {
+        let store_error = |path: &Path, e: std::io::Error| TransportError::File {
+            path: path.display().to_string(),
+            reason: format!("lab state: {e}"),
+        };
+        match &self.store {
+            Store::Memory(state) => {
+                let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(speed) = self.speed {
+                    state.speed = speed;
+                }
+                Ok(f(&mut state))
+            }
+            Store::File { path, initial } => {
+                let _lock = FileLock::acquire(path).map_err(|e| store_error(path, e))?;
+                let mut state = match fs::read(path) {
+                    Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                        store_error(
+                            path,
+                            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                        )
+                    })?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => (**initial).clone(),
+                    Err(e) => return Err(store_error(path, e)),
+                };
+                if let Some(speed) = self.speed {
+                    state.speed = speed;
+                }
+                let result = f(&mut state);
+                let temp = path.with_extension("tmp");
+                let bytes = serde_json::to_vec(&state).expect("state serializes");
+                fs::File::create(&temp)
+                    .and_then(|mut file| file.write_all(&bytes).and_then(|_| file.sync_all()))
+                    .and_then(|_| fs::rename(&temp, path))
+                    .map_err(|e| store_error(path, e))?;
+                Ok(result)
+            }
+        }
+    }
+
+    /// The cluster as runbooks see it: one host per lab node, plus `local()`.
+    pub fn cluster(self: &Arc<Self>) -> Result<Cluster, TransportError> {
+        let (name, hosts) = self.with_state(|s| {
+            let hosts: Vec<(String, String, Vec<String>)> = s
+                .hosts
+                .iter()
+                .map(|h| (h.name.clone(), h.address.clone(), h.tags.clone()))
+                .collect();
+            (s.cluster.clone(), hosts)
+        })?;
+        let hosts = hosts
+            .into_iter()
+            .map(|(name, address, tags)| {
+                let transport = LabTransport {
+                    lab: self.clone(),
+                    host: name.clone(),
+                };
+                Host::new(name, address, tags, Arc::new(transport))
+            })
+            .collect();
+        let local = Host::new(
+            "local",
+            "localhost",
+            vec!["local".into()],
+            Arc::new(Local::default()),
+        );
+        Ok(Cluster::new(name, hosts, local))
+    }
+
+    /// Runs a command on a lab host: the reply, and how long it takes in wall seconds.
+    pub fn answer(
+        &self,
+        host: &str,
+        argv: &[String],
+    ) -> Result<Option<(Reply, f64)>, TransportError> {
+        self.with_state(|state| {
+            let speed = state.speed;
+            let unreachable = state.host(host).is_some_and(|h| h.unreachable);
+            let reply = if unreachable {
+                Some(Reply::hangs())
+            } else {
+                dispatch(state, host, argv)
+            };
+            reply.map(|r| (r, speed))
+        })
+    }
+}
+
+/// One lab host, as a transport.
+#[derive(Debug)]
+pub struct LabTransport {
+    lab: Arc<Lab>,
+    host: String,
+}
+
+impl LabTransport {
+    fn unreachable(&self) -> Result<bool, TransportError> {
+        let host = self.host.clone();
+        self.lab
+            .with_state(move |s| s.host(&host).is_some_and(|h| h.unreachable))
+    }
+}
+
+impl Transport for LabTransport {
+    fn run(&self, cmd: &Cmd) -> Result<Output, TransportError> {
+        let Some((reply, speed)) = self.lab.answer(&self.host, &cmd.argv)? else {
+            return Err(TransportError::CannotRun {
+                program: cmd.program().to_string(),
+                reason: "No such file or directory (the lab does not simulate it)".into(),
+            });
+        };
+        // Lab time: a deadline of N seconds is N lab seconds, scaled like the operations.
+        let limit = cmd.timeout.as_secs_f64();
+        if reply.takes > limit {
+            std::thread::sleep(Duration::from_secs_f64(limit * speed));
+            return Err(TransportError::TimedOut {
+                command: cmd.to_string(),
+                timeout: cmd.timeout,
+            });
+        }
+        std::thread::sleep(Duration::from_secs_f64(reply.takes * speed));
+        Ok(Output {
+            code: reply.code,
+            stdout: reply.stdout,
+            stderr: reply.stderr,
+            planned: false,
+        })
+    }
+
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
+        if self.unreachable()? {
+            return Err(TransportError::Unreachable(format!(
+                "{} does not answer",
+                self.host
+            )));
+        }
+        let host = self.host.clone();
+        let path = path.to_string();
+        self.lab.with_state(move |s| {
+            basics::generated_file(s, &host, &path)
+                .or_else(|| s.host(&host)?.files.get(&path).map(|f| f.content.clone()))
+                .map(String::into_bytes)
+        })
+    }
+
+    fn write_file_atomic(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        mode: Option<u32>,
+    ) -> Result<(), TransportError> {
+        if self.unreachable()? {
+            return Err(TransportError::Unreachable(format!(
+                "{} does not answer",
+                self.host
+            )));
+        }
+        let host = self.host.clone();
+        let path = path.to_string();
+        let content = String::from_utf8_lossy(bytes).into_owned();
+        self.lab.with_state(move |s| {
+            let h = s.host_mut(&host);
+            if path == "/proc/sys/vm/drop_caches" {
+                h.caches_dropped += 1;
+            } else if let Some(key) = path.strip_prefix("/proc/sys/") {
+                h.sysctl
+                    .insert(key.replace('/', "."), content.trim().to_string());
+            } else {
+                let mode = mode
+                    .or_else(|| h.files.get(&path).map(|f| f.mode))
+                    .unwrap_or(0o644);
+                h.files.insert(path, state::LabFile { content, mode });
+            }
+        })
+    }
+}

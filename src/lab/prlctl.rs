@@ -1,0 +1,712 @@
+//! Simulated `prlctl` and `prlsrvctl`: messages, stdout/stderr split and exit codes as in
+//! reference/virtuozzo-cli.md §1 (prlctl `PrlVm.cpp`, `PrlSrv.cpp`, libprlsdk strings).
+//! Texts the reference marks as unknown are kept short and plausible, and noted here.
+
+use super::prlctl_list::{self, ListOptions};
+use super::reply::Reply;
+use super::state::{is_up, now, LabState, Ve, VeKind};
+
+pub const BANNER: &str = "WARNING: You are using a deprecated CLI component that won't be installed by default in the next major release. Please use virsh instead\n";
+
+pub const NOT_FOUND: &str = "Failed to get VM config: The virtual machine could not be found. The virtual machine is not registered in the virtual machine directory on this server. Contact your Virtuozzo administrator for assistance.";
+
+const CONNECT_FAILED: &str = "Unable to connect to Virtuozzo. You may experience a connection problem or the server may be down. Contact your Virtuozzo administrator for assistance.";
+
+const USAGE: &str = "Usage: prlctl ACTION <ID> [OPTIONS]\n  Supported actions are: list, status, start, stop, restart, migrate, register, unregister, create, set, exec\n";
+
+/// Lab seconds each operation takes at speed 1.
+const START_CT: f64 = 3.0;
+const START_VM: f64 = 10.0;
+const STOP: f64 = 2.0;
+const MIGRATE_LIVE: f64 = 8.0;
+const MIGRATE_OFFLINE: f64 = 3.0;
+
+fn find<'a>(state: &'a mut LabState, host: &str, id: &str) -> Option<&'a mut Ve> {
+    let bare = id.trim_start_matches('{').trim_end_matches('}');
+    let on_host = |v: &&mut Ve| v.host.as_deref() == Some(host);
+    // IDs are looked up first as a UUID, then as a name.
+    if state
+        .ves
+        .iter()
+        .any(|v| v.host.as_deref() == Some(host) && v.uuid == bare)
+    {
+        return state
+            .ves
+            .iter_mut()
+            .filter(on_host)
+            .find(|v| v.uuid == bare);
+    }
+    state.ves.iter_mut().filter(on_host).find(|v| v.name == id)
+}
+
+fn not_found() -> Reply {
+    Reply::fail(255, format!("{NOT_FOUND}\n"))
+}
+
+fn wrong_state(ve: &Ve) -> String {
+    format!(
+        "Unable to complete the operation. This operation cannot be completed because the virtual machine \"{}\" is in the \"{}\" state.",
+        ve.name, ve.status
+    )
+}
+
+pub fn prlctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let Some(action) = args.first() else {
+        return Reply {
+            code: 1,
+            stdout: USAGE.into(),
+            stderr: String::new(),
+            takes: 0.0,
+        };
+    };
+    let rest = &args[1..];
+    let reply = match action.as_str() {
+        "--version" => return Reply::ok("prlctl version 7.0.253\n"),
+        "--help" | "-h" => return Reply::ok(USAGE),
+        "list" => return list(state, host, rest),
+        "exec" => return exec(state, host, rest),
+        "status" => status(state, host, rest),
+        "start" => start(state, host, rest),
+        "stop" => stop(state, host, rest),
+        "restart" => restart(state, host, rest),
+        "migrate" => migrate(state, host, rest),
+        "register" => register(state, host, rest),
+        "unregister" => unregister(state, host, rest),
+        "create" => create(state, host, rest),
+        "set" => set(state, host, rest),
+        other => Reply {
+            code: 1,
+            stdout: USAGE.into(),
+            stderr: format!("Unknown action: {other}\n"),
+            takes: 0.0,
+        },
+    };
+    reply.warned(BANNER)
+}
+
+fn unrecognized(option: &str) -> Reply {
+    Reply::fail(1, format!("Unrecognized option: {option}\n"))
+}
+
+fn list(state: &LabState, host: &str, args: &[String]) -> Reply {
+    let mut opts = ListOptions::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| Reply::fail(1, format!("Option {name} requires an argument\n")))
+        };
+        match arg.as_str() {
+            "-a" | "--all" => opts.all = true,
+            "-S" | "--stopped" => opts.stopped = true,
+            "-H" | "--no-header" => opts.no_header = true,
+            "-j" | "--json" => opts.json = true,
+            "-L" | "--list" => opts.list_fields = true,
+            "-o" | "--output" => match value(arg) {
+                Ok(v) => opts.fields = Some(v),
+                Err(r) => return r,
+            },
+            "-s" | "--sort" => match value(arg) {
+                Ok(v) => opts.sort = Some(v),
+                Err(r) => return r,
+            },
+            "--vmtype" => match value(arg).map(|v| v.to_lowercase()) {
+                Ok(v) => {
+                    opts.vmtype = match v.as_str() {
+                        "ct" | "c" => Some("ct".into()),
+                        "vm" | "v" => Some("vm".into()),
+                        "all" | "a" => None,
+                        _ => {
+                            return Reply::fail(
+                                1,
+                                format!("An incorrect value for --vmtype is specified: {v}\n"),
+                            )
+                        }
+                    }
+                }
+                Err(r) => return r,
+            },
+            a if a.starts_with('-') => return unrecognized(a),
+            id => opts.id = Some(id.to_string()),
+        }
+    }
+    prlctl_list::list(state, host, &opts)
+}
+
+fn one_id<'a>(args: &'a [String], allowed: &[&str]) -> Result<(&'a str, Vec<&'a str>), Reply> {
+    let mut id = None;
+    let mut flags = Vec::new();
+    for arg in args {
+        if arg.starts_with('-') {
+            if !allowed.contains(&arg.as_str()) {
+                return Err(unrecognized(arg));
+            }
+            flags.push(arg.as_str());
+        } else if id.is_none() {
+            id = Some(arg.as_str());
+        } else {
+            return Err(unrecognized(arg));
+        }
+    }
+    id.map(|i| (i, flags))
+        .ok_or_else(|| Reply::fail(1, "No ID or name specified.\n"))
+}
+
+fn status(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let (id, _) = match one_id(args, &[]) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let shown = if id.len() == 36 && !id.starts_with('{') {
+        format!("{{{id}}}")
+    } else {
+        id.to_string()
+    };
+    match find(state, host, id) {
+        Some(ve) => Reply::ok(format!(
+            "{} {} exist {}\n",
+            ve.kind.as_str(),
+            shown,
+            ve.status
+        )),
+        None => not_found(),
+    }
+}
+
+fn start(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let (id, _) = match one_id(args, &["--wait", "--repair"]) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let speed = state.speed;
+    let Some(ve) = find(state, host, id) else {
+        return not_found();
+    };
+    let kind = ve.kind.as_str();
+    let before = format!("Starting the {kind}...\n");
+    match ve.status.as_str() {
+        "running" => {
+            return Reply::fail(255, format!(
+                "Failed to start the {kind}: The virtual machine \"{}\" is running. You or another user have already started this virtual machine.\n",
+                ve.name
+            ))
+            .before(&before)
+        }
+        "stopped" | "suspended" => {}
+        _ => return Reply::fail(255, format!("Failed to start the {kind}: {}\n", wrong_state(ve))).before(&before),
+    }
+    let takes = match ve.slow_start_s {
+        Some(slow) => {
+            ve.status = "starting".into();
+            ve.running_at = Some(now() + slow * speed);
+            slow
+        }
+        None => {
+            ve.status = "running".into();
+            if ve.kind == VeKind::CT {
+                START_CT
+            } else {
+                START_VM
+            }
+        }
+    };
+    Reply::ok(format!("The {kind} has been successfully started.\n"))
+        .before(&before)
+        .takes(takes)
+}
+
+fn stop(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let (id, flags) = match one_id(
+        args,
+        &["--kill", "-k", "--fast", "--acpi", "--force", "--noforce"],
+    ) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(ve) = find(state, host, id) else {
+        return not_found();
+    };
+    let kind = ve.kind.as_str();
+    let before = format!("Stopping the {kind}...\n");
+    if !is_up(&ve.status) {
+        // PRL_ERR_DISP_VM_IS_NOT_STARTED is mapped to success: exit 0, message on stderr.
+        let mut r = Reply::fail(0, format!(
+            "Failed to stop the {kind}: Unable to perform the operation because the virtual machine \"{}\" is not started. This operation can be performed for running virtual machines only.\n",
+            ve.name
+        ));
+        r.stdout = before;
+        return r;
+    }
+    ve.status = "stopped".into();
+    ve.running_at = None;
+    let done = if flags
+        .iter()
+        .any(|f| matches!(*f, "--kill" | "-k" | "--fast"))
+    {
+        format!("The {kind} has been forcibly stopped\n")
+    } else {
+        format!("The {kind} has been successfully stopped.\n")
+    };
+    Reply::ok(done).before(&before).takes(STOP)
+}
+
+fn restart(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let (id, _) = match one_id(args, &[]) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(ve) = find(state, host, id) else {
+        return not_found();
+    };
+    let kind = ve.kind.as_str();
+    ve.status = "running".into();
+    ve.running_at = None;
+    Reply::ok(format!(
+        "Restarting the {kind}...\nThe {kind} has been successfully restarted.\n"
+    ))
+    .takes(STOP + START_CT)
+}
+
+fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let mut positional = Vec::new();
+    let mut clone = false;
+    let mut remove_src = false;
+    let mut changesid = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--dst" => match it.next() {
+                Some(p) if p.starts_with('/') => {}
+                Some(_) => return Reply::fail(
+                    1,
+                    "An incorrect value for --dst is specified; relative paths are not allowed.\n",
+                ),
+                None => return Reply::fail(1, "Incorrect migrate usage.\n"),
+            },
+            "--ssh" | "--securitylevel" | "-s" | "--sessionid" => {
+                if it.next().is_none() {
+                    return Reply::fail(1, "Incorrect migrate usage.\n");
+                }
+            }
+            "--clone" | "--keep-src" => clone = true,
+            "--remove-src" => remove_src = true,
+            "--changesid" => changesid = true,
+            "--no-compression"
+            | "--no-tunnel"
+            | "-f"
+            | "--force"
+            | "--switch-template"
+            | "--ignore-existing-bundle" => {}
+            a if a.starts_with('-') => return unrecognized(a),
+            p => positional.push(p.to_string()),
+        }
+    }
+    if positional.len() != 2 {
+        return Reply::fail(1, "Incorrect migrate usage.\n");
+    }
+    if remove_src && clone {
+        return Reply::fail(1, "The --remove-src option cannot be used with --clone\n");
+    }
+    if changesid && !clone {
+        return Reply::fail(1, "The --changesid option can be used with --clone only\n");
+    }
+    let src_id = positional[0]
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let (dst_node, dst_name) = match positional[1].split_once('/') {
+        Some((node, name)) => (node.to_string(), name.to_string()),
+        None => (positional[1].clone(), String::new()),
+    };
+    let dst = state
+        .host_by_node(&dst_node)
+        .filter(|h| !h.unreachable)
+        .map(|h| h.name.clone());
+    let Some(ve) = find(state, host, &src_id) else {
+        return not_found();
+    };
+    let kind = ve.kind.as_str();
+    let head = format!(
+        "Migrate the {kind} {} on {dst_node} {dst_name} ()\n",
+        ve.name
+    );
+    let failed = |why: &str| {
+        Reply::fail(255, format!("\nFailed to migrate the {kind}: {why}\n")).before(&head)
+    };
+    let Some(dst) = dst else {
+        return failed(CONNECT_FAILED).takes(5.0);
+    };
+    if dst == host {
+        // Text not in the reference; the dispatcher refuses a VE already registered there.
+        return failed(&format!(
+            "The virtual machine \"{}\" is already registered on the destination server.",
+            ve.name
+        ));
+    }
+    if !matches!(
+        ve.status.as_str(),
+        "running" | "stopped" | "suspended" | "paused"
+    ) {
+        return failed(&wrong_state(ve));
+    }
+    let live = ve.status == "running" || ve.status == "paused";
+    let takes = if live { MIGRATE_LIVE } else { MIGRATE_OFFLINE };
+    if ve.fail_migrations > 0 {
+        ve.fail_migrations -= 1;
+        // Text not in the reference: a lost connection during the copy.
+        return failed("The connection to the destination server was lost during the migration.")
+            .takes(takes / 2.0);
+    }
+    if clone {
+        let mut copy = ve.clone();
+        copy.host = Some(dst.clone());
+        copy.owner = Some(dst);
+        let uuid = state.next_uuid();
+        copy.home = copy.home.replace(&copy.uuid, &uuid);
+        copy.uuid = uuid;
+        if !dst_name.is_empty() {
+            copy.name = dst_name;
+        }
+        state.ves.push(copy);
+    } else {
+        ve.host = Some(dst.clone());
+        ve.owner = Some(dst);
+        if !dst_name.is_empty() {
+            ve.name = dst_name;
+        }
+    }
+    Reply::ok(format!(
+        "{head}\nThe {kind} has been successfully migrated.\n"
+    ))
+    .takes(takes)
+}
+
+fn register(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let mut path = None;
+    let mut preserve = false;
+    let mut force = false;
+    let mut uuid = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--preserve-uuid" => preserve = true,
+            "--force" => force = true,
+            "--regenerate-src-uuid" | "--ignore-ha-cluster" => {}
+            "--uuid" => uuid = it.next().cloned(),
+            a if a.starts_with('-') => return unrecognized(a),
+            p => path = Some(p.trim_end_matches('/').to_string()),
+        }
+    }
+    let Some(path) = path else {
+        return Reply::fail(1, "No path specified.\n");
+    };
+    let head = "Register the virtual environment...\n";
+    let failed = |why: String| {
+        Reply::fail(
+            255,
+            format!("Failed to register the virtual environment: {why}\n"),
+        )
+        .before(head)
+    };
+    let new_uuid = if preserve {
+        None
+    } else {
+        Some(uuid.unwrap_or_else(|| state.next_uuid()))
+    };
+    let Some(ve) = state.ves.iter_mut().find(|v| v.home == path) else {
+        // Text not in the reference.
+        return failed(format!(
+            "The configuration file of the virtual environment was not found in \"{path}\"."
+        ));
+    };
+    if ve.host.as_deref() == Some(host) {
+        return failed(format!(
+            "The virtual machine \"{}\" is already registered.",
+            ve.name
+        ));
+    }
+    let owned_elsewhere = ve.owner.as_deref().is_some_and(|o| o != host);
+    if owned_elsewhere && !force {
+        return failed(format!(
+            "Failed to register the virtual machine \"{}\" on the shared storage. You can force the registration, but this will revoke all access to the Virtual Machine from the original server and the High Availability cluster it belongs to.",
+            ve.name
+        ));
+    }
+    ve.host = Some(host.to_string());
+    ve.owner = Some(host.to_string());
+    ve.status = "stopped".into();
+    ve.running_at = None;
+    if let Some(u) = new_uuid {
+        ve.uuid = u;
+    }
+    Reply::ok("The virtual environment has been successfully registered.\n")
+        .before(head)
+        .takes(1.0)
+}
+
+fn unregister(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let (id, _) = match one_id(args, &[]) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(ve) = find(state, host, id) else {
+        return not_found();
+    };
+    let kind = ve.kind.as_str();
+    if is_up(&ve.status) {
+        return Reply::fail(
+            255,
+            format!("Failed to unregister the {kind}: {}\n", wrong_state(ve)),
+        );
+    }
+    ve.host = None;
+    Reply::ok(format!("The {kind} has been successfully unregistered.\n"))
+}
+
+fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let mut name = None;
+    let mut kind = VeKind::VM;
+    let mut ostemplate = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--vmtype" => match it.next().map(|v| v.to_lowercase()).as_deref() {
+                Some("ct" | "c") => kind = VeKind::CT,
+                Some("vm" | "v") => kind = VeKind::VM,
+                other => {
+                    return Reply::fail(
+                        1,
+                        format!(
+                            "An incorrect value for --vmtype is specified: {}\n",
+                            other.unwrap_or("")
+                        ),
+                    )
+                }
+            },
+            "--ostemplate" | "--distribution" | "-o" => ostemplate = it.next().cloned(),
+            a if a.starts_with('-') => return unrecognized(a),
+            n => name = Some(n.to_string()),
+        }
+    }
+    let Some(name) = name else {
+        return Reply::fail(1, "No name specified.\n");
+    };
+    let k = kind.as_str();
+    if state.ves.iter().any(|v| v.name == name) {
+        // Text not in the reference.
+        return Reply::fail(255, format!("Failed to create the {k}: The virtual machine with the name \"{name}\" already exists.\n"));
+    }
+    let uuid = state.next_uuid();
+    let dir = if kind == VeKind::CT {
+        "private"
+    } else {
+        "vmprivate"
+    };
+    let cluster = state.cluster.clone();
+    let replicas = format!("{}:{}", state.replicas_norm, state.replicas_min);
+    state.ves.push(Ve {
+        home: format!("/vstorage/{cluster}/{dir}/{uuid}"),
+        uuid,
+        name: name.clone(),
+        kind,
+        status: "stopped".into(),
+        ip: Vec::new(),
+        host: Some(host.to_string()),
+        owner: Some(host.to_string()),
+        hostname: String::new(),
+        ostemplate: ostemplate.unwrap_or_else(|| "centos-7-x86_64".into()),
+        memsize_mb: 1024,
+        cpus: 1,
+        disk_mb: 10240,
+        onboot: false,
+        tier: 0,
+        replicas,
+        netifs: Vec::new(),
+        slow_start_s: None,
+        fail_migrations: 0,
+        running_at: None,
+    });
+    // Texts not in the reference.
+    Reply::ok(format!(
+        "Creating the {k}...\nThe {k} has been successfully created.\n"
+    ))
+    .takes(5.0)
+}
+
+/// `1024`, `1024M`, `2G` → MB.
+fn megabytes(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (num, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&t[..i], t[i..].to_ascii_uppercase()),
+        None => (t, String::new()),
+    };
+    let n: u64 = num.parse().ok()?;
+    match unit.trim_end_matches('B') {
+        "" | "M" => Some(n),
+        "G" => Some(n * 1024),
+        "T" => Some(n * 1024 * 1024),
+        _ => None,
+    }
+}
+
+fn set(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let Some(id) = args.first() else {
+        return Reply::fail(1, "No ID or name specified.\n");
+    };
+    let Some(ve) = find(state, host, id) else {
+        return not_found();
+    };
+    let kind = ve.kind.as_str();
+    let mut out = String::new();
+    let mut it = args[1..].iter();
+    let invalid = |opt: &str, v: &str| Reply::fail(1, format!("Invalid value for {opt}: {v}\n"));
+    while let Some(opt) = it.next() {
+        let Some(value) = it.next() else {
+            return Reply::fail(1, format!("Option {opt} requires an argument\n"));
+        };
+        match opt.as_str() {
+            "--cpus" => match value.parse::<u32>() {
+                Ok(n) if n > 0 => {
+                    ve.cpus = n;
+                    out.push_str(&format!("Set the cpus parameter to {n}.\n"));
+                }
+                _ => return invalid(opt, value),
+            },
+            "--memsize" => match megabytes(value) {
+                Some(mb) if mb > 0 => {
+                    ve.memsize_mb = mb;
+                    out.push_str(&format!("Set the memsize parameter to {mb}Mb.\n"));
+                }
+                _ => return invalid(opt, value),
+            },
+            "--swappages" => match value.parse::<u64>() {
+                Ok(_) => out.push_str(&format!("Set the swappages parameter to {value}.\n")),
+                Err(_) => return invalid(opt, value),
+            },
+            "--hostname" => {
+                ve.hostname = value.clone();
+                out.push_str(&format!("Set the hostname parameter to {value}.\n"));
+            }
+            "--onboot" => match value.as_str() {
+                "yes" | "no" | "auto" => {
+                    ve.onboot = value != "no";
+                    out.push_str(&format!("Set the onboot parameter to {value}.\n"));
+                }
+                _ => return invalid(opt, value),
+            },
+            "--description" => {
+                out.push_str(&format!("Set the description parameter to {value}.\n"))
+            }
+            "--device-set" => {
+                if it.next().map(String::as_str) != Some("--size") {
+                    return Reply::fail(1, "Incorrect usage of --device-set.\n");
+                }
+                let Some(size) = it.next().and_then(|s| megabytes(s)) else {
+                    return invalid("--size", "");
+                };
+                ve.disk_mb = size;
+                out.push_str(&format!("Configure {value} size={size}Mb.\n"));
+            }
+            "--netif_add" => {
+                ve.netifs.push(value.clone());
+                out.push_str(&format!("Add the {value} network interface.\n"));
+            }
+            "--ipadd" => {
+                ve.ip
+                    .push(value.split('/').next().unwrap_or(value).to_string());
+                out.push_str(&format!("Set the ipadd parameter to {value}.\n"));
+            }
+            "--ifname" | "--network" | "--nameserver" | "--gw" | "--searchdomain" | "--ipdel" => {
+                out.push_str(&format!(
+                    "Set the {} parameter to {value}.\n",
+                    opt.trim_start_matches('-')
+                ));
+            }
+            other => return unrecognized(other),
+        }
+    }
+    out.push_str(&format!("\nThe {kind} has been successfully configured.\n"));
+    Reply::ok(out)
+}
+
+fn exec(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let Some(id) = args.first() else {
+        return Reply::fail(1, "No ID or name specified.\n");
+    };
+    let Some(ve) = find(state, host, id) else {
+        return not_found();
+    };
+    if ve.kind != VeKind::CT || ve.status != "running" {
+        return Reply::fail(255, format!("Failed to exec: {}\n", wrong_state(ve)));
+    }
+    match args.get(1).map(String::as_str) {
+        Some("hostname") => Reply::ok(format!("{}\n", ve.hostname)),
+        Some("true") | None => Reply::ok(""),
+        Some("false") => Reply::fail(1, ""),
+        Some(_) => Reply::ok(""),
+    }
+}
+
+/// `prlsrvctl net add|set|list` (output format not in the reference: a plain table).
+pub fn prlsrvctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let h = state.host_mut(host);
+    let reply = match words.as_slice() {
+        ["net", "list", ..] => {
+            let mut out = format!("{:<20}{:<12}{}\n", "Network ID", "Type", "Bound To");
+            for n in &h.networks {
+                out.push_str(&format!(
+                    "{:<20}{:<12}{}\n",
+                    n.name,
+                    n.kind,
+                    n.ifname.as_deref().unwrap_or("")
+                ));
+            }
+            Reply::ok(out)
+        }
+        ["net", "add", name, opts @ ..] | ["net", "set", name, opts @ ..] => {
+            let adding = words[1] == "add";
+            let exists = h.networks.iter().any(|n| n.name == *name);
+            if adding && exists {
+                return Reply::fail(
+                    255,
+                    format!("Failed to add the network {name}: the network already exists.\n"),
+                )
+                .warned(BANNER);
+            }
+            if !adding && !exists {
+                return Reply::fail(255, format!("Failed to find the network {name}.\n"))
+                    .warned(BANNER);
+            }
+            let mut kind = None;
+            let mut ifname = None;
+            let mut it = opts.iter();
+            while let Some(o) = it.next() {
+                match *o {
+                    "-t" | "--type" => kind = it.next().map(|s| s.to_string()),
+                    "-i" | "--ifname" => ifname = it.next().map(|s| s.to_string()),
+                    other => return unrecognized(other).warned(BANNER),
+                }
+            }
+            if adding {
+                h.networks.push(super::state::Network {
+                    name: name.to_string(),
+                    kind: kind.unwrap_or_else(|| "host-only".into()),
+                    ifname,
+                });
+            } else if let Some(n) = h.networks.iter_mut().find(|n| n.name == *name) {
+                if let Some(k) = kind {
+                    n.kind = k;
+                }
+                if ifname.is_some() {
+                    n.ifname = ifname;
+                }
+            }
+            Reply::ok("")
+        }
+        _ => Reply::fail(1, "Usage: prlsrvctl net add|set|list ...\n"),
+    };
+    reply.warned(BANNER)
+}

@@ -1,0 +1,530 @@
+//! Lab scenarios: a YAML description of a cluster, turned into the lab's state.
+//!
+//! The embedded default (`default.yaml`) is the cluster a newcomer meets with `--lab`; a
+//! scenario file describes another one, with faults to rehearse against.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::state::*;
+
+pub const DEFAULT_SCENARIO: &str = include_str!("default.yaml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    cluster: String,
+    #[serde(default = "default_speed")]
+    speed: f64,
+    hosts: Vec<HostSpec>,
+    #[serde(default)]
+    ves: Vec<VeSpec>,
+    #[serde(default)]
+    css: Vec<CsSpec>,
+    #[serde(default)]
+    mdss: Vec<MdsSpec>,
+    #[serde(default)]
+    license: Option<LicenseSpec>,
+    #[serde(default = "default_replicas")]
+    replicas: String,
+}
+
+fn default_speed() -> f64 {
+    0.05
+}
+
+fn default_replicas() -> String {
+    "3:2".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostSpec {
+    name: String,
+    address: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default = "default_cpus")]
+    cpus: u32,
+    #[serde(default = "default_memory")]
+    memory_mb: u64,
+    #[serde(default)]
+    unreachable: bool,
+    /// Spare disks, e.g. `[/dev/sdc, /dev/sdd]`.
+    #[serde(default)]
+    disks: Vec<String>,
+    /// Extra files: path → content.
+    #[serde(default)]
+    files: BTreeMap<String, String>,
+    #[serde(default)]
+    sysctl: BTreeMap<String, String>,
+}
+
+fn default_cpus() -> u32 {
+    32
+}
+
+fn default_memory() -> u64 {
+    262_144
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VeSpec {
+    name: String,
+    #[serde(default = "default_kind")]
+    kind: String,
+    host: String,
+    #[serde(default = "default_status")]
+    status: String,
+    #[serde(default)]
+    ip: Vec<String>,
+    #[serde(default)]
+    uuid: Option<String>,
+    #[serde(default = "default_memsize")]
+    memsize: u64,
+    #[serde(default = "default_ve_cpus")]
+    cpus: u32,
+    #[serde(default)]
+    tier: u8,
+    #[serde(default)]
+    ostemplate: Option<String>,
+    #[serde(default)]
+    slow_start_s: Option<f64>,
+    #[serde(default)]
+    fail_migrations: u32,
+}
+
+fn default_kind() -> String {
+    "CT".into()
+}
+fn default_status() -> String {
+    "running".into()
+}
+fn default_memsize() -> u64 {
+    2048
+}
+fn default_ve_cpus() -> u32 {
+    2
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CsSpec {
+    id: u32,
+    host: String,
+    #[serde(default)]
+    tier: u8,
+    #[serde(default = "default_space")]
+    space_gb: u64,
+    #[serde(default)]
+    free_gb: Option<u64>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    never_drains: bool,
+}
+
+fn default_space() -> u64 {
+    1862
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MdsSpec {
+    id: u32,
+    host: String,
+    #[serde(default)]
+    master: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LicenseSpec {
+    key: String,
+    #[serde(default = "default_license_status")]
+    status: String,
+    #[serde(default = "default_capacity")]
+    capacity_tb: u64,
+    #[serde(default = "default_expiration")]
+    expiration: String,
+}
+
+fn default_license_status() -> String {
+    "ACTIVE".into()
+}
+fn default_capacity() -> u64 {
+    100
+}
+fn default_expiration() -> String {
+    "12/31/2027".into()
+}
+
+/// A scenario that could not be read; `line`/`column` point into the YAML when known.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}{}: {message}", location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+pub struct ScenarioError {
+    pub origin: String,
+    pub location: Option<(usize, usize)>,
+    pub message: String,
+}
+
+/// Parses a scenario and builds the initial state. `origin` names the file in errors.
+pub fn load(yaml: &str, origin: &str) -> Result<LabState, ScenarioError> {
+    let scenario: Scenario = serde_yaml::from_str(yaml).map_err(|e| ScenarioError {
+        origin: origin.to_string(),
+        location: e.location().map(|l| (l.line(), l.column())),
+        message: e.to_string(),
+    })?;
+    build(scenario).map_err(|message| ScenarioError {
+        origin: origin.to_string(),
+        location: None,
+        message,
+    })
+}
+
+fn default_files(cluster: &str, host: &HostSpec) -> BTreeMap<String, LabFile> {
+    let file = |content: &str| LabFile {
+        content: content.to_string(),
+        mode: 0o644,
+    };
+    let mut files = BTreeMap::new();
+    files.insert(
+        "/etc/fstab".into(),
+        file(&format!(
+            "#\n# /etc/fstab\n# Created by anaconda\n#\nUUID=6f1c0e52-8f0b-4a57-9c55-0d3c2a8e4b11 /                       xfs     defaults        0 0\nUUID=2b7d5a9e-13c4-4a0e-8d7f-5e2c1b0a9f33 /boot                   xfs     defaults        0 0\nUUID=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d swap                    swap    defaults        0 0\nvstorage://{cluster} /vstorage/{cluster} fuse.vstorage _netdev 0 0\n"
+        )),
+    );
+    files.insert(
+        "/etc/vz/vz.conf".into(),
+        file("## Global parameters\nVIRTUOZZO=yes\nLOCKDIR=/vz/lock\nDUMPDIR=/vz/dump\nVE0CPUUNITS=1000\n\n## Logging parameters\nLOGGING=yes\nLOGFILE=/var/log/vzctl.log\nLOG_LEVEL=0\nVERBOSE=0\n\n## Disk quota parameters\nDISK_QUOTA=yes\n\n## Network traffic parameters\nTRAFFIC_SHAPING=no\n\n## Template parameters\nTEMPLATE=/vz/template\n\n## Defaults for containers\nVE_ROOT=/vz/root/$VEID\nVE_PRIVATE=/vz/private/$VEID\nCONFIGFILE=\"basic\"\nDEF_OSTEMPLATE=\".centos-7\"\n\n## Load vzwdog module\nVZWDOG=\"no\"\n\nVEFSTYPE=\"ext4\"\nVE_STOP_MODE=stop\n"),
+    );
+    files.insert(
+        "/etc/vz/pfcache.conf".into(),
+        file("COUNT=2\nMINSIZE=0\nMAXSIZE=2147483648\nTIMEOUT=5\nLOGLEVEL=1\nPAGEMIN=1\nPURGEAHEAD=20\n"),
+    );
+    files.insert(
+        "/etc/vz/pcompact.conf".into(),
+        file("THRESHOLD=10\nDELTA=5\nDEFRAG=yes\n"),
+    );
+    files.insert(
+        "/etc/vz/vstorage-limits.conf".into(),
+        file("{\"VStorage\": {\"Path\": \"vstorage.slice/vstorage-services.slice\", \"Limit\": {\"Max\": -1, \"Min\": 0, \"Share\": 0.7}, \"Guarantee\": {\"Max\": 0, \"Min\": 0, \"Share\": 0.25}, \"Swap\": {\"Max\": 0, \"Min\": 0, \"Share\": 0}}}\n"),
+    );
+    files.insert(
+        "/etc/sysctl.d/99-vzctl.conf".into(),
+        file("net.ipv4.ip_forward=1\nnet.ipv6.conf.all.forwarding=1\nkernel.pid_max = 1048576\nfs.file-max = 18446744073709551615\n"),
+    );
+    files.insert(
+        format!("/etc/vstorage/clusters/{cluster}/bs.list"),
+        file("10.30.17.31\n"),
+    );
+    files.insert("/etc/hostname".into(), file(&format!("{}\n", host.name)));
+    files.insert(
+        "/etc/sudoers".into(),
+        LabFile {
+            content: "Defaults    requiretty\nroot    ALL=(ALL)       ALL\n".into(),
+            mode: 0o440,
+        },
+    );
+    for (path, content) in &host.files {
+        files.insert(path.clone(), file(content));
+    }
+    files
+}
+
+fn default_sysctl() -> BTreeMap<String, String> {
+    [
+        ("net.ipv4.ip_forward", "1"),
+        ("fs.file-max", "18446744073709551615"),
+        ("kernel.sysrq", "16"),
+        ("kernel.panic", "0"),
+        ("vm.min_free_kbytes", "90112"),
+        ("vm.overcommit_memory", "0"),
+        ("vm.swappiness", "60"),
+        ("vm.vfs_cache_pressure", "100"),
+        ("net.ipv4.tcp_rmem", "4096\t87380\t6291456"),
+        ("kernel.pid_max", "1048576"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn unit(description: &str, active: bool) -> Unit {
+    Unit {
+        active,
+        enabled: active,
+        description: description.to_string(),
+    }
+}
+
+fn build(s: Scenario) -> Result<LabState, String> {
+    if s.cluster.is_empty()
+        || s.cluster.len() > 63
+        || !s
+            .cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "cluster name {:?} must be 1-63 of a-z A-Z 0-9 - _",
+            s.cluster
+        ));
+    }
+    if !(0.0..=100.0).contains(&s.speed) {
+        return Err(format!("speed {} must be within 0..=100", s.speed));
+    }
+    let (norm, min) = parse_replicas(&s.replicas)?;
+    let known = |host: &str, what: &str| {
+        if s.hosts.iter().any(|h| h.name == host) {
+            Ok(())
+        } else {
+            Err(format!("{what} names unknown host {host:?}"))
+        }
+    };
+    let cluster = s.cluster.clone();
+    let mut hosts = Vec::new();
+    for h in &s.hosts {
+        if hosts.iter().any(|x: &HostState| x.name == h.name) {
+            return Err(format!("host {:?} is listed twice", h.name));
+        }
+        let mut units = BTreeMap::new();
+        for (name, desc) in [
+            ("firewalld.service", "firewalld - dynamic firewall daemon"),
+            ("prl-disp.service", "Virtuozzo Dispatcher Service"),
+            ("vcmmd.service", "Virtuozzo memory management daemon"),
+            ("vstorage-fs.service", "Virtuozzo Storage client mount"),
+            ("vstorage-csd.target", "Virtuozzo Storage chunk servers"),
+            ("vstorage-mdsd.target", "Virtuozzo Storage metadata servers"),
+            ("chronyd.service", "NTP client/server"),
+            ("sshd.service", "OpenSSH server daemon"),
+        ] {
+            units.insert(name.to_string(), unit(desc, true));
+        }
+        let mut sysctl = default_sysctl();
+        sysctl.extend(h.sysctl.clone());
+        hosts.push(HostState {
+            name: h.name.clone(),
+            address: h.address.clone(),
+            tags: h.tags.clone(),
+            cpus: h.cpus,
+            memory_mb: h.memory_mb,
+            unreachable: h.unreachable,
+            files: default_files(&cluster, h),
+            dirs: vec![
+                "/vz".into(),
+                "/vz/pfcache".into(),
+                format!("/vstorage/{cluster}"),
+                "/etc/sysctl.d".into(),
+                "/etc/security/limits.d".into(),
+                "/etc/vz".into(),
+            ],
+            sysctl,
+            ports_runtime: vec!["22/tcp".into()],
+            ports_permanent: vec!["22/tcp".into()],
+            units,
+            disks: h
+                .disks
+                .iter()
+                .map(|d| Disk {
+                    device: d.clone(),
+                    size_gb: 1862,
+                    partition: None,
+                })
+                .collect(),
+            mounts: vec![Mount {
+                source: format!("vstorage://{cluster}"),
+                target: format!("/vstorage/{cluster}"),
+                fstype: "fuse.vstorage".into(),
+            }],
+            networks: vec![
+                Network {
+                    name: "Bridged".into(),
+                    kind: "bridged".into(),
+                    ifname: Some("eth0".into()),
+                },
+                Network {
+                    name: "Host-Only".into(),
+                    kind: "host-only".into(),
+                    ifname: None,
+                },
+            ],
+            caches_dropped: 0,
+            pcompact_runs: 0,
+        });
+    }
+    let mut ves = Vec::new();
+    for v in &s.ves {
+        known(&v.host, &format!("VE {:?}", v.name))?;
+        let kind = match v.kind.as_str() {
+            "CT" | "ct" => VeKind::CT,
+            "VM" | "vm" => VeKind::VM,
+            other => return Err(format!("VE {:?}: kind {other:?} is not CT or VM", v.name)),
+        };
+        if ves.iter().any(|x: &Ve| x.name == v.name) {
+            return Err(format!("VE {:?} is listed twice", v.name));
+        }
+        if v.tier > 3 {
+            return Err(format!("VE {:?}: tier {} is outside 0-3", v.name, v.tier));
+        }
+        let uuid = v
+            .uuid
+            .clone()
+            .unwrap_or_else(|| uuid_from(&format!("ve-{}", v.name)));
+        let dir = if kind == VeKind::CT {
+            "private"
+        } else {
+            "vmprivate"
+        };
+        ves.push(Ve {
+            home: format!("/vstorage/{cluster}/{dir}/{uuid}"),
+            uuid,
+            name: v.name.clone(),
+            kind,
+            status: v.status.clone(),
+            ip: v.ip.clone(),
+            host: Some(v.host.clone()),
+            owner: Some(v.host.clone()),
+            hostname: format!("{}.livelinux.local", v.name),
+            ostemplate: v.ostemplate.clone().unwrap_or_else(|| {
+                if kind == VeKind::CT {
+                    "centos-7-x86_64"
+                } else {
+                    "centos7"
+                }
+                .into()
+            }),
+            memsize_mb: v.memsize,
+            cpus: v.cpus,
+            disk_mb: 65536,
+            onboot: true,
+            tier: v.tier,
+            replicas: s.replicas.clone(),
+            netifs: vec![if kind == VeKind::CT { "venet0" } else { "net0" }.into()],
+            slow_start_s: v.slow_start_s,
+            fail_migrations: v.fail_migrations,
+            running_at: None,
+        });
+    }
+    let mut css = Vec::new();
+    for c in &s.css {
+        known(&c.host, &format!("CS#{}", c.id))?;
+        if c.tier > 3 {
+            return Err(format!("CS#{}: tier {} is outside 0-3", c.id, c.tier));
+        }
+        let repo = format!("/vstorage/{cluster}-cs{}", c.id);
+        let h = hosts
+            .iter_mut()
+            .find(|h| h.name == c.host)
+            .expect("checked");
+        h.units.insert(
+            format!("vstorage-csd.{cluster}.{}.service", c.id),
+            unit(&format!("Virtuozzo Storage CS {}", c.id), true),
+        );
+        h.dirs.push(repo.clone());
+        css.push(Cs {
+            id: c.id,
+            host: c.host.clone(),
+            tier: c.tier,
+            repo,
+            space_gb: c.space_gb,
+            free_gb: c.free_gb.unwrap_or(c.space_gb * 7 / 10),
+            replicas: 40,
+            status: c.status.clone().unwrap_or_else(|| "active".into()),
+            journal: None,
+            drained_at: None,
+            never_drains: c.never_drains,
+        });
+    }
+    let mut mdss = Vec::new();
+    for m in &s.mdss {
+        known(&m.host, &format!("MDS#{}", m.id))?;
+        let h = hosts
+            .iter_mut()
+            .find(|h| h.name == m.host)
+            .expect("checked");
+        h.units.insert(
+            format!("vstorage-mdsd.{cluster}.{}.service", m.id),
+            unit(&format!("Virtuozzo Storage MDS {}", m.id), true),
+        );
+        h.ports_runtime.push("2510/tcp".into());
+        h.ports_permanent.push("2510/tcp".into());
+        mdss.push(Mds {
+            id: m.id,
+            host: m.host.clone(),
+            address: h.address.clone(),
+            master: m.master,
+            status: "avail".into(),
+        });
+    }
+    let license = s.license.map_or_else(
+        || License {
+            key: "PCSS.02444715.0000".into(),
+            status: "ACTIVE".into(),
+            capacity_tb: 100,
+            expiration: "12/31/2027".into(),
+        },
+        |l| License {
+            key: l.key,
+            status: l.status,
+            capacity_tb: l.capacity_tb,
+            expiration: l.expiration,
+        },
+    );
+    let mut path_attrs = BTreeMap::new();
+    path_attrs.insert(
+        format!("/vstorage/{cluster}"),
+        PathAttrs {
+            replicas: s.replicas.clone(),
+            tier: 0,
+            failure_domain: "host".into(),
+        },
+    );
+    let config = [
+        ("mds.wd.offline_tout_mnt", "180000"),
+        ("mds.wd.offline_tout", "300000"),
+        ("mds.alloc.fill_margin", "5"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    Ok(LabState {
+        cluster,
+        speed: s.speed,
+        hosts,
+        ves,
+        css,
+        mdss,
+        license,
+        replicas_norm: norm,
+        replicas_min: min,
+        config,
+        path_attrs,
+        serial: 0,
+    })
+}
+
+/// `N` or `N:M`, each 1..=15, min not above norm.
+pub fn parse_replicas(text: &str) -> Result<(u32, u32), String> {
+    let (norm, min) = match text.split_once(':') {
+        Some((n, m)) => (n, Some(m)),
+        None => (text, None),
+    };
+    let number = |t: &str| {
+        t.parse::<u32>()
+            .ok()
+            .filter(|n| (1..=15).contains(n))
+            .ok_or_else(|| format!("replicas {text:?}: expected N or N:M with each 1-15"))
+    };
+    let norm = number(norm)?;
+    let min = match min {
+        Some(m) => number(m)?,
+        None => norm.div_ceil(2).max(1),
+    };
+    if min > norm {
+        return Err(format!("replicas {text:?}: the minimum is above the norm"));
+    }
+    Ok((norm, min))
+}

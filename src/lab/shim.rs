@@ -1,0 +1,78 @@
+//! `vzrun lab-shim`: the lab as command-line tools, so a real sshd can serve it.
+//!
+//! Linked or called as `prlctl`, `vstorage`, ... (argv[0]), or as `vzrun lab-shim TOOL ARGS`,
+//! it answers from the state file in `$VZRUN_LAB_STATE` (created from `$VZRUN_LAB_SCENARIO`
+//! or the default scenario), as host `$VZRUN_LAB_HOST`. The state file is locked per command,
+//! so several shims (several SSH sessions) can run at once.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{load, Lab, DEFAULT_SCENARIO};
+
+/// The tools the shim answers to when called by that name.
+pub const TOOLS: &[&str] = &[
+    "prlctl",
+    "prlsrvctl",
+    "vstorage",
+    "pcompact",
+    "prepare_vstorage_drive",
+    "firewall-cmd",
+];
+
+/// Runs `argv` (tool first) as the lab; returns the exit code.
+pub fn run(argv: &[String]) -> i32 {
+    let Some(state) = std::env::var_os("VZRUN_LAB_STATE") else {
+        eprintln!("vzrun lab-shim: set VZRUN_LAB_STATE to the lab state file");
+        return 2;
+    };
+    let Ok(host) = std::env::var("VZRUN_LAB_HOST") else {
+        eprintln!("vzrun lab-shim: set VZRUN_LAB_HOST to the lab host this is");
+        return 2;
+    };
+    let scenario = match std::env::var_os("VZRUN_LAB_SCENARIO") {
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(text) => load(&text, &PathBuf::from(&path).display().to_string()),
+            Err(e) => {
+                eprintln!("vzrun lab-shim: {}: {e}", PathBuf::from(path).display());
+                return 2;
+            }
+        },
+        None => load(DEFAULT_SCENARIO, "default scenario"),
+    };
+    let initial = match scenario {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vzrun lab-shim: {e}");
+            return 2;
+        }
+    };
+    let lab = Lab::with_state_file(PathBuf::from(state), initial, None);
+    match lab.answer(&host, argv) {
+        Ok(Some((reply, speed))) => {
+            if reply.takes.is_finite() {
+                std::thread::sleep(Duration::from_secs_f64(reply.takes * speed));
+            } else {
+                // A hang: the caller's `timeout` ends it.
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
+            let _ = std::io::stdout().write_all(reply.stdout.as_bytes());
+            let _ = std::io::stderr().write_all(reply.stderr.as_bytes());
+            reply.code
+        }
+        Ok(None) => {
+            eprintln!(
+                "{}: command not found",
+                argv.first().map_or("", String::as_str)
+            );
+            127
+        }
+        Err(e) => {
+            eprintln!("vzrun lab-shim: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! Simulated `sysctl` (procps-ng 3.3.10), `firewall-cmd` (firewalld 0.6.3) and `systemctl`,
+//! per reference/virtuozzo-cli.md §5–§6. Chunk-server units are tied to their CS: stopping
+//! one makes the CS inactive, and a unit left behind by a removed CS is visible, as on a
+//! real node.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::reply::Reply;
+use super::state::{LabState, Unit};
+
+pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let mut value_only = false;
+    let mut quiet = false;
+    let mut ignore_unknown = false;
+    let mut write = false;
+    let mut load = None;
+    let mut items = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-n" => value_only = true,
+            "-q" => quiet = true,
+            "-e" => ignore_unknown = true,
+            "-w" => write = true,
+            "-p" => {
+                load = Some(
+                    it.next()
+                        .cloned()
+                        .unwrap_or_else(|| "/etc/sysctl.conf".into()),
+                )
+            }
+            o if o.starts_with('-') => {
+                return Reply::fail(
+                    255,
+                    format!(
+                        "sysctl: invalid option -- '{}'\n",
+                        o.trim_start_matches('-')
+                    ),
+                )
+            }
+            item => items.push(item.to_string()),
+        }
+    }
+    if let Some(file) = load {
+        let content = match state.host(host).and_then(|h| h.files.get(&file)) {
+            Some(f) => f.content.clone(),
+            None => {
+                return Reply::fail(
+                    255,
+                    format!("sysctl: cannot open \"{file}\": No such file or directory\n"),
+                )
+            }
+        };
+        items = content
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+            .map(|l| {
+                l.split_once('=')
+                    .map_or(l.to_string(), |(k, v)| format!("{}={}", k.trim(), v.trim()))
+            })
+            .collect();
+        write = true;
+    }
+    let h = state.host_mut(host);
+    let mut out = String::new();
+    let mut err = String::new();
+    let mut failures = 0;
+    for item in items {
+        let (key, value) = match item.split_once('=') {
+            Some((k, v)) => (k.trim().to_string(), Some(v.trim().to_string())),
+            None if write => {
+                err.push_str(&format!(
+                    "sysctl: \"{item}\" must be of the form name=value\n"
+                ));
+                failures += 1;
+                continue;
+            }
+            None => (item.clone(), None),
+        };
+        if !h.sysctl.contains_key(&key) {
+            if !ignore_unknown {
+                err.push_str(&format!(
+                    "sysctl: cannot stat /proc/sys/{}: No such file or directory\n",
+                    key.replace('.', "/")
+                ));
+                failures += 1;
+            }
+            continue;
+        }
+        let shown = match value {
+            Some(v) => {
+                h.sysctl.insert(key.clone(), v.clone());
+                v
+            }
+            None => h.sysctl[&key].clone(),
+        };
+        if !quiet {
+            if value_only {
+                out.push_str(&format!("{shown}\n"));
+            } else {
+                out.push_str(&format!("{key} = {shown}\n"));
+            }
+        }
+    }
+    Reply {
+        // main() returns the sum of -1 per failure, as an 8-bit exit status.
+        code: (256 - failures % 256) % 256,
+        stdout: out,
+        stderr: err,
+        takes: 0.0,
+    }
+}
+
+static PORT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d{1,5})(?:-(\d{1,5}))?(?:/(.*))?$").expect("valid regex"));
+
+/// Checks a `port[-port]/proto` the way firewalld does; the error is (exit code, message).
+fn check_port(spec: &str) -> Result<(), (i32, String)> {
+    let bad_port = || {
+        (102, "Error: INVALID_PORT: bad port (most likely missing protocol), correct syntax is portid[-portid]/protocol\n".to_string())
+    };
+    let caps = PORT.captures(spec).ok_or_else(bad_port)?;
+    let in_range = |m: Option<regex::Match>| {
+        m.is_none_or(|m| {
+            m.as_str()
+                .parse::<u32>()
+                .is_ok_and(|n| (1..=65535).contains(&n))
+        })
+    };
+    if !in_range(caps.get(1)) || !in_range(caps.get(2)) {
+        return Err(bad_port());
+    }
+    match caps.get(3).map(|m| m.as_str()) {
+        None => Err(bad_port()),
+        Some("tcp" | "udp" | "sctp" | "dccp") => Ok(()),
+        Some(p) => Err((
+            103,
+            format!("Error: INVALID_PROTOCOL: '{p}' not from {{'tcp'|'udp'|'sctp'|'dccp'}}\n"),
+        )),
+    }
+}
+
+pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let h = state.host_mut(host);
+    let running = h.units.get("firewalld.service").is_some_and(|u| u.active);
+    let mut permanent = false;
+    let mut actions: Vec<(String, Option<String>)> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (a.clone(), None),
+        };
+        match name.as_str() {
+            "--permanent" => permanent = true,
+            "--zone" => {}
+            "--list-ports" | "--reload" | "--state" | "--complete-reload" => actions.push((name, None)),
+            "--query-port" | "--add-port" | "--remove-port" => {
+                let Some(v) = inline.or_else(|| it.next().cloned()) else {
+                    return Reply::fail(2, format!("usage: see firewall-cmd man page\nfirewall-cmd: error: argument {name}: expected one argument\n"));
+                };
+                actions.push((name, Some(v)));
+            }
+            other => return Reply::fail(2, format!("usage: see firewall-cmd man page\nfirewall-cmd: error: unrecognized arguments: {other}\n")),
+        }
+    }
+    if actions.iter().any(|(n, _)| n == "--state") {
+        return if running {
+            Reply::ok("running\n")
+        } else {
+            Reply {
+                code: 252,
+                stdout: "not running\n".into(),
+                stderr: String::new(),
+                takes: 0.0,
+            }
+        };
+    }
+    if !running {
+        return Reply::fail(252, "FirewallD is not running\n");
+    }
+    for (_, port) in &actions {
+        if let Some(p) = port {
+            if let Err((code, message)) = check_port(p) {
+                return Reply::fail(code, message);
+            }
+        }
+    }
+    let queries: Vec<&String> = actions
+        .iter()
+        .filter(|(n, _)| n == "--query-port")
+        .filter_map(|(_, p)| p.as_ref())
+        .collect();
+    let ports = if permanent {
+        &mut h.ports_permanent
+    } else {
+        &mut h.ports_runtime
+    };
+    if !queries.is_empty() {
+        if queries.len() == 1 {
+            return if ports.contains(queries[0]) {
+                Reply::ok("yes\n")
+            } else {
+                Reply {
+                    code: 1,
+                    stdout: "no\n".into(),
+                    stderr: String::new(),
+                    takes: 0.0,
+                }
+            };
+        }
+        let out: String = queries
+            .iter()
+            .map(|q| format!("'{q}': {}\n", if ports.contains(q) { "yes" } else { "no" }))
+            .collect();
+        return Reply::ok(out);
+    }
+    let mut warnings = String::new();
+    let mut out = String::new();
+    for (name, port) in &actions {
+        match (name.as_str(), port) {
+            ("--list-ports", _) => out.push_str(&format!("{}\n", ports.join(" "))),
+            ("--add-port", Some(p)) => {
+                if ports.contains(p) {
+                    warnings.push_str(&format!(
+                        "Warning: ALREADY_ENABLED: {}\n",
+                        p.replace('/', ":")
+                    ));
+                } else {
+                    ports.push(p.clone());
+                }
+            }
+            ("--remove-port", Some(p)) => {
+                if let Some(i) = ports.iter().position(|x| x == p) {
+                    ports.remove(i);
+                } else {
+                    warnings.push_str(&format!("Warning: NOT_ENABLED: {}\n", p.replace('/', ":")));
+                }
+            }
+            _ => {}
+        }
+    }
+    if actions
+        .iter()
+        .any(|(n, _)| n == "--reload" || n == "--complete-reload")
+    {
+        h.ports_runtime = h.ports_permanent.clone();
+        out.push_str("success\n");
+    } else if actions
+        .iter()
+        .any(|(n, _)| n == "--add-port" || n == "--remove-port")
+        && warnings.is_empty()
+    {
+        out.push_str("success\n");
+    }
+    let mut reply = Reply::ok(out);
+    reply.stderr = warnings;
+    reply
+}
+
+/// `foo` means `foo.service`.
+fn unit_name(name: &str) -> String {
+    const TYPES: &[&str] = &[
+        ".service", ".target", ".socket", ".timer", ".mount", ".slice", ".path",
+    ];
+    if TYPES.iter().any(|t| name.ends_with(t)) {
+        name.to_string()
+    } else {
+        format!("{name}.service")
+    }
+}
+
+/// A CS unit `vstorage-csd.<cluster>.<id>.service` → the id.
+fn cs_of_unit(cluster: &str, unit: &str) -> Option<u32> {
+    unit.strip_prefix(&format!("vstorage-csd.{cluster}."))?
+        .strip_suffix(".service")?
+        .parse()
+        .ok()
+}
+
+fn set_active(state: &mut LabState, host: &str, unit: &str, active: bool) {
+    let cluster = state.cluster.clone();
+    let members: Vec<String> = if unit == "vstorage-csd.target" {
+        state
+            .host_mut(host)
+            .units
+            .keys()
+            .filter(|u| cs_of_unit(&cluster, u).is_some())
+            .cloned()
+            .collect()
+    } else {
+        vec![unit.to_string()]
+    };
+    for m in members.iter().chain(std::iter::once(&unit.to_string())) {
+        if let Some(u) = state.host_mut(host).units.get_mut(m) {
+            u.active = active;
+        }
+        if let Some(id) = cs_of_unit(&cluster, m) {
+            if let Some(cs) = state.css.iter_mut().find(|c| c.id == id && c.host == host) {
+                if cs.status != "dropped" && cs.status != "maintenance" {
+                    cs.status = if active { "active" } else { "inactive" }.into();
+                }
+            }
+        }
+    }
+}
+
+pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let now_flag = args.iter().any(|a| a == "--now");
+    let words: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let Some(verb) = words.first() else {
+        return Reply::fail(1, "systemctl: a command is required\n");
+    };
+    let units: Vec<String> = words[1..].iter().map(|u| unit_name(u)).collect();
+    let exists =
+        |state: &LabState, u: &str| state.host(host).is_some_and(|h| h.units.contains_key(u));
+    match verb.as_str() {
+        "is-active" => {
+            let h = state.host(host).expect("known host");
+            let states: Vec<bool> = units
+                .iter()
+                .map(|u| h.units.get(u).is_some_and(|x| x.active))
+                .collect();
+            let out: String = states
+                .iter()
+                .map(|a| if *a { "active\n" } else { "inactive\n" })
+                .collect();
+            Reply {
+                code: if states.iter().all(|a| *a) { 0 } else { 3 },
+                stdout: out,
+                stderr: String::new(),
+                takes: 0.0,
+            }
+        }
+        "is-enabled" => {
+            let mut out = String::new();
+            let mut all = true;
+            for u in &units {
+                match state.host(host).and_then(|h| h.units.get(u)) {
+                    Some(x) => {
+                        out.push_str(if x.enabled { "enabled\n" } else { "disabled\n" });
+                        all &= x.enabled;
+                    }
+                    None => return Reply::fail(
+                        1,
+                        format!(
+                            "Failed to get unit file state for {u}: No such file or directory\n"
+                        ),
+                    ),
+                }
+            }
+            Reply {
+                code: if all { 0 } else { 1 },
+                stdout: out,
+                stderr: String::new(),
+                takes: 0.0,
+            }
+        }
+        "start" | "stop" | "restart" | "try-restart" | "reload" => {
+            for u in &units {
+                if !exists(state, u) {
+                    let v = if verb.as_str() == "try-restart" {
+                        "try-restart"
+                    } else {
+                        verb.as_str()
+                    };
+                    return Reply::fail(5, format!("Failed to {v} {u}: Unit {u} not found.\n"));
+                }
+            }
+            for u in &units {
+                set_active(state, host, u, verb.as_str() != "stop");
+            }
+            Reply::ok("").takes(1.0)
+        }
+        "enable" | "disable" => {
+            let enable = verb.as_str() == "enable";
+            let mut err = String::new();
+            for u in &units {
+                let Some(x) = state.host_mut(host).units.get_mut(u) else {
+                    return Reply::fail(
+                        1,
+                        format!("Failed to {verb} unit: Unit file {u} does not exist.\n"),
+                    );
+                };
+                if x.enabled != enable {
+                    x.enabled = enable;
+                    err.push_str(&if enable {
+                        format!("Created symlink from /etc/systemd/system/multi-user.target.wants/{u} to /usr/lib/systemd/system/{u}.\n")
+                    } else {
+                        format!("Removed symlink /etc/systemd/system/multi-user.target.wants/{u}.\n")
+                    });
+                }
+                if now_flag {
+                    set_active(state, host, u, enable);
+                }
+            }
+            let mut r = Reply::ok("");
+            r.stderr = err;
+            r
+        }
+        "list-units" => {
+            let legend = !args.iter().any(|a| a == "--no-legend");
+            let patterns: Vec<&String> = words[1..].to_vec();
+            let h = state.host(host).expect("known host");
+            let mut out = String::new();
+            if legend {
+                out.push_str("UNIT LOAD ACTIVE SUB DESCRIPTION\n");
+            }
+            for (
+                name,
+                Unit {
+                    active,
+                    description,
+                    ..
+                },
+            ) in &h.units
+            {
+                if !patterns.is_empty() && !patterns.iter().any(|p| glob(p, name)) {
+                    continue;
+                }
+                let (a, sub) = if *active {
+                    ("active", "running")
+                } else {
+                    ("inactive", "dead")
+                };
+                out.push_str(&format!("{name} loaded {a} {sub} {description}\n"));
+            }
+            Reply::ok(out)
+        }
+        "daemon-reload" => Reply::ok(""),
+        other => Reply::fail(1, format!("Unknown operation '{other}'.\n")),
+    }
+}
+
+/// Shell-style `*` and `?` matching, as systemctl patterns use.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}

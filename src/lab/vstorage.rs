@@ -1,0 +1,470 @@
+//! Simulated `vstorage` (reference/virtuozzo-cli.md §2). `stat` prints the VZ7-era layout:
+//! `connected to MDS#N`, the header block with the old `License: KEY is STATE` line, the MDS
+//! table and the CS table with the FREE column (`%5s  %-8s%8s %6s %8s %6s %9s %6s %s`).
+//! Outputs the reference could not find (make-cs, get-config, view-license) are kept short.
+
+use super::reply::Reply;
+use super::scenario::parse_replicas;
+use super::state::{now, Cs, LabState, Mds, PathAttrs, Unit};
+
+/// Lab seconds a removed CS takes to drain.
+const DRAIN: f64 = 30.0;
+
+fn size(gb: u64) -> String {
+    if gb >= 1024 {
+        format!("{:.2}TB", gb as f64 / 1024.0)
+    } else {
+        format!("{gb}GB")
+    }
+}
+
+pub fn vstorage(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let mut quiet = false;
+    let mut cluster = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-q" => quiet = true,
+            "-c" => {
+                i += 1;
+                cluster = args.get(i).cloned();
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    let Some(command) = args.get(i) else {
+        return Reply::fail(1, "Usage: vstorage [-q] -c <cluster> <command> [options]\n");
+    };
+    let rest = &args[i + 1..];
+    let path_command = matches!(command.as_str(), "get-attr" | "set-attr");
+    if !path_command {
+        match &cluster {
+            None => {
+                return Reply::fail(
+                    1,
+                    format!("{command}: cluster name is required (-c <cluster>)\n"),
+                )
+            }
+            Some(c) if *c != state.cluster => {
+                return Reply::fail(
+                    1,
+                    format!("Failed to read the bootstrap list of cluster '{c}'\n"),
+                )
+            }
+            _ => {}
+        }
+    }
+    let reply = match command.as_str() {
+        "stat" => Ok(stat(state)),
+        "rm-cs" => rm_cs(state, rest),
+        "make-cs" => make_cs(state, host, rest),
+        "make-mds" => make_mds(state, host, rest),
+        "rm-mds" => rm_mds(state, rest),
+        "get-attr" => get_attr(state, rest),
+        "set-attr" => set_attr(state, rest),
+        "get-config" => Ok(Reply::ok(
+            state
+                .config
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}\n"))
+                .collect::<String>(),
+        )),
+        "set-config" => set_config(state, rest),
+        "view-license" => Ok(view_license(state)),
+        other => Err(Reply::fail(1, format!("Unknown command: {other}\n"))),
+    };
+    let connected = format!("connected to MDS#{}\n", state.master_mds());
+    match reply {
+        Ok(r) if !quiet => r.before(&connected),
+        Ok(r) => r,
+        Err(r) => r,
+    }
+}
+
+fn cluster_status(state: &LabState) -> &'static str {
+    if state.css.iter().all(|c| c.status == "active") {
+        "healthy"
+    } else if state.css.iter().filter(|c| c.status == "active").count()
+        < state.replicas_min as usize
+    {
+        "failure"
+    } else {
+        "degraded"
+    }
+}
+
+fn stat(state: &LabState) -> Reply {
+    let total: u64 = state.css.iter().map(|c| c.space_gb).sum();
+    let free: u64 = state.css.iter().map(|c| c.free_gb).sum();
+    let active = |s: &str| state.css.iter().filter(|c| c.status == s).count();
+    let avail = active("active");
+    let inactive = active("inactive");
+    let offline = active("offline");
+    let norm = state.replicas_norm.max(1) as u64;
+    let replicas: u64 = state.css.iter().map(|c| c.replicas).sum();
+    let chunks = replicas / norm;
+    let degraded: u64 = state
+        .css
+        .iter()
+        .filter(|c| c.status != "active")
+        .map(|c| c.replicas)
+        .sum::<u64>()
+        / norm;
+    let healthy = chunks - degraded.min(chunks);
+    let pct = |n: u64| (n * 100).checked_div(chunks).unwrap_or(0);
+    let chunk_word = if degraded == 0 { "OK" } else { "WARN" };
+    let mut out = format!("Cluster '{}': {}\n", state.cluster, cluster_status(state));
+    out.push_str(&format!(
+        "Space: [OK] allocatable {} of {}, free {} of {}\n",
+        size(free * 95 / 100),
+        size(total),
+        size(free),
+        size(total)
+    ));
+    out.push_str(&format!(
+        "MDS nodes: {} of {}, epoch uptime: 19d 23h\n",
+        state.mdss.iter().filter(|m| m.status == "avail").count(),
+        state.mdss.len()
+    ));
+    out.push_str(&format!(
+        "CS nodes:  {} of {} ({avail} avail, {inactive} inactive, {offline} offline)\n",
+        avail,
+        state.css.len()
+    ));
+    out.push_str(&format!(
+        "License: {} is {}, {}TB capacity\n",
+        state.license.key, state.license.status, state.license.capacity_tb
+    ));
+    out.push_str(&format!(
+        "Replication:  {} norm,  {} limit\n",
+        state.replicas_norm, state.replicas_min
+    ));
+    out.push_str(&format!(
+        "Chunks: [{chunk_word}] {healthy} ({}%) healthy,  {degraded} ({}%) degraded,  0 (0%) urgent,\n",
+        pct(healthy),
+        pct(degraded)
+    ));
+    out.push_str("             0 (0%) blocked,  0 (0%) offline,  0 (0%) replicating,\n");
+    out.push_str("             0 (0%) overcommitted,  0 (0%) deleting,  0 (0%) void\n\n");
+    out.push_str(&format!(
+        " {:>5} {:<8}{:>7}{:>10}{:>7}{:>7}{:>9} {}\n",
+        "MDSID", "STATUS", "%CTIME", "COMMITS", "%CPU", "MEM", "UPTIME", "HOST"
+    ));
+    for m in &state.mdss {
+        out.push_str(&format!(
+            " {}{:>4} {:<8}{:>7}{:>10}{:>7}{:>7}{:>9} {}\n",
+            if m.master { "M" } else { " " },
+            m.id,
+            m.status,
+            "0.1%",
+            "1/s",
+            "0.4%",
+            "102m",
+            "19d 5h",
+            m.address
+        ));
+    }
+    out.push('\n');
+    out.push_str(" CSID  STATUS     SPACE   FREE REPLICAS IOWAIT IOLAT(ms) QDEPTH HOST\n");
+    for c in &state.css {
+        let address = state.host(&c.host).map_or("", |h| h.address.as_str());
+        out.push_str(&format!(
+            "{:>5}  {:<8}{:>8} {:>6} {:>8} {:>6} {:>9} {:>6} {}\n",
+            c.id,
+            c.status,
+            size(c.space_gb),
+            size(c.free_gb),
+            c.replicas,
+            "0%",
+            "0/0",
+            "0.0",
+            address
+        ));
+    }
+    Reply::ok(out)
+}
+
+fn cs_id(text: Option<&String>) -> Result<u32, Reply> {
+    text.and_then(|t| t.parse().ok())
+        .ok_or_else(|| Reply::fail(1, "rm-cs: a CS ID is required\n"))
+}
+
+fn rm_cs(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
+    let mut wait = false;
+    let mut maintenance = false;
+    let mut revert = false;
+    let mut id = None;
+    for a in args {
+        match a.as_str() {
+            "--wait" => wait = true,
+            "--maintenance" => maintenance = true,
+            "--revert" => revert = true,
+            o if o.starts_with('-') => {
+                return Err(Reply::fail(1, format!("rm-cs: unknown option {o}\n")))
+            }
+            _ => id = Some(a),
+        }
+    }
+    let id = cs_id(id)?;
+    let speed = state.speed;
+    let Some(cs) = state.css.iter_mut().find(|c| c.id == id) else {
+        return Err(Reply::fail(1, format!("CS#{id} is not found\n")));
+    };
+    if maintenance {
+        cs.status = if revert { "active" } else { "maintenance" }.into();
+        return Ok(Reply::ok(""));
+    }
+    if cs.status != "dropped" {
+        cs.status = "dropped".into();
+        cs.drained_at = (!cs.never_drains).then(|| now() + DRAIN * speed);
+    }
+    let head = format!("Removing CS#{id} ...\n");
+    if !wait {
+        return Ok(Reply::ok(head));
+    }
+    let takes = match cs.drained_at {
+        Some(at) if speed > 0.0 => ((at - now()) / speed).max(0.0),
+        Some(_) => 0.0,
+        None => f64::INFINITY,
+    };
+    Ok(Reply::ok(format!("{head}done\n")).takes(takes))
+}
+
+fn flag_value(args: &[String], flag: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn make_cs(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, Reply> {
+    let repo = flag_value(args, "-r")
+        .ok_or_else(|| Reply::fail(1, "make-cs: -r <repository> is required\n"))?;
+    let tier: u8 =
+        match flag_value(args, "-t") {
+            None => 0,
+            Some(t) => t.parse().ok().filter(|t| *t <= 3).ok_or_else(|| {
+                Reply::fail(1, format!("make-cs: invalid tier {t}: must be 0..3\n"))
+            })?,
+        };
+    let journal = flag_value(args, "-j");
+    let cluster = state.cluster.clone();
+    let h = state.host(host).expect("known host");
+    let space = h
+        .mounts
+        .iter()
+        .find(|m| m.target == repo || repo.starts_with(&format!("{}/", m.target)))
+        .and_then(|m| {
+            h.disks
+                .iter()
+                .find(|d| d.partition.as_ref().is_some_and(|p| p.device == m.source))
+        })
+        .map(|d| d.size_gb);
+    if !h.dirs.contains(&repo) {
+        return Err(Reply::fail(
+            1,
+            format!("make-cs: {repo}: No such file or directory\n"),
+        ));
+    }
+    if state.css.iter().any(|c| c.repo == repo && c.host == host) {
+        return Err(Reply::fail(
+            1,
+            format!("make-cs: {repo} already holds a chunk server repository\n"),
+        ));
+    }
+    let id = state.css.iter().map(|c| c.id).max().unwrap_or(1024) + 1;
+    let space = space.unwrap_or(1862);
+    let shown = format!("Creating CS#{id} in {repo} ...\ndone\n");
+    state.css.push(Cs {
+        id,
+        host: host.to_string(),
+        tier,
+        repo,
+        space_gb: space,
+        free_gb: space,
+        replicas: 0,
+        status: "inactive".into(),
+        journal,
+        drained_at: None,
+        never_drains: false,
+    });
+    state.host_mut(host).units.insert(
+        format!("vstorage-csd.{cluster}.{id}.service"),
+        Unit {
+            active: false,
+            enabled: true,
+            description: format!("Virtuozzo Storage CS {id}"),
+        },
+    );
+    Ok(Reply::ok(shown).takes(2.0))
+}
+
+fn make_mds(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, Reply> {
+    let address = flag_value(args, "-a")
+        .ok_or_else(|| Reply::fail(1, "make-mds: -a <address> is required\n"))?;
+    flag_value(args, "-r")
+        .ok_or_else(|| Reply::fail(1, "make-mds: -r <repository> is required\n"))?;
+    let id = state.mdss.iter().map(|m| m.id).max().unwrap_or(0) + 1;
+    let cluster = state.cluster.clone();
+    state.mdss.push(Mds {
+        id,
+        host: host.to_string(),
+        address: address.split(':').next().unwrap_or(&address).to_string(),
+        master: state.mdss.is_empty(),
+        status: "avail".into(),
+    });
+    state.host_mut(host).units.insert(
+        format!("vstorage-mdsd.{cluster}.{id}.service"),
+        Unit {
+            active: true,
+            enabled: true,
+            description: format!("Virtuozzo Storage MDS {id}"),
+        },
+    );
+    Ok(Reply::ok(format!("MDS#{id} is created\n")).takes(2.0))
+}
+
+fn rm_mds(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
+    let id: u32 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| Reply::fail(1, "rm-mds: an MDS ID is required\n"))?;
+    let Some(pos) = state.mdss.iter().position(|m| m.id == id) else {
+        return Err(Reply::fail(1, format!("MDS#{id} is not found\n")));
+    };
+    if state.mdss.len() == 1 {
+        return Err(Reply::fail(
+            1,
+            format!("MDS#{id} is the last MDS of the cluster\n"),
+        ));
+    }
+    let removed = state.mdss.remove(pos);
+    if removed.master {
+        state.mdss[0].master = true;
+    }
+    Ok(Reply::ok(""))
+}
+
+/// The attributes in force at a path: a VE home's own, else the nearest configured parent's.
+fn attrs_at(state: &LabState, path: &str) -> Option<PathAttrs> {
+    let root = format!("/vstorage/{}", state.cluster);
+    if path != root && !path.starts_with(&format!("{root}/")) {
+        return None;
+    }
+    if let Some(ve) = state.ves.iter().find(|v| v.home == path) {
+        return Some(PathAttrs {
+            replicas: ve.replicas.clone(),
+            tier: ve.tier,
+            failure_domain: "host".into(),
+        });
+    }
+    let mut p = path.to_string();
+    loop {
+        if let Some(a) = state.path_attrs.get(&p) {
+            return Some(a.clone());
+        }
+        match p.rfind('/') {
+            Some(i) if i > 0 => p.truncate(i),
+            _ => return None,
+        }
+    }
+}
+
+fn get_attr(state: &LabState, args: &[String]) -> Result<Reply, Reply> {
+    let path = args
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .map(|p| p.trim_end_matches('/').to_string())
+        .ok_or_else(|| Reply::fail(1, "get-attr: a path is required\n"))?;
+    let attrs = attrs_at(state, &path).ok_or_else(|| {
+        Reply::fail(
+            1,
+            format!("get-attr: {path}: not on a vstorage file system\n"),
+        )
+    })?;
+    let inside = path
+        .strip_prefix(&format!("/vstorage/{}", state.cluster))
+        .unwrap_or("");
+    Ok(Reply::ok(format!(
+        "Path: 'vstorage://{}{}/'\nAttributes:\n  directory\n  replicas={}\n  failure-domain={}\n  tier={}\n  chunk-size=268435456\n",
+        state.cluster, inside, attrs.replicas, attrs.failure_domain, attrs.tier
+    )))
+}
+
+fn set_attr(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
+    let mut recursive = false;
+    let mut path = None;
+    let mut changes = Vec::new();
+    for a in args {
+        match a.as_str() {
+            "-R" => recursive = true,
+            "-p" => {}
+            o if o.starts_with('-') => {
+                return Err(Reply::fail(1, format!("set-attr: unknown option {o}\n")))
+            }
+            kv if kv.contains('=') => changes.push(
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .unwrap(),
+            ),
+            p => path = Some(p.trim_end_matches('/').to_string()),
+        }
+    }
+    let path = path.ok_or_else(|| Reply::fail(1, "set-attr: a path is required\n"))?;
+    let mut attrs = attrs_at(state, &path).ok_or_else(|| {
+        Reply::fail(
+            1,
+            format!("set-attr: {path}: not on a vstorage file system\n"),
+        )
+    })?;
+    for (k, v) in &changes {
+        let bad = || Reply::fail(1, format!("set-attr: invalid value {k}={v}\n"));
+        match k.as_str() {
+            "replicas" => {
+                parse_replicas(v).map_err(|_| bad())?;
+                attrs.replicas = v.clone();
+            }
+            "tier" => attrs.tier = v.parse().ok().filter(|t| *t <= 3).ok_or_else(bad)?,
+            "failure-domain" => {
+                if !matches!(v.as_str(), "disk" | "host" | "rack" | "row" | "room") {
+                    return Err(bad());
+                }
+                attrs.failure_domain = v.clone();
+            }
+            _ => return Err(Reply::fail(1, format!("set-attr: unknown attribute {k}\n"))),
+        }
+    }
+    let below = format!("{path}/");
+    for ve in &mut state.ves {
+        if ve.home == path || (recursive && ve.home.starts_with(&below)) {
+            ve.tier = attrs.tier;
+            ve.replicas = attrs.replicas.clone();
+        }
+    }
+    if !state.ves.iter().any(|v| v.home == path) {
+        state.path_attrs.insert(path, attrs);
+    }
+    Ok(Reply::ok(""))
+}
+
+fn set_config(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
+    let Some((key, value)) = args.first().and_then(|a| a.split_once('=')) else {
+        return Err(Reply::fail(1, "set-config: expected <name>=<value>\n"));
+    };
+    state.config.insert(key.to_string(), value.to_string());
+    Ok(Reply::ok(""))
+}
+
+fn view_license(state: &LabState) -> Reply {
+    let l = &state.license;
+    let mut out = format!(
+        "Key number: {}\nStatus: {}\nCapacity: {}TB\nExpiration: {}\n",
+        l.key, l.status, l.capacity_tb, l.expiration
+    );
+    for h in &state.hosts {
+        let hwid = &super::state::uuid_from(&format!("hwid-{}", h.name)).replace('-', "")[..16];
+        out.push_str(&format!("HWID {}: {hwid}\n", h.name));
+    }
+    Reply::ok(out)
+}
