@@ -17,6 +17,9 @@ mod state;
 mod system;
 mod vstorage;
 
+#[cfg(test)]
+mod tests;
+
 pub use reply::Reply;
 pub use scenario::{load, parse_replicas, ScenarioError, DEFAULT_SCENARIO};
 pub use state::LabState;

@@ -344,12 +344,14 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                         out.push_str(if x.enabled { "enabled\n" } else { "disabled\n" });
                         all &= x.enabled;
                     }
-                    None => return Reply::fail(
-                        1,
-                        format!(
+                    None => {
+                        return Reply::fail(
+                            1,
+                            format!(
                             "Failed to get unit file state for {u}: No such file or directory\n"
                         ),
-                    ),
+                        )
+                    }
                 }
             }
             Reply {

@@ -5,5 +5,6 @@ mod check;
 mod engine;
 mod flow;
 mod journal;
+mod lab;
 mod plan;
 mod test;
