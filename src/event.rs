@@ -40,6 +40,11 @@ pub enum Event {
         code: i32,
         millis: u64,
     },
+    /// A primitive found nothing to do (the VE already runs, the line is already there...).
+    NoChange {
+        host: String,
+        message: String,
+    },
     Table {
         columns: Vec<String>,
         rows: Vec<Vec<String>>,

@@ -19,6 +19,8 @@ pub mod host;
 pub mod journal;
 pub mod lab;
 pub mod output;
+pub mod parse;
+pub mod primitives;
 pub mod runbook;
 pub mod runner;
 pub mod transport;

@@ -79,6 +79,9 @@ impl Renderer {
             } if !quiet && (*effect == Effect::Change || verbose) => {
                 let _ = writeln!(err, "[{host}] {}", shell_join(argv));
             }
+            Event::NoChange { host, message } if !quiet => {
+                let _ = writeln!(out, "[{host}] {message} (no change)");
+            }
             Event::Table { columns, rows } => {
                 let _ = write!(out, "{}", format_table(columns, rows));
             }

@@ -177,6 +177,31 @@ impl Runner {
         Ok(output)
     }
 
+    /// Reads a file on a host (a Read: also in plan mode); `None` when it does not exist.
+    pub fn read_file(&self, host: &Host, path: &str) -> Result<Option<String>, Failure> {
+        self.check_interrupted()?;
+        self.emit(Event::Command {
+            host: host.name().to_string(),
+            argv: vec!["read-file".into(), path.to_string()],
+            effect: Effect::Read,
+            planned: false,
+        });
+        let bytes = host
+            .transport()
+            .read_file(path)
+            .map_err(|e| transport_failure(host, e))?;
+        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// Reports that a primitive had nothing to do; returns `false` ("not changed").
+    pub fn unchanged(&self, host: &Host, message: impl Into<String>) -> bool {
+        self.emit(Event::NoChange {
+            host: host.name().to_string(),
+            message: message.into(),
+        });
+        false
+    }
+
     /// Like [`Runner::exec`], but a non-zero exit is a failure naming the host, the command and
     /// its stderr.
     pub fn exec_checked(&self, host: &Host, cmd: &Cmd) -> Result<Output, Failure> {
@@ -196,7 +221,14 @@ pub fn command_failure(host: &Host, cmd: &Cmd, output: &Output) -> Failure {
         output.code,
         cmd
     );
-    let stderr = output.stderr.trim_end();
+    // prlctl's deprecation banner is noise in an error message.
+    let stderr: Vec<&str> = output
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("WARNING: You are using a deprecated CLI component"))
+        .collect();
+    let stderr = stderr.join("\n");
+    let stderr = stderr.trim();
     if !stderr.is_empty() {
         message.push_str("\n  stderr: ");
         message.push_str(&stderr.replace('\n', "\n          "));

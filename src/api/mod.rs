@@ -8,6 +8,7 @@ mod flow;
 mod host;
 mod options;
 
+pub use host::output_to_map;
 pub use options::OptionMap;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub fn register(engine: &mut Engine) {
     engine.register_global_module(rhai::exported_module!(host::host_api).into());
     engine.register_global_module(rhai::exported_module!(flow::flow_api).into());
     engine.register_global_module(rhai::exported_module!(failure_api).into());
+    crate::primitives::register(engine);
 }
 
 /// Converts a Rhai array of strings (numbers are accepted and printed) into an argv.

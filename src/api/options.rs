@@ -17,6 +17,11 @@ impl OptionMap {
         OptionMap { function, map }
     }
 
+    /// A value of any type, for options that accept several.
+    pub fn take_dynamic(&mut self, key: &str) -> Option<Dynamic> {
+        self.take(key)
+    }
+
     fn take(&mut self, key: &str) -> Option<Dynamic> {
         self.map.remove(key).filter(|v| !v.is_unit())
     }

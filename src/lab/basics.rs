@@ -26,6 +26,9 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
                 .collect(),
         );
     }
+    if path == format!("/vstorage/{}/.vstorage.info/read_cache_info", state.cluster) {
+        return Some(read_cache_info(state, host));
+    }
     if let Some(key) = path.strip_prefix("/proc/sys/") {
         return h
             .sysctl
@@ -33,6 +36,33 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
             .map(|v| format!("{v}\n"));
     }
     None
+}
+
+/// Empty without a client cache; with one (fstab `cache=`, `cachesize=`), the KB's format.
+fn read_cache_info(state: &LabState, host: &str) -> String {
+    let Some(fstab) = state.host(host).and_then(|h| h.files.get("/etc/fstab")) else {
+        return String::new();
+    };
+    let source = format!("vstorage://{}", state.cluster);
+    let options = fstab
+        .content
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && f[0] == source)
+        .map(|f| f[3].to_string())
+        .unwrap_or_default();
+    let option = |name: &str| {
+        options
+            .split(',')
+            .find_map(|o| o.strip_prefix(name))
+            .map(str::to_string)
+    };
+    match (option("cache="), option("cachesize=")) {
+        (Some(path), Some(size)) => format!(
+            "path : {path}\nmain size (Mb) : {size}\nboot size (Mb) : 8000\nblock size (Kb) : 64\nchecksum : enabled\n"
+        ),
+        _ => String::new(),
+    }
 }
 
 fn is_dir(state: &LabState, host: &str, path: &str) -> bool {

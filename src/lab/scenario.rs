@@ -506,25 +506,4 @@ fn build(s: Scenario) -> Result<LabState, String> {
     })
 }
 
-/// `N` or `N:M`, each 1..=15, min not above norm.
-pub fn parse_replicas(text: &str) -> Result<(u32, u32), String> {
-    let (norm, min) = match text.split_once(':') {
-        Some((n, m)) => (n, Some(m)),
-        None => (text, None),
-    };
-    let number = |t: &str| {
-        t.parse::<u32>()
-            .ok()
-            .filter(|n| (1..=15).contains(n))
-            .ok_or_else(|| format!("replicas {text:?}: expected N or N:M with each 1-15"))
-    };
-    let norm = number(norm)?;
-    let min = match min {
-        Some(m) => number(m)?,
-        None => norm.div_ceil(2).max(1),
-    };
-    if min > norm {
-        return Err(format!("replicas {text:?}: the minimum is above the norm"));
-    }
-    Ok((norm, min))
-}
+pub use crate::primitives::validate::parse_replicas;

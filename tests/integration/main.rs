@@ -7,4 +7,6 @@ mod flow;
 mod journal;
 mod lab;
 mod plan;
+mod prlctl;
 mod test;
+mod vstorage;

@@ -1,0 +1,216 @@
+//! `prlctl list` (JSON and plain table) and `prlctl status`.
+
+use serde_json::Value;
+
+use super::ParseError;
+
+/// One VE as `prlctl list` shows it. Fields the listing did not include are empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VeRow {
+    /// Without braces.
+    pub uuid: String,
+    pub name: String,
+    pub status: String,
+    /// `CT` or `VM`.
+    pub kind: String,
+    pub home: String,
+    pub hostname: String,
+    pub dist: String,
+    pub ips: Vec<String>,
+}
+
+/// The `-o` fields vzrun asks for: the IP column last, so every address is shown.
+pub const LIST_FIELDS: &str = "uuid,name,status,type,home,hostname,dist,ip_configured";
+
+fn unbrace(s: &str) -> String {
+    s.trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .to_string()
+}
+
+fn dash_empty(s: &str) -> String {
+    let s = s.trim();
+    if s == "-" {
+        String::new()
+    } else {
+        s.to_string()
+    }
+}
+
+fn ips(s: &str) -> Vec<String> {
+    s.split_whitespace()
+        .filter(|a| *a != "-")
+        .map(str::to_string)
+        .collect()
+}
+
+fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
+    VeRow {
+        uuid: get("uuid").map(|u| unbrace(&u)).unwrap_or_default(),
+        name: get("name").map(|n| dash_empty(&n)).unwrap_or_default(),
+        status: get("status").unwrap_or_default().trim().to_string(),
+        kind: get("type").unwrap_or_default().trim().to_string(),
+        home: get("home").map(|h| dash_empty(&h)).unwrap_or_default(),
+        hostname: get("hostname").map(|h| dash_empty(&h)).unwrap_or_default(),
+        dist: get("dist").map(|d| dash_empty(&d)).unwrap_or_default(),
+        ips: get("ip_configured")
+            .or_else(|| get("ip"))
+            .map(|i| ips(&i))
+            .unwrap_or_default(),
+    }
+}
+
+/// `prlctl list -j`: an array of objects whose values are all strings.
+pub fn list_json(text: &str) -> Result<Vec<VeRow>, ParseError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| ParseError::new("prlctl list -j", e.to_string()))?;
+    let array = value
+        .as_array()
+        .ok_or_else(|| ParseError::new("prlctl list -j", "not a JSON array"))?;
+    array
+        .iter()
+        .map(|item| {
+            let object = item
+                .as_object()
+                .ok_or_else(|| ParseError::new("prlctl list -j", "an entry is not an object"))?;
+            Ok(row_from(|k| {
+                object.get(k).map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+            }))
+        })
+        .collect()
+}
+
+/// The plain table, mapped by header name. Cells are split on white space, so only the last
+/// column may hold spaces (IP lists); vzrun puts the IP column last.
+pub fn list_table(text: &str, fields: &str) -> Result<Vec<VeRow>, ParseError> {
+    let names: Vec<&str> = fields.split(',').collect();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = lines
+        .next()
+        .ok_or_else(|| ParseError::new("prlctl list", "no header line"))?;
+    if !header
+        .trim_start()
+        .starts_with(|c: char| c.is_ascii_uppercase())
+    {
+        return Err(ParseError::new(
+            "prlctl list",
+            format!("the first line is not a header: {header:?}"),
+        ));
+    }
+    let mut rows = Vec::new();
+    for line in lines {
+        let tokens: Vec<&str> = line.split_whitespace().collect();
+        if tokens.len() < names.len() - 1 {
+            return Err(ParseError::new(
+                "prlctl list",
+                format!("too few columns in {line:?}"),
+            ));
+        }
+        let get = |key: &str| {
+            let i = names.iter().position(|n| *n == key)?;
+            if i + 1 == names.len() {
+                Some(tokens[i.min(tokens.len())..].join(" "))
+            } else {
+                tokens.get(i).map(|s| s.to_string())
+            }
+        };
+        rows.push(row_from(get));
+    }
+    Ok(rows)
+}
+
+/// `CT 101 exist running` → (`CT`, `running`).
+pub fn status(text: &str) -> Result<(String, String), ParseError> {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        [kind, .., exist, state]
+            if (*kind == "CT" || *kind == "VM") && (*exist == "exist" || *exist == "exists") =>
+        {
+            Ok((kind.to_string(), state.to_string()))
+        }
+        _ => Err(ParseError::new(
+            "prlctl status",
+            format!("expected `CT|VM <id> exist <state>`, got {line:?}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JSON: &str = "[\n\t{\n\t\t\"uuid\": \"600adc12-0e39-41b3-bf05-c59b7d26dd73\",\n\t\t\"status\": \"running\",\n\t\t\"ip_configured\": \"10.10.1.101\",\n\t\t\"type\": \"CT\",\n\t\t\"name\": \"MyCT\"\n\t},\n\t{\n\t\t\"uuid\": \"b2de86d9-6539-4ccc-9120-928b33ed31b9\",\n\t\t\"status\": \"stopped\",\n\t\t\"ip_configured\": \"-\",\n\t\t\"type\": \"VM\",\n\t\t\"name\": \"My \\\"VM\\\"\"\n\t}\n]\n";
+
+    #[test]
+    fn json_listing_from_the_reference() {
+        let rows = list_json(JSON).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].uuid, "600adc12-0e39-41b3-bf05-c59b7d26dd73");
+        assert_eq!(rows[0].ips, vec!["10.10.1.101"]);
+        assert_eq!(rows[1].kind, "VM");
+        assert!(rows[1].ips.is_empty());
+        assert_eq!(rows[1].name, "My \"VM\"");
+        assert_eq!(list_json("[\n\n]\n").unwrap(), vec![]);
+        assert!(list_json("Failed to get VM config").is_err());
+    }
+
+    #[test]
+    fn json_with_ip_last_keeps_every_address() {
+        let text = "[\n\t{\n\t\t\"uuid\": \"a\",\n\t\t\"ip_configured\": \"10.0.0.1 10.0.0.2 fe80::1  \"\n\t}\n]\n";
+        assert_eq!(
+            list_json(text).unwrap()[0].ips,
+            vec!["10.0.0.1", "10.0.0.2", "fe80::1"]
+        );
+    }
+
+    #[test]
+    fn plain_table_from_the_reference() {
+        let text = "UUID                                    STATUS       IP_ADDR         T  NAME\n{600adc12-0e39-41b3-bf05-c59b7d26dd73}  running      10.10.1.101     CT MyCT\n{b2de86d9-6539-4ccc-9120-928b33ed31b9}  stopped      -               VM MyVM\n";
+        let rows = list_table(text, "uuid,status,ip_configured,type,name").unwrap();
+        assert_eq!(rows[0].uuid, "600adc12-0e39-41b3-bf05-c59b7d26dd73");
+        assert_eq!(
+            (
+                rows[0].status.as_str(),
+                rows[0].kind.as_str(),
+                rows[0].name.as_str()
+            ),
+            ("running", "CT", "MyCT")
+        );
+        assert_eq!(rows[1].ips, Vec::<String>::new());
+    }
+
+    #[test]
+    fn plain_table_with_the_ip_column_last_and_a_long_name() {
+        let text = "UUID                                    NAME                             STATUS       T  HOME                             HOSTNAME                         DIST            IP_ADDR\n{6}  a-very-long-container-name-that-overflows-its-column running CT /vz/private/6 - centos-7 10.0.0.1 10.0.0.2  \n";
+        let rows = list_table(text, LIST_FIELDS).unwrap();
+        assert_eq!(
+            rows[0].name,
+            "a-very-long-container-name-that-overflows-its-column"
+        );
+        assert_eq!(rows[0].hostname, "");
+        assert_eq!(rows[0].ips, vec!["10.0.0.1", "10.0.0.2"]);
+    }
+
+    #[test]
+    fn status_line_and_the_users_guide_variant() {
+        assert_eq!(
+            status("CT 101 exist running\n").unwrap(),
+            ("CT".into(), "running".into())
+        );
+        assert_eq!(
+            status("VM {b2de86d9-6539-4ccc-9120-928b33ed31b9} exist stopped")
+                .unwrap()
+                .1,
+            "stopped"
+        );
+        assert_eq!(status("CT MyCT exists running").unwrap().1, "running");
+        assert!(status("").is_err());
+        assert!(status("WARNING: You are using a deprecated CLI component").is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! The typed primitives: one module per tool, each a Rhai module (`prlctl::start(h, id)`).
+//!
+//! Every primitive validates its input before anything runs, declares its commands as Read
+//! or Change, and makes idempotent what the tool is not (starting a running VE is reported as
+//! "no change", not an error).
+
+pub mod prlctl;
+pub mod prlsrvctl;
+pub mod validate;
+pub mod vstorage;
+
+use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
+
+use crate::api::RunContext;
+use crate::cmd::{Cmd, Output};
+use crate::failure::{ApiResult, Failure};
+use crate::host::Host;
+
+pub fn register(engine: &mut Engine) {
+    engine.register_static_module("prlctl", rhai::exported_module!(prlctl::api).into());
+    engine.register_static_module("prlsrvctl", rhai::exported_module!(prlsrvctl::api).into());
+    engine.register_static_module("vstorage", rhai::exported_module!(vstorage::api).into());
+}
+
+/// Runs a primitive's body with the run context, and places any failure at the call in the
+/// script: Rhai does not fill in positions for namespaced calls (`prlctl::start`).
+pub fn call<T>(
+    ctx: &NativeCallContext,
+    body: impl FnOnce(&RunContext) -> Result<T, Failure>,
+) -> ApiResult<T> {
+    RunContext::of(ctx)
+        .and_then(|run| body(&run))
+        .map_err(|failure| {
+            Box::new(EvalAltResult::ErrorRuntime(
+                Dynamic::from(failure),
+                ctx.call_position(),
+            ))
+        })
+}
+
+/// Runs a probe; a non-zero exit is a failure.
+pub fn read<S: Into<String>>(
+    run: &RunContext,
+    host: &Host,
+    argv: impl IntoIterator<Item = S>,
+) -> Result<Output, Failure> {
+    run.runner.exec_checked(host, &Cmd::read(argv))
+}
+
+/// Runs a probe and returns its output whatever the exit code.
+pub fn probe<S: Into<String>>(
+    run: &RunContext,
+    host: &Host,
+    argv: impl IntoIterator<Item = S>,
+) -> Result<Output, Failure> {
+    run.runner.exec(host, &Cmd::read(argv))
+}
+
+/// Runs (or, in plan mode, lists) a change; a non-zero exit is a failure.
+pub fn change(run: &RunContext, host: &Host, cmd: Cmd) -> Result<Output, Failure> {
+    run.runner.exec_checked(host, &cmd)
+}
+
+/// A Rhai map from key/value pairs.
+pub fn map<'a>(pairs: impl IntoIterator<Item = (&'a str, Dynamic)>) -> Map {
+    pairs.into_iter().map(|(k, v)| (k.into(), v)).collect()
+}
+
+pub fn opt_int(value: Option<u64>) -> Dynamic {
+    value.map_or(Dynamic::UNIT, |v| Dynamic::from(v as i64))
+}
+
+pub fn strings(items: &[String]) -> Dynamic {
+    Dynamic::from(
+        items
+            .iter()
+            .cloned()
+            .map(Dynamic::from)
+            .collect::<rhai::Array>(),
+    )
+}
+
+/// The cluster name vstorage commands need.
+pub fn cluster_name(run: &RunContext) -> Result<String, Failure> {
+    let name = run.cluster.name();
+    if name.is_empty() {
+        Err(Failure::bad_input(
+            "cluster",
+            "no cluster name: run with an inventory (--inventory) or the lab (--lab)",
+        ))
+    } else {
+        Ok(name.to_string())
+    }
+}

@@ -1,0 +1,600 @@
+//! `vstorage::` — the Virtuozzo Storage cluster: status, chunk servers, MDSs, attributes,
+//! configuration, license, client cache. The cluster name comes from the inventory (or lab).
+
+use std::time::Duration;
+
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Map};
+
+use super::{call, change, cluster_name, map, opt_int, read, validate};
+use crate::api::{OptionMap, RunContext};
+use crate::cmd::Cmd;
+use crate::failure::{ApiResult, Failure};
+use crate::host::Host;
+use crate::parse::vstorage::{self as parse, Stat};
+
+/// Deadline of `rm-cs --wait` unless the runbook gives one: draining takes long.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+
+fn vs(cluster: &str, rest: &[&str]) -> Vec<String> {
+    let mut argv = vec!["vstorage".to_string(), "-c".into(), cluster.to_string()];
+    argv.extend(rest.iter().map(|s| s.to_string()));
+    argv
+}
+
+pub fn stat(run: &RunContext, host: &Host) -> Result<Stat, Failure> {
+    let cluster = cluster_name(run)?;
+    let out = read(run, host, vs(&cluster, &["stat"]))?;
+    parse::stat(&out.stdout).map_err(|e| Failure::failed(format!("on {}: {e}", host.name())))
+}
+
+/// The inventory name of the host with this address, if any.
+fn node_of(run: &RunContext, address: &str) -> Dynamic {
+    run.cluster
+        .hosts()
+        .iter()
+        .find(|h| h.address() == address || h.name() == address)
+        .map_or(Dynamic::UNIT, |h| h.name().to_string().into())
+}
+
+fn stat_map(run: &RunContext, s: &Stat) -> Map {
+    let cs: Array =
+        s.cs.iter()
+            .map(|c| {
+                Dynamic::from_map(map([
+                    ("id", (c.id as i64).into()),
+                    ("status", c.status.clone().into()),
+                    ("space", opt_int(c.space)),
+                    ("free", opt_int(c.free)),
+                    ("replicas", opt_int(c.replicas)),
+                    ("unique", opt_int(c.unique)),
+                    ("host", c.host.clone().into()),
+                    ("node", node_of(run, &c.host)),
+                    ("tier", opt_int(c.tier)),
+                    ("build_version", c.build_version.clone().into()),
+                ]))
+            })
+            .collect();
+    let mds: Array = s
+        .mds
+        .iter()
+        .map(|m| {
+            Dynamic::from_map(map([
+                ("id", (m.id as i64).into()),
+                ("status", m.status.clone().into()),
+                ("master", m.master.into()),
+                ("host", m.host.clone().into()),
+                ("node", node_of(run, &m.host)),
+            ]))
+        })
+        .collect();
+    let chunks: Map = s
+        .chunks
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), (*v as i64).into()))
+        .collect();
+    map([
+        ("cluster", s.cluster.clone().into()),
+        ("status", s.status.clone().into()),
+        (
+            "space",
+            Dynamic::from_map(map([
+                ("status", s.space.status.clone().into()),
+                ("allocatable", opt_int(s.space.allocatable)),
+                ("allocatable_total", opt_int(s.space.allocatable_total)),
+                ("free", opt_int(s.space.free)),
+                ("total", opt_int(s.space.total)),
+            ])),
+        ),
+        ("replicas_norm", opt_int(s.replicas_norm)),
+        ("replicas_limit", opt_int(s.replicas_limit)),
+        ("chunks_status", s.chunks_status.clone().into()),
+        ("chunks", Dynamic::from_map(chunks)),
+        ("mds", Dynamic::from_array(mds)),
+        ("cs", Dynamic::from_array(cs)),
+        ("license", Dynamic::from_map(license_map(&s.license))),
+    ])
+}
+
+fn license_map(l: &parse::License) -> Map {
+    map([
+        ("key", l.key.clone().into()),
+        ("status", l.status.clone().into()),
+        ("capacity", l.capacity.clone().into()),
+        ("expiration", l.expiration.clone().into()),
+        ("used", l.used.clone().into()),
+    ])
+}
+
+fn find_cs(s: &Stat, id: u64) -> Option<&parse::CsRow> {
+    s.cs.iter().find(|c| c.id == id)
+}
+
+pub fn make_cs(run: &RunContext, host: &Host, options: Map) -> Result<Dynamic, Failure> {
+    let cluster = cluster_name(run)?;
+    let mut opts = OptionMap::new("vstorage::make_cs", options);
+    let repo = opts
+        .string("repo")?
+        .ok_or_else(|| Failure::bad_input("vstorage::make_cs option", "`repo` is required"))?;
+    let repo = validate::abs_path("repo", &repo)?;
+    let tier = opts.int("tier")?.map(validate::tier).transpose()?;
+    let journal = opts
+        .string("journal")?
+        .map(|j| validate::abs_path("journal", &j))
+        .transpose()?;
+    let journal_size = opts.int("journal_size")?;
+    opts.finish()?;
+    if journal.is_some() != journal_size.is_some() {
+        return Err(Failure::bad_input(
+            "journal",
+            "give both `journal` and `journal_size` (MB), or neither",
+        ));
+    }
+    if let Some(size) = journal_size {
+        if size <= 0 {
+            return Err(Failure::bad_input(
+                "journal_size",
+                format!("{size} MB is not positive"),
+            ));
+        }
+    }
+    let before: Vec<u64> = stat(run, host)?.cs.iter().map(|c| c.id).collect();
+    let mut argv = vs(&cluster, &["make-cs", "-r", &repo]);
+    if let Some(t) = tier {
+        argv.extend(["-t".into(), t.to_string()]);
+    }
+    if let (Some(j), Some(s)) = (journal, journal_size) {
+        argv.extend(["-j".into(), j, "-s".into(), s.to_string()]);
+    }
+    let out = change(run, host, Cmd::change(argv))?;
+    if out.planned {
+        // The id is known only once the CS exists; a plan never guesses it.
+        return Ok(Dynamic::UNIT);
+    }
+    let after = stat(run, host)?;
+    let new: Vec<u64> = after
+        .cs
+        .iter()
+        .map(|c| c.id)
+        .filter(|id| !before.contains(id))
+        .collect();
+    match new.as_slice() {
+        [id] => Ok((*id as i64).into()),
+        _ => Err(Failure::failed(format!(
+            "make-cs on {} finished, but the new CS id cannot be told from `stat` (new ids: {new:?})",
+            host.name()
+        ))),
+    }
+}
+
+pub fn rm_cs(run: &RunContext, host: &Host, id: i64, options: Map) -> Result<bool, Failure> {
+    let cluster = cluster_name(run)?;
+    let id = validate::id("CS id", id)?;
+    let mut opts = OptionMap::new("vstorage::rm_cs", options);
+    let wait = opts.bool("wait")?.unwrap_or(false);
+    let timeout = opts.seconds("timeout")?.unwrap_or(DRAIN_TIMEOUT);
+    opts.finish()?;
+    let current = stat(run, host)?;
+    match find_cs(&current, id) {
+        None => {
+            return Ok(run
+                .runner
+                .unchanged(host, format!("CS#{id} is not in the cluster")))
+        }
+        Some(cs) if cs.status == "dropped" && !wait => {
+            return Ok(run
+                .runner
+                .unchanged(host, format!("CS#{id} is already being removed")))
+        }
+        _ => {}
+    }
+    let id_text = id.to_string();
+    let argv = if wait {
+        vs(&cluster, &["rm-cs", "--wait", &id_text])
+    } else {
+        vs(&cluster, &["rm-cs", &id_text])
+    };
+    change(run, host, Cmd::change(argv).with_timeout(timeout))?;
+    Ok(true)
+}
+
+pub fn cs_maintenance(run: &RunContext, host: &Host, id: i64, on: bool) -> Result<bool, Failure> {
+    let cluster = cluster_name(run)?;
+    let id = validate::id("CS id", id)?;
+    let current = stat(run, host)?;
+    let cs = find_cs(&current, id)
+        .ok_or_else(|| Failure::failed(format!("CS#{id} is not in the cluster")))?;
+    if (cs.status == "maintenance") == on {
+        let state = if on {
+            "in maintenance"
+        } else {
+            "not in maintenance"
+        };
+        return Ok(run
+            .runner
+            .unchanged(host, format!("CS#{id} is already {state}")));
+    }
+    let id_text = id.to_string();
+    let argv = if on {
+        vs(&cluster, &["rm-cs", "--maintenance", &id_text])
+    } else {
+        vs(&cluster, &["rm-cs", "--maintenance", "--revert", &id_text])
+    };
+    change(run, host, Cmd::change(argv))?;
+    Ok(true)
+}
+
+pub fn get_attr(run: &RunContext, host: &Host, path: &str) -> Result<Map, Failure> {
+    let path = validate::abs_path("path", path)?;
+    let out = read(run, host, ["vstorage", "get-attr", path.as_str()])?;
+    let attrs = parse::attrs(&out.stdout)
+        .map_err(|e| Failure::failed(format!("on {}: {e}", host.name())))?;
+    let mut m = map([
+        ("path", attrs.path.into()),
+        ("directory", attrs.directory.into()),
+    ]);
+    for (k, v) in attrs.values {
+        let value: Dynamic = v
+            .parse::<i64>()
+            .map(Dynamic::from)
+            .unwrap_or_else(|_| v.clone().into());
+        m.insert(k.replace('-', "_").into(), value);
+    }
+    Ok(m)
+}
+
+pub fn set_attr(
+    run: &RunContext,
+    host: &Host,
+    path: &str,
+    attrs: Map,
+    options: Map,
+) -> Result<bool, Failure> {
+    let path = validate::abs_path("path", path)?;
+    let mut opts = OptionMap::new("vstorage::set_attr", options);
+    let recursive = opts.bool("recursive")?.unwrap_or(false);
+    opts.finish()?;
+    if attrs.is_empty() {
+        return Err(Failure::bad_input("attributes", "nothing to set"));
+    }
+    let mut pairs = Vec::new();
+    for (key, value) in &attrs {
+        let text = match key.as_str() {
+            "replicas" => validate::replicas(&value.to_string())?,
+            "tier" => validate::tier(
+                value
+                    .as_int()
+                    .map_err(|_| Failure::bad_input("tier", format!("{value} is not a number")))?,
+            )?
+            .to_string(),
+            "failure_domain" => {
+                let v = value.to_string();
+                if !matches!(v.as_str(), "disk" | "host" | "rack" | "row" | "room") {
+                    return Err(Failure::bad_input(
+                        "failure_domain",
+                        format!("{v:?} is not disk, host, rack, row or room"),
+                    ));
+                }
+                v
+            }
+            other => {
+                return Err(Failure::bad_input(
+                    "attribute",
+                    format!("unknown attribute `{other}` (known: replicas, tier, failure_domain)"),
+                ))
+            }
+        };
+        pairs.push((key.replace('_', "-"), text));
+    }
+    if !recursive {
+        let current = get_attr(run, host, &path)?;
+        let same = pairs.iter().all(|(k, v)| {
+            current
+                .get(k.replace('-', "_").as_str())
+                .is_some_and(|c| c.to_string() == *v)
+        });
+        if same {
+            return Ok(run
+                .runner
+                .unchanged(host, format!("{path} already has these attributes")));
+        }
+    }
+    let mut argv = vec!["vstorage".to_string(), "set-attr".into()];
+    if recursive {
+        argv.push("-R".into());
+    }
+    argv.push(path);
+    argv.extend(pairs.into_iter().map(|(k, v)| format!("{k}={v}")));
+    change(run, host, Cmd::change(argv))?;
+    Ok(true)
+}
+
+#[export_module]
+pub mod api {
+    use super::*;
+
+    /// The cluster's state from `vstorage stat`: `#{cluster, status, space, chunks, mds, cs,
+    /// license, replicas_norm, replicas_limit}`. Each CS is `#{id status space free replicas
+    /// unique host node tier build_version}` (sizes in bytes; `node` is the inventory host
+    /// of its address; `tier` is `()` when the tool does not print it).
+    ///
+    /// ```rhai
+    /// let s = vstorage::stat(h);
+    /// if s.status != "healthy" { warn(`cluster is ${s.status}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn stat(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {
+        call(&ctx, |run| {
+            let s = super::stat(run, &host)?;
+            Ok(stat_map(run, &s))
+        })
+    }
+
+    /// Creates a chunk server: `repo` (required), `tier` (0-3), `journal` + `journal_size`
+    /// (MB). Returns the new CS id (`()` in a plan: it is known only once the CS exists).
+    ///
+    /// ```rhai
+    /// let id = vstorage::make_cs(h, #{repo: "/vstorage/livelinux-cs1", tier: 1});
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn make_cs(ctx: NativeCallContext, host: Host, options: Map) -> ApiResult<Dynamic> {
+        call(&ctx, |run| super::make_cs(run, &host, options))
+    }
+
+    /// Removes a chunk server (its data is re-replicated elsewhere). A CS not in the cluster
+    /// is no change.
+    ///
+    /// ```rhai
+    /// vstorage::rm_cs(h, 1025);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn rm_cs(ctx: NativeCallContext, host: Host, id: i64) -> ApiResult<bool> {
+        call(&ctx, |run| super::rm_cs(run, &host, id, Map::new()))
+    }
+
+    /// `rm_cs` with options: `wait` (block until drained: `rm-cs --wait`), `timeout`
+    /// (seconds, default 6 h).
+    ///
+    /// ```rhai
+    /// vstorage::rm_cs(h, 1025, #{wait: true, timeout: 7200});
+    /// ```
+    #[rhai_fn(name = "rm_cs", return_raw)]
+    pub fn rm_cs_with(
+        ctx: NativeCallContext,
+        host: Host,
+        id: i64,
+        options: Map,
+    ) -> ApiResult<bool> {
+        call(&ctx, |run| super::rm_cs(run, &host, id, options))
+    }
+
+    /// Puts a CS into maintenance (`on`: `rm-cs --maintenance`) or takes it out (`--revert`).
+    ///
+    /// ```rhai
+    /// vstorage::cs_maintenance(h, 1025, true);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cs_maintenance(
+        ctx: NativeCallContext,
+        host: Host,
+        id: i64,
+        on: bool,
+    ) -> ApiResult<bool> {
+        call(&ctx, |run| super::cs_maintenance(run, &host, id, on))
+    }
+
+    /// Creates a metadata server listening on `addr` (`IP` or `IP:port`), repository
+    /// `/vstorage/<cluster>-mds`.
+    ///
+    /// ```rhai
+    /// vstorage::make_mds(h, "10.30.17.34:2510");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn make_mds(ctx: NativeCallContext, host: Host, addr: &str) -> ApiResult<bool> {
+        call(&ctx, |run| {
+            let cluster = cluster_name(run)?;
+            let ok = addr
+                .split(':')
+                .next()
+                .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+                && addr
+                    .split(':')
+                    .nth(1)
+                    .is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+            if !ok {
+                return Err(Failure::bad_input(
+                    "addr",
+                    format!("{addr:?}: expected IP or IP:port"),
+                ));
+            }
+            let ip = addr.split(':').next().unwrap_or_default();
+            if super::stat(run, &host)?.mds.iter().any(|m| m.host == ip) {
+                return Ok(run
+                    .runner
+                    .unchanged(&host, format!("an MDS already listens on {ip}")));
+            }
+            let repo = format!("/vstorage/{cluster}-mds");
+            change(
+                run,
+                &host,
+                Cmd::change(vs(&cluster, &["make-mds", "-a", addr, "-r", &repo])),
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Removes a metadata server; one not in the cluster is no change.
+    ///
+    /// ```rhai
+    /// vstorage::rm_mds(h, 3);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn rm_mds(ctx: NativeCallContext, host: Host, id: i64) -> ApiResult<bool> {
+        call(&ctx, |run| {
+            let cluster = cluster_name(run)?;
+            let id = validate::id("MDS id", id)?;
+            if !super::stat(run, &host)?.mds.iter().any(|m| m.id == id) {
+                return Ok(run
+                    .runner
+                    .unchanged(&host, format!("MDS#{id} is not in the cluster")));
+            }
+            change(
+                run,
+                &host,
+                Cmd::change(vs(&cluster, &["rm-mds", &id.to_string()])),
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// The attributes of a path in the cluster: `#{path, directory, replicas, tier,
+    /// failure_domain, chunk_size, ...}` (numbers as integers, dashes as underscores).
+    ///
+    /// ```rhai
+    /// let a = vstorage::get_attr(h, ve.home);
+    /// log(`${ve.name}: tier ${a.tier}, replicas ${a.replicas}`);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn get_attr(ctx: NativeCallContext, host: Host, path: &str) -> ApiResult<Map> {
+        call(&ctx, |run| super::get_attr(run, &host, path))
+    }
+
+    /// Sets attributes of a path: `replicas` (`"N"` or `"N:M"`, 1-15), `tier` (0-3),
+    /// `failure_domain`. Attributes already in force are no change.
+    ///
+    /// ```rhai
+    /// vstorage::set_attr(h, ve.home, #{replicas: "3:2", tier: 1});
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn set_attr(ctx: NativeCallContext, host: Host, path: &str, attrs: Map) -> ApiResult<bool> {
+        call(&ctx, |run| {
+            super::set_attr(run, &host, path, attrs, Map::new())
+        })
+    }
+
+    /// `set_attr` with options: `recursive` (`-R`, the path and everything below it).
+    ///
+    /// ```rhai
+    /// vstorage::set_attr(h, "/vstorage/livelinux/private", #{tier: 2}, #{recursive: true});
+    /// ```
+    #[rhai_fn(name = "set_attr", return_raw)]
+    pub fn set_attr_with(
+        ctx: NativeCallContext,
+        host: Host,
+        path: &str,
+        attrs: Map,
+        options: Map,
+    ) -> ApiResult<bool> {
+        call(&ctx, |run| {
+            super::set_attr(run, &host, path, attrs, options)
+        })
+    }
+
+    /// The cluster's configuration (`vstorage get-config`) as a map of strings.
+    ///
+    /// ```rhai
+    /// let tout = vstorage::get_config(h)["mds.wd.offline_tout_mnt"];
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn get_config(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {
+        call(&ctx, |run| {
+            let cluster = cluster_name(run)?;
+            let out = read(run, &host, vs(&cluster, &["get-config"]))?;
+            Ok(parse::config(&out.stdout)
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect())
+        })
+    }
+
+    /// Sets one configuration value (`set-config key=value`); an equal value is no change.
+    ///
+    /// ```rhai
+    /// vstorage::set_config(h, "mds.wd.offline_tout_mnt", 25200000);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn set_config(
+        ctx: NativeCallContext,
+        host: Host,
+        key: &str,
+        value: Dynamic,
+    ) -> ApiResult<bool> {
+        call(&ctx, |run| {
+            let cluster = cluster_name(run)?;
+            let valid_key = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
+            if !valid_key {
+                return Err(Failure::bad_input(
+                    "config key",
+                    format!("{key:?}: letters, digits, '.', '_'"),
+                ));
+            }
+            let value = value.to_string();
+            if value.is_empty() || value.contains(char::is_whitespace) {
+                return Err(Failure::bad_input(
+                    "config value",
+                    format!("{value:?} is empty or has spaces"),
+                ));
+            }
+            let current = parse::config(&read(run, &host, vs(&cluster, &["get-config"]))?.stdout);
+            if current.get(key) == Some(&value) {
+                return Ok(run
+                    .runner
+                    .unchanged(&host, format!("{key} is already {value}")));
+            }
+            change(
+                run,
+                &host,
+                Cmd::change(vs(&cluster, &["set-config", &format!("{key}={value}")])),
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// The license from `vstorage stat`: `#{key, status, capacity, expiration, used}`.
+    ///
+    /// ```rhai
+    /// let l = vstorage::license(h);
+    /// if l.status != "ACTIVE" { warn(`license ${l.status}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn license(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {
+        call(&ctx, |run| {
+            Ok(license_map(&super::stat(run, &host)?.license))
+        })
+    }
+
+    /// The client read cache of this host (`.vstorage.info/read_cache_info`): `#{}` when no
+    /// cache is configured, else `#{path, main_size_mb, boot_size_mb, block_size_kb,
+    /// checksum}`.
+    ///
+    /// ```rhai
+    /// let c = vstorage::cache_info(h);
+    /// if c.is_empty() { log("no client cache"); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cache_info(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {
+        call(&ctx, |run| {
+            let cluster = cluster_name(run)?;
+            let path = format!("/vstorage/{cluster}/.vstorage.info/read_cache_info");
+            let text = run.runner.read_file(&host, &path)?.unwrap_or_default();
+            let mut m = Map::new();
+            for (k, v) in parse::cache_info(&text) {
+                let key = match k.as_str() {
+                    "main size (Mb)" => "main_size_mb",
+                    "boot size (Mb)" => "boot_size_mb",
+                    "block size (Kb)" => "block_size_kb",
+                    other => other,
+                };
+                let value: Dynamic = v
+                    .parse::<i64>()
+                    .map(Dynamic::from)
+                    .unwrap_or_else(|_| v.clone().into());
+                m.insert(key.into(), value);
+            }
+            Ok(m)
+        })
+    }
+}
