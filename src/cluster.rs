@@ -9,6 +9,21 @@ use crate::failure::Failure;
 use crate::host::Host;
 use crate::transport::Local;
 
+/// `local()`: this machine. `$VZRUN_LOCAL_ROOT` puts its files under a directory (for
+/// tests, and for preparing a file tree before copying it to a host); commands still run here.
+pub fn local_host() -> Host {
+    let transport = match std::env::var_os("VZRUN_LOCAL_ROOT") {
+        Some(root) => Local::with_root(root),
+        None => Local::default(),
+    };
+    Host::new(
+        "local",
+        "localhost",
+        vec!["local".into()],
+        Arc::new(transport),
+    )
+}
+
 #[derive(Debug, Clone)]
 pub struct Cluster {
     name: String,
@@ -27,13 +42,7 @@ impl Cluster {
 
     /// No inventory: only the local machine.
     pub fn local_only() -> Self {
-        let local = Host::new(
-            "local",
-            "localhost",
-            vec!["local".into()],
-            Arc::new(Local::default()),
-        );
-        Cluster::new("", Vec::new(), local)
+        Cluster::new("", Vec::new(), local_host())
     }
 
     pub fn name(&self) -> &str {

@@ -40,6 +40,13 @@ pub enum Event {
         code: i32,
         millis: u64,
     },
+    /// A file is (or, when `planned`, would be) replaced; `diff` is unified.
+    FileEdit {
+        host: String,
+        path: String,
+        diff: String,
+        planned: bool,
+    },
     /// A primitive found nothing to do (the VE already runs, the line is already there...).
     NoChange {
         host: String,

@@ -79,6 +79,20 @@ impl Renderer {
             } if !quiet && (*effect == Effect::Change || verbose) => {
                 let _ = writeln!(err, "[{host}] {}", shell_join(argv));
             }
+            Event::FileEdit {
+                host,
+                path,
+                diff,
+                planned,
+            } => {
+                if *planned {
+                    let _ = writeln!(out, "would edit on {host}: {path}");
+                    let _ = write!(out, "{}", indent(diff));
+                } else if !quiet {
+                    let _ = writeln!(err, "[{host}] edit {path}");
+                    let _ = write!(err, "{}", indent(diff));
+                }
+            }
             Event::NoChange { host, message } if !quiet => {
                 let _ = writeln!(out, "[{host}] {message} (no change)");
             }
@@ -99,6 +113,10 @@ impl Renderer {
         }
         let _ = out.flush();
     }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}\n")).collect()
 }
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.

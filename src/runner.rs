@@ -193,6 +193,51 @@ impl Runner {
         Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
+    /// Replaces a file's content: nothing when equal; else a unified diff is shown (and, in
+    /// plan mode, that is all), the previous version is kept as `<path>.vzrun.bak`, and the
+    /// file is replaced atomically with its mode kept (or `mode` when given). Returns whether
+    /// it changed (or would).
+    pub fn write_file(
+        &self,
+        host: &Host,
+        path: &str,
+        content: &str,
+        mode: Option<u32>,
+    ) -> Result<bool, Failure> {
+        self.check_interrupted()?;
+        let current = self.read_file(host, path)?;
+        if current.as_deref() == Some(content) && mode.is_none() {
+            return Ok(self.unchanged(host, format!("{path} is already as wanted")));
+        }
+        let old = current.clone().unwrap_or_default();
+        let diff = similar::TextDiff::from_lines(old.as_str(), content)
+            .unified_diff()
+            .context_radius(2)
+            .header(&format!("a{path}"), &format!("b{path}"))
+            .to_string();
+        let planned = self.is_plan();
+        self.emit(Event::FileEdit {
+            host: host.name().to_string(),
+            path: path.to_string(),
+            diff,
+            planned,
+        });
+        if planned {
+            self.planned.fetch_add(1, Ordering::SeqCst);
+            return Ok(true);
+        }
+        let transport = host.transport();
+        if let Some(previous) = &current {
+            transport
+                .write_file_atomic(&format!("{path}.vzrun.bak"), previous.as_bytes(), None)
+                .map_err(|e| transport_failure(host, e))?;
+        }
+        transport
+            .write_file_atomic(path, content.as_bytes(), mode)
+            .map_err(|e| transport_failure(host, e))?;
+        Ok(true)
+    }
+
     /// Reports that a primitive had nothing to do; returns `false` ("not changed").
     pub fn unchanged(&self, host: &Host, message: impl Into<String>) -> bool {
         self.emit(Event::NoChange {

@@ -10,6 +10,7 @@ mod basics;
 mod disk;
 mod prlctl;
 mod prlctl_list;
+mod prlsrvctl;
 mod reply;
 mod scenario;
 pub mod shim;
@@ -34,7 +35,7 @@ use std::time::Duration;
 use crate::cluster::Cluster;
 use crate::cmd::{Cmd, Output};
 use crate::host::Host;
-use crate::transport::{Local, Transport, TransportError};
+use crate::transport::{Transport, TransportError};
 
 /// Runs one simulated command; `None` when the lab does not know the program.
 pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Reply> {
@@ -43,7 +44,7 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
     let name = program.rsplit('/').next().unwrap_or(program);
     let reply = match name {
         "prlctl" => prlctl::prlctl(state, host, args),
-        "prlsrvctl" => prlctl::prlsrvctl(state, host, args),
+        "prlsrvctl" => prlsrvctl::prlsrvctl(state, host, args),
         "vstorage" => vstorage::vstorage(state, host, args),
         "sysctl" => system::sysctl(state, host, args),
         "firewall-cmd" => system::firewall_cmd(state, host, args),
@@ -177,13 +178,7 @@ impl Lab {
                 Host::new(name, address, tags, Arc::new(transport))
             })
             .collect();
-        let local = Host::new(
-            "local",
-            "localhost",
-            vec!["local".into()],
-            Arc::new(Local::default()),
-        );
-        Ok(Cluster::new(name, hosts, local))
+        Ok(Cluster::new(name, hosts, crate::cluster::local_host()))
     }
 
     /// Runs a command on a lab host: the reply, and how long it takes in wall seconds.

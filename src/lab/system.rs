@@ -3,10 +3,6 @@
 //! one makes the CS inactive, and a unit left behind by a removed CS is visible, as on a
 //! real node.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::reply::Reply;
 use super::state::{LabState, Unit};
 
@@ -91,6 +87,11 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             continue;
         }
         let shown = match value {
+            Some(v) if key == "vm.drop_caches" => {
+                // A trigger, not a setting: the kernel drops caches and reads back 0.
+                h.caches_dropped += 1;
+                v
+            }
             Some(v) => {
                 h.sysctl.insert(key.clone(), v.clone());
                 v
@@ -114,33 +115,13 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     }
 }
 
-static PORT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d{1,5})(?:-(\d{1,5}))?(?:/(.*))?$").expect("valid regex"));
-
 /// Checks a `port[-port]/proto` the way firewalld does; the error is (exit code, message).
 fn check_port(spec: &str) -> Result<(), (i32, String)> {
-    let bad_port = || {
-        (102, "Error: INVALID_PORT: bad port (most likely missing protocol), correct syntax is portid[-portid]/protocol\n".to_string())
-    };
-    let caps = PORT.captures(spec).ok_or_else(bad_port)?;
-    let in_range = |m: Option<regex::Match>| {
-        m.is_none_or(|m| {
-            m.as_str()
-                .parse::<u32>()
-                .is_ok_and(|n| (1..=65535).contains(&n))
-        })
-    };
-    if !in_range(caps.get(1)) || !in_range(caps.get(2)) {
-        return Err(bad_port());
-    }
-    match caps.get(3).map(|m| m.as_str()) {
-        None => Err(bad_port()),
-        Some("tcp" | "udp" | "sctp" | "dccp") => Ok(()),
-        Some(p) => Err((
-            103,
-            format!("Error: INVALID_PROTOCOL: '{p}' not from {{'tcp'|'udp'|'sctp'|'dccp'}}\n"),
-        )),
-    }
+    use crate::primitives::validate::{check_port, PortProblem};
+    check_port(spec).map_err(|p| match p {
+        PortProblem::BadPort => (102, "Error: INVALID_PORT: bad port (most likely missing protocol), correct syntax is portid[-portid]/protocol\n".to_string()),
+        PortProblem::BadProtocol(p) => (103, format!("Error: INVALID_PROTOCOL: '{p}' not from {{'tcp'|'udp'|'sctp'|'dccp'}}\n")),
+    })
 }
 
 pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply {

@@ -4,8 +4,16 @@
 //! or Change, and makes idempotent what the tool is not (starting a running VE is reported as
 //! "no change", not an error).
 
+pub mod conf;
+pub mod disk;
+pub mod file;
+pub mod firewall;
+pub mod fstab;
+pub mod mem;
 pub mod prlctl;
 pub mod prlsrvctl;
+pub mod sysctl;
+pub mod systemd;
 pub mod validate;
 pub mod vstorage;
 
@@ -20,6 +28,14 @@ pub fn register(engine: &mut Engine) {
     engine.register_static_module("prlctl", rhai::exported_module!(prlctl::api).into());
     engine.register_static_module("prlsrvctl", rhai::exported_module!(prlsrvctl::api).into());
     engine.register_static_module("vstorage", rhai::exported_module!(vstorage::api).into());
+    engine.register_static_module("sysctl", rhai::exported_module!(sysctl::api).into());
+    engine.register_static_module("fstab", rhai::exported_module!(fstab::api).into());
+    engine.register_static_module("conf", rhai::exported_module!(conf::api).into());
+    engine.register_static_module("file", rhai::exported_module!(file::api).into());
+    engine.register_static_module("firewall", rhai::exported_module!(firewall::api).into());
+    engine.register_static_module("systemd", rhai::exported_module!(systemd::api).into());
+    engine.register_static_module("mem", rhai::exported_module!(mem::api).into());
+    engine.register_static_module("disk", rhai::exported_module!(disk::api).into());
 }
 
 /// Runs a primitive's body with the run context, and places any failure at the call in the

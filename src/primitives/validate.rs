@@ -123,9 +123,128 @@ pub fn id(what: &str, value: i64) -> Result<u64, Failure> {
         .ok_or_else(|| Failure::bad_input(what, format!("{value} is not a positive number")))
 }
 
+/// What is wrong with a firewalld port spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortProblem {
+    /// Not `port[-port]/proto`, or a port outside 1-65535 (firewalld: INVALID_PORT).
+    BadPort,
+    /// A protocol other than tcp, udp, sctp, dccp (firewalld: INVALID_PROTOCOL).
+    BadProtocol(String),
+}
+
+/// Checks `port[-port]/protocol` as firewalld does.
+pub fn check_port(spec: &str) -> Result<(), PortProblem> {
+    let (ports, proto) = spec.split_once('/').ok_or(PortProblem::BadPort)?;
+    let in_range =
+        |p: &str| p.len() <= 5 && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n));
+    let ports_ok = match ports.split_once('-') {
+        Some((a, b)) => in_range(a) && in_range(b),
+        None => in_range(ports),
+    };
+    if !ports_ok {
+        return Err(PortProblem::BadPort);
+    }
+    match proto {
+        "tcp" | "udp" | "sctp" | "dccp" => Ok(()),
+        other => Err(PortProblem::BadProtocol(other.to_string())),
+    }
+}
+
+/// A firewalld port spec such as `10050/tcp` or `8000-8100/udp`.
+pub fn port(spec: &str) -> Result<String, Failure> {
+    check_port(spec).map(|_| spec.to_string()).map_err(|p| {
+        let why = match p {
+            PortProblem::BadPort => {
+                "expected port[-port]/protocol with ports 1-65535, e.g. 10050/tcp".to_string()
+            }
+            PortProblem::BadProtocol(proto) => {
+                format!("protocol {proto:?} is not tcp, udp, sctp or dccp")
+            }
+        };
+        Failure::bad_input("port", format!("{spec:?}: {why}"))
+    })
+}
+
+/// A systemd unit name (`vcmmd`, `vstorage-csd.target`, `getty@tty1.service`).
+pub fn unit(name: &str) -> Result<String, Failure> {
+    let ok = !name.is_empty()
+        && !name.starts_with('-')
+        && name.len() <= 256
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@:._-\\".contains(c));
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(Failure::bad_input(
+            "unit",
+            format!("{name:?} is not a systemd unit name"),
+        ))
+    }
+}
+
+/// A sysctl key such as `vm.swappiness` or `net.ipv4.conf.eth0/1.forwarding`.
+pub fn sysctl_key(key: &str) -> Result<String, Failure> {
+    let ok = !key.is_empty()
+        && !key.starts_with(['.', '-'])
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+    if ok {
+        Ok(key.to_string())
+    } else {
+        Err(Failure::bad_input(
+            "sysctl key",
+            format!("{key:?} is not a sysctl key"),
+        ))
+    }
+}
+
+/// A block device path such as `/dev/sdc` or `/dev/nvme0n1p1`.
+pub fn device(path: &str) -> Result<String, Failure> {
+    let ok = path.strip_prefix("/dev/").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+            && !rest.contains("..")
+    });
+    if ok {
+        Ok(path.to_string())
+    } else {
+        Err(Failure::bad_input(
+            "device",
+            format!("{path:?} is not a /dev/... block device path"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ports_units_keys_devices() {
+        for good in ["10050/tcp", "8000-8100/udp", "1/sctp", "65535/dccp"] {
+            assert!(port(good).is_ok(), "{good}");
+        }
+        assert_eq!(check_port("10050"), Err(PortProblem::BadPort));
+        assert_eq!(check_port("0/tcp"), Err(PortProblem::BadPort));
+        assert_eq!(check_port("70000/tcp"), Err(PortProblem::BadPort));
+        assert_eq!(
+            check_port("10050/xyz"),
+            Err(PortProblem::BadProtocol("xyz".into()))
+        );
+        assert!(port("10050/tcp; reboot").is_err());
+        assert!(unit("vstorage-csd.livelinux.1025.service").is_ok());
+        assert!(unit("-x").is_err() && unit("a b").is_err());
+        assert!(sysctl_key("net.ipv4.ip_forward").is_ok() && sysctl_key("a b").is_err());
+        assert!(
+            device("/dev/sdc").is_ok()
+                && device("/etc/passwd").is_err()
+                && device("/dev/../x").is_err()
+        );
+    }
 
     #[test]
     fn ve_ids() {

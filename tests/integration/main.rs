@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod engine;
 mod flow;
+mod hostconf;
 mod journal;
 mod lab;
 mod plan;

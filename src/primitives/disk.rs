@@ -1,0 +1,241 @@
+//! `disk::` — drives and mounts for chunk servers: identify, prepare, tune, mount.
+//! A drive that is mounted is never prepared.
+
+use rhai::plugin::*;
+use rhai::Map;
+
+use super::{call, change, probe, validate};
+use crate::api::RunContext;
+use crate::cmd::Cmd;
+use crate::failure::Failure;
+use crate::host::Host;
+
+pub const PREPARE_DRIVE: &str = "/usr/libexec/vstorage/prepare_vstorage_drive";
+
+/// The mounts of the host: (source, target).
+fn mounts(run: &RunContext, host: &Host) -> Result<Vec<(String, String)>, Failure> {
+    let text = run
+        .runner
+        .read_file(host, "/proc/mounts")?
+        .unwrap_or_default();
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((
+                f.next()?.to_string(),
+                crate::edit::fstab::unescape(f.next()?),
+            ))
+        })
+        .collect())
+}
+
+/// `/dev/sdd1: UUID="..." TYPE="ext4"` → `#{uuid, type}` (tag names in lower case).
+pub fn parse_blkid(text: &str) -> Map {
+    let mut m = Map::new();
+    let Some((_, tags)) = text.lines().next().and_then(|l| l.split_once(": ")) else {
+        return m;
+    };
+    let mut rest = tags.trim();
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let Some((value, next)) = after.split_once('"') else {
+            break;
+        };
+        m.insert(key.trim().to_lowercase().into(), value.to_string().into());
+        rest = next.trim_start();
+    }
+    m
+}
+
+#[export_module]
+pub mod api {
+    use super::*;
+
+    /// What blkid knows of a device: `#{uuid, type, ...}`, or `#{}` when it has no file system.
+    ///
+    /// ```rhai
+    /// let uuid = disk::blkid(h, "/dev/sdd1").uuid;
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn blkid(ctx: NativeCallContext, host: Host, dev: &str) -> Result<Map, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let dev = validate::device(dev)?;
+            let out = probe(run, &host, ["blkid", dev.as_str()])?;
+            match out.code {
+                0 => Ok(parse_blkid(&out.stdout)),
+                2 => Ok(Map::new()),
+                _ => Err(crate::runner::command_failure(
+                    &host,
+                    &Cmd::read(["blkid", dev.as_str()]),
+                    &out,
+                )),
+            }
+        })
+    }
+
+    /// Partitions and formats a drive for vstorage (`prepare_vstorage_drive DEV --noboot`).
+    /// Refused (exit 3) when the drive or one of its partitions is mounted.
+    ///
+    /// ```rhai
+    /// disk::prepare_vstorage_drive(h, "/dev/sdd");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn prepare_vstorage_drive(
+        ctx: NativeCallContext,
+        host: Host,
+        dev: &str,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let dev = validate::device(dev)?;
+            if let Some((source, target)) = mounts(run, &host)?
+                .into_iter()
+                .find(|(s, _)| s.starts_with(&dev))
+            {
+                return Err(Failure::refused(format!(
+                    "{dev} is in use on {}: {source} is mounted on {target}",
+                    host.name()
+                )));
+            }
+            change(
+                run,
+                &host,
+                Cmd::change([PREPARE_DRIVE, dev.as_str(), "--noboot"])
+                    .with_timeout(std::time::Duration::from_secs(1800)),
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Sets the reserved-blocks percentage of an ext4 file system (`tune2fs -m`); 0 for CS
+    /// drives.
+    ///
+    /// ```rhai
+    /// disk::reserved_blocks(h, "/dev/sdd1", 0);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn reserved_blocks(
+        ctx: NativeCallContext,
+        host: Host,
+        dev: &str,
+        pct: i64,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let dev = validate::device(dev)?;
+            if !(0..=50).contains(&pct) {
+                return Err(Failure::bad_input("pct", format!("{pct} is outside 0-50")));
+            }
+            change(
+                run,
+                &host,
+                Cmd::change(["tune2fs".to_string(), "-m".into(), pct.to_string(), dev]),
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Mounts a mount point listed in /etc/fstab, unless mounted.
+    ///
+    /// ```rhai
+    /// disk::mount(h, "/vstorage/livelinux-cs3");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn mount(
+        ctx: NativeCallContext,
+        host: Host,
+        path: &str,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let path = validate::abs_path("path", path)?;
+            if mounts(run, &host)?.iter().any(|(_, t)| *t == path) {
+                return Ok(run
+                    .runner
+                    .unchanged(&host, format!("{path} is already mounted")));
+            }
+            change(run, &host, Cmd::change(["mount", path.as_str()]))?;
+            Ok(true)
+        })
+    }
+
+    /// Unmounts a mount point, unless not mounted.
+    ///
+    /// ```rhai
+    /// disk::umount(h, "/vstorage/livelinux-cs3");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn umount(
+        ctx: NativeCallContext,
+        host: Host,
+        path: &str,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| umount_with(run, &host, path, false))
+    }
+
+    /// `umount` with options: `lazy` (`umount -l`: detach now, clean up when no longer busy).
+    ///
+    /// ```rhai
+    /// disk::umount(h, "/vstorage/livelinux", #{lazy: true});
+    /// ```
+    #[rhai_fn(name = "umount", return_raw)]
+    pub fn umount_opts(
+        ctx: NativeCallContext,
+        host: Host,
+        path: &str,
+        options: Map,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let mut opts = crate::api::OptionMap::new("disk::umount", options);
+            let lazy = opts.bool("lazy")?.unwrap_or(false);
+            opts.finish()?;
+            umount_with(run, &host, path, lazy)
+        })
+    }
+
+    /// Creates a directory (and its parents), unless it exists.
+    ///
+    /// ```rhai
+    /// disk::mkdir(h, "/vstorage/livelinux-cs3");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn mkdir(
+        ctx: NativeCallContext,
+        host: Host,
+        path: &str,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let path = validate::abs_path("path", path)?;
+            if probe(run, &host, ["test", "-d", path.as_str()])?.code == 0 {
+                return Ok(run.runner.unchanged(&host, format!("{path} exists")));
+            }
+            change(run, &host, Cmd::change(["mkdir", "-p", path.as_str()]))?;
+            Ok(true)
+        })
+    }
+}
+
+fn umount_with(run: &RunContext, host: &Host, path: &str, lazy: bool) -> Result<bool, Failure> {
+    let path = validate::abs_path("path", path)?;
+    if !mounts(run, host)?.iter().any(|(_, t)| *t == path) {
+        return Ok(run.runner.unchanged(host, format!("{path} is not mounted")));
+    }
+    let mut argv = vec!["umount"];
+    if lazy {
+        argv.push("-l");
+    }
+    argv.push(&path);
+    change(run, host, Cmd::change(argv))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn blkid_tags() {
+        let m = super::parse_blkid(
+            "/dev/sdd1: UUID=\"0b6e-11\" BLOCK_SIZE=\"4096\" TYPE=\"ext4\" PARTUUID=\"x-01\"\n",
+        );
+        assert_eq!(m["uuid"].to_string(), "0b6e-11");
+        assert_eq!(m["type"].to_string(), "ext4");
+        assert_eq!(m["partuuid"].to_string(), "x-01");
+        assert!(super::parse_blkid("").is_empty());
+    }
+}
