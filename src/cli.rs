@@ -54,6 +54,16 @@ pub struct GlobalOpts {
     /// Stop a runbook after this many script operations (guards against endless loops).
     #[arg(long, global = true, value_name = "N")]
     pub max_operations: Option<u64>,
+    /// The inventory of hosts (default: $VZRUN_INVENTORY, else ./vzrun.yaml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Trust the host key of hosts not yet in known_hosts (and record it); otherwise unknown
+    /// hosts are refused.
+    #[arg(long, global = true)]
+    pub accept_new_hosts: bool,
+    /// Wait up to this many seconds for a host another run has locked (default: fail at once).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub lock_wait: Option<u64>,
     /// Run against the built-in simulated cluster, or the lab scenario in FILE (`--lab=FILE`).
     #[arg(long, global = true, value_name = "FILE", num_args = 0..=1, require_equals = true)]
     pub lab: Option<Option<PathBuf>>,
@@ -75,6 +85,9 @@ impl GlobalOpts {
             quiet: self.quiet || later.quiet,
             verbose: self.verbose || later.verbose,
             max_operations: later.max_operations.or(self.max_operations),
+            inventory: later.inventory.or(self.inventory),
+            accept_new_hosts: self.accept_new_hosts || later.accept_new_hosts,
+            lock_wait: later.lock_wait.or(self.lock_wait),
             lab: later.lab.or(self.lab),
             lab_state: later.lab_state.or(self.lab_state),
             lab_speed: later.lab_speed.or(self.lab_speed),

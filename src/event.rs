@@ -63,6 +63,13 @@ pub enum Event {
         name: String,
         ok: bool,
     },
+    /// One item of a `parallel` call finished.
+    ParallelItem {
+        item: String,
+        done: usize,
+        total: usize,
+        ok: bool,
+    },
     Waiting {
         what: String,
         elapsed_s: u64,

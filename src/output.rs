@@ -102,6 +102,15 @@ impl Renderer {
             Event::StepStarted { name } if !quiet => {
                 let _ = writeln!(out, "== {name}");
             }
+            Event::ParallelItem {
+                item,
+                done,
+                total,
+                ok,
+            } if !quiet => {
+                let state = if *ok { "done" } else { "FAILED" };
+                let _ = writeln!(err, "({done}/{total}) {item}: {state}");
+            }
             Event::Waiting {
                 what,
                 elapsed_s,

@@ -3,6 +3,7 @@
 //! Keeping it single is what makes the safety model hold: plan mode, the journal, deadlines
 //! and Ctrl-C handling are applied here once, not in each primitive.
 
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::cmd::{Cmd, Effect, Output};
 use crate::event::Event;
-use crate::failure::Failure;
+use crate::failure::{Failure, FailureKind};
 use crate::host::Host;
 use crate::journal::Journal;
+use crate::lock::{HeldLock, LockError};
 use crate::output::Renderer;
 use crate::transport::TransportError;
 
@@ -31,6 +33,15 @@ pub struct Runner {
     journal: Mutex<Option<Journal>>,
     interrupted: Arc<AtomicBool>,
     planned: AtomicUsize,
+    locking: Locking,
+}
+
+/// Who this run is, for lock holders, and how long to wait for a lock.
+#[derive(Debug, Default)]
+struct Locking {
+    holder: String,
+    wait: Duration,
+    held: Mutex<HashMap<String, Box<dyn HeldLock>>>,
 }
 
 impl Runner {
@@ -48,7 +59,46 @@ impl Runner {
             journal: Mutex::new(journal),
             interrupted,
             planned: AtomicUsize::new(0),
+            locking: Locking::default(),
         }
+    }
+
+    /// Sets who holds this run's locks and how long to wait for one held elsewhere.
+    pub fn with_locking(mut self, holder: String, wait: Duration) -> Self {
+        self.locking.holder = holder;
+        self.locking.wait = wait;
+        self
+    }
+
+    /// Takes the host's lock before its first Change; held until the run ends.
+    fn lock_host(&self, host: &Host) -> Result<(), Failure> {
+        let mut held = self.locking.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held.contains_key(host.name()) {
+            return Ok(());
+        }
+        match host.transport().lock(&self.locking.holder, self.locking.wait) {
+            Ok(guard) => {
+                held.insert(host.name().to_string(), guard);
+                Ok(())
+            }
+            Err(LockError::Held(who)) => Err(Failure::new(
+                FailureKind::LockHeld,
+                format!(
+                    "{} is locked by {who}; nothing was changed there (--lock-wait SECONDS waits for it)",
+                    host.name()
+                ),
+            )),
+            Err(LockError::Failed(why)) => Err(Failure::failed(format!("on {}: {why}", host.name()))),
+        }
+    }
+
+    /// Releases every lock this run holds.
+    pub fn release_locks(&self) {
+        self.locking
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     pub fn is_plan(&self) -> bool {
@@ -162,6 +212,9 @@ impl Runner {
             self.planned.fetch_add(1, Ordering::SeqCst);
             return Ok(Output::planned());
         }
+        if cmd.effect == Effect::Change {
+            self.lock_host(host)?;
+        }
         let started = Instant::now();
         let output = host
             .transport()
@@ -226,6 +279,7 @@ impl Runner {
             self.planned.fetch_add(1, Ordering::SeqCst);
             return Ok(true);
         }
+        self.lock_host(host)?;
         let transport = host.transport();
         if let Some(previous) = &current {
             transport

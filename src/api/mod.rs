@@ -7,6 +7,7 @@
 mod flow;
 mod host;
 mod options;
+mod parallel;
 
 pub use host::output_to_map;
 pub use options::OptionMap;
@@ -45,6 +46,7 @@ pub fn register(engine: &mut Engine) {
     engine.register_global_module(rhai::exported_module!(host::host_api).into());
     engine.register_global_module(rhai::exported_module!(flow::flow_api).into());
     engine.register_global_module(rhai::exported_module!(failure_api).into());
+    engine.register_global_module(rhai::exported_module!(parallel::parallel_api).into());
     crate::primitives::register(engine);
 }
 

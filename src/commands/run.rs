@@ -11,18 +11,28 @@ use crate::cluster::Cluster;
 use crate::engine::{self, Limits};
 use crate::event::Event;
 use crate::exit;
+use crate::host::Host;
+use crate::inventory::Inventory;
 use crate::journal::{self, Journal};
 use crate::lab::{self, Lab};
 use crate::output::{Renderer, Verbosity};
 use crate::runbook::{self, BindError};
 use crate::runner::{Mode, Runner};
+use crate::transport::Ssh;
 
 /// The hosts this run may touch: the lab's, or (until an inventory is given) only `local()`.
 fn cluster_for(global: &GlobalOpts) -> Result<Cluster, (String, i32)> {
     let lab_wanted =
         global.lab.is_some() || global.lab_state.is_some() || global.lab_speed.is_some();
     if !lab_wanted {
-        return Ok(Cluster::local_only());
+        return match Inventory::locate(global.inventory.as_deref()) {
+            None => Ok(Cluster::local_only()),
+            Some(path) => {
+                let inventory = Inventory::load(&path)
+                    .map_err(|e| (format!("bad inventory: {e}"), exit::USAGE))?;
+                inventory_cluster(&inventory, global.accept_new_hosts)
+            }
+        };
     }
     if let Some(speed) = global.lab_speed {
         if !(0.0..=100.0).contains(&speed) {
@@ -50,6 +60,31 @@ fn cluster_for(global: &GlobalOpts) -> Result<Cluster, (String, i32)> {
         None => Lab::in_memory(scenario, global.lab_speed),
     };
     lab.cluster().map_err(|e| (e.to_string(), exit::FAILED))
+}
+
+/// One Ssh host per inventory entry, sharing one async runtime.
+fn inventory_cluster(inventory: &Inventory, accept_new: bool) -> Result<Cluster, (String, i32)> {
+    let runtime =
+        Ssh::runtime().map_err(|e| (format!("cannot start the SSH runtime: {e}"), exit::FAILED))?;
+    let hosts = inventory
+        .hosts
+        .iter()
+        .map(|h| {
+            let settings = h.ssh.or(&inventory.defaults);
+            let transport = Ssh::new(&h.name, &h.address, settings, accept_new, runtime.clone());
+            Host::new(
+                h.name.clone(),
+                h.address.clone(),
+                h.tags.clone(),
+                Arc::new(transport),
+            )
+        })
+        .collect();
+    Ok(Cluster::new(
+        inventory.cluster.clone(),
+        hosts,
+        crate::cluster::local_host(),
+    ))
 }
 
 /// Runs the runbook named by `argv[0]` with the rest of `argv` as its arguments.
@@ -215,5 +250,6 @@ pub fn run(
         exit_code: code,
         error,
     });
+    runner.release_locks();
     code
 }

@@ -241,6 +241,26 @@ impl Transport for LabTransport {
         })
     }
 
+    fn lock(
+        &self,
+        holder: &str,
+        wait: Duration,
+    ) -> Result<Box<dyn crate::lock::HeldLock>, crate::lock::LockError> {
+        match &self.lab.store {
+            // A lab in this process alone: no other run can touch it.
+            Store::Memory(_) => Ok(Box::new(crate::lock::NoLock)),
+            Store::File { path, .. } => {
+                let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                let key = format!(
+                    "lab-{}-{}",
+                    state::uuid_from(&abs.display().to_string()),
+                    self.host
+                );
+                crate::lock::local(&key, holder, wait)
+            }
+        }
+    }
+
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
         if self.unreachable()? {
             return Err(TransportError::Unreachable(format!(

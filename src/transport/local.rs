@@ -168,6 +168,14 @@ impl Transport for Local {
         }
         result.map_err(|e| file_error(&full, e))
     }
+
+    fn lock(
+        &self,
+        holder: &str,
+        wait: std::time::Duration,
+    ) -> Result<Box<dyn crate::lock::HeldLock>, crate::lock::LockError> {
+        crate::lock::local("local", holder, wait)
+    }
 }
 
 #[cfg(test)]

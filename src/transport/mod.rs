@@ -5,13 +5,16 @@
 //! simulator) and `Ssh` (a remote host over one multiplexed connection).
 
 mod local;
+mod ssh;
 
 pub use local::Local;
+pub use ssh::Ssh;
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::cmd::{Cmd, Output};
+use crate::lock::{HeldLock, LockError};
 
 /// Why a command could not be run to completion. A command that ran and exited non-zero is
 /// not an error at this level: that is an `Output` with its code.
@@ -43,4 +46,8 @@ pub trait Transport: Send + Sync + fmt::Debug {
         bytes: &[u8],
         mode: Option<u32>,
     ) -> Result<(), TransportError>;
+
+    /// Takes this host's run lock, waiting up to `wait`; held until the guard is dropped,
+    /// and released by the operating system if the holder dies.
+    fn lock(&self, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError>;
 }

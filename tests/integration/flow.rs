@@ -230,3 +230,44 @@ fn ctrl_c_stops_at_a_safe_point_with_130() {
     assert_eq!(status.code(), Some(130));
     assert!(!rest.contains("not reached"));
 }
+
+#[test]
+fn parallel_runs_every_item_and_keeps_order() {
+    Test::new()
+        .file(
+            "p.rhai",
+            "//! Parallel.\nimport \"vz\" as vz;\nlet base = 10;\nlet out = parallel(vz::split_list(\"a,b,c,d,e\"), 3, |x| `${x}${base}`);\nlog(`${out}`);\nlet names = parallel(hosts(), 4, |h| h.query([\"uname\", \"-n\"]).stdout.len());\nlog(`${names.len()}`);\n",
+        )
+        .args(["--lab", "--lab-speed", "0", "./p.rhai"])
+        .run()
+        .status(0)
+        .stdout_has("[\"a10\", \"b10\", \"c10\", \"d10\", \"e10\"]")
+        .stdout_has("7")
+        .stderr_has("(5/5)");
+}
+
+#[test]
+fn parallel_reports_all_failures_together_after_every_item() {
+    Test::new()
+        .file(
+            "p.rhai",
+            "//! Parallel failures.\nlet seen = [];\nparallel([1, 2, 3, 4], 2, |n| { if n % 2 == 0 { local().run([\"sh\", \"-c\", `echo bad${n} >&2; exit 3`]); } n });\n",
+        )
+        .arg("./p.rhai")
+        .run()
+        .status(1)
+        .stderr_has("2 of 4 items failed:")
+        .stderr_has("  2: command failed on local (exit 3)")
+        .stderr_has("stderr: bad4")
+        .stderr_has("(4/4)");
+}
+
+#[test]
+fn parallel_limit_is_checked() {
+    Test::new()
+        .file("p.rhai", "//! Bad limit.\nparallel([1], 0, |n| n);\n")
+        .arg("./p.rhai")
+        .run()
+        .status(2)
+        .stderr_has("invalid parallel limit");
+}

@@ -1,0 +1,127 @@
+//! `parallel(items, limit, |item| ...)`: the same action over many items (hosts, VEs) with at
+//! most `limit` at once, on threads.
+//!
+//! Each worker rebuilds the caller's context (functions, imports, the run) from stored data,
+//! so the closure behaves as if called in place. A failure does not stop the other items:
+//! every failure is collected and reported together once all items ran.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use rhai::plugin::*;
+use rhai::{Array, FnPtr};
+
+use crate::event::Event;
+use crate::failure::{ApiResult, Failure, FailureKind};
+
+use super::RunContext;
+
+const MAX_PARALLEL: i64 = 256;
+
+/// A short name for an item in progress lines: a map's `name`, else its text.
+fn label(item: &Dynamic) -> String {
+    if let Some(map) = item.read_lock::<rhai::Map>() {
+        if let Some(name) = map.get("name") {
+            return name.to_string();
+        }
+    }
+    item.to_string()
+}
+
+#[allow(deprecated)] // NativeCallContext::store_data/from_stored_data are marked volatile, not deprecated.
+fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) -> ApiResult<Array> {
+    let run = RunContext::of(ctx)?;
+    if !(1..=MAX_PARALLEL).contains(&limit) {
+        return Err(Failure::bad_input(
+            "parallel limit",
+            format!("{limit} is not within 1..={MAX_PARALLEL}"),
+        )
+        .into());
+    }
+    let total = items.len();
+    let store = ctx.store_data();
+    let engine = ctx.engine();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<Dynamic, Box<EvalAltResult>>>>> =
+        (0..total).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..(limit as usize).min(total) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= total {
+                    break;
+                }
+                let result = if run.runner.interrupted() {
+                    Err(Failure::interrupted().into())
+                } else {
+                    let context = NativeCallContext::from_stored_data(engine, &store);
+                    action.call_within_context::<Dynamic>(&context, (items[i].clone(),))
+                };
+                run.runner.emit(Event::ParallelItem {
+                    item: label(&items[i]),
+                    done: done.fetch_add(1, Ordering::SeqCst) + 1,
+                    total,
+                    ok: result.is_ok(),
+                });
+                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            });
+        }
+    });
+    let mut values = Array::with_capacity(total);
+    let mut failures = Vec::new();
+    for (i, slot) in results.into_iter().enumerate() {
+        match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(Ok(v)) => values.push(v),
+            Some(Err(e)) => {
+                let failure = Failure::from_rhai(&e)
+                    .unwrap_or_else(|| Failure::failed(crate::engine::describe(&e, "").0));
+                failures.push((label(&items[i]), failure));
+            }
+            None => failures.push((label(&items[i]), Failure::interrupted())),
+        }
+    }
+    if failures.is_empty() {
+        return Ok(values);
+    }
+    let kind = if failures
+        .iter()
+        .any(|(_, f)| f.kind == FailureKind::Interrupted)
+    {
+        FailureKind::Interrupted
+    } else if failures.iter().all(|(_, f)| f.kind == failures[0].1.kind) {
+        failures[0].1.kind
+    } else {
+        FailureKind::Failed
+    };
+    let mut message = format!("{} of {total} items failed:", failures.len());
+    for (item, failure) in &failures {
+        message.push_str(&format!(
+            "\n  {item}: {}",
+            failure.message.replace('\n', "\n    ")
+        ));
+    }
+    Err(Failure::new(kind, message).into())
+}
+
+#[export_module]
+pub mod parallel_api {
+    use super::*;
+
+    /// Calls `action` for every item, at most `limit` at once (threads), and returns the
+    /// results in item order. Failures do not stop the other items; when any item failed,
+    /// all failures are reported together (the run fails after every item ran).
+    ///
+    /// ```rhai
+    /// parallel(hosts("hypervisor"), 4, |h| sysctl::set(h, "vm.swappiness", 10));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn parallel(
+        ctx: NativeCallContext,
+        items: Array,
+        limit: i64,
+        action: FnPtr,
+    ) -> ApiResult<Array> {
+        run_all(&ctx, items, limit, &action)
+    }
+}

@@ -1,0 +1,249 @@
+//! The inventory: which hosts make up the cluster, and how to reach them over SSH.
+//!
+//! ```yaml
+//! cluster: livelinux
+//! defaults: {user: root, port: 22, identity: ~/.ssh/id_ed25519}
+//! hosts:
+//!   - {name: msk-01, address: 10.30.17.31, tags: [hypervisor, storage, mds]}
+//!   - {name: msk-02, address: 10.30.17.32, tags: [hypervisor, storage], port: 2222}
+//! ```
+//!
+//! Found as `--inventory FILE`, else `$VZRUN_INVENTORY`, else `./vzrun.yaml`. Anything not
+//! set here comes from ~/.ssh/config (user, ProxyJump, agent), as with plain ssh.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    pub cluster: String,
+    #[serde(default)]
+    pub defaults: SshSettings,
+    pub hosts: Vec<InventoryHost>,
+}
+
+/// SSH settings; per host they override `defaults`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshSettings {
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    /// Private key file (`~` and paths relative to the inventory are resolved).
+    pub identity: Option<PathBuf>,
+    /// A known_hosts file to use instead of ~/.ssh/known_hosts.
+    pub known_hosts: Option<PathBuf>,
+    /// An ssh config file to use instead of ~/.ssh/config.
+    pub ssh_config: Option<PathBuf>,
+    /// Jump host(s), as ssh's `-J`.
+    pub jump: Option<String>,
+    /// Seconds to wait for a connection.
+    pub connect_timeout: Option<u64>,
+    /// Where the per-host run lock lives on the host (default /run/lock).
+    pub lock_dir: Option<String>,
+    /// Extra directories put first on PATH for remote commands (e.g. a tool shim).
+    pub path_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryHost {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(flatten)]
+    pub ssh: SshSettings,
+}
+
+impl SshSettings {
+    /// These settings, with `defaults` filling what is unset.
+    pub fn or(&self, defaults: &SshSettings) -> SshSettings {
+        SshSettings {
+            user: self.user.clone().or_else(|| defaults.user.clone()),
+            port: self.port.or(defaults.port),
+            identity: self.identity.clone().or_else(|| defaults.identity.clone()),
+            known_hosts: self
+                .known_hosts
+                .clone()
+                .or_else(|| defaults.known_hosts.clone()),
+            ssh_config: self
+                .ssh_config
+                .clone()
+                .or_else(|| defaults.ssh_config.clone()),
+            jump: self.jump.clone().or_else(|| defaults.jump.clone()),
+            connect_timeout: self.connect_timeout.or(defaults.connect_timeout),
+            lock_dir: self.lock_dir.clone().or_else(|| defaults.lock_dir.clone()),
+            path_prefix: self
+                .path_prefix
+                .clone()
+                .or_else(|| defaults.path_prefix.clone()),
+        }
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        for path in [
+            &mut self.identity,
+            &mut self.known_hosts,
+            &mut self.ssh_config,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *path = resolve(base, path);
+        }
+    }
+}
+
+/// `~/x` → `$HOME/x`; a relative path → relative to the inventory's directory.
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~") {
+        let home = std::env::var_os("HOME").unwrap_or_default();
+        return PathBuf::from(home).join(rest);
+    }
+    if path.is_relative() {
+        base.join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}{}: {message}", location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+pub struct InventoryError {
+    pub origin: String,
+    pub location: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl Inventory {
+    /// Parses and checks an inventory; `origin` names it in errors and relative paths are
+    /// resolved against `base`.
+    pub fn parse(yaml: &str, origin: &str, base: &Path) -> Result<Inventory, InventoryError> {
+        let error = |location, message: String| InventoryError {
+            origin: origin.to_string(),
+            location,
+            message,
+        };
+        let mut inv: Inventory = serde_yaml::from_str(yaml)
+            .map_err(|e| error(e.location().map(|l| (l.line(), l.column())), e.to_string()))?;
+        let name_ok = |n: &str| {
+            !n.is_empty()
+                && n.len() <= 63
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !name_ok(&inv.cluster) {
+            return Err(error(
+                None,
+                format!(
+                    "cluster name {:?} must be 1-63 of a-z A-Z 0-9 - _",
+                    inv.cluster
+                ),
+            ));
+        }
+        if inv.hosts.is_empty() {
+            return Err(error(None, "no hosts".into()));
+        }
+        for (i, h) in inv.hosts.iter().enumerate() {
+            let host_ok = !h.name.is_empty()
+                && h.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if !host_ok || h.name == "local" {
+                return Err(error(None, format!("hosts[{i}]: name {:?} must be letters, digits, '-', '_', '.' (and not \"local\")", h.name)));
+            }
+            if h.address.is_empty()
+                || h.address.starts_with('-')
+                || h.address.contains(char::is_whitespace)
+            {
+                return Err(error(
+                    None,
+                    format!(
+                        "hosts[{i}] ({}): address {:?} is not a host name or IP",
+                        h.name, h.address
+                    ),
+                ));
+            }
+            if inv.hosts[..i].iter().any(|o| o.name == h.name) {
+                return Err(error(None, format!("host {:?} is listed twice", h.name)));
+            }
+        }
+        inv.defaults.resolve_paths(base);
+        for h in &mut inv.hosts {
+            h.ssh.resolve_paths(base);
+        }
+        Ok(inv)
+    }
+
+    /// The inventory to use: `explicit`, else `$VZRUN_INVENTORY`, else `./vzrun.yaml` when it
+    /// exists; `None` when there is none.
+    pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+        if let Some(p) = explicit {
+            return Some(p.to_path_buf());
+        }
+        if let Some(p) = std::env::var_os("VZRUN_INVENTORY").filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+        let here = PathBuf::from("vzrun.yaml");
+        here.is_file().then_some(here)
+    }
+
+    pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+        let text = std::fs::read_to_string(path).map_err(|e| InventoryError {
+            origin: path.display().to_string(),
+            location: None,
+            message: e.to_string(),
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Inventory::parse(&text, &path.display().to_string(), base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_hosts_and_paths_resolve() {
+        let inv = Inventory::parse(
+            "cluster: livelinux\ndefaults: {user: root, identity: keys/id, port: 22}\nhosts:\n  - {name: msk-01, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: msk-02, address: 10.0.0.2, port: 2222}\n",
+            "inv.yaml",
+            Path::new("/etc/vzrun"),
+        )
+        .unwrap();
+        let s = inv.hosts[1].ssh.or(&inv.defaults);
+        assert_eq!((s.user.as_deref(), s.port), (Some("root"), Some(2222)));
+        assert_eq!(s.identity.unwrap(), PathBuf::from("/etc/vzrun/keys/id"));
+        assert_eq!(inv.hosts[0].tags, vec!["hypervisor"]);
+    }
+
+    #[test]
+    fn errors_have_line_and_column() {
+        let e = Inventory::parse(
+            "cluster: c\nhosts:\n  - {name: a, addres: b}\n",
+            "inv.yaml",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("inv.yaml:3:"), "{e}");
+        let e = Inventory::parse(
+            "cluster: c\nhosts:\n  - {name: a, address: b}\n  - {name: a, address: c}\n",
+            "i",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("twice"));
+        let e = Inventory::parse(
+            "cluster: c\nhosts:\n  - {name: a, address: \"-oProxyCommand=x\"}\n",
+            "i",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("address"));
+    }
+}

@@ -1,0 +1,86 @@
+//! Run locks: one run at a time may change a host.
+//!
+//! A lock is held by a process, never by a file's mere existence, so a crashed run can not
+//! leave a stale lock: locally it is an flock held by vzrun itself; over SSH it is an flock
+//! held by a remote process whose stdin is the SSH channel (see `transport::ssh`).
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// A held lock; dropping it releases it.
+pub trait HeldLock: Send + Sync + fmt::Debug {}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockError {
+    /// Someone else holds it; the text says who.
+    #[error("held by {0}")]
+    Held(String),
+    #[error("cannot take the lock: {0}")]
+    Failed(String),
+}
+
+/// Who holds a lock: written next to it so a refused run can name the holder.
+pub fn holder_text(run_id: &str, runbook: &str) -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "?".into());
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let since = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    format!(
+        "run {run_id} ({runbook}) by {user}@{} pid {} since {since}",
+        machine.trim(),
+        std::process::id()
+    )
+}
+
+#[derive(Debug)]
+struct LocalLock {
+    _file: File,
+}
+
+impl HeldLock for LocalLock {}
+
+/// A lock that protects nothing (a lab that lives only in this process).
+#[derive(Debug)]
+pub struct NoLock;
+
+impl HeldLock for NoLock {}
+
+/// Takes the local lock `key` (under the state directory), waiting up to `wait`.
+pub fn local(key: &str, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError> {
+    let dir = crate::journal::state_dir().join("locks");
+    fs::create_dir_all(&dir).map_err(|e| LockError::Failed(format!("{}: {e}", dir.display())))?;
+    let safe: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path: PathBuf = dir.join(format!("{safe}.lock"));
+    let holder_path = dir.join(format!("{safe}.holder"));
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| LockError::Failed(format!("{}: {e}", path.display())))?;
+    let deadline = Instant::now() + wait;
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            let _ = fs::File::create(&holder_path).and_then(|mut f| f.write_all(holder.as_bytes()));
+            return Ok(Box::new(LocalLock { _file: file }));
+        }
+        if Instant::now() >= deadline {
+            let who = fs::read_to_string(&holder_path).unwrap_or_else(|_| "another run".into());
+            return Err(LockError::Held(who.trim().to_string()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,442 @@
+//! The Ssh transport: a remote host over one multiplexed OpenSSH connection.
+//!
+//! One master connection per host per run (openssh native-mux), made on first use and
+//! reused by every command. Arguments are escaped by the crate (`arg`, never `raw_arg` with
+//! user data); file contents travel on stdin; file operations use fixed scripts that receive
+//! paths as arguments. Every remote command runs under `timeout`, so a local deadline also
+//! stops the remote command. The master is told to exit soon after the last use
+//! (ControlPersist), so a killed run leaves nothing behind.
+
+use std::num::NonZeroUsize;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::runtime::Runtime;
+
+use super::{Transport, TransportError};
+use crate::cmd::{Cmd, Output};
+use crate::inventory::SshSettings;
+use crate::lock::{HeldLock, LockError};
+
+/// Reads a file: exit 3 when it does not exist.
+const READ_SCRIPT: &str = r#"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#;
+
+/// Replaces a file atomically with stdin: temp file in the same directory, mode and owner of
+/// the old file (or $2 when given), fsync, rename.
+const WRITE_SCRIPT: &str = r#"set -e
+p="$1"; d=$(dirname -- "$p")
+t=$(mktemp "$d/.vzrun.XXXXXX")
+trap 'rm -f -- "$t"' EXIT
+cat > "$t"
+if [ -e "$p" ]; then chmod --reference="$p" -- "$t"; chown --reference="$p" -- "$t" 2>/dev/null || true; else chmod 644 -- "$t"; fi
+if [ -n "$2" ]; then chmod "$2" -- "$t"; fi
+sync -- "$t" 2>/dev/null || sync
+mv -f -- "$t" "$p"
+trap - EXIT"#;
+
+/// Holds the run lock while its stdin (the SSH channel) is open.
+const LOCK_SCRIPT: &str = r#"printf '%s\n' "$1" > "$2"; echo locked; exec cat"#;
+
+/// Runs a command with directories put first on PATH.
+const PATH_SCRIPT: &str = r#"PATH="$1:$PATH"; export PATH; shift; exec "$@""#;
+
+/// Exit code `flock -E` gives when the lock is held elsewhere.
+const LOCK_CONFLICT: i32 = 75;
+
+/// Where the control sockets live: short, since a socket path is limited to ~100 bytes.
+fn control_dir() -> PathBuf {
+    // SAFETY: getuid has no failure mode.
+    let uid = unsafe { libc::getuid() };
+    PathBuf::from(format!("/tmp/vzrun-{uid}"))
+}
+
+#[derive(Debug)]
+pub struct Ssh {
+    name: String,
+    address: String,
+    settings: SshSettings,
+    accept_new: bool,
+    runtime: Arc<Runtime>,
+    session: Mutex<Option<Arc<Session>>>,
+}
+
+impl Ssh {
+    pub fn new(
+        name: &str,
+        address: &str,
+        settings: SshSettings,
+        accept_new: bool,
+        runtime: Arc<Runtime>,
+    ) -> Ssh {
+        Ssh {
+            name: name.to_string(),
+            address: address.to_string(),
+            settings,
+            accept_new,
+            runtime,
+            session: Mutex::new(None),
+        }
+    }
+
+    /// A runtime for every Ssh transport of a run.
+    pub fn runtime() -> std::io::Result<Arc<Runtime>> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map(Arc::new)
+    }
+
+    fn unreachable(&self, what: impl std::fmt::Display) -> TransportError {
+        TransportError::Unreachable(format!("{} ({}): {what}", self.name, self.address))
+    }
+
+    fn builder(&self) -> Result<SessionBuilder, TransportError> {
+        let dir = control_dir();
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)))
+            .map_err(|e| self.unreachable(format!("control directory {}: {e}", dir.display())))?;
+        let s = &self.settings;
+        let mut b = SessionBuilder::default();
+        b.known_hosts_check(if self.accept_new {
+            KnownHosts::Add
+        } else {
+            KnownHosts::Strict
+        })
+        .server_alive_interval(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(s.connect_timeout.unwrap_or(10)))
+        .control_directory(&dir)
+        .control_persist(ControlPersist::IdleFor(
+            NonZeroUsize::new(30).expect("non-zero"),
+        ));
+        if let Some(user) = &s.user {
+            b.user(user.clone());
+        }
+        if let Some(port) = s.port {
+            b.port(port);
+        }
+        if let Some(key) = &s.identity {
+            b.keyfile(key);
+        }
+        if let Some(kh) = &s.known_hosts {
+            b.user_known_hosts_file(kh);
+        }
+        if let Some(cfg) = &s.ssh_config {
+            b.config_file(cfg);
+        }
+        if let Some(jump) = &s.jump {
+            b.jump_hosts(jump.split(','));
+        }
+        Ok(b)
+    }
+
+    fn session(&self) -> Result<Arc<Session>, TransportError> {
+        let mut slot = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let builder = self.builder()?;
+        let session = self
+            .runtime
+            .block_on(builder.connect_mux(&self.address))
+            .map_err(|e| self.unreachable(error_chain(&e)))?;
+        let session = Arc::new(session);
+        *slot = Some(session.clone());
+        Ok(session)
+    }
+
+    fn forget_session(&self) {
+        self.session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+    }
+
+    /// The remote argv: under `timeout`, with the PATH prefix when configured.
+    fn remote_argv(&self, argv: &[String], timeout: Duration) -> Vec<String> {
+        let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
+        let mut full = vec![
+            "timeout".to_string(),
+            "-k".into(),
+            "5".into(),
+            secs.to_string(),
+        ];
+        if let Some(prefix) = &self.settings.path_prefix {
+            full.extend([
+                "sh".into(),
+                "-c".into(),
+                PATH_SCRIPT.into(),
+                "sh".into(),
+                prefix.clone(),
+            ]);
+        }
+        full.extend(argv.iter().cloned());
+        full
+    }
+
+    /// Runs an argv, returning raw bytes; reconnects once when the master went away before
+    /// the command started.
+    fn exec(
+        &self,
+        argv: &[String],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<(i32, Vec<u8>, Vec<u8>), TransportError> {
+        let remote = self.remote_argv(argv, timeout);
+        let started = Instant::now();
+        let mut last_error = None;
+        for _attempt in 0..2 {
+            let session = self.session()?;
+            let result = self.runtime.block_on(async {
+                let mut command = session.command(remote[0].as_str());
+                command
+                    .args(&remote[1..])
+                    .stdin(if stdin.is_some() {
+                        Stdio::piped()
+                    } else {
+                        Stdio::null()
+                    })
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                let mut child = command.spawn().await.map_err(Spawn::NotStarted)?;
+                if let (Some(mut pipe), Some(bytes)) = (child.stdin().take(), stdin) {
+                    let _ = pipe.write_all(bytes).await;
+                    let _ = pipe.shutdown().await;
+                }
+                // A little longer than the remote `timeout -k 5`, for a hung connection.
+                match tokio::time::timeout(
+                    timeout + Duration::from_secs(10),
+                    child.wait_with_output(),
+                )
+                .await
+                {
+                    Ok(result) => result.map_err(Spawn::Failed),
+                    Err(_) => Err(Spawn::Hung),
+                }
+            });
+            match result {
+                Ok(out) => {
+                    let code = out.status.code().unwrap_or(255);
+                    // `timeout` exits 124 (137 after the KILL) when the deadline passed.
+                    if (code == 124 || code == 137) && started.elapsed() >= timeout {
+                        return Err(TransportError::TimedOut {
+                            command: crate::cmd::shell_join(argv),
+                            timeout,
+                        });
+                    }
+                    return Ok((code, out.stdout, out.stderr));
+                }
+                Err(Spawn::NotStarted(e)) => {
+                    self.forget_session();
+                    last_error = Some(error_chain(&e));
+                }
+                Err(Spawn::Failed(e)) => {
+                    self.forget_session();
+                    return Err(self.unreachable(format!(
+                        "`{}`: {}",
+                        crate::cmd::shell_join(argv),
+                        error_chain(&e)
+                    )));
+                }
+                Err(Spawn::Hung) => {
+                    self.forget_session();
+                    return Err(TransportError::TimedOut {
+                        command: crate::cmd::shell_join(argv),
+                        timeout,
+                    });
+                }
+            }
+        }
+        Err(self.unreachable(last_error.unwrap_or_default()))
+    }
+
+    /// Takes the host's run lock: a remote `flock` holder whose stdin is kept open.
+    pub fn lock(&self, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError> {
+        let dir = self
+            .settings
+            .lock_dir
+            .clone()
+            .unwrap_or_else(|| "/run/lock".into());
+        let lock_file = format!("{dir}/vzrun.lock");
+        let holder_file = format!("{dir}/vzrun.holder");
+        let session = self
+            .session()
+            .map_err(|e| LockError::Failed(e.to_string()))?;
+        let wait_secs = wait.as_secs().to_string();
+        let argv = [
+            "flock",
+            "-w",
+            &wait_secs,
+            "-E",
+            "75",
+            &lock_file,
+            "sh",
+            "-c",
+            LOCK_SCRIPT,
+            "sh",
+            holder,
+            &holder_file,
+        ];
+        let spawned = self.runtime.block_on(async {
+            let mut command = Session::to_command(session.clone(), argv[0]);
+            command
+                .args(&argv[1..])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = command.spawn().await.map_err(|e| error_chain(&e))?;
+            let stdout = child.stdout().take().ok_or("no stdout")?;
+            let mut line = String::new();
+            let mut reader = BufReader::new(stdout);
+            let read = reader.read_line(&mut line);
+            match tokio::time::timeout(wait + Duration::from_secs(20), read).await {
+                Ok(Ok(_)) if line.trim() == "locked" => Ok(Ok(child)),
+                Ok(_) => {
+                    let out = child
+                        .wait_with_output()
+                        .await
+                        .map_err(|e| error_chain(&e))?;
+                    Ok(Err((
+                        out.status.code().unwrap_or(255),
+                        String::from_utf8_lossy(&out.stderr).into_owned(),
+                    )))
+                }
+                Err(_) => Err("no answer from the lock holder".to_string()),
+            }
+        });
+        match spawned {
+            Ok(Ok(child)) => Ok(Box::new(RemoteLock {
+                child: Mutex::new(Some(child)),
+                runtime: self.runtime.clone(),
+            })),
+            Ok(Err((LOCK_CONFLICT, _))) => {
+                let who = self
+                    .exec(&["cat".into(), holder_file], None, Duration::from_secs(30))
+                    .map(|(_, out, _)| String::from_utf8_lossy(&out).trim().to_string())
+                    .unwrap_or_default();
+                Err(LockError::Held(if who.is_empty() {
+                    "another run".into()
+                } else {
+                    who
+                }))
+            }
+            Ok(Err((code, stderr))) => Err(LockError::Failed(format!(
+                "flock exited {code}: {}",
+                stderr.trim()
+            ))),
+            Err(e) => Err(LockError::Failed(e)),
+        }
+    }
+}
+
+enum Spawn {
+    NotStarted(openssh::Error),
+    Failed(openssh::Error),
+    Hung,
+}
+
+/// The error and its causes on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[derive(Debug)]
+struct RemoteLock {
+    child: Mutex<Option<openssh::Child<Arc<Session>>>>,
+    runtime: Arc<Runtime>,
+}
+
+impl HeldLock for RemoteLock {}
+
+impl Drop for RemoteLock {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            // Closing stdin ends the remote `cat`, which releases the flock.
+            drop(child.stdin().take());
+            let _ = self
+                .runtime
+                .block_on(tokio::time::timeout(Duration::from_secs(5), child.wait()));
+        }
+    }
+}
+
+impl Transport for Ssh {
+    fn run(&self, cmd: &Cmd) -> Result<Output, TransportError> {
+        cmd.validate().map_err(|reason| TransportError::CannotRun {
+            program: cmd.program().to_string(),
+            reason,
+        })?;
+        let (code, stdout, stderr) = self.exec(&cmd.argv, cmd.stdin.as_deref(), cmd.timeout)?;
+        Ok(Output {
+            code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            planned: false,
+        })
+    }
+
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
+        let argv = [
+            "sh".into(),
+            "-c".into(),
+            READ_SCRIPT.into(),
+            "sh".into(),
+            path.to_string(),
+        ];
+        match self.exec(&argv, None, Duration::from_secs(120))? {
+            (0, out, _) => Ok(Some(out)),
+            (3, _, _) => Ok(None),
+            (code, _, err) => Err(TransportError::File {
+                path: path.to_string(),
+                reason: format!(
+                    "read failed on {} (exit {code}): {}",
+                    self.name,
+                    String::from_utf8_lossy(&err).trim()
+                ),
+            }),
+        }
+    }
+
+    fn write_file_atomic(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        mode: Option<u32>,
+    ) -> Result<(), TransportError> {
+        let mode = mode.map(|m| format!("{m:o}")).unwrap_or_default();
+        let argv = [
+            "sh".into(),
+            "-c".into(),
+            WRITE_SCRIPT.into(),
+            "sh".into(),
+            path.to_string(),
+            mode,
+        ];
+        match self.exec(&argv, Some(bytes), Duration::from_secs(120))? {
+            (0, _, _) => Ok(()),
+            (code, _, err) => Err(TransportError::File {
+                path: path.to_string(),
+                reason: format!(
+                    "write failed on {} (exit {code}): {}",
+                    self.name,
+                    String::from_utf8_lossy(&err).trim()
+                ),
+            }),
+        }
+    }
+
+    fn lock(&self, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError> {
+        Ssh::lock(self, holder, wait)
+    }
+}
