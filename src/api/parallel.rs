@@ -18,6 +18,9 @@ use super::RunContext;
 
 const MAX_PARALLEL: i64 = 256;
 
+/// One item's outcome, filled in by whichever worker ran it.
+type Slot = Mutex<Option<Result<Dynamic, Box<EvalAltResult>>>>;
+
 /// A short name for an item in progress lines: a map's `name`, else its text.
 fn label(item: &Dynamic) -> String {
     if let Some(map) = item.read_lock::<rhai::Map>() {
@@ -43,8 +46,7 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
     let engine = ctx.engine();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<Dynamic, Box<EvalAltResult>>>>> =
-        (0..total).map(|_| Mutex::new(None)).collect();
+    let results: Vec<Slot> = (0..total).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..(limit as usize).min(total) {
             scope.spawn(|| loop {
