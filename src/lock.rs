@@ -25,7 +25,10 @@ pub enum LockError {
 
 /// Who holds a lock: written next to it so a refused run can name the holder.
 pub fn holder_text(run_id: &str, runbook: &str) -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "?".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        // SAFETY: getuid has no failure mode.
+        .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }));
     let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let since = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     format!(

@@ -153,13 +153,12 @@ pub fn run(
         }
     };
     let mode = if plan { Mode::Plan } else { Mode::Apply };
-    let runner = Arc::new(Runner::new(
-        mode,
-        global.yes,
-        renderer,
-        journal,
-        interrupted.clone(),
-    ));
+    let holder = crate::lock::holder_text(&run_id, &runbook.name);
+    let lock_wait = std::time::Duration::from_secs(global.lock_wait.unwrap_or(0));
+    let runner = Arc::new(
+        Runner::new(mode, global.yes, renderer, journal, interrupted.clone())
+            .with_locking(holder, lock_wait),
+    );
     runner.emit(Event::RunStarted {
         run_id: run_id.clone(),
         runbook: runbook.display_path.clone(),

@@ -273,6 +273,7 @@ impl Ssh {
             &wait_secs,
             "-E",
             "75",
+            "--",
             &lock_file,
             "sh",
             "-c",
@@ -364,9 +365,9 @@ impl Drop for RemoteLock {
         if let Some(mut child) = self.child.lock().unwrap_or_else(|p| p.into_inner()).take() {
             // Closing stdin ends the remote `cat`, which releases the flock.
             drop(child.stdin().take());
-            let _ = self
-                .runtime
-                .block_on(tokio::time::timeout(Duration::from_secs(5), child.wait()));
+            let _ = self.runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(5), child.wait()).await
+            });
         }
     }
 }
