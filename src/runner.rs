@@ -219,7 +219,7 @@ impl Runner {
         let output = host
             .transport()
             .run(cmd)
-            .map_err(|e| transport_failure(host, e))?;
+            .map_err(|e| transport_failure(host, Some(cmd), e))?;
         self.emit(Event::CommandFinished {
             host: host.name().to_string(),
             argv: cmd.argv.clone(),
@@ -242,7 +242,7 @@ impl Runner {
         let bytes = host
             .transport()
             .read_file(path)
-            .map_err(|e| transport_failure(host, e))?;
+            .map_err(|e| transport_failure(host, None, e))?;
         Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
@@ -284,11 +284,11 @@ impl Runner {
         if let Some(previous) = &current {
             transport
                 .write_file_atomic(&format!("{path}.vzrun.bak"), previous.as_bytes(), None)
-                .map_err(|e| transport_failure(host, e))?;
+                .map_err(|e| transport_failure(host, None, e))?;
         }
         transport
             .write_file_atomic(path, content.as_bytes(), mode)
-            .map_err(|e| transport_failure(host, e))?;
+            .map_err(|e| transport_failure(host, None, e))?;
         Ok(true)
     }
 
@@ -335,8 +335,14 @@ pub fn command_failure(host: &Host, cmd: &Cmd, output: &Output) -> Failure {
     Failure::failed(message)
 }
 
-fn transport_failure(host: &Host, err: TransportError) -> Failure {
-    let message = format!("on {}: {err}", host.name());
+fn transport_failure(host: &Host, cmd: Option<&Cmd>, err: TransportError) -> Failure {
+    let message = match (cmd, &err) {
+        // A timeout already names the command.
+        (Some(cmd), TransportError::Unreachable(_) | TransportError::Connect(_)) => {
+            format!("on {}, `{cmd}`: {err}", host.name())
+        }
+        _ => format!("on {}: {err}", host.name()),
+    };
     match err {
         TransportError::TimedOut { .. } | TransportError::Unreachable(_) => {
             Failure::timed_out(message)

@@ -21,8 +21,11 @@ const MAX_PARALLEL: i64 = 256;
 /// One item's outcome, filled in by whichever worker ran it.
 type Slot = Mutex<Option<Result<Dynamic, Box<EvalAltResult>>>>;
 
-/// A short name for an item in progress lines: a map's `name`, else its text.
+/// A short name for an item in progress lines: a host's or a map's `name`, else its text.
 fn label(item: &Dynamic) -> String {
+    if let Some(host) = item.read_lock::<crate::host::Host>() {
+        return host.name().to_string();
+    }
     if let Some(map) = item.read_lock::<rhai::Map>() {
         if let Some(name) = map.get("name") {
             return name.to_string();

@@ -26,8 +26,12 @@ pub enum TransportError {
     CannotRun { program: String, reason: String },
     #[error("{path}: {reason}")]
     File { path: String, reason: String },
+    /// No answer in time: the host is down or hangs.
     #[error("host is unreachable: {0}")]
     Unreachable(String),
+    /// The connection was refused (host key, authentication, connection refused).
+    #[error("cannot connect: {0}")]
+    Connect(String),
 }
 
 /// A way to run commands on, and read and write files of, one host.

@@ -143,7 +143,14 @@ impl Ssh {
         let session = self
             .runtime
             .block_on(builder.connect_mux(&self.address))
-            .map_err(|e| self.unreachable(error_chain(&e)))?;
+            .map_err(|e| {
+                let why = error_chain(&e);
+                if why.contains("timed out") || why.contains("Timeout") {
+                    self.unreachable(why)
+                } else {
+                    TransportError::Connect(format!("{} ({}): {why}", self.name, self.address))
+                }
+            })?;
         let session = Arc::new(session);
         *slot = Some(session.clone());
         Ok(session)

@@ -9,5 +9,7 @@ mod journal;
 mod lab;
 mod plan;
 mod prlctl;
+mod ssh;
+mod sshd;
 mod test;
 mod vstorage;

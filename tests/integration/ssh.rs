@@ -1,0 +1,293 @@
+//! The Ssh transport against real sshd instances on loopback.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use vzrun::cmd::Cmd;
+use vzrun::inventory::SshSettings;
+use vzrun::transport::{Ssh, Transport, TransportError};
+
+use crate::sshd::SshCluster;
+use crate::test::Test;
+
+fn transport(cluster: &SshCluster, index: usize) -> Ssh {
+    let h = &cluster.hosts[index];
+    let settings = SshSettings {
+        user: Some("root".into()),
+        port: Some(h.port),
+        identity: Some(cluster.path("id")),
+        known_hosts: Some(cluster.path("known_hosts")),
+        connect_timeout: Some(5),
+        ..SshSettings::default()
+    };
+    Ssh::new(
+        &h.name,
+        &h.address,
+        settings,
+        false,
+        Ssh::runtime().unwrap(),
+    )
+}
+
+fn run_over(cluster: &SshCluster, script: &str) -> Test {
+    Test::new()
+        .file("r.rhai", &format!("//! Over SSH.\n{script}"))
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./r.rhai")
+}
+
+#[test]
+fn a_runbook_runs_end_to_end_over_ssh_with_one_connection_per_host() {
+    let Some(cluster) = SshCluster::start(3) else {
+        return;
+    };
+    run_over(
+        &cluster,
+        r#"
+let counts = parallel(hosts(), 3, |h| prlctl::list(h).len());
+log(`counts ${counts}`);
+let s = vstorage::stat(host("msk-01"));
+log(`cs ${s.cs.len()} node ${s.cs[0].node}`);
+prlctl::migrate(host("msk-01"), "web01", host("msk-02"));
+log(`moved: ${prlctl::status(host("msk-02"), "web01")}`);
+"#,
+    )
+    .run()
+    .status(0)
+    .stdout_has("counts [7, 6, 6]")
+    .stdout_has("cs 21 node msk-01")
+    .stdout_has("moved: running");
+    for h in &cluster.hosts {
+        assert_eq!(
+            cluster.connections(&h.name),
+            1,
+            "one master connection to {}",
+            h.name
+        );
+    }
+}
+
+#[test]
+fn files_travel_through_stdin_and_keep_their_mode() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let ssh = transport(&cluster, 0);
+    let path = cluster.path("remote.conf");
+    std::fs::write(&path, "old").unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let content: Vec<u8> = (1..=255u8)
+        .chain(b"\n'$(x)' \"end\"\n".iter().copied())
+        .collect();
+    let p = path.to_str().unwrap();
+    ssh.write_file_atomic(p, &content, None).unwrap();
+    assert_eq!(ssh.read_file(p).unwrap().unwrap(), content);
+    assert_eq!(std::fs::read(&path).unwrap(), content);
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(
+        ssh.read_file(cluster.path("missing").to_str().unwrap())
+            .unwrap(),
+        None
+    );
+    // No temp file is left beside it.
+    let leftovers = std::fs::read_dir(cluster.dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".vzrun.")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn a_deadline_also_stops_the_remote_command() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let ssh = transport(&cluster, 0);
+    let err = ssh
+        .run(&Cmd::read(["sleep", "41.337"]).with_timeout(Duration::from_secs(1)))
+        .unwrap_err();
+    assert!(matches!(err, TransportError::TimedOut { .. }), "{err}");
+    std::thread::sleep(Duration::from_millis(500));
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 41.337"])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "the remote sleep still runs");
+}
+
+#[test]
+fn argv_travels_intact() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let ssh = Arc::new(transport(&cluster, 0));
+    let word =
+        "[^\u{0}]{0,12}|-{1,2}[a-z]{1,5}|\\$\\([a-z ]{1,6}\\)|['\"`\\\\;&|<>*?~#! \n\t]{1,6}";
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 48,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&prop::collection::vec(word, 1..6), |args| {
+            let mut argv = vec!["printf".to_string(), "%s\\0".to_string()];
+            argv.extend(args.iter().cloned());
+            let out = ssh.run(&Cmd::read(argv)).unwrap();
+            prop_assert_eq!(out.code, 0, "{}", out.stderr);
+            let mut expected = String::new();
+            for a in &args {
+                expected.push_str(a);
+                expected.push('\0');
+            }
+            prop_assert_eq!(out.stdout, expected);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_second_run_on_a_locked_host_gets_exit_4_and_a_killed_holder_frees_it() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let runbook = "//! Change and hold.\n//! opt hold = 0: seconds\nhost(\"msk-01\").run([\"true\"]);\nlog(\"changed\");\nsleep(ARGS.hold);\n";
+    let first = Test::new().file("c.rhai", runbook);
+    let mut holder = first
+        .command()
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .args(["./c.rhai", "--hold", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(holder.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "changed");
+    let second = || {
+        Test::new()
+            .file("c.rhai", runbook)
+            .arg("--inventory")
+            .arg(cluster.path("inventory.yaml"))
+            .arg("./c.rhai")
+            .run()
+    };
+    second()
+        .status(4)
+        .stderr_has("msk-01 is locked by run ")
+        .stderr_has(&format!("pid {}", holder.id()));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    second().status(0).stdout_has("changed");
+}
+
+#[test]
+fn unknown_host_keys_are_refused_unless_accepted() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    std::fs::write(cluster.path("empty_known_hosts"), "").unwrap();
+    let inventory = cluster.write_inventory("strict.yaml", "empty_known_hosts");
+    let script = "//! Probe.\nlog(host(\"msk-01\").query([\"uname\", \"-s\"]).stdout);\n";
+    Test::new()
+        .file("r.rhai", script)
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./r.rhai")
+        .run()
+        .status(1)
+        .stderr_has("on msk-01, `uname -s`: cannot connect: msk-01");
+    Test::new()
+        .file("r.rhai", script)
+        .arg("--inventory")
+        .arg(&inventory)
+        .args(["--accept-new-hosts", "./r.rhai"])
+        .run()
+        .status(0)
+        .stdout_has("Linux");
+    // Recorded (Debian hashes the entry, so only its presence is checked).
+    assert!(!std::fs::read_to_string(cluster.path("empty_known_hosts"))
+        .unwrap()
+        .trim()
+        .is_empty());
+}
+
+#[test]
+fn a_host_that_does_not_answer_times_out_naming_host_and_command() {
+    // A listener that accepts and never speaks: the SSH banner never comes.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let test = Test::new()
+        .file(
+            "inv.yaml",
+            &format!("cluster: c\ndefaults: {{connect_timeout: 1}}\nhosts:\n  - {{name: dead-01, address: 127.0.0.1, port: {port}}}\n"),
+        )
+        .file("r.rhai", "//! Probe.\nhost(\"dead-01\").query([\"prlctl\", \"list\"]);\n");
+    let inv = test.path("inv.yaml");
+    test.arg("--inventory")
+        .arg(inv)
+        .arg("./r.rhai")
+        .run()
+        .status(5)
+        .stderr_has("on dead-01, `prlctl list`: host is unreachable: dead-01 (127.0.0.1)");
+    drop(silent);
+}
+
+#[test]
+fn a_malformed_inventory_is_an_error_with_line_and_column() {
+    let test = Test::new()
+        .file("inv.yaml", "cluster: c\nhosts:\n  - {name: a, adress: b}\n")
+        .file("r.rhai", "//! Touch.\nlocal().run([\"touch\", \"ran\"]);\n");
+    let inv = test.path("inv.yaml");
+    let out = test
+        .arg("--inventory")
+        .arg(inv)
+        .arg("./r.rhai")
+        .run()
+        .status(2)
+        .stderr_has("inv.yaml:3:");
+    assert!(!out.exists("ran"));
+}
+
+#[test]
+fn the_inventory_is_found_in_the_environment_and_the_current_directory() {
+    let test = Test::new()
+        .file(
+            "vzrun.yaml",
+            "cluster: here\nhosts:\n  - {name: n1, address: 10.255.255.1}\n",
+        )
+        .file(
+            "r.rhai",
+            "//! Which.\nlog(`${CLUSTER} ${hosts().len()} ${host(\"n1\").address}`);\n",
+        );
+    test.arg("./r.rhai")
+        .run()
+        .status(0)
+        .stdout_has("here 1 10.255.255.1");
+    let test = Test::new()
+        .file(
+            "other.yaml",
+            "cluster: env\nhosts:\n  - {name: n2, address: 10.255.255.2}\n",
+        )
+        .file("r.rhai", "//! Which.\nlog(`${CLUSTER}`);\n");
+    let inv = test.path("other.yaml");
+    test.env("VZRUN_INVENTORY", inv)
+        .arg("./r.rhai")
+        .run()
+        .status(0)
+        .stdout_has("env");
+}

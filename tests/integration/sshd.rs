@@ -1,0 +1,178 @@
+//! Real OpenSSH servers on loopback for the SSH tests (recipe in DESIGN §4): one `sshd` per
+//! 127.0.0.N, keys made with ssh-keygen, the lab shim first on PATH through `SetEnv`, all
+//! sharing one lab state file. Tests skip with a message where sshd is not installed;
+//! `.ci/run` installs it.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::test::vzrun_bin;
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// The next loopback address, so parallel tests do not share one.
+fn next_address() -> String {
+    static NEXT: AtomicU8 = AtomicU8::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    format!("127.0.{}.{}", 10 + n / 200, 10 + n % 200)
+}
+
+fn free_port(address: &str) -> u16 {
+    TcpListener::bind((address, 0))
+        .expect("bind loopback")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn keygen(path: &Path) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success());
+}
+
+pub struct SshHost {
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+}
+
+pub struct SshCluster {
+    pub dir: TempDir,
+    pub hosts: Vec<SshHost>,
+    sshds: Vec<Child>,
+}
+
+impl SshCluster {
+    /// Starts `n` sshd instances serving lab hosts msk-01, msk-02, ...; `None` (after
+    /// saying why) when sshd is not installed.
+    pub fn start(n: usize) -> Option<SshCluster> {
+        if !Path::new(SSHD).exists() {
+            eprintln!("skipping: {SSHD} is not installed (.ci/run installs openssh-server)");
+            return None;
+        }
+        fs::create_dir_all("/run/sshd").ok();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        keygen(&d.join("id"));
+        keygen(&d.join("hostkey"));
+        fs::copy(d.join("id.pub"), d.join("authorized_keys")).unwrap();
+        let shim = d.join("shim");
+        fs::create_dir_all(&shim).unwrap();
+        for tool in ["prlctl", "prlsrvctl", "vstorage", "firewall-cmd"] {
+            std::os::unix::fs::symlink(vzrun_bin(), shim.join(tool)).unwrap();
+        }
+        let mut scenario = vzrun::lab::DEFAULT_SCENARIO.replace("speed: 0.05", "speed: 0");
+        let host_key = fs::read_to_string(d.join("hostkey.pub")).unwrap();
+        let mut known_hosts = String::new();
+        let mut hosts = Vec::new();
+        let mut sshds = Vec::new();
+        for i in 1..=n {
+            let name = format!("msk-{i:02}");
+            let address = next_address();
+            let port = free_port(&address);
+            // The lab host answers at its sshd's address, so migrations and `stat` agree.
+            scenario = scenario.replace(&format!("10.30.17.{}", 30 + i), &address);
+            let config = d.join(format!("sshd_{name}"));
+            fs::write(
+                &config,
+                format!(
+                    "ListenAddress {address}:{port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin yes\nMaxSessions 64\nMaxStartups 200:30:400\nLogLevel INFO\nSetEnv PATH={shim}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin VZRUN_LAB_STATE={state} VZRUN_LAB_HOST={name} VZRUN_LAB_SCENARIO={scenario}\n",
+                    hk = d.join("hostkey").display(),
+                    ak = d.join("authorized_keys").display(),
+                    pid = d.join(format!("{name}.pid")).display(),
+                    shim = shim.display(),
+                    state = d.join("lab.json").display(),
+                    scenario = d.join("scenario.yaml").display(),
+                ),
+            )
+            .unwrap();
+            let log = fs::File::create(d.join(format!("{name}.log"))).unwrap();
+            let child = Command::new(SSHD)
+                .args(["-D", "-e", "-f"])
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("sshd starts");
+            sshds.push(child);
+            writeln!(known_hosts, "[{address}]:{port} {}", host_key.trim()).unwrap();
+            fs::create_dir_all(d.join("locks").join(&name)).unwrap();
+            hosts.push(SshHost {
+                name,
+                address,
+                port,
+            });
+        }
+        fs::write(d.join("known_hosts"), known_hosts).unwrap();
+        fs::write(d.join("scenario.yaml"), scenario).unwrap();
+        let cluster = SshCluster { dir, hosts, sshds };
+        cluster.write_inventory("inventory.yaml", "known_hosts");
+        for h in &cluster.hosts {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while TcpStream::connect((h.address.as_str(), h.port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "sshd on {}:{} did not start",
+                    h.address,
+                    h.port
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Some(cluster)
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Writes an inventory of these hosts using the given known_hosts file.
+    pub fn write_inventory(&self, file: &str, known_hosts: &str) -> PathBuf {
+        let d = self.dir.path();
+        let mut yaml = format!(
+            "cluster: livelinux\ndefaults: {{user: root, identity: id, known_hosts: {known_hosts}, connect_timeout: 5}}\nhosts:\n"
+        );
+        for h in &self.hosts {
+            writeln!(
+                yaml,
+                "  - {{name: {}, address: {}, port: {}, tags: [hypervisor], lock_dir: {}}}",
+                h.name,
+                h.address,
+                h.port,
+                d.join("locks").join(&h.name).display()
+            )
+            .unwrap();
+        }
+        let path = d.join(file);
+        fs::write(&path, yaml).unwrap();
+        path
+    }
+
+    /// How many SSH connections a host's sshd accepted so far.
+    pub fn connections(&self, host: &str) -> usize {
+        fs::read_to_string(self.path(&format!("{host}.log")))
+            .unwrap_or_default()
+            .matches("Accepted publickey")
+            .count()
+    }
+}
+
+impl Drop for SshCluster {
+    fn drop(&mut self) {
+        for child in &mut self.sshds {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
