@@ -76,7 +76,7 @@ impl Runner {
         if held.contains_key(host.name()) {
             return Ok(());
         }
-        match host.transport().lock(&self.locking.holder, self.locking.wait) {
+        match host.transport().lock("run", &self.locking.holder, self.locking.wait) {
             Ok(guard) => {
                 held.insert(host.name().to_string(), guard);
                 Ok(())
@@ -90,6 +90,46 @@ impl Runner {
             )),
             Err(LockError::Failed(why)) => Err(Failure::failed(format!("on {}: {why}", host.name()))),
         }
+    }
+
+    /// Runs `body` holding the cluster-wide lock `name` (taken on `host`), so that two runs of
+    /// a rolling operation never overlap. Plans take no lock.
+    pub fn with_cluster_lock<T>(
+        &self,
+        host: &Host,
+        name: &str,
+        body: impl FnOnce() -> T,
+    ) -> Result<T, Failure> {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(Failure::bad_input(
+                "lock name",
+                format!("{name:?}: letters, digits, '-', '_'"),
+            ));
+        }
+        if self.is_plan() {
+            return Ok(body());
+        }
+        let guard = host
+            .transport()
+            .lock(&format!("cluster-{name}"), &self.locking.holder, self.locking.wait)
+            .map_err(|e| match e {
+                LockError::Held(who) => Failure::new(
+                    FailureKind::LockHeld,
+                    format!("the cluster lock {name:?} is held by {who} (--lock-wait SECONDS waits for it)"),
+                ),
+                LockError::Failed(why) => Failure::failed(format!("cluster lock {name:?} on {}: {why}", host.name())),
+            })?;
+        self.log(format!(
+            "holding the cluster lock {name:?} (on {})",
+            host.name()
+        ));
+        let result = body();
+        drop(guard);
+        Ok(result)
     }
 
     /// Releases every lock this run holds.

@@ -239,6 +239,27 @@ pub mod flow_api {
         result
     }
 
+    /// Runs `action` holding a cluster-wide lock, so that two runs of the same rolling
+    /// operation never overlap (the lock lives on the first host of the inventory and is
+    /// freed if this run dies). Returns the action's value.
+    ///
+    /// ```rhai
+    /// cluster_lock("pcompact", || for h in hosts("hypervisor") { h.run(["pcompact"]); });
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cluster_lock(ctx: NativeCallContext, name: &str, action: FnPtr) -> ApiResult<Dynamic> {
+        let run = RunContext::of(&ctx)?;
+        let host = run
+            .cluster
+            .hosts()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| run.cluster.local().clone());
+        run.runner.with_cluster_lock(&host, name, || {
+            action.call_within_context::<Dynamic>(&ctx, ())
+        })?
+    }
+
     /// Asks the operator a yes/no question on the terminal; `--yes` answers yes. Anything
     /// but yes, or no terminal and no `--yes`, stops the run as refused (exit 3). In plan
     /// mode nothing will change, so it answers yes.

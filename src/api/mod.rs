@@ -121,6 +121,16 @@ mod failure_api {
         format!("Failure({}: {})", failure.kind.as_str(), failure.message)
     }
 
+    /// Stops the run for bad input (exit code 2), naming the argument.
+    ///
+    /// ```rhai
+    /// if ARGS.state != "on" && ARGS.state != "off" { bad_input("state", "expected on or off"); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn bad_input(argument: &str, problem: &str) -> Result<(), Box<rhai::EvalAltResult>> {
+        Err(Failure::bad_input(argument, problem).into())
+    }
+
     /// Stops the run as refused by a preflight check (exit code 3); nothing further runs.
     ///
     /// ```rhai

@@ -69,6 +69,7 @@ fn is_dir(state: &LabState, host: &str, path: &str) -> bool {
     let h = state.host(host).expect("known host");
     let prefix = format!("{}/", path.trim_end_matches('/'));
     path == "/"
+        || state.ves.iter().any(|v| v.home == path)
         || h.dirs.iter().any(|d| d == path || d.starts_with(&prefix))
         || h.files.keys().any(|f| f.starts_with(&prefix))
 }

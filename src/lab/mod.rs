@@ -243,6 +243,7 @@ impl Transport for LabTransport {
 
     fn lock(
         &self,
+        name: &str,
         holder: &str,
         wait: Duration,
     ) -> Result<Box<dyn crate::lock::HeldLock>, crate::lock::LockError> {
@@ -252,7 +253,7 @@ impl Transport for LabTransport {
             Store::File { path, .. } => {
                 let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
                 let key = format!(
-                    "lab-{}-{}",
+                    "lab-{}-{}-{name}",
                     state::uuid_from(&abs.display().to_string()),
                     self.host
                 );

@@ -103,6 +103,8 @@ fn list(state: &LabState, host: &str, args: &[String]) -> Reply {
             "-H" | "--no-header" => opts.no_header = true,
             "-j" | "--json" => opts.json = true,
             "-L" | "--list" => opts.list_fields = true,
+            "-i" | "--info" => opts.info = true,
+            "-f" | "--full" => {}
             "-o" | "--output" => match value(arg) {
                 Ok(v) => opts.fields = Some(v),
                 Err(r) => return r,
@@ -324,6 +326,7 @@ fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         .host_by_node(&dst_node)
         .filter(|h| !h.unreachable)
         .map(|h| h.name.clone());
+    let speed = state.speed;
     let Some(ve) = find(state, host, &src_id) else {
         return not_found();
     };
@@ -373,6 +376,11 @@ fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     } else {
         ve.host = Some(dst.clone());
         ve.owner = Some(dst);
+        // A slow-starting VE also resumes slowly on its new host.
+        if let (true, Some(slow)) = (live, ve.slow_start_s) {
+            ve.status = "starting".into();
+            ve.running_at = Some(now() + slow * speed);
+        }
         if !dst_name.is_empty() {
             ve.name = dst_name;
         }

@@ -237,6 +237,7 @@ pub struct ListOptions {
     pub no_header: bool,
     pub json: bool,
     pub list_fields: bool,
+    pub info: bool,
     pub id: Option<String>,
 }
 
@@ -305,7 +306,9 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
             ves.reverse();
         }
     }
-    let out = if opts.json {
+    let out = if opts.info && opts.json {
+        render_info_json(&ves)
+    } else if opts.json {
         render_json(&ves, &names)
     } else {
         render_table(&ves, &names, !opts.no_header)
@@ -319,6 +322,39 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
         return reply;
     }
     Reply::ok(out)
+}
+
+/// `list -i -j`: one object per VE, nested groups as objects, sizes as `"1024Mb"` strings,
+/// plain integers as numbers, `ID` without braces (reference §1.2).
+fn render_info_json(ves: &[&Ve]) -> String {
+    let values: Vec<serde_json::Value> = ves
+        .iter()
+        .map(|ve| {
+            serde_json::json!({
+                "ID": ve.uuid,
+                "EnvID": cell(ve, "envid", false, true),
+                "Name": ve.name,
+                "Description": "",
+                "Type": ve.kind.as_str(),
+                "State": ve.status,
+                "OS": ve.ostemplate,
+                "Template": "no",
+                "Home": ve.home,
+                "Autostart": if ve.onboot { "on" } else { "off" },
+                "Hardware": {
+                    "cpu": {"sockets": 1, "cpus": ve.cpus, "cores": ve.cpus, "mode": "64"},
+                    "memory": {"size": format!("{}Mb", ve.memsize_mb)},
+                    "hdd0": {"enabled": true, "size": format!("{}Mb", ve.disk_mb)},
+                },
+                "Hostname": ve.hostname,
+            })
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&values)
+        .expect("serializes")
+        .replace("  ", "\t");
+    text.push('\n');
+    text
 }
 
 fn render_table(ves: &[&Ve], names: &[String], header: bool) -> String {

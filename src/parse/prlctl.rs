@@ -124,6 +124,82 @@ pub fn list_table(text: &str, fields: &str) -> Result<Vec<VeRow>, ParseError> {
     Ok(rows)
 }
 
+/// A VE's configuration from `prlctl list -i -j`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VeInfo {
+    pub uuid: String,
+    pub name: String,
+    pub status: String,
+    pub kind: String,
+    pub home: String,
+    pub hostname: String,
+    pub os: String,
+    pub memsize_mb: Option<u64>,
+    pub cpus: Option<u64>,
+    pub disk_mb: Option<u64>,
+}
+
+/// `1024Mb`, `2Gb`, or a plain number (MB) → MB.
+fn mb(value: &Value) -> Option<u64> {
+    if let Some(n) = value.as_u64() {
+        return Some(n);
+    }
+    let text = value.as_str()?.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let n: u64 = text[..split].parse().ok()?;
+    match text[split..].to_ascii_lowercase().as_str() {
+        "" | "mb" | "m" => Some(n),
+        "gb" | "g" => Some(n * 1024),
+        "tb" | "t" => Some(n * 1024 * 1024),
+        _ => None,
+    }
+}
+
+/// `prlctl list -i -j`: one object per VE; keys it lacks are left empty.
+pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ParseError::new("prlctl list -i -j", e.to_string()))?;
+    let items = match value {
+        Value::Array(items) => items,
+        object @ Value::Object(_) => vec![object],
+        _ => return Err(ParseError::new("prlctl list -i -j", "not a JSON array")),
+    };
+    Ok(items
+        .iter()
+        .map(|v| {
+            let s = |k: &str| {
+                v.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let hw = &v["Hardware"];
+            // "memory" is a group with a size, or (in some builds) the size itself.
+            let memory = hw
+                .get("memory")
+                .and_then(|m| m.get("size").or(Some(m)))
+                .and_then(mb);
+            VeInfo {
+                uuid: unbrace(&s("ID")),
+                name: s("Name"),
+                status: s("State"),
+                kind: s("Type"),
+                home: s("Home"),
+                hostname: s("Hostname"),
+                os: s("OS"),
+                memsize_mb: memory,
+                cpus: hw
+                    .get("cpu")
+                    .and_then(|c| c.get("cpus"))
+                    .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok())),
+                disk_mb: hw.get("hdd0").and_then(|d| d.get("size")).and_then(mb),
+            }
+        })
+        .collect())
+}
+
 /// `CT 101 exist running` → (`CT`, `running`).
 pub fn status(text: &str) -> Result<(String, String), ParseError> {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -195,6 +271,22 @@ mod tests {
         );
         assert_eq!(rows[0].hostname, "");
         assert_eq!(rows[0].ips, vec!["10.0.0.1", "10.0.0.2"]);
+    }
+
+    #[test]
+    fn info_json_reads_memory_in_its_forms() {
+        let text = "[\n\t{\n\t\t\"ID\": \"600adc12-0e39-41b3-bf05-c59b7d26dd73\",\n\t\t\"Name\": \"MyCT\",\n\t\t\"State\": \"running\",\n\t\t\"Type\": \"CT\",\n\t\t\"Hardware\": {\"cpu\": {\"cpus\": 4}, \"memory\": {\"size\": \"2048Mb\"}, \"hdd0\": {\"size\": \"65536Mb\"}}\n\t},\n\t{\"ID\": \"{b2de86d9-6539-4ccc-9120-928b33ed31b9}\", \"Hardware\": {\"memory\": \"4Gb\", \"cpu\": {\"cpus\": \"2\"}}}\n]\n";
+        let v = info_json(text).unwrap();
+        assert_eq!(
+            (v[0].memsize_mb, v[0].cpus, v[0].disk_mb),
+            (Some(2048), Some(4), Some(65536))
+        );
+        assert_eq!(
+            (v[1].uuid.as_str(), v[1].memsize_mb, v[1].cpus),
+            ("b2de86d9-6539-4ccc-9120-928b33ed31b9", Some(4096), Some(2))
+        );
+        assert_eq!(v[1].name, "");
+        assert!(info_json("nope").is_err());
     }
 
     #[test]

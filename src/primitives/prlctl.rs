@@ -35,6 +35,30 @@ fn ve_map(row: &VeRow, host: &Host) -> Map {
     ])
 }
 
+fn info_map(i: &parse::VeInfo, host: &Host) -> Map {
+    map([
+        ("uuid", i.uuid.clone().into()),
+        ("name", i.name.clone().into()),
+        ("status", i.status.clone().into()),
+        ("kind", i.kind.clone().into()),
+        ("home", i.home.clone().into()),
+        ("hostname", i.hostname.clone().into()),
+        ("os", i.os.clone().into()),
+        ("memsize", super::opt_int(i.memsize_mb)),
+        ("cpus", super::opt_int(i.cpus)),
+        ("disk", super::opt_int(i.disk_mb)),
+        ("host", host.name().to_string().into()),
+    ])
+}
+
+/// Configuration of the host's VEs (`prlctl list -a -i -j [ID]`).
+fn info(run: &RunContext, host: &Host, id: Option<&str>) -> Result<Vec<parse::VeInfo>, Failure> {
+    let mut argv = vec!["prlctl", "list", "-a", "-i", "-j"];
+    argv.extend(id);
+    let out = read(run, host, argv)?;
+    parse::info_json(&out.stdout).map_err(|e| Failure::failed(format!("on {}: {e}", host.name())))
+}
+
 /// Every VE registered on the host (running or not).
 pub fn list(run: &RunContext, host: &Host) -> Result<Vec<VeRow>, Failure> {
     list_filtered(run, host, None).map(|rows| rows.unwrap_or_default())
@@ -423,6 +447,39 @@ pub mod api {
     #[rhai_fn(return_raw)]
     pub fn get(ctx: NativeCallContext, host: Host, id: &str) -> ApiResult<Map> {
         call(&ctx, |run| Ok(ve_map(&must_find(run, &host, id)?, &host)))
+    }
+
+    /// The configuration of every VE on the host: maps with `uuid name status kind home
+    /// hostname os memsize cpus disk host` (sizes in MB; `()` when the tool does not say).
+    ///
+    /// ```rhai
+    /// let ram = prlctl::info(h).reduce(|sum, ve| sum + ve.memsize, 0);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn info(ctx: NativeCallContext, host: Host) -> ApiResult<Array> {
+        call(&ctx, |run| {
+            Ok(super::info(run, &host, None)?
+                .iter()
+                .map(|i| Dynamic::from_map(info_map(i, &host)))
+                .collect())
+        })
+    }
+
+    /// The configuration of one VE (see `info(h)`).
+    ///
+    /// ```rhai
+    /// log(`web01 has ${prlctl::info(h, "web01").memsize} MB`);
+    /// ```
+    #[rhai_fn(name = "info", return_raw)]
+    pub fn info_one(ctx: NativeCallContext, host: Host, id: &str) -> ApiResult<Map> {
+        call(&ctx, |run| {
+            let id = validate::ve_id(id)?;
+            must_find(run, &host, &id)?;
+            let all = super::info(run, &host, Some(&id))?;
+            all.first().map(|i| info_map(i, &host)).ok_or_else(|| {
+                Failure::failed(format!("no configuration for {id} on {}", host.name()))
+            })
+        })
     }
 
     /// The VE's status word (`running`, `stopped`, `starting`, ...), from `prlctl status`.

@@ -171,10 +171,11 @@ impl Transport for Local {
 
     fn lock(
         &self,
+        name: &str,
         holder: &str,
         wait: std::time::Duration,
     ) -> Result<Box<dyn crate::lock::HeldLock>, crate::lock::LockError> {
-        crate::lock::local("local", holder, wait)
+        crate::lock::local(&format!("local-{name}"), holder, wait)
     }
 }
 

@@ -51,7 +51,13 @@ pub trait Transport: Send + Sync + fmt::Debug {
         mode: Option<u32>,
     ) -> Result<(), TransportError>;
 
-    /// Takes this host's run lock, waiting up to `wait`; held until the guard is dropped,
-    /// and released by the operating system if the holder dies.
-    fn lock(&self, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError>;
+    /// Takes the lock `name` on this host (`run` for the per-run host lock), waiting up to
+    /// `wait`; held until the guard is dropped, and released by the operating system if the
+    /// holder dies.
+    fn lock(
+        &self,
+        name: &str,
+        holder: &str,
+        wait: Duration,
+    ) -> Result<Box<dyn HeldLock>, LockError>;
 }

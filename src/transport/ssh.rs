@@ -262,14 +262,19 @@ impl Ssh {
     }
 
     /// Takes the host's run lock: a remote `flock` holder whose stdin is kept open.
-    pub fn lock(&self, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError> {
+    pub fn lock(
+        &self,
+        name: &str,
+        holder: &str,
+        wait: Duration,
+    ) -> Result<Box<dyn HeldLock>, LockError> {
         let dir = self
             .settings
             .lock_dir
             .clone()
             .unwrap_or_else(|| "/run/lock".into());
-        let lock_file = format!("{dir}/vzrun.lock");
-        let holder_file = format!("{dir}/vzrun.holder");
+        let lock_file = format!("{dir}/vzrun-{name}.lock");
+        let holder_file = format!("{dir}/vzrun-{name}.holder");
         let session = self
             .session()
             .map_err(|e| LockError::Failed(e.to_string()))?;
@@ -444,7 +449,12 @@ impl Transport for Ssh {
         }
     }
 
-    fn lock(&self, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError> {
-        Ssh::lock(self, holder, wait)
+    fn lock(
+        &self,
+        name: &str,
+        holder: &str,
+        wait: Duration,
+    ) -> Result<Box<dyn HeldLock>, LockError> {
+        Ssh::lock(self, name, holder, wait)
     }
 }
