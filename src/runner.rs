@@ -299,7 +299,16 @@ impl Runner {
     ) -> Result<bool, Failure> {
         self.check_interrupted()?;
         let current = self.read_file(host, path)?;
-        if current.as_deref() == Some(content) && mode.is_none() {
+        let mode_differs = match mode {
+            None => false,
+            Some(wanted) => {
+                host.transport()
+                    .mode(path)
+                    .map_err(|e| transport_failure(host, None, e))?
+                    != Some(wanted)
+            }
+        };
+        if current.as_deref() == Some(content) && !mode_differs {
             return Ok(self.unchanged(host, format!("{path} is already as wanted")));
         }
         let old = current.clone().unwrap_or_default();

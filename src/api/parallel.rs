@@ -21,7 +21,8 @@ const MAX_PARALLEL: i64 = 256;
 /// One item's outcome, filled in by whichever worker ran it.
 type Slot = Mutex<Option<Result<Dynamic, Box<EvalAltResult>>>>;
 
-/// A short name for an item in progress lines: a host's or a map's `name`, else its text.
+/// A short name for an item in progress lines: a host's or a map's `name` (or that of the
+/// first map it holds), else its text.
 fn label(item: &Dynamic) -> String {
     if let Some(host) = item.read_lock::<crate::host::Host>() {
         return host.name().to_string();
@@ -29,6 +30,10 @@ fn label(item: &Dynamic) -> String {
     if let Some(map) = item.read_lock::<rhai::Map>() {
         if let Some(name) = map.get("name") {
             return name.to_string();
+        }
+        // A plan entry such as #{ve: #{name: ..}, to: host}: name it by what it holds.
+        if let Some(inner) = map.values().find(|v| v.is_map()) {
+            return label(inner);
         }
     }
     item.to_string()

@@ -262,6 +262,13 @@ impl Transport for LabTransport {
         }
     }
 
+    fn mode(&self, path: &str) -> Result<Option<u32>, TransportError> {
+        let host = self.host.clone();
+        let path = path.to_string();
+        self.lab
+            .with_state(move |s| s.host(&host)?.files.get(&path).map(|f| f.mode))
+    }
+
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
         if self.unreachable()? {
             return Err(TransportError::Unreachable(format!(

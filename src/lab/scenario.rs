@@ -420,6 +420,32 @@ fn build(s: Scenario) -> Result<LabState, String> {
             .iter_mut()
             .find(|h| h.name == c.host)
             .expect("checked");
+        // Each CS sits on its own disk, mounted by UUID through fstab, as on a real node.
+        let letters = ['b', 'c', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n'];
+        let used = h.disks.iter().filter(|d| d.partition.is_some()).count();
+        let device = format!("/dev/sd{}", letters.get(used).copied().unwrap_or('z'));
+        let part = Partition {
+            device: format!("{device}1"),
+            uuid: uuid_from(&format!("cs-{}-{}", c.host, c.id)),
+            fstype: "ext4".into(),
+            reserved_pct: 0,
+        };
+        if let Some(fstab) = h.files.get_mut("/etc/fstab") {
+            fstab.content.push_str(&format!(
+                "UUID={} {repo} ext4 defaults,lazytime 1 2\n",
+                part.uuid
+            ));
+        }
+        h.mounts.push(Mount {
+            source: part.device.clone(),
+            target: repo.clone(),
+            fstype: "ext4".into(),
+        });
+        h.disks.push(Disk {
+            device,
+            size_gb: c.space_gb,
+            partition: Some(part),
+        });
         h.units.insert(
             format!("vstorage-csd.{cluster}.{}.service", c.id),
             unit(&format!("Virtuozzo Storage CS {}", c.id), true),

@@ -137,6 +137,8 @@ pub struct VeInfo {
     pub memsize_mb: Option<u64>,
     pub cpus: Option<u64>,
     pub disk_mb: Option<u64>,
+    /// `on`, `off` or `auto`.
+    pub autostart: String,
 }
 
 /// `1024Mb`, `2Gb`, or a plain number (MB) → MB.
@@ -195,6 +197,7 @@ pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
                     .and_then(|c| c.get("cpus"))
                     .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok())),
                 disk_mb: hw.get("hdd0").and_then(|d| d.get("size")).and_then(mb),
+                autostart: s("Autostart"),
             }
         })
         .collect())

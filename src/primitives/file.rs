@@ -119,12 +119,6 @@ pub mod api {
             let mut opts = OptionMap::new("file::write", options);
             let mode = mode(opts.take_dynamic("mode"))?;
             opts.finish()?;
-            let current = run.runner.read_file(&host, &path)?;
-            if current.as_deref() == Some(text) && mode.is_none() {
-                return Ok(run
-                    .runner
-                    .unchanged(&host, format!("{path} is already as wanted")));
-            }
             run.runner.write_file(&host, &path, text, mode)
         })
     }

@@ -322,8 +322,53 @@ pub fn set(run: &RunContext, host: &Host, id: &str, settings: Map) -> Result<boo
         argv.push(flag);
     }
     must_find(run, host, &id)?;
+    if let Some(current) = info(run, host, Some(&id))?.first() {
+        if settings_in_force(current, &settings) {
+            return Ok(run
+                .runner
+                .unchanged(host, format!("{id} already has these settings")));
+        }
+    }
     change(run, host, Cmd::change(argv))?;
     Ok(true)
+}
+
+/// Whether every requested setting is one `info` shows and already has that value.
+fn settings_in_force(current: &parse::VeInfo, settings: &Map) -> bool {
+    settings.iter().all(|(key, value)| match key.as_str() {
+        "cpus" => value.as_int().ok().map(|v| v as u64) == current.cpus,
+        "memsize" => size_mb(value) == current.memsize_mb,
+        "hostname" => value.to_string() == current.hostname,
+        "onboot" => {
+            let text = value.to_string();
+            let wanted = match (value.as_bool(), text.as_str()) {
+                (Ok(true), _) | (_, "yes") => "on",
+                (Ok(false), _) | (_, "no") => "off",
+                (_, other) => other,
+            };
+            wanted == current.autostart
+        }
+        _ => false,
+    })
+}
+
+/// A size setting in MB (`2048`, `"2G"`), when it can be read.
+fn size_mb(value: &Dynamic) -> Option<u64> {
+    if let Ok(mb) = value.as_int() {
+        return u64::try_from(mb).ok();
+    }
+    let text = value.to_string();
+    if let Ok(mb) = text.parse::<u64>() {
+        return Some(mb);
+    }
+    let (num, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = num.parse().ok()?;
+    match unit {
+        "M" => Some(n),
+        "G" => Some(n * 1024),
+        "T" => Some(n * 1024 * 1024),
+        _ => None,
+    }
 }
 
 pub fn set_disk(
@@ -350,6 +395,15 @@ pub fn set_disk(
     let size = size_arg("size", &size)?;
     opts.finish()?;
     must_find(run, host, &id)?;
+    let wanted = size_mb(&Dynamic::from(size.clone()));
+    if device == "hdd0"
+        && wanted.is_some()
+        && info(run, host, Some(&id))?.first().and_then(|i| i.disk_mb) == wanted
+    {
+        return Ok(run
+            .runner
+            .unchanged(host, format!("{id} {device} already has {size}")));
+    }
     change(
         run,
         host,

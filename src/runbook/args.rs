@@ -52,8 +52,8 @@ pub fn command_for(runbook: &Runbook, header: &Header) -> Result<Command, String
         .no_binary_name(true);
     let reserved = global_longs();
     for param in &header.params {
-        if reserved.contains(&param.name) {
-            if binds_to_global(&param.name) && param.kind == ParamKind::Flag {
+        if reserved.contains(&param.flag()) {
+            if binds_to_global(&param.flag()) && param.kind == ParamKind::Flag {
                 continue;
             }
             return Err(format!(
@@ -65,9 +65,12 @@ pub fn command_for(runbook: &Runbook, header: &Header) -> Result<Command, String
         let arg = Arg::new(param_id(&param.key())).help(param.help.clone());
         let arg = match &param.kind {
             ParamKind::Arg => arg.value_name(value_name).required(true),
-            ParamKind::Flag => arg.long(param.name.clone()).action(ArgAction::SetTrue),
+            ParamKind::Flag => arg.long(param.flag()).action(ArgAction::SetTrue),
             ParamKind::Opt { default } => {
-                let arg = arg.long(param.name.clone()).value_name(value_name);
+                let arg = arg
+                    .long(param.flag())
+                    .value_name(value_name)
+                    .allow_negative_numbers(true);
                 match default {
                     None => arg,
                     Some(value) => {
@@ -122,7 +125,7 @@ fn read_param(
 ) -> (Dynamic, serde_json::Value) {
     let id = param_id(key);
     match &param.kind {
-        ParamKind::Flag if binds_to_global(&param.name) => (global.yes.into(), global.yes.into()),
+        ParamKind::Flag if binds_to_global(&param.flag()) => (global.yes.into(), global.yes.into()),
         ParamKind::Flag => {
             let on = matches.get_flag(&id);
             (on.into(), on.into())

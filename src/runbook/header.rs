@@ -30,9 +30,17 @@ impl Value {
     /// `2` is an int, `0.5` a float, `true` a bool, anything else (quotes stripped) a string.
     pub fn infer(text: &str) -> Value {
         let text = text.trim();
+        let digits = !text.is_empty()
+            && text
+                .trim_start_matches('-')
+                .chars()
+                .all(|c| c.is_ascii_digit());
         if let Ok(i) = text.parse::<i64>() {
             Value::Int(i)
-        } else if let Ok(f) = text.parse::<f64>() {
+        } else if digits {
+            // Too large for an integer (fs.file-max is 2^64-1): keep it exactly, as text.
+            Value::Str(text.to_string())
+        } else if let (true, Ok(f)) = (text.contains(['.', 'e', 'E']), text.parse::<f64>()) {
             Value::Float(f)
         } else if let Ok(b) = text.parse::<bool>() {
             Value::Bool(b)
@@ -88,6 +96,11 @@ impl Param {
     /// The key in the `ARGS` map: dashes become underscores so it is a valid property name.
     pub fn key(&self) -> String {
         self.name.replace('-', "_")
+    }
+
+    /// The option on the command line: underscores become dashes (`--start-timeout`).
+    pub fn flag(&self) -> String {
+        self.name.replace('_', "-")
     }
 }
 
@@ -227,5 +240,10 @@ mod tests {
         assert_eq!(Value::infer("0.5"), Value::Float(0.5));
         assert_eq!(Value::infer("true"), Value::Bool(true));
         assert_eq!(Value::infer("\"a b\""), Value::Str("a b".into()));
+        assert_eq!(
+            Value::infer("18446744073709551615"),
+            Value::Str("18446744073709551615".into())
+        );
+        assert_eq!(Value::infer("inf"), Value::Str("inf".into()));
     }
 }

@@ -131,6 +131,15 @@ impl Transport for Local {
         }
     }
 
+    fn mode(&self, path: &str) -> Result<Option<u32>, TransportError> {
+        let full = self.resolve(path)?;
+        match fs::metadata(&full) {
+            Ok(meta) => Ok(Some(meta.mode() & 0o7777)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(file_error(&full, e)),
+        }
+    }
+
     fn write_file_atomic(
         &self,
         path: &str,

@@ -42,6 +42,9 @@ pub trait Transport: Send + Sync + fmt::Debug {
     /// The file's content, or `None` when it does not exist.
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError>;
 
+    /// The permission bits of a file, or `None` when it does not exist.
+    fn mode(&self, path: &str) -> Result<Option<u32>, TransportError>;
+
     /// Replaces the file atomically (temp file in the same directory, fsync, rename). The mode
     /// of an existing file is kept unless `mode` is given.
     fn write_file_atomic(

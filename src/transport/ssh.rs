@@ -38,6 +38,9 @@ sync -- "$t" 2>/dev/null || sync
 mv -f -- "$t" "$p"
 trap - EXIT"#;
 
+/// The permission bits of a file in octal: exit 3 when it does not exist.
+const MODE_SCRIPT: &str = r#"if [ -e "$1" ]; then exec stat -c %a -- "$1"; else exit 3; fi"#;
+
 /// Holds the run lock while its stdin (the SSH channel) is open.
 const LOCK_SCRIPT: &str = r#"printf '%s\n' "$1" > "$2"; echo locked; exec cat"#;
 
@@ -414,6 +417,28 @@ impl Transport for Ssh {
                 path: path.to_string(),
                 reason: format!(
                     "read failed on {} (exit {code}): {}",
+                    self.name,
+                    String::from_utf8_lossy(&err).trim()
+                ),
+            }),
+        }
+    }
+
+    fn mode(&self, path: &str) -> Result<Option<u32>, TransportError> {
+        let argv = [
+            "sh".into(),
+            "-c".into(),
+            MODE_SCRIPT.into(),
+            "sh".into(),
+            path.to_string(),
+        ];
+        match self.exec(&argv, None, Duration::from_secs(60))? {
+            (0, out, _) => Ok(u32::from_str_radix(String::from_utf8_lossy(&out).trim(), 8).ok()),
+            (3, _, _) => Ok(None),
+            (code, _, err) => Err(TransportError::File {
+                path: path.to_string(),
+                reason: format!(
+                    "stat failed on {} (exit {code}): {}",
                     self.name,
                     String::from_utf8_lossy(&err).trim()
                 ),

@@ -1,0 +1,531 @@
+//! The runbook catalog on the lab: each runbook's normal path, a fault path, and a second
+//! run that changes nothing (and says so).
+
+use std::path::PathBuf;
+
+use tempfile::TempDir;
+
+use crate::test::{Outcome, Test};
+
+/// One lab whose state persists across the runs of a test.
+struct Lab {
+    dir: TempDir,
+    scenario: Option<PathBuf>,
+    speed: &'static str,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        Lab {
+            dir: tempfile::tempdir().unwrap(),
+            scenario: None,
+            speed: "0",
+        }
+    }
+
+    fn with_scenario(yaml: &str) -> Lab {
+        let lab = Lab::new();
+        let path = lab.dir.path().join("scenario.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        Lab {
+            scenario: Some(path),
+            ..lab
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Outcome {
+        let mut test = Test::new()
+            .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
+            .args(["--lab-speed", self.speed, "--lab-state"])
+            .arg(self.dir.path().join("lab.json"));
+        if let Some(s) = &self.scenario {
+            let mut flag = std::ffi::OsString::from("--lab=");
+            flag.push(s);
+            test = test.arg(flag);
+        }
+        test.args(args.iter().copied()).run()
+    }
+
+    /// A state-reading runbook, to look at the lab between runs.
+    fn query(&self, script: &str) -> Outcome {
+        let path = self.dir.path().join("query.rhai");
+        std::fs::write(&path, format!("//! Look.\n{script}")).unwrap();
+        self.run(&[path.to_str().unwrap()])
+    }
+}
+
+/// A run that changed nothing: no command or edit was echoed as a change.
+fn unchanged(out: Outcome) -> Outcome {
+    let changes: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with('[')).collect();
+    assert!(
+        changes.is_empty(),
+        "expected no changes, got {changes:?}\n{}",
+        out.stdout
+    );
+    out
+}
+
+const SMALL: &str = "cluster: small\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage], memory_mb: 65536, disks: [/dev/sdd]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage], memory_mb: 65536}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage], memory_mb: 65536}\ncss:\n  - {id: 1, host: n1}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n3}\nmdss:\n  - {id: 1, host: n1, master: true}\n";
+
+#[test]
+fn evacuate_then_unevacuate_and_both_are_idempotent() {
+    let lab = Lab::new();
+    lab.run(&["evacuate", "msk-07", "--yes"])
+        .status(0)
+        .stdout_has("msk-07 is evacuated: 5 VEs moved")
+        .stderr_has("(5/5)");
+    lab.query("log(`left: ${prlctl::list(host(\"msk-07\")).len()}`);")
+        .status(0)
+        .stdout_has("left: 0");
+    unchanged(
+        lab.run(&["evacuate", "msk-07", "--yes"])
+            .status(0)
+            .stdout_has("nothing to do"),
+    );
+    lab.run(&["unevacuate", "msk-07", "--yes"])
+        .status(0)
+        .stdout_has("5 VEs are back on msk-07");
+    lab.query(
+        "log(`back: ${prlctl::list(host(\"msk-07\")).filter(|v| v.status == \"running\").len()}`);",
+    )
+    .status(0)
+    .stdout_has("back: 2");
+    unchanged(
+        lab.run(&["unevacuate", "msk-07", "--yes"])
+            .status(0)
+            .stdout_has("nothing to do"),
+    );
+}
+
+#[test]
+fn evacuate_refuses_when_capacity_is_short_and_changes_nothing() {
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], memory_mb: 65536}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], memory_mb: 16384}\nves:\n  - {name: big, host: n1, memsize: 32768}\n",
+    );
+    unchanged(
+        lab.run(&["evacuate", "n1", "--yes"])
+            .status(3)
+            .stderr_has("the destinations lack"),
+    );
+}
+
+#[test]
+fn evacuate_needs_confirmation_without_a_terminal() {
+    unchanged(
+        Lab::new()
+            .run(&["evacuate", "msk-07"])
+            .status(3)
+            .stderr_has("pass --yes"),
+    );
+}
+
+#[test]
+fn evacuate_retries_failed_migrations_and_lists_slow_starts_at_the_end() {
+    let mut lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0.001\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\nves:\n  - {name: flaky, host: n1, fail_migrations: 1}\n  - {name: slow, host: n1, slow_start_s: 100000}\n  - {name: fine, host: n1}\n",
+    );
+    lab.speed = "0.001";
+    lab.run(&["evacuate", "n1", "--yes", "--start-timeout", "1"])
+        .status(5)
+        .stderr_has("attempt 1 of 3 failed")
+        .stderr_has("slow does not run on n2 after 1s; starting it again")
+        .stderr_has("1 of 3 items failed:")
+        .stderr_has("slow: ")
+        .stderr_has("timed out after 1s waiting for slow to run on n2");
+    lab.query("log(`${prlctl::list(host(\"n2\")).len()}`);")
+        .status(0)
+        .stdout_has("3");
+}
+
+#[test]
+fn remove_cs_leaves_no_tails_and_a_second_run_finds_nothing() {
+    let lab = Lab::new();
+    lab.run(&["remove-cs", "1043", "--yes"])
+        .status(0)
+        .stderr_has("rm-cs --wait 1043")
+        .stderr_has("systemctl stop vstorage-csd.livelinux.1043.service")
+        .stderr_has("systemctl disable vstorage-csd.livelinux.1043.service")
+        .stderr_has("umount /vstorage/livelinux-cs1043")
+        .stderr_has("-UUID=")
+        .stdout_has("keeps no trace of it");
+    lab.query(
+        "let h = host(\"msk-07\");\nlog(`cs: ${vstorage::stat(h).cs.filter(|c| c.id == 1043).len()} active: ${systemd::is_active(h, \"vstorage-csd.livelinux.1043.service\")} fstab: ${fstab::list(h).filter(|e| e.file == \"/vstorage/livelinux-cs1043\").len()}`);",
+    )
+    .status(0)
+    .stdout_has("cs: 0 active: false fstab: 0");
+    unchanged(lab.run(&["remove-cs", "1043", "--yes"]).status(0));
+}
+
+#[test]
+fn remove_cs_refuses_below_the_replication_norm() {
+    let lab = Lab::with_scenario(&SMALL.replace("  - {id: 4, host: n3}\n", ""));
+    unchanged(
+        lab.run(&["remove-cs", "3", "--yes"])
+            .status(3)
+            .stderr_has("only 2 other active CSs for 3 replicas"),
+    );
+}
+
+#[test]
+fn remove_cs_that_never_drains_times_out_and_keeps_its_service() {
+    let lab = Lab::with_scenario(
+        &SMALL.replace("{id: 4, host: n3}", "{id: 4, host: n3, never_drains: true}"),
+    );
+    lab.run(&["remove-cs", "4", "--yes", "--drain-timeout", "20"])
+        .status(5)
+        .stderr_has("did not finish within 20s");
+    lab.query("log(`${systemd::is_active(host(\"n3\"), \"vstorage-csd.small.4.service\")}`);")
+        .status(0)
+        .stdout_has("true");
+}
+
+#[test]
+fn add_cs_builds_a_chunk_server_and_refuses_a_drive_in_use() {
+    let lab = Lab::new();
+    lab.run(&["add-cs", "msk-06", "/dev/sdd", "--tier", "2", "--yes"])
+        .status(0)
+        .stderr_has("prepare_vstorage_drive /dev/sdd --noboot")
+        .stderr_has("+UUID=")
+        .stderr_has("/vstorage/livelinux-sdd ext4 defaults,lazytime 1 2")
+        .stderr_has("tune2fs -m 0 /dev/sdd1")
+        .stderr_has("make-cs -r /vstorage/livelinux-sdd -t 2")
+        .stderr_has("systemctl restart vstorage-csd.target")
+        .stdout_has("CS#1046 serves /vstorage/livelinux-sdd on msk-06 (tier 2)");
+    lab.query("log(vstorage::stat(host(\"msk-06\")).cs.filter(|c| c.id == 1046)[0].status);")
+        .status(0)
+        .stdout_has("active");
+    unchanged(
+        lab.run(&["add-cs", "msk-06", "/dev/sdd", "--tier", "2", "--yes"])
+            .status(0)
+            .stdout_has("already serves CS#1046"),
+    );
+    // /dev/sdb holds a running CS.
+    unchanged(
+        lab.run(&[
+            "add-cs",
+            "msk-01",
+            "/dev/sdb",
+            "--yes",
+            "--repo",
+            "/vstorage/other",
+        ])
+        .status(3)
+        .stderr_has("/dev/sdb is in use"),
+    );
+}
+
+#[test]
+fn add_cs_plan_shows_what_is_not_known_yet() {
+    Lab::new()
+        .run(&["plan", "add-cs", "msk-06", "/dev/sdd"])
+        .status(0)
+        .stdout_has(
+            "would run on msk-06: /usr/libexec/vstorage/prepare_vstorage_drive /dev/sdd --noboot",
+        )
+        .stdout_has("UUID=<UUID-of-/dev/sdd1-once-prepared>")
+        .stdout_has("<new CS id>");
+}
+
+#[test]
+fn cs_maintenance_on_and_off_restores_the_timeout() {
+    let lab = Lab::new();
+    lab.run(&["cs-maintenance", "msk-02", "on", "--yes"])
+        .status(0)
+        .stderr_has("set-config mds.wd.offline_tout_mnt=25200000")
+        .stderr_has("rm-cs --maintenance 1028");
+    lab.query("log(`${vstorage::stat(host(\"msk-02\")).cs.filter(|c| c.node == \"msk-02\").map(|c| c.status)}`);")
+        .status(0)
+        .stdout_has("[\"maintenance\", \"maintenance\", \"maintenance\"]");
+    unchanged(
+        lab.run(&["cs-maintenance", "msk-02", "on", "--yes"])
+            .status(0),
+    );
+    lab.run(&["cs-maintenance", "msk-02", "off"])
+        .status(0)
+        .stderr_has("rm-cs --maintenance --revert 1028")
+        .stderr_has("offline_tout_mnt=180000");
+    unchanged(lab.run(&["cs-maintenance", "msk-02", "off"]).status(0));
+    lab.run(&["cs-maintenance", "msk-02", "maybe"])
+        .status(2)
+        .stderr_has("invalid state");
+}
+
+#[test]
+fn pcompact_rolls_node_by_node_and_skips_the_short_of_memory() {
+    let lab = Lab::with_scenario(&format!(
+        "{}ves:\n  - {{name: hog, host: n2, memsize: 63000}}\n",
+        SMALL
+    ));
+    lab.run(&["pcompact-rolling"])
+        .status(0)
+        .stderr_has("[n1] pcompact -v")
+        .stderr_has("n2: only")
+        .stderr_has("[n3] pcompact -v")
+        .stdout_has("compacted: 2 node(s); skipped: [\"n2\"]");
+}
+
+#[test]
+fn pcompact_waits_for_a_healthy_cluster_with_a_deadline() {
+    let lab = Lab::with_scenario(
+        &SMALL.replace("{id: 4, host: n3}", "{id: 4, host: n3, status: offline}"),
+    );
+    lab.run(&["pcompact-rolling", "--healthy-timeout", "1"])
+        .status(5)
+        .stderr_has("waiting for the cluster to be healthy");
+}
+
+#[test]
+fn memory_tuning_writes_valid_limits_and_restarts_vcmmd_only_on_change() {
+    let lab = Lab::new();
+    lab.run(&[
+        "memory-tuning",
+        "--nodes",
+        "msk-01",
+        "--cs-limit",
+        "17179869184",
+    ])
+    .status(0)
+    .stderr_has("+PAGECACHE_ISOLATION=yes")
+    .stderr_has("systemctl restart vcmmd")
+    .stderr_has("sysctl -w vm.min_free_kbytes=1048576");
+    lab.query("let l = parse_json(file::read(host(\"msk-01\"), \"/etc/vz/vstorage-limits.conf\"));\nlog(`max=${l.VStorage.Limit.Max} share=${l.VStorage.Guarantee.Share}`);\nlog(file::read(host(\"msk-01\"), \"/etc/sysctl.d/90-vzrun-memory.conf\"));")
+        .status(0)
+        .stdout_has("max=17179869184 share=0.25")
+        .stdout_has("vm.swappiness = 10");
+    unchanged(
+        lab.run(&[
+            "memory-tuning",
+            "--nodes",
+            "msk-01",
+            "--cs-limit",
+            "17179869184",
+        ])
+        .status(0),
+    );
+    lab.run(&["memory-tuning", "--cs-limit", "-5"])
+        .status(2)
+        .stderr_has("invalid cs-limit: -5");
+}
+
+#[test]
+fn drop_caches_only_where_memory_is_short() {
+    let lab = Lab::new();
+    lab.run(&["drop-caches", "--below-free", "100"])
+        .status(0)
+        .stderr_has("[msk-01] sysctl -w vm.drop_caches=3")
+        .stdout_has("caches dropped");
+    unchanged(
+        lab.run(&["drop-caches", "--below-free", "1"])
+            .status(0)
+            .stdout_has("left alone"),
+    );
+    lab.run(&["drop-caches", "--below-free", "0"]).status(2);
+}
+
+#[test]
+fn client_cache_zabbix_baseline_ntp_pfcache_bridge_are_idempotent() {
+    let lab = Lab::new();
+    let cases: &[&[&str]] = &[
+        &["client-cache", "/mnt/ssd/vstorage-livelinux-cache", "64000"],
+        &["zabbix-firewall"],
+        &["sysctl-baseline"],
+        &["ntp", "--servers", "ntp1.example.net,ntp2.example.net"],
+        &["pfcache-move", "/vz/pfcache2"],
+        &["bridge-network", "vlan100", "bond0.100"],
+    ];
+    for args in cases {
+        let first = lab.run(args).status(0);
+        assert!(
+            first.stderr.lines().any(|l| l.starts_with('[')),
+            "{args:?} changed nothing the first time"
+        );
+        unchanged(lab.run(args).status(0));
+    }
+    lab.query(
+        "let h = host(\"msk-03\");\nlog(fstab::list(h).filter(|e| e.vfstype == \"fuse.vstorage\")[0].options);\nlog(`${firewall::ports(h)}`);\nlog(conf::get(h, \"/etc/vz/vz.conf\", \"PFCACHE\"));\nlog(file::read(h, \"/etc/sudoers.d/90-vzrun-notty\"));\nlog(`${prlsrvctl::net_list(h).filter(|n| n.name == \"vlan100\")[0].bound_to}`);\nlog(vstorage::cache_info(h).path);",
+    )
+    .status(0)
+    .stdout_has("_netdev,cache=/mnt/ssd/vstorage-livelinux-cache,cachesize=64000")
+    .stdout_has("10050/tcp")
+    .stdout_has("5001/tcp")
+    .stdout_has("/vz/pfcache2")
+    .stdout_has("!requiretty")
+    .stdout_has("bond0.100")
+    .stdout_has("/mnt/ssd/vstorage-livelinux-cache");
+}
+
+#[test]
+fn catalog_bad_inputs_are_refused_before_anything_changes() {
+    let lab = Lab::new();
+    for (args, needle) in [
+        (&["client-cache", "relative", "64000"][..], "invalid path"),
+        (&["client-cache", "/x", "10"][..], "invalid size"),
+        (&["zabbix-firewall", "--ports", "10050"][..], "invalid port"),
+        (&["pfcache-move", "rel/dir"][..], "invalid dir"),
+        (
+            &["bridge-network", "bad name", "eth0"][..],
+            "invalid network name",
+        ),
+        (&["set-tier", "web01", "7"][..], "invalid tier"),
+        (&["set-replicas", "web01", "16"][..], "invalid replicas"),
+        (&["set-tier", "nosuch", "1"][..], "no VE named nosuch"),
+        (
+            &[
+                "force-register",
+                "00000000-0000-0000-0000-000000000000",
+                "msk-01",
+                "--yes",
+            ][..],
+            "no VE home",
+        ),
+        (&["fill-margin", "90"][..], "invalid pct"),
+        (&["cluster-health", "--format", "xml"][..], "invalid format"),
+        (
+            &["evacuate", "msk-07", "--to", "msk-07", "--yes"][..],
+            "is the node being evacuated",
+        ),
+        (&["evacuate", "msk-99", "--yes"][..], "unknown host"),
+    ] {
+        unchanged(lab.run(args).status(2).stderr_has(needle));
+    }
+}
+
+#[test]
+fn vm_tiers_and_setting_tiers_and_replicas() {
+    let lab = Lab::new();
+    let tiers = lab.run(&["vm-tiers"]).status(0);
+    let web01 = tiers
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("web01 "))
+        .expect("web01 is listed");
+    let cells: Vec<&str> = web01.split_whitespace().collect();
+    assert_eq!(
+        cells[..4],
+        ["web01", "web01.livelinux.local", "msk-01", "running"]
+    );
+    lab.run(&["set-tier", "web01", "2"])
+        .status(0)
+        .stderr_has("set-attr -R")
+        .stdout_has("tier 2");
+    unchanged(
+        lab.run(&["set-tier", "web01", "2"])
+            .status(0)
+            .stdout_has("already has tier 2"),
+    );
+    lab.run(&["set-replicas", "/vstorage/livelinux/private", "2:1"])
+        .status(0)
+        .stderr_has("replicas=2:1");
+    unchanged(
+        lab.run(&["set-replicas", "/vstorage/livelinux/private", "2:1"])
+            .status(0),
+    );
+    lab.run(&["vm-tiers", "--nodes", "msk-01"])
+        .status(0)
+        .stdout_has("2:1");
+}
+
+#[test]
+fn force_register_takes_over_a_dead_nodes_ve() {
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], unreachable: true}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\nves:\n  - {name: orphan, host: n1, uuid: 11111111-2222-4333-8444-555555555555}\n",
+    );
+    lab.run(&["force-register", "11111111-2222-4333-8444-555555555555", "n2", "--yes"])
+        .status(0)
+        .stderr_has("prlctl register /vstorage/c/private/11111111-2222-4333-8444-555555555555 --preserve-uuid --force")
+        .stdout_has("runs on n2");
+    unchanged(
+        lab.run(&[
+            "force-register",
+            "11111111-2222-4333-8444-555555555555",
+            "n2",
+            "--yes",
+        ])
+        .status(0),
+    );
+}
+
+#[test]
+fn create_ct_then_a_second_run_changes_nothing() {
+    let lab = Lab::new();
+    let args = [
+        "create-ct",
+        "web99",
+        "--on",
+        "msk-04",
+        "--cpus",
+        "4",
+        "--memsize",
+        "8192",
+        "--disk",
+        "40960",
+        "--ip",
+        "10.30.20.99/24",
+        "--gw",
+        "10.30.20.1",
+    ];
+    lab.run(&args)
+        .status(0)
+        .stderr_has("prlctl create web99 --vmtype ct")
+        .stdout_has("web99 runs on msk-04");
+    unchanged(lab.run(&args).status(0));
+    lab.query("let i = prlctl::info(host(\"msk-04\"), \"web99\");\nlog(`${i.cpus} ${i.memsize} ${i.disk} ${i.status}`);").status(0).stdout_has("4 8192 40960 running");
+}
+
+#[test]
+fn unmount_cluster_refuses_while_ves_run() {
+    let lab = Lab::new();
+    unchanged(
+        lab.run(&["unmount-cluster", "msk-07", "--yes"])
+            .status(3)
+            .stderr_has("still run on msk-07"),
+    );
+    lab.run(&["evacuate", "msk-07", "--yes"]).status(0);
+    lab.run(&["unmount-cluster", "msk-07", "--yes"])
+        .status(0)
+        .stderr_has("umount /vstorage/livelinux");
+    unchanged(lab.run(&["unmount-cluster", "msk-07", "--yes"]).status(0));
+}
+
+#[test]
+fn fill_margin_is_restored_afterwards() {
+    let lab = Lab::new();
+    lab.run(&["fill-margin", "1", "--minutes", "0"])
+        .status(0)
+        .stderr_has("set-config mds.alloc.fill_margin=1")
+        .stderr_has("set-config mds.alloc.fill_margin=5")
+        .stdout_has("back to 5");
+}
+
+#[test]
+fn license_and_cluster_health_in_every_format() {
+    let lab = Lab::new();
+    lab.run(&["license"])
+        .status(0)
+        .stdout_has("PCSS.02444715.0000")
+        .stdout_has("ACTIVE")
+        .stdout_has("HWID msk-01:");
+    lab.run(&["cluster-health"])
+        .status(0)
+        .stdout_has("livelinux  healthy  21/21 active")
+        .stdout_has("msk-07");
+    lab.run(&["cluster-health", "--format", "prometheus"])
+        .status(0)
+        .stdout_has("vzrun_cluster_healthy{cluster=\"livelinux\"} 1")
+        .stdout_has("vzrun_node_running_ves{cluster=\"livelinux\",node=\"msk-01\"} 7");
+    lab.run(&["cluster-health", "--format", "zabbix"])
+        .status(0)
+        .stdout_has("livelinux vzrun.cluster.cs_active 21");
+    let json = lab.run(&["--output", "json", "cluster-health"]).status(0);
+    assert!(json
+        .events()
+        .iter()
+        .any(|e| e["event"] == "table" && e["columns"][0] == "cluster"));
+    let degraded = Lab::with_scenario(
+        &SMALL.replace("{id: 4, host: n3}", "{id: 4, host: n3, status: offline}"),
+    );
+    degraded
+        .run(&["cluster-health"])
+        .status(0)
+        .stderr_has("warning: cluster small is degraded");
+}
