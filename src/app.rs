@@ -55,6 +55,23 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::List => commands::list::run(),
         Command::Check { paths } => commands::check::run(&paths),
         Command::Runs => commands::runs::run(),
+        Command::Resume { run_id } => {
+            commands::resume::run(&run_id, &cli.global, install_interrupt_handler())
+        }
+        Command::Doc { dir, check } => commands::doc::run(&dir, check),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "vzrun", &mut std::io::stdout());
+            exit::OK
+        }
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit::FAILED
+                }
+            }
+        }
         Command::LabShim { argv } => crate::lab::shim::run(&argv),
         Command::Plan { runbook } => {
             commands::run::run(&runbook, &cli.global, true, install_interrupt_handler())

@@ -121,6 +121,28 @@ pub enum Command {
     },
     /// List past runs from the journal (newest last).
     Runs,
+    /// Run a failed or interrupted run's runbook again with the same arguments, skipping
+    /// the steps that completed.
+    Resume {
+        /// The run, as `vzrun runs` lists it.
+        run_id: String,
+    },
+    /// Write the primitive reference and the runbook catalog into the book.
+    Doc {
+        /// The book's source directory.
+        #[arg(long, default_value = "book/src")]
+        dir: PathBuf,
+        /// Only compare: exit 1 when a generated page is missing or stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of vzrun.
+    Man,
     /// Act as a lab tool (prlctl, vstorage, ...) over a shared state file; for SSH tests.
     ///
     /// Reads $VZRUN_LAB_STATE (state file), $VZRUN_LAB_HOST (which lab host this is) and

@@ -16,9 +16,12 @@ pub enum Event {
     RunStarted {
         run_id: String,
         runbook: String,
+        /// `builtin:NAME` or the runbook file's absolute path, for `vzrun resume`.
+        location: String,
         runbook_sha256: String,
         plan: bool,
         args: serde_json::Value,
+        resumed_from: Option<String>,
     },
     Log {
         message: String,
@@ -62,6 +65,15 @@ pub enum Event {
     StepFinished {
         name: String,
         ok: bool,
+    },
+    /// A step that completed in the resumed run, not run again.
+    StepSkipped {
+        name: String,
+    },
+    /// An undo action registered with `defer`, and later how it went.
+    Deferred {
+        what: String,
+        state: String,
     },
     /// One item of a `parallel` call finished.
     ParallelItem {

@@ -111,6 +111,12 @@ impl Renderer {
                 let state = if *ok { "done" } else { "FAILED" };
                 let _ = writeln!(err, "({done}/{total}) {item}: {state}");
             }
+            Event::StepSkipped { name } if !quiet => {
+                let _ = writeln!(out, "== {name} (done in the resumed run; skipped)");
+            }
+            Event::Deferred { what, state } if !quiet && state != "registered" => {
+                let _ = writeln!(err, "undo: {what}: {state}");
+            }
             Event::Waiting {
                 what,
                 elapsed_s,

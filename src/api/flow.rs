@@ -228,6 +228,21 @@ pub mod flow_api {
     #[rhai_fn(return_raw)]
     pub fn step(ctx: NativeCallContext, name: &str, action: FnPtr) -> ApiResult<Dynamic> {
         let run = RunContext::of(&ctx)?;
+        {
+            let mut skip = run.steps_to_skip.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(left) = skip.get_mut(name).filter(|n| **n > 0) {
+                *left -= 1;
+                run.runner.emit(Event::StepSkipped {
+                    name: name.to_string(),
+                });
+                // Journaled as finished, so a resume of this run skips it too.
+                run.runner.emit(Event::StepFinished {
+                    name: name.to_string(),
+                    ok: true,
+                });
+                return Ok(Dynamic::UNIT);
+            }
+        }
         run.runner.emit(Event::StepStarted {
             name: name.to_string(),
         });
@@ -258,6 +273,37 @@ pub mod flow_api {
         run.runner.with_cluster_lock(&host, name, || {
             action.call_within_context::<Dynamic>(&ctx, ())
         })?
+    }
+
+    /// Registers an undo action: it runs at the end of the run whatever happens — success,
+    /// failure or Ctrl-C — last registered first. Use it to put back what the runbook
+    /// changed only for a while (vzrun undoes only what it set). Not registered in a plan.
+    ///
+    /// ```rhai
+    /// vstorage::set_config(h, "mds.alloc.fill_margin", 1);
+    /// defer("restore the fill margin", || vstorage::set_config(h, "mds.alloc.fill_margin", 5));
+    /// ```
+    #[rhai_fn(name = "defer", return_raw)]
+    #[allow(deprecated)] // store_data is marked volatile, not deprecated.
+    pub fn defer_action(ctx: NativeCallContext, what: &str, action: FnPtr) -> ApiResult<()> {
+        let run = RunContext::of(&ctx)?;
+        if run.runner.is_plan() {
+            run.runner.log(format!("would undo at the end: {what}"));
+            return Ok(());
+        }
+        run.runner.emit(Event::Deferred {
+            what: what.to_string(),
+            state: "registered".into(),
+        });
+        run.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(crate::api::Deferred {
+                what: what.to_string(),
+                action,
+                context: ctx.store_data(),
+            });
+        Ok(())
     }
 
     /// Asks the operator a yes/no question on the terminal; `--yes` answers yes. Anything

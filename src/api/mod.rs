@@ -12,7 +12,8 @@ mod parallel;
 pub use host::output_to_map;
 pub use options::OptionMap;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rhai::{Array, Dynamic, Engine, NativeCallContext};
 
@@ -26,6 +27,38 @@ use crate::runner::Runner;
 pub struct RunContext {
     pub runner: Arc<Runner>,
     pub cluster: Arc<Cluster>,
+    /// When resuming: how many more times each step name is to be skipped.
+    pub steps_to_skip: Arc<Mutex<HashMap<String, usize>>>,
+    /// Undo actions registered with `defer`, run at the end of the run (last first).
+    pub deferred: Arc<Mutex<Vec<Deferred>>>,
+}
+
+/// An undo action and the script context to call it in.
+#[derive(Debug)]
+#[allow(deprecated)] // NativeCallContextStore is marked volatile, not deprecated.
+pub struct Deferred {
+    pub what: String,
+    pub action: rhai::FnPtr,
+    pub context: rhai::NativeCallContextStore,
+}
+
+/// Runs the deferred actions, last registered first; a failing one is reported and the
+/// others still run.
+#[allow(deprecated)] // from_stored_data is marked volatile, not deprecated.
+pub fn run_deferred(engine: &Engine, run: &RunContext) {
+    let actions: Vec<Deferred> =
+        std::mem::take(&mut *run.deferred.lock().unwrap_or_else(|p| p.into_inner()));
+    for d in actions.into_iter().rev() {
+        let ctx = NativeCallContext::from_stored_data(engine, &d.context);
+        let state = match d.action.call_within_context::<Dynamic>(&ctx, ()) {
+            Ok(_) => "done".to_string(),
+            Err(e) => format!("FAILED: {}", crate::engine::describe(&e, "").0),
+        };
+        run.runner.emit(crate::event::Event::Deferred {
+            what: d.what,
+            state,
+        });
+    }
 }
 
 impl RunContext {

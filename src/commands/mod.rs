@@ -1,6 +1,9 @@
 //! One module per subcommand; each returns the process exit code.
 
 pub mod check;
+pub mod doc;
 pub mod list;
+pub mod resume;
 pub mod run;
 pub mod runs;
+pub mod targets;

@@ -1,90 +1,49 @@
-//! `vzrun NAME [ARGS]`, `vzrun plan NAME [ARGS]`: run a runbook (or plan it).
+//! `vzrun NAME [ARGS]`, `vzrun plan NAME [ARGS]` and `vzrun resume RUN_ID`: run a runbook
+//! (or plan it). All three build a [`Job`] and hand it to [`execute`].
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::api::RunContext;
 use crate::cli::GlobalOpts;
-use crate::cluster::Cluster;
 use crate::engine::{self, Limits};
 use crate::event::Event;
 use crate::exit;
-use crate::host::Host;
-use crate::inventory::Inventory;
 use crate::journal::{self, Journal};
-use crate::lab::{self, Lab};
 use crate::output::{Renderer, Verbosity};
-use crate::runbook::{self, BindError};
+use crate::runbook::{self, BindError, Header, ImportDir, Runbook};
 use crate::runner::{Mode, Runner};
-use crate::transport::Ssh;
 
-/// The hosts this run may touch: the lab's, or (until an inventory is given) only `local()`.
-fn cluster_for(global: &GlobalOpts) -> Result<Cluster, (String, i32)> {
-    let lab_wanted =
-        global.lab.is_some() || global.lab_state.is_some() || global.lab_speed.is_some();
-    if !lab_wanted {
-        return match Inventory::locate(global.inventory.as_deref()) {
-            None => Ok(Cluster::local_only()),
-            Some(path) => {
-                let inventory = Inventory::load(&path)
-                    .map_err(|e| (format!("bad inventory: {e}"), exit::USAGE))?;
-                inventory_cluster(&inventory, global.accept_new_hosts)
-            }
-        };
-    }
-    if let Some(speed) = global.lab_speed {
-        if !(0.0..=100.0).contains(&speed) {
-            return Err((
-                format!("invalid --lab-speed {speed}: expected 0 to 100"),
-                exit::USAGE,
-            ));
-        }
-    }
-    let scenario = match global.lab.clone().flatten() {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                (
-                    format!("cannot read lab scenario {}: {e}", path.display()),
-                    exit::USAGE,
-                )
-            })?;
-            lab::load(&text, &path.display().to_string())
-        }
-        None => lab::load(lab::DEFAULT_SCENARIO, "the default lab scenario"),
-    }
-    .map_err(|e| (format!("bad lab scenario: {e}"), exit::USAGE))?;
-    let lab = match &global.lab_state {
-        Some(path) => Lab::with_state_file(path.clone(), scenario, global.lab_speed),
-        None => Lab::in_memory(scenario, global.lab_speed),
-    };
-    lab.cluster().map_err(|e| (e.to_string(), exit::FAILED))
+use super::targets::cluster_for;
+
+/// What to run and how.
+pub struct Job {
+    pub runbook: Runbook,
+    pub header: Header,
+    pub args: rhai::Map,
+    pub args_json: serde_json::Value,
+    pub global: GlobalOpts,
+    pub plan: bool,
+    pub resume: Option<Resume>,
 }
 
-/// One Ssh host per inventory entry, sharing one async runtime.
-fn inventory_cluster(inventory: &Inventory, accept_new: bool) -> Result<Cluster, (String, i32)> {
-    let runtime =
-        Ssh::runtime().map_err(|e| (format!("cannot start the SSH runtime: {e}"), exit::FAILED))?;
-    let hosts = inventory
-        .hosts
-        .iter()
-        .map(|h| {
-            let settings = h.ssh.or(&inventory.defaults);
-            let transport = Ssh::new(&h.name, &h.address, settings, accept_new, runtime.clone());
-            Host::new(
-                h.name.clone(),
-                h.address.clone(),
-                h.tags.clone(),
-                Arc::new(transport),
-            )
-        })
-        .collect();
-    Ok(Cluster::new(
-        inventory.cluster.clone(),
-        hosts,
-        crate::cluster::local_host(),
-    ))
+/// A resumed run: which run, and how many times each step name completed there.
+pub struct Resume {
+    pub from: String,
+    pub completed_steps: HashMap<String, usize>,
+}
+
+/// Where a runbook came from, so a resume finds the same one: `builtin:NAME` or a path.
+pub fn location(runbook: &Runbook) -> String {
+    match &runbook.import_dir {
+        ImportDir::BuiltIn => format!("builtin:{}", runbook.name),
+        ImportDir::Disk(_) => std::fs::canonicalize(&runbook.display_path)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| runbook.display_path.clone()),
+    }
 }
 
 /// Runs the runbook named by `argv[0]` with the rest of `argv` as its arguments.
@@ -98,8 +57,7 @@ pub fn run(
         eprintln!("error: which runbook? `vzrun list` shows them");
         return exit::USAGE;
     };
-    let name = name.to_string_lossy();
-    let runbook = match runbook::find(&name) {
+    let runbook = match runbook::find(&name.to_string_lossy()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -128,8 +86,42 @@ pub fn run(
             return exit::FAILED;
         }
     };
-    let global = bound.global;
-    let plan = plan || global.dry_run;
+    let plan = plan || bound.global.dry_run;
+    execute(
+        Job {
+            runbook,
+            header,
+            args: bound.map,
+            args_json: bound.json,
+            global: bound.global,
+            plan,
+            resume: None,
+        },
+        interrupted,
+    )
+}
+
+fn status_word(code: i32) -> &'static str {
+    match code {
+        exit::OK => "ok",
+        exit::REFUSED => "refused",
+        exit::LOCK_HELD => "lock_held",
+        exit::TIMED_OUT => "timed_out",
+        exit::INTERRUPTED => "interrupted",
+        _ => "failed",
+    }
+}
+
+pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
+    let Job {
+        runbook,
+        header,
+        args,
+        args_json,
+        global,
+        plan,
+        resume,
+    } = job;
     let renderer = Renderer::new(
         global.output.unwrap_or_default(),
         Verbosity {
@@ -162,14 +154,20 @@ pub fn run(
     runner.emit(Event::RunStarted {
         run_id: run_id.clone(),
         runbook: runbook.display_path.clone(),
+        location: location(&runbook),
         runbook_sha256: runbook.sha256(),
         plan,
-        args: bound.json.clone(),
+        args: args_json,
+        resumed_from: resume.as_ref().map(|r| r.from.clone()),
     });
 
     let context = RunContext {
         runner: runner.clone(),
         cluster: cluster.clone(),
+        steps_to_skip: Arc::new(Mutex::new(
+            resume.map(|r| r.completed_steps).unwrap_or_default(),
+        )),
+        deferred: Arc::default(),
     };
     let limits = Limits {
         max_operations: global
@@ -177,12 +175,12 @@ pub fn run(
             .unwrap_or(engine::DEFAULT_MAX_OPERATIONS),
     };
     let engine = engine::build(
-        Some(context),
+        Some(context.clone()),
         Some(runbook.import_dir.clone()),
         limits,
-        interrupted,
+        interrupted.clone(),
     );
-    let mut scope = engine::runbook_scope(bound.map, cluster.name(), plan);
+    let mut scope = engine::runbook_scope(args, cluster.name(), plan);
 
     let outcome: Result<(), (String, i32)> = (|| {
         if header.destructive {
@@ -222,18 +220,13 @@ pub fn run(
         }
     })();
 
-    let (status, code, error) = match outcome {
-        Ok(()) => ("ok", exit::OK, None),
-        Err((message, code)) => {
-            let status = match code {
-                exit::REFUSED => "refused",
-                exit::LOCK_HELD => "lock_held",
-                exit::TIMED_OUT => "timed_out",
-                exit::INTERRUPTED => "interrupted",
-                _ => "failed",
-            };
-            (status, code, Some(message))
-        }
+    // Deferred undo actions run whatever happened; a first Ctrl-C must not stop them.
+    interrupted.store(false, Ordering::SeqCst);
+    crate::api::run_deferred(&engine, &context);
+
+    let (code, error) = match outcome {
+        Ok(()) => (exit::OK, None),
+        Err((message, code)) => (code, Some(message)),
     };
     if let Some(message) = &error {
         eprintln!("error: {message}");
@@ -245,7 +238,7 @@ pub fn run(
         ));
     }
     runner.emit(Event::RunFinished {
-        status: status.to_string(),
+        status: status_word(code).to_string(),
         exit_code: code,
         error,
     });

@@ -494,7 +494,7 @@ fn fill_margin_is_restored_afterwards() {
         .status(0)
         .stderr_has("set-config mds.alloc.fill_margin=1")
         .stderr_has("set-config mds.alloc.fill_margin=5")
-        .stdout_has("back to 5");
+        .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
 }
 
 #[test]

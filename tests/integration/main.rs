@@ -3,6 +3,7 @@
 mod args;
 mod catalog;
 mod check;
+mod docs;
 mod engine;
 mod flow;
 mod hostconf;

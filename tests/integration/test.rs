@@ -74,6 +74,19 @@ impl Test {
         cmd
     }
 
+    /// Runs with `dir` as the working directory instead of the scratch one.
+    pub fn command_in(self, dir: &Path) -> Outcome {
+        let mut cmd = self.command();
+        cmd.current_dir(dir).stdin(Stdio::null());
+        let output = cmd.output().expect("vzrun runs");
+        Outcome {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            test: self,
+        }
+    }
+
     pub fn run(self) -> Outcome {
         let mut child = self
             .command()
