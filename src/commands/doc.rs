@@ -227,9 +227,9 @@ fn runbook_pages() -> BTreeMap<String, String> {
             }
             page.push('\n');
         }
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "Rehearse it on the lab first: `vzrun --lab plan {} ...` (see [The lab](../lab.md)).\n",
+            "Rehearse it on the lab first: `vzrun --lab plan {} ...` (see [The lab](../lab.md)).",
             rb.name
         );
         pages.insert(format!("runbooks/{}.md", rb.name), page);
