@@ -75,8 +75,19 @@ pub enum Event {
         what: String,
         state: String,
     },
+    /// A `parallel` call starts `total` items (`id` tells nested calls apart).
+    ParallelStarted {
+        id: u64,
+        total: usize,
+    },
+    /// A `parallel` call ended.
+    ParallelFinished {
+        id: u64,
+        failed: usize,
+    },
     /// One item of a `parallel` call finished.
     ParallelItem {
+        id: u64,
         item: String,
         done: usize,
         total: usize,

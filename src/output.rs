@@ -1,7 +1,10 @@
 //! Renders events for a person (plain lines) or a program (JSON lines).
 
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cmd::{shell_join, Effect};
 use crate::event::{Envelope, Event};
@@ -27,14 +30,64 @@ pub struct Renderer {
     format: OutputFormat,
     verbosity: Verbosity,
     lock: Mutex<()>,
+    bars: Option<Bars>,
+}
+
+/// Progress bars of the `parallel` calls under way, on a terminal.
+#[derive(Debug)]
+struct Bars {
+    multi: MultiProgress,
+    active: Mutex<HashMap<u64, ProgressBar>>,
+}
+
+impl Bars {
+    /// Handles the events that drive bars; false for every other event.
+    fn update(&self, event: &Event) -> bool {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            Event::ParallelStarted { id, total } => {
+                let bar = self.multi.add(ProgressBar::new(*total as u64));
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                bar.enable_steady_tick(std::time::Duration::from_millis(200));
+                active.insert(*id, bar);
+            }
+            Event::ParallelItem { id, item, ok, .. } => {
+                if let Some(bar) = active.get(id) {
+                    bar.inc(1);
+                    bar.set_message(format!("{item}: {}", if *ok { "done" } else { "FAILED" }));
+                    if !*ok {
+                        let _ = self.multi.println(format!("{item}: FAILED"));
+                    }
+                }
+            }
+            Event::ParallelFinished { id, .. } => {
+                if let Some(bar) = active.remove(id) {
+                    bar.finish_and_clear();
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
 }
 
 impl Renderer {
     pub fn new(format: OutputFormat, verbosity: Verbosity) -> Self {
+        let terminal =
+            std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        let bars = (format == OutputFormat::Text && !verbosity.quiet && terminal).then(|| Bars {
+            multi: MultiProgress::new(),
+            active: Mutex::new(HashMap::new()),
+        });
         Renderer {
             format,
             verbosity,
             lock: Mutex::new(()),
+            bars,
         }
     }
 
@@ -51,7 +104,12 @@ impl Renderer {
                 let _ = writeln!(out, "{line}");
                 let _ = out.flush();
             }
-            OutputFormat::Text => self.render_text(event),
+            OutputFormat::Text => match &self.bars {
+                Some(bars) if bars.update(event) => {}
+                // Lines go above the bars.
+                Some(bars) => bars.multi.suspend(|| self.render_text(event)),
+                None => self.render_text(event),
+            },
         }
     }
 
@@ -105,6 +163,7 @@ impl Renderer {
             Event::ParallelItem {
                 item,
                 done,
+                id: _,
                 total,
                 ok,
             } if !quiet => {

@@ -5,7 +5,7 @@
 //! so the closure behaves as if called in place. A failure does not stop the other items:
 //! every failure is collected and reported together once all items ran.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use rhai::plugin::*;
@@ -50,6 +50,9 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
         .into());
     }
     let total = items.len();
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
+    run.runner.emit(Event::ParallelStarted { id, total });
     let store = ctx.store_data();
     let engine = ctx.engine();
     let next = AtomicUsize::new(0);
@@ -69,6 +72,7 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
                     action.call_within_context::<Dynamic>(&context, (items[i].clone(),))
                 };
                 run.runner.emit(Event::ParallelItem {
+                    id,
                     item: label(&items[i]),
                     done: done.fetch_add(1, Ordering::SeqCst) + 1,
                     total,
@@ -91,6 +95,10 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
             None => failures.push((label(&items[i]), Failure::interrupted())),
         }
     }
+    run.runner.emit(Event::ParallelFinished {
+        id,
+        failed: failures.len(),
+    });
     if failures.is_empty() {
         return Ok(values);
     }
