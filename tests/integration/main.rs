@@ -11,6 +11,7 @@ mod journal;
 mod lab;
 mod plan;
 mod prlctl;
+mod reliability;
 mod ssh;
 mod sshd;
 mod test;

@@ -1,0 +1,300 @@
+//! Reliability under crashes and contention, with bounded counts: kill -9 at random points,
+//! concurrent runs, and a corpus of bad inputs that must change nothing.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::test::{vzrun_bin, Test};
+
+/// A small deterministic generator: the same delays every run, different ones per round.
+fn delays(seed: u64, count: usize, max_ms: u64) -> Vec<u64> {
+    let mut x = seed;
+    (0..count)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            40 + x % max_ms
+        })
+        .collect()
+}
+
+/// VE name → (host, status) from a lab state file.
+fn placement(state: &Path) -> BTreeMap<String, Vec<(String, String)>> {
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(state).unwrap()).unwrap();
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for ve in json["ves"].as_array().unwrap() {
+        out.entry(ve["name"].as_str().unwrap().to_string())
+            .or_default()
+            .push((
+                ve["host"].as_str().unwrap_or("-").to_string(),
+                ve["status"].as_str().unwrap().to_string(),
+            ));
+    }
+    out
+}
+
+fn evacuation_scenario() -> String {
+    let mut yaml = String::from("cluster: rel\nspeed: 0.01\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor]}\n  - {name: n4, address: 10.0.0.4, tags: [hypervisor]}\nves:\n");
+    for i in 0..24 {
+        let status = if i % 3 == 0 { "stopped" } else { "running" };
+        yaml.push_str(&format!(
+            "  - {{name: ve{i:02}, host: n1, status: {status}, memsize: 1024}}\n"
+        ));
+    }
+    yaml
+}
+
+#[test]
+fn a_killed_evacuation_resumes_and_every_ve_ends_up_exactly_once() {
+    for (round, delay) in delays(7, 4, 700).into_iter().enumerate() {
+        let test = Test::new().file("s.yaml", &evacuation_scenario());
+        let dir = test.path("");
+        let state = dir.join("lab.json");
+        let base = |t: Test| {
+            t.env("VZRUN_STATE_DIR", dir.join("journal"))
+                .arg(format!("--lab={}", dir.join("s.yaml").display()))
+                .arg("--lab-state")
+                .arg(&state)
+        };
+        // The state as it starts, to compare statuses with.
+        base(Test::new()).arg("hello").command_in(&dir).status(0);
+        let before = placement(&state);
+        let mut child = base(Test::new())
+            .args(["evacuate", "n1", "--yes", "--parallel", "2"])
+            .command();
+        let mut child = child
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let runs: Vec<String> = fs::read_dir(dir.join("journal/runs"))
+            .unwrap()
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let killed = runs.iter().find(|id| {
+            fs::read_to_string(dir.join(format!("journal/runs/{id}.jsonl")))
+                .unwrap()
+                .contains("runbooks/evacuate.rhai")
+        });
+        match killed {
+            // Killed before it even started its journal: run it again.
+            None => base(Test::new())
+                .args(["evacuate", "n1", "--yes"])
+                .command_in(&dir)
+                .status(0),
+            Some(id) => base(Test::new()).args(["resume", id]).command_in(&dir),
+        };
+        // Whatever the first run left, a final evacuation must find nothing or finish the job.
+        base(Test::new())
+            .args(["evacuate", "n1", "--yes"])
+            .command_in(&dir)
+            .status(0);
+        let after = placement(&state);
+        assert_eq!(
+            after.len(),
+            before.len(),
+            "round {round}: VEs lost or duplicated"
+        );
+        for (name, places) in &after {
+            assert_eq!(
+                places.len(),
+                1,
+                "round {round}: {name} is registered {places:?}"
+            );
+            let (host, status) = &places[0];
+            assert_ne!(
+                host, "n1",
+                "round {round}: {name} is still on the evacuated node"
+            );
+            assert_eq!(
+                status, &before[name][0].1,
+                "round {round}: {name} changed state"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_file_is_always_the_old_or_the_new_version_when_vzrun_is_killed() {
+    let a = "A".repeat(200_000) + "\n";
+    let b = "B".repeat(150_000) + "\n";
+    let script = format!(
+        "//! Flip a file.\nlet a = \"{}\";\nlet b = \"{}\";\nlet h = local();\nfor i in 0..100000 {{ file::write(h, \"/etc/data.conf\", if i % 2 == 0 {{ a }} else {{ b }}); }}\n",
+        "A".repeat(200_000) + "\\n",
+        "B".repeat(150_000) + "\\n"
+    );
+    for (round, delay) in delays(11, 6, 900).into_iter().enumerate() {
+        let test = Test::new()
+            .file("flip.rhai", &script)
+            .file("root/etc/data.conf", &a);
+        let root = test.path("root");
+        // Keep `test` (and so its directory) alive while the child runs.
+        let test = test
+            .env("VZRUN_LOCAL_ROOT", &root)
+            .args(["./flip.rhai", "--quiet"]);
+        let mut child = test.command();
+        let dir = root.parent().unwrap().to_path_buf();
+        let mut child = child
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let content = fs::read_to_string(root.join("etc/data.conf")).unwrap();
+        assert!(
+            content == a || content == b,
+            "round {round}: a torn file of {} bytes",
+            content.len()
+        );
+        drop(test);
+    }
+}
+
+#[test]
+fn two_runs_on_one_host_one_waits_or_is_refused() {
+    let test = Test::new().file(
+        "hold.rhai",
+        "//! Change and hold.\n//! opt hold = 0: seconds\nhost(\"msk-01\").run([\"prlctl\", \"stop\", \"web01\"], #{check: false});\nlog(\"changed\");\nsleep(ARGS.hold);\n",
+    );
+    let dir = test.path("");
+    let args = |t: Test| {
+        t.env("VZRUN_STATE_DIR", dir.join("journal"))
+            .args(["--lab-speed", "0", "--lab-state"])
+            .arg(dir.join("lab.json"))
+    };
+    let mut first = args(Test::new())
+        .args(["./hold.rhai", "--hold", "3"])
+        .command();
+    let mut first = first
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(first.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "changed");
+    args(Test::new())
+        .arg("./hold.rhai")
+        .command_in(&dir)
+        .status(4)
+        .stderr_has("msk-01 is locked by run");
+    args(Test::new())
+        .args(["--lock-wait", "30", "./hold.rhai"])
+        .command_in(&dir)
+        .status(0)
+        .stdout_has("changed");
+    assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn a_corpus_of_bad_inputs_each_fails_clearly_and_changes_nothing() {
+    let test = Test::new()
+        .file(
+            "bad.yaml",
+            "cluster: c\nhosts:\n  - {name: n1, address: 10.0.0.1\n",
+        )
+        .file(
+            "bin/prlctl",
+            "#!/bin/sh\necho '{not json'\necho 'garbage line'\n",
+        );
+    let dir = test.path("");
+    let state = dir.join("lab.json");
+    let run = |script: &str| {
+        fs::write(dir.join("case.rhai"), format!("//! Case.\n{script}\n")).unwrap();
+        Test::new()
+            .env("VZRUN_STATE_DIR", dir.join("journal"))
+            .args(["--lab-speed", "0", "--lab-state"])
+            .arg(&state)
+            .arg("./case.rhai")
+            .command_in(&dir)
+    };
+    run("log(\"warm up\");").status(0);
+    let before = fs::read_to_string(&state).unwrap();
+    let corpus: &[(&str, i32, &str)] = &[
+        ("host(\"msk-99\")", 2, "unknown host \"msk-99\""),
+        ("host(\"\")", 2, "unknown host"),
+        ("prlctl::start(host(\"msk-01\"), \"web01 && reboot\")", 2, "invalid VE id"),
+        ("prlctl::stop(host(\"msk-01\"), \"$(id)\")", 2, "invalid VE id"),
+        ("prlctl::migrate(host(\"msk-01\"), \"--force\", host(\"msk-02\"))", 2, "starts with '-'"),
+        ("vstorage::set_attr(host(\"msk-01\"), \"/vstorage/livelinux\", #{tier: 4})", 2, "invalid tier"),
+        ("vstorage::set_attr(host(\"msk-01\"), \"/vstorage/livelinux\", #{tier: -1})", 2, "invalid tier"),
+        ("vstorage::set_attr(host(\"msk-01\"), \"/vstorage/livelinux\", #{replicas: \"0\"})", 2, "invalid replicas"),
+        ("vstorage::set_attr(host(\"msk-01\"), \"/vstorage/livelinux\", #{replicas: \"3:2:1\"})", 2, "invalid replicas"),
+        ("firewall::open(host(\"msk-01\"), \"ssh\")", 2, "invalid port"),
+        ("firewall::open(host(\"msk-01\"), \"22/tcp 23/tcp\")", 2, "invalid port"),
+        ("fstab::remove(host(\"msk-01\"), \"data\"); file::write(host(\"msk-01\"), \"etc/fstab\", \"\")", 2, "invalid path"),
+        ("file::write(host(\"msk-01\"), \"/etc/../etc/passwd\", \"x\")", 2, "contains `..`"),
+        ("disk::mount(host(\"msk-01\"), \"mnt\")", 2, "invalid path"),
+        ("systemd::stop(host(\"msk-01\"), \"sshd; reboot\")", 2, "invalid unit"),
+        ("sysctl::set(host(\"msk-01\"), \"vm.swappiness\\nkernel.panic\", 1)", 2, "invalid sysctl key"),
+    ];
+    for (script, code, needle) in corpus {
+        run(script).status(*code).stderr_has(needle);
+        assert_eq!(
+            fs::read_to_string(&state).unwrap(),
+            before,
+            "{script} changed the lab"
+        );
+    }
+    // Bad YAML: line and column, and no run.
+    Test::new()
+        .args(["--lab=bad.yaml", "hello"])
+        .command_in(&dir)
+        .status(2)
+        .stderr_has("bad.yaml:");
+    Test::new()
+        .args(["--inventory", "bad.yaml", "hello"])
+        .command_in(&dir)
+        .status(2)
+        .stderr_has("bad.yaml:");
+    // Malformed tool output is an error naming what was expected, not a wrong answer.
+    let path = format!(
+        "{}:{}",
+        dir.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    fs::set_permissions(
+        dir.join("bin/prlctl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for (script, needle) in [
+        ("prlctl::list(local())", "unexpected prlctl list output"),
+        (
+            "prlctl::status(local(), \"web01\")",
+            "unexpected prlctl status output",
+        ),
+    ] {
+        fs::write(dir.join("case.rhai"), format!("//! Case.\n{script};\n")).unwrap();
+        Test::new()
+            .env("PATH", &path)
+            .arg("./case.rhai")
+            .command_in(&dir)
+            .status(1)
+            .stderr_has(needle);
+    }
+    let _ = Command::new(vzrun_bin());
+}
