@@ -208,10 +208,19 @@ pub struct LabTransport {
 }
 
 impl LabTransport {
-    fn unreachable(&self) -> Result<bool, TransportError> {
+    /// An error when the host is made to stop answering (a fault of the scenario).
+    fn answering(&self) -> Result<(), TransportError> {
         let host = self.host.clone();
-        self.lab
-            .with_state(move |s| s.host(&host).is_some_and(|h| h.unreachable))
+        if self
+            .lab
+            .with_state(move |s| s.host(&host).is_some_and(|h| h.unreachable))?
+        {
+            return Err(TransportError::Unreachable(format!(
+                "{} does not answer",
+                self.host
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -270,12 +279,7 @@ impl Transport for LabTransport {
     }
 
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
-        if self.unreachable()? {
-            return Err(TransportError::Unreachable(format!(
-                "{} does not answer",
-                self.host
-            )));
-        }
+        self.answering()?;
         let host = self.host.clone();
         let path = path.to_string();
         self.lab.with_state(move |s| {
@@ -291,12 +295,7 @@ impl Transport for LabTransport {
         bytes: &[u8],
         mode: Option<u32>,
     ) -> Result<(), TransportError> {
-        if self.unreachable()? {
-            return Err(TransportError::Unreachable(format!(
-                "{} does not answer",
-                self.host
-            )));
-        }
+        self.answering()?;
         let host = self.host.clone();
         let path = path.to_string();
         let content = String::from_utf8_lossy(bytes).into_owned();

@@ -79,19 +79,7 @@ const PHASES: &str = "//! Three phases.\nlet h = local();\nstep(\"first\", || h.
 
 /// The newest run (only meaningful when a single run is recorded so far).
 fn last_run_id(state: &std::path::Path) -> String {
-    let mut ids: Vec<String> = fs::read_dir(state.join("runs"))
-        .unwrap()
-        .map(|e| {
-            e.unwrap()
-                .path()
-                .file_stem()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    ids.sort();
-    ids.pop().unwrap()
+    crate::test::run_ids(state).pop().unwrap()
 }
 
 #[test]
@@ -122,16 +110,8 @@ fn resume_skips_the_steps_that_completed() {
         fs::read_to_string(dir.join("log")).unwrap(),
         "first\nsecond\nthird\n"
     );
-    let resumed = fs::read_dir(state.join("runs"))
-        .unwrap()
-        .map(|e| {
-            e.unwrap()
-                .path()
-                .file_stem()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
+    let resumed = crate::test::run_ids(&state)
+        .into_iter()
         .find(|id| *id != failed)
         .unwrap();
     run(&["resume", &resumed])

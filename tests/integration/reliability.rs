@@ -77,17 +77,7 @@ fn a_killed_evacuation_resumes_and_every_ve_ends_up_exactly_once() {
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill();
         child.wait().unwrap();
-        let runs: Vec<String> = fs::read_dir(dir.join("journal/runs"))
-            .unwrap()
-            .map(|e| {
-                e.unwrap()
-                    .path()
-                    .file_stem()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
+        let runs = crate::test::run_ids(&dir.join("journal"));
         let killed = runs.iter().find(|id| {
             fs::read_to_string(dir.join(format!("journal/runs/{id}.jsonl")))
                 .unwrap()

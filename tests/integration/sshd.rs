@@ -57,6 +57,15 @@ impl SshCluster {
     /// Starts `n` sshd instances serving lab hosts msk-01, msk-02, ...; `None` (after
     /// saying why) when sshd is not installed.
     pub fn start(n: usize) -> Option<SshCluster> {
+        Self::start_with(
+            n,
+            &vzrun::lab::DEFAULT_SCENARIO.replace("speed: 0.05", "speed: 0"),
+        )
+    }
+
+    /// Starts `n` sshd instances for the lab `scenario` (its hosts must be msk-01..msk-NN
+    /// with addresses 10.30.17.(30+N)).
+    pub fn start_with(n: usize, scenario: &str) -> Option<SshCluster> {
         if !Path::new(SSHD).exists() {
             eprintln!("skipping: {SSHD} is not installed (.ci/run installs openssh-server)");
             return None;
@@ -72,7 +81,7 @@ impl SshCluster {
         for tool in ["prlctl", "prlsrvctl", "vstorage", "firewall-cmd"] {
             std::os::unix::fs::symlink(vzrun_bin(), shim.join(tool)).unwrap();
         }
-        let mut scenario = vzrun::lab::DEFAULT_SCENARIO.replace("speed: 0.05", "speed: 0");
+        let mut scenario = scenario.to_string();
         let host_key = fs::read_to_string(d.join("hostkey.pub")).unwrap();
         let mut known_hosts = String::new();
         let mut hosts = Vec::new();
@@ -82,7 +91,10 @@ impl SshCluster {
             let address = next_address();
             let port = free_port(&address);
             // The lab host answers at its sshd's address, so migrations and `stat` agree.
-            scenario = scenario.replace(&format!("10.30.17.{}", 30 + i), &address);
+            scenario = scenario.replace(
+                &format!("address: 10.30.17.{},", 30 + i),
+                &format!("address: {address},"),
+            );
             let config = d.join(format!("sshd_{name}"));
             fs::write(
                 &config,

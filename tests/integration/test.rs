@@ -12,6 +12,26 @@ pub fn vzrun_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vzrun")
 }
 
+/// The ids of the runs journaled under a state directory.
+pub fn run_ids(state: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = fs::read_dir(state.join("runs"))
+        .map(|entries| {
+            entries
+                .map(|e| {
+                    e.unwrap()
+                        .path()
+                        .file_stem()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
 pub struct Test {
     dir: TempDir,
     args: Vec<OsString>,
