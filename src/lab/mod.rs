@@ -9,6 +9,7 @@
 mod basics;
 mod disk;
 mod prlctl;
+mod prlctl_config;
 mod prlctl_list;
 mod prlsrvctl;
 mod reply;

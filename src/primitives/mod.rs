@@ -11,6 +11,7 @@ pub mod firewall;
 pub mod fstab;
 pub mod mem;
 pub mod prlctl;
+mod prlctl_config;
 pub mod prlsrvctl;
 pub mod sysctl;
 pub mod systemd;
