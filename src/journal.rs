@@ -95,6 +95,8 @@ pub struct RunSummary {
     pub plan: bool,
     pub status: String,
     pub changes: usize,
+    /// Undo actions registered and not run: a crashed run left them.
+    pub pending_undos: usize,
 }
 
 /// Every run in the journal directory, oldest first.
@@ -123,6 +125,7 @@ fn summarize(path: &Path) -> Option<RunSummary> {
         // A run with no end record crashed or is still running.
         status: "unfinished".into(),
         changes: 0,
+        pending_undos: 0,
     };
     for line in reader.lines().map_while(|l| l.ok()) {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -135,6 +138,8 @@ fn summarize(path: &Path) -> Option<RunSummary> {
                 summary.plan = value["plan"].as_bool().unwrap_or(false);
             }
             Some("command_finished") => summary.changes += 1,
+            Some("deferred") if value["state"] == "registered" => summary.pending_undos += 1,
+            Some("deferred") => summary.pending_undos = summary.pending_undos.saturating_sub(1),
             Some("run_finished") => {
                 summary.status = value["status"].as_str().unwrap_or_default().to_string();
             }

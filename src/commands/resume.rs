@@ -28,6 +28,20 @@ fn to_dynamic(value: &serde_json::Value) -> rhai::Dynamic {
     }
 }
 
+/// Undo actions a run registered but never ran (it crashed before its end).
+pub fn pending_undos(events: &[serde_json::Value]) -> Vec<String> {
+    let mut pending: Vec<String> = Vec::new();
+    for e in events.iter().filter(|e| e["event"] == "deferred") {
+        let what = e["what"].as_str().unwrap_or_default().to_string();
+        if e["state"] == "registered" {
+            pending.push(what);
+        } else if let Some(i) = pending.iter().position(|p| *p == what) {
+            pending.remove(i);
+        }
+    }
+    pending
+}
+
 pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i32 {
     let valid = !run_id.is_empty()
         && run_id
@@ -92,6 +106,13 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             return exit::FAILED;
         }
     };
+    let pending = pending_undos(&events);
+    if !pending.is_empty() {
+        eprintln!("warning: {run_id} ended before these undo actions ran; the runbook registers them again as it runs:");
+        for what in &pending {
+            eprintln!("  - {what}");
+        }
+    }
     let mut completed_steps: HashMap<String, usize> = HashMap::new();
     for e in events
         .iter()

@@ -16,7 +16,16 @@ pub fn run() -> i32 {
         println!("no runs recorded in {}", journal::runs_dir().display());
         return exit::OK;
     }
-    let columns = ["RUN", "STARTED", "RUNBOOK", "MODE", "STATUS", "CHANGES"].map(String::from);
+    let columns = [
+        "RUN",
+        "STARTED",
+        "RUNBOOK",
+        "MODE",
+        "STATUS",
+        "CHANGES",
+        "UNDO PENDING",
+    ]
+    .map(String::from);
     let rows: Vec<Vec<String>> = runs
         .into_iter()
         .map(|r| {
@@ -27,6 +36,11 @@ pub fn run() -> i32 {
                 if r.plan { "plan" } else { "apply" }.to_string(),
                 r.status,
                 r.changes.to_string(),
+                if r.pending_undos == 0 {
+                    String::new()
+                } else {
+                    r.pending_undos.to_string()
+                },
             ]
         })
         .collect();

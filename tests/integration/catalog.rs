@@ -529,3 +529,44 @@ fn license_and_cluster_health_in_every_format() {
         .status(0)
         .stderr_has("warning: cluster small is degraded");
 }
+
+#[test]
+fn fill_margin_killed_midway_is_restored_to_the_true_original_on_resume() {
+    let lab = Lab::new();
+    // Kept alive: its directory is the child's working directory.
+    let first = Test::new()
+        .env("VZRUN_STATE_DIR", lab.dir.path().join("state"))
+        .args(["--lab-speed", "0", "--lab-state"])
+        .arg(lab.dir.path().join("lab.json"))
+        .args(["fill-margin", "1", "--minutes", "0.05"]);
+    let mut child = first.command();
+    let mut child = child
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.contains("is 1 for 0.05 minutes (was 5)"), "{line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
+        .pop()
+        .unwrap();
+    lab.run(&["runs"]).status(0).stdout_has("unfinished");
+    // Resuming re-runs it; the original (5) comes from the host, not the lowered value.
+    let resumed = Test::new()
+        .env("VZRUN_STATE_DIR", lab.dir.path().join("state"))
+        .args(["--lab-speed", "0", "--lab-state"])
+        .arg(lab.dir.path().join("lab.json"))
+        .args(["resume", &run_id])
+        .run();
+    resumed
+        .status(0)
+        .stderr_has("ended before these undo actions ran")
+        .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
+}

@@ -81,6 +81,7 @@ impl Test {
     }
 
     /// The command as it will run, for tests that need to drive the process themselves.
+    /// Keep this `Test` alive while the process runs: its directory is the working directory.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(vzrun_bin());
         cmd.args(&self.args)
