@@ -100,6 +100,17 @@ pub mod api {
         call(&ctx, |run| set_port(run, &host, port, false))
     }
 
+    /// Checks a port spec without touching any host: an error (exit 2) naming it when it is
+    /// not `port[-port]/protocol`. For runbooks that validate all input before changing.
+    ///
+    /// ```rhai
+    /// for p in ports { firewall::check_port(p); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn check_port(ctx: NativeCallContext, port: &str) -> Result<(), Box<EvalAltResult>> {
+        call(&ctx, |_| validate::port(port).map(|_| ()))
+    }
+
     /// Reloads firewalld: the runtime configuration becomes the permanent one.
     ///
     /// ```rhai

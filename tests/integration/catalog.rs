@@ -570,3 +570,66 @@ fn fill_margin_killed_midway_is_restored_to_the_true_original_on_resume() {
         .stderr_has("ended before these undo actions ran")
         .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
 }
+
+#[test]
+fn unevacuate_reports_a_ve_that_vanished_and_brings_back_the_rest() {
+    let lab = Lab::new();
+    lab.run(&["evacuate", "msk-07", "--yes"]).status(0);
+    // Someone unregistered one of the moved VEs meanwhile.
+    lab.query("let r = parse_json(file::read(host(\"msk-07\"), \"/var/lib/vzrun/evacuation.json\"));\nlet gone = r.moves.filter(|m| m.status == \"stopped\")[0];\nprlctl::unregister(host(gone.to), gone.uuid);\nlog(`gone ${gone.name}`);")
+        .status(0);
+    lab.run(&["unevacuate", "msk-07", "--yes"])
+        .status(1)
+        .stderr_has("1 of 5 items failed")
+        .stderr_has("is on neither");
+    lab.query("log(`${prlctl::list(host(\"msk-07\")).len()}`);")
+        .status(0)
+        .stdout_has("4");
+}
+
+#[test]
+fn catalog_fault_paths_for_the_host_runbooks() {
+    let dead = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], unreachable: true}\ncss:\n  - {id: 1, host: n1}\nlicense: {key: VZSTOR.74418710.0000, status: EXPIRED}\n",
+    );
+    dead.run(&["sysctl-baseline"])
+        .status(5)
+        .stderr_has("on n2: `sysctl -n fs.file-max` did not finish");
+    dead.run(&["vm-tiers"]).status(5).stderr_has("n2");
+    dead.run(&["license"])
+        .status(0)
+        .stderr_has("warning: the license is EXPIRED");
+    let lab = Lab::new();
+    unchanged(
+        lab.run(&["ntp", "--servers", "pool.ntp.org,bad server"])
+            .status(2)
+            .stderr_has("invalid servers"),
+    );
+    unchanged(
+        lab.run(&["create-ct", "web 99", "--on", "msk-01"])
+            .status(2)
+            .stderr_has("invalid VE name"),
+    );
+    unchanged(
+        lab.run(&["create-ct", "web99", "--on", "msk-42"])
+            .status(2)
+            .stderr_has("unknown host \"msk-42\""),
+    );
+    unchanged(
+        lab.run(&[
+            "create-ct",
+            "web99",
+            "--on",
+            "msk-01",
+            "--ip",
+            "10.0.0.300/24",
+        ])
+        .status(2)
+        .stderr_has("invalid ip"),
+    );
+    unchanged(
+        lab.run(&["zabbix-firewall", "--ports", "10050/tcp,10051"])
+            .status(2)
+            .stderr_has("invalid port"),
+    );
+}
