@@ -55,6 +55,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::List => commands::list::run(),
         Command::Check { paths } => commands::check::run(&paths),
         Command::Runs => commands::runs::run(),
+        Command::Abort { run_id } => {
+            commands::abort::run(&run_id, &cli.global, install_interrupt_handler())
+        }
         Command::Resume { run_id } => {
             commands::resume::run(&run_id, &cli.global, install_interrupt_handler())
         }

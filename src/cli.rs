@@ -121,6 +121,12 @@ pub enum Command {
     },
     /// List past runs from the journal (newest last).
     Runs,
+    /// Run the undo actions a crashed run registered and never ran (those registered as
+    /// `defer(what, "function", [args])`), and nothing else.
+    Abort {
+        /// The run, as `vzrun runs` lists it.
+        run_id: String,
+    },
     /// Run a failed or interrupted run's runbook again with the same arguments, skipping
     /// the steps that completed.
     Resume {

@@ -22,6 +22,8 @@ pub enum Event {
         plan: bool,
         args: serde_json::Value,
         resumed_from: Option<String>,
+        /// The vzrun process, so `vzrun abort` can tell a crashed run from a running one.
+        pid: u32,
     },
     Log {
         message: String,
@@ -74,6 +76,11 @@ pub enum Event {
     Deferred {
         what: String,
         state: String,
+        /// For `defer(what, "function", [args])`: what `vzrun abort` calls.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        function: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        args: Option<serde_json::Value>,
     },
     /// A `parallel` call starts `total` items (`id` tells nested calls apart).
     ParallelStarted {

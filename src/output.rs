@@ -173,7 +173,7 @@ impl Renderer {
             Event::StepSkipped { name } if !quiet => {
                 let _ = writeln!(out, "== {name} (done in the resumed run; skipped)");
             }
-            Event::Deferred { what, state } if !quiet && state != "registered" => {
+            Event::Deferred { what, state, .. } if !quiet && state != "registered" => {
                 let _ = writeln!(err, "undo: {what}: {state}");
             }
             Event::Waiting {

@@ -294,13 +294,75 @@ pub mod flow_api {
         run.runner.emit(Event::Deferred {
             what: what.to_string(),
             state: "registered".into(),
+            function: None,
+            args: None,
         });
         run.deferred
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(crate::api::Deferred {
                 what: what.to_string(),
-                action,
+                action: crate::api::DeferredAction::Closure(action),
+                context: ctx.store_data(),
+            });
+        Ok(())
+    }
+
+    /// Registers an undo action as a call of a function of the runbook with plain
+    /// arguments (strings, numbers, bools, arrays, maps — pass `h.name`, not `h`). It runs
+    /// like the closure form, and it is journaled, so `vzrun abort RUN_ID` can run it after
+    /// a crash.
+    ///
+    /// ```rhai
+    /// fn restore(host_name, value) { vstorage::set_config(host(host_name), "mds.alloc.fill_margin", value); }
+    /// defer("restore the fill margin", "restore", [h.name, 5]);
+    /// ```
+    #[rhai_fn(name = "defer", return_raw)]
+    #[allow(deprecated)] // store_data is marked volatile, not deprecated.
+    pub fn defer_call(
+        ctx: NativeCallContext,
+        what: &str,
+        function: &str,
+        args: rhai::Array,
+    ) -> ApiResult<()> {
+        let run = RunContext::of(&ctx)?;
+        let named = !function.is_empty()
+            && function
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !named {
+            return Err(Failure::bad_input(
+                "defer function",
+                format!("{function:?} is not a function name"),
+            )
+            .into());
+        }
+        let json: serde_json::Value = rhai::serde::from_dynamic(&Dynamic::from_array(args.clone()))
+            .map_err(|_| {
+                Failure::bad_input(
+                    "defer arguments",
+                    "only plain values (strings, numbers, bools, arrays, maps): pass h.name, not h",
+                )
+            })?;
+        if run.runner.is_plan() {
+            run.runner.log(format!("would undo at the end: {what}"));
+            return Ok(());
+        }
+        run.runner.emit(Event::Deferred {
+            what: what.to_string(),
+            state: "registered".into(),
+            function: Some(function.to_string()),
+            args: Some(json),
+        });
+        run.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(crate::api::Deferred {
+                what: what.to_string(),
+                action: crate::api::DeferredAction::Function {
+                    name: function.to_string(),
+                    args,
+                },
                 context: ctx.store_data(),
             });
         Ok(())

@@ -38,8 +38,16 @@ pub struct RunContext {
 #[allow(deprecated)] // NativeCallContextStore is marked volatile, not deprecated.
 pub struct Deferred {
     pub what: String,
-    pub action: rhai::FnPtr,
+    pub action: DeferredAction,
     pub context: rhai::NativeCallContextStore,
+}
+
+/// A closure (runs only at the end of this run), or a runbook function with plain
+/// arguments (journaled, so `vzrun abort` can also run it after a crash).
+#[derive(Debug)]
+pub enum DeferredAction {
+    Closure(rhai::FnPtr),
+    Function { name: String, args: rhai::Array },
 }
 
 /// Runs the deferred actions, last registered first; a failing one is reported and the
@@ -50,13 +58,19 @@ pub fn run_deferred(engine: &Engine, run: &RunContext) {
         std::mem::take(&mut *run.deferred.lock().unwrap_or_else(|p| p.into_inner()));
     for d in actions.into_iter().rev() {
         let ctx = NativeCallContext::from_stored_data(engine, &d.context);
-        let state = match d.action.call_within_context::<Dynamic>(&ctx, ()) {
+        let result = match &d.action {
+            DeferredAction::Closure(f) => f.call_within_context::<Dynamic>(&ctx, ()),
+            DeferredAction::Function { name, args } => ctx.call_fn::<Dynamic>(name, args.clone()),
+        };
+        let state = match result {
             Ok(_) => "done".to_string(),
             Err(e) => format!("FAILED: {}", crate::engine::describe(&e, "").0),
         };
         run.runner.emit(crate::event::Event::Deferred {
             what: d.what,
             state,
+            function: None,
+            args: None,
         });
     }
 }

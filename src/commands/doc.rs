@@ -33,6 +33,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("vzrun check", "commands/check.md"),
     ("vzrun runs", "commands/runs.md"),
     ("vzrun resume", "commands/resume.md"),
+    ("vzrun abort", "commands/abort.md"),
     ("vzrun doc", "commands/doc.md"),
     ("vzrun completions and man", "commands/completions.md"),
 ];

@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+pub mod abort;
 pub mod check;
 pub mod doc;
 pub mod list;

@@ -28,6 +28,15 @@ pub struct Job {
     pub global: GlobalOpts,
     pub plan: bool,
     pub resume: Option<Resume>,
+    /// For `vzrun abort`: the undo calls to make instead of running the runbook.
+    pub undo: Vec<UndoCall>,
+}
+
+/// A journaled `defer(what, "function", [args])` that never ran.
+pub struct UndoCall {
+    pub what: String,
+    pub function: String,
+    pub args: rhai::Array,
 }
 
 /// A resumed run: which run, and how many times each step name completed there.
@@ -96,9 +105,59 @@ pub fn run(
             global: bound.global,
             plan,
             resume: None,
+            undo: Vec::new(),
         },
         interrupted,
     )
+}
+
+/// Calls the runbook's undo functions (last registered first) without running its top level.
+fn run_undo_calls(
+    engine: &rhai::Engine,
+    scope: &mut rhai::Scope,
+    ast: &rhai::AST,
+    runner: &Runner,
+    undo: Vec<UndoCall>,
+) -> Result<(), (String, i32)> {
+    let mut failed = Vec::new();
+    for call in undo.into_iter().rev() {
+        let options = rhai::CallFnOptions::new()
+            .eval_ast(false)
+            .rewind_scope(true);
+        let result = engine.call_fn_with_options::<rhai::Dynamic>(
+            options,
+            scope,
+            ast,
+            &call.function,
+            call.args,
+        );
+        let state = match result {
+            Ok(_) => "done".to_string(),
+            Err(e) => {
+                let (message, _) = engine::describe(&e, "");
+                failed.push(format!("{}: {message}", call.what));
+                format!("FAILED: {message}")
+            }
+        };
+        runner.emit(Event::Deferred {
+            what: call.what,
+            state,
+            function: Some(call.function),
+            args: None,
+        });
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err((
+            format!(
+                "{} undo action(s) failed:\n  {}",
+                failed.len(),
+                failed.join("\n  ")
+            ),
+            exit::FAILED,
+        ))
+    }
 }
 
 fn status_word(code: i32) -> &'static str {
@@ -121,7 +180,9 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         global,
         plan,
         resume,
+        undo,
     } = job;
+    let aborting = !undo.is_empty();
     let renderer = Renderer::new(
         global.output.unwrap_or_default(),
         Verbosity {
@@ -159,6 +220,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         plan,
         args: args_json,
         resumed_from: resume.as_ref().map(|r| r.from.clone()),
+        pid: std::process::id(),
     });
 
     let context = RunContext {
@@ -183,7 +245,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
     let mut scope = engine::runbook_scope(args, cluster.name(), plan);
 
     let outcome: Result<(), (String, i32)> = (|| {
-        if header.destructive {
+        if header.destructive && !aborting {
             runner
                 .confirm(&format!(
                     "{}: {}. Go ahead?",
@@ -201,6 +263,9 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
                 )
             })?;
         ast.set_source(runbook.display_path.clone());
+        if aborting {
+            return run_undo_calls(&engine, &mut scope, &ast, &runner, undo);
+        }
         match catch_unwind(AssertUnwindSafe(|| {
             engine.run_ast_with_scope(&mut scope, &ast)
         })) {

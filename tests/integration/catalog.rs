@@ -633,3 +633,45 @@ fn catalog_fault_paths_for_the_host_runbooks() {
             .stderr_has("invalid port"),
     );
 }
+
+#[test]
+fn abort_runs_the_undo_a_killed_run_left_pending() {
+    let lab = Lab::new();
+    let first = Test::new()
+        .env("VZRUN_STATE_DIR", lab.dir.path().join("state"))
+        .args(["--lab-speed", "0", "--lab-state"])
+        .arg(lab.dir.path().join("lab.json"))
+        .args(["fill-margin", "2", "--minutes", "30"]);
+    let mut child = first.command();
+    let mut child = child
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
+        .pop()
+        .unwrap();
+    lab.query("log(vstorage::get_config(host(\"msk-01\"))[\"mds.alloc.fill_margin\"]);")
+        .status(0)
+        .stdout_has("2");
+    lab.run(&["runs"]).status(0).stdout_has("unfinished");
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
+    lab.query("let h = host(\"msk-01\");\nlog(`margin ${vstorage::get_config(h)[\"mds.alloc.fill_margin\"]} kept '${file::read(h, \"/var/lib/vzrun/fill_margin\")}'`);")
+        .status(0)
+        .stdout_has("margin 5 kept ''");
+    unchanged(
+        lab.run(&["abort", &run_id])
+            .status(0)
+            .stdout_has("no undo action pending"),
+    );
+}
