@@ -64,7 +64,8 @@ pub struct GlobalOpts {
     /// Wait up to this many seconds for a host another run has locked (default: fail at once).
     #[arg(long, global = true, value_name = "SECONDS")]
     pub lock_wait: Option<u64>,
-    /// Run against the built-in simulated cluster, or the lab scenario in FILE (`--lab=FILE`).
+    /// Run against the built-in simulated cluster, or the lab scenario in FILE (`--lab=FILE`,
+    /// or `--lab FILE.yaml`).
     #[arg(long, global = true, value_name = "FILE", num_args = 0..=1, require_equals = true)]
     pub lab: Option<Option<PathBuf>>,
     /// Keep the lab's state in FILE, so consecutive runs see each other's changes.

@@ -62,6 +62,17 @@ pub fn run(
     plan: bool,
     interrupted: Arc<AtomicBool>,
 ) -> i32 {
+    // `--lab FILE.yaml NAME`: clap took FILE for the runbook; a scenario is never a runbook.
+    let mut before = before.clone();
+    let mut argv = argv;
+    if let (Some(None), Some(first)) = (&before.lab, argv.first()) {
+        let text = first.to_string_lossy();
+        if text.ends_with(".yaml") || text.ends_with(".yml") {
+            before.lab = Some(Some(std::path::PathBuf::from(first)));
+            argv = &argv[1..];
+        }
+    }
+    let before = &before;
     let Some(name) = argv.first() else {
         eprintln!("error: which runbook? `vzrun list` shows them");
         return exit::USAGE;

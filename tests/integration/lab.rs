@@ -68,6 +68,19 @@ const STATUS_FILE: &str = "status.rhai";
 const STATUS_PATH: &str = "./status.rhai";
 
 #[test]
+fn the_scenario_may_follow_lab_with_a_space() {
+    Test::new()
+        .file(
+            "small.yaml",
+            "cluster: tiny\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1}\n",
+        )
+        .args(["--lab", "small.yaml", "hello"])
+        .run()
+        .status(0)
+        .stdout_has("hello from n1");
+}
+
+#[test]
 fn lab_state_persists_between_runs() {
     let test = Test::new()
         .file(
