@@ -539,18 +539,7 @@ fn fill_margin_killed_midway_is_restored_to_the_true_original_on_resume() {
         .args(["--lab-speed", "0", "--lab-state"])
         .arg(lab.dir.path().join("lab.json"))
         .args(["fill-margin", "1", "--minutes", "0.05"]);
-    let mut child = first.command();
-    let mut child = child
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let (mut child, line) = crate::test::spawn_until_first_line(&mut first.command());
     assert!(line.contains("is 1 for 0.05 minutes (was 5)"), "{line}");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -642,18 +631,8 @@ fn abort_runs_the_undo_a_killed_run_left_pending() {
         .args(["--lab-speed", "0", "--lab-state"])
         .arg(lab.dir.path().join("lab.json"))
         .args(["fill-margin", "2", "--minutes", "30"]);
-    let mut child = first.command();
-    let mut child = child
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let (mut child, line) = crate::test::spawn_until_first_line(&mut first.command());
+    assert!(line.contains("is 2 for 30.0 minutes (was 5)"), "{line}");
     child.kill().unwrap();
     child.wait().unwrap();
     let run_id = crate::test::run_ids(&lab.dir.path().join("state"))

@@ -165,19 +165,8 @@ fn deferred_undo_runs_on_success_failure_and_ctrl_c() {
         );
     }
     let test = Test::new().file("d.rhai", script);
-    let mut child = test
-        .command()
-        .args(["./d.rhai", "--then", "wait"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let (mut child, line) =
+        crate::test::spawn_until_first_line(test.command().args(["./d.rhai", "--then", "wait"]));
     assert_eq!(line.trim(), "waiting");
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -175,16 +174,7 @@ fn two_runs_on_one_host_one_waits_or_is_refused() {
     let mut first = args(Test::new())
         .args(["./hold.rhai", "--hold", "3"])
         .command();
-    let mut first = first
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(first.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut first, line) = crate::test::spawn_until_first_line(first.current_dir(&dir));
     assert_eq!(line.trim(), "changed");
     args(Test::new())
         .arg("./hold.rhai")

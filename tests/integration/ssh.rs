@@ -1,7 +1,5 @@
 //! The Ssh transport against real sshd instances on loopback.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -163,19 +161,13 @@ fn a_second_run_on_a_locked_host_gets_exit_4_and_a_killed_holder_frees_it() {
     };
     let runbook = "//! Change and hold.\n//! opt hold = 0: seconds\nhost(\"msk-01\").run([\"true\"]);\nlog(\"changed\");\nsleep(ARGS.hold);\n";
     let first = Test::new().file("c.rhai", runbook);
-    let mut holder = first
-        .command()
-        .arg("--inventory")
-        .arg(cluster.path("inventory.yaml"))
-        .args(["./c.rhai", "--hold", "60"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(holder.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut holder, line) = crate::test::spawn_until_first_line(
+        first
+            .command()
+            .arg("--inventory")
+            .arg(cluster.path("inventory.yaml"))
+            .args(["./c.rhai", "--hold", "60"]),
+    );
     assert_eq!(line.trim(), "changed");
     let second = || {
         Test::new()

@@ -128,6 +128,23 @@ impl Test {
     }
 }
 
+/// Starts a command and waits for its first line on stdout (stderr is dropped): for tests
+/// that interrupt, kill or race a run once it has reached a known point.
+pub fn spawn_until_first_line(cmd: &mut Command) -> (std::process::Child, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vzrun starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().expect("piped")),
+        &mut line,
+    )
+    .expect("a first line");
+    (child, line)
+}
+
 pub struct Outcome {
     pub status: i32,
     pub stdout: String,
