@@ -331,8 +331,16 @@ impl Runner {
         self.lock_host(host)?;
         let transport = host.transport();
         if let Some(previous) = &current {
+            // The backup is as private as the file it keeps (a 0600 file stays 0600).
+            let original_mode = transport
+                .mode(path)
+                .map_err(|e| transport_failure(host, None, e))?;
             transport
-                .write_file_atomic(&format!("{path}.vzrun.bak"), previous.as_bytes(), None)
+                .write_file_atomic(
+                    &format!("{path}.vzrun.bak"),
+                    previous.as_bytes(),
+                    original_mode,
+                )
                 .map_err(|e| transport_failure(host, None, e))?;
         }
         transport

@@ -96,7 +96,12 @@ log(`missing: ${conf::get(h, f, "NOPE")}`);
         fs::metadata(&conf).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let _ = out;
+    let backup = out.path("root/etc/vz/vz.conf.vzrun.bak");
+    assert_eq!(
+        fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the backup is as private as the file it keeps"
+    );
 }
 
 #[test]
