@@ -26,6 +26,10 @@ struct Scenario {
     mdss: Vec<MdsSpec>,
     #[serde(default)]
     license: Option<LicenseSpec>,
+    /// Print a TIER column in `vstorage stat`'s CS table (the documented layouts have none;
+    /// a build that prints one lets runbooks check per tier).
+    #[serde(default)]
+    stat_tiers: bool,
     #[serde(default = "default_replicas")]
     replicas: String,
 }
@@ -526,6 +530,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         mdss,
         license,
         replicas_norm: norm,
+        stat_tiers: s.stat_tiers,
         replicas_min: min,
         config,
         path_attrs,

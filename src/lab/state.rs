@@ -193,6 +193,9 @@ pub struct LabState {
     pub license: License,
     pub replicas_norm: u32,
     pub replicas_min: u32,
+    /// `vstorage stat` prints a TIER column.
+    #[serde(default)]
+    pub stat_tiers: bool,
     /// `vstorage get-config` values.
     pub config: BTreeMap<String, String>,
     /// Attributes of paths that are not VE homes (`/vstorage/<cluster>` and below).

@@ -166,11 +166,12 @@ fn stat(state: &LabState) -> Reply {
         ));
     }
     out.push('\n');
-    out.push_str(" CSID  STATUS     SPACE   FREE REPLICAS IOWAIT IOLAT(ms) QDEPTH HOST\n");
+    out.push_str(" CSID  STATUS     SPACE   FREE REPLICAS IOWAIT IOLAT(ms) QDEPTH HOST");
+    out.push_str(if state.stat_tiers { " TIER\n" } else { "\n" });
     for c in &state.css {
         let address = state.host(&c.host).map_or("", |h| h.address.as_str());
         out.push_str(&format!(
-            "{:>5}  {:<8}{:>8} {:>6} {:>8} {:>6} {:>9} {:>6} {}\n",
+            "{:>5}  {:<8}{:>8} {:>6} {:>8} {:>6} {:>9} {:>6} {}",
             c.id,
             c.status,
             size(c.space_gb),
@@ -181,6 +182,10 @@ fn stat(state: &LabState) -> Reply {
             "0.0",
             address
         ));
+        if state.stat_tiers {
+            out.push_str(&format!(" {}", c.tier));
+        }
+        out.push('\n');
     }
     Reply::ok(out)
 }

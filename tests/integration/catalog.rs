@@ -167,6 +167,27 @@ fn remove_cs_refuses_below_the_replication_norm() {
 }
 
 #[test]
+fn remove_cs_counts_its_own_tier_when_stat_shows_tiers() {
+    // Four CSs, but only two on tier 1: removing one leaves one for three replicas.
+    let lab = Lab::with_scenario(
+        &SMALL
+            .replace("cluster: small\n", "cluster: small\nstat_tiers: true\n")
+            .replace("{id: 3, host: n3}", "{id: 3, host: n3, tier: 1}")
+            .replace("{id: 4, host: n3}", "{id: 4, host: n3, tier: 1}"),
+    );
+    unchanged(
+        lab.run(&["remove-cs", "4", "--yes"])
+            .status(3)
+            .stderr_has("only 1 other active CSs on tier 1 for 3 replicas"),
+    );
+    // Without tiers in stat, it says so and counts them all.
+    let lab = Lab::with_scenario(&SMALL);
+    lab.run(&["remove-cs", "4", "--yes"])
+        .status(0)
+        .stderr_has("shows no tiers");
+}
+
+#[test]
 fn remove_cs_that_never_drains_times_out_and_keeps_its_service() {
     let lab = Lab::with_scenario(
         &SMALL.replace("{id: 4, host: n3}", "{id: 4, host: n3, never_drains: true}"),
