@@ -181,7 +181,7 @@ fn remove_cs_counts_its_own_tier_when_stat_shows_tiers() {
             .stderr_has("only 1 other active CSs on tier 1 for 3 replicas"),
     );
     // Without tiers in stat, it says so and counts them all.
-    let lab = Lab::with_scenario(&SMALL);
+    let lab = Lab::with_scenario(SMALL);
     lab.run(&["remove-cs", "4", "--yes"])
         .status(0)
         .stderr_has("shows no tiers");
