@@ -28,6 +28,20 @@ fn wait(
     let started = Instant::now();
     let mut delay = FIRST_POLL;
     let mut last_report = Instant::now();
+    if run.runner.is_plan() {
+        // Nothing changed, so waiting would only burn the deadline (and a condition about a
+        // planned change may not even be checkable yet): check once, say what would be awaited.
+        let holds = condition
+            .call_within_context::<Dynamic>(ctx, ())
+            .is_ok_and(|r| r.as_bool().unwrap_or(false));
+        if !holds {
+            run.runner.log(format!(
+                "would wait up to {}s for {what}",
+                timeout.as_secs_f64()
+            ));
+        }
+        return Ok(true);
+    }
     loop {
         run.runner.check_interrupted()?;
         let result: Dynamic = condition.call_within_context(ctx, ())?;
@@ -105,7 +119,13 @@ fn retry_with(
 
 fn sleep_for(ctx: &NativeCallContext, secs: Dynamic) -> ApiResult<()> {
     let duration = seconds(&secs, "sleep seconds")?;
-    Ok(RunContext::of(ctx)?.runner.sleep(duration)?)
+    let run = RunContext::of(ctx)?;
+    if run.runner.is_plan() {
+        run.runner
+            .log(format!("would sleep {}s", duration.as_secs_f64()));
+        return Ok(());
+    }
+    Ok(run.runner.sleep(duration)?)
 }
 
 fn cell(value: Option<&Dynamic>) -> String {
@@ -143,6 +163,7 @@ pub mod flow_api {
     }
 
     /// Sleeps for a number of seconds (int or float); Ctrl-C wakes it and stops the run.
+    /// In a plan it only says how long it would sleep.
     ///
     /// ```rhai
     /// sleep(0.5);
@@ -160,7 +181,8 @@ pub mod flow_api {
     }
 
     /// Calls `condition` until it returns true, with a backoff from 0.25 s to 5 s between
-    /// calls. Past `timeout` seconds the run fails (exit 5) saying what it waited for.
+    /// calls. Past `timeout` seconds the run fails (exit 5) saying what it waited for. In a
+    /// plan it checks once and, when the condition does not hold yet, says what it would wait for.
     ///
     /// ```rhai
     /// wait_until(120, || prlctl::status(h, "web01") == "running");
@@ -273,6 +295,18 @@ pub mod flow_api {
         run.runner.with_cluster_lock(&host, name, || {
             action.call_within_context::<Dynamic>(&ctx, ())
         })?
+    }
+
+    /// True when this run is a plan (`vzrun plan`, `--dry-run`): changes are listed, not made.
+    /// The same as `DRY_RUN`, which functions cannot see; use it to skip checking the result
+    /// of a change that was only planned.
+    ///
+    /// ```rhai
+    /// fn move_and_check(h, id, dst) { prlctl::migrate(h, id, dst); if !dry_run() { prlctl::get(dst, id); } }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn dry_run(ctx: NativeCallContext) -> ApiResult<bool> {
+        Ok(RunContext::of(&ctx)?.runner.is_plan())
     }
 
     /// Registers an undo action: it runs at the end of the run whatever happens — success,

@@ -114,8 +114,34 @@ pub(super) fn must_find(run: &RunContext, host: &Host, id: &str) -> Result<VeRow
         .ok_or_else(|| Failure::failed(format!("VE {id:?} is not registered on {}", host.name())))
 }
 
+/// The VE; in a plan, `None` when it does not exist yet (an earlier planned change, such as
+/// a create, may make it), so the change is listed rather than refused.
+pub(super) fn find_or_planned(
+    run: &RunContext,
+    host: &Host,
+    id: &str,
+) -> Result<Option<VeRow>, Failure> {
+    match find(run, host, id)? {
+        Some(ve) => Ok(Some(ve)),
+        None if run.runner.is_plan() => {
+            run.runner.log(format!(
+                "{id} is not on {} yet; listing the change as it would run after the earlier planned ones",
+                host.name()
+            ));
+            Ok(None)
+        }
+        None => Err(Failure::failed(format!(
+            "VE {id:?} is not registered on {}",
+            host.name()
+        ))),
+    }
+}
+
 pub fn start(run: &RunContext, host: &Host, id: &str) -> Result<bool, Failure> {
-    let ve = must_find(run, host, id)?;
+    let Some(ve) = find_or_planned(run, host, id)? else {
+        change(run, host, Cmd::change(["prlctl", "start", id]))?;
+        return Ok(true);
+    };
     match ve.status.as_str() {
         "running" => {
             return Ok(run

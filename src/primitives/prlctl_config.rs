@@ -3,7 +3,7 @@
 
 use rhai::{Dynamic, Map};
 
-use super::prlctl::{find, info, must_find};
+use super::prlctl::{find, find_or_planned, info};
 use super::{change, validate};
 use crate::api::{OptionMap, RunContext};
 use crate::cmd::Cmd;
@@ -93,8 +93,14 @@ pub fn set(run: &RunContext, host: &Host, id: &str, settings: Map) -> Result<boo
         argv.push(format!("--{key}"));
         argv.push(flag);
     }
-    must_find(run, host, &id)?;
-    if let Some(current) = info(run, host, Some(&id))?.first() {
+    let exists = find_or_planned(run, host, &id)?.is_some();
+    if let Some(current) = if exists {
+        info(run, host, Some(&id))?
+    } else {
+        Vec::new()
+    }
+    .first()
+    {
         if settings_in_force(current, &settings) {
             return Ok(run
                 .runner
@@ -166,9 +172,10 @@ pub fn set_disk(
         .ok_or_else(|| Failure::bad_input("prlctl::set_disk option", "`size` is required"))?;
     let size = size_arg("size", &size)?;
     opts.finish()?;
-    must_find(run, host, &id)?;
+    let exists = find_or_planned(run, host, &id)?.is_some();
     let wanted = size_mb(&Dynamic::from(size.clone()));
-    if device == "hdd0"
+    if exists
+        && device == "hdd0"
         && wanted.is_some()
         && info(run, host, Some(&id))?.first().and_then(|i| i.disk_mb) == wanted
     {
@@ -215,7 +222,7 @@ pub fn add_netif(
         }
     }
     opts.finish()?;
-    must_find(run, host, &id)?;
+    find_or_planned(run, host, &id)?;
     change(
         run,
         host,

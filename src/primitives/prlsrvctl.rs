@@ -137,14 +137,21 @@ pub mod api {
             if let Some(i) = &ifname {
                 validate::new_name("ifname", i)?;
             }
-            let current = networks(run, &host)?
-                .into_iter()
-                .find(|n| n.name == name)
-                .ok_or_else(|| {
-                    Failure::failed(format!("network {name} does not exist on {}", host.name()))
-                })?;
-            let same = kind.as_ref().is_none_or(|k| *k == current.kind)
-                && ifname.as_ref().is_none_or(|i| *i == current.bound_to);
+            let current = networks(run, &host)?.into_iter().find(|n| n.name == name);
+            let same = match &current {
+                Some(current) => {
+                    kind.as_ref().is_none_or(|k| *k == current.kind)
+                        && ifname.as_ref().is_none_or(|i| *i == current.bound_to)
+                }
+                // In a plan an earlier planned `net_add` may create it: list the change.
+                None if run.runner.is_plan() => false,
+                None => {
+                    return Err(Failure::failed(format!(
+                        "network {name} does not exist on {}",
+                        host.name()
+                    )))
+                }
+            };
             if same {
                 return Ok(run
                     .runner

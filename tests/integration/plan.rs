@@ -63,3 +63,85 @@ fn plan_as_json_marks_planned_commands() {
         serde_json::json!(["touch", "made by vzrun"])
     );
 }
+
+/// Every runbook of the catalog can be planned on the lab, and a plan changes nothing.
+#[test]
+fn every_runbook_plans_on_the_lab_without_changing_it() {
+    let cases: &[&[&str]] = &[
+        &["hello"],
+        &["evacuate", "msk-07"],
+        &["unevacuate", "msk-07"],
+        &["remove-cs", "1043"],
+        &["add-cs", "msk-06", "/dev/sdd", "--tier", "1"],
+        &["cs-maintenance", "msk-02", "on"],
+        &["cs-maintenance", "msk-02", "off"],
+        &["pcompact-rolling"],
+        &["memory-tuning", "--cs-limit", "17179869184"],
+        &["drop-caches"],
+        &["client-cache", "/mnt/ssd/cache", "64000"],
+        &["zabbix-firewall"],
+        &["sysctl-baseline"],
+        &["ntp", "--servers", "ntp1.example.net"],
+        &["pfcache-move", "/vz/pfcache2"],
+        &["bridge-network", "vlan100", "bond0.100"],
+        &["vm-tiers"],
+        &["set-replicas", "web01", "2:1"],
+        &["set-tier", "web01", "2"],
+        &[
+            "force-register",
+            "5ff4bf17-809a-474d-a9e7-e5900856f0eb",
+            "msk-02",
+        ],
+        &[
+            "create-ct",
+            "web99",
+            "--on",
+            "msk-04",
+            "--ip",
+            "10.30.20.99/24",
+        ],
+        &["unmount-cluster", "msk-07"],
+        &["fill-margin", "1", "--minutes", "60"],
+        &["license"],
+        &["cluster-health"],
+    ];
+    let listed = Test::new().arg("list").run().status(0);
+    let names: Vec<&str> = listed
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for name in &names {
+        assert!(
+            cases.iter().any(|c| c[0] == *name),
+            "no plan case for runbook {name}"
+        );
+    }
+    let test = Test::new();
+    let state = test.path("lab.json");
+    let dir = test.path("");
+    let run = |args: &[&str]| {
+        Test::new()
+            .env("VZRUN_STATE_DIR", dir.join("journal"))
+            .args(["--lab-speed", "0", "--lab-state"])
+            .arg(&state)
+            .args(args.iter().copied())
+            .run()
+    };
+    run(&["hello"]).status(0);
+    let before = std::fs::read_to_string(&state).unwrap();
+    for case in cases {
+        let mut args = vec!["plan"];
+        args.extend_from_slice(case);
+        let out = run(&args);
+        // unmount-cluster refuses while VEs run: a plan of a refusal is a refusal.
+        let expected = if case[0] == "unmount-cluster" { 3 } else { 0 };
+        out.status(expected).stderr_lacks("[msk");
+        assert_eq!(
+            std::fs::read_to_string(&state).unwrap(),
+            before,
+            "planning {case:?} changed the lab"
+        );
+    }
+}
