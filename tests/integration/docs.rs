@@ -70,3 +70,23 @@ fn completions_and_man_page() {
         .status(0)
         .stdout_has(".TH vzrun");
 }
+
+#[test]
+fn every_rhai_example_in_the_reference_compiles() {
+    let out = Test::new().args(["doc", "--dir", "book"]).run().status(0);
+    // Syntax only: examples use variables (h, ve, ...) they do not define.
+    let engine = rhai::Engine::new();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(out.path("book/reference")).unwrap() {
+        let path = entry.unwrap().path();
+        let page = std::fs::read_to_string(&path).unwrap();
+        for block in page.split("```rhai\n").skip(1) {
+            let code = block.split("```").next().unwrap();
+            if let Err(e) = engine.compile(code) {
+                panic!("{}: example does not compile: {e}\n{code}", path.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 80, "only {checked} examples found");
+}
