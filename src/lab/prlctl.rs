@@ -176,14 +176,24 @@ fn status(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     }
 }
 
+/// The VE an action names (one ID, these flags allowed) and the flags given; or the reply the
+/// real tool gives (a usage error, or not found).
+fn target<'s, 'a>(
+    state: &'s mut LabState,
+    host: &str,
+    args: &'a [String],
+    allowed: &[&str],
+) -> Result<(&'s mut Ve, Vec<&'a str>), Reply> {
+    let (id, flags) = one_id(args, allowed)?;
+    let ve = find(state, host, id).ok_or_else(not_found)?;
+    Ok((ve, flags))
+}
+
 fn start(state: &mut LabState, host: &str, args: &[String]) -> Reply {
-    let (id, _) = match one_id(args, &["--wait", "--repair"]) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let speed = state.speed;
-    let Some(ve) = find(state, host, id) else {
-        return not_found();
+    let ve = match target(state, host, args, &["--wait", "--repair"]) {
+        Ok((ve, _)) => ve,
+        Err(r) => return r,
     };
     let kind = ve.kind.as_str();
     let before = format!("Starting the {kind}...\n");
@@ -219,15 +229,10 @@ fn start(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 }
 
 fn stop(state: &mut LabState, host: &str, args: &[String]) -> Reply {
-    let (id, flags) = match one_id(
-        args,
-        &["--kill", "-k", "--fast", "--acpi", "--force", "--noforce"],
-    ) {
+    let allowed = ["--kill", "-k", "--fast", "--acpi", "--force", "--noforce"];
+    let (ve, flags) = match target(state, host, args, &allowed) {
         Ok(x) => x,
         Err(r) => return r,
-    };
-    let Some(ve) = find(state, host, id) else {
-        return not_found();
     };
     let kind = ve.kind.as_str();
     let before = format!("Stopping the {kind}...\n");
@@ -254,12 +259,9 @@ fn stop(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 }
 
 fn restart(state: &mut LabState, host: &str, args: &[String]) -> Reply {
-    let (id, _) = match one_id(args, &[]) {
-        Ok(x) => x,
+    let ve = match target(state, host, args, &[]) {
+        Ok((ve, _)) => ve,
         Err(r) => return r,
-    };
-    let Some(ve) = find(state, host, id) else {
-        return not_found();
     };
     let kind = ve.kind.as_str();
     ve.status = "running".into();
@@ -455,12 +457,9 @@ fn register(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 }
 
 fn unregister(state: &mut LabState, host: &str, args: &[String]) -> Reply {
-    let (id, _) = match one_id(args, &[]) {
-        Ok(x) => x,
+    let ve = match target(state, host, args, &[]) {
+        Ok((ve, _)) => ve,
         Err(r) => return r,
-    };
-    let Some(ve) = find(state, host, id) else {
-        return not_found();
     };
     let kind = ve.kind.as_str();
     if is_up(&ve.status) {

@@ -46,6 +46,23 @@ impl Lab {
         test.args(args.iter().copied()).run()
     }
 
+    /// Starts a run, waits for its first line, kills it (-9): returns that line and the run's id.
+    fn kill_after_first_line(&self, args: &[&str]) -> (String, String) {
+        // Kept alive: its directory is the child's working directory.
+        let test = Test::new()
+            .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
+            .args(["--lab-speed", self.speed, "--lab-state"])
+            .arg(self.dir.path().join("lab.json"))
+            .args(args.iter().copied());
+        let (mut child, line) = crate::test::spawn_until_first_line(&mut test.command());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let run_id = crate::test::run_ids(&self.dir.path().join("state"))
+            .pop()
+            .unwrap();
+        (line, run_id)
+    }
+
     /// A state-reading runbook, to look at the lab between runs.
     fn query(&self, script: &str) -> Outcome {
         let path = self.dir.path().join("query.rhai");
@@ -554,19 +571,8 @@ fn license_and_cluster_health_in_every_format() {
 #[test]
 fn fill_margin_killed_midway_is_restored_to_the_true_original_on_resume() {
     let lab = Lab::new();
-    // Kept alive: its directory is the child's working directory.
-    let first = Test::new()
-        .env("VZRUN_STATE_DIR", lab.dir.path().join("state"))
-        .args(["--lab-speed", "0", "--lab-state"])
-        .arg(lab.dir.path().join("lab.json"))
-        .args(["fill-margin", "1", "--minutes", "0.05"]);
-    let (mut child, line) = crate::test::spawn_until_first_line(&mut first.command());
+    let (line, run_id) = lab.kill_after_first_line(&["fill-margin", "1", "--minutes", "0.05"]);
     assert!(line.contains("is 1 for 0.05 minutes (was 5)"), "{line}");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
-        .pop()
-        .unwrap();
     lab.run(&["runs"]).status(0).stdout_has("unfinished");
     // Resuming re-runs it; the original (5) comes from the host, not the lowered value.
     let resumed = Test::new()
@@ -647,18 +653,8 @@ fn catalog_fault_paths_for_the_host_runbooks() {
 #[test]
 fn abort_runs_the_undo_a_killed_run_left_pending() {
     let lab = Lab::new();
-    let first = Test::new()
-        .env("VZRUN_STATE_DIR", lab.dir.path().join("state"))
-        .args(["--lab-speed", "0", "--lab-state"])
-        .arg(lab.dir.path().join("lab.json"))
-        .args(["fill-margin", "2", "--minutes", "30"]);
-    let (mut child, line) = crate::test::spawn_until_first_line(&mut first.command());
+    let (line, run_id) = lab.kill_after_first_line(&["fill-margin", "2", "--minutes", "30"]);
     assert!(line.contains("is 2 for 30.0 minutes (was 5)"), "{line}");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
-        .pop()
-        .unwrap();
     lab.query("log(vstorage::get_config(host(\"msk-01\"))[\"mds.alloc.fill_margin\"]);")
         .status(0)
         .stdout_has("2");

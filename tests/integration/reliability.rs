@@ -22,6 +22,18 @@ fn delays(seed: u64, count: usize, max_ms: u64) -> Vec<u64> {
         .collect()
 }
 
+/// Starts the command without output and kills it (-9) after `delay_ms`.
+fn kill_after(cmd: &mut Command, delay_ms: u64) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(delay_ms));
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
 /// VE name → (host, status) from a lab state file.
 fn placement(state: &Path) -> BTreeMap<String, Vec<(String, String)>> {
     let json: serde_json::Value =
@@ -64,18 +76,10 @@ fn a_killed_evacuation_resumes_and_every_ve_ends_up_exactly_once() {
         // The state as it starts, to compare statuses with.
         base(Test::new()).arg("hello").command_in(&dir).status(0);
         let before = placement(&state);
-        let mut child = base(Test::new())
+        let mut evacuation = base(Test::new())
             .args(["evacuate", "n1", "--yes", "--parallel", "2"])
             .command();
-        let mut child = child
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        let _ = child.kill();
-        child.wait().unwrap();
+        kill_after(evacuation.current_dir(&dir), delay);
         let runs = crate::test::run_ids(&dir.join("journal"));
         let killed = runs.iter().find(|id| {
             fs::read_to_string(dir.join(format!("journal/runs/{id}.jsonl")))
@@ -138,17 +142,8 @@ fn a_file_is_always_the_old_or_the_new_version_when_vzrun_is_killed() {
         let test = test
             .env("VZRUN_LOCAL_ROOT", &root)
             .args(["./flip.rhai", "--quiet"]);
-        let mut child = test.command();
         let dir = root.parent().unwrap().to_path_buf();
-        let mut child = child
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        let _ = child.kill();
-        child.wait().unwrap();
+        kill_after(test.command().current_dir(&dir), delay);
         let content = fs::read_to_string(root.join("etc/data.conf")).unwrap();
         assert!(
             content == a || content == b,
