@@ -23,6 +23,36 @@ fn install_interrupt_handler() -> Arc<AtomicBool> {
     flag
 }
 
+/// The command line as shells complete it: the built-in commands (without the internal
+/// `lab-shim`) and every runbook of the catalog and `$VZRUN_PATH` with its own options.
+fn completion_command() -> clap::Command {
+    let cli = Cli::command();
+    let builtin: Vec<String> = cli
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    let mut command = clap::Command::new("vzrun")
+        .args(cli.get_arguments().cloned().collect::<Vec<_>>())
+        .subcommands(
+            cli.get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+    for runbook in crate::runbook::list_all() {
+        if builtin.contains(&runbook.name) {
+            continue;
+        }
+        let Ok(header) = runbook.header() else {
+            continue;
+        };
+        if let Ok(sub) = crate::runbook::command_for(&runbook, &header) {
+            command = command.subcommand(sub);
+        }
+    }
+    command
+}
+
 /// Runs vzrun with these arguments (the first is the program name) and returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let args: Vec<OsString> = args.into_iter().collect();
@@ -54,7 +84,20 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     match command {
         Command::List => commands::list::run(),
         Command::Check { paths } => commands::check::run(&paths),
-        Command::Runs => commands::runs::run(),
+        Command::Runs {
+            run_id,
+            last,
+            runbook,
+            failed,
+        } => commands::runs::run(
+            &commands::runs::Filter {
+                run_id,
+                last,
+                runbook,
+                failed,
+            },
+            cli.global.output.unwrap_or_default(),
+        ),
         Command::Abort { run_id } => {
             commands::abort::run(&run_id, &cli.global, install_interrupt_handler())
         }
@@ -63,7 +106,12 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
         Command::Doc { dir, check } => commands::doc::run(&dir, check),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "vzrun", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut completion_command(),
+                "vzrun",
+                &mut std::io::stdout(),
+            );
             exit::OK
         }
         Command::Man => {

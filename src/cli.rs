@@ -120,8 +120,23 @@ pub enum Command {
         )]
         runbook: Vec<OsString>,
     },
-    /// List past runs from the journal (newest last).
-    Runs,
+    /// List past runs from the journal (newest last), or show one run in detail.
+    ///
+    /// `vzrun runs RUN_ID` shows the run's steps, the changes it made and the undo actions it
+    /// left pending; `--output json` prints the same as JSON.
+    Runs {
+        /// Show this run in detail.
+        run_id: Option<String>,
+        /// Only the N most recent runs.
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// Only runs of this runbook (its name or path).
+        #[arg(long, value_name = "NAME")]
+        runbook: Option<String>,
+        /// Only runs that did not end ok (failed, refused, interrupted, unfinished, ...).
+        #[arg(long)]
+        failed: bool,
+    },
     /// Run the undo actions a crashed run registered and never ran (those registered as
     /// `defer(what, "function", [args])`), and nothing else.
     Abort {

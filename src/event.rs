@@ -99,6 +99,8 @@ pub enum Event {
         done: usize,
         total: usize,
         ok: bool,
+        /// `done`, `FAILED`, `INTERRUPTED` (Ctrl-C reached it part-way) or `not started`.
+        outcome: String,
     },
     Waiting {
         what: String,
@@ -109,6 +111,9 @@ pub enum Event {
         status: String,
         exit_code: i32,
         error: Option<String>,
+        /// Wall-clock seconds the run took.
+        #[serde(default)]
+        seconds: f64,
     },
 }
 

@@ -137,7 +137,8 @@ fn summarize(path: &Path) -> Option<RunSummary> {
                 summary.runbook = value["runbook"].as_str().unwrap_or_default().to_string();
                 summary.plan = value["plan"].as_bool().unwrap_or(false);
             }
-            Some("command_finished") => summary.changes += 1,
+            Some("command_finished") if value["effect"] == "change" => summary.changes += 1,
+            Some("file_edit") if value["planned"] != true => summary.changes += 1,
             Some("deferred") if value["state"] == "registered" => summary.pending_undos += 1,
             Some("deferred") => summary.pending_undos = summary.pending_undos.saturating_sub(1),
             Some("run_finished") => {

@@ -55,12 +55,18 @@ impl Bars {
                 bar.enable_steady_tick(std::time::Duration::from_millis(200));
                 active.insert(*id, bar);
             }
-            Event::ParallelItem { id, item, ok, .. } => {
+            Event::ParallelItem {
+                id,
+                item,
+                ok,
+                outcome,
+                ..
+            } => {
                 if let Some(bar) = active.get(id) {
                     bar.inc(1);
-                    bar.set_message(format!("{item}: {}", if *ok { "done" } else { "FAILED" }));
+                    bar.set_message(format!("{item}: {outcome}"));
                     if !*ok {
-                        let _ = self.multi.println(format!("{item}: FAILED"));
+                        let _ = self.multi.println(format!("{item}: {outcome}"));
                     }
                 }
             }
@@ -163,12 +169,25 @@ impl Renderer {
             Event::ParallelItem {
                 item,
                 done,
-                id: _,
                 total,
-                ok,
+                outcome,
+                ..
             } if !quiet => {
-                let state = if *ok { "done" } else { "FAILED" };
-                let _ = writeln!(err, "({done}/{total}) {item}: {state}");
+                let _ = writeln!(err, "({done}/{total}) {item}: {outcome}");
+            }
+            Event::RunStarted {
+                run_id,
+                runbook,
+                plan,
+                ..
+            } if !quiet => {
+                let what = if *plan { "plan" } else { "run" };
+                let _ = writeln!(err, "{what} {run_id}: {runbook}");
+            }
+            Event::RunFinished {
+                status, seconds, ..
+            } if !quiet => {
+                let _ = writeln!(err, "{status} after {}", duration_text(*seconds));
             }
             Event::StepSkipped { name } if !quiet => {
                 let _ = writeln!(out, "== {name} (done in the resumed run; skipped)");
@@ -186,6 +205,20 @@ impl Renderer {
             _ => {}
         }
         let _ = out.flush();
+    }
+}
+
+/// "0.4s", "12s", "3m 05s", "2h 01m".
+pub fn duration_text(seconds: f64) -> String {
+    let whole = seconds as u64;
+    if seconds < 10.0 {
+        format!("{seconds:.1}s")
+    } else if whole < 60 {
+        format!("{whole}s")
+    } else if whole < 3600 {
+        format!("{}m {:02}s", whole / 60, whole % 60)
+    } else {
+        format!("{}h {:02}m", whole / 3600, whole % 3600 / 60)
     }
 }
 

@@ -141,6 +141,14 @@ impl Runner {
             .clear();
     }
 
+    /// Whether this run records a journal (so `resume`/`abort` can find it).
+    pub fn has_journal(&self) -> bool {
+        self.journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     pub fn is_plan(&self) -> bool {
         self.mode == Mode::Plan
     }

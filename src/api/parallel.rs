@@ -65,25 +65,30 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
                 if i >= total {
                     break;
                 }
+                // After Ctrl-C, items not yet begun are left alone and said so: they did
+                // not fail, they never started.
                 let result = if run.runner.interrupted() {
-                    Err(Failure::interrupted().into())
+                    None
                 } else {
                     let context = NativeCallContext::from_stored_data(engine, &store);
-                    action.call_within_context::<Dynamic>(&context, (items[i].clone(),))
+                    Some(action.call_within_context::<Dynamic>(&context, (items[i].clone(),)))
                 };
+                let outcome = Outcome::of(result.as_ref());
                 run.runner.emit(Event::ParallelItem {
                     id,
                     item: label(&items[i]),
                     done: done.fetch_add(1, Ordering::SeqCst) + 1,
                     total,
-                    ok: result.is_ok(),
+                    ok: outcome == Outcome::Done,
+                    outcome: outcome.word().to_string(),
                 });
-                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = result;
             });
         }
     });
     let mut values = Array::with_capacity(total);
     let mut failures = Vec::new();
+    let mut not_started = Vec::new();
     for (i, slot) in results.into_iter().enumerate() {
         match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
             Some(Ok(v)) => values.push(v),
@@ -92,34 +97,99 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
                     .unwrap_or_else(|| Failure::failed(crate::engine::describe(&e, "").0));
                 failures.push((label(&items[i]), failure));
             }
-            None => failures.push((label(&items[i]), Failure::interrupted())),
+            None => not_started.push(label(&items[i])),
         }
     }
     run.runner.emit(Event::ParallelFinished {
         id,
-        failed: failures.len(),
+        failed: failures.len() + not_started.len(),
     });
-    if failures.is_empty() {
+    if failures.is_empty() && not_started.is_empty() {
         return Ok(values);
     }
-    let kind = if failures
-        .iter()
-        .any(|(_, f)| f.kind == FailureKind::Interrupted)
-    {
+    let interrupted = !not_started.is_empty()
+        || failures
+            .iter()
+            .any(|(_, f)| f.kind == FailureKind::Interrupted);
+    let kind = if interrupted {
         FailureKind::Interrupted
     } else if failures.iter().all(|(_, f)| f.kind == failures[0].1.kind) {
         failures[0].1.kind
     } else {
         FailureKind::Failed
     };
-    let mut message = format!("{} of {total} items failed:", failures.len());
-    for (item, failure) in &failures {
+    Err(Failure::new(kind, summary(total, values.len(), &failures, &not_started)).into())
+}
+
+/// What became of one item: the truth an operator acts on after a failure or Ctrl-C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Failed,
+    /// Ctrl-C reached it while it ran: part of it may have happened.
+    Interrupted,
+    NotStarted,
+}
+
+impl Outcome {
+    fn of(result: Option<&Result<Dynamic, Box<EvalAltResult>>>) -> Outcome {
+        match result {
+            None => Outcome::NotStarted,
+            Some(Ok(_)) => Outcome::Done,
+            Some(Err(e)) => match Failure::from_rhai(e) {
+                Some(f) if f.kind == FailureKind::Interrupted => Outcome::Interrupted,
+                _ => Outcome::Failed,
+            },
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Failed => "FAILED",
+            Outcome::Interrupted => "INTERRUPTED",
+            Outcome::NotStarted => "not started",
+        }
+    }
+}
+
+/// "3 of 5 items done; 1 failed: ...; 1 not started: ...".
+fn summary(
+    total: usize,
+    done: usize,
+    failures: &[(String, Failure)],
+    not_started: &[String],
+) -> String {
+    let (interrupted, failed): (Vec<_>, Vec<_>) = failures
+        .iter()
+        .partition(|(_, f)| f.kind == FailureKind::Interrupted);
+    let mut message = format!("{done} of {total} items done");
+    if !failed.is_empty() {
+        message.push_str(&format!("; {} of {total} items failed:", failed.len()));
+        for (item, failure) in &failed {
+            message.push_str(&format!(
+                "\n  {item}: {}",
+                failure.message.replace('\n', "\n    ")
+            ));
+        }
+    }
+    if !interrupted.is_empty() {
         message.push_str(&format!(
-            "\n  {item}: {}",
-            failure.message.replace('\n', "\n    ")
+            "\n{} interrupted part-way (check their state before going on):",
+            interrupted.len()
+        ));
+        for (item, failure) in &interrupted {
+            message.push_str(&format!("\n  {item}: {}", failure.message));
+        }
+    }
+    if !not_started.is_empty() {
+        message.push_str(&format!(
+            "\n{} not started (untouched): {}",
+            not_started.len(),
+            not_started.join(", ")
         ));
     }
-    Err(Failure::new(kind, message).into())
+    message
 }
 
 #[export_module]

@@ -171,6 +171,15 @@ fn run_undo_calls(
     }
 }
 
+/// Exit codes after which part of the run may have happened: the operator needs the run id.
+/// (2 and 3 promise that nothing changed.)
+fn may_have_changed(code: i32) -> bool {
+    matches!(
+        code,
+        exit::FAILED | exit::LOCK_HELD | exit::TIMED_OUT | exit::INTERRUPTED
+    )
+}
+
 fn status_word(code: i32) -> &'static str {
     match code {
         exit::OK => "ok",
@@ -194,6 +203,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         undo,
     } = job;
     let aborting = !undo.is_empty();
+    let started = std::time::Instant::now();
     let renderer = Renderer::new(
         global.output.unwrap_or_default(),
         Verbosity {
@@ -313,11 +323,18 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
             runner.planned_changes()
         ));
     }
+    let journaled = runner.has_journal();
     runner.emit(Event::RunFinished {
         status: status_word(code).to_string(),
         exit_code: code,
         error,
+        seconds: started.elapsed().as_secs_f64(),
     });
     runner.release_locks();
+    if journaled && !plan && !aborting && may_have_changed(code) {
+        eprintln!(
+            "to finish it (completed steps are skipped): vzrun resume {run_id}\nto run the undo actions it left instead:      vzrun abort {run_id}"
+        );
+    }
     code
 }

@@ -15,4 +15,5 @@ mod reliability;
 mod ssh;
 mod sshd;
 mod test;
+mod ux;
 mod vstorage;

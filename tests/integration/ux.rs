@@ -1,0 +1,178 @@
+//! What an operator meets around a run: its id, how to resume it, the journal listing,
+//! truthful per-item outcomes after Ctrl-C, completions, README links.
+
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::test::Test;
+
+const FAILING: &str = "//! Fail on purpose.\nlocal().run([\"sh\", \"-c\", \"exit 7\"]);\n";
+
+#[test]
+fn a_run_prints_its_id_at_start_and_how_to_resume_it_on_failure() {
+    let out = Test::new()
+        .file("fail.rhai", FAILING)
+        .arg("./fail.rhai")
+        .run()
+        .status(1);
+    let first = out.stderr.lines().next().unwrap_or_default().to_string();
+    let re = regex::Regex::new(r"^run (\d{8}-\d{6}-[0-9a-f]{4}): \./fail\.rhai$").unwrap();
+    let id = re
+        .captures(&first)
+        .unwrap_or_else(|| panic!("first stderr line {first:?} does not name the run"))[1]
+        .to_string();
+    let out = out
+        .stderr_has(&format!("vzrun resume {id}"))
+        .stderr_has(&format!("vzrun abort {id}"))
+        .stderr_has("failed after ");
+    // The id printed is the id the journal knows.
+    assert_eq!(crate::test::run_ids(&out.path("state")), vec![id]);
+}
+
+#[test]
+fn refused_and_bad_input_runs_do_not_offer_resume() {
+    Test::new()
+        .file("no.rhai", "//! Refuse.\nrefuse(\"not today\");\n")
+        .arg("./no.rhai")
+        .run()
+        .status(3)
+        .stderr_has("refused after ")
+        .stderr_lacks("vzrun resume");
+}
+
+#[test]
+fn runs_filters_and_shows_one_run_in_detail() {
+    let test = Test::new()
+        .file("ok.rhai", "//! Fine.\nlog(\"fine\");\n")
+        .file("fail.rhai", FAILING);
+    let state = test.path("state");
+    let run = |args: &[&str]| {
+        Test::new()
+            .env("VZRUN_STATE_DIR", &state)
+            .args(
+                args.iter()
+                    .map(|a| a.replace("DIR", &test.path("").display().to_string())),
+            )
+            .run()
+    };
+    run(&["DIR/ok.rhai"]).status(0);
+    run(&["DIR/fail.rhai"]).status(1);
+    run(&["DIR/ok.rhai"]).status(0);
+    let all = run(&["runs"]).status(0);
+    assert_eq!(all.stdout.lines().count(), 4, "{}", all.stdout);
+    let last = run(&["runs", "--last", "1"]).status(0);
+    assert_eq!(last.stdout.lines().count(), 2, "{}", last.stdout);
+    assert!(last.stdout.contains("ok.rhai"));
+    let failed = run(&["runs", "--failed"]).status(0);
+    assert_eq!(failed.stdout.lines().count(), 2, "{}", failed.stdout);
+    assert!(
+        failed.stdout.contains("fail.rhai  apply  failed  1"),
+        "{}",
+        failed.stdout
+    );
+    let by_name = run(&["runs", "--runbook", "ok", "--output", "json"]).status(0);
+    let rows: Vec<serde_json::Value> = by_name
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["status"] == "ok"));
+    let failed_id = serde_json::from_str::<serde_json::Value>(
+        run(&["runs", "--failed", "--output", "json"])
+            .stdout
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    run(&["runs", &failed_id])
+        .status(0)
+        .stdout_has("change on local: sh -c 'exit 7' (exit 7)")
+        .stdout_has("finished: failed (exit 1)")
+        .stdout_has("error: ");
+    run(&["runs", "20990101-000000-beef"])
+        .status(2)
+        .stderr_has("no run \"20990101-000000-beef\"");
+}
+
+#[test]
+fn ctrl_c_reports_each_item_truthfully() {
+    // Item 1 finishes, item 2 is interrupted while it sleeps, items 3-5 never start.
+    let test = Test::new().file(
+        "p.rhai",
+        "//! Items.\nparallel([1, 2, 3, 4, 5], 1, |n| { if n == 2 { print(\"sleeping\"); sleep(60); } n });\n",
+    );
+    let mut child = test
+        .command()
+        .arg("./p.rhai")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 8];
+    stdout.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"sleeping");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "vzrun did not stop after SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{stderr}");
+    for line in [
+        "(1/5) 1: done",
+        "(2/5) 2: INTERRUPTED",
+        "1 of 5 items done",
+        "1 interrupted part-way",
+        "3 not started (untouched): 3, 4, 5",
+    ] {
+        assert!(stderr.contains(line), "stderr lacks {line:?}:\n{stderr}");
+    }
+    assert!(!stderr.contains("3: FAILED"), "{stderr}");
+}
+
+#[test]
+fn completions_offer_runbooks_and_their_options_but_not_internal_commands() {
+    let out = Test::new().args(["completions", "bash"]).run().status(0);
+    assert!(!out.stdout.contains("lab-shim"), "lab-shim is internal");
+    for word in ["evacuate", "--start-timeout", "cs-maintenance", "resume"] {
+        assert!(out.stdout.contains(word), "bash completion lacks {word}");
+    }
+}
+
+#[test]
+fn readme_links_point_inside_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let link = regex::Regex::new(r"\]\(([^)#]+)(#[^)]*)?\)").unwrap();
+    let mut checked = 0;
+    for caps in link.captures_iter(&readme) {
+        let target = &caps[1];
+        if target.starts_with("http://") || target.starts_with("https://") {
+            continue;
+        }
+        let path = root.join(target);
+        assert!(
+            path.starts_with(root) && !target.contains(".."),
+            "README links outside the repository: {target}"
+        );
+        assert!(path.exists(), "README links to a missing file: {target}");
+        checked += 1;
+    }
+    assert!(checked > 3, "expected the README to link into the book");
+}
