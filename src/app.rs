@@ -82,8 +82,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         return exit::USAGE;
     };
     match command {
-        Command::List => commands::list::run(),
-        Command::Check { paths } => commands::check::run(&paths),
+        Command::List => commands::list::run(cli.global.output.unwrap_or_default()),
+        Command::Check { paths } => {
+            commands::check::run(&paths, cli.global.output.unwrap_or_default())
+        }
         Command::Runs {
             run_id,
             last,

@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use rhai::{Engine, Scope};
 
+use super::lint;
 use crate::embedded::STDLIB;
 use crate::engine::{self, Limits};
 use crate::exit;
+use crate::output::OutputFormat;
 use crate::runbook::{self, ImportDir, Runbook};
 
 fn compile_only_engine(dir: Option<ImportDir>) -> Engine {
@@ -24,11 +26,24 @@ fn compile_only_engine(dir: Option<ImportDir>) -> Engine {
     )
 }
 
-fn compile(engine: &Engine, scope: &Scope, source: &str, display: &str) -> Result<(), String> {
-    engine
+/// Compiles with every import resolved, then lints; all problems in one message.
+fn compile(
+    engine: &Engine,
+    scope: &Scope,
+    source: &str,
+    display: &str,
+    declared: Option<&[String]>,
+) -> Result<(), String> {
+    let ast = engine
         .compile_into_self_contained(scope, source)
-        .map(|_| ())
-        .map_err(|e| engine::describe(&e, display).0)
+        .map_err(|e| engine::describe(&e, display).0)?;
+    let signatures = lint::Signatures::of_engine(engine);
+    let problems = lint::lint(engine, &signatures, &ast, declared, display);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n      "))
+    }
 }
 
 fn check_runbook(runbook: &Runbook) -> Result<(), String> {
@@ -39,12 +54,19 @@ fn check_runbook(runbook: &Runbook) -> Result<(), String> {
         .iter()
         .map(|p| (p.key().into(), rhai::Dynamic::UNIT))
         .collect();
+    let declared: Vec<String> = header.params.iter().map(|p| p.key()).collect();
     let scope = engine::runbook_scope(args, "", false);
     let engine = compile_only_engine(Some(runbook.import_dir.clone()));
-    compile(&engine, &scope, &runbook.source, &runbook.display_path)
+    compile(
+        &engine,
+        &scope,
+        &runbook.source,
+        &runbook.display_path,
+        Some(&declared),
+    )
 }
 
-pub fn run(paths: &[PathBuf]) -> i32 {
+pub fn run(paths: &[PathBuf], format: OutputFormat) -> i32 {
     let mut results: Vec<(String, Result<(), String>)> = Vec::new();
     if paths.is_empty() {
         for runbook in runbook::list_all() {
@@ -54,7 +76,7 @@ pub fn run(paths: &[PathBuf]) -> i32 {
         for file in STDLIB.files() {
             let display = format!("stdlib/{}", file.path().display());
             let result = match file.contents_utf8() {
-                Some(source) => compile(&engine, &Scope::new(), source, &display),
+                Some(source) => compile(&engine, &Scope::new(), source, &display, None),
                 None => Err(format!("{display}: not UTF-8")),
             };
             results.push((display, result));
@@ -69,6 +91,18 @@ pub fn run(paths: &[PathBuf]) -> i32 {
         }
     }
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    if format == OutputFormat::Json {
+        for (display, result) in &results {
+            let problems: Vec<&str> = match result {
+                Ok(()) => Vec::new(),
+                Err(e) => e.split("\n      ").collect(),
+            };
+            let value =
+                serde_json::json!({"file": display, "ok": result.is_ok(), "problems": problems});
+            println!("{value}");
+        }
+        return if failed == 0 { exit::OK } else { exit::FAILED };
+    }
     for (display, result) in &results {
         match result {
             Ok(()) => println!("ok    {display}"),

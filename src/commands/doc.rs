@@ -334,6 +334,38 @@ fn summary(generated: &BTreeMap<String, String>) -> String {
     s
 }
 
+/// Every ```rhai example of the generated pages must call only functions that exist, with
+/// the right number of arguments (examples use variables such as `h` they do not define, so
+/// they are compiled without strict variables). Returns the problems found.
+pub fn lint_examples(pages: &BTreeMap<String, String>) -> Vec<String> {
+    let mut engine = engine::build(
+        None,
+        None,
+        Limits::default(),
+        Arc::new(AtomicBool::new(false)),
+    );
+    engine.set_strict_variables(false);
+    let signatures = super::lint::Signatures::of_engine(&engine);
+    let mut problems = Vec::new();
+    for (page, text) in pages {
+        for (n, block) in text.split("```rhai\n").skip(1).enumerate() {
+            let code = block.split("```").next().unwrap_or_default();
+            let display = format!("{page} example {}", n + 1);
+            match engine.compile(code) {
+                Ok(ast) => problems.extend(super::lint::lint(
+                    &engine,
+                    &signatures,
+                    &ast,
+                    None,
+                    &display,
+                )),
+                Err(e) => problems.push(format!("{display}: does not compile: {e}")),
+            }
+        }
+    }
+    problems
+}
+
 pub fn generated() -> BTreeMap<String, String> {
     let mut pages = reference_pages();
     pages.extend(runbook_pages());
@@ -345,6 +377,14 @@ pub fn generated() -> BTreeMap<String, String> {
 
 pub fn run(dir: &Path, check: bool) -> i32 {
     let pages = generated();
+    let problems = lint_examples(&pages);
+    if !problems.is_empty() {
+        eprintln!("error: examples in the reference call what does not exist:");
+        for p in &problems {
+            eprintln!("  {p}");
+        }
+        return exit::FAILED;
+    }
     let mut stale = Vec::new();
     for (relative, content) in &pages {
         let path: PathBuf = dir.join(relative);
@@ -379,4 +419,23 @@ pub fn run(dir: &Path, check: bool) -> i32 {
         println!("{} generated page(s) are up to date", pages.len());
     }
     exit::OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_example_calling_a_missing_primitive_or_the_wrong_arity_is_reported() {
+        let mut pages = BTreeMap::new();
+        pages.insert(
+            "reference/x.md".to_string(),
+            "```rhai\nprlctl::lst(h);\n```\n```rhai\nprlctl::start(h);\n```\n```rhai\nprlctl::start(h, \"web01\");\n```\n".to_string(),
+        );
+        let problems = lint_examples(&pages);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("unknown function prlctl::lst"));
+        assert!(problems[1].contains("prlctl::start takes 2 argument(s), not 1"));
+        assert!(lint_examples(&generated()).is_empty());
+    }
 }

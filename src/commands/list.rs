@@ -1,10 +1,10 @@
 //! `vzrun list`: the runbooks and what each does.
 
 use crate::exit;
-use crate::output::format_table;
+use crate::output::{format_table, OutputFormat};
 use crate::runbook;
 
-pub fn run() -> i32 {
+pub fn run(format: OutputFormat) -> i32 {
     let rows: Vec<Vec<String>> = runbook::list_all()
         .into_iter()
         .map(|r| {
@@ -12,9 +12,17 @@ pub fn run() -> i32 {
                 Ok(h) => h.summary,
                 Err(e) => format!("(broken header: {e})"),
             };
-            vec![r.name, summary]
+            vec![r.name, summary, r.display_path]
         })
         .collect();
+    if format == OutputFormat::Json {
+        for row in &rows {
+            let value = serde_json::json!({"name": row[0], "summary": row[1], "path": row[2]});
+            println!("{value}");
+        }
+        return exit::OK;
+    }
+    let rows: Vec<Vec<String>> = rows.into_iter().map(|r| r[..2].to_vec()).collect();
     if rows.is_empty() {
         println!("no runbooks found");
     } else {

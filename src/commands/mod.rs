@@ -3,6 +3,7 @@
 pub mod abort;
 pub mod check;
 pub mod doc;
+pub mod lint;
 pub mod list;
 pub mod resume;
 pub mod run;

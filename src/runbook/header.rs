@@ -129,6 +129,13 @@ static PARAM_LINE: LazyLock<Regex> = LazyLock::new(|| {
 static DIRECTIVE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(arg|opt|flag)\b").expect("valid regex"));
 
+static KEYWORD_LIKE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z][a-z_-]*:?$").expect("valid regex"));
+
+fn ends_sentence(text: &str) -> bool {
+    text.ends_with(['.', '!', '?'])
+}
+
 impl Header {
     /// Parses the `//!` lines at the top of a runbook (blank lines before them are allowed).
     pub fn parse(source: &str) -> Result<Header, HeaderError> {
@@ -176,11 +183,23 @@ impl Header {
                     return Err(err(format!("{} is declared twice", param.name)));
                 }
                 header.params.push(param);
+            } else if KEYWORD_LIKE.is_match(text) {
+                // A lone word is a misspelt keyword (`destrucive`), not a description: taking
+                // it as text would run a destructive runbook without asking.
+                return Err(err(format!(
+                    "unknown header keyword {text:?}; keywords are `arg`, `opt`, `flag` and `destructive`"
+                )));
             } else if header.summary.is_empty() {
                 header.summary = text.to_string();
             } else {
                 header.details.push(text.to_string());
             }
+        }
+        // The summary is the first sentence, even when it wraps onto the next lines.
+        while !ends_sentence(&header.summary) && !header.details.is_empty() {
+            let next = header.details.remove(0);
+            header.summary.push(' ');
+            header.summary.push_str(&next);
         }
         if header.summary.is_empty() {
             return Err(HeaderError {
@@ -232,6 +251,18 @@ mod tests {
         let err = Header::parse("//! Do.\n//! arg a: x\n//! opt a: y\n").unwrap_err();
         assert!(err.message.contains("twice"), "{err}");
         assert!(Header::parse("let x = 1;").is_err());
+        let err = Header::parse("//! Do.\n//! destrucive\n").unwrap_err();
+        assert!(err.message.contains("unknown header keyword"), "{err}");
+    }
+
+    #[test]
+    fn the_summary_is_the_first_sentence_even_when_it_wraps() {
+        let h = Header::parse("//! Lower the margin for a while (to finish a rebalance),\n//! then restore it.\n//! More detail.\n").unwrap();
+        assert_eq!(
+            h.summary,
+            "Lower the margin for a while (to finish a rebalance), then restore it."
+        );
+        assert_eq!(h.details, vec!["More detail."]);
     }
 
     #[test]
