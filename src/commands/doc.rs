@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::engine::{self, Limits};
+use crate::engine::{self, rhai_type, Limits};
 use crate::exit;
 use crate::runbook::{self, ParamKind};
 
@@ -39,34 +39,6 @@ const COMMANDS: &[(&str, &str)] = &[
 ];
 
 /// Rust types in signatures, as a runbook author knows them.
-fn rhai_type(rust: &str) -> String {
-    let t = rust.trim();
-    let t = t
-        .strip_prefix("ApiResult<")
-        .and_then(|r| r.strip_suffix('>'))
-        .or_else(|| {
-            t.strip_prefix("Result<")
-                .and_then(|r| r.split_once(','))
-                .map(|(ok, _)| ok)
-        })
-        .unwrap_or(t)
-        .trim();
-    match t {
-        "&str" | "String" | "ImmutableString" => "string".into(),
-        "i64" | "INT" => "int".into(),
-        "f64" | "FLOAT" => "float".into(),
-        "bool" => "bool".into(),
-        "Map" | "rhai::Map" => "map".into(),
-        "Array" | "rhai::Array" => "array".into(),
-        "FnPtr" => "Fn".into(),
-        "Dynamic" => "any".into(),
-        "()" | "" => "()".into(),
-        "&mut Host" => "Host".into(),
-        "&mut Failure" => "Failure".into(),
-        other => other.to_string(),
-    }
-}
-
 fn doc_text(function: &Value) -> String {
     function["docComments"]
         .as_array()

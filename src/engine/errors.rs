@@ -69,6 +69,11 @@ pub fn describe(err: &EvalAltResult, source: &str) -> (String, i32) {
                 exit::FAILED,
             ),
             EvalAltResult::ErrorParsing(kind, _) => (kind.to_string(), exit::FAILED),
+            EvalAltResult::ErrorFunctionNotFound(signature, _) => (
+                super::signatures::explain_not_found(signature)
+                    .unwrap_or_else(|| format!("Function not found: {signature}")),
+                exit::FAILED,
+            ),
             other => (without_position(&other.to_string()), exit::FAILED),
         }
     };

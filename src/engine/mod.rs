@@ -7,9 +7,11 @@
 
 mod errors;
 mod resolver;
+mod signatures;
 
 pub use errors::{describe, describe_parse};
 pub use resolver::SandboxResolver;
+pub use signatures::rhai_type;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

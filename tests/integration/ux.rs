@@ -176,3 +176,13 @@ fn readme_links_point_inside_the_repository() {
     }
     assert!(checked > 3, "expected the README to link into the book");
 }
+
+#[test]
+fn a_wrong_argument_type_is_explained_in_words() {
+    Test::new()
+        .file("t.rhai", "//! Wrong type.\nprlctl::start(host(\"msk-01\"), 5);\n")
+        .args(["--lab", "--lab-speed", "0", "./t.rhai"])
+        .run()
+        .status(1)
+        .stderr_has("t.rhai:2:9: prlctl::start: argument 2 (`id`) must be a string, not an integer; it takes prlctl::start(host: Host, id: string)");
+}
