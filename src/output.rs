@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
@@ -31,6 +32,96 @@ pub struct Renderer {
     verbosity: Verbosity,
     lock: Mutex<()>,
     bars: Option<Bars>,
+    in_flight: InFlight,
+}
+
+/// First "still running" line after this long; `$VZRUN_HEARTBEAT` (seconds) changes it.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Commands under way, so that a long one (an `rm-cs --wait` draining for hours) keeps saying
+/// that it runs, where, and for how long, instead of sitting on one static line.
+#[derive(Debug, Clone, Default)]
+struct InFlight {
+    commands: Arc<Mutex<Vec<Running>>>,
+    ticker: Arc<std::sync::OnceLock<()>>,
+}
+
+#[derive(Debug)]
+struct Running {
+    line: String,
+    started: Instant,
+    next_report: Duration,
+}
+
+impl InFlight {
+    fn heartbeat() -> Duration {
+        std::env::var("VZRUN_HEARTBEAT")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| *s > 0.0)
+            .map_or(HEARTBEAT, Duration::from_secs_f64)
+    }
+
+    fn started(&self, line: String, bars: Option<MultiProgress>) {
+        let first = Self::heartbeat();
+        self.commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Running {
+                line,
+                started: Instant::now(),
+                next_report: first,
+            });
+        let commands = self.commands.clone();
+        self.ticker.get_or_init(|| {
+            std::thread::spawn(move || Self::tick(commands, first, bars));
+        });
+    }
+
+    fn finished(&self, line: &str) {
+        let mut commands = self.commands.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = commands.iter().position(|r| r.line == line) {
+            commands.remove(i);
+        }
+    }
+
+    /// Reports each long command at the heartbeat, then every three heartbeats (at least
+    /// 30 s apart once past the first minute).
+    fn tick(commands: Arc<Mutex<Vec<Running>>>, first: Duration, bars: Option<MultiProgress>) {
+        let period = (first / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        loop {
+            std::thread::sleep(period);
+            let mut due = Vec::new();
+            for r in commands
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter_mut()
+            {
+                let elapsed = r.started.elapsed();
+                if elapsed >= r.next_report {
+                    due.push(format!(
+                        "still running {} ({})",
+                        r.line,
+                        duration_text(elapsed.as_secs_f64())
+                    ));
+                    let step = if elapsed > Duration::from_secs(60) {
+                        (first * 3).max(Duration::from_secs(30))
+                    } else {
+                        first * 3
+                    };
+                    r.next_report = elapsed + step;
+                }
+            }
+            for line in due {
+                match &bars {
+                    Some(multi) => {
+                        let _ = multi.println(line);
+                    }
+                    None => eprintln!("{line}"),
+                }
+            }
+        }
+    }
 }
 
 /// Progress bars of the `parallel` calls under way, on a terminal.
@@ -48,9 +139,11 @@ impl Bars {
             Event::ParallelStarted { id, total } => {
                 let bar = self.multi.add(ProgressBar::new(*total as u64));
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
-                        .expect("valid template")
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{spinner} [{bar:30}] {pos}/{len} {elapsed} (ETA {eta}) {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
                 );
                 bar.enable_steady_tick(std::time::Duration::from_millis(200));
                 active.insert(*id, bar);
@@ -94,6 +187,7 @@ impl Renderer {
             verbosity,
             lock: Mutex::new(()),
             bars,
+            in_flight: InFlight::default(),
         }
     }
 
@@ -102,6 +196,23 @@ impl Renderer {
     }
 
     pub fn render(&self, event: &Event) {
+        if self.format == OutputFormat::Text && !self.verbosity.quiet {
+            match event {
+                Event::Command {
+                    host,
+                    argv,
+                    planned: false,
+                    ..
+                } => self.in_flight.started(
+                    format!("on {host}: {}", shell_join(argv)),
+                    self.bars.as_ref().map(|b| b.multi.clone()),
+                ),
+                Event::CommandFinished { host, argv, .. } => self
+                    .in_flight
+                    .finished(&format!("on {host}: {}", shell_join(argv))),
+                _ => {}
+            }
+        }
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         match self.format {
             OutputFormat::Json => {

@@ -186,3 +186,69 @@ fn a_wrong_argument_type_is_explained_in_words() {
         .status(1)
         .stderr_has("t.rhai:2:9: prlctl::start: argument 2 (`id`) must be a string, not an integer; it takes prlctl::start(host: Host, id: string)");
 }
+
+#[test]
+fn a_long_command_keeps_saying_that_it_runs_and_for_how_long() {
+    Test::new()
+        .file(
+            "long.rhai",
+            "//! Long.\nlocal().run([\"sleep\", \"2.5\"]);\n",
+        )
+        .env("VZRUN_HEARTBEAT", "1")
+        .arg("./long.rhai")
+        .run()
+        .status(0)
+        .stderr_has("still running on local: sleep 2.5 (1.0s)")
+        .stderr_has("ok after 2.");
+    // Quiet runs stay quiet.
+    let quiet = Test::new()
+        .file(
+            "long.rhai",
+            "//! Long.\nlocal().run([\"sleep\", \"1.5\"]);\n",
+        )
+        .env("VZRUN_HEARTBEAT", "0.5")
+        .args(["-q", "./long.rhai"])
+        .run()
+        .status(0);
+    assert!(!quiet.stderr.contains("still running"), "{}", quiet.stderr);
+}
+
+/// Runs vzrun under a pseudo-terminal (util-linux `script`), returning what the terminal saw.
+fn under_a_terminal(test: &Test, args: &str) -> Option<String> {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").is_err(),
+            "`script` (util-linux) is needed for the terminal tests"
+        );
+        eprintln!("skipped: no `script` to make a pseudo-terminal");
+        return None;
+    }
+    let line = format!("{} {args}", crate::test::vzrun_bin());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(test.path(""))
+        .env("TERM", "xterm")
+        .env("VZRUN_STATE_DIR", test.path("state"))
+        .output()
+        .unwrap();
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn on_a_terminal_parallel_work_shows_a_bar_with_elapsed_time_and_eta() {
+    let test = Test::new().file(
+        "bars.rhai",
+        "//! Bars.\nparallel([1, 2, 3], 1, |n| { sleep(0.4); n });\n",
+    );
+    let Some(screen) = under_a_terminal(&test, "./bars.rhai") else {
+        return;
+    };
+    assert!(screen.contains("] 3/3 "), "{screen}");
+    assert!(screen.contains("(ETA "), "{screen}");
+    assert!(screen.contains("3: done"), "{screen}");
+    assert!(screen.contains("ok after "), "{screen}");
+}
