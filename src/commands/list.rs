@@ -22,7 +22,16 @@ pub fn run(format: OutputFormat) -> i32 {
         }
         return exit::OK;
     }
-    let rows: Vec<Vec<String>> = rows.into_iter().map(|r| r[..2].to_vec()).collect();
+    let mut rows: Vec<Vec<String>> = rows.into_iter().map(|r| r[..2].to_vec()).collect();
+    for hidden in runbook::shadowed() {
+        rows.push(vec![
+            format!("user:{}", hidden.name),
+            format!(
+                "{} is hidden by the built-in {}; run it as user:{}",
+                hidden.display_path, hidden.name, hidden.name
+            ),
+        ]);
+    }
     if rows.is_empty() {
         println!("no runbooks found");
     } else {

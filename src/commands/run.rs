@@ -77,8 +77,13 @@ pub fn run(
         eprintln!("error: which runbook? `vzrun list` shows them");
         return exit::USAGE;
     };
-    let runbook = match runbook::find(&name.to_string_lossy()) {
-        Ok(r) => r,
+    let runbook = match runbook::resolve(&name.to_string_lossy()) {
+        Ok((r, note)) => {
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            r
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return exit::USAGE;

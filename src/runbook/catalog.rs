@@ -63,8 +63,42 @@ pub fn from_path(path: &Path) -> Result<Runbook, FindError> {
 
 /// `NAME` (catalog, then `$VZRUN_PATH`) or a path to a `.rhai` file.
 pub fn find(name: &str) -> Result<Runbook, FindError> {
+    resolve(name).map(|(runbook, _)| runbook)
+}
+
+/// Like [`find`], with a note for the operator when the choice was not the obvious one:
+/// `evacuate.rhai` that is no file here runs the catalog's `evacuate` (the mission's own
+/// usage: `vzrun evacuate.rhai msk-07` from any directory), and a file here that has a
+/// built-in's name wins, which is said. `user:NAME` reaches a `$VZRUN_PATH` runbook that a
+/// built-in of the same name shadows.
+pub fn resolve(name: &str) -> Result<(Runbook, Option<String>), FindError> {
+    if let Some(user_name) = name.strip_prefix("user:") {
+        return user_runbook(user_name)
+            .map(|r| (r, None))
+            .ok_or_else(|| FindError::Unknown(name.to_string()));
+    }
     if looks_like_path(name) {
-        return from_path(Path::new(name));
+        let path = Path::new(name);
+        let bare = name.strip_suffix(".rhai").filter(|s| !s.contains('/'));
+        return match bare {
+            Some(stem) if !path.exists() => match builtin(stem).or_else(|| user_runbook(stem)) {
+                Some(runbook) => {
+                    let note = format!(
+                        "no file {name} here: running {} ({})",
+                        runbook.name, runbook.display_path
+                    );
+                    Ok((runbook, Some(note)))
+                }
+                None => from_path(path).map(|r| (r, None)),
+            },
+            Some(stem) if builtin(stem).is_some() => {
+                let note = format!(
+                    "running the file {name}, not the built-in runbook {stem} (`vzrun {stem}` runs that)"
+                );
+                from_path(path).map(|r| (r, Some(note)))
+            }
+            _ => from_path(path).map(|r| (r, None)),
+        };
     }
     let valid = !name.is_empty()
         && name
@@ -74,15 +108,52 @@ pub fn find(name: &str) -> Result<Runbook, FindError> {
         return Err(FindError::Unknown(name.to_string()));
     }
     if let Some(runbook) = builtin(name) {
-        return Ok(runbook);
+        return Ok((runbook, None));
     }
+    user_runbook(name)
+        .map(|r| (r, None))
+        .ok_or_else(|| FindError::Unknown(name.to_string()))
+}
+
+/// The first `NAME.rhai` in the `$VZRUN_PATH` directories.
+fn user_runbook(name: &str) -> Option<Runbook> {
+    user_dirs()
+        .into_iter()
+        .map(|dir| dir.join(format!("{name}.rhai")))
+        .find(|path| path.is_file())
+        .and_then(|path| from_path(&path).ok())
+}
+
+/// A file that starts with a `//!` header is a runbook; one without is a library module
+/// that runbooks import, not a broken runbook.
+fn has_header(source: &str) -> bool {
+    source
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .is_some_and(|l| l.starts_with("//!"))
+}
+
+/// User runbooks that a built-in of the same name hides: reachable as `user:NAME`.
+pub fn shadowed() -> Vec<Runbook> {
+    let mut out = Vec::new();
     for dir in user_dirs() {
-        let path = dir.join(format!("{name}.rhai"));
-        if path.is_file() {
-            return from_path(&path);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            if path.extension().is_some_and(|x| x == "rhai") {
+                if let Ok(runbook) = from_path(&path) {
+                    if has_header(&runbook.source) && builtin(&runbook.name).is_some() {
+                        out.push(runbook);
+                    }
+                }
+            }
         }
     }
-    Err(FindError::Unknown(name.to_string()))
+    out
 }
 
 /// Every runbook `find` can reach by name; a built-in hides a user runbook of the same name.
@@ -95,7 +166,9 @@ pub fn list_all() -> Vec<Runbook> {
         for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
             if path.extension().is_some_and(|x| x == "rhai") {
                 if let Ok(runbook) = from_path(&path) {
-                    found.insert(runbook.name.clone(), runbook);
+                    if has_header(&runbook.source) {
+                        found.insert(runbook.name.clone(), runbook);
+                    }
                 }
             }
         }

@@ -5,7 +5,7 @@ mod catalog;
 mod header;
 
 pub use args::{bind_args, command_for, BindError, BoundArgs};
-pub use catalog::{find, from_path, list_all, FindError};
+pub use catalog::{find, from_path, list_all, resolve, shadowed, FindError};
 pub use header::{Header, HeaderError, Param, ParamKind, Value};
 
 use std::path::PathBuf;

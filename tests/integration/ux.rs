@@ -252,3 +252,65 @@ fn on_a_terminal_parallel_work_shows_a_bar_with_elapsed_time_and_eta() {
     assert!(screen.contains("3: done"), "{screen}");
     assert!(screen.contains("ok after "), "{screen}");
 }
+
+#[test]
+fn name_dot_rhai_runs_the_catalog_runbook_unless_such_a_file_is_here() {
+    Test::new()
+        .args([
+            "--lab",
+            "--lab-speed",
+            "0",
+            "plan",
+            "evacuate.rhai",
+            "msk-07",
+        ])
+        .run()
+        .status(0)
+        .stderr_has("note: no file evacuate.rhai here: running evacuate (runbooks/evacuate.rhai)")
+        .stdout_has("would run on msk-07: prlctl migrate");
+    Test::new()
+        .file(
+            "evacuate.rhai",
+            "//! My own.\n//! arg node: a node\nlog(`mine: ${ARGS.node}`);\n",
+        )
+        .args(["evacuate.rhai", "msk-07"])
+        .run()
+        .status(0)
+        .stderr_has("note: running the file evacuate.rhai, not the built-in runbook evacuate")
+        .stdout_has("mine: msk-07");
+}
+
+#[test]
+fn user_runbooks_shadowed_by_built_ins_are_listed_and_reachable() {
+    let test = Test::new()
+        .file(
+            "lib/evacuate.rhai",
+            "//! My evacuate.\nlog(\"user evacuate\");\n",
+        )
+        .file("lib/helpers.rhai", "fn twice(x) { x * 2 }\n")
+        .file("lib/mine.rhai", "//! Mine.\nlog(\"mine\");\n");
+    let lib = test.path("lib");
+    let out = Test::new()
+        .env("VZRUN_PATH", &lib)
+        .arg("list")
+        .run()
+        .status(0);
+    assert!(out.stdout.contains("mine "), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("user:evacuate")
+            && out.stdout.contains("hidden by the built-in evacuate"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("helpers"),
+        "a module is not a runbook: {}",
+        out.stdout
+    );
+    Test::new()
+        .env("VZRUN_PATH", &lib)
+        .arg("user:evacuate")
+        .run()
+        .status(0)
+        .stdout_has("user evacuate");
+}
