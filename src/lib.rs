@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod cmd;
 pub mod commands;
+pub mod deadline;
 pub mod edit;
 pub mod embedded;
 pub mod engine;

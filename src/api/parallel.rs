@@ -55,30 +55,34 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
     run.runner.emit(Event::ParallelStarted { id, total });
     let store = ctx.store_data();
     let engine = ctx.engine();
+    // Each branch runs under the caller's `within` deadline, if any.
+    let deadline = crate::deadline::current();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Vec<Slot> = (0..total).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..(limit as usize).min(total) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= total {
-                    break;
-                }
-                let result = if run.runner.interrupted() {
-                    Err(Failure::interrupted().into())
-                } else {
-                    let context = NativeCallContext::from_stored_data(engine, &store);
-                    action.call_within_context::<Dynamic>(&context, (items[i].clone(),))
-                };
-                run.runner.emit(Event::ParallelItem {
-                    id,
-                    item: label(&items[i]),
-                    done: done.fetch_add(1, Ordering::SeqCst) + 1,
-                    total,
-                    ok: result.is_ok(),
-                });
-                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            scope.spawn(|| {
+                crate::deadline::run_under(deadline, || loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= total {
+                        break;
+                    }
+                    let result = if run.runner.interrupted() {
+                        Err(Failure::interrupted().into())
+                    } else {
+                        let context = NativeCallContext::from_stored_data(engine, &store);
+                        action.call_within_context::<Dynamic>(&context, (items[i].clone(),))
+                    };
+                    run.runner.emit(Event::ParallelItem {
+                        id,
+                        item: label(&items[i]),
+                        done: done.fetch_add(1, Ordering::SeqCst) + 1,
+                        total,
+                        ok: result.is_ok(),
+                    });
+                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                })
             });
         }
     });

@@ -97,12 +97,24 @@ fn stat_map(run: &RunContext, s: &Stat) -> Map {
 }
 
 fn license_map(l: &parse::License) -> Map {
+    let bytes = |text: &str| opt_int(crate::parse::size::parse_bytes(text));
+    let expires = crate::parse::date::expiration_unix(&l.expiration);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     map([
         ("key", l.key.clone().into()),
         ("status", l.status.clone().into()),
         ("capacity", l.capacity.clone().into()),
         ("expiration", l.expiration.clone().into()),
         ("used", l.used.clone().into()),
+        ("capacity_bytes", bytes(&l.capacity)),
+        ("used_bytes", bytes(&l.used)),
+        ("expires_unix", expires.map_or(Dynamic::UNIT, Dynamic::from)),
+        (
+            "seconds_left",
+            expires.map_or(Dynamic::UNIT, |e| Dynamic::from(e - now)),
+        ),
     ])
 }
 
@@ -316,7 +328,10 @@ pub mod api {
     /// The cluster's state from `vstorage stat`: `#{cluster, status, space, chunks, mds, cs,
     /// license, replicas_norm, replicas_limit}`. Each CS is `#{id status space free replicas
     /// unique host node tier build_version}` (sizes in bytes; `node` is the inventory host
-    /// of its address; `tier` is `()` when the tool does not print it).
+    /// of its address; `tier` is `()` when the tool does not print it). `license` is `#{key
+    /// status capacity expiration used}` as printed, plus `capacity_bytes`, `used_bytes`,
+    /// `expires_unix` (end of the expiration day, UTC) and `seconds_left`: `()` when the
+    /// line does not say.
     ///
     /// ```rhai
     /// let s = vstorage::stat(h);
