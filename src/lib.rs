@@ -20,6 +20,7 @@ pub mod failure;
 pub mod host;
 pub mod inventory;
 pub mod journal;
+pub mod journal_policy;
 pub mod lab;
 pub mod lock;
 pub mod output;

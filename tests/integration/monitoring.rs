@@ -25,6 +25,17 @@ impl Lab {
         self.dir.path().join("state")
     }
 
+    /// A runbook that changes a sysctl on n1 (a Change, so the run is journaled).
+    fn change_script(&self) -> String {
+        let path = self.dir.path().join("change.rhai");
+        std::fs::write(
+            &path,
+            "//! Change.\nsysctl::set(host(\"n1\"), \"vm.swappiness\", 10);\n",
+        )
+        .unwrap();
+        path.display().to_string()
+    }
+
     fn run(&self, args: &[&str]) -> Outcome {
         let mut flag = std::ffi::OsString::from("--lab=");
         flag.push(&self.scenario);
@@ -128,4 +139,58 @@ fn printed_data_reaches_stdout_even_with_quiet_and_narration_does_not() {
             "not a metric line: {line:?}"
         );
     }
+}
+
+#[test]
+fn read_only_runs_leave_no_journal_unless_asked_and_changes_still_do() {
+    let lab = Lab::new(&three_nodes(&[]));
+    lab.run(&["cluster-health", "--format", "prometheus"])
+        .status(0);
+    lab.run(&["cluster-health"]).status(0);
+    assert_eq!(crate::test::run_ids(&lab.state_dir()), Vec::<String>::new());
+    // A failed read-only run is kept: the operator will want to know why.
+    lab.run(&["cluster-health", "--timeout", "0"]).status(2);
+    assert_eq!(crate::test::run_ids(&lab.state_dir()).len(), 1);
+    // A change is journaled.
+    lab.run(&[&lab.change_script()]).status(0);
+    assert_eq!(crate::test::run_ids(&lab.state_dir()).len(), 2);
+    // VZRUN_JOURNAL=all journals every run.
+    let mut flag = std::ffi::OsString::from("--lab=");
+    flag.push(&lab.scenario);
+    Test::new()
+        .env("VZRUN_STATE_DIR", lab.state_dir())
+        .env("VZRUN_JOURNAL", "all")
+        .args(["--lab-speed", "0", "--lab-state"])
+        .arg(lab.dir.path().join("lab.json"))
+        .arg(flag)
+        .arg("cluster-health")
+        .run()
+        .status(0);
+    assert_eq!(crate::test::run_ids(&lab.state_dir()).len(), 3);
+}
+
+#[test]
+fn journals_are_pruned_by_count_when_a_run_writes_one() {
+    let lab = Lab::new(&three_nodes(&[]));
+    let runs = lab.state_dir().join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    for day in 1..=5 {
+        let id = format!("202601{day:02}-000000-000{day}");
+        let line = format!("{{\"v\":1,\"ts\":\"2026-01-{day:02}T00:00:00Z\",\"event\":\"run_started\",\"runbook\":\"old\"}}\n");
+        std::fs::write(runs.join(format!("{id}.jsonl")), line).unwrap();
+    }
+    let mut flag = std::ffi::OsString::from("--lab=");
+    flag.push(&lab.scenario);
+    Test::new()
+        .env("VZRUN_STATE_DIR", lab.state_dir())
+        .env("VZRUN_JOURNAL_KEEP_RUNS", "3")
+        .args(["--lab-speed", "0", "--lab-state"])
+        .arg(lab.dir.path().join("lab.json"))
+        .arg(flag)
+        .arg(lab.change_script())
+        .run()
+        .status(0);
+    let ids = crate::test::run_ids(&lab.state_dir());
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(&ids[..2], ["20260104-000000-0004", "20260105-000000-0005"]);
 }
