@@ -37,10 +37,17 @@ impl Lab {
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
+        self.run_with_env(&[], args)
+    }
+
+    fn run_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Outcome {
         let mut flag = std::ffi::OsString::from("--lab=");
         flag.push(&self.scenario);
-        Test::new()
-            .env("VZRUN_STATE_DIR", self.state_dir())
+        let mut test = Test::new();
+        for (key, value) in env {
+            test = test.env(key, value);
+        }
+        test.env("VZRUN_STATE_DIR", self.state_dir())
             .args(["--lab-speed", "0", "--lab-state"])
             .arg(self.dir.path().join("lab.json"))
             .arg(flag)
@@ -155,16 +162,7 @@ fn read_only_runs_leave_no_journal_unless_asked_and_changes_still_do() {
     lab.run(&[&lab.change_script()]).status(0);
     assert_eq!(crate::test::run_ids(&lab.state_dir()).len(), 2);
     // VZRUN_JOURNAL=all journals every run.
-    let mut flag = std::ffi::OsString::from("--lab=");
-    flag.push(&lab.scenario);
-    Test::new()
-        .env("VZRUN_STATE_DIR", lab.state_dir())
-        .env("VZRUN_JOURNAL", "all")
-        .args(["--lab-speed", "0", "--lab-state"])
-        .arg(lab.dir.path().join("lab.json"))
-        .arg(flag)
-        .arg("cluster-health")
-        .run()
+    lab.run_with_env(&[("VZRUN_JOURNAL", "all")], &["cluster-health"])
         .status(0);
     assert_eq!(crate::test::run_ids(&lab.state_dir()).len(), 3);
 }
@@ -179,18 +177,156 @@ fn journals_are_pruned_by_count_when_a_run_writes_one() {
         let line = format!("{{\"v\":1,\"ts\":\"2026-01-{day:02}T00:00:00Z\",\"event\":\"run_started\",\"runbook\":\"old\"}}\n");
         std::fs::write(runs.join(format!("{id}.jsonl")), line).unwrap();
     }
-    let mut flag = std::ffi::OsString::from("--lab=");
-    flag.push(&lab.scenario);
-    Test::new()
-        .env("VZRUN_STATE_DIR", lab.state_dir())
-        .env("VZRUN_JOURNAL_KEEP_RUNS", "3")
-        .args(["--lab-speed", "0", "--lab-state"])
-        .arg(lab.dir.path().join("lab.json"))
-        .arg(flag)
-        .arg(lab.change_script())
-        .run()
+    lab.run_with_env(&[("VZRUN_JOURNAL_KEEP_RUNS", "3")], &[&lab.change_script()])
         .status(0);
     let ids = crate::test::run_ids(&lab.state_dir());
     assert_eq!(ids.len(), 3, "{ids:?}");
     assert_eq!(&ids[..2], ["20260104-000000-0004", "20260105-000000-0005"]);
+}
+
+/// `promtool`, or `None` (saying why) where it is not installed; under CI it must be there
+/// (`.ci/run` installs Debian's prometheus package), so its absence fails the test.
+fn promtool() -> Option<&'static str> {
+    let found = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("promtool");
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "promtool is missing under CI: .ci/run installs it (Debian package prometheus)"
+    );
+    eprintln!("skipped: promtool is not installed (apt-get install prometheus)");
+    None
+}
+
+fn promtool_check(args: &[&str], stdin: &[u8]) {
+    let Some(promtool) = promtool() else { return };
+    use std::io::Write;
+    let mut child = std::process::Command::new(promtool)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn prometheus_output_passes_promtool_and_has_space_per_tier() {
+    let lab = Lab::new(&format!("stat_tiers: true\n{}", three_nodes(&["n3"])));
+    let out = lab
+        .run(&["-q", "cluster-health", "--format", "prometheus"])
+        .status(0)
+        .stdout_has("# TYPE vzrun_tier_space_total_bytes gauge")
+        .stdout_has("vzrun_tier_space_total_bytes{cluster=\"small\",tier=\"0\"}")
+        .stdout_has("vzrun_tier_space_free_bytes{cluster=\"small\",tier=\"1\"}")
+        .stdout_has("vzrun_cluster_chunks{cluster=\"small\",state=\"healthy\"}")
+        .stdout_has("vzrun_license_capacity_bytes{cluster=\"small\"}")
+        .stdout_has("vzrun_node_memory_available_bytes{cluster=\"small\",node=\"n1\"}")
+        .stdout_has("vzrun_node_memory_free_bytes{cluster=\"small\",node=\"n2\"}");
+    promtool_check(&["check", "metrics"], out.stdout.as_bytes());
+    // Without a TIER column the report says that it cannot tell space per tier.
+    Lab::new(&three_nodes(&[]))
+        .run(&["cluster-health", "--format", "prometheus"])
+        .status(0)
+        .stdout_lacks("vzrun_tier_")
+        .stderr_has("vstorage stat shows no tiers");
+}
+
+#[test]
+fn textfile_mode_writes_the_exposition_atomically_for_node_exporter() {
+    let lab = Lab::new(&three_nodes(&["n2"]));
+    let dir = lab.dir.path().join("textfile");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("vzrun_cluster.prom"), "stale\n").unwrap();
+    lab.run(&["-q", "cluster-health", "--textfile", dir.to_str().unwrap()])
+        .status(0);
+    let text = std::fs::read_to_string(dir.join("vzrun_cluster.prom")).unwrap();
+    assert!(
+        text.contains("vzrun_node_up{cluster=\"small\",node=\"n2\"} 0\n"),
+        "{text}"
+    );
+    assert!(text.ends_with('\n'));
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["vzrun_cluster.prom"], "no temporary file is left");
+    promtool_check(&["check", "metrics"], text.as_bytes());
+}
+
+#[test]
+fn zabbix_output_is_sender_input_with_low_level_discovery() {
+    let lab = Lab::new(&format!("stat_tiers: true\n{}", three_nodes(&["n3"])));
+    let out = lab
+        .run(&[
+            "-q",
+            "cluster-health",
+            "--format",
+            "zabbix",
+            "--zabbix-host",
+            "VZ small",
+        ])
+        .status(0)
+        .stdout_has("\"VZ small\" vzrun.node.up[n1] 1\n")
+        .stdout_has("\"VZ small\" vzrun.node.up[n3] 0\n")
+        .stdout_has("\"VZ small\" vzrun.cluster.cs_active 3\n")
+        .stdout_has("\"VZ small\" vzrun.tier.space_free_bytes[0] ");
+    // Every line is HOST KEY VALUE; the discovery value is quoted JSON with {#NODE} rows.
+    let discovery = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("\"VZ small\" vzrun.node.discovery "))
+        .expect("a node discovery line");
+    let json = discovery
+        .strip_prefix('"')
+        .and_then(|d| d.strip_suffix('"'))
+        .unwrap()
+        .replace("\\\"", "\"");
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let nodes: Vec<&str> = value["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["{#NODE}"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["n1", "n2", "n3"]);
+}
+
+/// The alert rules of book/src/monitoring.md, as printed there.
+fn book_alert_rules() -> String {
+    let page = include_str!("../../book/src/monitoring.md");
+    let after = page
+        .split_once("<!-- alert-rules:")
+        .expect("the alert rules marker")
+        .1;
+    let block = after.split_once("```yaml\n").unwrap().1;
+    block.split_once("```").unwrap().0.to_string()
+}
+
+#[test]
+fn the_books_alert_rules_are_valid_and_fire_on_the_metrics_we_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("vzrun.rules.yml");
+    std::fs::write(&rules, book_alert_rules()).unwrap();
+    promtool_check(&["check", "rules", rules.to_str().unwrap()], b"");
+    // Unit tests of the rules: a node down for 5 minutes, a license ending in 10 days.
+    let tests = dir.path().join("tests.yml");
+    std::fs::write(
+        &tests,
+        "rule_files: [vzrun.rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'vzrun_node_up{cluster=\"small\",node=\"n3\"}'\n        values: '0x10'\n      - series: 'vzrun_license_expiry_timestamp_seconds{cluster=\"small\"}'\n        values: '864000x10'\n    alert_rule_test:\n      - eval_time: 5m\n        alertname: VzrunNodeDown\n        exp_alerts:\n          - exp_labels: {severity: critical, cluster: small, node: n3}\n            exp_annotations: {summary: 'n3 (small) does not answer'}\n      - eval_time: 5m\n        alertname: VzrunLicenseExpiresSoon\n        exp_alerts:\n          - exp_labels: {severity: warning, cluster: small}\n            exp_annotations: {summary: 'The storage license of small expires in 9.997 days'}\n",
+    )
+    .unwrap();
+    promtool_check(&["test", "rules", tests.to_str().unwrap()], b"");
 }
