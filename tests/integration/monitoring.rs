@@ -330,3 +330,27 @@ fn the_books_alert_rules_are_valid_and_fire_on_the_metrics_we_export() {
     .unwrap();
     promtool_check(&["test", "rules", tests.to_str().unwrap()], b"");
 }
+
+#[test]
+fn over_ssh_a_hung_node_is_cut_off_at_the_probe_deadline() {
+    // msk-03 accepts SSH but its tools hang: the remote `timeout` must end them at the
+    // probe's deadline, not at the command default.
+    let scenario = vzrun::lab::DEFAULT_SCENARIO
+        .replace("speed: 0.05", "speed: 0")
+        .replace("{name: msk-03, ", "{name: msk-03, unreachable: true, ");
+    let Some(cluster) = crate::sshd::SshCluster::start_with(3, &scenario) else {
+        return;
+    };
+    Test::new()
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .args(["cluster-health", "--format", "prometheus", "--timeout", "2"])
+        .run()
+        .status(0)
+        .stdout_has("vzrun_node_up{cluster=\"livelinux\",node=\"msk-01\"} 1")
+        .stdout_has("vzrun_node_up{cluster=\"livelinux\",node=\"msk-03\"} 0")
+        .stdout_has("vzrun_storage_up{cluster=\"livelinux\"} 1")
+        .stderr_has("msk-03 did not answer within 2s")
+        .stderr_has("did not finish within")
+        .stderr_lacks("within 600s");
+}
