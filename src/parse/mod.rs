@@ -7,6 +7,7 @@ pub mod date;
 pub mod prlctl;
 pub mod size;
 pub mod vstorage;
+pub mod vstorage_io;
 
 /// Why a text could not be understood; names what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

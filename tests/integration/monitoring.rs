@@ -354,3 +354,20 @@ fn over_ssh_a_hung_node_is_cut_off_at_the_probe_deadline() {
         .stderr_has("did not finish within")
         .stderr_lacks("within 600s");
 }
+
+#[test]
+fn every_metric_family_vzrun_can_export_passes_promtool() {
+    // Also those the lab's `stat` does not print (IO rates, license use): their names and
+    // HELP texts must be valid before a real cluster shows them.
+    let out = Test::new()
+        .file(
+            "all.rhai",
+            "//! Every family.\nimport \"metrics\" as metrics;\nlet samples = [];\nfor name in metrics::families().keys() { samples.push(metrics::sample(name, #{cluster: \"c\", node: \"a\\\"b\"}, 1)); }\nlet text = metrics::prometheus(samples);\ntext.trim();\nprint(text);\n",
+        )
+        .args(["--lab", "--lab-speed", "0", "-q", "./all.rhai"])
+        .run()
+        .status(0)
+        .stdout_has("vzrun_cluster_read_bytes_per_second{cluster=\"c\",node=\"a\\\"b\"} 1")
+        .stdout_has("# TYPE vzrun_license_used_bytes gauge");
+    promtool_check(&["check", "metrics"], out.stdout.as_bytes());
+}
