@@ -19,9 +19,19 @@ use crate::event::Event;
 pub const DEFAULT_KEEP_DAYS: u64 = 30;
 pub const DEFAULT_KEEP_RUNS: usize = 1000;
 
-/// True when every run is journaled (`VZRUN_JOURNAL=all`), not only those that change.
+/// True when every run is journaled (`VZRUN_JOURNAL=all`), not only those that change
+/// (`VZRUN_JOURNAL=changes`, the default). Another value warns and keeps the default.
 pub fn journal_every_run() -> bool {
-    std::env::var("VZRUN_JOURNAL").is_ok_and(|v| v == "all")
+    match std::env::var("VZRUN_JOURNAL").as_deref() {
+        Ok("all") => true,
+        Ok("changes") | Err(_) => false,
+        Ok(other) => {
+            eprintln!(
+                "warning: VZRUN_JOURNAL={other:?} is not `all` or `changes`; using `changes`"
+            );
+            false
+        }
+    }
 }
 
 /// Whether this event means the run must be on disk from now on.
@@ -147,6 +157,21 @@ mod tests {
         );
         // Every file was just written: no age limit reaches them.
         assert_eq!(prune(d, &current, Some(Duration::from_secs(3600)), None), 0);
+        // Two days old: past a one-day limit, unless undos are pending.
+        let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 86_400);
+        for id in ["20260101-000000-0001", "20260103-000000-0003"] {
+            let file = std::fs::File::options()
+                .append(true)
+                .open(d.join(format!("{id}.jsonl")))
+                .unwrap();
+            file.set_modified(two_days_ago).unwrap();
+        }
+        assert_eq!(
+            prune(d, &current, Some(Duration::from_secs(86_400)), None),
+            1
+        );
+        assert!(d.join("20260101-000000-0001.jsonl").exists());
+        assert!(!d.join("20260103-000000-0003.jsonl").exists());
     }
 
     #[test]
