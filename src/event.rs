@@ -27,6 +27,11 @@ pub enum Event {
     },
     Log {
         message: String,
+        /// True for what a runbook printed with `print()` (metrics, a report): data, shown on
+        /// stdout whatever `-q` says, because it is what the run was for. `log()` lines are
+        /// narration, which `-q` silences.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        data: bool,
     },
     Warning {
         message: String,

@@ -48,21 +48,57 @@ pub fn new_run_id() -> String {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: File,
+    /// `None` until the run needs a journal (see `journal_policy`); lines wait in `pending`.
+    file: Option<File>,
+    pending: Vec<String>,
+    /// The file could not be created: warned once, then the run goes on without it.
+    failed: bool,
 }
 
 impl Journal {
+    /// The journal of a new run, on disk at once.
     pub fn create(run_id: &str) -> Result<Journal> {
+        let mut journal = Journal::deferred(run_id);
+        journal.open()?;
+        Ok(journal)
+    }
+
+    /// The journal of a new run, written only once the run changes something, registers an
+    /// undo or fails (every run with `VZRUN_JOURNAL=all`).
+    pub fn for_run(run_id: &str) -> Result<Journal> {
+        if crate::journal_policy::journal_every_run() {
+            Journal::create(run_id)
+        } else {
+            Ok(Journal::deferred(run_id))
+        }
+    }
+
+    fn deferred(run_id: &str) -> Journal {
+        Journal {
+            path: runs_dir().join(format!("{run_id}.jsonl")),
+            file: None,
+            pending: Vec::new(),
+            failed: false,
+        }
+    }
+
+    /// Creates the file, writes what waited, and prunes old journals.
+    fn open(&mut self) -> Result<()> {
         let dir = runs_dir();
         fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the journal directory {}", dir.display()))?;
-        let path = dir.join(format!("{run_id}.jsonl"));
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create_new(true)
             .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot create the journal {}", path.display()))?;
-        Ok(Journal { path, file })
+            .open(&self.path)
+            .with_context(|| format!("cannot create the journal {}", self.path.display()))?;
+        for line in self.pending.drain(..) {
+            let _ = writeln!(file, "{line}");
+        }
+        self.file = Some(file);
+        let (max_age, max_runs) = crate::journal_policy::limits();
+        crate::journal_policy::prune(&dir, &self.path, max_age, max_runs);
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -80,8 +116,19 @@ impl Journal {
         };
         if keep {
             let line = serde_json::to_string(&Envelope::now(event)).expect("events serialize");
-            // A full disk must not stop an operation half-way; the journal is best effort.
-            let _ = writeln!(self.file, "{line}");
+            match &mut self.file {
+                // A full disk must not stop an operation half-way; the journal is best effort.
+                Some(file) => {
+                    let _ = writeln!(file, "{line}");
+                }
+                None => self.pending.push(line),
+            }
+        }
+        if self.file.is_none() && !self.failed && crate::journal_policy::needs_journal(event) {
+            if let Err(e) = self.open() {
+                self.failed = true;
+                eprintln!("warning: running without a journal: {e:#}");
+            }
         }
     }
 }
@@ -101,8 +148,12 @@ pub struct RunSummary {
 
 /// Every run in the journal directory, oldest first.
 pub fn list_runs() -> Result<Vec<RunSummary>> {
-    let dir = runs_dir();
-    let paths: Vec<PathBuf> = match fs::read_dir(&dir) {
+    list_runs_in(&runs_dir())
+}
+
+/// Every run journaled in `dir`, oldest first.
+pub fn list_runs_in(dir: &Path) -> Result<Vec<RunSummary>> {
+    let paths: Vec<PathBuf> = match fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))

@@ -1,4 +1,12 @@
 //! Renders events for a person (plain lines) or a program (JSON lines).
+//!
+//! Where each event goes in the text view (the rule runbooks and scripts rely on):
+//! - stdout, always: data — `print()` output and `table()`s — and, in a plan, what would change;
+//! - stdout unless `-q`: narration — `log()`, step headings, "no change" notes;
+//! - stderr: warnings (always), the changes being made, progress, waits (not with `-q`).
+//!
+//! So `vzrun -q RUNBOOK > file` leaves exactly the runbook's data in the file. With
+//! `--output json` every event is one JSON line on stdout instead.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -235,7 +243,8 @@ impl Renderer {
         let mut out = std::io::stdout().lock();
         let mut err = std::io::stderr().lock();
         match event {
-            Event::Log { message } if !quiet => {
+            // Printed data, like tables, always shows: `-q` silences narration only.
+            Event::Log { message, data } if *data || !quiet => {
                 let _ = writeln!(out, "{message}");
             }
             Event::Warning { message } => {

@@ -177,6 +177,7 @@ impl Runner {
     pub fn log(&self, message: impl Into<String>) {
         self.emit(Event::Log {
             message: message.into(),
+            data: false,
         });
     }
 
@@ -263,10 +264,14 @@ impl Runner {
         if cmd.effect == Effect::Change {
             self.lock_host(host)?;
         }
+        // Under `within(...)`, the command gets only what is left of that deadline.
+        let limited = crate::deadline::limit(cmd.timeout)
+            .map(|timeout| cmd.clone().with_timeout(timeout))
+            .map_err(|d| deadline_passed(host, d))?;
         let started = Instant::now();
         let output = host
             .transport()
-            .run(cmd)
+            .run(&limited)
             .map_err(|e| transport_failure(host, Some(cmd), e))?;
         self.emit(Event::CommandFinished {
             host: host.name().to_string(),
@@ -281,6 +286,7 @@ impl Runner {
     /// Reads a file on a host (a Read: also in plan mode); `None` when it does not exist.
     pub fn read_file(&self, host: &Host, path: &str) -> Result<Option<String>, Failure> {
         self.check_interrupted()?;
+        crate::deadline::limit(std::time::Duration::MAX).map_err(|d| deadline_passed(host, d))?;
         self.emit(Event::Command {
             host: host.name().to_string(),
             argv: vec!["read-file".into(), path.to_string()],
@@ -398,6 +404,14 @@ pub fn command_failure(host: &Host, cmd: &Cmd, output: &Output) -> Failure {
         message.push_str(&stderr.replace('\n', "\n          "));
     }
     Failure::failed(message)
+}
+
+fn deadline_passed(host: &Host, deadline: crate::deadline::Deadline) -> Failure {
+    Failure::timed_out(format!(
+        "on {}: the {}s deadline passed",
+        host.name(),
+        deadline.budget.as_secs_f64()
+    ))
 }
 
 fn transport_failure(host: &Host, cmd: Option<&Cmd>, err: TransportError) -> Failure {

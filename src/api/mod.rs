@@ -4,6 +4,8 @@
 //! kept in the engine's metadata; `vzrun doc` renders the reference from them. The functions
 //! are thin: they convert Rhai values, then call typed Rust code that goes through the Runner.
 
+mod deadline;
+mod export;
 mod flow;
 mod host;
 mod options;
@@ -94,6 +96,8 @@ pub fn register(engine: &mut Engine) {
     engine.register_global_module(rhai::exported_module!(flow::flow_api).into());
     engine.register_global_module(rhai::exported_module!(failure_api).into());
     engine.register_global_module(rhai::exported_module!(parallel::parallel_api).into());
+    engine.register_global_module(rhai::exported_module!(deadline::deadline_api).into());
+    engine.register_global_module(rhai::exported_module!(export::export_api).into());
     crate::primitives::register(engine);
 }
 

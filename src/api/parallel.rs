@@ -55,34 +55,38 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
     run.runner.emit(Event::ParallelStarted { id, total });
     let store = ctx.store_data();
     let engine = ctx.engine();
+    // Each branch runs under the caller's `within` deadline, if any.
+    let deadline = crate::deadline::current();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Vec<Slot> = (0..total).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..(limit as usize).min(total) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= total {
-                    break;
-                }
-                // After Ctrl-C, items not yet begun are left alone and said so: they did
-                // not fail, they never started.
-                let result = if run.runner.interrupted() {
-                    None
-                } else {
-                    let context = NativeCallContext::from_stored_data(engine, &store);
-                    Some(action.call_within_context::<Dynamic>(&context, (items[i].clone(),)))
-                };
-                let outcome = Outcome::of(result.as_ref());
-                run.runner.emit(Event::ParallelItem {
-                    id,
-                    item: label(&items[i]),
-                    done: done.fetch_add(1, Ordering::SeqCst) + 1,
-                    total,
-                    ok: outcome == Outcome::Done,
-                    outcome: outcome.word().to_string(),
-                });
-                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = result;
+            scope.spawn(|| {
+                crate::deadline::run_under(deadline, || loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= total {
+                        break;
+                    }
+                    // After Ctrl-C, items not yet begun are left alone and said so: they did
+                    // not fail, they never started.
+                    let result = if run.runner.interrupted() {
+                        None
+                    } else {
+                        let context = NativeCallContext::from_stored_data(engine, &store);
+                        Some(action.call_within_context::<Dynamic>(&context, (items[i].clone(),)))
+                    };
+                    let outcome = Outcome::of(result.as_ref());
+                    run.runner.emit(Event::ParallelItem {
+                        id,
+                        item: label(&items[i]),
+                        done: done.fetch_add(1, Ordering::SeqCst) + 1,
+                        total,
+                        ok: outcome == Outcome::Done,
+                        outcome: outcome.word().to_string(),
+                    });
+                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = result;
+                })
             });
         }
     });

@@ -23,6 +23,7 @@ const HAND_WRITTEN: &[(&str, &str)] = &[
     ("Inventory and SSH", "inventory.md"),
     ("The lab", "lab.md"),
     ("Operations notes", "operations.md"),
+    ("Monitoring", "monitoring.md"),
     ("Performance", "performance.md"),
 ];
 

@@ -217,7 +217,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         },
     );
     let run_id = journal::new_run_id();
-    let journal = match Journal::create(&run_id) {
+    let journal = match Journal::for_run(&run_id) {
         Ok(j) => Some(j),
         Err(e) => {
             eprintln!("warning: running without a journal: {e:#}");

@@ -66,7 +66,13 @@ pub fn build(
     });
     if let Some(run) = &run {
         let runner = run.runner.clone();
-        engine.on_print(move |text| runner.log(text));
+        // print() is data, not narration: its own event, shown whatever `-q` says.
+        engine.on_print(move |text| {
+            runner.emit(crate::event::Event::Log {
+                message: text.to_string(),
+                data: true,
+            })
+        });
         let runner = run.runner.clone();
         engine.on_debug(move |text, _, _| runner.log(text));
     }

@@ -3,9 +3,11 @@
 //! hosts and the lab alike. They read stdout only: stderr carries prlctl's deprecation banner
 //! and is never data.
 
+pub mod date;
 pub mod prlctl;
 pub mod size;
 pub mod vstorage;
+pub mod vstorage_io;
 
 /// Why a text could not be understood; names what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

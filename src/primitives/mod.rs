@@ -17,6 +17,7 @@ pub mod sysctl;
 pub mod systemd;
 pub mod validate;
 pub mod vstorage;
+mod vstorage_figures;
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 

@@ -23,9 +23,16 @@ fn vs(cluster: &str, rest: &[&str]) -> Vec<String> {
 }
 
 pub fn stat(run: &RunContext, host: &Host) -> Result<Stat, Failure> {
+    stat_and_text(run, host).map(|(stat, _)| stat)
+}
+
+/// `stat` with the text it came from, for the parsers of its other lines (IO rates).
+fn stat_and_text(run: &RunContext, host: &Host) -> Result<(Stat, String), Failure> {
     let cluster = cluster_name(run)?;
     let out = read(run, host, vs(&cluster, &["stat"]))?;
-    parse::stat(&out.stdout).map_err(|e| Failure::failed(format!("on {}: {e}", host.name())))
+    let stat = parse::stat(&out.stdout)
+        .map_err(|e| Failure::failed(format!("on {}: {e}", host.name())))?;
+    Ok((stat, out.stdout))
 }
 
 /// The inventory name of the host with this address, if any.
@@ -97,13 +104,15 @@ fn stat_map(run: &RunContext, s: &Stat) -> Map {
 }
 
 fn license_map(l: &parse::License) -> Map {
-    map([
+    let mut m = map([
         ("key", l.key.clone().into()),
         ("status", l.status.clone().into()),
         ("capacity", l.capacity.clone().into()),
         ("expiration", l.expiration.clone().into()),
         ("used", l.used.clone().into()),
-    ])
+    ]);
+    m.extend(super::vstorage_figures::license_figures(l));
+    m
 }
 
 fn find_cs(s: &Stat, id: u64) -> Option<&parse::CsRow> {
@@ -316,7 +325,13 @@ pub mod api {
     /// The cluster's state from `vstorage stat`: `#{cluster, status, space, chunks, mds, cs,
     /// license, replicas_norm, replicas_limit}`. Each CS is `#{id status space free replicas
     /// unique host node tier build_version}` (sizes in bytes; `node` is the inventory host
-    /// of its address; `tier` is `()` when the tool does not print it).
+    /// of its address; `tier` is `()` when the tool does not print it). `license` is `#{key
+    /// status capacity expiration used}` as printed, plus `capacity_bytes`, `used_bytes`,
+    /// `expires_unix` (end of the expiration day, UTC) and `seconds_left`: `()` when the
+    /// line does not say. `io` holds the newer header's rates: `read_bytes_per_second`,
+    /// `write_bytes_per_second`, `read_ops_per_second`, `write_ops_per_second`,
+    /// `replication_read_bytes_per_second`, `replication_write_bytes_per_second`,
+    /// `queue_depth_average`, `queue_depth_max` (each `()` when not printed).
     ///
     /// ```rhai
     /// let s = vstorage::stat(h);
@@ -325,8 +340,14 @@ pub mod api {
     #[rhai_fn(return_raw)]
     pub fn stat(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {
         call(&ctx, |run| {
-            let s = super::stat(run, &host)?;
-            Ok(stat_map(run, &s))
+            let (s, text) = stat_and_text(run, &host)?;
+            let mut m = stat_map(run, &s);
+            let io = crate::parse::vstorage_io::io_rates(&text);
+            m.insert(
+                "io".into(),
+                Dynamic::from_map(crate::primitives::vstorage_figures::io_map(&io)),
+            );
+            Ok(m)
         })
     }
 

@@ -410,7 +410,7 @@ impl Transport for Ssh {
             "sh".into(),
             path.to_string(),
         ];
-        match self.exec(&argv, None, Duration::from_secs(120))? {
+        match self.exec(&argv, None, within_deadline(Duration::from_secs(120)))? {
             (0, out, _) => Ok(Some(out)),
             (3, _, _) => Ok(None),
             (code, _, err) => Err(TransportError::File {
@@ -432,7 +432,7 @@ impl Transport for Ssh {
             "sh".into(),
             path.to_string(),
         ];
-        match self.exec(&argv, None, Duration::from_secs(60))? {
+        match self.exec(&argv, None, within_deadline(Duration::from_secs(60)))? {
             (0, out, _) => Ok(u32::from_str_radix(String::from_utf8_lossy(&out).trim(), 8).ok()),
             (3, _, _) => Ok(None),
             (code, _, err) => Err(TransportError::File {
@@ -482,4 +482,9 @@ impl Transport for Ssh {
     ) -> Result<Box<dyn HeldLock>, LockError> {
         Ssh::lock(self, name, holder, wait)
     }
+}
+
+/// A file operation's own deadline, cut to what is left of a runbook's `within(...)`.
+fn within_deadline(timeout: Duration) -> Duration {
+    crate::deadline::limit(timeout).unwrap_or(Duration::from_millis(1))
 }

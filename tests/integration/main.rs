@@ -9,6 +9,7 @@ mod flow;
 mod hostconf;
 mod journal;
 mod lab;
+mod monitoring;
 mod plan;
 mod prlctl;
 mod reliability;

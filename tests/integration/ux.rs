@@ -44,7 +44,7 @@ fn refused_and_bad_input_runs_do_not_offer_resume() {
 #[test]
 fn runs_filters_and_shows_one_run_in_detail() {
     let test = Test::new()
-        .file("ok.rhai", "//! Fine.\nlog(\"fine\");\n")
+        .file("ok.rhai", "//! Fine.\nlocal().run([\"true\"]);\n")
         .file("fail.rhai", FAILING);
     let state = test.path("state");
     let run = |args: &[&str]| {

@@ -1,0 +1,208 @@
+//! Which runs keep a journal, and for how long.
+//!
+//! The journal answers "what did vzrun change, and can this run be resumed or undone". A run
+//! that changed nothing and ended well has nothing to answer for, yet monitoring runs one a
+//! minute: so such a run leaves no file. Its events are held in memory and written out only
+//! when it makes its first change (before the command runs, so a crash mid-change is
+//! recorded), registers an undo, or ends badly. `VZRUN_JOURNAL=all` journals every run.
+//!
+//! Journals are pruned when a new one is written: older than `VZRUN_JOURNAL_KEEP_DAYS` (30)
+//! or beyond the newest `VZRUN_JOURNAL_KEEP_RUNS` (1000); 0 turns a limit off. A run with
+//! undo actions that never ran is kept whatever its age: `vzrun abort` needs it.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use crate::cmd::Effect;
+use crate::event::Event;
+
+pub const DEFAULT_KEEP_DAYS: u64 = 30;
+pub const DEFAULT_KEEP_RUNS: usize = 1000;
+
+/// True when every run is journaled (`VZRUN_JOURNAL=all`), not only those that change
+/// (`VZRUN_JOURNAL=changes`, the default). Another value warns and keeps the default.
+pub fn journal_every_run() -> bool {
+    match std::env::var("VZRUN_JOURNAL").as_deref() {
+        Ok("all") => true,
+        Ok("changes") | Err(_) => false,
+        Ok(other) => {
+            eprintln!(
+                "warning: VZRUN_JOURNAL={other:?} is not `all` or `changes`; using `changes`"
+            );
+            false
+        }
+    }
+}
+
+/// Whether this event means the run must be on disk from now on.
+pub fn needs_journal(event: &Event) -> bool {
+    match event {
+        Event::Command {
+            effect: Effect::Change,
+            planned: false,
+            ..
+        } => true,
+        Event::FileEdit { planned: false, .. } => true,
+        Event::Deferred { .. } => true,
+        Event::RunFinished { status, .. } => status != "ok",
+        _ => false,
+    }
+}
+
+/// The retention limits in force, from the environment (a bad value warns and uses the default).
+pub fn limits() -> (Option<Duration>, Option<usize>) {
+    fn number(var: &str, default: u64) -> u64 {
+        match std::env::var(var) {
+            Err(_) => default,
+            Ok(text) => text.trim().parse().unwrap_or_else(|_| {
+                eprintln!("warning: {var}={text:?} is not a number; using {default}");
+                default
+            }),
+        }
+    }
+    let days = number("VZRUN_JOURNAL_KEEP_DAYS", DEFAULT_KEEP_DAYS);
+    let runs = number("VZRUN_JOURNAL_KEEP_RUNS", DEFAULT_KEEP_RUNS as u64);
+    (
+        (days > 0).then(|| Duration::from_secs(days * 86_400)),
+        (runs > 0).then_some(runs as usize),
+    )
+}
+
+/// Deletes the journals past the limits, oldest first, sparing `current` and runs with
+/// pending undo actions. Returns how many were deleted. Best effort: a journal that cannot be
+/// deleted stays.
+pub fn prune(
+    dir: &Path,
+    current: &Path,
+    max_age: Option<Duration>,
+    max_runs: Option<usize>,
+) -> usize {
+    let Ok(runs) = crate::journal::list_runs_in(dir) else {
+        return 0;
+    };
+    let now = SystemTime::now();
+    let total = runs.len();
+    let mut deleted = 0;
+    for (i, run) in runs.iter().enumerate() {
+        let path = dir.join(format!("{}.jsonl", run.run_id));
+        if path == current || run.pending_undos > 0 {
+            continue;
+        }
+        // Runs are oldest first: the first `total - max_runs` are beyond the count.
+        let beyond_count = max_runs.is_some_and(|keep| i < total.saturating_sub(keep));
+        let too_old = max_age.is_some_and(|age| {
+            std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| now.duration_since(modified).unwrap_or_default() > age)
+        });
+        if (beyond_count || too_old) && std::fs::remove_file(&path).is_ok() {
+            deleted += 1;
+        }
+    }
+    deleted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal(dir: &Path, id: &str, lines: &[&str]) -> std::path::PathBuf {
+        let path = dir.join(format!("{id}.jsonl"));
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path
+    }
+
+    fn started(ts: &str) -> String {
+        format!(r#"{{"v":1,"ts":"{ts}","event":"run_started","runbook":"r"}}"#)
+    }
+
+    #[test]
+    fn keeps_the_newest_runs_and_those_with_pending_undos() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let pending = r#"{"v":1,"event":"deferred","what":"x","state":"registered"}"#;
+        journal(
+            d,
+            "20260101-000000-0001",
+            &[&started("2026-01-01T00:00:00Z"), pending],
+        );
+        journal(
+            d,
+            "20260102-000000-0002",
+            &[&started("2026-01-02T00:00:00Z")],
+        );
+        journal(
+            d,
+            "20260103-000000-0003",
+            &[&started("2026-01-03T00:00:00Z")],
+        );
+        let current = journal(
+            d,
+            "20260104-000000-0004",
+            &[&started("2026-01-04T00:00:00Z")],
+        );
+        assert_eq!(prune(d, &current, None, Some(2)), 1);
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "20260101-000000-0001.jsonl",
+                "20260103-000000-0003.jsonl",
+                "20260104-000000-0004.jsonl"
+            ]
+        );
+        // Every file was just written: no age limit reaches them.
+        assert_eq!(prune(d, &current, Some(Duration::from_secs(3600)), None), 0);
+        // Two days old: past a one-day limit, unless undos are pending.
+        let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 86_400);
+        for id in ["20260101-000000-0001", "20260103-000000-0003"] {
+            let file = std::fs::File::options()
+                .append(true)
+                .open(d.join(format!("{id}.jsonl")))
+                .unwrap();
+            file.set_modified(two_days_ago).unwrap();
+        }
+        assert_eq!(
+            prune(d, &current, Some(Duration::from_secs(86_400)), None),
+            1
+        );
+        assert!(d.join("20260101-000000-0001.jsonl").exists());
+        assert!(!d.join("20260103-000000-0003.jsonl").exists());
+    }
+
+    #[test]
+    fn read_only_runs_that_end_well_need_no_journal() {
+        let read = Event::Command {
+            host: "h".into(),
+            argv: vec!["prlctl".into()],
+            effect: Effect::Read,
+            planned: false,
+        };
+        assert!(!needs_journal(&read));
+        let planned = Event::Command {
+            host: "h".into(),
+            argv: vec!["prlctl".into()],
+            effect: Effect::Change,
+            planned: true,
+        };
+        assert!(!needs_journal(&planned));
+        let ok = Event::RunFinished {
+            status: "ok".into(),
+            exit_code: 0,
+            error: None,
+            seconds: 0.1,
+        };
+        assert!(!needs_journal(&ok));
+        let failed = Event::RunFinished {
+            status: "failed".into(),
+            exit_code: 1,
+            error: Some("x".into()),
+            seconds: 0.1,
+        };
+        assert!(needs_journal(&failed));
+    }
+}
