@@ -18,6 +18,7 @@ use crate::runbook::{self, ParamKind};
 const HAND_WRITTEN: &[(&str, &str)] = &[
     ("Introduction", "introduction.md"),
     ("Quickstart on the lab", "quickstart.md"),
+    ("Installing", "install.md"),
     ("Writing runbooks", "writing-runbooks.md"),
     ("Safety model", "safety.md"),
     ("Inventory and SSH", "inventory.md"),
