@@ -146,6 +146,13 @@ pub struct Network {
 pub struct HostState {
     pub name: String,
     pub address: String,
+    /// The address the node has on the storage network, which `vstorage stat` prints as the
+    /// HOST of its CSs and MDSs; `None`: the same as `address`.
+    #[serde(default)]
+    pub storage_address: Option<String>,
+    /// What `hostname` prints; `None`: the inventory name.
+    #[serde(default)]
+    pub hostname: Option<String>,
     pub tags: Vec<String>,
     pub cpus: u32,
     pub memory_mb: u64,
@@ -196,12 +203,37 @@ pub struct LabState {
     /// `vstorage stat` prints a TIER column.
     #[serde(default)]
     pub stat_tiers: bool,
+    /// Which release's output formats the simulated tools print.
+    #[serde(default)]
+    pub variant: Variant,
     /// `vstorage get-config` values.
     pub config: BTreeMap<String, String>,
     /// Attributes of paths that are not VE homes (`/vstorage/<cluster>` and below).
     pub path_attrs: BTreeMap<String, PathAttrs>,
     /// Counter behind generated UUIDs and ids.
     pub serial: u64,
+}
+
+/// The output variants of the real tools that the lab can print (see `variant` in a
+/// scenario), so tests meet each of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// Virtuozzo 7 as documented for its storage (reference §2.3, "older variant"):
+    /// `License: KEY is STATE`, the 9-column CS table with FREE.
+    #[default]
+    Vz7,
+    /// The newer storage releases (VHI 4.7 docs, reference §2.3): `cluster version`,
+    /// `License: STATE (expiration: …)`, more chunk states, and the 11-column CS table
+    /// `CSID STATUS SPACE AVAIL REPLICAS UNIQUE IOWAIT IOLAT QDEPTH HOST BUILD_VERSION`.
+    Vhi,
+}
+
+impl HostState {
+    /// The HOST `vstorage stat` prints for this node's services.
+    pub fn stat_address(&self) -> &str {
+        self.storage_address.as_deref().unwrap_or(&self.address)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //! hosts and the lab alike. They read stdout only: stderr carries prlctl's deprecation banner
 //! and is never data.
 
+pub mod net;
 pub mod prlctl;
 pub mod size;
 pub mod vstorage;

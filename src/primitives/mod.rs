@@ -10,6 +10,7 @@ pub mod file;
 pub mod firewall;
 pub mod fstab;
 pub mod mem;
+pub mod nodes;
 pub mod prlctl;
 mod prlctl_config;
 pub mod prlsrvctl;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
-use super::{call, change, cluster_name, map, opt_int, read, validate};
+use super::{call, change, cluster_name, map, nodes, opt_int, read, validate};
 use crate::api::{OptionMap, RunContext};
 use crate::cmd::Cmd;
 use crate::failure::{ApiResult, Failure};
@@ -28,16 +28,33 @@ pub fn stat(run: &RunContext, host: &Host) -> Result<Stat, Failure> {
     parse::stat(&out.stdout).map_err(|e| Failure::failed(format!("on {}: {e}", host.name())))
 }
 
-/// The inventory name of the host with this address, if any.
-fn node_of(run: &RunContext, address: &str) -> Dynamic {
-    run.cluster
-        .hosts()
-        .iter()
-        .find(|h| h.address() == address || h.name() == address)
-        .map_or(Dynamic::UNIT, |h| h.name().to_string().into())
+/// What each CS and MDS HOST of `s` matched (see `nodes`), asking `ask_first` in any case.
+fn resolve_nodes(run: &RunContext, s: &Stat, ask_first: &[&Host]) -> nodes::Resolution {
+    let values: Vec<(String, String)> =
+        s.cs.iter()
+            .map(|c| (format!("CS#{}", c.id), c.host.clone()))
+            .chain(
+                s.mds
+                    .iter()
+                    .map(|m| (format!("MDS#{}", m.id), m.host.clone())),
+            )
+            .collect();
+    nodes::resolve(run, &values, ask_first)
 }
 
-fn stat_map(run: &RunContext, s: &Stat) -> Map {
+fn node_map(resolution: &nodes::Resolution) -> Map {
+    resolution
+        .found()
+        .into_iter()
+        .map(|(host, node)| (host.into(), node.into()))
+        .collect()
+}
+
+fn node_of(nodes: &Map, host: &str) -> Dynamic {
+    nodes.get(host).cloned().unwrap_or(Dynamic::UNIT)
+}
+
+fn stat_map(s: &Stat, nodes: &Map) -> Map {
     let cs: Array =
         s.cs.iter()
             .map(|c| {
@@ -49,7 +66,7 @@ fn stat_map(run: &RunContext, s: &Stat) -> Map {
                     ("replicas", opt_int(c.replicas)),
                     ("unique", opt_int(c.unique)),
                     ("host", c.host.clone().into()),
-                    ("node", node_of(run, &c.host)),
+                    ("node", node_of(nodes, &c.host)),
                     ("tier", opt_int(c.tier)),
                     ("build_version", c.build_version.clone().into()),
                 ]))
@@ -64,7 +81,7 @@ fn stat_map(run: &RunContext, s: &Stat) -> Map {
                 ("status", m.status.clone().into()),
                 ("master", m.master.into()),
                 ("host", m.host.clone().into()),
-                ("node", node_of(run, &m.host)),
+                ("node", node_of(nodes, &m.host)),
             ]))
         })
         .collect();
@@ -315,8 +332,12 @@ pub mod api {
 
     /// The cluster's state from `vstorage stat`: `#{cluster, status, space, chunks, mds, cs,
     /// license, replicas_norm, replicas_limit}`. Each CS is `#{id status space free replicas
-    /// unique host node tier build_version}` (sizes in bytes; `node` is the inventory host
-    /// of its address; `tier` is `()` when the tool does not print it).
+    /// unique host node tier build_version}`, each MDS `#{id status master host node}`
+    /// (sizes in bytes; `tier` is `()` when the tool does not print it). `host` is what
+    /// vstorage prints (often a storage-network address); `node` is the inventory host it
+    /// is, matched by name, address, `storage_address`, `aliases` and the addresses the
+    /// nodes report (asked once per run), or `()` when it is no node or several. To act
+    /// on a node's CSs use `node_css`, which is sure or stops.
     ///
     /// ```rhai
     /// let s = vstorage::stat(h);
@@ -326,7 +347,56 @@ pub mod api {
     pub fn stat(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {
         call(&ctx, |run| {
             let s = super::stat(run, &host)?;
-            Ok(stat_map(run, &s))
+            Ok(stat_map(&s, &node_map(&resolve_nodes(run, &s, &[]))))
+        })
+    }
+
+    /// `stat` with options: `strict_nodes` (default false; true stops the run, exit 2,
+    /// when any HOST is no node of the inventory or several).
+    ///
+    /// ```rhai
+    /// let s = vstorage::stat(h, #{strict_nodes: true});
+    /// ```
+    #[rhai_fn(name = "stat", return_raw)]
+    pub fn stat_with(ctx: NativeCallContext, host: Host, options: Map) -> ApiResult<Map> {
+        call(&ctx, |run| {
+            let mut opts = OptionMap::new("vstorage::stat", options);
+            let strict = opts.bool("strict_nodes")?.unwrap_or(false);
+            opts.finish()?;
+            let s = super::stat(run, &host)?;
+            let resolution = resolve_nodes(run, &s, &[]);
+            if strict {
+                resolution.complete()?;
+            }
+            Ok(stat_map(&s, &node_map(&resolution)))
+        })
+    }
+
+    /// The chunk servers of node `h` (maps as in `stat`). Unlike filtering `stat` by
+    /// `node`, it is sure of the answer or stops the run (exit 2): `h` is asked its own
+    /// addresses, and a HOST that names `h` and another node, or (when `h` cannot answer)
+    /// a HOST that is no node, is an inventory error naming that HOST and the fix.
+    ///
+    /// ```rhai
+    /// for cs in vstorage::node_css(h) { log(`CS#${cs.id} ${cs.status}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn node_css(ctx: NativeCallContext, h: Host) -> ApiResult<Array> {
+        call(&ctx, |run| {
+            let s = super::stat(run, &h)?;
+            let resolution = resolve_nodes(run, &s, &[&h]);
+            resolution.complete_for(h.name())?;
+            let all = stat_map(&s, &node_map(&resolution));
+            let css = all.get("cs").cloned().map(Dynamic::cast::<Array>);
+            Ok(css
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|cs| {
+                    cs.read_lock::<Map>()
+                        .and_then(|m| m.get("node").map(|n| n.to_string() == h.name()))
+                        .unwrap_or(false)
+                })
+                .collect())
         })
     }
 

@@ -1,0 +1,160 @@
+//! The lab prints the real variants of the tools' output (scenario `variant`, storage
+//! addresses, host names, operator fstabs), and the primitives read every one of them.
+
+use crate::test::{Outcome, Test};
+
+/// The default lab as a real cluster often is: vstorage knows each node by its
+/// storage-network address, `hostname` prints an FQDN, the newer `vstorage stat` layout,
+/// and fstabs written by hand.
+pub fn real_variant_scenario() -> String {
+    let mut yaml = String::from("variant: vhi\noperator_fstab: true\n");
+    for line in include_str!("../../src/lab/default.yaml").lines() {
+        let storage = line
+            .split_once("address: 10.30.17.")
+            .and_then(|(_, rest)| rest.split_once(','));
+        match storage {
+            Some((last, _)) if line.contains("name: msk-") => {
+                let name = format!("msk-0{}", last.trim_start_matches('3'));
+                yaml.push_str(&line.replacen(
+                    &format!("address: 10.30.17.{last},"),
+                    &format!(
+                        "address: 10.30.17.{last}, storage_address: 10.40.0.{last}, hostname: {name}.stor.example.com,"
+                    ),
+                    1,
+                ));
+            }
+            _ => yaml.push_str(line),
+        }
+        yaml.push('\n');
+    }
+    yaml
+}
+
+/// The real variant with msk-07 not answering.
+fn with_msk07_unreachable() -> String {
+    real_variant_scenario().replacen(
+        "name: msk-07, address: 10.30.17.37,",
+        "name: msk-07, address: 10.30.17.37, unreachable: true,",
+        1,
+    )
+}
+
+fn lab(scenario: &str, args: &[&str]) -> Outcome {
+    Test::new()
+        .file("s.yaml", scenario)
+        .args(["--lab=s.yaml", "--lab-speed", "0"])
+        .args(args.iter().copied())
+        .run()
+}
+
+fn query(scenario: &str, script: &str) -> Outcome {
+    Test::new()
+        .file("s.yaml", scenario)
+        .file("r.rhai", &format!("//! Query.\n{script}"))
+        .args(["--lab=s.yaml", "--lab-speed", "0", "./r.rhai"])
+        .run()
+}
+
+#[test]
+fn the_lab_prints_storage_addresses_in_the_newer_stat_layout() {
+    query(
+        &real_variant_scenario(),
+        r#"print(local().query(["true"]).stdout); print(host("msk-01").query(["vstorage", "-c", "livelinux", "stat"]).stdout);"#,
+    )
+    .status(0)
+    .stdout_has("CSID STATUS      SPACE  AVAIL REPLICAS UNIQUE IOWAIT IOLAT(ms) QDEPTH HOST BUILD_VERSION")
+    .stdout_has(" 10.40.0.31 7.0.123-4")
+    .stdout_has("License: ACTIVE (expiration: 12/31/2027, capacity: 100TB");
+}
+
+#[test]
+fn cs_node_is_found_by_the_address_the_node_reports() {
+    query(
+        &real_variant_scenario(),
+        r#"
+let s = vstorage::stat(host("msk-03"));
+let cs = s.cs.filter(|c| c.id == 1025)[0];
+log(`${cs.host} ${cs.node} ${type_of(cs.unique)} ${cs.build_version}`);
+log(`mds ${s.mds[1].host} ${s.mds[1].node}`);
+"#,
+    )
+    .status(0)
+    .stdout_has("10.40.0.31 msk-01 i64 7.0.123-4")
+    .stdout_has("mds 10.40.0.32 msk-02");
+}
+
+#[test]
+fn cs_maintenance_finds_the_chunk_servers_of_a_node_known_by_its_storage_address() {
+    lab(
+        &real_variant_scenario(),
+        &["cs-maintenance", "msk-01", "on", "--yes"],
+    )
+    .status(0)
+    .stdout_lacks("runs no chunk servers")
+    .stderr_has("rm-cs --maintenance 1025")
+    .stderr_has("rm-cs --maintenance 1027");
+}
+
+/// vstorage may print a name the node does not report as its hostname: its CSs match no
+/// node, and `cs-maintenance` stops (exit 2) naming the HOST and the inventory fix instead
+/// of reporting "nothing to do".
+#[test]
+fn a_cs_host_that_matches_no_node_stops_the_run() {
+    let scenario = real_variant_scenario().replacen(
+        "storage_address: 10.40.0.31,",
+        "storage_address: stor-msk-01.example.com,",
+        1,
+    );
+    lab(&scenario, &["cs-maintenance", "msk-01", "on", "--yes"])
+        .status(2)
+        .stderr_has("HOST stor-msk-01.example.com of CS#1025, CS#1026, CS#1027, MDS#1 is no node of the inventory")
+        .stderr_has("storage_address: <HOST>")
+        .stderr_lacks("rm-cs --maintenance");
+    lab(&scenario, &["remove-cs", "1025", "--yes"])
+        .status(2)
+        .stderr_has(
+            "CS#1025 runs on HOST stor-msk-01.example.com, which is no node of the inventory",
+        )
+        .stderr_lacks("rm-cs");
+}
+
+/// A partial inventory, or a node that does not answer, leaves other nodes' IPs
+/// unmatched: a node that gave its own addresses still knows its CSs for sure.
+#[test]
+fn unmatched_addresses_of_other_nodes_do_not_stop_a_node_that_answered() {
+    let scenario = with_msk07_unreachable();
+    lab(&scenario, &["cs-maintenance", "msk-01", "on", "--yes"])
+        .status(0)
+        .stderr_has("rm-cs --maintenance 1025");
+    query(
+        &scenario,
+        r#"vstorage::stat(host("msk-01"), #{strict_nodes: true});"#,
+    )
+    .status(2)
+    .stderr_has("HOST 10.40.0.37 of CS#1043, CS#1044, CS#1045 is no node of the inventory")
+    .stderr_has("msk-07 did not answer");
+}
+
+#[test]
+fn a_cs_host_that_two_nodes_claim_stops_the_run() {
+    let scenario = real_variant_scenario().replacen(
+        "storage_address: 10.40.0.32,",
+        "storage_address: 10.40.0.31,",
+        1,
+    );
+    lab(&scenario, &["cs-maintenance", "msk-01", "on", "--yes"])
+        .status(2)
+        .stderr_has("HOST 10.40.0.31 of CS#1025, CS#1026, CS#1027, CS#1028, CS#1029, CS#1030, MDS#1, MDS#2 names several nodes: msk-01, msk-02");
+}
+
+#[test]
+fn a_report_can_do_without_the_mapping() {
+    let scenario = with_msk07_unreachable();
+    query(
+        &scenario,
+        r#"let s = vstorage::stat(host("msk-01"), #{strict_nodes: false});
+log(`${s.cs.filter(|c| c.id == 1043)[0].node == ()} ${s.cs.filter(|c| c.id == 1025)[0].node}`);"#,
+    )
+    .status(0)
+    .stdout_has("true msk-01");
+}
