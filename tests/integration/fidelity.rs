@@ -158,3 +158,9 @@ log(`${s.cs.filter(|c| c.id == 1043)[0].node == ()} ${s.cs.filter(|c| c.id == 10
     .status(0)
     .stdout_has("true msk-01");
 }
+
+/// The catalog plans on the real variants as it does on the default lab.
+#[test]
+fn every_runbook_plans_on_the_real_variants() {
+    crate::plan::plan_every_runbook(Some(&real_variant_scenario()));
+}
