@@ -164,3 +164,23 @@ log(`${s.cs.filter(|c| c.id == 1043)[0].node == ()} ${s.cs.filter(|c| c.id == 10
 fn every_runbook_plans_on_the_real_variants() {
     crate::plan::plan_every_runbook(Some(&real_variant_scenario()));
 }
+
+/// `prlsrvctl net list` cuts names longer than 15 characters with `~`: a long network
+/// name is still seen as existing (a second add is no change) and set by its full name.
+#[test]
+fn long_network_names_survive_the_table() {
+    let out = query(
+        include_str!("../../src/lab/default.yaml"),
+        r#"
+let h = host("msk-03");
+print(h.query(["prlsrvctl", "net", "list"]).stdout);
+log(`add: ${prlsrvctl::net_add(h, "storage-vlan-1234")} ${prlsrvctl::net_add(h, "storage-vlan-1234")}`);
+log(`set: ${prlsrvctl::net_set(h, "storage-vlan-1234", #{type: "bridged", ifname: "bond0.1234"})}`);
+for n in prlsrvctl::net_list(h) { log(`net ${n.name}|${n.type}|${n.bound_to}`); }
+"#,
+    );
+    out.status(0)
+        .stdout_has("add: true false")
+        .stdout_has("set: true")
+        .stdout_has("net storage-vlan-1234|bridged|bond0.1234");
+}
