@@ -77,6 +77,9 @@ struct HostSpec {
     files: BTreeMap<String, String>,
     #[serde(default)]
     sysctl: BTreeMap<String, String>,
+    /// Units with a pending job: unit → job (`start`, `stop`); the unit waits inactive.
+    #[serde(default)]
+    pending_jobs: BTreeMap<String, String>,
 }
 
 fn default_cpus() -> u32 {
@@ -112,6 +115,8 @@ struct VeSpec {
     slow_start_s: Option<f64>,
     #[serde(default)]
     fail_migrations: u32,
+    #[serde(default)]
+    broken_config: bool,
 }
 
 fn default_kind() -> String {
@@ -300,6 +305,7 @@ fn unit(description: &str, active: bool) -> Unit {
         active,
         enabled: active,
         description: description.to_string(),
+        job: None,
     }
 }
 
@@ -450,6 +456,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
             netifs: vec![if kind == VeKind::CT { "venet0" } else { "net0" }.into()],
             slow_start_s: v.slow_start_s,
             fail_migrations: v.fail_migrations,
+            broken_config: v.broken_config,
             running_at: None,
         });
     }
@@ -528,6 +535,22 @@ fn build(s: Scenario) -> Result<LabState, String> {
             master: m.master,
             status: "avail".into(),
         });
+    }
+    for spec in &s.hosts {
+        let h = hosts
+            .iter_mut()
+            .find(|h| h.name == spec.name)
+            .expect("built above");
+        for (name, job) in &spec.pending_jobs {
+            let unit = h.units.get_mut(name).ok_or_else(|| {
+                format!(
+                    "host {:?}: pending job for unknown unit {name:?}",
+                    spec.name
+                )
+            })?;
+            unit.active = false;
+            unit.job = Some(job.clone());
+        }
     }
     let license = s.license.map_or_else(
         || License {

@@ -50,6 +50,7 @@ pub struct Ve {
     pub hostname: String,
     pub ostemplate: String,
     pub memsize_mb: u64,
+    /// 0: no CPU limit (`unlimited`).
     pub cpus: u32,
     pub disk_mb: u64,
     pub onboot: bool,
@@ -60,6 +61,10 @@ pub struct Ve {
     pub slow_start_s: Option<f64>,
     /// Fault: this many more migrations fail before one succeeds.
     pub fail_migrations: u32,
+    /// Fault: its configuration cannot be read (prlctl exits 255 with another message
+    /// than "not found").
+    #[serde(default)]
+    pub broken_config: bool,
     /// A slow start that is still going: when it will be running (wall clock).
     pub running_at: Option<f64>,
 }
@@ -110,6 +115,9 @@ pub struct Unit {
     pub active: bool,
     pub enabled: bool,
     pub description: String,
+    /// A pending job (`start`, `stop`, ...), shown in list-units' JOB column.
+    #[serde(default)]
+    pub job: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -387,6 +387,7 @@ fn make_cs(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, R
             active: false,
             enabled: true,
             description: format!("Virtuozzo Storage CS {id}"),
+            job: None,
         },
     );
     Ok(Reply::ok(shown).takes(2.0))
@@ -412,6 +413,7 @@ fn make_mds(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, 
             active: true,
             enabled: true,
             description: format!("Virtuozzo Storage MDS {id}"),
+            job: None,
         },
     );
     Ok(Reply::ok(format!("MDS#{id} is created\n")).takes(2.0))

@@ -6,6 +6,7 @@
 pub mod net;
 pub mod prlctl;
 pub mod size;
+pub mod systemd;
 pub mod vstorage;
 
 /// Why a text could not be understood; names what was expected.

@@ -5,7 +5,7 @@ use crate::test::{Outcome, Test};
 
 /// The default lab as a real cluster often is: vstorage knows each node by its
 /// storage-network address, `hostname` prints an FQDN, the newer `vstorage stat` layout,
-/// and fstabs written by hand.
+/// fstabs written by hand, and CTs without a CPU limit (`"cpus": "unlimited"`).
 pub fn real_variant_scenario() -> String {
     let mut yaml = String::from("variant: vhi\noperator_fstab: true\n");
     for line in include_str!("../../src/lab/default.yaml").lines() {
@@ -22,6 +22,9 @@ pub fn real_variant_scenario() -> String {
                     ),
                     1,
                 ));
+            }
+            _ if line.contains("kind: CT") => {
+                yaml.push_str(&line.replace(", cpus: 8,", ", cpus: 0,"))
             }
             _ => yaml.push_str(line),
         }
@@ -183,4 +186,77 @@ for n in prlsrvctl::net_list(h) { log(`net ${n.name}|${n.type}|${n.bound_to}`); 
         .stdout_has("add: true false")
         .stdout_has("set: true")
         .stdout_has("net storage-vlan-1234|bridged|bond0.1234");
+}
+
+/// RHEL 7 `systemctl list-units` adds a JOB column when a unit has a pending job, blank for
+/// the others; targets are "active active"; units neither active nor enabled are not loaded.
+#[test]
+fn list_units_reads_the_job_column_and_lists_loaded_units_only() {
+    let scenario = include_str!("../../src/lab/default.yaml").replacen(
+        "name: msk-01, address: 10.30.17.31,",
+        "name: msk-01, address: 10.30.17.31, pending_jobs: {vstorage-csd.livelinux.1026.service: start},",
+        1,
+    );
+    query(
+        &scenario,
+        r#"
+let h = host("msk-01");
+print(h.query(["systemctl", "list-units", "--all", "vstorage-csd*"]).stdout);
+for u in systemd::units(h, "vstorage-csd*") { log(`unit ${u.unit}|${u.active}|${u.sub}|${u.job}|${u.description}`); }
+systemd::stop(h, "chronyd");
+systemd::disable(h, "chronyd");
+log(`chronyd listed: ${systemd::units(h, "chronyd.service").len()}`);
+"#,
+    )
+    .status(0)
+    .stdout_has("unit vstorage-csd.livelinux.1026.service|inactive|dead|start|Virtuozzo Storage CS 1026")
+    .stdout_has("unit vstorage-csd.livelinux.1025.service|active|running||Virtuozzo Storage CS 1025")
+    .stdout_has("unit vstorage-csd.target|active|active||")
+    .stdout_has("chronyd listed: 0");
+}
+
+/// prlctl exits 255 for every error, not only "not found": a VE whose config cannot be read
+/// is that error, not a VE that is not there.
+#[test]
+fn only_the_not_found_message_means_not_found() {
+    let scenario = include_str!("../../src/lab/default.yaml").replacen(
+        "{name: web02, kind: CT, host: msk-01,",
+        "{name: web02, kind: CT, broken_config: true, host: msk-01,",
+        1,
+    );
+    query(&scenario, r#"prlctl::get(host("msk-01"), "nosuch");"#)
+        .status(1)
+        .stderr_has("VE \"nosuch\" is not registered on msk-01");
+    query(&scenario, r#"prlctl::get(host("msk-01"), "web02");"#)
+        .status(1)
+        .stderr_lacks("is not registered")
+        .stderr_has("exit 255")
+        .stderr_has("Failed to get VM config: The virtual machine configuration file is damaged");
+}
+
+/// `prlctl list -i -j` says `"cpus": "unlimited"` for a CT without a CPU limit and ends a
+/// VM's Home with a slash.
+#[test]
+fn unlimited_cpus_and_vm_homes_with_a_slash_are_read() {
+    let scenario = include_str!("../../src/lab/default.yaml")
+        .replacen("{name: web01, kind: CT, host: msk-01, status: running, ip: [10.30.20.11], memsize: 2048, cpus: 4,", "{name: web01, kind: CT, host: msk-01, status: running, ip: [10.30.20.11], memsize: 2048, cpus: 0,", 1);
+    query(
+        &scenario,
+        r#"
+let h = host("msk-01");
+print(h.query(["prlctl", "list", "-i", "-j", "web01"]).stdout);
+print(h.query(["prlctl", "list", "-i", "-j", "db03"]).stdout);
+let ct = prlctl::info(h).filter(|v| v.name == "web01")[0];
+log(`ct cpus ${ct.cpus == ()} memsize ${ct.memsize}`);
+let vm = prlctl::info(h).filter(|v| v.name == "db03")[0];
+log(`vm home ends with a slash: ${vm.home.ends_with("/")}`);
+log(`vm attrs tier ${vstorage::get_attr(h, vm.home).tier}`);
+"#,
+    )
+    .status(0)
+    .stdout_has("\"cpus\": \"unlimited\"")
+    .stdout_has("/vmprivate/")
+    .stdout_has("ct cpus true memsize 2048")
+    .stdout_has("vm home ends with a slash: false")
+    .stdout_has("vm attrs tier 0");
 }
