@@ -18,6 +18,7 @@ pub mod sysctl;
 pub mod systemd;
 pub mod validate;
 pub mod vstorage;
+mod vstorage_map;
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 

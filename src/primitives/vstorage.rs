@@ -6,7 +6,8 @@ use std::time::Duration;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
-use super::{call, change, cluster_name, map, nodes, opt_int, read, validate};
+use super::vstorage_map::{self as stat_map, license_map, node_map, resolve_nodes};
+use super::{call, change, cluster_name, map, read, validate};
 use crate::api::{OptionMap, RunContext};
 use crate::cmd::Cmd;
 use crate::failure::{ApiResult, Failure};
@@ -26,101 +27,6 @@ pub fn stat(run: &RunContext, host: &Host) -> Result<Stat, Failure> {
     let cluster = cluster_name(run)?;
     let out = read(run, host, vs(&cluster, &["stat"]))?;
     parse::stat(&out.stdout).map_err(|e| Failure::failed(format!("on {}: {e}", host.name())))
-}
-
-/// What each CS and MDS HOST of `s` matched (see `nodes`), asking `ask_first` in any case.
-fn resolve_nodes(run: &RunContext, s: &Stat, ask_first: &[&Host]) -> nodes::Resolution {
-    let values: Vec<(String, String)> =
-        s.cs.iter()
-            .map(|c| (format!("CS#{}", c.id), c.host.clone()))
-            .chain(
-                s.mds
-                    .iter()
-                    .map(|m| (format!("MDS#{}", m.id), m.host.clone())),
-            )
-            .collect();
-    nodes::resolve(run, &values, ask_first)
-}
-
-fn node_map(resolution: &nodes::Resolution) -> Map {
-    resolution
-        .found()
-        .into_iter()
-        .map(|(host, node)| (host.into(), node.into()))
-        .collect()
-}
-
-fn node_of(nodes: &Map, host: &str) -> Dynamic {
-    nodes.get(host).cloned().unwrap_or(Dynamic::UNIT)
-}
-
-fn stat_map(s: &Stat, nodes: &Map) -> Map {
-    let cs: Array =
-        s.cs.iter()
-            .map(|c| {
-                Dynamic::from_map(map([
-                    ("id", (c.id as i64).into()),
-                    ("status", c.status.clone().into()),
-                    ("space", opt_int(c.space)),
-                    ("free", opt_int(c.free)),
-                    ("replicas", opt_int(c.replicas)),
-                    ("unique", opt_int(c.unique)),
-                    ("host", c.host.clone().into()),
-                    ("node", node_of(nodes, &c.host)),
-                    ("tier", opt_int(c.tier)),
-                    ("build_version", c.build_version.clone().into()),
-                ]))
-            })
-            .collect();
-    let mds: Array = s
-        .mds
-        .iter()
-        .map(|m| {
-            Dynamic::from_map(map([
-                ("id", (m.id as i64).into()),
-                ("status", m.status.clone().into()),
-                ("master", m.master.into()),
-                ("host", m.host.clone().into()),
-                ("node", node_of(nodes, &m.host)),
-            ]))
-        })
-        .collect();
-    let chunks: Map = s
-        .chunks
-        .iter()
-        .map(|(k, v)| (k.as_str().into(), (*v as i64).into()))
-        .collect();
-    map([
-        ("cluster", s.cluster.clone().into()),
-        ("status", s.status.clone().into()),
-        (
-            "space",
-            Dynamic::from_map(map([
-                ("status", s.space.status.clone().into()),
-                ("allocatable", opt_int(s.space.allocatable)),
-                ("allocatable_total", opt_int(s.space.allocatable_total)),
-                ("free", opt_int(s.space.free)),
-                ("total", opt_int(s.space.total)),
-            ])),
-        ),
-        ("replicas_norm", opt_int(s.replicas_norm)),
-        ("replicas_limit", opt_int(s.replicas_limit)),
-        ("chunks_status", s.chunks_status.clone().into()),
-        ("chunks", Dynamic::from_map(chunks)),
-        ("mds", Dynamic::from_array(mds)),
-        ("cs", Dynamic::from_array(cs)),
-        ("license", Dynamic::from_map(license_map(&s.license))),
-    ])
-}
-
-fn license_map(l: &parse::License) -> Map {
-    map([
-        ("key", l.key.clone().into()),
-        ("status", l.status.clone().into()),
-        ("capacity", l.capacity.clone().into()),
-        ("expiration", l.expiration.clone().into()),
-        ("used", l.used.clone().into()),
-    ])
 }
 
 fn find_cs(s: &Stat, id: u64) -> Option<&parse::CsRow> {
@@ -347,7 +253,10 @@ pub mod api {
     pub fn stat(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {
         call(&ctx, |run| {
             let s = super::stat(run, &host)?;
-            Ok(stat_map(&s, &node_map(&resolve_nodes(run, &s, &[]))))
+            Ok(stat_map::stat_map(
+                &s,
+                &node_map(&resolve_nodes(run, &s, &[])),
+            ))
         })
     }
 
@@ -368,7 +277,7 @@ pub mod api {
             if strict {
                 resolution.complete()?;
             }
-            Ok(stat_map(&s, &node_map(&resolution)))
+            Ok(stat_map::stat_map(&s, &node_map(&resolution)))
         })
     }
 
@@ -382,22 +291,7 @@ pub mod api {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn node_css(ctx: NativeCallContext, h: Host) -> ApiResult<Array> {
-        call(&ctx, |run| {
-            let s = super::stat(run, &h)?;
-            let resolution = resolve_nodes(run, &s, &[&h]);
-            resolution.complete_for(h.name())?;
-            let all = stat_map(&s, &node_map(&resolution));
-            let css = all.get("cs").cloned().map(Dynamic::cast::<Array>);
-            Ok(css
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|cs| {
-                    cs.read_lock::<Map>()
-                        .and_then(|m| m.get("node").map(|n| n.to_string() == h.name()))
-                        .unwrap_or(false)
-                })
-                .collect())
-        })
+        call(&ctx, |run| stat_map::node_css(run, &h))
     }
 
     /// Creates a chunk server: `repo` (required), `tier` (0-3), `journal` + `journal_size`

@@ -7,7 +7,12 @@ use crate::test::{Outcome, Test};
 /// storage-network address, `hostname` prints an FQDN, the newer `vstorage stat` layout,
 /// fstabs written by hand, and CTs without a CPU limit (`"cpus": "unlimited"`).
 pub fn real_variant_scenario() -> String {
-    let mut yaml = String::from("variant: vhi\noperator_fstab: true\n");
+    real_scenario("vhi")
+}
+
+/// The real cluster of `real_variant_scenario` with `vstorage stat` in the given variant.
+fn real_scenario(variant: &str) -> String {
+    let mut yaml = format!("variant: {variant}\noperator_fstab: true\n");
     for line in include_str!("../../src/lab/default.yaml").lines() {
         let storage = line
             .split_once("address: 10.30.17.")
@@ -62,10 +67,12 @@ fn query(scenario: &str, script: &str) -> Outcome {
 fn the_lab_prints_storage_addresses_in_the_newer_stat_layout() {
     query(
         &real_variant_scenario(),
-        r#"print(local().query(["true"]).stdout); print(host("msk-01").query(["vstorage", "-c", "livelinux", "stat"]).stdout);"#,
+        r#"print(host("msk-01").query(["vstorage", "-c", "livelinux", "stat"]).stdout);"#,
     )
     .status(0)
-    .stdout_has("CSID STATUS      SPACE  AVAIL REPLICAS UNIQUE IOWAIT IOLAT(ms) QDEPTH HOST BUILD_VERSION")
+    .stdout_has(
+        "CSID STATUS      SPACE  AVAIL REPLICAS UNIQUE IOWAIT IOLAT(ms) QDEPTH HOST BUILD_VERSION",
+    )
     .stdout_has(" 10.40.0.31 7.0.123-4")
     .stdout_has("License: ACTIVE (expiration: 12/31/2027, capacity: 100TB");
 }
@@ -165,7 +172,34 @@ log(`${s.cs.filter(|c| c.id == 1043)[0].node == ()} ${s.cs.filter(|c| c.id == 10
 /// The catalog plans on the real variants as it does on the default lab.
 #[test]
 fn every_runbook_plans_on_the_real_variants() {
-    crate::plan::plan_every_runbook(Some(&real_variant_scenario()));
+    for variant in ["vz7", "vhi"] {
+        crate::plan::plan_every_runbook(Some(&real_scenario(variant)));
+    }
+}
+
+/// Nodes are asked their addresses once per run, however often `stat` is read.
+#[test]
+fn each_node_is_asked_its_addresses_once_per_run() {
+    let out = Test::new()
+        .file("s.yaml", &real_variant_scenario())
+        .file(
+            "r.rhai",
+            "//! Query.\nfor i in 0..3 { vstorage::stat(host(\"msk-01\")); vstorage::node_css(host(\"msk-02\")); }\n",
+        )
+        .args(["--lab=s.yaml", "--lab-speed", "0", "--output", "json", "./r.rhai"])
+        .run()
+        .status(0);
+    let asked: Vec<String> = out
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "command" && e["argv"][0] == "ip")
+        .map(|e| e["host"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(asked.len(), 7, "one ask per node: {asked:?}");
+    let mut unique = asked.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 7, "{asked:?}");
 }
 
 /// `prlsrvctl net list` cuts names longer than 15 characters with `~`: a long network
