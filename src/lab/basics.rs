@@ -1,5 +1,7 @@
 //! The few plain commands runbooks use on hosts (`true`, `uname`, `cat`, `test`, `sync`,
 //! `pcompact`, ...), and the files the lab generates (/proc/meminfo, /proc/sys, /proc/mounts).
+//! Formats: /proc files as proc(5), `uname` as coreutils, `ip -o addr show` as iproute2;
+//! invented (no public sample): pcompact's output lines and the lab's own error texts.
 
 use super::reply::Reply;
 use super::state::{is_up, LabState};

@@ -1,7 +1,9 @@
 //! Simulated `sysctl` (procps-ng 3.3.10), `firewall-cmd` (firewalld 0.6.3) and `systemctl`,
 //! per reference/virtuozzo-cli.md §5–§6. Chunk-server units are tied to their CS: stopping
 //! one makes the CS inactive, and a unit left behind by a removed CS is visible, as on a
-//! real node.
+//! real node. `systemctl list-units` follows systemd 219 (EL7) `output_units_list`; the other
+//! systemctl messages (is-enabled, start, enable errors, symlink lines) are systemd 219's
+//! as remembered, not checked against its source.
 
 use super::reply::Reply;
 use super::state::{HostState, LabState};

@@ -3,7 +3,8 @@
 //! table with FREE, `%5s  %-8s%8s %6s %8s %6s %9s %6s %s`) or the newer one (`cluster
 //! version`, `License: STATE (…)`, the 11-column CS table with AVAIL, UNIQUE and
 //! BUILD_VERSION). HOST is each node's storage address, which need not be the inventory's.
-//! Outputs the reference could not find (make-cs, get-config, view-license) are kept short.
+//! Invented (no public sample; kept short): the MDS table's layout, the texts of make-cs,
+//! make-mds, rm-mds and the error messages, get-config's spacing, view-license.
 
 use super::reply::Reply;
 use super::scenario::parse_replicas;

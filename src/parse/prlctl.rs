@@ -64,7 +64,8 @@ fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
     }
 }
 
-/// `prlctl list -j`: an array of objects whose values are all strings.
+/// `prlctl list -j`: an array of objects whose values are all strings (reference §1.2,
+/// `PrlOutFormatterJSON`).
 pub fn list_json(text: &str) -> Result<Vec<VeRow>, ParseError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| ParseError::new("prlctl list -j", e.to_string()))?;
@@ -88,7 +89,7 @@ pub fn list_json(text: &str) -> Result<Vec<VeRow>, ParseError> {
         .collect()
 }
 
-/// The plain table, mapped by header name. Cells are split on white space, so only the last
+/// The plain table (`PrlList.cpp` field table, reference §1.2), mapped by header name. Cells are split on white space, so only the last
 /// column may hold spaces (IP lists); vzrun puts the IP column last.
 pub fn list_table(text: &str, fields: &str) -> Result<Vec<VeRow>, ParseError> {
     let names: Vec<&str> = fields.split(',').collect();
@@ -162,7 +163,8 @@ fn mb(value: &Value) -> Option<u64> {
     }
 }
 
-/// `prlctl list -i -j`: one object per VE; keys it lacks are left empty.
+/// `prlctl list -i -j` (`PrlVm::append_configuration` through the JSON formatter,
+/// reference §1.2): one object per VE; keys it lacks are left empty.
 pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| ParseError::new("prlctl list -i -j", e.to_string()))?;
@@ -226,7 +228,8 @@ fn home_path(path: &str) -> String {
     }
 }
 
-/// `CT 101 exist running` → (`CT`, `running`).
+/// `CT 101 exist running` → (`CT`, `running`) (`PrlSrv::status_vm`, reference §1.3; the
+/// users guide's `exists` is accepted too).
 pub fn status(text: &str) -> Result<(String, String), ParseError> {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let words: Vec<&str> = line.split_whitespace().collect();
