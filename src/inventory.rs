@@ -269,4 +269,23 @@ mod tests {
         .unwrap_err();
         assert!(e.message.contains("address"));
     }
+
+    #[test]
+    fn storage_addresses_and_aliases() {
+        let inv = Inventory::parse(
+            "cluster: c\nhosts:\n  - {name: a, address: 10.0.0.1, storage_address: 10.40.0.1, aliases: [a.stor.example.com]}\n",
+            "i",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(inv.hosts[0].storage_address.as_deref(), Some("10.40.0.1"));
+        assert_eq!(inv.hosts[0].aliases, ["a.stor.example.com"]);
+        let e = Inventory::parse(
+            "cluster: c\nhosts:\n  - {name: a, address: b, aliases: [\"two words\"]}\n",
+            "i",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("alias"), "{e}");
+    }
 }
