@@ -97,6 +97,8 @@ pub struct Resolution {
     pub rows: Vec<(String, String, Match)>,
     /// Nodes asked for their addresses that did not answer.
     pub silent: Vec<String>,
+    /// Nodes that gave their own addresses.
+    pub answered: Vec<String>,
 }
 
 impl Resolution {
@@ -116,10 +118,10 @@ impl Resolution {
     /// its own addresses; an unmatched name may be a DNS name of it. Else the operator's
     /// error names each HOST and the inventory fix.
     pub fn complete_for(&self, node: &str) -> Result<(), Failure> {
-        let node_silent = self.silent.iter().any(|n| n == node);
+        let node_answered = self.answered.iter().any(|n| n == node);
         self.report(|value, m| match m {
             Match::One(_) => false,
-            Match::NoNode => node_silent || normalize(value).parse::<IpAddr>().is_err(),
+            Match::NoNode => !node_answered || normalize(value).parse::<IpAddr>().is_err(),
             Match::Several(nodes) => nodes.iter().any(|n| n == node),
         })
     }
@@ -177,14 +179,18 @@ pub fn resolve(run: &RunContext, values: &[(String, String)], ask_first: &[&Host
     let hosts = run.cluster.hosts();
     let mut known = from_inventory(hosts);
     let mut silent = Vec::new();
+    let mut answered = Vec::new();
     let mut ask_node = |node: &Host, known: &mut Vec<Known>| match run
         .cluster
         .identities_of(node, |n| ask(run, n))
     {
-        Some(names) => known.push(Known {
-            node: node.name().to_string(),
-            names,
-        }),
+        Some(names) => {
+            answered.push(node.name().to_string());
+            known.push(Known {
+                node: node.name().to_string(),
+                names,
+            });
+        }
         None => silent.push(node.name().to_string()),
     };
     for node in ask_first {
@@ -202,7 +208,11 @@ pub fn resolve(run: &RunContext, values: &[(String, String)], ask_first: &[&Host
         .iter()
         .map(|(what, value)| (what.clone(), value.clone(), match_host(value, &known)))
         .collect();
-    Resolution { rows, silent }
+    Resolution {
+        rows,
+        silent,
+        answered,
+    }
 }
 
 #[cfg(test)]
@@ -259,5 +269,55 @@ mod tests {
             match_host("10.40.0.31", &k),
             Match::Several(vec!["msk-01".into(), "msk-03".into()])
         );
+    }
+
+    fn resolution(rows: &[(&str, &str, Match)], answered: &[&str]) -> Resolution {
+        Resolution {
+            rows: rows
+                .iter()
+                .map(|(w, v, m)| (w.to_string(), v.to_string(), m.clone()))
+                .collect(),
+            silent: Vec::new(),
+            answered: answered.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_node_is_sure_of_its_css_only_when_nothing_may_be_it() {
+        let other_ip = ("CS#1", "10.99.0.1", Match::NoNode);
+        let other_name = ("CS#2", "stor-x.example.com", Match::NoNode);
+        let mine = ("CS#3", "10.40.0.31", Match::One("msk-01".into()));
+        let shared = (
+            "CS#4",
+            "10.40.0.9",
+            Match::Several(vec!["msk-01".into(), "msk-02".into()]),
+        );
+        // An unknown IP is not a node that gave all its addresses.
+        assert!(resolution(&[other_ip.clone(), mine.clone()], &["msk-01"])
+            .complete_for("msk-01")
+            .is_ok());
+        // ... but may be one that did not answer.
+        assert!(resolution(&[other_ip.clone(), mine.clone()], &[])
+            .complete_for("msk-01")
+            .is_err());
+        // An unknown name may be a DNS name of it.
+        let e = resolution(&[other_name, mine.clone()], &["msk-01"])
+            .complete_for("msk-01")
+            .unwrap_err();
+        assert!(
+            e.message.contains("HOST stor-x.example.com of CS#2"),
+            "{}",
+            e.message
+        );
+        // A HOST it shares with another node is an error for both, not for a third.
+        assert!(resolution(&[shared.clone()], &["msk-01"])
+            .complete_for("msk-01")
+            .is_err());
+        assert!(resolution(&[shared], &["msk-03"])
+            .complete_for("msk-03")
+            .is_ok());
+        assert!(resolution(&[other_ip, mine], &["msk-01"])
+            .complete()
+            .is_err());
     }
 }
