@@ -310,7 +310,7 @@ mod tests {
             e.message
         );
         // A HOST it shares with another node is an error for both, not for a third.
-        assert!(resolution(&[shared.clone()], &["msk-01"])
+        assert!(resolution(std::slice::from_ref(&shared), &["msk-01"])
             .complete_for("msk-01")
             .is_err());
         assert!(resolution(&[shared], &["msk-03"])
