@@ -3,7 +3,8 @@
 //! It comes from the inventory (real cluster) or from the lab scenario; `local()` is always
 //! there, for runbooks that act on the machine vzrun runs on.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use crate::failure::Failure;
 use crate::host::Host;
@@ -29,6 +30,10 @@ pub struct Cluster {
     name: String,
     hosts: Vec<Host>,
     local: Host,
+    /// What each node said its own addresses and names are; a cluster lives for one run,
+    /// so each node is asked at most once per run.
+    /// `None` for a node that did not answer.
+    identities: Arc<Mutex<BTreeMap<String, Option<Vec<String>>>>>,
 }
 
 impl Cluster {
@@ -37,6 +42,7 @@ impl Cluster {
             name: name.into(),
             hosts,
             local,
+            identities: Arc::default(),
         }
     }
 
@@ -69,6 +75,26 @@ impl Cluster {
                     format!("unknown host {name:?}; known hosts: {known}"),
                 )
             })
+    }
+
+    /// The names and addresses `node` gave for itself earlier in this run, or asks them
+    /// with `ask` (`None`: the node did not answer; it is not asked again in this run).
+    pub fn identities_of(
+        &self,
+        node: &Host,
+        ask: impl FnOnce(&Host) -> Option<Vec<String>>,
+    ) -> Option<Vec<String>> {
+        if let Some(known) = self.lock_identities().get(node.name()) {
+            return known.clone();
+        }
+        let answer = ask(node);
+        self.lock_identities()
+            .insert(node.name().to_string(), answer.clone());
+        answer
+    }
+
+    fn lock_identities(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<Vec<String>>>> {
+        self.identities.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn hosts(&self) -> &[Host] {

@@ -14,6 +14,9 @@ struct HostInner {
     name: String,
     address: String,
     tags: Vec<String>,
+    /// Other names and addresses the node is known by (inventory `storage_address` and
+    /// `aliases`), e.g. as HOST in `vstorage stat`.
+    aliases: Vec<String>,
     transport: Arc<dyn Transport>,
 }
 
@@ -28,8 +31,24 @@ impl Host {
             name: name.into(),
             address: address.into(),
             tags,
+            aliases: Vec::new(),
             transport,
         }))
+    }
+
+    /// This host, also known by `aliases`.
+    pub fn with_aliases(self, aliases: Vec<String>) -> Self {
+        Host(Arc::new(HostInner {
+            name: self.0.name.clone(),
+            address: self.0.address.clone(),
+            tags: self.0.tags.clone(),
+            aliases,
+            transport: self.0.transport.clone(),
+        }))
+    }
+
+    pub fn aliases(&self) -> &[String] {
+        &self.0.aliases
     }
 
     pub fn name(&self) -> &str {

@@ -5,8 +5,12 @@
 //! defaults: {user: root, port: 22, identity: ~/.ssh/id_ed25519}
 //! hosts:
 //!   - {name: msk-01, address: 10.30.17.31, tags: [hypervisor, storage, mds]}
-//!   - {name: msk-02, address: 10.30.17.32, tags: [hypervisor, storage], port: 2222}
+//!   - {name: msk-02, address: 10.30.17.32, tags: [hypervisor, storage], port: 2222,
+//!      storage_address: 10.40.0.32, aliases: [msk-02.stor.example.com]}
 //! ```
+//!
+//! `storage_address` and `aliases` tell vzrun which node a `vstorage stat` HOST is when
+//! that is not the name or address above (vzrun also asks each node its own addresses).
 //!
 //! Found as `--inventory FILE`, else `$VZRUN_INVENTORY`, else `./vzrun.yaml`. Anything not
 //! set here comes from ~/.ssh/config (user, ProxyJump, agent), as with plain ssh.
@@ -51,6 +55,12 @@ pub struct SshSettings {
 pub struct InventoryHost {
     pub name: String,
     pub address: String,
+    /// The node's address on the storage network, when `vstorage stat` shows that one.
+    #[serde(default)]
+    pub storage_address: Option<String>,
+    /// Other names or addresses the node is known by (e.g. its FQDN in `vstorage stat`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(flatten)]
@@ -170,6 +180,19 @@ impl Inventory {
                 return Err(error(None, format!("host {:?} is listed twice", h.name)));
             }
         }
+        for h in &inv.hosts {
+            for alias in h.storage_address.iter().chain(&h.aliases) {
+                if alias.is_empty() || alias.contains(char::is_whitespace) {
+                    return Err(error(
+                        None,
+                        format!(
+                            "host {:?}: alias {alias:?} is not a host name or IP",
+                            h.name
+                        ),
+                    ));
+                }
+            }
+        }
         inv.defaults.resolve_paths(base);
         for h in &mut inv.hosts {
             h.ssh.resolve_paths(base);
@@ -245,5 +268,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("address"));
+    }
+
+    #[test]
+    fn storage_addresses_and_aliases() {
+        let inv = Inventory::parse(
+            "cluster: c\nhosts:\n  - {name: a, address: 10.0.0.1, storage_address: 10.40.0.1, aliases: [a.stor.example.com]}\n",
+            "i",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(inv.hosts[0].storage_address.as_deref(), Some("10.40.0.1"));
+        assert_eq!(inv.hosts[0].aliases, ["a.stor.example.com"]);
+        let e = Inventory::parse(
+            "cluster: c\nhosts:\n  - {name: a, address: b, aliases: [\"two words\"]}\n",
+            "i",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("alias"), "{e}");
     }
 }

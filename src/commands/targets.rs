@@ -68,6 +68,13 @@ fn inventory_cluster(inventory: &Inventory, accept_new: bool) -> Result<Cluster,
                 h.tags.clone(),
                 Arc::new(transport),
             )
+            .with_aliases(
+                h.storage_address
+                    .iter()
+                    .chain(&h.aliases)
+                    .cloned()
+                    .collect(),
+            )
         })
         .collect();
     Ok(Cluster::new(

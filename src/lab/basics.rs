@@ -1,5 +1,7 @@
 //! The few plain commands runbooks use on hosts (`true`, `uname`, `cat`, `test`, `sync`,
 //! `pcompact`, ...), and the files the lab generates (/proc/meminfo, /proc/sys, /proc/mounts).
+//! Formats: /proc files as proc(5), `uname` as coreutils, `ip -o addr show` as iproute2;
+//! invented (no public sample): pcompact's output lines and the lab's own error texts.
 
 use super::reply::Reply;
 use super::state::{is_up, LabState};
@@ -79,7 +81,11 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
         "true" => Reply::ok(""),
         "false" => Reply::fail(1, ""),
         "sync" => Reply::ok(""),
-        "hostname" => Reply::ok(format!("{host}\n")),
+        "hostname" => {
+            let h = state.host(host).expect("known host");
+            Reply::ok(format!("{}\n", h.hostname.as_deref().unwrap_or(host)))
+        }
+        "ip" => ip(state, host, args),
         "uname" => {
             let out = match args.first().map(String::as_str) {
                 Some("-n") => host.to_string(),
@@ -162,4 +168,37 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
         _ => return None,
     };
     Some(reply)
+}
+
+/// `ip -o addr show` (iproute2 one-line mode: one address per line, the continuation
+/// `\` in place of a newline, as `print_addrinfo` writes it). The interface names, the
+/// prefix lengths and the second interface for a storage address are invented for the lab.
+fn ip(state: &LabState, host: &str, args: &[String]) -> Reply {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    if !matches!(
+        words.as_slice(),
+        ["-o", "addr"] | ["-o", "addr", "show"] | ["-o", "a"] | ["-o", "address", "show"]
+    ) {
+        return Reply::fail(1, "ip: the lab answers only `ip -o addr show`\n");
+    }
+    let h = state.host(host).expect("known host");
+    let tail = "\\       valid_lft forever preferred_lft forever\n";
+    let mut out = format!("1: lo    inet 127.0.0.1/8 scope host lo{tail}");
+    out.push_str(&format!("1: lo    inet6 ::1/128 scope host {tail}"));
+    let mut interfaces = vec![("eth0", h.address.as_str())];
+    // A storage "address" that is a name (scenarios may give one) is no interface's.
+    if let Some(storage) = h
+        .storage_address
+        .as_deref()
+        .filter(|a| a.parse::<std::net::IpAddr>().is_ok())
+    {
+        interfaces.push(("eth1", storage));
+    }
+    for (i, (ifname, address)) in interfaces.into_iter().enumerate() {
+        out.push_str(&format!(
+            "{}: {ifname}    inet {address}/24 scope global {ifname}{tail}",
+            i + 2
+        ));
+    }
+    Reply::ok(out)
 }

@@ -66,6 +66,7 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
         netifs: Vec::new(),
         slow_start_s: None,
         fail_migrations: 0,
+        broken_config: false,
         running_at: None,
     });
     // Texts not in the reference.

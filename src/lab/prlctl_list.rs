@@ -2,7 +2,7 @@
 //! `PrlList.cpp` (reference/virtuozzo-cli.md §1.2).
 
 use super::reply::Reply;
-use super::state::{is_up, LabState, Ve};
+use super::state::{is_up, LabState, Ve, VeKind};
 
 /// `-o` name, header, width (`None`: right-aligned `%9s` style is not needed here), sortable.
 struct Field {
@@ -313,6 +313,14 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
     } else {
         render_table(&ves, &names, !opts.no_header)
     };
+    if ves.iter().any(|v| v.broken_config) && opts.id.is_some() {
+        // Invented text (no public sample of a damaged config); the exit code is prlctl's
+        // for every SDK error.
+        return Reply::fail(
+            255,
+            "Failed to get VM config: The virtual machine configuration file is damaged.\n",
+        );
+    }
     if not_found {
         let mut reply = Reply::fail(255, format!("{}\n", super::prlctl::NOT_FOUND));
         // The header is already printed when the lookup fails.
@@ -325,7 +333,9 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
 }
 
 /// `list -i -j`: one object per VE, nested groups as objects, sizes as `"1024Mb"` strings,
-/// plain integers as numbers, `ID` without braces (reference §1.2).
+/// plain integers as numbers, `ID` without braces (reference §1.2). A CT without a CPU limit
+/// says `"cpus": "unlimited"`, and a VM's Home ends with a slash (its bundle directory), as
+/// real VZ7 output does.
 fn render_info_json(ves: &[&Ve]) -> String {
     let values: Vec<serde_json::Value> = ves
         .iter()
@@ -339,10 +349,14 @@ fn render_info_json(ves: &[&Ve]) -> String {
                 "State": ve.status,
                 "OS": ve.ostemplate,
                 "Template": "no",
-                "Home": ve.home,
+                "Home": if ve.kind == VeKind::VM { format!("{}/", ve.home) } else { ve.home.clone() },
                 "Autostart": if ve.onboot { "on" } else { "off" },
                 "Hardware": {
-                    "cpu": {"sockets": 1, "cpus": ve.cpus, "cores": ve.cpus, "mode": "64"},
+                    "cpu": if ve.cpus == 0 {
+                        serde_json::json!({"sockets": 1, "cpus": "unlimited", "cores": "unlimited", "mode": "64"})
+                    } else {
+                        serde_json::json!({"sockets": 1, "cpus": ve.cpus, "cores": ve.cpus, "mode": "64"})
+                    },
                     "memory": {"size": format!("{}Mb", ve.memsize_mb)},
                     "hdd0": {"enabled": true, "size": format!("{}Mb", ve.disk_mb)},
                 },

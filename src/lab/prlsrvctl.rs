@@ -1,29 +1,29 @@
-//! Simulated `prlsrvctl net` (the output layout is not in the reference: a plain table).
+//! Simulated `prlsrvctl net`. `net list` prints the VZ7 five-column table (Network ID,
+//! Type, Bound To, Bridge, Slave interfaces) with names longer than 15 characters cut to 14
+//! and a `~`, as prlsrvctl does; `net list -j` prints the full names as JSON (TAB indents,
+//! all values strings, as prlctl's JSON formatter writes, reference §1.2). The column widths,
+//! the JSON keys and the bridge names are invented: the reference has no sample.
 
 use super::prlctl::BANNER;
 use super::reply::Reply;
-use super::state::LabState;
+use super::state::{LabState, Network};
 
 fn unrecognized(option: &str) -> Reply {
     Reply::fail(1, format!("Unrecognized option: {option}\n"))
 }
 
-/// `prlsrvctl net add|set|list` (output format not in the reference: a plain table).
+/// `prlsrvctl net add|set|list [-j]`.
 pub fn prlsrvctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let h = state.host_mut(host);
     let reply = match words.as_slice() {
-        ["net", "list", ..] => {
-            let mut out = format!("{:<20}{:<12}{}\n", "Network ID", "Type", "Bound To");
-            for n in &h.networks {
-                out.push_str(&format!(
-                    "{:<20}{:<12}{}\n",
-                    n.name,
-                    n.kind,
-                    n.ifname.as_deref().unwrap_or("")
-                ));
-            }
-            Reply::ok(out)
+        ["net", "list", rest @ ..] => {
+            let json = rest.iter().any(|o| *o == "-j" || *o == "--json");
+            Reply::ok(if json {
+                net_list_json(&h.networks)
+            } else {
+                net_list_table(&h.networks)
+            })
         }
         ["net", "add", name, opts @ ..] | ["net", "set", name, opts @ ..] => {
             let adding = words[1] == "add";
@@ -50,7 +50,7 @@ pub fn prlsrvctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 }
             }
             if adding {
-                h.networks.push(super::state::Network {
+                h.networks.push(Network {
                     name: name.to_string(),
                     kind: kind.unwrap_or_else(|| "host-only".into()),
                     ifname,
@@ -68,4 +68,58 @@ pub fn prlsrvctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         _ => Reply::fail(1, "Usage: prlsrvctl net add|set|list ...\n"),
     };
     reply.warned(BANNER)
+}
+
+/// The bridge a network's VEs are plugged into (invented names).
+fn bridge(index: usize, network: &Network) -> String {
+    match network.kind.as_str() {
+        "bridged" => format!("br{index}"),
+        _ => format!("virbr{}", index + 1),
+    }
+}
+
+fn net_list_table(networks: &[Network]) -> String {
+    let cut = |name: &str| {
+        if name.chars().count() > 15 {
+            format!("{}~", name.chars().take(14).collect::<String>())
+        } else {
+            name.to_string()
+        }
+    };
+    let mut out = format!(
+        "{:<16}{:<11}{:<11}{:<11}{}\n",
+        "Network ID", "Type", "Bound To", "Bridge", "Slave interfaces"
+    );
+    for (i, n) in networks.iter().enumerate() {
+        out.push_str(&format!(
+            "{:<16}{:<11}{:<11}{:<11}{}\n",
+            cut(&n.name),
+            n.kind,
+            n.ifname.as_deref().unwrap_or(""),
+            bridge(i, n),
+            n.ifname.as_deref().unwrap_or("")
+        ));
+    }
+    out
+}
+
+fn net_list_json(networks: &[Network]) -> String {
+    let rows: Vec<String> = networks
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let fields = [
+                ("Network ID", n.name.clone()),
+                ("Type", n.kind.clone()),
+                ("Bound To", n.ifname.clone().unwrap_or_default()),
+                ("Bridge", bridge(i, n)),
+            ];
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("\t\t\"{k}\": {}", serde_json::Value::from(v.as_str())))
+                .collect();
+            format!("\t{{\n{}\n\t}}", body.join(",\n"))
+        })
+        .collect();
+    format!("[\n{}\n]\n", rows.join(",\n"))
 }

@@ -30,6 +30,14 @@ struct Scenario {
     /// a build that prints one lets runbooks check per tier).
     #[serde(default)]
     stat_tiers: bool,
+    /// Which release's output the tools print: `vz7` (default) or `vhi` (the newer storage
+    /// layouts). See `Variant`.
+    #[serde(default)]
+    variant: Variant,
+    /// Write each host's /etc/fstab as operators leave it (tabs, a trailing slash on the
+    /// cluster's mount point, comments) instead of the installer's layout.
+    #[serde(default)]
+    operator_fstab: bool,
     #[serde(default = "default_replicas")]
     replicas: String,
 }
@@ -47,6 +55,12 @@ fn default_replicas() -> String {
 struct HostSpec {
     name: String,
     address: String,
+    /// The node's storage-network address: `vstorage stat` prints it as HOST.
+    #[serde(default)]
+    storage_address: Option<String>,
+    /// What `hostname` prints (default: the name).
+    #[serde(default)]
+    hostname: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
     #[serde(default = "default_cpus")]
@@ -63,6 +77,9 @@ struct HostSpec {
     files: BTreeMap<String, String>,
     #[serde(default)]
     sysctl: BTreeMap<String, String>,
+    /// Units with a pending job: unit → job (`start`, `stop`); the unit waits inactive.
+    #[serde(default)]
+    pending_jobs: BTreeMap<String, String>,
 }
 
 fn default_cpus() -> u32 {
@@ -98,6 +115,8 @@ struct VeSpec {
     slow_start_s: Option<f64>,
     #[serde(default)]
     fail_migrations: u32,
+    #[serde(default)]
+    broken_config: bool,
 }
 
 fn default_kind() -> String {
@@ -188,18 +207,42 @@ pub fn load(yaml: &str, origin: &str) -> Result<LabState, ScenarioError> {
     })
 }
 
-fn default_files(cluster: &str, host: &HostSpec) -> BTreeMap<String, LabFile> {
+/// The installer's /etc/fstab (anaconda's header and spacing), or, with `operator`, one as
+/// operators leave it: tabs, comments, a trailing slash on the mount point (mount(8) takes
+/// `/vstorage/c/` and `/vstorage/c` as one). The operator layout is invented from the
+/// public fstab lines of reference §2.8.
+fn fstab(cluster: &str, operator: bool) -> String {
+    if operator {
+        format!(
+            "#\n# /etc/fstab\n# Created by anaconda on Tue Mar  3 10:12:44 2020\n#\nUUID=6f1c0e52-8f0b-4a57-9c55-0d3c2a8e4b11\t/\txfs\tdefaults\t0 0\nUUID=2b7d5a9e-13c4-4a0e-8d7f-5e2c1b0a9f33\t/boot\txfs\tdefaults\t0 0\n# swap moved to the SSD, 2021-04\nUUID=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d\tswap\tswap\tdefaults\t0 0\n\n# Virtuozzo Storage\nvstorage://{cluster}\t/vstorage/{cluster}/\tfuse.vstorage\trw,nosuid,nodev,_netdev\t0 0\n"
+        )
+    } else {
+        format!(
+            "#\n# /etc/fstab\n# Created by anaconda\n#\nUUID=6f1c0e52-8f0b-4a57-9c55-0d3c2a8e4b11 /                       xfs     defaults        0 0\nUUID=2b7d5a9e-13c4-4a0e-8d7f-5e2c1b0a9f33 /boot                   xfs     defaults        0 0\nUUID=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d swap                    swap    defaults        0 0\nvstorage://{cluster} /vstorage/{cluster} fuse.vstorage _netdev 0 0\n"
+        )
+    }
+}
+
+/// The fstab line of a CS disk, in the file's style.
+fn cs_fstab_line(uuid: &str, repo: &str, operator: bool) -> String {
+    if operator {
+        format!("# chunk server disk\nUUID={uuid}\t{repo}/\text4\tdefaults,lazytime\t1 2\n")
+    } else {
+        format!("UUID={uuid} {repo} ext4 defaults,lazytime 1 2\n")
+    }
+}
+
+fn default_files(
+    cluster: &str,
+    host: &HostSpec,
+    operator_fstab: bool,
+) -> BTreeMap<String, LabFile> {
     let file = |content: &str| LabFile {
         content: content.to_string(),
         mode: 0o644,
     };
     let mut files = BTreeMap::new();
-    files.insert(
-        "/etc/fstab".into(),
-        file(&format!(
-            "#\n# /etc/fstab\n# Created by anaconda\n#\nUUID=6f1c0e52-8f0b-4a57-9c55-0d3c2a8e4b11 /                       xfs     defaults        0 0\nUUID=2b7d5a9e-13c4-4a0e-8d7f-5e2c1b0a9f33 /boot                   xfs     defaults        0 0\nUUID=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d swap                    swap    defaults        0 0\nvstorage://{cluster} /vstorage/{cluster} fuse.vstorage _netdev 0 0\n"
-        )),
-    );
+    files.insert("/etc/fstab".into(), file(&fstab(cluster, operator_fstab)));
     files.insert(
         "/etc/vz/vz.conf".into(),
         file("## Global parameters\nVIRTUOZZO=yes\nLOCKDIR=/vz/lock\nDUMPDIR=/vz/dump\nVE0CPUUNITS=1000\n\n## Logging parameters\nLOGGING=yes\nLOGFILE=/var/log/vzctl.log\nLOG_LEVEL=0\nVERBOSE=0\n\n## Disk quota parameters\nDISK_QUOTA=yes\n\n## Network traffic parameters\nTRAFFIC_SHAPING=no\n\n## Template parameters\nTEMPLATE=/vz/template\n\n## Defaults for containers\nVE_ROOT=/vz/root/$VEID\nVE_PRIVATE=/vz/private/$VEID\nCONFIGFILE=\"basic\"\nDEF_OSTEMPLATE=\".centos-7\"\n\n## Load vzwdog module\nVZWDOG=\"no\"\n\nVEFSTYPE=\"ext4\"\nVE_STOP_MODE=stop\n"),
@@ -262,6 +305,7 @@ fn unit(description: &str, active: bool) -> Unit {
         active,
         enabled: active,
         description: description.to_string(),
+        job: None,
     }
 }
 
@@ -313,11 +357,13 @@ fn build(s: Scenario) -> Result<LabState, String> {
         hosts.push(HostState {
             name: h.name.clone(),
             address: h.address.clone(),
+            storage_address: h.storage_address.clone(),
+            hostname: h.hostname.clone(),
             tags: h.tags.clone(),
             cpus: h.cpus,
             memory_mb: h.memory_mb,
             unreachable: h.unreachable,
-            files: default_files(&cluster, h),
+            files: default_files(&cluster, h, s.operator_fstab),
             dirs: vec![
                 "/vz".into(),
                 "/vz/pfcache".into(),
@@ -410,6 +456,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
             netifs: vec![if kind == VeKind::CT { "venet0" } else { "net0" }.into()],
             slow_start_s: v.slow_start_s,
             fail_migrations: v.fail_migrations,
+            broken_config: v.broken_config,
             running_at: None,
         });
     }
@@ -435,10 +482,9 @@ fn build(s: Scenario) -> Result<LabState, String> {
             reserved_pct: 0,
         };
         if let Some(fstab) = h.files.get_mut("/etc/fstab") {
-            fstab.content.push_str(&format!(
-                "UUID={} {repo} ext4 defaults,lazytime 1 2\n",
-                part.uuid
-            ));
+            fstab
+                .content
+                .push_str(&cs_fstab_line(&part.uuid, &repo, s.operator_fstab));
         }
         h.mounts.push(Mount {
             source: part.device.clone(),
@@ -485,10 +531,26 @@ fn build(s: Scenario) -> Result<LabState, String> {
         mdss.push(Mds {
             id: m.id,
             host: m.host.clone(),
-            address: h.address.clone(),
+            address: h.stat_address().to_string(),
             master: m.master,
             status: "avail".into(),
         });
+    }
+    for spec in &s.hosts {
+        let h = hosts
+            .iter_mut()
+            .find(|h| h.name == spec.name)
+            .expect("built above");
+        for (name, job) in &spec.pending_jobs {
+            let unit = h.units.get_mut(name).ok_or_else(|| {
+                format!(
+                    "host {:?}: pending job for unknown unit {name:?}",
+                    spec.name
+                )
+            })?;
+            unit.active = false;
+            unit.job = Some(job.clone());
+        }
     }
     let license = s.license.map_or_else(
         || License {
@@ -531,6 +593,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         license,
         replicas_norm: norm,
         stat_tiers: s.stat_tiers,
+        variant: s.variant,
         replicas_min: min,
         config,
         path_attrs,

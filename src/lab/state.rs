@@ -50,6 +50,7 @@ pub struct Ve {
     pub hostname: String,
     pub ostemplate: String,
     pub memsize_mb: u64,
+    /// 0: no CPU limit (`unlimited`).
     pub cpus: u32,
     pub disk_mb: u64,
     pub onboot: bool,
@@ -60,6 +61,10 @@ pub struct Ve {
     pub slow_start_s: Option<f64>,
     /// Fault: this many more migrations fail before one succeeds.
     pub fail_migrations: u32,
+    /// Fault: its configuration cannot be read (prlctl exits 255 with another message
+    /// than "not found").
+    #[serde(default)]
+    pub broken_config: bool,
     /// A slow start that is still going: when it will be running (wall clock).
     pub running_at: Option<f64>,
 }
@@ -110,6 +115,9 @@ pub struct Unit {
     pub active: bool,
     pub enabled: bool,
     pub description: String,
+    /// A pending job (`start`, `stop`, ...), shown in list-units' JOB column.
+    #[serde(default)]
+    pub job: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,6 +154,13 @@ pub struct Network {
 pub struct HostState {
     pub name: String,
     pub address: String,
+    /// The address the node has on the storage network, which `vstorage stat` prints as the
+    /// HOST of its CSs and MDSs; `None`: the same as `address`.
+    #[serde(default)]
+    pub storage_address: Option<String>,
+    /// What `hostname` prints; `None`: the inventory name.
+    #[serde(default)]
+    pub hostname: Option<String>,
     pub tags: Vec<String>,
     pub cpus: u32,
     pub memory_mb: u64,
@@ -196,12 +211,37 @@ pub struct LabState {
     /// `vstorage stat` prints a TIER column.
     #[serde(default)]
     pub stat_tiers: bool,
+    /// Which release's output formats the simulated tools print.
+    #[serde(default)]
+    pub variant: Variant,
     /// `vstorage get-config` values.
     pub config: BTreeMap<String, String>,
     /// Attributes of paths that are not VE homes (`/vstorage/<cluster>` and below).
     pub path_attrs: BTreeMap<String, PathAttrs>,
     /// Counter behind generated UUIDs and ids.
     pub serial: u64,
+}
+
+/// The output variants of the real tools that the lab can print (see `variant` in a
+/// scenario), so tests meet each of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// Virtuozzo 7 as documented for its storage (reference §2.3, "older variant"):
+    /// `License: KEY is STATE`, the 9-column CS table with FREE.
+    #[default]
+    Vz7,
+    /// The newer storage releases (VHI 4.7 docs, reference §2.3): `cluster version`,
+    /// `License: STATE (expiration: …)`, more chunk states, and the 11-column CS table
+    /// `CSID STATUS SPACE AVAIL REPLICAS UNIQUE IOWAIT IOLAT QDEPTH HOST BUILD_VERSION`.
+    Vhi,
+}
+
+impl HostState {
+    /// The HOST `vstorage stat` prints for this node's services.
+    pub fn stat_address(&self) -> &str {
+        self.storage_address.as_deref().unwrap_or(&self.address)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,10 +1,12 @@
 //! Simulated `sysctl` (procps-ng 3.3.10), `firewall-cmd` (firewalld 0.6.3) and `systemctl`,
 //! per reference/virtuozzo-cli.md §5–§6. Chunk-server units are tied to their CS: stopping
 //! one makes the CS inactive, and a unit left behind by a removed CS is visible, as on a
-//! real node.
+//! real node. `systemctl list-units` follows systemd 219 (EL7) `output_units_list`; the other
+//! systemctl messages (is-enabled, start, enable errors, symlink lines) are systemd 219's
+//! as remembered, not checked against its source.
 
 use super::reply::Reply;
-use super::state::{LabState, Unit};
+use super::state::{HostState, LabState};
 
 pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let mut value_only = false;
@@ -384,35 +386,12 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             r.stderr = err;
             r
         }
-        "list-units" => {
-            let legend = !args.iter().any(|a| a == "--no-legend");
-            let patterns: Vec<&String> = words[1..].to_vec();
-            let h = state.host(host).expect("known host");
-            let mut out = String::new();
-            if legend {
-                out.push_str("UNIT LOAD ACTIVE SUB DESCRIPTION\n");
-            }
-            for (
-                name,
-                Unit {
-                    active,
-                    description,
-                    ..
-                },
-            ) in &h.units
-            {
-                if !patterns.is_empty() && !patterns.iter().any(|p| glob(p, name)) {
-                    continue;
-                }
-                let (a, sub) = if *active {
-                    ("active", "running")
-                } else {
-                    ("inactive", "dead")
-                };
-                out.push_str(&format!("{name} loaded {a} {sub} {description}\n"));
-            }
-            Reply::ok(out)
-        }
+        "list-units" => list_units(
+            state.host(host).expect("known host"),
+            &words[1..],
+            args.iter().any(|a| a == "--all" || a == "-a"),
+            !args.iter().any(|a| a == "--no-legend"),
+        ),
         "daemon-reload" => Reply::ok(""),
         other => Reply::fail(1, format!("Unknown operation '{other}'.\n")),
     }
@@ -432,4 +411,73 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     go(&p, &t)
+}
+
+/// `systemctl list-units` as systemd 219 (EL7) prints it: only loaded units (active ones,
+/// and with `--all` also those kept loaded by being enabled or having a job), columns padded
+/// to their longest cell, a JOB column only when some unit has a pending job, then the
+/// legend. SUB is `running` for services, `active` for targets, `mounted` for mounts.
+fn list_units(h: &HostState, patterns: &[&String], all: bool, legend: bool) -> Reply {
+    let rows: Vec<[String; 6]> = h
+        .units
+        .iter()
+        .filter(|(name, _)| patterns.is_empty() || patterns.iter().any(|p| glob(p, name)))
+        .filter(|(_, u)| u.active || u.job.is_some() || (all && u.enabled))
+        .map(|(name, u)| {
+            let sub = match (u.active, name.rsplit('.').next()) {
+                (false, _) => "dead",
+                (true, Some("target")) => "active",
+                (true, Some("mount")) => "mounted",
+                (true, _) => "running",
+            };
+            [
+                name.clone(),
+                "loaded".into(),
+                if u.active { "active" } else { "inactive" }.into(),
+                sub.into(),
+                u.job.clone().unwrap_or_default(),
+                u.description.clone(),
+            ]
+        })
+        .collect();
+    let with_job = rows.iter().any(|r| !r[4].is_empty());
+    let header = ["UNIT", "LOAD", "ACTIVE", "SUB", "JOB", "DESCRIPTION"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].len())
+            .chain([header[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let line = |cells: [&str; 6]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate().take(5) {
+            if i == 4 && !with_job {
+                continue;
+            }
+            out.push_str(&format!("{cell:<w$} ", w = width(i)));
+        }
+        format!("{}{}\n", out, cells[5])
+    };
+    let mut out = String::new();
+    if legend && !rows.is_empty() {
+        out.push_str(&line(header));
+    }
+    for r in &rows {
+        out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]));
+    }
+    if legend {
+        out.push_str("\nLOAD   = Reflects whether the unit definition was properly loaded.\nACTIVE = The high-level unit activation state, i.e. generalization of SUB.\nSUB    = The low-level unit activation state, values depend on unit type.\n");
+        if with_job {
+            out.push_str("JOB    = Pending job for the unit.\n");
+        }
+        out.push_str(&format!("\n{} loaded units listed.", rows.len()));
+        out.push_str(if all {
+            "\n"
+        } else {
+            " Pass --all to see loaded but inactive units, too.\n"
+        });
+        out.push_str("To show all installed unit files use 'systemctl list-unit-files'.\n");
+    }
+    Reply::ok(out)
 }

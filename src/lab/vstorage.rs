@@ -1,11 +1,14 @@
-//! Simulated `vstorage` (reference/virtuozzo-cli.md §2). `stat` prints the VZ7-era layout:
-//! `connected to MDS#N`, the header block with the old `License: KEY is STATE` line, the MDS
-//! table and the CS table with the FREE column (`%5s  %-8s%8s %6s %8s %6s %9s %6s %s`).
-//! Outputs the reference could not find (make-cs, get-config, view-license) are kept short.
+//! Simulated `vstorage` (reference/virtuozzo-cli.md §2). `stat` prints the scenario's variant:
+//! the VZ7-era layout (`connected to MDS#N`, the old `License: KEY is STATE` line, the CS
+//! table with FREE, `%5s  %-8s%8s %6s %8s %6s %9s %6s %s`) or the newer one (`cluster
+//! version`, `License: STATE (…)`, the 11-column CS table with AVAIL, UNIQUE and
+//! BUILD_VERSION). HOST is each node's storage address, which need not be the inventory's.
+//! Invented (no public sample; kept short): the MDS table's layout, the texts of make-cs,
+//! make-mds, rm-mds and the error messages, get-config's spacing, view-license.
 
 use super::reply::Reply;
 use super::scenario::parse_replicas;
-use super::state::{now, Cs, LabState, Mds, PathAttrs, Unit};
+use super::state::{now, Cs, LabState, Mds, PathAttrs, Unit, Variant};
 
 /// Lab seconds a removed CS takes to drain.
 const DRAIN: f64 = 30.0;
@@ -114,6 +117,7 @@ fn stat(state: &LabState) -> Reply {
     let healthy = chunks - degraded.min(chunks);
     let pct = |n: u64| (n * 100).checked_div(chunks).unwrap_or(0);
     let chunk_word = if degraded == 0 { "OK" } else { "WARN" };
+    let vhi = state.variant == Variant::Vhi;
     let mut out = format!("Cluster '{}': {}\n", state.cluster, cluster_status(state));
     out.push_str(&format!(
         "Space: [OK] allocatable {} of {}, free {} of {}\n",
@@ -122,31 +126,65 @@ fn stat(state: &LabState) -> Reply {
         size(free),
         size(total)
     ));
+    // The versions (128) are the sample's; the lab has no versions of its own.
+    let (cluster_version, storage_version) = if vhi {
+        (", cluster version: 128", ", storage version: 128")
+    } else {
+        ("", "")
+    };
     out.push_str(&format!(
-        "MDS nodes: {} of {}, epoch uptime: 19d 23h\n",
+        "MDS nodes: {} of {}, epoch uptime: 19d 23h{cluster_version}\n",
         state.mdss.iter().filter(|m| m.status == "avail").count(),
         state.mdss.len()
     ));
     out.push_str(&format!(
-        "CS nodes:  {} of {} ({avail} avail, {inactive} inactive, {offline} offline)\n",
+        "CS nodes:  {} of {} ({avail} avail, {inactive} inactive, {offline} offline){storage_version}\n",
         avail,
         state.css.len()
     ));
-    out.push_str(&format!(
-        "License: {} is {}, {}TB capacity\n",
-        state.license.key, state.license.status, state.license.capacity_tb
-    ));
+    let l = &state.license;
+    if vhi {
+        out.push_str(&format!(
+            "License: {} (expiration: {}, capacity: {}TB, used: {})\n",
+            l.status,
+            l.expiration,
+            l.capacity_tb,
+            size(total - free)
+        ));
+    } else {
+        out.push_str(&format!(
+            "License: {} is {}, {}TB capacity\n",
+            l.key, l.status, l.capacity_tb
+        ));
+    }
     out.push_str(&format!(
         "Replication:  {} norm,  {} limit\n",
         state.replicas_norm, state.replicas_min
     ));
+    let (standby, pending) = if vhi {
+        ("  0 (0%) standby,", "  0 (0%) pending,")
+    } else {
+        ("", "")
+    };
     out.push_str(&format!(
-        "Chunks: [{chunk_word}] {healthy} ({}%) healthy,  {degraded} ({}%) degraded,  0 (0%) urgent,\n",
+        "Chunks: [{chunk_word}] {healthy} ({}%) healthy,{standby}  {degraded} ({}%) degraded,  0 (0%) urgent,\n",
         pct(healthy),
         pct(degraded)
     ));
-    out.push_str("             0 (0%) blocked,  0 (0%) offline,  0 (0%) replicating,\n");
-    out.push_str("             0 (0%) overcommitted,  0 (0%) deleting,  0 (0%) void\n\n");
+    out.push_str(&format!(
+        "             0 (0%) blocked,{pending}  0 (0%) offline,  0 (0%) replicating,\n"
+    ));
+    out.push_str("             0 (0%) overcommitted,  0 (0%) deleting,  0 (0%) void\n");
+    if vhi {
+        // Counts the lab does not model; the line shapes are the VHI sample's.
+        out.push_str(&format!(
+            "FS:  {} in 757 files, 757 inodes,  244 file maps,  {chunks} chunks,  {replicas} chunk replicas\n",
+            size(total - free)
+        ));
+        out.push_str("IO:       read     0B/s (  0ops/s), write     0B/s (  0ops/s)\n");
+    }
+    out.push('\n');
+    // The MDS table has no public text sample: its layout is invented to match the CS table.
     out.push_str(&format!(
         " {:>5} {:<8}{:>7}{:>10}{:>7}{:>7}{:>9} {}\n",
         "MDSID", "STATUS", "%CTIME", "COMMITS", "%CPU", "MEM", "UPTIME", "HOST"
@@ -166,28 +204,78 @@ fn stat(state: &LabState) -> Reply {
         ));
     }
     out.push('\n');
-    out.push_str(" CSID  STATUS     SPACE   FREE REPLICAS IOWAIT IOLAT(ms) QDEPTH HOST");
+    if vhi {
+        out.push_str(&cs_table_vhi(state));
+    } else {
+        out.push_str(&cs_table_vz7(state));
+    }
+    Reply::ok(out)
+}
+
+/// The HOST of a CS: the storage address of its node, as vstorage knows it.
+fn cs_host(state: &LabState, cs: &Cs) -> String {
+    state
+        .host(&cs.host)
+        .map_or(String::new(), |h| h.stat_address().to_string())
+}
+
+/// The CS table: the header, then one row per CS; with `stat_tiers` an invented TIER
+/// column at the end (no documented layout has one).
+fn cs_table(state: &LabState, header: &str, row: impl Fn(&Cs, String) -> String) -> String {
+    let mut out = format!(" {header}");
     out.push_str(if state.stat_tiers { " TIER\n" } else { "\n" });
     for c in &state.css {
-        let address = state.host(&c.host).map_or("", |h| h.address.as_str());
-        out.push_str(&format!(
-            "{:>5}  {:<8}{:>8} {:>6} {:>8} {:>6} {:>9} {:>6} {}",
-            c.id,
-            c.status,
-            size(c.space_gb),
-            size(c.free_gb),
-            c.replicas,
-            "0%",
-            "0/0",
-            "0.0",
-            address
-        ));
+        out.push_str(&row(c, cs_host(state, c)));
         if state.stat_tiers {
             out.push_str(&format!(" {}", c.tier));
         }
         out.push('\n');
     }
-    Reply::ok(out)
+    out
+}
+
+/// The documented VZ7 table (sample in reference §2.3; layout inferred from it).
+fn cs_table_vz7(state: &LabState) -> String {
+    cs_table(
+        state,
+        "CSID  STATUS     SPACE   FREE REPLICAS IOWAIT IOLAT(ms) QDEPTH HOST",
+        |c, host| {
+            format!(
+                "{:>5}  {:<8}{:>8} {:>6} {:>8} {:>6} {:>9} {:>6} {host}",
+                c.id,
+                c.status,
+                size(c.space_gb),
+                size(c.free_gb),
+                c.replicas,
+                "0%",
+                "0/0",
+                "0.0",
+            )
+        },
+    )
+}
+
+/// The newer 11-column table: the columns are documented (VHI 4.7 "Monitoring chunk
+/// servers"), the widths and the build version are invented (no text sample exists).
+fn cs_table_vhi(state: &LabState) -> String {
+    cs_table(
+        state,
+        "CSID STATUS      SPACE  AVAIL REPLICAS UNIQUE IOWAIT IOLAT(ms) QDEPTH HOST BUILD_VERSION",
+        |c, host| {
+            format!(
+                "{:>6} {:<9}{:>6} {:>6} {:>8} {:>6} {:>6} {:>5} {:>5} {host} 7.0.123-4",
+                c.id,
+                c.status,
+                size(c.space_gb),
+                size(c.free_gb),
+                c.replicas,
+                0,
+                "0%",
+                "0/0",
+                "0.0",
+            )
+        },
+    )
 }
 
 fn cs_id(text: Option<&String>) -> Result<u32, Reply> {
@@ -300,6 +388,7 @@ fn make_cs(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, R
             active: false,
             enabled: true,
             description: format!("Virtuozzo Storage CS {id}"),
+            job: None,
         },
     );
     Ok(Reply::ok(shown).takes(2.0))
@@ -325,6 +414,7 @@ fn make_mds(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, 
             active: true,
             enabled: true,
             description: format!("Virtuozzo Storage MDS {id}"),
+            job: None,
         },
     );
     Ok(Reply::ok(format!("MDS#{id} is created\n")).takes(2.0))

@@ -4,8 +4,10 @@
 //! and is never data.
 
 pub mod date;
+pub mod net;
 pub mod prlctl;
 pub mod size;
+pub mod systemd;
 pub mod vstorage;
 pub mod vstorage_io;
 

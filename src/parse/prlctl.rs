@@ -1,4 +1,5 @@
-//! `prlctl list` (JSON and plain table) and `prlctl status`.
+//! `prlctl list` (JSON and plain table, `-i -j`) and `prlctl status`, following the format
+//! code of OpenVZ/prlctl (`PrlList.cpp`, `PrlOutFormatter.cpp`) as reference §1.2-1.3 gives it.
 
 use serde_json::Value;
 
@@ -51,7 +52,9 @@ fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
         name: get("name").map(|n| dash_empty(&n)).unwrap_or_default(),
         status: get("status").unwrap_or_default().trim().to_string(),
         kind: get("type").unwrap_or_default().trim().to_string(),
-        home: get("home").map(|h| dash_empty(&h)).unwrap_or_default(),
+        home: get("home")
+            .map(|h| home_path(&dash_empty(&h)))
+            .unwrap_or_default(),
         hostname: get("hostname").map(|h| dash_empty(&h)).unwrap_or_default(),
         dist: get("dist").map(|d| dash_empty(&d)).unwrap_or_default(),
         ips: get("ip_configured")
@@ -61,7 +64,8 @@ fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
     }
 }
 
-/// `prlctl list -j`: an array of objects whose values are all strings.
+/// `prlctl list -j`: an array of objects whose values are all strings (reference §1.2,
+/// `PrlOutFormatterJSON`).
 pub fn list_json(text: &str) -> Result<Vec<VeRow>, ParseError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| ParseError::new("prlctl list -j", e.to_string()))?;
@@ -85,7 +89,7 @@ pub fn list_json(text: &str) -> Result<Vec<VeRow>, ParseError> {
         .collect()
 }
 
-/// The plain table, mapped by header name. Cells are split on white space, so only the last
+/// The plain table (`PrlList.cpp` field table, reference §1.2), mapped by header name. Cells are split on white space, so only the last
 /// column may hold spaces (IP lists); vzrun puts the IP column last.
 pub fn list_table(text: &str, fields: &str) -> Result<Vec<VeRow>, ParseError> {
     let names: Vec<&str> = fields.split(',').collect();
@@ -159,7 +163,8 @@ fn mb(value: &Value) -> Option<u64> {
     }
 }
 
-/// `prlctl list -i -j`: one object per VE; keys it lacks are left empty.
+/// `prlctl list -i -j` (`PrlVm::append_configuration` through the JSON formatter,
+/// reference §1.2): one object per VE; keys it lacks are left empty.
 pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| ParseError::new("prlctl list -i -j", e.to_string()))?;
@@ -188,10 +193,11 @@ pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
                 name: s("Name"),
                 status: s("State"),
                 kind: s("Type"),
-                home: s("Home"),
+                home: home_path(&s("Home")),
                 hostname: s("Hostname"),
                 os: s("OS"),
                 memsize_mb: memory,
+                // A CT without a CPU limit says "cpus": "unlimited": no number to give.
                 cpus: hw
                     .get("cpu")
                     .and_then(|c| c.get("cpus"))
@@ -203,7 +209,27 @@ pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
         .collect())
 }
 
-/// `CT 101 exist running` → (`CT`, `running`).
+/// Whether prlctl's stderr says the VE does not exist. prlctl exits 255 for every SDK error
+/// (reference §1.1), so the code alone cannot tell; the text is libprlsdk's
+/// `PRL_ERR_VM_UUID_NOT_FOUND` ("The virtual machine could not be found. …", §1.9), printed
+/// after `Failed to get VM config:`.
+pub fn is_not_found(stderr: &str) -> bool {
+    stderr.contains("could not be found")
+}
+
+/// A home path without its trailing slash (VZ7 prints a VM's Home as its bundle directory
+/// with one, `/vstorage/c/vmprivate/<uuid>/`); `/` stays `/`.
+fn home_path(path: &str) -> String {
+    let trimmed = path.trim().trim_end_matches('/');
+    if trimmed.is_empty() && path.trim().starts_with('/') {
+        "/".into()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// `CT 101 exist running` → (`CT`, `running`) (`PrlSrv::status_vm`, reference §1.3; the
+/// users guide's `exists` is accepted too).
 pub fn status(text: &str) -> Result<(String, String), ParseError> {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -307,5 +333,18 @@ mod tests {
         assert_eq!(status("CT MyCT exists running").unwrap().1, "running");
         assert!(status("").is_err());
         assert!(status("WARNING: You are using a deprecated CLI component").is_err());
+    }
+
+    #[test]
+    fn unlimited_cpus_vm_home_slash_and_not_found() {
+        let text = "[\n\t{\n\t\t\"ID\": \"600adc12-0e39-41b3-bf05-c59b7d26dd73\",\n\t\t\"Type\": \"CT\",\n\t\t\"Home\": \"/vstorage/c/private/600adc12\",\n\t\t\"Hardware\": {\"cpu\": {\"sockets\": 1, \"cpus\": \"unlimited\", \"cores\": \"unlimited\"}, \"memory\": {\"size\": \"2048Mb\"}}\n\t},\n\t{\"ID\": \"b2de86d9\", \"Type\": \"VM\", \"Home\": \"/vstorage/c/vmprivate/b2de86d9/\"}\n]\n";
+        let v = info_json(text).unwrap();
+        assert_eq!((v[0].cpus, v[0].memsize_mb), (None, Some(2048)));
+        assert_eq!(v[1].home, "/vstorage/c/vmprivate/b2de86d9");
+        assert_eq!(home_path("/"), "/");
+        assert!(is_not_found("Failed to get VM config: The virtual machine could not be found. The virtual machine is not registered in the virtual machine directory on this server.\n"));
+        assert!(!is_not_found(
+            "Failed to get VM config: Operation timed out.\n"
+        ));
     }
 }

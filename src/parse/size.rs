@@ -1,4 +1,5 @@
-//! Sizes as vstorage prints them: `105GB`, `1.32TB`, `0B`, `512MB`, `20.3GB`.
+//! Sizes as vstorage prints them: `105GB`, `1.32TB`, `0B`, `512MB`, `20.3GB` (the `stat`
+//! samples of reference §2.3).
 
 /// Bytes in a size such as `1.32TB`; binary multiples (the tools use 1024).
 pub fn parse_bytes(text: &str) -> Option<u64> {

@@ -1,5 +1,13 @@
 //! `vstorage stat` (both header variants, CS table mapped by header name), `get-attr` (both
 //! `Path:` and `File:` variants), `get-config`, and the client cache's `read_cache_info`.
+//!
+//! vstorage is closed source; the formats are the documented samples of reference §2:
+//! `stat` §2.3 (the VHI 4.7 "Viewing space occupied by data chunks" header, the Acronis
+//! Storage 2 / VZ7 header with `License: KEY is STATE`, the VZ Storage admin guide's CS
+//! table, the VHI 4.7 column list `… AVAIL … UNIQUE … HOST BUILD_VERSION`, the MDS column
+//! list); `get-attr` §2.5 (operator output `Path: 'vstorage://…'`, PCS docs `File: '…'`);
+//! `get-config` §2.4 (support KB: `key = value` lines); `read_cache_info` §2.8 (Parallels
+//! KB 122639: `key : value` lines, empty without a cache).
 
 use std::collections::BTreeMap;
 

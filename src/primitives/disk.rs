@@ -30,7 +30,8 @@ fn mounts(run: &RunContext, host: &Host) -> Result<Vec<(String, String)>, Failur
         .collect())
 }
 
-/// `/dev/sdd1: UUID="..." TYPE="ext4"` → `#{uuid, type}` (tag names in lower case).
+/// `/dev/sdd1: UUID="..." TYPE="ext4"` → `#{uuid, type}` (tag names in lower case): blkid's
+/// default output (util-linux blkid(8), `DEVICE: TAG="value" …`).
 pub fn parse_blkid(text: &str) -> Map {
     let mut m = Map::new();
     let Some((_, tags)) = text.lines().next().and_then(|l| l.split_once(": ")) else {

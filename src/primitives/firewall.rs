@@ -62,6 +62,7 @@ pub mod api {
     #[rhai_fn(return_raw)]
     pub fn ports(ctx: NativeCallContext, host: Host) -> Result<Array, Box<EvalAltResult>> {
         call(&ctx, |run| {
+            // firewalld 0.6.3 (reference §5): the ports on one line, separated by spaces.
             let out = read(run, &host, ["firewall-cmd", "--list-ports"])?;
             Ok(out
                 .stdout

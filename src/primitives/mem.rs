@@ -8,7 +8,8 @@ use crate::cmd::Cmd;
 use crate::failure::Failure;
 use crate::host::Host;
 
-/// `MemTotal:  263801028 kB` → (`MemTotal`, 263801028); values in kB.
+/// `MemTotal:  263801028 kB` → (`MemTotal`, 263801028); values in kB (the format of
+/// proc(5), /proc/meminfo).
 pub fn parse_meminfo(text: &str) -> Vec<(String, i64)> {
     text.lines()
         .filter_map(|line| {

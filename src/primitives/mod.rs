@@ -10,6 +10,7 @@ pub mod file;
 pub mod firewall;
 pub mod fstab;
 pub mod mem;
+pub mod nodes;
 pub mod prlctl;
 mod prlctl_config;
 pub mod prlsrvctl;
@@ -18,6 +19,7 @@ pub mod systemd;
 pub mod validate;
 pub mod vstorage;
 mod vstorage_figures;
+mod vstorage_map;
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 

@@ -77,8 +77,12 @@ fn list_filtered(
     let mut argv = vec!["prlctl", "list", "-a", "-j", "-o", LIST_FIELDS];
     argv.extend(id);
     let out = probe(run, host, argv.clone())?;
-    if out.code == 255 && id.is_some() {
+    if out.code == 255 && id.is_some() && parse::is_not_found(&out.stderr) {
         return Ok(None);
+    }
+    if out.code == 255 {
+        // Another SDK error (prlctl exits 255 for all of them): not a missing VE.
+        return Err(crate::runner::command_failure(host, &Cmd::read(argv), &out));
     }
     if out.success() {
         if let Ok(rows) = parse::list_json(&out.stdout) {
@@ -88,7 +92,7 @@ fn list_filtered(
     // Older prlctl without -j: the plain table, mapped by header.
     argv.retain(|a| *a != "-j");
     let table = probe(run, host, argv.clone())?;
-    if table.code == 255 && id.is_some() {
+    if table.code == 255 && id.is_some() && parse::is_not_found(&table.stderr) {
         return Ok(None);
     }
     if !table.success() {

@@ -1,7 +1,12 @@
 //! `prlsrvctl::` — virtual networks of a hypervisor (`prlsrvctl net`).
 //!
-//! The `net list` layout is not in the reference, so it is read by the header's column
-//! offsets (cells may be empty, as "Bound To" is for host-only networks).
+//! Networks are read from `prlsrvctl net list -j` (every VZ7 update has `-j`): the plain
+//! table cuts names longer than 15 characters to 14 and a `~`, so a long name would never
+//! be found and `net_add` would add it again. The JSON shape is prlctl's formatter's
+//! (reference §1.2: an array of objects, values strings); the keys are taken to be the
+//! table's headers, which the reference does not confirm, so a few spellings are accepted.
+//! The plain table is read by its header's column offsets (cells may be empty, as "Bound
+//! To" is for host-only networks).
 
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
@@ -53,10 +58,49 @@ pub fn parse_net_list(text: &str) -> Vec<Network> {
         .collect()
 }
 
+/// `prlsrvctl net list -j`: `[{"Network ID": …, "Type": …, "Bound To": …}, …]`.
+pub fn parse_net_list_json(text: &str) -> Result<Vec<Network>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let rows = value
+        .as_array()
+        .ok_or_else(|| "not a JSON array".to_string())?;
+    let field = |row: &serde_json::Map<String, serde_json::Value>, keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| row.get(*k))
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            })
+            .unwrap_or_default()
+    };
+    rows.iter()
+        .map(|row| {
+            let row = row
+                .as_object()
+                .ok_or_else(|| "a network is not a JSON object".to_string())?;
+            let name = field(row, &["Network ID", "Network", "ID", "name"]);
+            if name.is_empty() {
+                return Err(format!("a network without a name: {row:?}"));
+            }
+            Ok(Network {
+                name,
+                kind: field(row, &["Type", "type"]),
+                bound_to: field(row, &["Bound To", "Bound to", "bound_to"]),
+            })
+        })
+        .collect()
+}
+
 pub fn networks(run: &RunContext, host: &Host) -> Result<Vec<Network>, Failure> {
-    Ok(parse_net_list(
-        &read(run, host, ["prlsrvctl", "net", "list"])?.stdout,
-    ))
+    let out = read(run, host, ["prlsrvctl", "net", "list", "-j"])?;
+    parse_net_list_json(&out.stdout).map_err(|e| {
+        Failure::failed(format!(
+            "on {}: unexpected prlsrvctl net list -j output: {e}",
+            host.name()
+        ))
+    })
 }
 
 #[export_module]
@@ -187,6 +231,31 @@ mod tests {
             ),
             ("Bridged", "bridged", "eth0")
         );
+        assert_eq!(nets[1].bound_to, "");
+    }
+
+    #[test]
+    fn net_list_json_keeps_long_names() {
+        let text = "[\n\t{\n\t\t\"Network ID\": \"storage-vlan-1234\",\n\t\t\"Type\": \"bridged\",\n\t\t\"Bound To\": \"bond0.1234\"\n\t},\n\t{\n\t\t\"Network ID\": \"Host-Only\",\n\t\t\"Type\": \"host-only\"\n\t}\n]\n";
+        let nets = parse_net_list_json(text).unwrap();
+        assert_eq!(
+            (nets[0].name.as_str(), nets[0].bound_to.as_str()),
+            ("storage-vlan-1234", "bond0.1234")
+        );
+        assert_eq!(
+            (nets[1].kind.as_str(), nets[1].bound_to.as_str()),
+            ("host-only", "")
+        );
+        assert!(parse_net_list_json("[\n\n]\n").unwrap().is_empty());
+        assert!(parse_net_list_json("Network ID Type\n").is_err());
+    }
+
+    #[test]
+    fn the_vz7_table_cuts_long_names() {
+        let text = "Network ID      Type       Bound To   Bridge     Slave interfaces\nstorage-vlan-1~ bridged    bond0.1234 br2        bond0.1234\nHost-Only       host-only             virbr2\n";
+        let nets = parse_net_list(text);
+        assert_eq!(nets[0].name, "storage-vlan-1~");
+        assert_eq!(nets[0].bound_to, "bond0.1234");
         assert_eq!(nets[1].bound_to, "");
     }
 }

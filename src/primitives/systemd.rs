@@ -9,6 +9,7 @@ use crate::api::RunContext;
 use crate::cmd::Cmd;
 use crate::failure::Failure;
 use crate::host::Host;
+use crate::parse::systemd as parse;
 
 fn active(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failure> {
     // is-active: exit 0 when active, 3 (and "inactive", "failed", ...) otherwise.
@@ -168,8 +169,8 @@ pub mod api {
         })
     }
 
-    /// Units matching a pattern (`*` and `?`), loaded or not: `#{unit, load, active, sub,
-    /// description}`.
+    /// Loaded units matching a pattern (`*` and `?`), active or not: `#{unit, load, active,
+    /// sub, job, description}` (`job`: the pending job, `""` when none).
     ///
     /// ```rhai
     /// for u in systemd::units(h, "vstorage-csd.*") { log(`${u.unit} ${u.active}`); }
@@ -192,6 +193,7 @@ pub mod api {
                     format!("{pattern:?} is not a unit pattern"),
                 ));
             }
+            // The legend stays on: its header says whether there is a JOB column.
             let out = read(
                 run,
                 &host,
@@ -200,27 +202,21 @@ pub mod api {
                     "list-units",
                     "--all",
                     "--plain",
-                    "--no-legend",
+                    "--full",
                     pattern,
                 ],
             )?;
-            Ok(out
-                .stdout
-                .lines()
-                .filter_map(|line| {
-                    let mut words = line.split_whitespace();
-                    let unit = words.next()?.to_string();
-                    let load = words.next().unwrap_or_default().to_string();
-                    let state = words.next().unwrap_or_default().to_string();
-                    let sub = words.next().unwrap_or_default().to_string();
-                    let description = words.collect::<Vec<_>>().join(" ");
-                    Some(Dynamic::from_map(map([
-                        ("unit", unit.into()),
-                        ("load", load.into()),
-                        ("active", state.into()),
-                        ("sub", sub.into()),
-                        ("description", description.into()),
-                    ])))
+            Ok(parse::list_units(&out.stdout)
+                .into_iter()
+                .map(|u| {
+                    Dynamic::from_map(map([
+                        ("unit", u.unit.into()),
+                        ("load", u.load.into()),
+                        ("active", u.active.into()),
+                        ("sub", u.sub.into()),
+                        ("job", u.job.into()),
+                        ("description", u.description.into()),
+                    ]))
                 })
                 .collect())
         })

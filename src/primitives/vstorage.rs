@@ -6,7 +6,8 @@ use std::time::Duration;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
-use super::{call, change, cluster_name, map, opt_int, read, validate};
+use super::vstorage_map::{self as stat_map, license_map, node_map, resolve_nodes};
+use super::{call, change, cluster_name, map, read, validate};
 use crate::api::{OptionMap, RunContext};
 use crate::cmd::Cmd;
 use crate::failure::{ApiResult, Failure};
@@ -33,86 +34,6 @@ fn stat_and_text(run: &RunContext, host: &Host) -> Result<(Stat, String), Failur
     let stat = parse::stat(&out.stdout)
         .map_err(|e| Failure::failed(format!("on {}: {e}", host.name())))?;
     Ok((stat, out.stdout))
-}
-
-/// The inventory name of the host with this address, if any.
-fn node_of(run: &RunContext, address: &str) -> Dynamic {
-    run.cluster
-        .hosts()
-        .iter()
-        .find(|h| h.address() == address || h.name() == address)
-        .map_or(Dynamic::UNIT, |h| h.name().to_string().into())
-}
-
-fn stat_map(run: &RunContext, s: &Stat) -> Map {
-    let cs: Array =
-        s.cs.iter()
-            .map(|c| {
-                Dynamic::from_map(map([
-                    ("id", (c.id as i64).into()),
-                    ("status", c.status.clone().into()),
-                    ("space", opt_int(c.space)),
-                    ("free", opt_int(c.free)),
-                    ("replicas", opt_int(c.replicas)),
-                    ("unique", opt_int(c.unique)),
-                    ("host", c.host.clone().into()),
-                    ("node", node_of(run, &c.host)),
-                    ("tier", opt_int(c.tier)),
-                    ("build_version", c.build_version.clone().into()),
-                ]))
-            })
-            .collect();
-    let mds: Array = s
-        .mds
-        .iter()
-        .map(|m| {
-            Dynamic::from_map(map([
-                ("id", (m.id as i64).into()),
-                ("status", m.status.clone().into()),
-                ("master", m.master.into()),
-                ("host", m.host.clone().into()),
-                ("node", node_of(run, &m.host)),
-            ]))
-        })
-        .collect();
-    let chunks: Map = s
-        .chunks
-        .iter()
-        .map(|(k, v)| (k.as_str().into(), (*v as i64).into()))
-        .collect();
-    map([
-        ("cluster", s.cluster.clone().into()),
-        ("status", s.status.clone().into()),
-        (
-            "space",
-            Dynamic::from_map(map([
-                ("status", s.space.status.clone().into()),
-                ("allocatable", opt_int(s.space.allocatable)),
-                ("allocatable_total", opt_int(s.space.allocatable_total)),
-                ("free", opt_int(s.space.free)),
-                ("total", opt_int(s.space.total)),
-            ])),
-        ),
-        ("replicas_norm", opt_int(s.replicas_norm)),
-        ("replicas_limit", opt_int(s.replicas_limit)),
-        ("chunks_status", s.chunks_status.clone().into()),
-        ("chunks", Dynamic::from_map(chunks)),
-        ("mds", Dynamic::from_array(mds)),
-        ("cs", Dynamic::from_array(cs)),
-        ("license", Dynamic::from_map(license_map(&s.license))),
-    ])
-}
-
-fn license_map(l: &parse::License) -> Map {
-    let mut m = map([
-        ("key", l.key.clone().into()),
-        ("status", l.status.clone().into()),
-        ("capacity", l.capacity.clone().into()),
-        ("expiration", l.expiration.clone().into()),
-        ("used", l.used.clone().into()),
-    ]);
-    m.extend(super::vstorage_figures::license_figures(l));
-    m
 }
 
 fn find_cs(s: &Stat, id: u64) -> Option<&parse::CsRow> {
@@ -324,14 +245,18 @@ pub mod api {
 
     /// The cluster's state from `vstorage stat`: `#{cluster, status, space, chunks, mds, cs,
     /// license, replicas_norm, replicas_limit}`. Each CS is `#{id status space free replicas
-    /// unique host node tier build_version}` (sizes in bytes; `node` is the inventory host
-    /// of its address; `tier` is `()` when the tool does not print it). `license` is `#{key
-    /// status capacity expiration used}` as printed, plus `capacity_bytes`, `used_bytes`,
-    /// `expires_unix` (end of the expiration day, UTC) and `seconds_left`: `()` when the
-    /// line does not say. `io` holds the newer header's rates: `read_bytes_per_second`,
-    /// `write_bytes_per_second`, `read_ops_per_second`, `write_ops_per_second`,
-    /// `replication_read_bytes_per_second`, `replication_write_bytes_per_second`,
-    /// `queue_depth_average`, `queue_depth_max` (each `()` when not printed).
+    /// unique host node tier build_version}`, each MDS `#{id status master host node}`
+    /// (sizes in bytes; `tier` is `()` when the tool does not print it). `host` is what
+    /// vstorage prints (often a storage-network address); `node` is the inventory host it
+    /// is, matched by name, address, `storage_address`, `aliases` and the addresses the
+    /// nodes report (asked once per run), or `()` when it is no node or several. To act
+    /// on a node's CSs use `node_css`, which is sure or stops.
+    /// `license` also carries `capacity_bytes`, `used_bytes`, `expires_unix` (end of the
+    /// expiration day, UTC) and `seconds_left` (`()` when the line does not say); `io` holds
+    /// the newer header's rates: `read_bytes_per_second`, `write_bytes_per_second`,
+    /// `read_ops_per_second`, `write_ops_per_second`, `replication_read_bytes_per_second`,
+    /// `replication_write_bytes_per_second`, `queue_depth_average`, `queue_depth_max` (each
+    /// `()` when not printed).
     ///
     /// ```rhai
     /// let s = vstorage::stat(h);
@@ -341,7 +266,7 @@ pub mod api {
     pub fn stat(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {
         call(&ctx, |run| {
             let (s, text) = stat_and_text(run, &host)?;
-            let mut m = stat_map(run, &s);
+            let mut m = stat_map::stat_map(&s, &node_map(&resolve_nodes(run, &s, &[])));
             let io = crate::parse::vstorage_io::io_rates(&text);
             m.insert(
                 "io".into(),
@@ -349,6 +274,40 @@ pub mod api {
             );
             Ok(m)
         })
+    }
+
+    /// `stat` with options: `strict_nodes` (default false; true stops the run, exit 2,
+    /// when any HOST is no node of the inventory or several).
+    ///
+    /// ```rhai
+    /// let s = vstorage::stat(h, #{strict_nodes: true});
+    /// ```
+    #[rhai_fn(name = "stat", return_raw)]
+    pub fn stat_with(ctx: NativeCallContext, host: Host, options: Map) -> ApiResult<Map> {
+        call(&ctx, |run| {
+            let mut opts = OptionMap::new("vstorage::stat", options);
+            let strict = opts.bool("strict_nodes")?.unwrap_or(false);
+            opts.finish()?;
+            let s = super::stat(run, &host)?;
+            let resolution = resolve_nodes(run, &s, &[]);
+            if strict {
+                resolution.complete()?;
+            }
+            Ok(stat_map::stat_map(&s, &node_map(&resolution)))
+        })
+    }
+
+    /// The chunk servers of node `h` (maps as in `stat`). Unlike filtering `stat` by
+    /// `node`, it is sure of the answer or stops the run (exit 2): `h` is asked its own
+    /// addresses, and a HOST that names `h` and another node, or (when `h` cannot answer)
+    /// a HOST that is no node, is an inventory error naming that HOST and the fix.
+    ///
+    /// ```rhai
+    /// for cs in vstorage::node_css(h) { log(`CS#${cs.id} ${cs.status}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn node_css(ctx: NativeCallContext, h: Host) -> ApiResult<Array> {
+        call(&ctx, |run| stat_map::node_css(run, &h))
     }
 
     /// Creates a chunk server: `repo` (required), `tier` (0-3), `journal` + `journal_size`

@@ -67,6 +67,12 @@ fn plan_as_json_marks_planned_commands() {
 /// Every runbook of the catalog can be planned on the lab, and a plan changes nothing.
 #[test]
 fn every_runbook_plans_on_the_lab_without_changing_it() {
+    plan_every_runbook(None);
+}
+
+/// Plans every runbook of the catalog on the lab (the default one, or `scenario`) and checks
+/// that each succeeds and changes nothing.
+pub fn plan_every_runbook(scenario: Option<&str>) {
     let cases: &[&[&str]] = &[
         &["hello"],
         &["evacuate", "msk-07"],
@@ -118,16 +124,23 @@ fn every_runbook_plans_on_the_lab_without_changing_it() {
             "no plan case for runbook {name}"
         );
     }
-    let test = Test::new();
+    let test = match scenario {
+        Some(yaml) => Test::new().file("scenario.yaml", yaml),
+        None => Test::new(),
+    };
     let state = test.path("lab.json");
     let dir = test.path("");
     let run = |args: &[&str]| {
-        Test::new()
+        let mut t = Test::new()
             .env("VZRUN_STATE_DIR", dir.join("journal"))
             .args(["--lab-speed", "0", "--lab-state"])
-            .arg(&state)
-            .args(args.iter().copied())
-            .run()
+            .arg(&state);
+        if scenario.is_some() {
+            let mut flag = std::ffi::OsString::from("--lab=");
+            flag.push(dir.join("scenario.yaml"));
+            t = t.arg(flag);
+        }
+        t.args(args.iter().copied()).run()
     };
     run(&["hello"]).status(0);
     let before = std::fs::read_to_string(&state).unwrap();
