@@ -98,6 +98,14 @@ struct VeSpec {
     slow_start_s: Option<f64>,
     #[serde(default)]
     fail_migrations: u32,
+    /// Fault: live migration always fails (half-open sockets); offline works.
+    #[serde(default)]
+    live_migration_fails: bool,
+    #[serde(default)]
+    ha_prio: u32,
+    /// Virtual network of its adapter (default: `Bridged` for VMs, none for routed CTs).
+    #[serde(default)]
+    network: Option<String>,
 }
 
 fn default_kind() -> String {
@@ -411,6 +419,12 @@ fn build(s: Scenario) -> Result<LabState, String> {
             slow_start_s: v.slow_start_s,
             fail_migrations: v.fail_migrations,
             running_at: None,
+            live_migration_fails: v.live_migration_fails,
+            ha_prio: v.ha_prio,
+            network: v
+                .network
+                .clone()
+                .or_else(|| (kind == VeKind::VM).then(|| "Bridged".to_string())),
         });
     }
     let mut css = Vec::new();
@@ -535,6 +549,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         config,
         path_attrs,
         serial: 0,
+        shared_files: BTreeMap::new(),
     })
 }
 

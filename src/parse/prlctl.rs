@@ -139,6 +139,10 @@ pub struct VeInfo {
     pub disk_mb: Option<u64>,
     /// `on`, `off` or `auto`.
     pub autostart: String,
+    /// HA priority (`High Availability` group, shown with `-f`); 0 when not shown.
+    pub ha_prio: u64,
+    /// Virtual networks of its adapters (`network` of each `netN` device).
+    pub networks: Vec<String>,
 }
 
 /// `1024Mb`, `2Gb`, or a plain number (MB) → MB.
@@ -198,6 +202,28 @@ pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
                     .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok())),
                 disk_mb: hw.get("hdd0").and_then(|d| d.get("size")).and_then(mb),
                 autostart: s("Autostart"),
+                // `High Availability: enabled=yes prio=N` (reference §1.2, with -f); the
+                // number may come as a JSON number or a string.
+                ha_prio: v
+                    .get("High Availability")
+                    .and_then(|g| g.get("prio"))
+                    .and_then(|p| p.as_u64().or_else(|| p.as_str()?.trim().parse().ok()))
+                    .unwrap_or(0),
+                // Devices `net0`, `net1`, ... with `network='Bridged'` (reference §1.2).
+                networks: hw
+                    .as_object()
+                    .map(|devices| {
+                        devices
+                            .iter()
+                            .filter(|(name, _)| {
+                                name.strip_prefix("net")
+                                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+                            })
+                            .filter_map(|(_, d)| d.get("network")?.as_str())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             }
         })
         .collect())
