@@ -9,6 +9,7 @@ mod flow;
 mod hostconf;
 mod journal;
 mod lab;
+mod maintenance;
 mod plan;
 mod prlctl;
 mod reliability;
