@@ -29,6 +29,8 @@ pub struct Cluster {
     name: String,
     hosts: Vec<Host>,
     local: Host,
+    /// Where the cluster file system is mounted on the nodes, when not `/vstorage/NAME`.
+    mount: Option<String>,
 }
 
 impl Cluster {
@@ -37,7 +39,21 @@ impl Cluster {
             name: name.into(),
             hosts,
             local,
+            mount: None,
         }
+    }
+
+    /// Sets where the cluster file system is mounted on the nodes (default `/vstorage/NAME`).
+    pub fn with_mount(mut self, mount: Option<String>) -> Self {
+        self.mount = mount;
+        self
+    }
+
+    /// Where the cluster file system is mounted on every node.
+    pub fn mount_point(&self) -> String {
+        self.mount
+            .clone()
+            .unwrap_or_else(|| format!("/vstorage/{}", self.name))
     }
 
     /// No inventory: only the local machine.

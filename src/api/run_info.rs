@@ -1,5 +1,5 @@
 //! What a run knows about itself and the hosts it holds: `run_holder()`, `now_utc()`,
-//! `cluster_name()`, `lock_host(h)`.
+//! `cluster_name()`, `cluster_mount_point()`, `lock_host(h)`.
 //!
 //! Records other runs must see (a node's maintenance cordon) say who made them, when and in
 //! which run; and a run that moves work into a host takes that host's lock before it does,
@@ -43,6 +43,19 @@ pub mod run_info_api {
     #[rhai_fn(return_raw)]
     pub fn cluster_name(ctx: NativeCallContext) -> ApiResult<String> {
         Ok(crate::primitives::cluster_name(&RunContext::of(&ctx)?)?)
+    }
+
+    /// Where the cluster file system is mounted on every node: `/vstorage/CLUSTER`, or the
+    /// inventory's `cluster_mount`.
+    ///
+    /// ```rhai
+    /// let records = `${cluster_mount_point()}/.vzrun`;
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cluster_mount_point(ctx: NativeCallContext) -> ApiResult<String> {
+        let run = RunContext::of(&ctx)?;
+        crate::primitives::cluster_name(&run)?;
+        Ok(run.cluster.mount_point())
     }
 
     /// Takes the host's lock now and holds it until the run ends (a plan takes none). A run

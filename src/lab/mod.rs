@@ -54,6 +54,7 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
         "mkdir" => disk::mkdir(state, host, args),
         "mount" => disk::mount(state, host, args),
         "umount" => disk::umount(state, host, args),
+        "findmnt" => disk::findmnt(state, host, args),
         "tune2fs" => disk::tune2fs(state, host, args),
         "prepare_vstorage_drive" => disk::prepare_drive(state, host, args),
         _ => basics::run(state, host, name, args)?,

@@ -319,6 +319,18 @@ mod tests {
     }
 
     #[test]
+    fn info_json_reads_ha_priority_and_the_networks_of_adapters() {
+        // Shape from reference §1.2: inline groups become objects; prio as number or text.
+        let text = r#"[{"ID": "a", "Hardware": {"net0": {"dev": "veth1", "network": "Bridged"}, "net1": {"network": "Backend"}, "netfilter": {"network": "no"}, "venet0": {"type": "routed"}}, "High Availability": {"enabled": "yes", "prio": 7}},
+            {"ID": "b", "Hardware": {}, "High Availability": {"enabled": "yes", "prio": "3"}}, {"ID": "c"}]"#;
+        let v = info_json(text).unwrap();
+        assert_eq!(v[0].ha_prio, 7);
+        assert_eq!(v[0].networks, ["Bridged", "Backend"]);
+        assert_eq!((v[1].ha_prio, v[1].networks.len()), (3, 0));
+        assert_eq!((v[2].ha_prio, v[2].networks.len()), (0, 0));
+    }
+
+    #[test]
     fn status_line_and_the_users_guide_variant() {
         assert_eq!(
             status("CT 101 exist running\n").unwrap(),
