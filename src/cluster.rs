@@ -34,6 +34,8 @@ pub struct Cluster {
     /// so each node is asked at most once per run.
     /// `None` for a node that did not answer.
     identities: Arc<Mutex<BTreeMap<String, Option<Vec<String>>>>>,
+    /// Where the cluster file system is mounted on the nodes, when not `/vstorage/NAME`.
+    mount: Option<String>,
 }
 
 impl Cluster {
@@ -43,7 +45,21 @@ impl Cluster {
             hosts,
             local,
             identities: Arc::default(),
+            mount: None,
         }
+    }
+
+    /// Sets where the cluster file system is mounted on the nodes (default `/vstorage/NAME`).
+    pub fn with_mount(mut self, mount: Option<String>) -> Self {
+        self.mount = mount;
+        self
+    }
+
+    /// Where the cluster file system is mounted on every node.
+    pub fn mount_point(&self) -> String {
+        self.mount
+            .clone()
+            .unwrap_or_else(|| format!("/vstorage/{}", self.name))
     }
 
     /// No inventory: only the local machine.

@@ -23,6 +23,10 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct Inventory {
     pub cluster: String,
+    /// Where the cluster file system is mounted on the nodes (default `/vstorage/CLUSTER`);
+    /// shared records (node maintenance) live below it.
+    #[serde(default)]
+    pub cluster_mount: Option<String>,
     #[serde(default)]
     pub defaults: SshSettings,
     pub hosts: Vec<InventoryHost>,
@@ -152,6 +156,14 @@ impl Inventory {
                     inv.cluster
                 ),
             ));
+        }
+        if let Some(mount) = &inv.cluster_mount {
+            if crate::primitives::validate::abs_path("cluster_mount", mount).is_err() {
+                return Err(error(
+                    None,
+                    format!("cluster_mount {mount:?} must be an absolute path"),
+                ));
+            }
         }
         if inv.hosts.is_empty() {
             return Err(error(None, "no hosts".into()));

@@ -92,6 +92,21 @@ impl Runner {
         }
     }
 
+    /// Takes the host's lock now and holds it for the rest of the run, before any Change is
+    /// made there: a run that moves work *into* a host locks it, so no other run drains it
+    /// meanwhile. A plan takes no lock.
+    pub fn lock(&self, host: &Host) -> Result<(), Failure> {
+        if self.is_plan() {
+            return Ok(());
+        }
+        self.lock_host(host)
+    }
+
+    /// Who holds this run's locks: run id, runbook, user@machine, pid and start time.
+    pub fn holder(&self) -> &str {
+        &self.locking.holder
+    }
+
     /// Runs `body` holding the cluster-wide lock `name` (taken on `host`), so that two runs of
     /// a rolling operation never overlap. Plans take no lock.
     pub fn with_cluster_lock<T>(

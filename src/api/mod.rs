@@ -10,6 +10,7 @@ mod flow;
 mod host;
 mod options;
 mod parallel;
+mod run_info;
 
 pub use host::output_to_map;
 pub use options::OptionMap;
@@ -98,6 +99,7 @@ pub fn register(engine: &mut Engine) {
     engine.register_global_module(rhai::exported_module!(parallel::parallel_api).into());
     engine.register_global_module(rhai::exported_module!(deadline::deadline_api).into());
     engine.register_global_module(rhai::exported_module!(export::export_api).into());
+    engine.register_global_module(rhai::exported_module!(run_info::run_info_api).into());
     crate::primitives::register(engine);
 }
 

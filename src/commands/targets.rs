@@ -81,5 +81,6 @@ fn inventory_cluster(inventory: &Inventory, accept_new: bool) -> Result<Cluster,
         inventory.cluster.clone(),
         hosts,
         crate::cluster::local_host(),
-    ))
+    )
+    .with_mount(inventory.cluster_mount.clone()))
 }

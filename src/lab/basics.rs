@@ -70,8 +70,12 @@ fn read_cache_info(state: &LabState, host: &str) -> String {
 fn is_dir(state: &LabState, host: &str, path: &str) -> bool {
     let h = state.host(host).expect("known host");
     let prefix = format!("{}/", path.trim_end_matches('/'));
+    // VE homes and shared files are on the cluster file system: seen only where it is mounted.
+    let shared = state.on_shared_fs(host, &prefix)
+        && (state.ves.iter().any(|v| v.home == path)
+            || state.shared_files.keys().any(|f| f.starts_with(&prefix)));
     path == "/"
-        || state.ves.iter().any(|v| v.home == path)
+        || shared
         || h.dirs.iter().any(|d| d == path || d.starts_with(&prefix))
         || h.files.keys().any(|f| f.starts_with(&prefix))
 }
@@ -102,7 +106,7 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
             let mut out = String::new();
             for path in args {
                 match generated_file(state, host, path)
-                    .or_else(|| state.host(host)?.files.get(path).map(|f| f.content.clone()))
+                    .or_else(|| state.file(host, path).map(|f| f.content.clone()))
                 {
                     Some(c) => out.push_str(&c),
                     None => {
@@ -124,13 +128,9 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
             {
                 ["-d", p] => is_dir(state, host, p),
                 ["-f", p] => {
-                    state.host(host).is_some_and(|h| h.files.contains_key(*p))
-                        || generated_file(state, host, p).is_some()
+                    state.file(host, p).is_some() || generated_file(state, host, p).is_some()
                 }
-                ["-e", p] => {
-                    is_dir(state, host, p)
-                        || state.host(host).is_some_and(|h| h.files.contains_key(*p))
-                }
+                ["-e", p] => is_dir(state, host, p) || state.file(host, p).is_some(),
                 _ => return Some(Reply::fail(2, "test: unsupported expression in the lab\n")),
             };
             if ok {
@@ -140,12 +140,12 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
             }
         }
         "rm" => {
-            let h = state.host_mut(host);
             for p in args.iter().filter(|a| !a.starts_with('-')) {
-                h.files.remove(p);
+                state.files_mut(host, p).remove(p);
             }
             Reply::ok("")
         }
+        "nproc" => Reply::ok(format!("{}\n", state.host(host)?.cpus)),
         "pcompact" => {
             let running: Vec<String> = state
                 .ves

@@ -260,3 +260,50 @@ pub fn tune2fs(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         _ => Reply::fail(1, "tune2fs: bad reserved block ratio\n").before(head),
     }
 }
+
+/// `findmnt -n -o FSTYPE[,SOURCE,TARGET] --mountpoint PATH` (util-linux findmnt(8)): the
+/// mount at exactly PATH, one line, columns separated by a space; exit 1 and no output
+/// when nothing is mounted there.
+pub fn findmnt(state: &LabState, host: &str, args: &[String]) -> Reply {
+    let mut columns = vec!["TARGET", "SOURCE", "FSTYPE", "OPTIONS"];
+    let mut mountpoint = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-n" | "--noheadings" => {}
+            "-o" | "--output" => {
+                let Some(list) = it.next() else {
+                    return Reply::fail(1, "findmnt: option requires an argument -- 'o'\n");
+                };
+                columns = list.split(',').collect();
+                if let Some(bad) = columns
+                    .iter()
+                    .find(|c| !matches!(**c, "TARGET" | "SOURCE" | "FSTYPE" | "OPTIONS"))
+                {
+                    return Reply::fail(1, format!("findmnt: unknown column: {bad}\n"));
+                }
+            }
+            "-M" | "--mountpoint" => mountpoint = it.next().map(|p| p.trim_end_matches('/')),
+            other => return Reply::fail(1, format!("findmnt: unrecognized option '{other}'\n")),
+        }
+    }
+    let Some(target) = mountpoint else {
+        return Reply::fail(1, "findmnt: the lab answers only --mountpoint PATH\n");
+    };
+    let Some(m) = state
+        .host(host)
+        .and_then(|h| h.mounts.iter().find(|m| m.target == target))
+    else {
+        return Reply::fail(1, "");
+    };
+    let cells: Vec<&str> = columns
+        .iter()
+        .map(|c| match *c {
+            "TARGET" => m.target.as_str(),
+            "SOURCE" => m.source.as_str(),
+            "FSTYPE" => m.fstype.as_str(),
+            _ => "rw,relatime",
+        })
+        .collect();
+    Reply::ok(format!("{}\n", cells.join(" ")))
+}

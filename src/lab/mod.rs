@@ -54,6 +54,7 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
         "mkdir" => disk::mkdir(state, host, args),
         "mount" => disk::mount(state, host, args),
         "umount" => disk::umount(state, host, args),
+        "findmnt" => disk::findmnt(state, host, args),
         "tune2fs" => disk::tune2fs(state, host, args),
         "prepare_vstorage_drive" => disk::prepare_drive(state, host, args),
         _ => basics::run(state, host, name, args)?,
@@ -276,7 +277,7 @@ impl Transport for LabTransport {
         let host = self.host.clone();
         let path = path.to_string();
         self.lab
-            .with_state(move |s| s.host(&host)?.files.get(&path).map(|f| f.mode))
+            .with_state(move |s| s.file(&host, &path).map(|f| f.mode))
     }
 
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
@@ -285,7 +286,7 @@ impl Transport for LabTransport {
         let path = path.to_string();
         self.lab.with_state(move |s| {
             basics::generated_file(s, &host, &path)
-                .or_else(|| s.host(&host)?.files.get(&path).map(|f| f.content.clone()))
+                .or_else(|| s.file(&host, &path).map(|f| f.content.clone()))
                 .map(String::into_bytes)
         })
     }
@@ -301,18 +302,36 @@ impl Transport for LabTransport {
         let path = path.to_string();
         let content = String::from_utf8_lossy(bytes).into_owned();
         self.lab.with_state(move |s| {
-            let h = s.host_mut(&host);
+            // Where the cluster file system is not mounted, /vstorage/<cluster> is an empty
+            // local directory: a file deeper down has no directory to go into.
+            let cluster_dir = format!("/vstorage/{}/", s.cluster);
+            let parent = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+            if path.starts_with(&cluster_dir)
+                && !s.cluster_mounted(&host)
+                && parent != cluster_dir.trim_end_matches('/')
+                && !s
+                    .host(&host)
+                    .is_some_and(|h| h.dirs.iter().any(|d| d == parent))
+            {
+                return Err(TransportError::File {
+                    path: path.clone(),
+                    reason: "No such file or directory".into(),
+                });
+            }
             if path == "/proc/sys/vm/drop_caches" {
-                h.caches_dropped += 1;
+                s.host_mut(&host).caches_dropped += 1;
             } else if let Some(key) = path.strip_prefix("/proc/sys/") {
-                h.sysctl
+                s.host_mut(&host)
+                    .sysctl
                     .insert(key.replace('/', "."), content.trim().to_string());
             } else {
+                let files = s.files_mut(&host, &path);
                 let mode = mode
-                    .or_else(|| h.files.get(&path).map(|f| f.mode))
+                    .or_else(|| files.get(&path).map(|f| f.mode))
                     .unwrap_or(0o644);
-                h.files.insert(path, state::LabFile { content, mode });
+                files.insert(path, state::LabFile { content, mode });
             }
-        })
+            Ok(())
+        })?
     }
 }

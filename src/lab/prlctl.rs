@@ -104,7 +104,7 @@ fn list(state: &LabState, host: &str, args: &[String]) -> Reply {
             "-j" | "--json" => opts.json = true,
             "-L" | "--list" => opts.list_fields = true,
             "-i" | "--info" => opts.info = true,
-            "-f" | "--full" => {}
+            "-f" | "--full" => opts.full = true,
             "-o" | "--output" => match value(arg) {
                 Ok(v) => opts.fields = Some(v),
                 Err(r) => return r,
@@ -329,6 +329,21 @@ fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         .filter(|h| !h.unreachable)
         .map(|h| h.name.clone());
     let speed = state.speed;
+    // What the destination has room for, before `ve` borrows the state.
+    let room = dst.as_deref().and_then(|d| {
+        let h = state.host(d)?;
+        Some((
+            (h.memory_mb * 1024).saturating_sub(h.used_mb(&state.ves) * 1024 + 4 * 1024 * 1024)
+                / 1024,
+            h.cpus,
+        ))
+    });
+    let registered_there: Vec<(String, String)> = state
+        .ves
+        .iter()
+        .filter(|v| v.host.is_some() && v.host == dst)
+        .map(|v| (v.uuid.clone(), v.name.clone()))
+        .collect();
     let Some(ve) = find(state, host, &src_id) else {
         return not_found();
     };
@@ -356,8 +371,41 @@ fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     ) {
         return failed(&wrong_state(ve));
     }
+    if registered_there
+        .iter()
+        .any(|(uuid, name)| *uuid == ve.uuid || *name == ve.name)
+    {
+        // Text not in the reference.
+        return failed(&format!(
+            "The virtual machine \"{}\" is already registered on the destination server.",
+            ve.name
+        ));
+    }
     let live = ve.status == "running" || ve.status == "paused";
     let takes = if live { MIGRATE_LIVE } else { MIGRATE_OFFLINE };
+    if let (true, Some((free_mb, cpus))) = (live, room) {
+        // Texts not in the reference: a live migration needs the VE's memory free on the
+        // destination, and no more vCPUs than it has.
+        if free_mb < ve.memsize_mb {
+            return failed(&format!(
+                "Not enough memory on the destination server: {} MB needed, {free_mb} MB available.",
+                ve.memsize_mb
+            ))
+            .takes(1.0);
+        }
+        if ve.cpus > cpus {
+            return failed(&format!(
+                "The destination server has {cpus} CPUs, fewer than the {} of the {kind}.",
+                ve.cpus
+            ))
+            .takes(1.0);
+        }
+    }
+    if live && ve.live_migration_fails {
+        // Text not in the reference, modelled on CRIU's refusal to dump a container with
+        // half-open TCP sockets.
+        return failed("Failed to checkpoint the Container: (00.211311) Error (criu/sk-inet.c:188): inet: Connected TCP socket in SYN_SENT state").takes(takes / 2.0);
+    }
     if ve.fail_migrations > 0 {
         ve.fail_migrations -= 1;
         // Text not in the reference: a lost connection during the copy.

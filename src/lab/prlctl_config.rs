@@ -68,6 +68,9 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
         fail_migrations: 0,
         broken_config: false,
         running_at: None,
+        live_migration_fails: false,
+        ha_prio: 0,
+        network: None,
     });
     // Texts not in the reference.
     Reply::ok(format!(
@@ -159,7 +162,11 @@ pub(super) fn set(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     .push(value.split('/').next().unwrap_or(value).to_string());
                 out.push_str(&format!("Set the ipadd parameter to {value}.\n"));
             }
-            "--ifname" | "--network" | "--nameserver" | "--gw" | "--searchdomain" | "--ipdel" => {
+            "--network" => {
+                ve.network = Some(value.clone());
+                out.push_str(&format!("Set the network parameter to {value}.\n"));
+            }
+            "--ifname" | "--nameserver" | "--gw" | "--searchdomain" | "--ipdel" => {
                 out.push_str(&format!(
                     "Set the {} parameter to {value}.\n",
                     opt.trim_start_matches('-')

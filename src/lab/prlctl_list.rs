@@ -238,6 +238,8 @@ pub struct ListOptions {
     pub json: bool,
     pub list_fields: bool,
     pub info: bool,
+    /// `-f`: also the HA group (and more the lab does not print).
+    pub full: bool,
     pub id: Option<String>,
 }
 
@@ -307,7 +309,7 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
         }
     }
     let out = if opts.info && opts.json {
-        render_info_json(&ves)
+        render_info_json(&ves, opts.full)
     } else if opts.json {
         render_json(&ves, &names)
     } else {
@@ -336,11 +338,15 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
 /// plain integers as numbers, `ID` without braces (reference §1.2). A CT without a CPU limit
 /// says `"cpus": "unlimited"`, and a VM's Home ends with a slash (its bundle directory), as
 /// real VZ7 output does.
-fn render_info_json(ves: &[&Ve]) -> String {
+/// With `-f`, `High Availability` too; its JSON shape (`enabled`, `prio` keys of an inline
+/// group) follows the plain text `High Availability: enabled=yes prio=0` of the reference;
+/// no JSON sample is public. The `net0` device's keys are likewise invented from the plain
+/// device line (`net0 (+) dev='veth…' network='Bridged' …`).
+fn render_info_json(ves: &[&Ve], full: bool) -> String {
     let values: Vec<serde_json::Value> = ves
         .iter()
         .map(|ve| {
-            serde_json::json!({
+            let mut value = serde_json::json!({
                 "ID": ve.uuid,
                 "EnvID": cell(ve, "envid", false, true),
                 "Name": ve.name,
@@ -361,7 +367,20 @@ fn render_info_json(ves: &[&Ve]) -> String {
                     "hdd0": {"enabled": true, "size": format!("{}Mb", ve.disk_mb)},
                 },
                 "Hostname": ve.hostname,
-            })
+            });
+            if let Some(network) = &ve.network {
+                value["Hardware"]["net0"] = serde_json::json!({
+                    "enabled": true,
+                    "dev": format!("veth{}", &ve.uuid[..8]),
+                    "network": network,
+                    "card": "virtio",
+                });
+            }
+            if full {
+                value["High Availability"] =
+                    serde_json::json!({"enabled": "yes", "prio": ve.ha_prio});
+            }
+            value
         })
         .collect();
     let mut text = serde_json::to_string_pretty(&values)

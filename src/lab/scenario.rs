@@ -117,6 +117,14 @@ struct VeSpec {
     fail_migrations: u32,
     #[serde(default)]
     broken_config: bool,
+    /// Fault: live migration always fails (half-open sockets); offline works.
+    #[serde(default)]
+    live_migration_fails: bool,
+    #[serde(default)]
+    ha_prio: u32,
+    /// Virtual network of its adapter (default: `Bridged` for VMs, none for routed CTs).
+    #[serde(default)]
+    network: Option<String>,
 }
 
 fn default_kind() -> String {
@@ -458,6 +466,12 @@ fn build(s: Scenario) -> Result<LabState, String> {
             fail_migrations: v.fail_migrations,
             broken_config: v.broken_config,
             running_at: None,
+            live_migration_fails: v.live_migration_fails,
+            ha_prio: v.ha_prio,
+            network: v
+                .network
+                .clone()
+                .or_else(|| (kind == VeKind::VM).then(|| "Bridged".to_string())),
         });
     }
     let mut css = Vec::new();
@@ -598,6 +612,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         config,
         path_attrs,
         serial: 0,
+        shared_files: BTreeMap::new(),
     })
 }
 

@@ -19,6 +19,7 @@ pub const TOOLS: &[&str] = &[
     "pcompact",
     "prepare_vstorage_drive",
     "firewall-cmd",
+    "findmnt",
 ];
 
 /// Runs `argv` (tool first) as the lab; returns the exit code.

@@ -67,6 +67,17 @@ pub struct Ve {
     pub broken_config: bool,
     /// A slow start that is still going: when it will be running (wall clock).
     pub running_at: Option<f64>,
+    /// Fault: every live migration fails (a container with half-open sockets cannot be
+    /// checkpointed); an offline migration works.
+    #[serde(default)]
+    pub live_migration_fails: bool,
+    /// HA priority (`prlctl list -i -f`: `High Availability: enabled=yes prio=N`).
+    #[serde(default)]
+    pub ha_prio: u32,
+    /// The virtual network its adapter is attached to (`Bridged`, ...); `None` for a
+    /// routed (venet) container.
+    #[serde(default)]
+    pub network: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -220,6 +231,10 @@ pub struct LabState {
     pub path_attrs: BTreeMap<String, PathAttrs>,
     /// Counter behind generated UUIDs and ids.
     pub serial: u64,
+    /// Files under `/vstorage/<cluster>/`: one file system shared by every host that has
+    /// it mounted (a host where it is not mounted sees its own local directory instead).
+    #[serde(default)]
+    pub shared_files: BTreeMap<String, LabFile>,
 }
 
 /// The output variants of the real tools that the lab can print (see `variant` in a
@@ -291,6 +306,39 @@ impl LabState {
     pub fn next_uuid(&mut self) -> String {
         self.serial += 1;
         uuid_from(&format!("lab-serial-{}", self.serial))
+    }
+
+    /// Whether the cluster file system is mounted on the host (as /proc/mounts shows it).
+    pub fn cluster_mounted(&self, host: &str) -> bool {
+        let target = format!("/vstorage/{}", self.cluster);
+        self.host(host).is_some_and(|h| {
+            h.mounts
+                .iter()
+                .any(|m| m.target == target && m.fstype == "fuse.vstorage")
+        })
+    }
+
+    /// Whether a path lies on the cluster file system as the host sees it now.
+    pub fn on_shared_fs(&self, host: &str, path: &str) -> bool {
+        path.starts_with(&format!("/vstorage/{}/", self.cluster)) && self.cluster_mounted(host)
+    }
+
+    /// The file at `path` as the host sees it: on the shared file system, or its own.
+    pub fn file(&self, host: &str, path: &str) -> Option<&LabFile> {
+        if self.on_shared_fs(host, path) {
+            self.shared_files.get(path)
+        } else {
+            self.host(host)?.files.get(path)
+        }
+    }
+
+    /// The files the host writes `path` into: the shared file system's, or its own.
+    pub fn files_mut(&mut self, host: &str, path: &str) -> &mut BTreeMap<String, LabFile> {
+        if self.on_shared_fs(host, path) {
+            &mut self.shared_files
+        } else {
+            &mut self.host_mut(host).files
+        }
     }
 
     pub fn master_mds(&self) -> u32 {

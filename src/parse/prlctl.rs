@@ -143,6 +143,10 @@ pub struct VeInfo {
     pub disk_mb: Option<u64>,
     /// `on`, `off` or `auto`.
     pub autostart: String,
+    /// HA priority (`High Availability` group, shown with `-f`); 0 when not shown.
+    pub ha_prio: u64,
+    /// Virtual networks of its adapters (`network` of each `netN` device).
+    pub networks: Vec<String>,
 }
 
 /// `1024Mb`, `2Gb`, or a plain number (MB) → MB.
@@ -204,6 +208,28 @@ pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
                     .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok())),
                 disk_mb: hw.get("hdd0").and_then(|d| d.get("size")).and_then(mb),
                 autostart: s("Autostart"),
+                // `High Availability: enabled=yes prio=N` (reference §1.2, with -f); the
+                // number may come as a JSON number or a string.
+                ha_prio: v
+                    .get("High Availability")
+                    .and_then(|g| g.get("prio"))
+                    .and_then(|p| p.as_u64().or_else(|| p.as_str()?.trim().parse().ok()))
+                    .unwrap_or(0),
+                // Devices `net0`, `net1`, ... with `network='Bridged'` (reference §1.2).
+                networks: hw
+                    .as_object()
+                    .map(|devices| {
+                        devices
+                            .iter()
+                            .filter(|(name, _)| {
+                                name.strip_prefix("net")
+                                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+                            })
+                            .filter_map(|(_, d)| d.get("network")?.as_str())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             }
         })
         .collect())
@@ -316,6 +342,18 @@ mod tests {
         );
         assert_eq!(v[1].name, "");
         assert!(info_json("nope").is_err());
+    }
+
+    #[test]
+    fn info_json_reads_ha_priority_and_the_networks_of_adapters() {
+        // Shape from reference §1.2: inline groups become objects; prio as number or text.
+        let text = r#"[{"ID": "a", "Hardware": {"net0": {"dev": "veth1", "network": "Bridged"}, "net1": {"network": "Backend"}, "netfilter": {"network": "no"}, "venet0": {"type": "routed"}}, "High Availability": {"enabled": "yes", "prio": 7}},
+            {"ID": "b", "Hardware": {}, "High Availability": {"enabled": "yes", "prio": "3"}}, {"ID": "c"}]"#;
+        let v = info_json(text).unwrap();
+        assert_eq!(v[0].ha_prio, 7);
+        assert_eq!(v[0].networks, ["Bridged", "Backend"]);
+        assert_eq!((v[1].ha_prio, v[1].networks.len()), (3, 0));
+        assert_eq!((v[2].ha_prio, v[2].networks.len()), (0, 0));
     }
 
     #[test]

@@ -47,17 +47,19 @@ fn info_map(i: &parse::VeInfo, host: &Host) -> Map {
         ("memsize", super::opt_int(i.memsize_mb)),
         ("cpus", super::opt_int(i.cpus)),
         ("disk", super::opt_int(i.disk_mb)),
+        ("ha_prio", (i.ha_prio as i64).into()),
+        ("networks", strings(&i.networks)),
         ("host", host.name().to_string().into()),
     ])
 }
 
-/// Configuration of the host's VEs (`prlctl list -a -i -j [ID]`).
+/// Configuration of the host's VEs (`prlctl list -a -i -f -j [ID]`; `-f` adds the HA group).
 pub(super) fn info(
     run: &RunContext,
     host: &Host,
     id: Option<&str>,
 ) -> Result<Vec<parse::VeInfo>, Failure> {
-    let mut argv = vec!["prlctl", "list", "-a", "-i", "-j"];
+    let mut argv = vec!["prlctl", "list", "-a", "-i", "-f", "-j"];
     argv.extend(id);
     let out = read(run, host, argv)?;
     parse::info_json(&out.stdout).map_err(|e| Failure::failed(format!("on {}: {e}", host.name())))
@@ -223,6 +225,8 @@ pub fn migrate(
             ))),
         };
     }
+    // The destination is locked too: no other run may drain it while this VE moves in.
+    run.runner.lock(dst)?;
     let mut argv = vec![
         "prlctl".to_string(),
         "migrate".into(),
@@ -307,7 +311,9 @@ pub mod api {
     }
 
     /// The configuration of every VE on the host: maps with `uuid name status kind home
-    /// hostname os memsize cpus disk host` (sizes in MB; `()` when the tool does not say).
+    /// hostname os memsize cpus disk ha_prio networks host` (sizes in MB; `()` when the tool
+    /// does not say; `ha_prio` 0 when HA does not say; `networks` the virtual networks of
+    /// its adapters).
     ///
     /// ```rhai
     /// let ram = prlctl::info(h).reduce(|sum, ve| sum + ve.memsize, 0);
@@ -412,7 +418,8 @@ pub mod api {
     }
 
     /// Migrates a VE to another host: live when it runs, offline when stopped (prlctl picks
-    /// by state). A VE already on the destination is no change.
+    /// by state). A VE already on the destination is no change. The destination's lock is
+    /// taken (and held for the run) before the migration, like the source's.
     ///
     /// ```rhai
     /// prlctl::migrate(host("msk-07"), "web01", host("msk-02"));

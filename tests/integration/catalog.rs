@@ -8,14 +8,14 @@ use tempfile::TempDir;
 use crate::test::{Outcome, Test};
 
 /// One lab whose state persists across the runs of a test.
-struct Lab {
-    dir: TempDir,
+pub(crate) struct Lab {
+    pub(crate) dir: TempDir,
     scenario: Option<PathBuf>,
-    speed: &'static str,
+    pub(crate) speed: &'static str,
 }
 
 impl Lab {
-    fn new() -> Lab {
+    pub(crate) fn new() -> Lab {
         Lab {
             dir: tempfile::tempdir().unwrap(),
             scenario: None,
@@ -23,7 +23,7 @@ impl Lab {
         }
     }
 
-    fn with_scenario(yaml: &str) -> Lab {
+    pub(crate) fn with_scenario(yaml: &str) -> Lab {
         let lab = Lab::new();
         let path = lab.dir.path().join("scenario.yaml");
         std::fs::write(&path, yaml).unwrap();
@@ -33,7 +33,7 @@ impl Lab {
         }
     }
 
-    fn run(&self, args: &[&str]) -> Outcome {
+    pub(crate) fn run(&self, args: &[&str]) -> Outcome {
         let mut test = Test::new()
             .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
             .args(["--lab-speed", self.speed, "--lab-state"])
@@ -64,7 +64,7 @@ impl Lab {
     }
 
     /// A state-reading runbook, to look at the lab between runs.
-    fn query(&self, script: &str) -> Outcome {
+    pub(crate) fn query(&self, script: &str) -> Outcome {
         let path = self.dir.path().join("query.rhai");
         std::fs::write(&path, format!("//! Look.\n{script}")).unwrap();
         self.run(&[path.to_str().unwrap()])
@@ -72,7 +72,7 @@ impl Lab {
 }
 
 /// A run that changed nothing: no command or edit was echoed as a change.
-fn unchanged(out: Outcome) -> Outcome {
+pub(crate) fn unchanged(out: Outcome) -> Outcome {
     let changes: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with('[')).collect();
     assert!(
         changes.is_empty(),
@@ -137,18 +137,23 @@ fn evacuate_needs_confirmation_without_a_terminal() {
 }
 
 #[test]
-fn evacuate_retries_failed_migrations_and_lists_slow_starts_at_the_end() {
+fn evacuate_moves_a_failed_live_migration_offline_and_names_a_stuck_ve() {
+    // Was: retried live 3 times and "started again" a VE still starting (a no-op). Now a
+    // failed live migration falls back to stop → migrate → start, and a VE stuck starting
+    // is reported by name and state; the run fails (exit 1).
     let mut lab = Lab::with_scenario(
         "cluster: c\nspeed: 0.001\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\nves:\n  - {name: flaky, host: n1, fail_migrations: 1}\n  - {name: slow, host: n1, slow_start_s: 100000}\n  - {name: fine, host: n1}\n",
     );
     lab.speed = "0.001";
-    lab.run(&["evacuate", "n1", "--yes", "--start-timeout", "1"])
-        .status(5)
-        .stderr_has("attempt 1 of 3 failed")
-        .stderr_has("slow does not run on n2 after 1s; starting it again")
+    let out = lab
+        .run(&["evacuate", "n1", "--yes", "--start-timeout", "1"])
+        .status(1)
+        .stderr_has("live migration of flaky failed; moving it offline (stop, migrate, start)")
+        .stderr_has("[n1] prlctl stop flaky")
+        .stderr_has("[n2] prlctl start flaky")
         .stderr_has("1 of 3 items failed:")
-        .stderr_has("slow: ")
-        .stderr_has("timed out after 1s waiting for slow to run on n2");
+        .stderr_has("slow is stuck in state starting on n2 after 1s");
+    assert!(!out.stderr.contains("start slow"), "{}", out.stderr);
     lab.query("log(`${prlctl::list(host(\"n2\")).len()}`);")
         .status(0)
         .stdout_has("3");
@@ -592,12 +597,14 @@ fn unevacuate_reports_a_ve_that_vanished_and_brings_back_the_rest() {
     let lab = Lab::new();
     lab.run(&["evacuate", "msk-07", "--yes"]).status(0);
     // Someone unregistered one of the moved VEs meanwhile.
-    lab.query("let r = parse_json(file::read(host(\"msk-07\"), \"/var/lib/vzrun/evacuation.json\"));\nlet gone = r.moves.filter(|m| m.status == \"stopped\")[0];\nprlctl::unregister(host(gone.to), gone.uuid);\nlog(`gone ${gone.name}`);")
+    // The record lives on the cluster file system, seen from any node.
+    lab.query("let r = parse_json(file::read(host(\"msk-01\"), \"/vstorage/livelinux/.vzrun/evacuations/msk-07.json\"));\nlet gone = r.moves.filter(|m| m.status == \"stopped\")[0];\nprlctl::unregister(host(gone.to), gone.uuid);\nlog(`gone ${gone.name}`);")
         .status(0);
+    // Was: exit 1 "is on neither". A VE no longer where evacuate put it is left alone.
     lab.run(&["unevacuate", "msk-07", "--yes"])
-        .status(1)
-        .stderr_has("1 of 5 items failed")
-        .stderr_has("is on neither");
+        .status(0)
+        .stderr_has("dev02 is no longer on")
+        .stdout_has("4 VEs are back on msk-07");
     lab.query("log(`${prlctl::list(host(\"msk-07\")).len()}`);")
         .status(0)
         .stdout_has("4");

@@ -10,6 +10,7 @@ mod flow;
 mod hostconf;
 mod journal;
 mod lab;
+mod maintenance;
 mod monitoring;
 mod plan;
 mod prlctl;

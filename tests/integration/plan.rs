@@ -77,6 +77,9 @@ pub fn plan_every_runbook(scenario: Option<&str>) {
         &["hello"],
         &["evacuate", "msk-07"],
         &["unevacuate", "msk-07"],
+        &["maintenance", "msk-07", "on"],
+        &["maintenance", "msk-07", "off", "--move-back"],
+        &["maintenance", "msk-07", "status"],
         &["remove-cs", "1043"],
         &["add-cs", "msk-06", "/dev/sdd", "--tier", "1"],
         &["cs-maintenance", "msk-02", "on"],
@@ -148,8 +151,13 @@ pub fn plan_every_runbook(scenario: Option<&str>) {
         let mut args = vec!["plan"];
         args.extend_from_slice(case);
         let out = run(&args);
-        // unmount-cluster refuses while VEs run: a plan of a refusal is a refusal.
-        let expected = if case[0] == "unmount-cluster" { 3 } else { 0 };
+        // unmount-cluster refuses while VEs run, force-register while the VE runs on a
+        // healthy node: a plan of a refusal is a refusal.
+        let expected = if matches!(case[0], "unmount-cluster" | "force-register") {
+            3
+        } else {
+            0
+        };
         out.status(expected).stderr_lacks("[msk");
         assert_eq!(
             std::fs::read_to_string(&state).unwrap(),

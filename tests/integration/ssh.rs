@@ -283,3 +283,71 @@ fn the_inventory_is_found_in_the_environment_and_the_current_directory() {
         .status(0)
         .stdout_has("env");
 }
+
+#[test]
+fn a_cordon_made_over_ssh_is_seen_by_a_second_run() {
+    // Small VEs: over SSH, memory and CPUs are this machine's (/proc/meminfo, nproc).
+    let scenario = "cluster: livelinux\nspeed: 0\nhosts:\n  - {name: msk-01, address: 10.30.17.31, tags: [hypervisor]}\n  - {name: msk-02, address: 10.30.17.32, tags: [hypervisor]}\nves:\n  - {name: web01, host: msk-02, memsize: 64, cpus: 1}\n  - {name: web02, host: msk-02, memsize: 64, cpus: 1, status: stopped}\n";
+    let Some(cluster) = SshCluster::start_with(2, scenario) else {
+        return;
+    };
+    // The cluster file system: one directory both sshd "nodes" see (they share this
+    // machine), mounted as fuse.vstorage in the lab's mount table the shim's findmnt reads.
+    let mount = cluster.path("vstorage/livelinux");
+    std::fs::create_dir_all(&mount).unwrap();
+    let inventory = std::fs::read_to_string(cluster.path("inventory.yaml")).unwrap();
+    std::fs::write(
+        cluster.path("inventory.yaml"),
+        inventory.replacen(
+            "cluster: livelinux\n",
+            &format!("cluster: livelinux\ncluster_mount: {}\n", mount.display()),
+            1,
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Test::new()
+            .arg("--inventory")
+            .arg(cluster.path("inventory.yaml"))
+            .args(args.iter().copied())
+            .run()
+    };
+    // Before the mount is where the inventory says, no node has it: the records cannot be read.
+    run(&["maintenance", "msk-01", "status"])
+        .status(3)
+        .stderr_has("the maintenance records on the cluster file system cannot be read");
+    let state = cluster.path("lab.json");
+    let text = std::fs::read_to_string(&state).unwrap();
+    let moved = text.replace(
+        "\"target\":\"/vstorage/livelinux\"",
+        &format!("\"target\":\"{}\"", mount.display()),
+    );
+    assert_ne!(text, moved, "the lab state has the cluster mount");
+    std::fs::write(&state, moved).unwrap();
+
+    run(&[
+        "maintenance",
+        "msk-02",
+        "on",
+        "--reason",
+        "ssh test",
+        "--reserve",
+        "0",
+        "--yes",
+    ])
+    .status(0)
+    .stdout_has("msk-02 is evacuated: 2 VEs moved");
+    let record = std::fs::read_to_string(mount.join(".vzrun/maintenance/msk-02.json")).unwrap();
+    assert!(record.contains("\"why\":\"ssh test\""), "{record}");
+    // A second run, with its own connections, sees the cordon.
+    run(&["maintenance", "msk-01", "status"])
+        .status(0)
+        .stdout_has("msk-02")
+        .stdout_has("ssh test");
+    run(&["plan", "create-ct", "web99"])
+        .status(0)
+        .stdout_has("msk-02 is in maintenance (ssh test): not a placement target");
+    run(&["plan", "evacuate", "msk-01"])
+        .status(3)
+        .stderr_has("no placement target for the VEs of msk-01");
+}

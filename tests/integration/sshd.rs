@@ -78,7 +78,7 @@ impl SshCluster {
         fs::copy(d.join("id.pub"), d.join("authorized_keys")).unwrap();
         let shim = d.join("shim");
         fs::create_dir_all(&shim).unwrap();
-        for tool in ["prlctl", "prlsrvctl", "vstorage", "firewall-cmd"] {
+        for tool in ["prlctl", "prlsrvctl", "vstorage", "firewall-cmd", "findmnt"] {
             std::os::unix::fs::symlink(vzrun_bin(), shim.join(tool)).unwrap();
         }
         let mut scenario = scenario.to_string();

@@ -1,0 +1,72 @@
+//! What a run knows about itself and the hosts it holds: `run_holder()`, `now_utc()`,
+//! `cluster_name()`, `cluster_mount_point()`, `lock_host(h)`.
+//!
+//! Records other runs must see (a node's maintenance cordon) say who made them, when and in
+//! which run; and a run that moves work into a host takes that host's lock before it does,
+//! so a concurrent run cannot drain it meanwhile.
+
+use rhai::plugin::*;
+
+use crate::failure::ApiResult;
+use crate::host::Host;
+
+use super::RunContext;
+
+#[export_module]
+pub mod run_info_api {
+    use super::*;
+
+    /// Who this run is, as its locks name it: run id, runbook, user@machine, pid, start time.
+    ///
+    /// ```rhai
+    /// let record = #{why: "kernel update", by: run_holder(), since: now_utc()};
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn run_holder(ctx: NativeCallContext) -> ApiResult<String> {
+        Ok(RunContext::of(&ctx)?.runner.holder().to_string())
+    }
+
+    /// The current time, UTC, as RFC 3339 to the second (`2026-11-25T17:37:07Z`).
+    ///
+    /// ```rhai
+    /// log(`started at ${now_utc()}`);
+    /// ```
+    pub fn now_utc() -> String {
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    }
+
+    /// The cluster's name (from the inventory or the lab); functions cannot see `CLUSTER`.
+    ///
+    /// ```rhai
+    /// let mount = `/vstorage/${cluster_name()}`;
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cluster_name(ctx: NativeCallContext) -> ApiResult<String> {
+        Ok(crate::primitives::cluster_name(&RunContext::of(&ctx)?)?)
+    }
+
+    /// Where the cluster file system is mounted on every node: `/vstorage/CLUSTER`, or the
+    /// inventory's `cluster_mount`.
+    ///
+    /// ```rhai
+    /// let records = `${cluster_mount_point()}/.vzrun`;
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cluster_mount_point(ctx: NativeCallContext) -> ApiResult<String> {
+        let run = RunContext::of(&ctx)?;
+        crate::primitives::cluster_name(&run)?;
+        Ok(run.cluster.mount_point())
+    }
+
+    /// Takes the host's lock now and holds it until the run ends (a plan takes none). A run
+    /// that moves work into hosts locks them all before the first move; another run holding
+    /// one fails this with `lock_held` (exit 4), never retried.
+    ///
+    /// ```rhai
+    /// for t in targets { lock_host(t); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn lock_host(ctx: NativeCallContext, host: Host) -> ApiResult<()> {
+        Ok(RunContext::of(&ctx)?.runner.lock(&host)?)
+    }
+}
