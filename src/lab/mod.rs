@@ -55,6 +55,10 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
         "mount" => disk::mount(state, host, args),
         "umount" => disk::umount(state, host, args),
         "tune2fs" => disk::tune2fs(state, host, args),
+        "lsblk" => disk::lsblk(state, host, args),
+        "pvs" => disk::pvs(state, host, args),
+        "wipefs" => disk::wipefs(state, host, args),
+        "rmdir" => disk::rmdir(state, host, args),
         "prepare_vstorage_drive" => disk::prepare_drive(state, host, args),
         _ => basics::run(state, host, name, args)?,
     };

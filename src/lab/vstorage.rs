@@ -278,9 +278,22 @@ fn make_cs(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, R
             format!("make-cs: {repo} already holds a chunk server repository\n"),
         ));
     }
+    // make-cs wants an empty directory: pointed at the root of a fresh ext4 it meets
+    // lost+found and stops (public notes say so; the wording here is invented).
+    let below = format!("{repo}/");
+    if let Some(entry) = h.dirs.iter().find(|d| d.starts_with(&below)) {
+        return Err(Reply::fail(
+            1,
+            format!(
+                "make-cs: repository directory {repo} is not empty ({} found)\n",
+                entry.trim_start_matches(&below)
+            ),
+        ));
+    }
     let id = state.css.iter().map(|c| c.id).max().unwrap_or(1024) + 1;
     let space = space.unwrap_or(1862);
     let shown = format!("Creating CS#{id} in {repo} ...\ndone\n");
+    let repo_dir = repo.clone();
     state.css.push(Cs {
         id,
         host: host.to_string(),
@@ -294,12 +307,15 @@ fn make_cs(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, R
         drained_at: None,
         never_drains: false,
     });
-    state.host_mut(host).units.insert(
+    let h = state.host_mut(host);
+    h.dirs.push(format!("{}/control", repo_dir));
+    h.units.insert(
         format!("vstorage-csd.{cluster}.{id}.service"),
         Unit {
             active: false,
             enabled: true,
             description: format!("Virtuozzo Storage CS {id}"),
+            repo: Some(repo_dir),
         },
     );
     Ok(Reply::ok(shown).takes(2.0))
@@ -325,6 +341,7 @@ fn make_mds(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, 
             active: true,
             enabled: true,
             description: format!("Virtuozzo Storage MDS {id}"),
+            repo: None,
         },
     );
     Ok(Reply::ok(format!("MDS#{id} is created\n")).takes(2.0))
