@@ -372,7 +372,10 @@ pub fn lsblk(state: &LabState, host: &str, args: &[String]) -> Reply {
                 columns = list.split(',').collect();
             }
             o if o.starts_with('-') => {
-                return Reply::fail(1, format!("lsblk: invalid option -- '{}'\n", o.trim_start_matches('-')))
+                return Reply::fail(
+                    1,
+                    format!("lsblk: invalid option -- '{}'\n", o.trim_start_matches('-')),
+                )
             }
             d => devices.push(d.to_string()),
         }
@@ -380,10 +383,19 @@ pub fn lsblk(state: &LabState, host: &str, args: &[String]) -> Reply {
     let h = state.host(host).expect("known host");
     let mut out = String::new();
     for dev in &devices {
-        let Some(disk) = h.disks.iter().find(|d| d.device == *dev) else {
+        let Some(disk) = h
+            .disks
+            .iter()
+            .find(|d| d.device == *dev || d.partition.as_ref().is_some_and(|p| p.device == *dev))
+        else {
             return Reply::fail(32, format!("lsblk: {dev}: not a block device\n"));
         };
-        for row in device_rows(h, disk) {
+        let rows = device_rows(h, disk);
+        // A partition: itself only (nothing is built on the lab's partitions).
+        let rows = rows
+            .into_iter()
+            .filter(|r| disk.device == *dev || r.0 == *dev);
+        for row in rows {
             let values: Vec<String> = columns
                 .iter()
                 .map(|c| {
@@ -405,7 +417,10 @@ pub fn lsblk(state: &LabState, host: &str, args: &[String]) -> Reply {
 }
 
 /// A disk and what is on it: (name, type, fstype, mountpoint).
-fn device_rows(h: &super::state::HostState, disk: &Disk) -> Vec<(String, &'static str, String, String)> {
+fn device_rows(
+    h: &super::state::HostState,
+    disk: &Disk,
+) -> Vec<(String, &'static str, String, String)> {
     let mounted = |dev: &str| {
         h.mounts
             .iter()
@@ -420,7 +435,12 @@ fn device_rows(h: &super::state::HostState, disk: &Disk) -> Vec<(String, &'stati
     };
     let mut rows = vec![(disk.device.clone(), "disk", fstype, mountpoint)];
     if let Some(p) = &disk.partition {
-        rows.push((p.device.clone(), "part", p.fstype.clone(), mounted(&p.device)));
+        rows.push((
+            p.device.clone(),
+            "part",
+            p.fstype.clone(),
+            mounted(&p.device),
+        ));
     }
     match disk.kind {
         DiskKind::LvmPv => {
@@ -468,7 +488,9 @@ pub fn wipefs(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     if h.mounts.iter().any(|m| m.source == dev) {
         return Reply::fail(
             1,
-            format!("wipefs: error: {dev}: probing initialization failed: Device or resource busy\n"),
+            format!(
+                "wipefs: error: {dev}: probing initialization failed: Device or resource busy\n"
+            ),
         );
     }
     for disk in &mut h.disks {
@@ -489,13 +511,19 @@ pub fn wipefs(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             if p.fstype.is_empty() {
                 return Reply::ok("");
             }
-            let shown = format!("{dev}: 2 bytes were erased at offset 0x00000438 ({}): 53 ef\n", p.fstype);
+            let shown = format!(
+                "{dev}: 2 bytes were erased at offset 0x00000438 ({}): 53 ef\n",
+                p.fstype
+            );
             p.fstype.clear();
             p.content.clear();
             return Reply::ok(shown);
         }
     }
-    Reply::fail(1, format!("wipefs: error: {dev}: probing initialization failed: No such file or directory\n"))
+    Reply::fail(
+        1,
+        format!("wipefs: error: {dev}: probing initialization failed: No such file or directory\n"),
+    )
 }
 
 /// `rmdir DIR`: only an empty directory that is not a mount point.
@@ -511,7 +539,9 @@ pub fn rmdir(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             return fail("Device or resource busy");
         }
         let below = format!("{path}/");
-        if h.dirs.iter().any(|d| d.starts_with(&below)) || h.files.keys().any(|f| f.starts_with(&below)) {
+        if h.dirs.iter().any(|d| d.starts_with(&below))
+            || h.files.keys().any(|f| f.starts_with(&below))
+        {
             return fail("Directory not empty");
         }
         h.dirs.retain(|d| *d != path);

@@ -527,7 +527,12 @@ fn build(s: Scenario) -> Result<LabState, String> {
         cs_unit.repo = Some(repo.clone());
         h.units
             .insert(format!("vstorage-csd.{cluster}.{}.service", c.id), cs_unit);
-        for dir in [mount.clone(), format!("{mount}/lost+found"), repo.clone(), format!("{repo}/control")] {
+        for dir in [
+            mount.clone(),
+            format!("{mount}/lost+found"),
+            repo.clone(),
+            format!("{repo}/control"),
+        ] {
             h.dirs.push(dir);
         }
         css.push(Cs {

@@ -469,8 +469,7 @@ pub fn cmdline(state: &LabState, host: &str, pid: &str) -> Option<String> {
     h.units.iter().find_map(|(name, u)| {
         let id = cs_of_unit(&state.cluster, name)?;
         let repo = u.repo.as_ref()?;
-        (u.active && cs_pid(id) == pid)
-            .then(|| format!("/usr/bin/csd\0-r\0{repo}\0-u\0vstorage\0"))
+        (u.active && cs_pid(id) == pid).then(|| format!("/usr/bin/csd\0-r\0{repo}\0-u\0vstorage\0"))
     })
 }
 

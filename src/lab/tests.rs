@@ -558,7 +558,11 @@ fn a_new_drive_becomes_a_chunk_server() {
         "vstorage -c livelinux make-cs -r /vstorage/livelinux-cs-new -t 1",
     );
     assert_eq!(root.code, 1);
-    assert!(root.stderr.contains("not empty (lost+found found)"), "{}", root.stderr);
+    assert!(
+        root.stderr.contains("not empty (lost+found found)"),
+        "{}",
+        root.stderr
+    );
     run(&mut s, h, "mkdir /vstorage/livelinux-cs-new/data");
     let r = run(
         &mut s,
@@ -637,7 +641,12 @@ fn disks_in_other_use_show_as_on_a_real_node() {
     )
     .unwrap();
     let lsblk = |s: &mut LabState, dev: &str| {
-        run(s, "n1", &format!("lsblk -P -p -o NAME,TYPE,FSTYPE,MOUNTPOINT {dev}")).stdout
+        run(
+            s,
+            "n1",
+            &format!("lsblk -P -p -o NAME,TYPE,FSTYPE,MOUNTPOINT {dev}"),
+        )
+        .stdout
     };
     assert_eq!(
         lsblk(&mut s, "/dev/sdc"),
@@ -645,14 +654,21 @@ fn disks_in_other_use_show_as_on_a_real_node() {
     );
     assert!(lsblk(&mut s, "/dev/sde").contains("NAME=\"/dev/md127\" TYPE=\"raid1\""));
     assert!(lsblk(&mut s, "/dev/sdf").contains("FSTYPE=\"swap\" MOUNTPOINT=\"[SWAP]\""));
-    assert!(lsblk(&mut s, "/dev/sdg").contains("NAME=\"/dev/sdg1\" TYPE=\"part\" FSTYPE=\"xfs\" MOUNTPOINT=\"/srv/sdg\""));
+    assert!(lsblk(&mut s, "/dev/sdg")
+        .contains("NAME=\"/dev/sdg1\" TYPE=\"part\" FSTYPE=\"xfs\" MOUNTPOINT=\"/srv/sdg\""));
     assert_eq!(
         lsblk(&mut s, "/dev/sdd"),
         "NAME=\"/dev/sdd\" TYPE=\"disk\" FSTYPE=\"\" MOUNTPOINT=\"\"\n"
     );
-    assert!(run(&mut s, "n1", "pvs --noheadings -o pv_name,vg_name").stdout.contains("  /dev/sdc   vg_sdc\n"));
-    assert!(run(&mut s, "n1", "cat /proc/swaps").stdout.contains("\n/dev/sdf "));
-    assert!(run(&mut s, "n1", "blkid /dev/sde").stdout.contains("TYPE=\"linux_raid_member\""));
+    assert!(run(&mut s, "n1", "pvs --noheadings -o pv_name,vg_name")
+        .stdout
+        .contains("  /dev/sdc   vg_sdc\n"));
+    assert!(run(&mut s, "n1", "cat /proc/swaps")
+        .stdout
+        .contains("\n/dev/sdf "));
+    assert!(run(&mut s, "n1", "blkid /dev/sde")
+        .stdout
+        .contains("TYPE=\"linux_raid_member\""));
     assert_eq!(run(&mut s, "n1", "blkid /dev/sdd").code, 2);
 }
 
@@ -670,13 +686,45 @@ fn a_cs_process_names_its_repository() {
         run(&mut s, "msk-07", "cat /proc/21043/cmdline").stdout,
         "/usr/bin/csd\0-r\0/vstorage/livelinux-sdb/data\0-u\0vstorage\0"
     );
-    run(&mut s, "msk-07", "systemctl stop vstorage-csd.livelinux.1043.service");
-    assert!(run(&mut s, "msk-07", "systemctl show -p MainPID vstorage-csd.livelinux.1043.service").stdout.contains("MainPID=0"));
+    run(
+        &mut s,
+        "msk-07",
+        "systemctl stop vstorage-csd.livelinux.1043.service",
+    );
+    assert!(run(
+        &mut s,
+        "msk-07",
+        "systemctl show -p MainPID vstorage-csd.livelinux.1043.service"
+    )
+    .stdout
+    .contains("MainPID=0"));
     // Unmounted, the file system keeps its directories; mounted again, they are back.
-    assert_eq!(run(&mut s, "msk-07", "umount /vstorage/livelinux-sdb").code, 0);
-    assert_eq!(run(&mut s, "msk-07", "rmdir /vstorage/livelinux-sdb").code, 0);
-    assert_eq!(run(&mut s, "msk-07", "mkdir /vstorage/livelinux-sdb").code, 0);
-    assert_eq!(run(&mut s, "msk-07", "mount /vstorage/livelinux-sdb").code, 0);
-    assert_eq!(run(&mut s, "msk-07", "test -d /vstorage/livelinux-sdb/data/control").code, 0);
-    assert!(run(&mut s, "msk-07", "tune2fs -l /dev/sdb1").stdout.contains("\nReserved block count:     0\n"));
+    assert_eq!(
+        run(&mut s, "msk-07", "umount /vstorage/livelinux-sdb").code,
+        0
+    );
+    assert_eq!(
+        run(&mut s, "msk-07", "rmdir /vstorage/livelinux-sdb").code,
+        0
+    );
+    assert_eq!(
+        run(&mut s, "msk-07", "mkdir /vstorage/livelinux-sdb").code,
+        0
+    );
+    assert_eq!(
+        run(&mut s, "msk-07", "mount /vstorage/livelinux-sdb").code,
+        0
+    );
+    assert_eq!(
+        run(
+            &mut s,
+            "msk-07",
+            "test -d /vstorage/livelinux-sdb/data/control"
+        )
+        .code,
+        0
+    );
+    assert!(run(&mut s, "msk-07", "tune2fs -l /dev/sdb1")
+        .stdout
+        .contains("\nReserved block count:     0\n"));
 }

@@ -16,7 +16,7 @@ use crate::parse::vstorage::{self as parse, Stat};
 /// Deadline of `rm-cs --wait` unless the runbook gives one: draining takes long.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
-fn vs(cluster: &str, rest: &[&str]) -> Vec<String> {
+pub(crate) fn vs(cluster: &str, rest: &[&str]) -> Vec<String> {
     let mut argv = vec!["vstorage".to_string(), "-c".into(), cluster.to_string()];
     argv.extend(rest.iter().map(|s| s.to_string()));
     argv
@@ -29,7 +29,7 @@ pub fn stat(run: &RunContext, host: &Host) -> Result<Stat, Failure> {
 }
 
 /// The inventory name of the host with this address, if any.
-fn node_of(run: &RunContext, address: &str) -> Dynamic {
+pub(crate) fn node_of(run: &RunContext, address: &str) -> Dynamic {
     run.cluster
         .hosts()
         .iter()
@@ -423,7 +423,9 @@ pub mod api {
         })
     }
 
-    /// Removes a metadata server; one not in the cluster is no change.
+    /// Removes a metadata server; one not in the cluster is no change. Refused (exit 3) for
+    /// the master (hand it over first), when fewer than 2 MDSs would remain, or when those
+    /// running would no longer be a majority.
     ///
     /// ```rhai
     /// vstorage::rm_mds(h, 3);
@@ -433,11 +435,13 @@ pub mod api {
         call(&ctx, |run| {
             let cluster = cluster_name(run)?;
             let id = validate::id("MDS id", id)?;
-            if !super::stat(run, &host)?.mds.iter().any(|m| m.id == id) {
+            let current = super::stat(run, &host)?;
+            if !current.mds.iter().any(|m| m.id == id) {
                 return Ok(run
                     .runner
                     .unchanged(&host, format!("MDS#{id} is not in the cluster")));
             }
+            super::super::vstorage_safety::check_mds_removal(&current, id, &cluster)?;
             change(
                 run,
                 &host,

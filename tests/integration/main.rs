@@ -14,5 +14,6 @@ mod prlctl;
 mod reliability;
 mod ssh;
 mod sshd;
+mod storage;
 mod test;
 mod vstorage;

@@ -1,0 +1,233 @@
+//! Storage lifecycle on the lab, made as adversarial as a real node: each reproduction of
+//! issue #12 (a CS's disk at a path vzrun did not choose, drives in other use, removals
+//! that count CSs instead of hosts, overlapping maintenance, MDS removals) and the refusals,
+//! which name the rule and the numbers and change nothing.
+
+use crate::catalog::{unchanged, Lab};
+use crate::test::Outcome;
+
+/// A refused or bad-input run: the expected exit, nothing echoed as a change, and the lab's
+/// state exactly as before.
+fn refused(lab: &Lab, args: &[&str], code: i32) -> Outcome {
+    lab.query("log(\"look\");").status(0);
+    let before = lab.state();
+    let out = unchanged(lab.run(args).status(code));
+    assert_eq!(before, lab.state(), "a refused run changed the lab");
+    out
+}
+
+/// Three hosts; tier 1 has three CSs but on two hosts only (n2 has two).
+const TIERS: &str = "cluster: t\nspeed: 0\nstat_tiers: true\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage]}\n  - {name: n4, address: 10.0.0.4, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1, tier: 1}\n  - {id: 2, host: n2, tier: 1}\n  - {id: 3, host: n2, tier: 1}\n  - {id: 4, host: n3, tier: 0}\n  - {id: 5, host: n4, tier: 1}\nmdss:\n  - {id: 1, host: n1, master: true}\n";
+
+#[test]
+fn remove_cs_finds_the_disk_add_cs_mounted_and_the_drive_can_be_added_again() {
+    let lab = Lab::new();
+    lab.run(&["add-cs", "msk-04", "/dev/sdd", "--tier", "1", "--yes"])
+        .status(0)
+        .stdout_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-04 (tier 1)");
+    lab.run(&["remove-cs", "1046", "--yes"])
+        .status(0)
+        .stderr_has("systemctl stop vstorage-csd.livelinux.1046.service")
+        .stderr_has("umount /vstorage/livelinux-sdd")
+        .stderr_has("-UUID=")
+        .stderr_has("rmdir /vstorage/livelinux-sdd")
+        .stderr_has("wipefs -a /dev/sdd1")
+        .stdout_has("unmounted /vstorage/livelinux-sdd, the fstab line of /vstorage/livelinux-sdd, the mount point /vstorage/livelinux-sdd");
+    lab.query("let h = host(\"msk-04\");\nlog(`mounted: ${disk::mount_of(h, \"/vstorage/livelinux-sdd\") != ()} fstab: ${fstab::list(h).filter(|e| e.file == \"/vstorage/livelinux-sdd\").len()} active: ${systemd::is_active(h, \"vstorage-csd.livelinux.1046.service\")} free: ${!disk::usage(h, \"/dev/sdd\").in_use}`);")
+        .status(0)
+        .stdout_has("mounted: false fstab: 0 active: false free: true");
+    unchanged(
+        lab.run(&["remove-cs", "1046", "--yes"])
+            .status(0)
+            .stdout_has("nothing left to remove"),
+    );
+    lab.run(&["add-cs", "msk-04", "/dev/sdd", "--tier", "1", "--yes"])
+        .status(0)
+        .stdout_has("serves /vstorage/livelinux-sdd/data on msk-04 (tier 1)");
+}
+
+#[test]
+fn an_interrupted_removal_finishes_from_the_record_it_kept() {
+    let lab = Lab::new();
+    // As a run killed after stopping the CS leaves it: the record kept, csd gone.
+    lab.query("import \"storage\" as storage;\nlet h = host(\"msk-07\");\nstorage::record_cs_disk(h, vstorage::cs_location(h, 1044));\nsystemd::stop(h, \"vstorage-csd.livelinux.1044.service\");\nlog(`process gone: ${vstorage::cs_location(h, 1044).repo == ()}`);")
+        .status(0)
+        .stdout_has("process gone: true");
+    lab.run(&["remove-cs", "1044", "--yes"])
+        .status(0)
+        .stderr_has("umount /vstorage/livelinux-sdc")
+        .stdout_has("vzrun's record of it");
+    // Stopped with nothing recorded: the node cannot tell, and vzrun does not guess.
+    lab.query("systemd::stop(host(\"msk-07\"), \"vstorage-csd.livelinux.1045.service\");")
+        .status(0);
+    refused(&lab, &["remove-cs", "1045", "--yes"], 2)
+        .stderr_has("give its mount point with --repo");
+    lab.run(&[
+        "remove-cs",
+        "1045",
+        "--yes",
+        "--repo",
+        "/vstorage/livelinux-sde",
+    ])
+    .status(0)
+    .stderr_has("umount /vstorage/livelinux-sde");
+}
+
+#[test]
+fn remove_cs_counts_hosts_not_chunk_servers() {
+    let lab = Lab::with_scenario(TIERS);
+    // Tier 1 keeps CSs 2 and 3, but on n2 alone, and 5 on n4: 2 hosts for 3 replicas.
+    refused(&lab, &["remove-cs", "1", "--yes"], 3)
+        .stderr_has(
+            "failure_domains: tier 1: 2 hosts with active CSs afterwards (n2, n4) for 3 replicas",
+        )
+        .stderr_has("pass --force");
+    // Forced, it goes ahead and the journal keeps why.
+    lab.run(&["remove-cs", "1", "--yes", "--force"])
+        .status(0)
+        .stderr_has(
+            "--force: removing CS#1 although it is not safe (failure_domains: tier 1: 2 hosts",
+        );
+}
+
+#[test]
+fn remove_cs_refuses_on_a_degraded_cluster() {
+    let lab = Lab::with_scenario(&format!(
+        "{}  - {{id: 6, host: n3, tier: 1, status: offline}}\n  - {{id: 7, host: n1, tier: 1}}\n",
+        TIERS.replace("mdss:\n  - {id: 1, host: n1, master: true}\n", "")
+    ));
+    refused(&lab, &["remove-cs", "7", "--yes"], 3)
+        .stderr_has("healthy: the cluster is degraded (")
+        .stderr_has("not active: CS#6 offline on n3");
+    // The offline CS itself may go: the cluster is degraded only because of it.
+    lab.run(&["remove-cs", "6", "--yes"])
+        .status(0)
+        .stdout_has("removed: CS#6 from the cluster");
+}
+
+#[test]
+fn maintenance_is_one_node_at_a_time_and_the_timeout_waits_for_the_last() {
+    let lab = Lab::new();
+    lab.run(&["cs-maintenance", "msk-01", "on", "--yes"])
+        .status(0)
+        .stderr_has("set-config mds.wd.offline_tout_mnt=25200000");
+    refused(&lab, &["cs-maintenance", "msk-02", "on", "--yes"], 3)
+        .stderr_has(
+            "one_node_at_a_time: already in maintenance: msk-01 (3 CSs: [1025, 1026, 1027])",
+        )
+        .stderr_has("healthy: the cluster is degraded");
+    lab.run(&["cs-maintenance", "msk-02", "on", "--yes", "--force"])
+        .status(0)
+        .stderr_has("--force: maintenance of msk-02 although it is not safe");
+    // msk-01 comes back; msk-02 is still in: the timeout stays raised.
+    lab.run(&["cs-maintenance", "msk-01", "off"])
+        .status(0)
+        .stderr_lacks("offline_tout_mnt=180000")
+        .stdout_has("stays at 25200000 ms while [\"msk-02\"] remain in maintenance");
+    lab.query("log(vstorage::get_config(host(\"msk-03\"))[\"mds.wd.offline_tout_mnt\"]);")
+        .status(0)
+        .stdout_has("25200000");
+    lab.run(&["cs-maintenance", "msk-02", "off"])
+        .status(0)
+        .stderr_has("set-config mds.wd.offline_tout_mnt=180000")
+        .stdout_has("no node remains in maintenance");
+    unchanged(lab.run(&["cs-maintenance", "msk-02", "off"]).status(0));
+}
+
+#[test]
+fn drives_in_other_use_are_refused_with_the_reason() {
+    let lab = Lab::with_scenario(
+        "cluster: d\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage], disks: [{device: /dev/sdc, kind: lvm-pv}, {device: /dev/sdd, kind: raid-member}, {device: /dev/sdf, kind: swap}, {device: /dev/sdg, kind: mounted}, {device: /dev/sdh, kind: partitioned}]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\ncss:\n  - {id: 1, host: n1}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n",
+    );
+    for (dev, reason) in [
+        ("/dev/sdc", "/dev/sdc is an LVM physical volume"),
+        (
+            "/dev/sdc",
+            "/dev/mapper/vg_sdc-lv_sdc is mounted on /srv/sdc",
+        ),
+        ("/dev/sdd", "/dev/sdd is a RAID member"),
+        ("/dev/sdd", "/dev/md127 (raid1) is built on it"),
+        ("/dev/sdf", "/dev/sdf is active swap"),
+        ("/dev/sdg", "/dev/sdg1 is mounted on /srv/sdg"),
+        ("/dev/sdh", "/dev/sdh1 holds an xfs file system"),
+    ] {
+        refused(&lab, &["add-cs", "n1", dev, "--tier", "0", "--yes"], 3)
+            .stderr_has(&format!("{dev} on n1 is in use"))
+            .stderr_has(reason);
+    }
+    // The primitive refuses on its own too, whoever calls it.
+    lab.query("try { disk::prepare_vstorage_drive(host(\"n1\"), \"/dev/sdc\"); } catch (e) { log(`${e.kind}: ${e.message}`); }")
+        .status(0)
+        .stdout_has("refused: /dev/sdc is in use on n1: /dev/sdc is an LVM physical volume");
+}
+
+#[test]
+fn add_cs_needs_a_tier_and_changes_nothing_without_one() {
+    let lab = Lab::new();
+    refused(&lab, &["add-cs", "msk-06", "/dev/sdd", "--yes"], 2).stderr_has("give --tier 0-3");
+    refused(
+        &lab,
+        &["add-cs", "msk-06", "/dev/sdd", "--tier", "7", "--yes"],
+        2,
+    )
+    .stderr_has("7 is outside 0-3");
+}
+
+#[test]
+fn mds_removals_keep_a_majority_and_the_master() {
+    let lab = Lab::new();
+    refused(&lab, &["remove-mds", "1", "--yes"], 3)
+        .stderr_has("MDS#1 (10.30.17.31) is the master: hand the role over first");
+    lab.run(&["remove-mds", "3", "--yes"])
+        .status(0)
+        .stderr_has("rm-mds 3")
+        .stderr_has("systemctl stop vstorage-mdsd.livelinux.3.service")
+        .stderr_has("2 MDSs remain: an even count");
+    unchanged(
+        lab.run(&["remove-mds", "3", "--yes"])
+            .status(0)
+            .stdout_has("nothing to do"),
+    );
+    refused(&lab, &["remove-mds", "2", "--yes"], 3)
+        .stderr_has("removing MDS#2 leaves 1 MDS: keep at least 2");
+    // The primitive itself refuses too.
+    lab.query("try { vstorage::rm_mds(host(\"msk-01\"), 2); } catch (e) { log(`${e.kind}`); }")
+        .status(0)
+        .stdout_has("refused");
+    lab.run(&["add-mds", "msk-04", "10.30.17.34:2510", "--yes"])
+        .status(0)
+        .stderr_has("make-mds -a 10.30.17.34:2510")
+        .stdout_has("the cluster has 3 MDSs");
+    unchanged(
+        lab.run(&["add-mds", "msk-04", "10.30.17.34", "--yes"])
+            .status(0)
+            .stdout_has("already listens"),
+    );
+}
+
+#[test]
+fn an_mds_removal_that_breaks_the_majority_is_refused() {
+    let lab = Lab::with_scenario("cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [storage]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3, status: offline}\n  - {id: 4, host: n4, status: offline}\n");
+    refused(&lab, &["remove-mds", "2", "--yes"], 3)
+        .stderr_has("removing MDS#2 leaves 1 running of 3 MDSs: no majority");
+}
+
+#[test]
+fn reserved_blocks_are_read_first_and_fixed_once() {
+    let lab = Lab::with_scenario("cluster: r\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\ncss:\n  - {id: 1, host: n1, reserved_pct: 5}\n  - {id: 2, host: n1}\n");
+    unchanged(
+        lab.run(&["cs-reserved-blocks"])
+            .status(0)
+            .stdout_has("n1    1   /dev/sdb1  5             run with --fix")
+            .stderr_has("1 CS disks reserve blocks for root"),
+    );
+    lab.run(&["cs-reserved-blocks", "--fix"])
+        .status(0)
+        .stderr_has("tune2fs -m 0 /dev/sdb1")
+        .stderr_lacks("tune2fs -m 0 /dev/sdc1");
+    unchanged(
+        lab.run(&["cs-reserved-blocks", "--fix"])
+            .status(0)
+            .stdout_has("nothing to do"),
+    );
+}
