@@ -14,6 +14,7 @@ mod prlctl_list;
 mod prlsrvctl;
 mod reply;
 mod scenario;
+mod scenario_disks;
 pub mod shim;
 mod state;
 mod system;
@@ -21,6 +22,8 @@ mod vstorage;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_disks;
 
 pub use reply::Reply;
 pub use scenario::{load, parse_replicas, ScenarioError, DEFAULT_SCENARIO};

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::scenario_disks::{scenario_disk, DiskSpec};
 use super::state::*;
 
 pub const DEFAULT_SCENARIO: &str = include_str!("default.yaml");
@@ -65,64 +66,6 @@ struct HostSpec {
     files: BTreeMap<String, String>,
     #[serde(default)]
     sysctl: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum DiskSpec {
-    Spare(String),
-    Used {
-        device: String,
-        #[serde(default)]
-        kind: DiskKind,
-        #[serde(default = "default_space")]
-        size_gb: u64,
-    },
-}
-
-/// A disk of the scenario, with what its kind leaves on the host (mounts of its partition
-/// or logical volume).
-fn scenario_disk(spec: &DiskSpec, mounts: &mut Vec<Mount>, dirs: &mut Vec<String>) -> Disk {
-    let (device, kind, size_gb) = match spec {
-        DiskSpec::Spare(d) => (d.clone(), DiskKind::Blank, default_space()),
-        DiskSpec::Used {
-            device,
-            kind,
-            size_gb,
-        } => (device.clone(), *kind, *size_gb),
-    };
-    let name = device.rsplit('/').next().unwrap_or(&device).to_string();
-    let xfs = Partition {
-        device: format!("{device}1"),
-        uuid: uuid_from(&format!("xfs-{device}")),
-        fstype: "xfs".into(),
-        reserved_pct: 0,
-        content: Vec::new(),
-    };
-    let partition = match kind {
-        DiskKind::Partitioned | DiskKind::Mounted => Some(xfs),
-        _ => None,
-    };
-    let mounted_as = match kind {
-        DiskKind::Mounted => Some(format!("{device}1")),
-        DiskKind::LvmPv => Some(super::disk::lvm_volume(&device)),
-        _ => None,
-    };
-    if let Some(source) = mounted_as {
-        let target = format!("/srv/{name}");
-        dirs.push(target.clone());
-        mounts.push(Mount {
-            source,
-            target,
-            fstype: "xfs".into(),
-        });
-    }
-    Disk {
-        device,
-        size_gb,
-        partition,
-        kind,
-    }
 }
 
 fn default_cpus() -> u32 {
@@ -193,7 +136,7 @@ struct CsSpec {
     reserved_pct: u32,
 }
 
-fn default_space() -> u64 {
+pub(super) fn default_space() -> u64 {
     1862
 }
 

@@ -6,6 +6,7 @@
 
 pub mod conf;
 pub mod disk;
+pub mod disk_usage;
 pub mod file;
 pub mod firewall;
 pub mod fstab;

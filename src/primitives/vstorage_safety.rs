@@ -36,7 +36,9 @@ pub struct Rule {
 }
 
 /// The answer to "may `ids` stop for `action`?" on the cluster `s`.
-pub fn rules(run: &RunContext, s: &Stat, ids: &[u64], action: &str) -> Vec<Rule> {
+/// The same rules hold for every action: a CS in maintenance or stopped for a reboot is
+/// re-replicated like a removed one once the offline timeout passes.
+pub fn rules(run: &RunContext, s: &Stat, ids: &[u64]) -> Vec<Rule> {
     let stopping: Vec<&CsRow> = s.cs.iter().filter(|c| ids.contains(&c.id)).collect();
     let nodes_stopping: BTreeSet<String> = stopping.iter().map(|c| node(run, c)).collect();
     let others: Vec<&CsRow> = s.cs.iter().filter(|c| !ids.contains(&c.id)).collect();
@@ -139,7 +141,6 @@ pub fn rules(run: &RunContext, s: &Stat, ids: &[u64], action: &str) -> Vec<Rule>
             ),
         });
     }
-    let _ = action;
     out
 }
 
@@ -170,7 +171,7 @@ fn ok_to_stop(run: &RunContext, host: &Host, ids: Array, options: Map) -> Result
             format!("CS#{missing} is not in the cluster"),
         ));
     }
-    let rules = rules(run, &s, &wanted, &action);
+    let rules = rules(run, &s, &wanted);
     let ok = rules.iter().all(|r| r.ok);
     let list: Array = rules
         .into_iter()
