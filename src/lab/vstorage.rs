@@ -82,8 +82,21 @@ pub fn vstorage(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     }
 }
 
+/// Whether a CS's chunks are short of a replica: it is not active, or its tier has fewer
+/// hosts with active CSs than the replication norm (the failure domain is the host: two
+/// replicas never share one, so 3 replicas need 3 hosts, however many CSs there are).
+fn short_of_replicas(state: &LabState, cs: &super::state::Cs) -> bool {
+    let hosts: std::collections::BTreeSet<&str> = state
+        .css
+        .iter()
+        .filter(|c| c.tier == cs.tier && c.status == "active")
+        .map(|c| c.host.as_str())
+        .collect();
+    cs.status != "active" || hosts.len() < state.replicas_norm as usize
+}
+
 fn cluster_status(state: &LabState) -> &'static str {
-    if state.css.iter().all(|c| c.status == "active") {
+    if !state.css.iter().any(|c| short_of_replicas(state, c)) {
         "healthy"
     } else if state.css.iter().filter(|c| c.status == "active").count()
         < state.replicas_min as usize
@@ -107,7 +120,7 @@ fn stat(state: &LabState) -> Reply {
     let degraded: u64 = state
         .css
         .iter()
-        .filter(|c| c.status != "active")
+        .filter(|c| short_of_replicas(state, c))
         .map(|c| c.replicas)
         .sum::<u64>()
         / norm;

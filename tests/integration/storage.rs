@@ -16,8 +16,8 @@ fn refused(lab: &Lab, args: &[&str], code: i32) -> Outcome {
     out
 }
 
-/// Three hosts; tier 1 has three CSs but on two hosts only (n2 has two).
-const TIERS: &str = "cluster: t\nspeed: 0\nstat_tiers: true\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage]}\n  - {name: n4, address: 10.0.0.4, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1, tier: 1}\n  - {id: 2, host: n2, tier: 1}\n  - {id: 3, host: n2, tier: 1}\n  - {id: 4, host: n3, tier: 0}\n  - {id: 5, host: n4, tier: 1}\nmdss:\n  - {id: 1, host: n1, master: true}\n";
+/// Tier 1 has four CSs on three hosts (n2 has two), for 3 replicas; n3 has none.
+const TIERS: &str = "cluster: t\nspeed: 0\nstat_tiers: true\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage]}\n  - {name: n4, address: 10.0.0.4, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1, tier: 1}\n  - {id: 2, host: n2, tier: 1}\n  - {id: 3, host: n2, tier: 1}\n  - {id: 5, host: n4, tier: 1}\nmdss:\n  - {id: 1, host: n1, master: true}\n";
 
 #[test]
 fn remove_cs_finds_the_disk_add_cs_mounted_and_the_drive_can_be_added_again() {
