@@ -68,6 +68,16 @@ impl Lab {
         std::fs::read_to_string(self.dir.path().join("lab.json")).unwrap_or_default()
     }
 
+    /// Every journal of the runs so far, concatenated.
+    pub(crate) fn journals(&self) -> String {
+        let runs = self.dir.path().join("state").join("runs");
+        let mut text = String::new();
+        for entry in std::fs::read_dir(runs).into_iter().flatten().flatten() {
+            text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        text
+    }
+
     /// A state-reading runbook, to look at the lab between runs.
     pub(crate) fn query(&self, script: &str) -> Outcome {
         let path = self.dir.path().join("query.rhai");

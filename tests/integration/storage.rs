@@ -119,6 +119,11 @@ fn maintenance_is_one_node_at_a_time_and_the_timeout_waits_for_the_last() {
     lab.run(&["cs-maintenance", "msk-02", "on", "--yes", "--force"])
         .status(0)
         .stderr_has("--force: maintenance of msk-02 although it is not safe");
+    assert!(
+        lab.journals()
+            .contains("--force: maintenance of msk-02 although it is not safe (healthy: the cluster is degraded"),
+        "the override and its reason are journaled"
+    );
     // msk-01 comes back; msk-02 is still in: the timeout stays raised.
     lab.run(&["cs-maintenance", "msk-01", "off"])
         .status(0)
