@@ -6,13 +6,13 @@
 use crate::catalog::{unchanged, Lab};
 use crate::test::Outcome;
 
-/// A refused or bad-input run: the expected exit, nothing echoed as a change, and the lab's
+/// A run (refused, bad input, or nothing to do): the expected exit, nothing echoed as a change, and the lab's
 /// state exactly as before.
-fn refused(lab: &Lab, args: &[&str], code: i32) -> Outcome {
+fn changes_nothing(lab: &Lab, args: &[&str], code: i32) -> Outcome {
     lab.query("log(\"look\");").status(0);
     let before = lab.state();
     let out = unchanged(lab.run(args).status(code));
-    assert_eq!(before, lab.state(), "a refused run changed the lab");
+    assert_eq!(before, lab.state(), "the run changed the lab");
     out
 }
 
@@ -60,7 +60,7 @@ fn an_interrupted_removal_finishes_from_the_record_it_kept() {
     // Stopped with nothing recorded: the node cannot tell, and vzrun does not guess.
     lab.query("systemd::stop(host(\"msk-07\"), \"vstorage-csd.livelinux.1045.service\");")
         .status(0);
-    refused(&lab, &["remove-cs", "1045", "--yes"], 2)
+    changes_nothing(&lab, &["remove-cs", "1045", "--yes"], 2)
         .stderr_has("give its mount point with --repo");
     lab.run(&[
         "remove-cs",
@@ -77,7 +77,7 @@ fn an_interrupted_removal_finishes_from_the_record_it_kept() {
 fn remove_cs_counts_hosts_not_chunk_servers() {
     let lab = Lab::with_scenario(TIERS);
     // Tier 1 keeps CSs 2 and 3, but on n2 alone, and 5 on n4: 2 hosts for 3 replicas.
-    refused(&lab, &["remove-cs", "1", "--yes"], 3)
+    changes_nothing(&lab, &["remove-cs", "1", "--yes"], 3)
         .stderr_has(
             "failure_domains: tier 1: 2 hosts with active CSs afterwards (n2, n4) for 3 replicas",
         )
@@ -96,7 +96,7 @@ fn remove_cs_refuses_on_a_degraded_cluster() {
         "{}  - {{id: 6, host: n3, tier: 1, status: offline}}\n  - {{id: 7, host: n1, tier: 1}}\n",
         TIERS.replace("mdss:\n  - {id: 1, host: n1, master: true}\n", "")
     ));
-    refused(&lab, &["remove-cs", "7", "--yes"], 3)
+    changes_nothing(&lab, &["remove-cs", "7", "--yes"], 3)
         .stderr_has("healthy: the cluster is degraded (")
         .stderr_has("not active: CS#6 offline on n3");
     // The offline CS itself may go: the cluster is degraded only because of it.
@@ -111,7 +111,7 @@ fn maintenance_is_one_node_at_a_time_and_the_timeout_waits_for_the_last() {
     lab.run(&["cs-maintenance", "msk-01", "on", "--yes"])
         .status(0)
         .stderr_has("set-config mds.wd.offline_tout_mnt=25200000");
-    refused(&lab, &["cs-maintenance", "msk-02", "on", "--yes"], 3)
+    changes_nothing(&lab, &["cs-maintenance", "msk-02", "on", "--yes"], 3)
         .stderr_has(
             "one_node_at_a_time: already in maintenance: msk-01 (3 CSs: [1025, 1026, 1027])",
         )
@@ -156,7 +156,7 @@ fn drives_in_other_use_are_refused_with_the_reason() {
         ("/dev/sdg", "/dev/sdg1 is mounted on /srv/sdg"),
         ("/dev/sdh", "/dev/sdh1 holds an xfs file system"),
     ] {
-        refused(&lab, &["add-cs", "n1", dev, "--tier", "0", "--yes"], 3)
+        changes_nothing(&lab, &["add-cs", "n1", dev, "--tier", "0", "--yes"], 3)
             .stderr_has(&format!("{dev} on n1 is in use"))
             .stderr_has(reason);
     }
@@ -169,8 +169,9 @@ fn drives_in_other_use_are_refused_with_the_reason() {
 #[test]
 fn add_cs_needs_a_tier_and_changes_nothing_without_one() {
     let lab = Lab::new();
-    refused(&lab, &["add-cs", "msk-06", "/dev/sdd", "--yes"], 2).stderr_has("give --tier 0-3");
-    refused(
+    changes_nothing(&lab, &["add-cs", "msk-06", "/dev/sdd", "--yes"], 2)
+        .stderr_has("give --tier 0-3");
+    changes_nothing(
         &lab,
         &["add-cs", "msk-06", "/dev/sdd", "--tier", "7", "--yes"],
         2,
@@ -181,7 +182,7 @@ fn add_cs_needs_a_tier_and_changes_nothing_without_one() {
 #[test]
 fn mds_removals_keep_a_majority_and_the_master() {
     let lab = Lab::new();
-    refused(&lab, &["remove-mds", "1", "--yes"], 3)
+    changes_nothing(&lab, &["remove-mds", "1", "--yes"], 3)
         .stderr_has("MDS#1 (10.30.17.31) is the master: hand the role over first");
     lab.run(&["remove-mds", "3", "--yes"])
         .status(0)
@@ -193,7 +194,7 @@ fn mds_removals_keep_a_majority_and_the_master() {
             .status(0)
             .stdout_has("nothing to do"),
     );
-    refused(&lab, &["remove-mds", "2", "--yes"], 3)
+    changes_nothing(&lab, &["remove-mds", "2", "--yes"], 3)
         .stderr_has("removing MDS#2 leaves 1 MDS: keep at least 2");
     // The primitive itself refuses too.
     lab.query("try { vstorage::rm_mds(host(\"msk-01\"), 2); } catch (e) { log(`${e.kind}`); }")
@@ -213,7 +214,7 @@ fn mds_removals_keep_a_majority_and_the_master() {
 #[test]
 fn an_mds_removal_that_breaks_the_majority_is_refused() {
     let lab = Lab::with_scenario("cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [storage]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3, status: offline}\n  - {id: 4, host: n4, status: offline}\n");
-    refused(&lab, &["remove-mds", "2", "--yes"], 3)
+    changes_nothing(&lab, &["remove-mds", "2", "--yes"], 3)
         .stderr_has("removing MDS#2 leaves 1 running of 3 MDSs: no majority");
 }
 
@@ -235,4 +236,44 @@ fn reserved_blocks_are_read_first_and_fixed_once() {
             .status(0)
             .stdout_has("nothing to do"),
     );
+}
+
+#[test]
+fn add_cs_resumes_a_run_that_stopped_after_mounting_the_drive() {
+    let lab = Lab::new();
+    // As a run cut short after "mount it" leaves the drive: prepared, mounted, no CS.
+    lab.query("let h = host(\"msk-05\");\ndisk::prepare_vstorage_drive(h, \"/dev/sdd\");\ndisk::mkdir(h, \"/vstorage/livelinux-sdd\");\nfstab::ensure(h, #{spec: `UUID=${disk::blkid(h, \"/dev/sdd1\").uuid}`, file: \"/vstorage/livelinux-sdd\", vfstype: \"ext4\", options: \"defaults,lazytime\", freq: 1, passno: 2});\ndisk::mount(h, \"/vstorage/livelinux-sdd\");")
+        .status(0);
+    lab.run(&["add-cs", "msk-05", "/dev/sdd", "--tier", "2", "--yes"])
+        .status(0)
+        .stderr_lacks("prepare_vstorage_drive")
+        .stderr_has("make-cs -r /vstorage/livelinux-sdd/data -t 2")
+        .stdout_has("serves /vstorage/livelinux-sdd/data on msk-05 (tier 2)");
+    // Anything else mounted from it is in use, whatever the mount point.
+    changes_nothing(
+        &lab,
+        &[
+            "add-cs",
+            "msk-05",
+            "/dev/sdb",
+            "--tier",
+            "0",
+            "--yes",
+            "--repo",
+            "/vstorage/elsewhere",
+        ],
+        0,
+    )
+    .stdout_has("already serves CS#1037");
+}
+
+#[test]
+fn maintenance_opened_by_an_older_vzrun_restores_the_value_it_kept() {
+    let lab = Lab::new();
+    // The old runbook kept the original value on the node and raised the timeout.
+    lab.query("let h = host(\"msk-03\");\ndisk::mkdir(h, \"/var/lib/vzrun\");\nfile::write(h, \"/var/lib/vzrun/offline_tout_mnt\", \"180000\\n\");\nvstorage::set_config(h, \"mds.wd.offline_tout_mnt\", 25200000);\nfor id in [1031, 1032, 1033] { vstorage::cs_maintenance(h, id, true); }")
+        .status(0);
+    lab.run(&["cs-maintenance", "msk-03", "off"])
+        .status(0)
+        .stderr_has("set-config mds.wd.offline_tout_mnt=180000");
 }
