@@ -277,3 +277,19 @@ fn maintenance_opened_by_an_older_vzrun_restores_the_value_it_kept() {
         .status(0)
         .stderr_has("set-config mds.wd.offline_tout_mnt=180000");
 }
+
+#[test]
+fn a_disk_shared_with_another_cs_stays_mounted() {
+    let lab = Lab::new();
+    lab.query("let h = host(\"msk-07\");\ndisk::mkdir(h, \"/vstorage/livelinux-sdb/data2\");\nlet id = vstorage::make_cs(h, #{repo: \"/vstorage/livelinux-sdb/data2\", tier: 0});\nsystemd::start(h, `vstorage-csd.livelinux.${id}.service`);\nlog(`CS#${id}`);")
+        .status(0)
+        .stdout_has("CS#1046");
+    lab.run(&["remove-cs", "1043", "--yes"])
+        .status(0)
+        .stderr_has("/vstorage/livelinux-sdb also holds CS#1046: it stays mounted")
+        .stderr_lacks("umount")
+        .stderr_lacks("wipefs");
+    lab.query("log(`${vstorage::stat(host(\"msk-07\")).cs.filter(|c| c.id == 1046)[0].status}`);")
+        .status(0)
+        .stdout_has("active");
+}
