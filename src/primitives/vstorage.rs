@@ -16,7 +16,7 @@ use crate::parse::vstorage::{self as parse, Stat};
 /// Deadline of `rm-cs --wait` unless the runbook gives one: draining takes long.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
-pub(crate) fn vs(cluster: &str, rest: &[&str]) -> Vec<String> {
+fn vs(cluster: &str, rest: &[&str]) -> Vec<String> {
     let mut argv = vec!["vstorage".to_string(), "-c".into(), cluster.to_string()];
     argv.extend(rest.iter().map(|s| s.to_string()));
     argv
