@@ -254,6 +254,34 @@ fn unit_name(name: &str) -> String {
     }
 }
 
+/// An MDS unit `vstorage-mdsd.<cluster>.<id>.service` → the id.
+fn mds_of_unit(cluster: &str, unit: &str) -> Option<u32> {
+    unit.strip_prefix(&format!("vstorage-mdsd.{cluster}."))?
+        .strip_suffix(".service")?
+        .parse()
+        .ok()
+}
+
+/// An MDS whose service stops hands the master role to another running MDS, as the
+/// survivors elect one (the lab picks the lowest id).
+fn mds_down(state: &mut LabState, unit: &str) {
+    let Some(id) = mds_of_unit(&state.cluster, unit) else {
+        return;
+    };
+    let was_master = state.mdss.iter().any(|m| m.id == id && m.master);
+    let heir = state
+        .mdss
+        .iter()
+        .filter(|m| m.id != id && m.status == "avail")
+        .map(|m| m.id)
+        .min();
+    if let (true, Some(heir)) = (was_master, heir) {
+        for m in &mut state.mdss {
+            m.master = m.id == heir;
+        }
+    }
+}
+
 /// A CS unit `vstorage-csd.<cluster>.<id>.service` → the id.
 fn cs_of_unit(cluster: &str, unit: &str) -> Option<u32> {
     unit.strip_prefix(&format!("vstorage-csd.{cluster}."))?
@@ -278,6 +306,11 @@ fn set_active(state: &mut LabState, host: &str, unit: &str, active: bool) {
     for m in members.iter().chain(std::iter::once(&unit.to_string())) {
         if let Some(u) = state.host_mut(host).units.get_mut(m) {
             u.active = active;
+        }
+        if let Some(id) = mds_of_unit(&cluster, m) {
+            if let Some(mds) = state.mdss.iter_mut().find(|x| x.id == id) {
+                mds.status = if active { "avail" } else { "offline" }.into();
+            }
         }
         if let Some(id) = cs_of_unit(&cluster, m) {
             if let Some(cs) = state.css.iter_mut().find(|c| c.id == id && c.host == host) {
@@ -354,6 +387,10 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 }
             }
             for u in &units {
+                if matches!(verb.as_str(), "stop" | "restart" | "try-restart") {
+                    // The MDS goes away (for a moment, on a restart): the others elect a master.
+                    mds_down(state, u);
+                }
                 set_active(state, host, u, verb.as_str() != "stop");
             }
             Reply::ok("").takes(1.0)
