@@ -271,7 +271,10 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
     let mut scope = engine::runbook_scope(args, cluster.name(), plan);
 
     let outcome: Result<(), (String, i32)> = (|| {
-        if header.destructive && !aborting {
+        // A destructive runbook that asks itself (with the facts, after its checks) is not
+        // asked a second, vaguer question before its checks have run.
+        let asks_itself = runbook.source.contains("confirm(");
+        if header.destructive && !aborting && !asks_itself {
             runner
                 .confirm(&format!(
                     "{}: {}. Go ahead?",

@@ -28,6 +28,15 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
                 .collect(),
         );
     }
+    if path == "/proc/swaps" {
+        return Some(super::disk::proc_swaps(h));
+    }
+    if let Some(pid) = path
+        .strip_prefix("/proc/")
+        .and_then(|p| p.strip_suffix("/cmdline"))
+    {
+        return super::system::cmdline(state, host, pid);
+    }
     if path == format!("/vstorage/{}/.vstorage.info/read_cache_info", state.cluster) {
         return Some(read_cache_info(state, host));
     }

@@ -1,8 +1,20 @@
-//! Simulated disk tools: `prepare_vstorage_drive`, `blkid`, `mkdir`, `mount`, `umount`,
-//! `tune2fs`. A mount refuses to go away while a chunk server or a running VE uses it.
+//! Simulated disk tools: `prepare_vstorage_drive`, `blkid`, `lsblk`, `pvs`, `wipefs`,
+//! `mkdir`, `rmdir`, `mount`, `umount`, `tune2fs`. A mount refuses to go away while a chunk
+//! server or a running VE uses it. Disks can be LVM physical volumes, RAID members, swap or
+//! hold mounted partitions (`DiskKind`), and a fresh ext4 holds `lost+found`, as on a real
+//! node: the cases naive code gets wrong.
 
 use super::reply::Reply;
-use super::state::{uuid_from, LabState, Mount, Partition};
+use super::state::{uuid_from, Disk, DiskKind, LabState, Mount, Partition};
+
+/// The logical volume the lab puts on an LVM physical volume (mounted on /srv/NAME).
+pub fn lvm_volume(device: &str) -> String {
+    let name = device.rsplit('/').next().unwrap_or(device);
+    format!("/dev/mapper/vg_{name}-lv_{name}")
+}
+
+/// The md array the lab assembles from a RAID member.
+const MD_ARRAY: &str = "/dev/md127";
 
 pub fn prepare_drive(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let Some(dev) = args.iter().find(|a| !a.starts_with('-')) else {
@@ -34,12 +46,16 @@ pub fn prepare_drive(state: &mut LabState, host: &str, args: &[String]) -> Reply
             format!("ERROR: {dev} is in use (a partition of it is mounted)\n"),
         );
     }
+    // Like the real script, it wipes whatever the disk was (the caller must check first).
     let part = format!("{dev}1");
+    disk.kind = DiskKind::Blank;
     disk.partition = Some(Partition {
         device: part.clone(),
         uuid: uuid_from(&format!("fs-{host}-{dev}-{serial}")),
         fstype: "ext4".into(),
         reserved_pct: 5,
+        // mke2fs makes lost+found in the root of every new ext4.
+        content: vec!["lost+found".into()],
     });
     Reply::ok(format!(
         "Partitioning {dev} ...\nCreating ext4 file system on {part} ...\nDone\n"
@@ -88,6 +104,25 @@ pub fn blkid(state: &LabState, host: &str, args: &[String]) -> Reply {
             .filter_map(|d| partition(state, host, d))
             .collect()
     };
+    // A whole disk: the signature of its kind (blkid(8) prints the disk's own tags; a
+    // partition table shows as PTTYPE).
+    if let Some(d) = devices
+        .first()
+        .and_then(|dev| h.disks.iter().find(|d| d.device == *dev))
+    {
+        let uuid = uuid_from(&format!("sig-{}", d.device));
+        let tags = match (d.kind, &d.partition) {
+            (DiskKind::LvmPv, _) => format!("UUID=\"{uuid}\" TYPE=\"LVM2_member\""),
+            (DiskKind::RaidMember, _) => format!(
+                "UUID=\"{uuid}\" UUID_SUB=\"{}\" LABEL=\"{host}:127\" TYPE=\"linux_raid_member\"",
+                uuid_from(&format!("sub-{}", d.device))
+            ),
+            (DiskKind::Swap, _) => format!("UUID=\"{uuid}\" TYPE=\"swap\""),
+            (_, Some(_)) => "PTTYPE=\"gpt\"".to_string(),
+            (_, None) => return Reply::fail(2, ""),
+        };
+        return Reply::ok(format!("{}: {tags}\n", d.device));
+    }
     if chosen.is_empty() {
         // blkid exits 2 when nothing is found, printing nothing.
         return Reply::fail(2, "");
@@ -181,6 +216,15 @@ pub fn mount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             format!("mount: {target}: {source} already mounted on {target}.\n"),
         );
     }
+    let content = h
+        .disks
+        .iter_mut()
+        .filter_map(|d| d.partition.as_mut())
+        .find(|p| p.device == source)
+        .map(|p| std::mem::take(&mut p.content))
+        .unwrap_or_default();
+    h.dirs
+        .extend(content.iter().map(|dir| format!("{target}/{dir}")));
     h.mounts.push(Mount {
         source,
         target,
@@ -226,7 +270,23 @@ pub fn umount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     if (busy_cs || busy_ves) && !lazy {
         return Reply::fail(32, format!("umount: {target}: target is busy.\n"));
     }
-    h.mounts.remove(pos);
+    let gone = h.mounts.remove(pos);
+    // What is below the mount point lives on the file system: it leaves with it.
+    let below = format!("{}/", gone.target);
+    let content: Vec<String> = h
+        .dirs
+        .iter()
+        .filter_map(|d| d.strip_prefix(&below).map(str::to_string))
+        .collect();
+    h.dirs.retain(|d| !d.starts_with(&below));
+    if let Some(p) = h
+        .disks
+        .iter_mut()
+        .filter_map(|d| d.partition.as_mut())
+        .find(|p| p.device == gone.source)
+    {
+        p.content = content;
+    }
     Reply::ok("")
 }
 
@@ -240,6 +300,15 @@ pub fn tune2fs(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         return Reply::fail(1, "Usage: tune2fs [-m reserved_blocks_percent] device\n");
     };
     let head = "tune2fs 1.45.6 (20-Mar-2020)\n";
+    let listing = args.iter().any(|a| a == "-l");
+    let size_gb = state
+        .host(host)
+        .and_then(|h| {
+            h.disks
+                .iter()
+                .find(|d| d.partition.as_ref().is_some_and(|p| p.device == dev))
+        })
+        .map_or(0, |d| d.size_gb);
     let h = state.host_mut(host);
     let Some(p) = h
         .disks
@@ -249,6 +318,9 @@ pub fn tune2fs(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     else {
         return Reply::fail(1, format!("tune2fs: No such file or directory while trying to open {dev}\nCouldn't find valid filesystem superblock.\n")).before(head);
     };
+    if listing {
+        return Reply::ok(format!("{head}{}", superblock(p, size_gb)));
+    }
     match pct {
         Some(n) if n <= 50 => {
             p.reserved_pct = n;
@@ -306,4 +378,220 @@ pub fn findmnt(state: &LabState, host: &str, args: &[String]) -> Reply {
         })
         .collect();
     Reply::ok(format!("{}\n", cells.join(" ")))
+}
+
+/// The superblock as `tune2fs -l` (dumpe2fs -h) prints it, e2fsprogs 1.45 layout: one
+/// `Name:` padded to column 27 per line. Only the lines a reader needs are kept.
+fn superblock(p: &Partition, size_gb: u64) -> String {
+    let blocks = size_gb * 262_144;
+    let reserved = blocks * p.reserved_pct as u64 / 100;
+    let lines = [
+        ("Filesystem volume name", "<none>".to_string()),
+        ("Filesystem UUID", p.uuid.clone()),
+        ("Filesystem magic number", "0xEF53".into()),
+        ("Filesystem state", "clean".into()),
+        ("Block count", blocks.to_string()),
+        ("Reserved block count", reserved.to_string()),
+        ("Free blocks", (blocks / 2).to_string()),
+        ("Block size", "4096".into()),
+        ("Reserved blocks uid", "0 (user root)".into()),
+        ("Reserved blocks gid", "0 (group root)".into()),
+    ];
+    lines
+        .iter()
+        .map(|(k, v)| format!("{:<26}{v}\n", format!("{k}:")))
+        .collect()
+}
+
+/// `lsblk -P -p -o NAME,TYPE,FSTYPE,MOUNTPOINT DEV...` (util-linux lsblk(8): `-P` prints
+/// `KEY="value"` pairs, one device a line, the device first and then what is built on it).
+pub fn lsblk(state: &LabState, host: &str, args: &[String]) -> Reply {
+    let mut columns = vec!["NAME", "TYPE", "FSTYPE", "MOUNTPOINT"];
+    let mut devices = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-P" | "-p" | "-n" | "--pairs" | "--paths" | "--noheadings" => {}
+            "-o" | "--output" => {
+                let Some(list) = it.next() else {
+                    return Reply::fail(1, "lsblk: option requires an argument -- 'o'\n");
+                };
+                columns = list.split(',').collect();
+            }
+            o if o.starts_with('-') => {
+                return Reply::fail(
+                    1,
+                    format!("lsblk: invalid option -- '{}'\n", o.trim_start_matches('-')),
+                )
+            }
+            d => devices.push(d.to_string()),
+        }
+    }
+    let h = state.host(host).expect("known host");
+    let mut out = String::new();
+    for dev in &devices {
+        let Some(disk) = h
+            .disks
+            .iter()
+            .find(|d| d.device == *dev || d.partition.as_ref().is_some_and(|p| p.device == *dev))
+        else {
+            return Reply::fail(32, format!("lsblk: {dev}: not a block device\n"));
+        };
+        let rows = device_rows(h, disk);
+        // A partition: itself only (nothing is built on the lab's partitions).
+        let rows = rows
+            .into_iter()
+            .filter(|r| disk.device == *dev || r.0 == *dev);
+        for row in rows {
+            let values: Vec<String> = columns
+                .iter()
+                .map(|c| {
+                    let v = match *c {
+                        "NAME" => row.0.as_str(),
+                        "TYPE" => row.1,
+                        "FSTYPE" => row.2.as_str(),
+                        "MOUNTPOINT" => row.3.as_str(),
+                        _ => "",
+                    };
+                    format!("{c}=\"{v}\"")
+                })
+                .collect();
+            out.push_str(&values.join(" "));
+            out.push('\n');
+        }
+    }
+    Reply::ok(out)
+}
+
+/// A disk and what is on it: (name, type, fstype, mountpoint).
+fn device_rows(
+    h: &super::state::HostState,
+    disk: &Disk,
+) -> Vec<(String, &'static str, String, String)> {
+    let mounted = |dev: &str| {
+        h.mounts
+            .iter()
+            .find(|m| m.source == dev)
+            .map_or(String::new(), |m| m.target.clone())
+    };
+    let (fstype, mountpoint) = match disk.kind {
+        DiskKind::LvmPv => ("LVM2_member".to_string(), String::new()),
+        DiskKind::RaidMember => ("linux_raid_member".into(), String::new()),
+        DiskKind::Swap => ("swap".into(), "[SWAP]".into()),
+        _ => (String::new(), mounted(&disk.device)),
+    };
+    let mut rows = vec![(disk.device.clone(), "disk", fstype, mountpoint)];
+    if let Some(p) = &disk.partition {
+        rows.push((
+            p.device.clone(),
+            "part",
+            p.fstype.clone(),
+            mounted(&p.device),
+        ));
+    }
+    match disk.kind {
+        DiskKind::LvmPv => {
+            let lv = lvm_volume(&disk.device);
+            let mp = mounted(&lv);
+            rows.push((lv, "lvm", "xfs".into(), mp));
+        }
+        DiskKind::RaidMember => rows.push((MD_ARRAY.into(), "raid1", String::new(), String::new())),
+        _ => {}
+    }
+    rows
+}
+
+/// `pvs --noheadings -o pv_name,vg_name` (LVM2 pvs(8)): the root PV and the scenario's PVs.
+pub fn pvs(state: &LabState, host: &str, _args: &[String]) -> Reply {
+    let h = state.host(host).expect("known host");
+    let mut out = String::from("  /dev/sda2  centos\n");
+    for d in h.disks.iter().filter(|d| d.kind == DiskKind::LvmPv) {
+        let name = d.device.rsplit('/').next().unwrap_or(&d.device);
+        out.push_str(&format!("  {}   vg_{name}\n", d.device));
+    }
+    Reply::ok(out)
+}
+
+/// `/proc/swaps` (proc(5)): the root volume's swap and any swap disk of the scenario.
+pub fn proc_swaps(h: &super::state::HostState) -> String {
+    let mut out = String::from("Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n/dev/dm-1                               partition\t8388604\t0\t-2\n");
+    for d in h.disks.iter().filter(|d| d.kind == DiskKind::Swap) {
+        out.push_str(&format!(
+            "{:<40}partition\t{}\t0\t-3\n",
+            d.device,
+            d.size_gb * 1_048_576
+        ));
+    }
+    out
+}
+
+/// `wipefs -a DEV` (util-linux wipefs(8)): erases the signatures of a disk or partition;
+/// busy (exclusive open fails) while mounted.
+pub fn wipefs(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let Some(dev) = args.iter().find(|a| !a.starts_with('-')).cloned() else {
+        return Reply::fail(1, "wipefs: no device specified\n");
+    };
+    let h = state.host_mut(host);
+    if h.mounts.iter().any(|m| m.source == dev) {
+        return Reply::fail(
+            1,
+            format!(
+                "wipefs: error: {dev}: probing initialization failed: Device or resource busy\n"
+            ),
+        );
+    }
+    for disk in &mut h.disks {
+        if disk.device == dev {
+            let erased = match (disk.kind, &disk.partition) {
+                (DiskKind::Blank, None) => String::new(),
+                (DiskKind::Blank, Some(_)) => format!("{dev}: 8 bytes were erased at offset 0x00000200 (gpt): 45 46 49 20 50 41 52 54\n"),
+                (DiskKind::LvmPv, _) => format!("{dev}: 8 bytes were erased at offset 0x00000218 (LVM2_member): 4c 56 4d 32 20 30 30 31\n"),
+                (DiskKind::RaidMember, _) => format!("{dev}: 4 bytes were erased at offset 0x00001000 (linux_raid_member): fc 4e 2b a9\n"),
+                (DiskKind::Swap, _) => format!("{dev}: 10 bytes were erased at offset 0x00000ff6 (swap): 53 57 41 50 53 50 41 43 45 32\n"),
+                (_, _) => format!("{dev}: 8 bytes were erased at offset 0x00000200 (gpt): 45 46 49 20 50 41 52 54\n"),
+            };
+            disk.partition = None;
+            disk.kind = DiskKind::Blank;
+            return Reply::ok(erased);
+        }
+        if let Some(p) = disk.partition.as_mut().filter(|p| p.device == dev) {
+            if p.fstype.is_empty() {
+                return Reply::ok("");
+            }
+            let shown = format!(
+                "{dev}: 2 bytes were erased at offset 0x00000438 ({}): 53 ef\n",
+                p.fstype
+            );
+            p.fstype.clear();
+            p.content.clear();
+            return Reply::ok(shown);
+        }
+    }
+    Reply::fail(
+        1,
+        format!("wipefs: error: {dev}: probing initialization failed: No such file or directory\n"),
+    )
+}
+
+/// `rmdir DIR`: only an empty directory that is not a mount point.
+pub fn rmdir(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let h = state.host_mut(host);
+    for path in args.iter().filter(|a| !a.starts_with('-')) {
+        let path = path.trim_end_matches('/').to_string();
+        let fail = |why: &str| Reply::fail(1, format!("rmdir: failed to remove '{path}': {why}\n"));
+        if !h.dirs.contains(&path) {
+            return fail("No such file or directory");
+        }
+        if h.mounts.iter().any(|m| m.target == path) {
+            return fail("Device or resource busy");
+        }
+        let below = format!("{path}/");
+        if h.dirs.iter().any(|d| d.starts_with(&below))
+            || h.files.keys().any(|f| f.starts_with(&below))
+        {
+            return fail("Directory not empty");
+        }
+        h.dirs.retain(|d| *d != path);
+    }
+    Reply::ok("")
 }

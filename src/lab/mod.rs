@@ -14,6 +14,7 @@ mod prlctl_list;
 mod prlsrvctl;
 mod reply;
 mod scenario;
+mod scenario_disks;
 pub mod shim;
 mod state;
 mod system;
@@ -21,6 +22,8 @@ mod vstorage;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_disks;
 
 pub use reply::Reply;
 pub use scenario::{load, parse_replicas, ScenarioError, DEFAULT_SCENARIO};
@@ -56,6 +59,10 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
         "umount" => disk::umount(state, host, args),
         "findmnt" => disk::findmnt(state, host, args),
         "tune2fs" => disk::tune2fs(state, host, args),
+        "lsblk" => disk::lsblk(state, host, args),
+        "pvs" => disk::pvs(state, host, args),
+        "wipefs" => disk::wipefs(state, host, args),
+        "rmdir" => disk::rmdir(state, host, args),
         "prepare_vstorage_drive" => disk::prepare_drive(state, host, args),
         _ => basics::run(state, host, name, args)?,
     };

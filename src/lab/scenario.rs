@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::scenario_disks::{scenario_disk, DiskSpec};
 use super::state::*;
 
 pub const DEFAULT_SCENARIO: &str = include_str!("default.yaml");
@@ -69,9 +70,11 @@ struct HostSpec {
     memory_mb: u64,
     #[serde(default)]
     unreachable: bool,
-    /// Spare disks, e.g. `[/dev/sdc, /dev/sdd]`.
+    /// Spare disks, e.g. `[/dev/sdc, /dev/sdd]`, or disks in other use:
+    /// `{device: /dev/sdc, kind: lvm-pv}` (kinds: blank, lvm-pv, raid-member, swap,
+    /// partitioned, mounted).
     #[serde(default)]
-    disks: Vec<String>,
+    disks: Vec<DiskSpec>,
     /// Extra files: path → content.
     #[serde(default)]
     files: BTreeMap<String, String>,
@@ -155,9 +158,12 @@ struct CsSpec {
     status: Option<String>,
     #[serde(default)]
     never_drains: bool,
+    /// Reserved-blocks percentage of its ext4 (`tune2fs -m`); 0 as add-cs leaves it.
+    #[serde(default)]
+    reserved_pct: u32,
 }
 
-fn default_space() -> u64 {
+pub(super) fn default_space() -> u64 {
     1862
 }
 
@@ -168,6 +174,9 @@ struct MdsSpec {
     host: String,
     #[serde(default)]
     master: bool,
+    /// `avail` unless given (e.g. `offline` for an MDS whose node is down).
+    #[serde(default)]
+    status: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -314,6 +323,7 @@ fn unit(description: &str, active: bool) -> Unit {
         enabled: active,
         description: description.to_string(),
         job: None,
+        repo: None,
     }
 }
 
@@ -362,6 +372,24 @@ fn build(s: Scenario) -> Result<LabState, String> {
         }
         let mut sysctl = default_sysctl();
         sysctl.extend(h.sysctl.clone());
+        let mut mounts = vec![Mount {
+            source: format!("vstorage://{cluster}"),
+            target: format!("/vstorage/{cluster}"),
+            fstype: "fuse.vstorage".into(),
+        }];
+        let mut dirs = vec![
+            "/vz".into(),
+            "/vz/pfcache".into(),
+            format!("/vstorage/{cluster}"),
+            "/etc/sysctl.d".into(),
+            "/etc/security/limits.d".into(),
+            "/etc/vz".into(),
+        ];
+        let disks = h
+            .disks
+            .iter()
+            .map(|d| scenario_disk(d, &mut mounts, &mut dirs))
+            .collect();
         hosts.push(HostState {
             name: h.name.clone(),
             address: h.address.clone(),
@@ -372,32 +400,13 @@ fn build(s: Scenario) -> Result<LabState, String> {
             memory_mb: h.memory_mb,
             unreachable: h.unreachable,
             files: default_files(&cluster, h, s.operator_fstab),
-            dirs: vec![
-                "/vz".into(),
-                "/vz/pfcache".into(),
-                format!("/vstorage/{cluster}"),
-                "/etc/sysctl.d".into(),
-                "/etc/security/limits.d".into(),
-                "/etc/vz".into(),
-            ],
+            dirs,
             sysctl,
             ports_runtime: vec!["22/tcp".into()],
             ports_permanent: vec!["22/tcp".into()],
             units,
-            disks: h
-                .disks
-                .iter()
-                .map(|d| Disk {
-                    device: d.clone(),
-                    size_gb: 1862,
-                    partition: None,
-                })
-                .collect(),
-            mounts: vec![Mount {
-                source: format!("vstorage://{cluster}"),
-                target: format!("/vstorage/{cluster}"),
-                fstype: "fuse.vstorage".into(),
-            }],
+            disks,
+            mounts,
             networks: vec![
                 Network {
                     name: "Bridged".into(),
@@ -480,41 +489,55 @@ fn build(s: Scenario) -> Result<LabState, String> {
         if c.tier > 3 {
             return Err(format!("CS#{}: tier {} is outside 0-3", c.id, c.tier));
         }
-        let repo = format!("/vstorage/{cluster}-cs{}", c.id);
         let h = hosts
             .iter_mut()
             .find(|h| h.name == c.host)
             .expect("checked");
-        // Each CS sits on its own disk, mounted by UUID through fstab, as on a real node.
-        let letters = ['b', 'c', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n'];
-        let used = h.disks.iter().filter(|d| d.partition.is_some()).count();
-        let device = format!("/dev/sd{}", letters.get(used).copied().unwrap_or('z'));
+        // Each CS sits on its own disk, mounted by UUID through fstab at a mount point named
+        // after the disk, its repository a `data` directory in it (the operators' layout:
+        // make-cs wants an empty directory, and the file system root holds lost+found).
+        let letter = ['b', 'c', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n']
+            .into_iter()
+            .find(|l| !h.disks.iter().any(|d| d.device == format!("/dev/sd{l}")))
+            .unwrap_or('z');
+        let device = format!("/dev/sd{letter}");
+        let mount = format!("/vstorage/{cluster}-sd{letter}");
+        let repo = format!("{mount}/data");
         let part = Partition {
             device: format!("{device}1"),
             uuid: uuid_from(&format!("cs-{}-{}", c.host, c.id)),
             fstype: "ext4".into(),
-            reserved_pct: 0,
+            reserved_pct: c.reserved_pct,
+            content: Vec::new(),
         };
         if let Some(fstab) = h.files.get_mut("/etc/fstab") {
             fstab
                 .content
-                .push_str(&cs_fstab_line(&part.uuid, &repo, s.operator_fstab));
+                .push_str(&cs_fstab_line(&part.uuid, &mount, s.operator_fstab));
         }
         h.mounts.push(Mount {
             source: part.device.clone(),
-            target: repo.clone(),
+            target: mount.clone(),
             fstype: "ext4".into(),
         });
         h.disks.push(Disk {
             device,
             size_gb: c.space_gb,
             partition: Some(part),
+            kind: DiskKind::Blank,
         });
-        h.units.insert(
-            format!("vstorage-csd.{cluster}.{}.service", c.id),
-            unit(&format!("Virtuozzo Storage CS {}", c.id), true),
-        );
-        h.dirs.push(repo.clone());
+        let mut cs_unit = unit(&format!("Virtuozzo Storage CS {}", c.id), true);
+        cs_unit.repo = Some(repo.clone());
+        h.units
+            .insert(format!("vstorage-csd.{cluster}.{}.service", c.id), cs_unit);
+        for dir in [
+            mount.clone(),
+            format!("{mount}/lost+found"),
+            repo.clone(),
+            format!("{repo}/control"),
+        ] {
+            h.dirs.push(dir);
+        }
         css.push(Cs {
             id: c.id,
             host: c.host.clone(),
@@ -547,7 +570,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
             host: m.host.clone(),
             address: h.stat_address().to_string(),
             master: m.master,
-            status: "avail".into(),
+            status: m.status.clone().unwrap_or_else(|| "avail".into()),
         });
     }
     for spec in &s.hosts {

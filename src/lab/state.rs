@@ -129,6 +129,9 @@ pub struct Unit {
     /// A pending job (`start`, `stop`, ...), shown in list-units' JOB column.
     #[serde(default)]
     pub job: Option<String>,
+    /// A chunk server's unit: the repository its `csd -r DIR` process serves (csd(1)).
+    #[serde(default)]
+    pub repo: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,6 +140,30 @@ pub struct Disk {
     pub size_gb: u64,
     /// Set once prepare_vstorage_drive made a partition and a file system on it.
     pub partition: Option<Partition>,
+    /// What else the whole disk is (see `DiskKind`): the disks naive code wipes.
+    #[serde(default)]
+    pub kind: DiskKind,
+}
+
+/// What a disk that is not a blank spare is used for. Each kind is what `lsblk`, `blkid`,
+/// `/proc/swaps` and `pvs` show on a real node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskKind {
+    /// No signature at all (or one made by prepare_vstorage_drive, see `partition`).
+    #[default]
+    Blank,
+    /// An LVM physical volume whose logical volume is mounted as `/dev/mapper/...`: mounted
+    /// under a name that does not start with the disk's.
+    LvmPv,
+    /// A member of an md RAID array (`/dev/md127`).
+    RaidMember,
+    /// Swap on the whole disk, active.
+    Swap,
+    /// A partition with an xfs file system, not mounted.
+    Partitioned,
+    /// A partition with an xfs file system, mounted on /srv/<name>.
+    Mounted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +172,10 @@ pub struct Partition {
     pub uuid: String,
     pub fstype: String,
     pub reserved_pct: u32,
+    /// Directories on the file system (relative) while it is not mounted; once mounted they
+    /// are the host's `dirs` below the mount point. A fresh ext4 holds `lost+found`.
+    #[serde(default)]
+    pub content: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

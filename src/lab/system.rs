@@ -256,6 +256,34 @@ fn unit_name(name: &str) -> String {
     }
 }
 
+/// An MDS unit `vstorage-mdsd.<cluster>.<id>.service` → the id.
+fn mds_of_unit(cluster: &str, unit: &str) -> Option<u32> {
+    unit.strip_prefix(&format!("vstorage-mdsd.{cluster}."))?
+        .strip_suffix(".service")?
+        .parse()
+        .ok()
+}
+
+/// An MDS whose service stops hands the master role to another running MDS, as the
+/// survivors elect one (the lab picks the lowest id).
+fn mds_down(state: &mut LabState, unit: &str) {
+    let Some(id) = mds_of_unit(&state.cluster, unit) else {
+        return;
+    };
+    let was_master = state.mdss.iter().any(|m| m.id == id && m.master);
+    let heir = state
+        .mdss
+        .iter()
+        .filter(|m| m.id != id && m.status == "avail")
+        .map(|m| m.id)
+        .min();
+    if let (true, Some(heir)) = (was_master, heir) {
+        for m in &mut state.mdss {
+            m.master = m.id == heir;
+        }
+    }
+}
+
 /// A CS unit `vstorage-csd.<cluster>.<id>.service` → the id.
 fn cs_of_unit(cluster: &str, unit: &str) -> Option<u32> {
     unit.strip_prefix(&format!("vstorage-csd.{cluster}."))?
@@ -280,6 +308,11 @@ fn set_active(state: &mut LabState, host: &str, unit: &str, active: bool) {
     for m in members.iter().chain(std::iter::once(&unit.to_string())) {
         if let Some(u) = state.host_mut(host).units.get_mut(m) {
             u.active = active;
+        }
+        if let Some(id) = mds_of_unit(&cluster, m) {
+            if let Some(mds) = state.mdss.iter_mut().find(|x| x.id == id) {
+                mds.status = if active { "avail" } else { "offline" }.into();
+            }
         }
         if let Some(id) = cs_of_unit(&cluster, m) {
             if let Some(cs) = state.css.iter_mut().find(|c| c.id == id && c.host == host) {
@@ -356,6 +389,10 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 }
             }
             for u in &units {
+                if matches!(verb.as_str(), "stop" | "restart" | "try-restart") {
+                    // The MDS goes away (for a moment, on a restart): the others elect a master.
+                    mds_down(state, u);
+                }
                 set_active(state, host, u, verb.as_str() != "stop");
             }
             Reply::ok("").takes(1.0)
@@ -393,8 +430,63 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             !args.iter().any(|a| a == "--no-legend"),
         ),
         "daemon-reload" => Reply::ok(""),
+        "show" => show(state, host, args, &units),
         other => Reply::fail(1, format!("Unknown operation '{other}'.\n")),
     }
+}
+
+/// The lab's pid of a running chunk server's `csd`: derived from its id.
+fn cs_pid(id: u32) -> u32 {
+    20_000 + id
+}
+
+/// `systemctl show -p PROP... UNIT` (systemd 219): `Name=value` lines. Only `MainPID`,
+/// `LoadState`, `ActiveState` and `UnitFileState` are known; an unknown unit is
+/// `LoadState=not-found`, `MainPID=0`, as systemd answers.
+fn show(state: &LabState, host: &str, args: &[String], units: &[String]) -> Reply {
+    let props: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "-p" || w[0] == "--property")
+        .flat_map(|w| w[1].split(','))
+        .collect();
+    let cluster = &state.cluster;
+    let mut out = String::new();
+    // `-p X` puts X among the words; the unit is the last one.
+    let Some(name) = units.last() else {
+        return Reply::fail(1, "systemctl show: a unit is required in the lab\n");
+    };
+    let unit = state.host(host).and_then(|h| h.units.get(name));
+    for p in props {
+        let value = match (p, unit) {
+            ("MainPID", Some(u)) if u.active => cs_of_unit(cluster, name)
+                .filter(|_| u.repo.is_some())
+                .map_or(1000, cs_pid)
+                .to_string(),
+            ("MainPID", _) => "0".into(),
+            ("LoadState", Some(_)) => "loaded".into(),
+            ("LoadState", None) => "not-found".into(),
+            ("ActiveState", Some(u)) if u.active => "active".into(),
+            ("ActiveState", _) => "inactive".into(),
+            ("UnitFileState", Some(u)) if u.enabled => "enabled".into(),
+            ("UnitFileState", Some(_)) => "disabled".into(),
+            ("UnitFileState", None) => String::new(),
+            _ => String::new(),
+        };
+        out.push_str(&format!("{p}={value}\n"));
+    }
+    Reply::ok(out)
+}
+
+/// `/proc/PID/cmdline` of a running `csd`: NUL-separated argv, `/usr/bin/csd -r DIR -u
+/// vstorage` (the process line operators see; csd(1) for `-r`).
+pub fn cmdline(state: &LabState, host: &str, pid: &str) -> Option<String> {
+    let pid: u32 = pid.parse().ok()?;
+    let h = state.host(host)?;
+    h.units.iter().find_map(|(name, u)| {
+        let id = cs_of_unit(&state.cluster, name)?;
+        let repo = u.repo.as_ref()?;
+        (u.active && cs_pid(id) == pid).then(|| format!("/usr/bin/csd\0-r\0{repo}\0-u\0vstorage\0"))
+    })
 }
 
 /// Shell-style `*` and `?` matching, as systemctl patterns use.

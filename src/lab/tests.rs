@@ -2,11 +2,11 @@
 
 use super::*;
 
-fn lab() -> LabState {
+pub(super) fn lab() -> LabState {
     load(DEFAULT_SCENARIO, "default").expect("the default scenario loads")
 }
 
-fn run(state: &mut LabState, host: &str, line: &str) -> Reply {
+pub(super) fn run(state: &mut LabState, host: &str, line: &str) -> Reply {
     let argv: Vec<String> = line.split_whitespace().map(str::to_string).collect();
     dispatch(state, host, &argv).expect("a simulated program")
 }
@@ -551,10 +551,23 @@ fn a_new_drive_becomes_a_chunk_server() {
     assert!(run(&mut s, h, "tune2fs -m 0 /dev/sdd1")
         .stdout
         .contains("Setting reserved blocks percentage to 0%"));
-    let r = run(
+    // A fresh ext4 root holds lost+found: make-cs wants an empty directory.
+    let root = run(
         &mut s,
         h,
         "vstorage -c livelinux make-cs -r /vstorage/livelinux-cs-new -t 1",
+    );
+    assert_eq!(root.code, 1);
+    assert!(
+        root.stderr.contains("not empty (lost+found found)"),
+        "{}",
+        root.stderr
+    );
+    run(&mut s, h, "mkdir /vstorage/livelinux-cs-new/data");
+    let r = run(
+        &mut s,
+        h,
+        "vstorage -c livelinux make-cs -r /vstorage/livelinux-cs-new/data -t 1",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let cs = s.css.last().unwrap().clone();

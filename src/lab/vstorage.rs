@@ -85,8 +85,21 @@ pub fn vstorage(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     }
 }
 
+/// Whether a CS's chunks are short of a replica: it is not active, or its tier has fewer
+/// hosts with active CSs than the replication norm (the failure domain is the host: two
+/// replicas never share one, so 3 replicas need 3 hosts, however many CSs there are).
+fn short_of_replicas(state: &LabState, cs: &super::state::Cs) -> bool {
+    let hosts: std::collections::BTreeSet<&str> = state
+        .css
+        .iter()
+        .filter(|c| c.tier == cs.tier && c.status == "active")
+        .map(|c| c.host.as_str())
+        .collect();
+    cs.status != "active" || hosts.len() < state.replicas_norm as usize
+}
+
 fn cluster_status(state: &LabState) -> &'static str {
-    if state.css.iter().all(|c| c.status == "active") {
+    if !state.css.iter().any(|c| short_of_replicas(state, c)) {
         "healthy"
     } else if state.css.iter().filter(|c| c.status == "active").count()
         < state.replicas_min as usize
@@ -110,7 +123,7 @@ fn stat(state: &LabState) -> Reply {
     let degraded: u64 = state
         .css
         .iter()
-        .filter(|c| c.status != "active")
+        .filter(|c| short_of_replicas(state, c))
         .map(|c| c.replicas)
         .sum::<u64>()
         / norm;
@@ -366,9 +379,22 @@ fn make_cs(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, R
             format!("make-cs: {repo} already holds a chunk server repository\n"),
         ));
     }
+    // make-cs wants an empty directory: pointed at the root of a fresh ext4 it meets
+    // lost+found and stops (public notes say so; the wording here is invented).
+    let below = format!("{repo}/");
+    if let Some(entry) = h.dirs.iter().find(|d| d.starts_with(&below)) {
+        return Err(Reply::fail(
+            1,
+            format!(
+                "make-cs: repository directory {repo} is not empty ({} found)\n",
+                entry.trim_start_matches(&below)
+            ),
+        ));
+    }
     let id = state.css.iter().map(|c| c.id).max().unwrap_or(1024) + 1;
     let space = space.unwrap_or(1862);
     let shown = format!("Creating CS#{id} in {repo} ...\ndone\n");
+    let repo_dir = repo.clone();
     state.css.push(Cs {
         id,
         host: host.to_string(),
@@ -382,13 +408,16 @@ fn make_cs(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, R
         drained_at: None,
         never_drains: false,
     });
-    state.host_mut(host).units.insert(
+    let h = state.host_mut(host);
+    h.dirs.push(format!("{}/control", repo_dir));
+    h.units.insert(
         format!("vstorage-csd.{cluster}.{id}.service"),
         Unit {
             active: false,
             enabled: true,
             description: format!("Virtuozzo Storage CS {id}"),
             job: None,
+            repo: Some(repo_dir),
         },
     );
     Ok(Reply::ok(shown).takes(2.0))
@@ -415,6 +444,7 @@ fn make_mds(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, 
             enabled: true,
             description: format!("Virtuozzo Storage MDS {id}"),
             job: None,
+            repo: None,
         },
     );
     Ok(Reply::ok(format!("MDS#{id} is created\n")).takes(2.0))

@@ -1,10 +1,13 @@
 //! `disk::` — drives and mounts for chunk servers: identify, prepare, tune, mount.
-//! A drive that is mounted is never prepared.
+//! A drive in use is never prepared or wiped: "in use" is asked of every source a real node
+//! has (lsblk's tree, /proc/swaps, pvs, /proc/mounts), because each one alone misses cases
+//! (an LVM volume is mounted as /dev/mapper/..., swap and RAID members are not mounted).
 
 use rhai::plugin::*;
 use rhai::Map;
 
-use super::{call, change, probe, validate};
+use super::disk_usage::{parse_reserved_pct, usage, usage_map};
+use super::{call, change, probe, read, validate};
 use crate::api::RunContext;
 use crate::cmd::Cmd;
 use crate::failure::Failure;
@@ -12,8 +15,12 @@ use crate::host::Host;
 
 pub const PREPARE_DRIVE: &str = "/usr/libexec/vstorage/prepare_vstorage_drive";
 
-/// The mounts of the host: (source, target).
-fn mounts(run: &RunContext, host: &Host) -> Result<Vec<(String, String)>, Failure> {
+/// The mounts of the host from /proc/mounts (proc(5): source, target with octal escapes,
+/// fstype, options, 0, 0): (source, target, fstype).
+pub fn proc_mounts(
+    run: &RunContext,
+    host: &Host,
+) -> Result<Vec<(String, String, String)>, Failure> {
     let text = run
         .runner
         .read_file(host, "/proc/mounts")?
@@ -25,9 +32,36 @@ fn mounts(run: &RunContext, host: &Host) -> Result<Vec<(String, String)>, Failur
             Some((
                 f.next()?.to_string(),
                 crate::edit::fstab::unescape(f.next()?),
+                f.next()?.to_string(),
             ))
         })
         .collect())
+}
+
+/// The mounts of the host: (source, target).
+pub(crate) fn mounts(run: &RunContext, host: &Host) -> Result<Vec<(String, String)>, Failure> {
+    Ok(proc_mounts(run, host)?
+        .into_iter()
+        .map(|(source, target, _)| (source, target))
+        .collect())
+}
+
+/// Removes a path with `argv` unless `test FLAG path` says it is not there (no change).
+fn remove_path(
+    run: &RunContext,
+    host: &Host,
+    path: &str,
+    test_flag: &str,
+    argv: &[&str],
+) -> Result<bool, Failure> {
+    let path = validate::abs_path("path", path)?;
+    if probe(run, host, ["test", test_flag, path.as_str()])?.code != 0 {
+        return Ok(run.runner.unchanged(host, format!("{path} does not exist")));
+    }
+    let mut full: Vec<&str> = argv.to_vec();
+    full.push(&path);
+    change(run, host, Cmd::change(full))?;
+    Ok(true)
 }
 
 /// `/dev/sdd1: UUID="..." TYPE="ext4"` → `#{uuid, type}` (tag names in lower case): blkid's
@@ -74,8 +108,115 @@ pub mod api {
         })
     }
 
+    /// Why a drive is in use: `#{device, in_use, uses: [#{kind, reason}]}`; `kind` is
+    /// mounted (itself or any partition or volume on it, by any name), swap, lvm (a physical
+    /// volume), raid (a member), holder (something built on it), partition or signature (a
+    /// file system or partition table). From lsblk, /proc/swaps, pvs and /proc/mounts.
+    ///
+    /// ```rhai
+    /// let u = disk::usage(h, "/dev/sdd");
+    /// if u.in_use { refuse(`/dev/sdd: ${u.uses.map(|x| x.reason)}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn usage(ctx: NativeCallContext, host: Host, dev: &str) -> Result<Map, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let dev = validate::device(dev)?;
+            Ok(usage_map(&dev, &super::usage(run, &host, &dev)?))
+        })
+    }
+
+    /// Erases the signatures of a disk or partition (`wipefs -a`). Refused (exit 3) while
+    /// anything on it is mounted, swap, an LVM volume, a RAID member or holds something;
+    /// a device with no signature is no change.
+    ///
+    /// ```rhai
+    /// disk::wipe(h, "/dev/sdd1");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn wipe(ctx: NativeCallContext, host: Host, dev: &str) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let dev = validate::device(dev)?;
+            let uses = super::usage(run, &host, &dev)?;
+            let busy: Vec<&str> = uses
+                .iter()
+                .filter(|u| !matches!(u.kind, "signature" | "partition"))
+                .map(|u| u.reason.as_str())
+                .collect();
+            if !busy.is_empty() {
+                return Err(Failure::refused(format!(
+                    "{dev} on {} is in use: {}; nothing was wiped",
+                    host.name(),
+                    busy.join("; ")
+                )));
+            }
+            if !uses.iter().any(|u| u.kind == "signature")
+                && probe(run, &host, ["blkid", dev.as_str()])?.code == 2
+            {
+                return Ok(run
+                    .runner
+                    .unchanged(&host, format!("{dev} has no signature")));
+            }
+            change(run, &host, Cmd::change(["wipefs", "-a", dev.as_str()]))?;
+            Ok(true)
+        })
+    }
+
+    /// The reserved-blocks percentage of an ext4 file system (from `tune2fs -l`).
+    ///
+    /// ```rhai
+    /// if disk::reserved_pct(h, "/dev/sdd1") > 0 { disk::reserved_blocks(h, "/dev/sdd1", 0); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn reserved_pct(
+        ctx: NativeCallContext,
+        host: Host,
+        dev: &str,
+    ) -> Result<i64, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let dev = validate::device(dev)?;
+            let out = read(run, &host, ["tune2fs", "-l", dev.as_str()])?;
+            parse_reserved_pct(&out.stdout).ok_or_else(|| {
+                Failure::failed(format!(
+                    "tune2fs -l {dev} on {} shows no block counts",
+                    host.name()
+                ))
+            })
+        })
+    }
+
+    /// Removes an empty directory (`rmdir`); one that does not exist is no change.
+    ///
+    /// ```rhai
+    /// disk::rmdir(h, "/vstorage/livelinux-sdd");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn rmdir(
+        ctx: NativeCallContext,
+        host: Host,
+        path: &str,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| remove_path(run, &host, path, "-d", &["rmdir"]))
+    }
+
+    /// Removes a file (`rm -f`); one that does not exist is no change.
+    ///
+    /// ```rhai
+    /// disk::remove_file(h, "/var/lib/vzrun/cs-sdd.id");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn remove_file(
+        ctx: NativeCallContext,
+        host: Host,
+        path: &str,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            remove_path(run, &host, path, "-e", &["rm", "-f"])
+        })
+    }
+
     /// Partitions and formats a drive for vstorage (`prepare_vstorage_drive DEV --noboot`).
-    /// Refused (exit 3) when the drive or one of its partitions is mounted.
+    /// Refused (exit 3) when the drive is in use (see `disk::usage`): mounted, swap, an LVM
+    /// physical volume, a RAID member, or holding any partition or signature.
     ///
     /// ```rhai
     /// disk::prepare_vstorage_drive(h, "/dev/sdd");
@@ -88,13 +229,13 @@ pub mod api {
     ) -> Result<bool, Box<EvalAltResult>> {
         call(&ctx, |run| {
             let dev = validate::device(dev)?;
-            if let Some((source, target)) = mounts(run, &host)?
-                .into_iter()
-                .find(|(s, _)| s.starts_with(&dev))
-            {
+            let uses = super::usage(run, &host, &dev)?;
+            if !uses.is_empty() {
+                let reasons: Vec<&str> = uses.iter().map(|u| u.reason.as_str()).collect();
                 return Err(Failure::refused(format!(
-                    "{dev} is in use on {}: {source} is mounted on {target}",
-                    host.name()
+                    "{dev} is in use on {}: {}; nothing was changed. Choose an empty drive, or free this one yourself once you are sure it holds nothing needed",
+                    host.name(),
+                    reasons.join("; ")
                 )));
             }
             change(
@@ -124,6 +265,12 @@ pub mod api {
             let dev = validate::device(dev)?;
             if !(0..=50).contains(&pct) {
                 return Err(Failure::bad_input("pct", format!("{pct} is outside 0-50")));
+            }
+            let listed = probe(run, &host, ["tune2fs", "-l", dev.as_str()])?;
+            if listed.code == 0 && parse_reserved_pct(&listed.stdout) == Some(pct) {
+                return Ok(run
+                    .runner
+                    .unchanged(&host, format!("{dev} already reserves {pct}%")));
             }
             change(
                 run,

@@ -6,6 +6,7 @@
 
 pub mod conf;
 pub mod disk;
+pub mod disk_usage;
 pub mod file;
 pub mod firewall;
 pub mod fstab;
@@ -20,6 +21,7 @@ pub mod validate;
 pub mod vstorage;
 mod vstorage_figures;
 mod vstorage_map;
+pub mod vstorage_safety;
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 
@@ -31,7 +33,10 @@ use crate::host::Host;
 pub fn register(engine: &mut Engine) {
     engine.register_static_module("prlctl", rhai::exported_module!(prlctl::api).into());
     engine.register_static_module("prlsrvctl", rhai::exported_module!(prlsrvctl::api).into());
-    engine.register_static_module("vstorage", rhai::exported_module!(vstorage::api).into());
+    let mut storage = rhai::exported_module!(vstorage::api);
+    storage.combine_flatten(rhai::exported_module!(vstorage_safety::api));
+    storage.combine_flatten(rhai::exported_module!(vstorage_safety::mds_api));
+    engine.register_static_module("vstorage", storage.into());
     engine.register_static_module("sysctl", rhai::exported_module!(sysctl::api).into());
     engine.register_static_module("fstab", rhai::exported_module!(fstab::api).into());
     engine.register_static_module("conf", rhai::exported_module!(conf::api).into());
@@ -39,7 +44,9 @@ pub fn register(engine: &mut Engine) {
     engine.register_static_module("firewall", rhai::exported_module!(firewall::api).into());
     engine.register_static_module("systemd", rhai::exported_module!(systemd::api).into());
     engine.register_static_module("mem", rhai::exported_module!(mem::api).into());
-    engine.register_static_module("disk", rhai::exported_module!(disk::api).into());
+    let mut disks = rhai::exported_module!(disk::api);
+    disks.combine_flatten(rhai::exported_module!(vstorage_safety::disk_api));
+    engine.register_static_module("disk", disks.into());
 }
 
 /// Runs a primitive's body with the run context, and places any failure at the call in the

@@ -403,7 +403,9 @@ pub mod api {
         })
     }
 
-    /// Removes a metadata server; one not in the cluster is no change.
+    /// Removes a metadata server; one not in the cluster is no change. Refused (exit 3) for
+    /// the master (hand it over first), when fewer than 2 MDSs would remain, or when those
+    /// running would no longer be a majority.
     ///
     /// ```rhai
     /// vstorage::rm_mds(h, 3);
@@ -413,11 +415,13 @@ pub mod api {
         call(&ctx, |run| {
             let cluster = cluster_name(run)?;
             let id = validate::id("MDS id", id)?;
-            if !super::stat(run, &host)?.mds.iter().any(|m| m.id == id) {
+            let current = super::stat(run, &host)?;
+            if !current.mds.iter().any(|m| m.id == id) {
                 return Ok(run
                     .runner
                     .unchanged(&host, format!("MDS#{id} is not in the cluster")));
             }
+            super::super::vstorage_safety::check_mds_removal(&current, id, &cluster)?;
             change(
                 run,
                 &host,

@@ -10,7 +10,7 @@ use crate::host::Host;
 use crate::parse::vstorage::{self as parse, Stat};
 
 /// What each CS and MDS HOST of `s` matched (see `nodes`), asking `ask_first` in any case.
-pub(super) fn resolve_nodes(run: &RunContext, s: &Stat, ask_first: &[&Host]) -> nodes::Resolution {
+pub(crate) fn resolve_nodes(run: &RunContext, s: &Stat, ask_first: &[&Host]) -> nodes::Resolution {
     let values: Vec<(String, String)> =
         s.cs.iter()
             .map(|c| (format!("CS#{}", c.id), c.host.clone()))
@@ -23,7 +23,7 @@ pub(super) fn resolve_nodes(run: &RunContext, s: &Stat, ask_first: &[&Host]) -> 
     nodes::resolve(run, &values, ask_first)
 }
 
-pub(super) fn node_map(resolution: &nodes::Resolution) -> Map {
+pub(crate) fn node_map(resolution: &nodes::Resolution) -> Map {
     resolution
         .found()
         .into_iter()

@@ -63,6 +63,21 @@ impl Lab {
         (line, run_id)
     }
 
+    /// The lab's state file as it stands (empty before the first run).
+    pub(crate) fn state(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("lab.json")).unwrap_or_default()
+    }
+
+    /// Every journal of the runs so far, concatenated.
+    pub(crate) fn journals(&self) -> String {
+        let runs = self.dir.path().join("state").join("runs");
+        let mut text = String::new();
+        for entry in std::fs::read_dir(runs).into_iter().flatten().flatten() {
+            text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        text
+    }
+
     /// A state-reading runbook, to look at the lab between runs.
     pub(crate) fn query(&self, script: &str) -> Outcome {
         let path = self.dir.path().join("query.rhai");
@@ -167,11 +182,13 @@ fn remove_cs_leaves_no_tails_and_a_second_run_finds_nothing() {
         .stderr_has("rm-cs --wait 1043")
         .stderr_has("systemctl stop vstorage-csd.livelinux.1043.service")
         .stderr_has("systemctl disable vstorage-csd.livelinux.1043.service")
-        .stderr_has("umount /vstorage/livelinux-cs1043")
+        // The disk's real mount point, found on the node (not a default path).
+        .stderr_has("umount /vstorage/livelinux-sdb")
         .stderr_has("-UUID=")
-        .stdout_has("keeps no trace of it");
+        .stderr_has("rmdir /vstorage/livelinux-sdb")
+        .stdout_has("removed: CS#1043 from the cluster");
     lab.query(
-        "let h = host(\"msk-07\");\nlog(`cs: ${vstorage::stat(h).cs.filter(|c| c.id == 1043).len()} active: ${systemd::is_active(h, \"vstorage-csd.livelinux.1043.service\")} fstab: ${fstab::list(h).filter(|e| e.file == \"/vstorage/livelinux-cs1043\").len()}`);",
+        "let h = host(\"msk-07\");\nlog(`cs: ${vstorage::stat(h).cs.filter(|c| c.id == 1043).len()} active: ${systemd::is_active(h, \"vstorage-csd.livelinux.1043.service\")} fstab: ${fstab::list(h).filter(|e| e.file == \"/vstorage/livelinux-sdb\").len()}`);",
     )
     .status(0)
     .stdout_has("cs: 0 active: false fstab: 0");
@@ -184,7 +201,7 @@ fn remove_cs_refuses_below_the_replication_norm() {
     unchanged(
         lab.run(&["remove-cs", "3", "--yes"])
             .status(3)
-            .stderr_has("only 2 other active CSs for 3 replicas"),
+            .stderr_has("failure_domains: all tiers (vstorage stat shows no tiers): 2 hosts with active CSs afterwards (n1, n2) for 3 replicas"),
     );
 }
 
@@ -197,11 +214,9 @@ fn remove_cs_counts_its_own_tier_when_stat_shows_tiers() {
             .replace("{id: 3, host: n3}", "{id: 3, host: n3, tier: 1}")
             .replace("{id: 4, host: n3}", "{id: 4, host: n3, tier: 1}"),
     );
-    unchanged(
-        lab.run(&["remove-cs", "4", "--yes"])
-            .status(3)
-            .stderr_has("only 1 other active CSs on tier 1 for 3 replicas"),
-    );
+    unchanged(lab.run(&["remove-cs", "4", "--yes"]).status(3).stderr_has(
+        "failure_domains: tier 1: 1 hosts with active CSs afterwards (n3) for 3 replicas",
+    ));
     // Without tiers in stat, it says so and counts them all.
     let lab = Lab::with_scenario(SMALL);
     lab.run(&["remove-cs", "4", "--yes"])
@@ -231,9 +246,12 @@ fn add_cs_builds_a_chunk_server_and_refuses_a_drive_in_use() {
         .stderr_has("+UUID=")
         .stderr_has("/vstorage/livelinux-sdd ext4 defaults,lazytime 1 2")
         .stderr_has("tune2fs -m 0 /dev/sdd1")
-        .stderr_has("make-cs -r /vstorage/livelinux-sdd -t 2")
-        .stderr_has("systemctl restart vstorage-csd.target")
-        .stdout_has("CS#1046 serves /vstorage/livelinux-sdd on msk-06 (tier 2)");
+        // In a data directory: the root of a fresh ext4 holds lost+found.
+        .stderr_has("make-cs -r /vstorage/livelinux-sdd/data -t 2")
+        // Only the new CS's unit, not every CS of the node.
+        .stderr_has("systemctl start vstorage-csd.livelinux.1046.service")
+        .stderr_lacks("vstorage-csd.target")
+        .stdout_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-06 (tier 2)");
     lab.query("log(vstorage::stat(host(\"msk-06\")).cs.filter(|c| c.id == 1046)[0].status);")
         .status(0)
         .stdout_has("active");
@@ -242,25 +260,27 @@ fn add_cs_builds_a_chunk_server_and_refuses_a_drive_in_use() {
             .status(0)
             .stdout_has("already serves CS#1046"),
     );
-    // /dev/sdb holds a running CS.
+    // /dev/sdb holds a running CS: it is left alone (drives in other use: tests/storage.rs).
     unchanged(
         lab.run(&[
             "add-cs",
             "msk-01",
             "/dev/sdb",
             "--yes",
+            "--tier",
+            "0",
             "--repo",
             "/vstorage/other",
         ])
-        .status(3)
-        .stderr_has("/dev/sdb is in use"),
+        .status(0)
+        .stdout_has("/dev/sdb on msk-01 already serves CS#1025"),
     );
 }
 
 #[test]
 fn add_cs_plan_shows_what_is_not_known_yet() {
     Lab::new()
-        .run(&["plan", "add-cs", "msk-06", "/dev/sdd"])
+        .run(&["plan", "add-cs", "msk-06", "/dev/sdd", "--tier", "1"])
         .status(0)
         .stdout_has(
             "would run on msk-06: /usr/libexec/vstorage/prepare_vstorage_drive /dev/sdd --noboot",

@@ -17,6 +17,7 @@ mod prlctl;
 mod reliability;
 mod ssh;
 mod sshd;
+mod storage;
 mod test;
 mod ux;
 mod vstorage;

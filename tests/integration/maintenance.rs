@@ -514,3 +514,27 @@ fn evacuate_and_unevacuate_of_one_node_at_once_do_not_both_succeed() {
         assert!(ves_on(&lab, "msk-07").is_empty());
     }
 }
+
+#[test]
+fn maintenance_on_a_storage_node_asks_ok_to_stop_first() {
+    // A CS of another node is offline: taking msk-07's CSs away too would leave chunks
+    // with too few replicas. The refusal names the rule and changes nothing.
+    let default = include_str!("../../src/lab/default.yaml");
+    let line = "  - {id: 1043, host: msk-07, tier: 0, space_gb: 894, free_gb: 582}";
+    assert!(default.contains(line), "the default scenario changed");
+    let lab = Lab::with_scenario(&default.replace(
+        line,
+        &format!("{line}\n  - {{id: 1099, host: msk-06, tier: 0, space_gb: 894, free_gb: 582, status: offline}}"),
+    ));
+    lab.run(&["maintenance", "msk-07", "status"]).status(0);
+    refused_unchanged(
+        &lab,
+        &["maintenance", "msk-07", "on", "--yes"],
+        3,
+        "maintenance of msk-07 (its 3 CSs stop with it) is not safe: healthy:",
+    );
+    // --force goes ahead, and says why in a warning (journaled).
+    lab.run(&["maintenance", "msk-07", "on", "--force", "--yes"])
+        .status(0)
+        .stderr_has("warning: --force: maintenance of msk-07");
+}

@@ -1,0 +1,416 @@
+//! `vstorage::` safety questions, asked before storage is taken away: may these chunk
+//! servers stop (`ok_to_stop`, after Ceph's `ok-to-stop`/`safe-to-destroy`), and where does
+//! a chunk server really keep its data (`cs_location`: from the node, never a default path).
+//!
+//! The rules count failure domains (hosts), not chunk servers: three CSs on two hosts hold
+//! three replicas on two hosts only, so losing one host loses two replicas.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Map};
+
+use super::vstorage::stat;
+use super::vstorage_map::{node_map, resolve_nodes};
+use super::{call, map, probe, read, validate};
+use crate::api::{OptionMap, RunContext};
+use crate::failure::{ApiResult, Failure};
+use crate::host::Host;
+use crate::parse::vstorage::{CsRow, Stat};
+
+const GB: u64 = 1 << 30;
+
+/// Replication norm when `vstorage stat` does not print it: the documented default of 3.
+const DEFAULT_NORM: u64 = 3;
+
+/// The inventory host of each CS HOST of `s` (matched as `vstorage::stat` matches them:
+/// storage-network addresses and aliases too).
+fn node_names(run: &RunContext, s: &Stat) -> Map {
+    node_map(&resolve_nodes(run, s, &[]))
+}
+
+/// The inventory host of a CS (its HOST text when no inventory host has it).
+fn node(nodes: &Map, cs: &CsRow) -> String {
+    nodes
+        .get(cs.host.as_str())
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| cs.host.clone())
+}
+
+pub struct Rule {
+    pub rule: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// The answer to "may `ids` stop for `action`?" on the cluster `s`.
+/// The same rules hold for every action: a CS in maintenance or stopped for a reboot is
+/// re-replicated like a removed one once the offline timeout passes.
+pub fn rules(run: &RunContext, s: &Stat, ids: &[u64]) -> Vec<Rule> {
+    let nodes = node_names(run, s);
+    let stopping: Vec<&CsRow> = s.cs.iter().filter(|c| ids.contains(&c.id)).collect();
+    let nodes_stopping: BTreeSet<String> = stopping.iter().map(|c| node(&nodes, c)).collect();
+    let others: Vec<&CsRow> = s.cs.iter().filter(|c| !ids.contains(&c.id)).collect();
+    let norm = s.replicas_norm.unwrap_or(DEFAULT_NORM);
+    let mut out = Vec::new();
+
+    // 1. Healthy, except for the very CSs being stopped (removing a dead CS is allowed).
+    let sick: Vec<String> = others
+        .iter()
+        .filter(|c| c.status != "active")
+        .map(|c| format!("CS#{} {} on {}", c.id, c.status, node(&nodes, c)))
+        .collect();
+    let degraded = s.chunks.get("degraded").copied().unwrap_or(0);
+    let own_fault = s.status == "healthy" || sick.is_empty();
+    out.push(Rule {
+        rule: "healthy",
+        ok: own_fault,
+        detail: if s.status == "healthy" {
+            "the cluster is healthy".into()
+        } else if sick.is_empty() {
+            format!(
+                "the cluster is {} only because of the CSs in question ({degraded} degraded chunks)",
+                s.status
+            )
+        } else {
+            format!(
+                "the cluster is {} ({degraded} degraded chunks); not active: {}",
+                s.status,
+                sick.join(", ")
+            )
+        },
+    });
+
+    // 2. One node at a time: no other node may have CSs in maintenance.
+    let mut elsewhere: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for c in others.iter().filter(|c| c.status == "maintenance") {
+        let n = node(&nodes, c);
+        if !nodes_stopping.contains(&n) {
+            elsewhere.entry(n).or_default().push(c.id);
+        }
+    }
+    out.push(Rule {
+        rule: "one_node_at_a_time",
+        ok: elsewhere.is_empty(),
+        detail: if elsewhere.is_empty() {
+            "no other node is in maintenance".into()
+        } else {
+            let list: Vec<String> = elsewhere
+                .iter()
+                .map(|(n, ids)| format!("{n} ({} CSs: {ids:?})", ids.len()))
+                .collect();
+            format!(
+                "already in maintenance: {}; take it out of maintenance first",
+                list.join(", ")
+            )
+        },
+    });
+
+    // 3 and 4, per tier of the CSs in question (all together when stat shows no tiers).
+    let tiers_known = s.cs.iter().any(|c| c.tier.is_some());
+    let tiers: BTreeSet<Option<u64>> = stopping
+        .iter()
+        .map(|c| if tiers_known { c.tier } else { None })
+        .collect();
+    for tier in tiers {
+        let scope = match tier {
+            Some(t) => format!("tier {t}"),
+            None if tiers_known => "tier unknown".into(),
+            None => "all tiers (vstorage stat shows no tiers)".into(),
+        };
+        let same = |c: &&&CsRow| !tiers_known || c.tier == tier;
+        let remaining: Vec<&&CsRow> = others
+            .iter()
+            .filter(same)
+            .filter(|c| c.status == "active")
+            .collect();
+        let hosts: BTreeSet<String> = remaining.iter().map(|c| node(&nodes, c)).collect();
+        out.push(Rule {
+            rule: "failure_domains",
+            ok: hosts.len() as u64 >= norm,
+            detail: format!(
+                "{scope}: {} hosts with active CSs afterwards ({}) for {norm} replicas",
+                hosts.len(),
+                hosts.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        });
+        let used: u64 = stopping
+            .iter()
+            .filter(same)
+            .map(|c| c.space.unwrap_or(0).saturating_sub(c.free.unwrap_or(0)))
+            .sum();
+        let room: u64 = remaining.iter().map(|c| c.free.unwrap_or(0)).sum();
+        out.push(Rule {
+            rule: "free_space",
+            ok: room >= used,
+            detail: format!(
+                "{scope}: {} GB free on the other active CSs to re-replicate {} GB",
+                room / GB,
+                used.div_ceil(GB)
+            ),
+        });
+    }
+    out
+}
+
+fn ok_to_stop(run: &RunContext, host: &Host, ids: Array, options: Map) -> Result<Map, Failure> {
+    let mut opts = OptionMap::new("vstorage::ok_to_stop", options);
+    let action = opts.string("action")?.unwrap_or_else(|| "stop".into());
+    opts.finish()?;
+    if !matches!(action.as_str(), "stop" | "remove" | "maintenance") {
+        return Err(Failure::bad_input(
+            "action",
+            format!("{action:?}: expected stop, remove or maintenance"),
+        ));
+    }
+    let mut wanted = Vec::new();
+    for id in ids {
+        let id = id
+            .as_int()
+            .map_err(|_| Failure::bad_input("CS ids", "a list of CS ids (integers)"))?;
+        wanted.push(validate::id("CS id", id)?);
+    }
+    if wanted.is_empty() {
+        return Err(Failure::bad_input("CS ids", "no CS given"));
+    }
+    let s = stat(run, host)?;
+    if let Some(missing) = wanted.iter().find(|id| !s.cs.iter().any(|c| c.id == **id)) {
+        return Err(Failure::bad_input(
+            "CS id",
+            format!("CS#{missing} is not in the cluster"),
+        ));
+    }
+    let rules = rules(run, &s, &wanted);
+    let ok = rules.iter().all(|r| r.ok);
+    let list: Array = rules
+        .into_iter()
+        .map(|r| {
+            Dynamic::from_map(map([
+                ("rule", r.rule.into()),
+                ("ok", r.ok.into()),
+                ("detail", r.detail.into()),
+            ]))
+        })
+        .collect();
+    Ok(map([
+        ("ok", ok.into()),
+        ("tiers_known", s.cs.iter().any(|c| c.tier.is_some()).into()),
+        ("action", action.into()),
+        ("rules", Dynamic::from_array(list)),
+    ]))
+}
+
+/// `systemctl show` output (systemd: `Name=value` lines) → the value of one property.
+fn show_value<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// The mount holding `path` on the host: the longest mount point that contains it.
+pub fn mount_of(
+    run: &RunContext,
+    host: &Host,
+    path: &str,
+) -> Result<Option<(String, String, String)>, Failure> {
+    Ok(super::disk::proc_mounts(run, host)?
+        .into_iter()
+        .filter(|(_, t, _)| t == "/" || path == t || path.starts_with(&format!("{t}/")))
+        .max_by_key(|(_, t, _)| t.len()))
+}
+
+fn cs_location(run: &RunContext, host: &Host, id: i64) -> Result<Map, Failure> {
+    let cluster = super::cluster_name(run)?;
+    let id = validate::id("CS id", id)?;
+    let unit = format!("vstorage-csd.{cluster}.{id}.service");
+    let shown = probe(
+        run,
+        host,
+        [
+            "systemctl",
+            "show",
+            "-p",
+            "MainPID",
+            "-p",
+            "LoadState",
+            unit.as_str(),
+        ],
+    )?;
+    let loaded = show_value(&shown.stdout, "LoadState") == Some("loaded");
+    let pid = show_value(&shown.stdout, "MainPID")
+        .and_then(|p| p.trim().parse::<u64>().ok())
+        .filter(|p| *p > 0);
+    // The running csd names its repository: `/usr/bin/csd -r DIR ...` (csd(1)); its
+    // /proc/PID/cmdline is that argv, NUL-separated (proc(5)).
+    let repo = match pid {
+        Some(pid) => {
+            let argv = read(run, host, ["cat", &format!("/proc/{pid}/cmdline")])?.stdout;
+            let args: Vec<&str> = argv.split('\0').collect();
+            args.windows(2)
+                .find(|w| w[0] == "-r")
+                .map(|w| w[1].to_string())
+        }
+        None => None,
+    };
+    let mut m = map([
+        ("id", (id as i64).into()),
+        ("unit", unit.into()),
+        ("unit_loaded", loaded.into()),
+        ("running", pid.is_some().into()),
+        ("repo", repo.clone().map_or(Dynamic::UNIT, Dynamic::from)),
+        ("mount", Dynamic::UNIT),
+        ("device", Dynamic::UNIT),
+    ]);
+    if let Some(repo) = repo {
+        if let Some((source, target, _)) =
+            mount_of(run, host, &repo)?.filter(|(s, t, _)| t != "/" && s.starts_with("/dev/"))
+        {
+            m.insert("mount".into(), target.into());
+            m.insert("device".into(), source.into());
+        }
+    }
+    Ok(m)
+}
+
+#[export_module]
+pub mod api {
+    use super::*;
+
+    /// May these chunk servers stop? `#{ok, action, tiers_known, rules: [#{rule, ok,
+    /// detail}]}`. Rules:
+    /// `healthy` (the cluster is healthy, or unhealthy only because of these CSs),
+    /// `one_node_at_a_time` (no other node has CSs in maintenance), `failure_domains` (per
+    /// tier: hosts with active CSs left ≥ the replication norm) and `free_space` (per tier:
+    /// room on the others for their data). Option `action`: stop (default), remove,
+    /// maintenance.
+    ///
+    /// ```rhai
+    /// let answer = vstorage::ok_to_stop(h, [1025, 1026], #{action: "maintenance"});
+    /// for r in answer.rules { if !r.ok { warn(`${r.rule}: ${r.detail}`); } }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn ok_to_stop(ctx: NativeCallContext, host: Host, ids: Array) -> ApiResult<Map> {
+        call(&ctx, |run| super::ok_to_stop(run, &host, ids, Map::new()))
+    }
+
+    /// `ok_to_stop` with options: `action` (stop, remove, maintenance).
+    ///
+    /// ```rhai
+    /// let answer = vstorage::ok_to_stop(h, [1043], #{action: "remove"});
+    /// ```
+    #[rhai_fn(name = "ok_to_stop", return_raw)]
+    pub fn ok_to_stop_with(
+        ctx: NativeCallContext,
+        host: Host,
+        ids: Array,
+        options: Map,
+    ) -> ApiResult<Map> {
+        call(&ctx, |run| super::ok_to_stop(run, &host, ids, options))
+    }
+
+    /// Where a chunk server of this host keeps its data, asked of the node: `#{id, unit,
+    /// unit_loaded, running, repo, mount, device}`. `repo` comes from the running `csd -r
+    /// DIR` process (its unit's MainPID), `mount`/`device` from /proc/mounts; each is `()`
+    /// when the node cannot tell (the CS is not running, or its repository is on the root
+    /// file system).
+    ///
+    /// ```rhai
+    /// let loc = vstorage::cs_location(h, 1043);
+    /// if loc.mount != () { log(`CS#1043 is ${loc.device} on ${loc.mount}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cs_location(ctx: NativeCallContext, host: Host, id: i64) -> ApiResult<Map> {
+        call(&ctx, |run| super::cs_location(run, &host, id))
+    }
+}
+
+#[export_module]
+pub mod mds_api {
+    use super::*;
+
+    /// Whether removing an MDS is safe, by the rules `vstorage::rm_mds` enforces:
+    /// `#{ok, reason}` (`reason` says which rule and the numbers; `""` when ok). An MDS not
+    /// in the cluster is ok (nothing to remove).
+    ///
+    /// ```rhai
+    /// let check = vstorage::mds_removal_check(h, 2);
+    /// if !check.ok { refuse(check.reason); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn mds_removal_check(ctx: NativeCallContext, host: Host, id: i64) -> ApiResult<Map> {
+        call(&ctx, |run| {
+            let cluster = super::super::cluster_name(run)?;
+            let id = validate::id("MDS id", id)?;
+            let s = stat(run, &host)?;
+            let reason = match check_mds_removal(&s, id, &cluster) {
+                Ok(()) => String::new(),
+                Err(f) => f.message,
+            };
+            Ok(map([
+                ("ok", reason.is_empty().into()),
+                ("reason", reason.into()),
+            ]))
+        })
+    }
+}
+
+#[export_module]
+pub mod disk_api {
+    use super::*;
+
+    /// The mount holding a path: `#{source, target, fstype}` from /proc/mounts (the longest
+    /// mount point containing it), `()` when only the root file system does.
+    ///
+    /// ```rhai
+    /// let m = disk::mount_of(h, "/vstorage/livelinux-sdd/data");
+    /// if m != () { log(`${m.source} on ${m.target}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn mount_of(ctx: NativeCallContext, host: Host, path: &str) -> ApiResult<Dynamic> {
+        call(&ctx, |run| {
+            let path = validate::abs_path("path", path)?;
+            Ok(
+                match super::mount_of(run, &host, &path)?.filter(|(_, t, _)| t != "/") {
+                    Some((source, target, fstype)) => Dynamic::from_map(map([
+                        ("source", source.into()),
+                        ("target", target.into()),
+                        ("fstype", fstype.into()),
+                    ])),
+                    None => Dynamic::UNIT,
+                },
+            )
+        })
+    }
+}
+
+/// Refuses an MDS removal that would hurt the cluster: the master (hand it over first), a
+/// removal that leaves fewer than 2 MDSs, or one after which the MDSs running are no longer
+/// a majority of those left (the MDSs agree by majority: with 3 of which 1 is down,
+/// removing a running one leaves 1 of 2, no majority).
+pub fn check_mds_removal(s: &Stat, id: u64, cluster: &str) -> Result<(), Failure> {
+    let Some(target) = s.mds.iter().find(|m| m.id == id) else {
+        return Ok(());
+    };
+    if target.master {
+        return Err(Failure::refused(format!(
+            "MDS#{id} ({}) is the master: hand the role over first (restart vstorage-mdsd.{cluster}.{id}.service on its node so another MDS is elected, check `vstorage -c {cluster} stat`), then remove it",
+            target.host
+        )));
+    }
+    let left = s.mds.len() - 1;
+    if left < 2 {
+        return Err(Failure::refused(format!(
+            "removing MDS#{id} leaves {left} MDS: keep at least 2 (3 recommended); add one first (add-mds)"
+        )));
+    }
+    let running_left = s
+        .mds
+        .iter()
+        .filter(|m| m.id != id && m.status == "avail")
+        .count();
+    if running_left * 2 <= left {
+        return Err(Failure::refused(format!(
+            "removing MDS#{id} leaves {running_left} running of {left} MDSs: no majority; bring the stopped MDSs back first"
+        )));
+    }
+    Ok(())
+}

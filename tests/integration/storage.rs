@@ -1,0 +1,301 @@
+//! Storage lifecycle on the lab, made as adversarial as a real node: each reproduction of
+//! issue #12 (a CS's disk at a path vzrun did not choose, drives in other use, removals
+//! that count CSs instead of hosts, overlapping maintenance, MDS removals) and the refusals,
+//! which name the rule and the numbers and change nothing.
+
+use crate::catalog::{unchanged, Lab};
+use crate::test::Outcome;
+
+/// A run (refused, bad input, or nothing to do): the expected exit, nothing echoed as a change, and the lab's
+/// state exactly as before.
+fn changes_nothing(lab: &Lab, args: &[&str], code: i32) -> Outcome {
+    lab.query("log(\"look\");").status(0);
+    let before = lab.state();
+    let out = unchanged(lab.run(args).status(code));
+    assert_eq!(before, lab.state(), "the run changed the lab");
+    out
+}
+
+/// Tier 1 has four CSs on three hosts (n2 has two), for 3 replicas; n3 has none.
+const TIERS: &str = "cluster: t\nspeed: 0\nstat_tiers: true\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage]}\n  - {name: n4, address: 10.0.0.4, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1, tier: 1}\n  - {id: 2, host: n2, tier: 1}\n  - {id: 3, host: n2, tier: 1}\n  - {id: 5, host: n4, tier: 1}\nmdss:\n  - {id: 1, host: n1, master: true}\n";
+
+#[test]
+fn remove_cs_finds_the_disk_add_cs_mounted_and_the_drive_can_be_added_again() {
+    let lab = Lab::new();
+    lab.run(&["add-cs", "msk-04", "/dev/sdd", "--tier", "1", "--yes"])
+        .status(0)
+        .stdout_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-04 (tier 1)");
+    lab.run(&["remove-cs", "1046", "--yes"])
+        .status(0)
+        .stderr_has("systemctl stop vstorage-csd.livelinux.1046.service")
+        .stderr_has("umount /vstorage/livelinux-sdd")
+        .stderr_has("-UUID=")
+        .stderr_has("rmdir /vstorage/livelinux-sdd")
+        .stderr_has("wipefs -a /dev/sdd1")
+        .stdout_has("unmounted /vstorage/livelinux-sdd, the fstab line of /vstorage/livelinux-sdd, the mount point /vstorage/livelinux-sdd");
+    lab.query("let h = host(\"msk-04\");\nlog(`mounted: ${disk::mount_of(h, \"/vstorage/livelinux-sdd\") != ()} fstab: ${fstab::list(h).filter(|e| e.file == \"/vstorage/livelinux-sdd\").len()} active: ${systemd::is_active(h, \"vstorage-csd.livelinux.1046.service\")} free: ${!disk::usage(h, \"/dev/sdd\").in_use}`);")
+        .status(0)
+        .stdout_has("mounted: false fstab: 0 active: false free: true");
+    unchanged(
+        lab.run(&["remove-cs", "1046", "--yes"])
+            .status(0)
+            // Its unit, stopped and disabled, is no longer loaded (systemd collects it), and
+            // its record is gone: nothing of it is left anywhere.
+            .stdout_has("CS#1046 is not in the cluster and no host has its unit: nothing to do"),
+    );
+    lab.run(&["add-cs", "msk-04", "/dev/sdd", "--tier", "1", "--yes"])
+        .status(0)
+        .stdout_has("serves /vstorage/livelinux-sdd/data on msk-04 (tier 1)");
+}
+
+#[test]
+fn an_interrupted_removal_finishes_from_the_record_it_kept() {
+    let lab = Lab::new();
+    // As a run killed after stopping the CS leaves it: the record kept, csd gone.
+    lab.query("import \"storage\" as storage;\nlet h = host(\"msk-07\");\nstorage::record_cs_disk(h, vstorage::cs_location(h, 1044));\nsystemd::stop(h, \"vstorage-csd.livelinux.1044.service\");\nlog(`process gone: ${vstorage::cs_location(h, 1044).repo == ()}`);")
+        .status(0)
+        .stdout_has("process gone: true");
+    lab.run(&["remove-cs", "1044", "--yes"])
+        .status(0)
+        .stderr_has("umount /vstorage/livelinux-sdc")
+        .stdout_has("vzrun's record of it");
+    // Stopped with nothing recorded: the node cannot tell, and vzrun does not guess.
+    lab.query("systemd::stop(host(\"msk-07\"), \"vstorage-csd.livelinux.1045.service\");")
+        .status(0);
+    changes_nothing(&lab, &["remove-cs", "1045", "--yes"], 2)
+        .stderr_has("give its mount point with --repo");
+    lab.run(&[
+        "remove-cs",
+        "1045",
+        "--yes",
+        "--repo",
+        "/vstorage/livelinux-sde",
+    ])
+    .status(0)
+    .stderr_has("umount /vstorage/livelinux-sde");
+}
+
+#[test]
+fn remove_cs_counts_hosts_not_chunk_servers() {
+    let lab = Lab::with_scenario(TIERS);
+    // Tier 1 keeps CSs 2 and 3, but on n2 alone, and 5 on n4: 2 hosts for 3 replicas.
+    changes_nothing(&lab, &["remove-cs", "1", "--yes"], 3)
+        .stderr_has(
+            "failure_domains: tier 1: 2 hosts with active CSs afterwards (n2, n4) for 3 replicas",
+        )
+        .stderr_has("pass --force");
+    // Forced, it goes ahead and the journal keeps why.
+    lab.run(&["remove-cs", "1", "--yes", "--force"])
+        .status(0)
+        .stderr_has(
+            "--force: removing CS#1 although it is not safe (failure_domains: tier 1: 2 hosts",
+        );
+}
+
+#[test]
+fn remove_cs_refuses_on_a_degraded_cluster() {
+    let lab = Lab::with_scenario(&format!(
+        "{}  - {{id: 6, host: n3, tier: 1, status: offline}}\n  - {{id: 7, host: n1, tier: 1}}\n",
+        TIERS.replace("mdss:\n  - {id: 1, host: n1, master: true}\n", "")
+    ));
+    changes_nothing(&lab, &["remove-cs", "7", "--yes"], 3)
+        .stderr_has("healthy: the cluster is degraded (")
+        .stderr_has("not active: CS#6 offline on n3");
+    // The offline CS itself may go: the cluster is degraded only because of it.
+    lab.run(&["remove-cs", "6", "--yes"])
+        .status(0)
+        .stdout_has("removed: CS#6 from the cluster");
+}
+
+#[test]
+fn maintenance_is_one_node_at_a_time_and_the_timeout_waits_for_the_last() {
+    let lab = Lab::new();
+    lab.run(&["cs-maintenance", "msk-01", "on", "--yes"])
+        .status(0)
+        .stderr_has("set-config mds.wd.offline_tout_mnt=25200000");
+    changes_nothing(&lab, &["cs-maintenance", "msk-02", "on", "--yes"], 3)
+        .stderr_has(
+            "one_node_at_a_time: already in maintenance: msk-01 (3 CSs: [1025, 1026, 1027])",
+        )
+        .stderr_has("healthy: the cluster is degraded");
+    lab.run(&["cs-maintenance", "msk-02", "on", "--yes", "--force"])
+        .status(0)
+        .stderr_has("--force: maintenance of msk-02 although it is not safe");
+    assert!(
+        lab.journals()
+            .contains("--force: maintenance of msk-02 although it is not safe (healthy: the cluster is degraded"),
+        "the override and its reason are journaled"
+    );
+    // msk-01 comes back; msk-02 is still in: the timeout stays raised.
+    lab.run(&["cs-maintenance", "msk-01", "off"])
+        .status(0)
+        .stderr_lacks("offline_tout_mnt=180000")
+        .stdout_has("stays at 25200000 ms while [\"msk-02\"] remain in maintenance");
+    lab.query("log(vstorage::get_config(host(\"msk-03\"))[\"mds.wd.offline_tout_mnt\"]);")
+        .status(0)
+        .stdout_has("25200000");
+    lab.run(&["cs-maintenance", "msk-02", "off"])
+        .status(0)
+        .stderr_has("set-config mds.wd.offline_tout_mnt=180000")
+        .stdout_has("no node remains in maintenance");
+    unchanged(lab.run(&["cs-maintenance", "msk-02", "off"]).status(0));
+}
+
+#[test]
+fn drives_in_other_use_are_refused_with_the_reason() {
+    let lab = Lab::with_scenario(
+        "cluster: d\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage], disks: [{device: /dev/sdc, kind: lvm-pv}, {device: /dev/sdd, kind: raid-member}, {device: /dev/sdf, kind: swap}, {device: /dev/sdg, kind: mounted}, {device: /dev/sdh, kind: partitioned}]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\ncss:\n  - {id: 1, host: n1}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n",
+    );
+    for (dev, reason) in [
+        ("/dev/sdc", "/dev/sdc is an LVM physical volume"),
+        (
+            "/dev/sdc",
+            "/dev/mapper/vg_sdc-lv_sdc is mounted on /srv/sdc",
+        ),
+        ("/dev/sdd", "/dev/sdd is a RAID member"),
+        ("/dev/sdd", "/dev/md127 (raid1) is built on it"),
+        ("/dev/sdf", "/dev/sdf is active swap"),
+        ("/dev/sdg", "/dev/sdg1 is mounted on /srv/sdg"),
+        ("/dev/sdh", "/dev/sdh1 holds an xfs file system"),
+    ] {
+        changes_nothing(&lab, &["add-cs", "n1", dev, "--tier", "0", "--yes"], 3)
+            .stderr_has(&format!("{dev} on n1 is in use"))
+            .stderr_has(reason);
+    }
+    // The primitive refuses on its own too, whoever calls it.
+    lab.query("try { disk::prepare_vstorage_drive(host(\"n1\"), \"/dev/sdc\"); } catch (e) { log(`${e.kind}: ${e.message}`); }")
+        .status(0)
+        .stdout_has("refused: /dev/sdc is in use on n1: /dev/sdc is an LVM physical volume");
+}
+
+#[test]
+fn add_cs_needs_a_tier_and_changes_nothing_without_one() {
+    let lab = Lab::new();
+    changes_nothing(&lab, &["add-cs", "msk-06", "/dev/sdd", "--yes"], 2)
+        .stderr_has("give --tier 0-3");
+    changes_nothing(
+        &lab,
+        &["add-cs", "msk-06", "/dev/sdd", "--tier", "7", "--yes"],
+        2,
+    )
+    .stderr_has("7 is outside 0-3");
+}
+
+#[test]
+fn mds_removals_keep_a_majority_and_the_master() {
+    let lab = Lab::new();
+    changes_nothing(&lab, &["remove-mds", "1", "--yes"], 3)
+        .stderr_has("MDS#1 (10.30.17.31) is the master: hand the role over first");
+    // The hand-over the refusal advises: restart the master's service, another is elected.
+    lab.query("systemd::restart(host(\"msk-01\"), \"vstorage-mdsd.livelinux.1.service\");\nlog(`master: ${vstorage::stat(host(\"msk-01\")).mds.filter(|m| m.master)[0].id}`);")
+        .status(0)
+        .stdout_has("master: 2");
+    lab.run(&["remove-mds", "3", "--yes"])
+        .status(0)
+        .stderr_has("rm-mds 3")
+        .stderr_has("systemctl stop vstorage-mdsd.livelinux.3.service")
+        .stderr_has("2 MDSs remain: an even count");
+    unchanged(
+        lab.run(&["remove-mds", "3", "--yes"])
+            .status(0)
+            .stdout_has("nothing to do"),
+    );
+    changes_nothing(&lab, &["remove-mds", "1", "--yes"], 3)
+        .stderr_has("removing MDS#1 leaves 1 MDS: keep at least 2");
+    // The primitive itself refuses too.
+    lab.query("try { vstorage::rm_mds(host(\"msk-01\"), 1); } catch (e) { log(`${e.kind}`); }")
+        .status(0)
+        .stdout_has("refused");
+    lab.run(&["add-mds", "msk-04", "10.30.17.34:2510", "--yes"])
+        .status(0)
+        .stderr_has("make-mds -a 10.30.17.34:2510")
+        .stdout_has("the cluster has 3 MDSs");
+    unchanged(
+        lab.run(&["add-mds", "msk-04", "10.30.17.34", "--yes"])
+            .status(0)
+            .stdout_has("already listens"),
+    );
+}
+
+#[test]
+fn an_mds_removal_that_breaks_the_majority_is_refused() {
+    let lab = Lab::with_scenario("cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [storage]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3, status: offline}\n  - {id: 4, host: n4, status: offline}\n");
+    changes_nothing(&lab, &["remove-mds", "2", "--yes"], 3)
+        .stderr_has("removing MDS#2 leaves 1 running of 3 MDSs: no majority");
+}
+
+#[test]
+fn reserved_blocks_are_read_first_and_fixed_once() {
+    let lab = Lab::with_scenario("cluster: r\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\ncss:\n  - {id: 1, host: n1, reserved_pct: 5}\n  - {id: 2, host: n1}\n");
+    unchanged(
+        lab.run(&["cs-reserved-blocks"])
+            .status(0)
+            .stdout_has("n1    1   /dev/sdb1  5             run with --fix")
+            .stderr_has("1 CS disks reserve blocks for root"),
+    );
+    lab.run(&["cs-reserved-blocks", "--fix"])
+        .status(0)
+        .stderr_has("tune2fs -m 0 /dev/sdb1")
+        .stderr_lacks("tune2fs -m 0 /dev/sdc1");
+    unchanged(
+        lab.run(&["cs-reserved-blocks", "--fix"])
+            .status(0)
+            .stdout_has("nothing to do"),
+    );
+}
+
+#[test]
+fn add_cs_resumes_a_run_that_stopped_after_mounting_the_drive() {
+    let lab = Lab::new();
+    // As a run cut short after "mount it" leaves the drive: prepared, mounted, no CS.
+    lab.query("let h = host(\"msk-05\");\ndisk::prepare_vstorage_drive(h, \"/dev/sdd\");\ndisk::mkdir(h, \"/vstorage/livelinux-sdd\");\nfstab::ensure(h, #{spec: `UUID=${disk::blkid(h, \"/dev/sdd1\").uuid}`, file: \"/vstorage/livelinux-sdd\", vfstype: \"ext4\", options: \"defaults,lazytime\", freq: 1, passno: 2});\ndisk::mount(h, \"/vstorage/livelinux-sdd\");")
+        .status(0);
+    lab.run(&["add-cs", "msk-05", "/dev/sdd", "--tier", "2", "--yes"])
+        .status(0)
+        .stderr_lacks("prepare_vstorage_drive")
+        .stderr_has("make-cs -r /vstorage/livelinux-sdd/data -t 2")
+        .stdout_has("serves /vstorage/livelinux-sdd/data on msk-05 (tier 2)");
+    // Anything else mounted from it is in use, whatever the mount point.
+    changes_nothing(
+        &lab,
+        &[
+            "add-cs",
+            "msk-05",
+            "/dev/sdb",
+            "--tier",
+            "0",
+            "--yes",
+            "--repo",
+            "/vstorage/elsewhere",
+        ],
+        0,
+    )
+    .stdout_has("already serves CS#1037");
+}
+
+#[test]
+fn maintenance_opened_by_an_older_vzrun_restores_the_value_it_kept() {
+    let lab = Lab::new();
+    // The old runbook kept the original value on the node and raised the timeout.
+    lab.query("let h = host(\"msk-03\");\ndisk::mkdir(h, \"/var/lib/vzrun\");\nfile::write(h, \"/var/lib/vzrun/offline_tout_mnt\", \"180000\\n\");\nvstorage::set_config(h, \"mds.wd.offline_tout_mnt\", 25200000);\nfor id in [1031, 1032, 1033] { vstorage::cs_maintenance(h, id, true); }")
+        .status(0);
+    lab.run(&["cs-maintenance", "msk-03", "off"])
+        .status(0)
+        .stderr_has("set-config mds.wd.offline_tout_mnt=180000");
+}
+
+#[test]
+fn a_disk_shared_with_another_cs_stays_mounted() {
+    let lab = Lab::new();
+    lab.query("let h = host(\"msk-07\");\ndisk::mkdir(h, \"/vstorage/livelinux-sdb/data2\");\nlet id = vstorage::make_cs(h, #{repo: \"/vstorage/livelinux-sdb/data2\", tier: 0});\nsystemd::start(h, `vstorage-csd.livelinux.${id}.service`);\nlog(`CS#${id}`);")
+        .status(0)
+        .stdout_has("CS#1046");
+    lab.run(&["remove-cs", "1043", "--yes"])
+        .status(0)
+        .stderr_has("/vstorage/livelinux-sdb also holds CS#1046: it stays mounted")
+        .stderr_lacks("umount")
+        .stderr_lacks("wipefs");
+    lab.query("log(`${vstorage::stat(host(\"msk-07\")).cs.filter(|c| c.id == 1046)[0].status}`);")
+        .status(0)
+        .stdout_has("active");
+}
