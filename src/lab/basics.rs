@@ -11,7 +11,12 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
         let total = h.memory_mb * 1024;
         let used = h.used_mb(&state.ves) * 1024 + 4 * 1024 * 1024;
         let free = total.saturating_sub(used);
-        let cached = free / 4;
+        // Page cache is available memory but not free memory: a node full of cache has a
+        // low MemFree and a high MemAvailable.
+        let cached = h
+            .ops
+            .page_cache_mb
+            .map_or(free / 4, |mb| (mb * 1024).min(free));
         return Some(format!(
             "MemTotal:       {total:>9} kB\nMemFree:        {:>9} kB\nMemAvailable:   {free:>9} kB\nBuffers:        {:>9} kB\nCached:         {cached:>9} kB\nSwapCached:             0 kB\nActive:         {used:>9} kB\nSwapTotal:        8388604 kB\nSwapFree:         8388604 kB\n",
             free - cached,

@@ -14,6 +14,7 @@ mod prlctl_list;
 mod prlsrvctl;
 mod reply;
 mod scenario;
+mod services;
 pub mod shim;
 mod state;
 mod system;
@@ -56,7 +57,10 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
         "umount" => disk::umount(state, host, args),
         "tune2fs" => disk::tune2fs(state, host, args),
         "prepare_vstorage_drive" => disk::prepare_drive(state, host, args),
-        _ => basics::run(state, host, name, args)?,
+        _ => match basics::run(state, host, name, args) {
+            Some(reply) => reply,
+            None => services::run(state, host, name, args)?,
+        },
     };
     Some(reply)
 }
@@ -304,6 +308,7 @@ impl Transport for LabTransport {
             let h = s.host_mut(&host);
             if path == "/proc/sys/vm/drop_caches" {
                 h.caches_dropped += 1;
+                h.ops.page_cache_mb = Some(services::DROPPED_CACHE_MB);
             } else if let Some(key) = path.strip_prefix("/proc/sys/") {
                 h.sysctl
                     .insert(key.replace('/', "."), content.trim().to_string());

@@ -63,6 +63,9 @@ struct HostSpec {
     files: BTreeMap<String, String>,
     #[serde(default)]
     sysctl: BTreeMap<String, String>,
+    /// pfcache, local file systems, packages, clock, interfaces, faults (lab `services`).
+    #[serde(default)]
+    ops: super::services::OpsState,
 }
 
 fn default_cpus() -> u32 {
@@ -358,7 +361,9 @@ fn build(s: Scenario) -> Result<LabState, String> {
             ],
             caches_dropped: 0,
             pcompact_runs: 0,
+            ops: h.ops.clone(),
         });
+        super::services::provision(hosts.last_mut().expect("just pushed"));
     }
     let mut ves = Vec::new();
     for v in &s.ves {

@@ -164,6 +164,9 @@ pub struct HostState {
     pub caches_dropped: u32,
     /// pcompact runs so far.
     pub pcompact_runs: u32,
+    /// pfcache, local file systems, packages, clock, interfaces (see `services`).
+    #[serde(default)]
+    pub ops: super::services::OpsState,
 }
 
 impl HostState {

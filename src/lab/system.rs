@@ -90,6 +90,7 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             Some(v) if key == "vm.drop_caches" => {
                 // A trigger, not a setting: the kernel drops caches and reads back 0.
                 h.caches_dropped += 1;
+                h.ops.page_cache_mb = Some(super::services::DROPPED_CACHE_MB);
                 v
             }
             Some(v) => {

@@ -8,14 +8,14 @@ use tempfile::TempDir;
 use crate::test::{Outcome, Test};
 
 /// One lab whose state persists across the runs of a test.
-struct Lab {
+pub(crate) struct Lab {
     dir: TempDir,
     scenario: Option<PathBuf>,
     speed: &'static str,
 }
 
 impl Lab {
-    fn new() -> Lab {
+    pub(crate) fn new() -> Lab {
         Lab {
             dir: tempfile::tempdir().unwrap(),
             scenario: None,
@@ -23,7 +23,7 @@ impl Lab {
         }
     }
 
-    fn with_scenario(yaml: &str) -> Lab {
+    pub(crate) fn with_scenario(yaml: &str) -> Lab {
         let lab = Lab::new();
         let path = lab.dir.path().join("scenario.yaml");
         std::fs::write(&path, yaml).unwrap();
@@ -33,7 +33,7 @@ impl Lab {
         }
     }
 
-    fn run(&self, args: &[&str]) -> Outcome {
+    pub(crate) fn run(&self, args: &[&str]) -> Outcome {
         let mut test = Test::new()
             .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
             .args(["--lab-speed", self.speed, "--lab-state"])
@@ -63,8 +63,14 @@ impl Lab {
         (line, run_id)
     }
 
+    /// The lab's whole state, to prove a refused run changed nothing.
+    pub(crate) fn state(&self) -> serde_json::Value {
+        self.query("").status(0);
+        serde_json::from_slice(&std::fs::read(self.dir.path().join("lab.json")).unwrap()).unwrap()
+    }
+
     /// A state-reading runbook, to look at the lab between runs.
-    fn query(&self, script: &str) -> Outcome {
+    pub(crate) fn query(&self, script: &str) -> Outcome {
         let path = self.dir.path().join("query.rhai");
         std::fs::write(&path, format!("//! Look.\n{script}")).unwrap();
         self.run(&[path.to_str().unwrap()])
@@ -72,7 +78,7 @@ impl Lab {
 }
 
 /// A run that changed nothing: no command or edit was echoed as a change.
-fn unchanged(out: Outcome) -> Outcome {
+pub(crate) fn unchanged(out: Outcome) -> Outcome {
     let changes: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with('[')).collect();
     assert!(
         changes.is_empty(),
@@ -82,7 +88,7 @@ fn unchanged(out: Outcome) -> Outcome {
     out
 }
 
-const SMALL: &str = "cluster: small\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage], memory_mb: 65536, disks: [/dev/sdd]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage], memory_mb: 65536}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage], memory_mb: 65536}\ncss:\n  - {id: 1, host: n1}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n3}\nmdss:\n  - {id: 1, host: n1, master: true}\n";
+pub(crate) const SMALL: &str = "cluster: small\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage], memory_mb: 65536, disks: [/dev/sdd]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage], memory_mb: 65536}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage], memory_mb: 65536}\ncss:\n  - {id: 1, host: n1}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n3}\nmdss:\n  - {id: 1, host: n1, master: true}\n";
 
 #[test]
 fn evacuate_then_unevacuate_and_both_are_idempotent() {
@@ -380,7 +386,7 @@ fn client_cache_zabbix_baseline_ntp_pfcache_bridge_are_idempotent() {
         unchanged(lab.run(args).status(0));
     }
     lab.query(
-        "let h = host(\"msk-03\");\nlog(fstab::list(h).filter(|e| e.vfstype == \"fuse.vstorage\")[0].options);\nlog(`${firewall::ports(h)}`);\nlog(conf::get(h, \"/etc/vz/vz.conf\", \"PFCACHE\"));\nlog(file::read(h, \"/etc/sudoers.d/90-vzrun-notty\"));\nlog(`${prlsrvctl::net_list(h).filter(|n| n.name == \"vlan100\")[0].bound_to}`);\nlog(vstorage::cache_info(h).path);",
+        "let h = host(\"msk-03\");\nlog(fstab::list(h).filter(|e| e.vfstype == \"fuse.vstorage\")[0].options);\nlog(`${firewall::ports(h)}`);\nlog(conf::get(h, \"/etc/vz/pfcache.conf\", \"PFCACHE_IMAGE\"));\nlog(file::read(h, \"/etc/sudoers.d/90-vzrun-notty\"));\nlog(`${prlsrvctl::net_list(h).filter(|n| n.name == \"vlan100\")[0].bound_to}`);\nlog(vstorage::cache_info(h).path);",
     )
     .status(0)
     .stdout_has("_netdev,cache=/mnt/ssd/vstorage-livelinux-cache,cachesize=64000")

@@ -5,6 +5,7 @@ mod catalog;
 mod check;
 mod docs;
 mod engine;
+mod fieldnotes;
 mod flow;
 mod hostconf;
 mod journal;

@@ -1,0 +1,491 @@
+//! The node services the operators' field notes touch, modelled with the traps that broke
+//! runbooks on real nodes: the pfcache image (a ploop image mounted at /vz/pfcache that
+//! pfcached holds, so it cannot be unmounted under it; moving its directory while mounted
+//! leaves the mount on a path that no longer exists), `mv` into an existing directory (it
+//! moves *inside* it), local file systems and their free space (`df`), packages (`rpm`,
+//! `yum`), the clock (`chronyc`, confused by a running ntpd) and network interfaces.
+//!
+//! Kept apart from `basics` so that the per-host state these need lives in one place
+//! ([`OpsState`]) that a scenario can set (`hosts[].ops`).
+
+use serde::{Deserialize, Serialize};
+
+use super::reply::Reply;
+use super::state::{HostState, LabFile, LabState, Mount, Unit};
+
+/// Where the stock pfcache image lives and is mounted (vz-docs: `PFCACHE_IMAGE`, `PFCACHE`).
+pub const PFCACHE_IMAGE: &str = "/vz/pfcache.hdd";
+pub const PFCACHE_MOUNT: &str = "/vz/pfcache";
+/// The page cache left right after dropping caches, in MB (invented).
+pub const DROPPED_CACHE_MB: u64 = 256;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsState {
+    /// Mounted ploop images.
+    pub ploops: Vec<PloopMount>,
+    /// Local file systems besides the root (which `df` reports as xfs with `root_avail_mb`).
+    pub filesystems: Vec<LocalFs>,
+    pub root_avail_mb: u64,
+    /// Installed packages (rpm names).
+    pub packages: Vec<String>,
+    /// How far the clock is behind NTP time, in seconds (negative: ahead).
+    pub clock_offset_s: f64,
+    /// Network interfaces (`ip link`).
+    pub interfaces: Vec<String>,
+    /// Page cache in MB; `None`: a quarter of the free memory.
+    pub page_cache_mb: Option<u64>,
+    /// Fault: commands (`ploop mount`, `pfcached start`) that fail once each.
+    pub fail_once: Vec<String>,
+    /// Extra units, active and enabled (e.g. `ntpd.service`).
+    pub running_units: Vec<String>,
+}
+
+impl Default for OpsState {
+    fn default() -> Self {
+        OpsState {
+            ploops: Vec::new(),
+            // Invented: a local SSD for the client read cache, as the field notes use.
+            filesystems: vec![LocalFs {
+                source: "/dev/nvme0n1p1".into(),
+                target: "/mnt/ssd".into(),
+                fstype: "xfs".into(),
+                avail_mb: 400_000,
+            }],
+            root_avail_mb: 50_000,
+            packages: ["chrony", "ploop", "pcompact", "vstorage-client", "prlctl"]
+                .map(String::from)
+                .to_vec(),
+            clock_offset_s: 0.000_012,
+            interfaces: ["lo", "eth0", "eth1", "eth2", "eth3", "bond0", "bond0.100"]
+                .map(String::from)
+                .to_vec(),
+            page_cache_mb: None,
+            fail_once: Vec::new(),
+            running_units: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PloopMount {
+    pub descriptor: String,
+    pub device: String,
+    pub mountpoint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalFs {
+    pub source: String,
+    pub target: String,
+    pub fstype: String,
+    pub avail_mb: u64,
+}
+
+/// The stock services and files of a Virtuozzo node that this module models.
+pub fn provision(h: &mut HostState) {
+    let unit = |description: &str| Unit {
+        active: true,
+        enabled: true,
+        description: description.into(),
+    };
+    h.units
+        .insert("pfcached.service".into(), unit("Containers pfcache daemon"));
+    for name in h.ops.running_units.clone() {
+        h.units.insert(name.clone(), unit(&name));
+    }
+    // Invented content (no public sample of the pfcache image's descriptor): enough for
+    // `ploop mount` to find it.
+    let descriptor = format!("{PFCACHE_IMAGE}/DiskDescriptor.xml");
+    h.files.entry(descriptor.clone()).or_insert(LabFile {
+        content: "<?xml version=\"1.0\"?>\n<Parallels_disk_image>\n  <Disk_Parameters><Disk_size>20971520</Disk_size></Disk_Parameters>\n  <StorageData><Storage><Image><File>pfcache.hdd</File></Image></Storage></StorageData>\n</Parallels_disk_image>\n".into(),
+        mode: 0o644,
+    });
+    h.files
+        .entry(format!("{PFCACHE_IMAGE}/pfcache.hdd"))
+        .or_insert(LabFile {
+            content: "(lab ploop image)\n".into(),
+            mode: 0o600,
+        });
+    // The stock cron job of pcompact (OpenVZ/pcompact vz7-u21 etc/cron.d/pcompact).
+    h.files
+        .entry("/etc/cron.d/pcompact".into())
+        .or_insert(LabFile {
+            content: "0 2 * * * root /usr/sbin/pcompact -t 2h -q >/dev/null\n".into(),
+            mode: 0o644,
+        });
+    h.dirs.push(PFCACHE_IMAGE.into());
+    h.dirs.push(PFCACHE_MOUNT.into());
+    h.dirs.push("/etc/cron.d".into());
+    for fs in h.ops.filesystems.clone() {
+        h.dirs.push(fs.target);
+    }
+    mount_ploop(h, &descriptor, PFCACHE_MOUNT, 11751);
+}
+
+fn mount_ploop(h: &mut HostState, descriptor: &str, mountpoint: &str, number: u64) -> String {
+    let device = format!("/dev/ploop{number}");
+    h.mounts.push(Mount {
+        source: format!("{device}p1"),
+        target: mountpoint.into(),
+        fstype: "ext4".into(),
+    });
+    h.ops.ploops.push(PloopMount {
+        descriptor: descriptor.into(),
+        device: device.clone(),
+        mountpoint: mountpoint.into(),
+    });
+    device
+}
+
+/// True (and forgets it) when `what` is a fault of this host that fails once.
+pub fn fails_once(state: &mut LabState, host: &str, what: &str) -> bool {
+    let faults = &mut state.host_mut(host).ops.fail_once;
+    match faults.iter().position(|f| f == what) {
+        Some(i) => {
+            faults.remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> Option<Reply> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let reply = match program {
+        "ploop" => ploop(state, host, &args),
+        "mv" => mv(state, host, &args),
+        "df" => df(state, host, &args),
+        "rpm" => rpm(state, host, &args),
+        "yum" => yum(state, host, &args),
+        "chronyc" => chronyc(state, host, &args),
+        "ip" => ip(state, host, &args),
+        _ => return None,
+    };
+    Some(reply)
+}
+
+/// `ploop mount -m DIR DiskDescriptor.xml`, `ploop umount -m DIR | DiskDescriptor.xml`.
+/// Messages follow ploop's `Adding delta dev=… img=…` / `Mounted … at …` log lines; the
+/// error texts and exit codes are invented (ploop's SYSEXIT numbers were not checked).
+fn ploop(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
+    let (verb, rest) = args.split_first().map_or(("", &[][..]), |(v, r)| (*v, r));
+    let mut mountpoint = None;
+    let mut positional = Vec::new();
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match *a {
+            "-m" => mountpoint = it.next().copied(),
+            o if o.starts_with('-') => {
+                return Reply::fail(18, format!("Unsupported option in the lab: {o}\n"))
+            }
+            p => positional.push(p),
+        }
+    }
+    match verb {
+        "mount" => {
+            let (Some(dir), [descriptor]) = (mountpoint, positional.as_slice()) else {
+                return Reply::fail(18, "Usage: ploop mount [-m DIR] DiskDescriptor.xml\n");
+            };
+            if fails_once(state, host, "ploop mount") {
+                return Reply::fail(
+                    32,
+                    format!("Error in ploop_mount_image: Can't mount file system dev=/dev/ploop0p1 target={dir}: Input/output error\n"),
+                );
+            }
+            let h = state.host(host).expect("known host");
+            if !h.files.contains_key(*descriptor) {
+                return Reply::fail(
+                    19,
+                    format!("Unable to open {descriptor}: No such file or directory\n"),
+                );
+            }
+            if let Some(m) = h.ops.ploops.iter().find(|m| m.descriptor == *descriptor) {
+                return Reply::fail(
+                    37,
+                    format!("Image {descriptor} already used by device {}\n", m.device),
+                );
+            }
+            if h.mounts.iter().any(|m| m.target == dir) {
+                return Reply::fail(32, format!("{dir} is busy: something is mounted there\n"));
+            }
+            state.serial += 1;
+            let number = 11751 + state.serial;
+            let h = state.host_mut(host);
+            let device = mount_ploop(h, descriptor, dir, number);
+            let image = descriptor.trim_end_matches("DiskDescriptor.xml");
+            Reply::ok(format!(
+                "Adding delta dev={device} img={image}pfcache.hdd (rw)\nMounted {device}p1 at {dir} fstype=ext4 data=''\n"
+            ))
+            .takes(1.0)
+        }
+        "umount" => {
+            let h = state.host(host).expect("known host");
+            let found = h.ops.ploops.iter().position(|m| {
+                mountpoint == Some(m.mountpoint.as_str())
+                    || positional.first() == Some(&m.descriptor.as_str())
+            });
+            let Some(i) = found else {
+                return Reply::fail(20, "Image is not mounted\n");
+            };
+            let m = h.ops.ploops[i].clone();
+            let busy = m.mountpoint == PFCACHE_MOUNT
+                && h.units.get("pfcached.service").is_some_and(|u| u.active);
+            if busy {
+                return Reply::fail(
+                    21,
+                    format!("Failed to umount {}p1: Device or resource busy\n", m.device),
+                );
+            }
+            let h = state.host_mut(host);
+            h.ops.ploops.remove(i);
+            h.mounts.retain(|x| x.target != m.mountpoint);
+            Reply::ok(format!("Unmounting file system at {}\n", m.mountpoint)).takes(1.0)
+        }
+        _ => Reply::fail(
+            18,
+            format!("Unsupported ploop command in the lab: {verb}\n"),
+        ),
+    }
+}
+
+fn is_dir(h: &HostState, path: &str) -> bool {
+    let prefix = format!("{}/", path.trim_end_matches('/'));
+    h.dirs.iter().any(|d| d == path || d.starts_with(&prefix))
+        || h.files.keys().any(|f| f.starts_with(&prefix))
+}
+
+fn parent(path: &str) -> &str {
+    match path.trim_end_matches('/').rsplit_once('/') {
+        Some(("", _)) => "/",
+        Some((p, _)) => p,
+        None => ".",
+    }
+}
+
+/// `mv SRC DST` (coreutils): into DST when DST is a directory, as the real one does.
+fn mv(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
+    let paths: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let [src, dst] = paths.as_slice() else {
+        return Reply::fail(1, "mv: the lab moves one path to another\n");
+    };
+    let h = state.host_mut(host);
+    let src_is_dir = is_dir(h, src);
+    if !src_is_dir && !h.files.contains_key(*src) {
+        return Reply::fail(
+            1,
+            format!("mv: cannot stat '{src}': No such file or directory\n"),
+        );
+    }
+    let target = if is_dir(h, dst) {
+        format!(
+            "{}/{}",
+            dst.trim_end_matches('/'),
+            src.rsplit('/').next().unwrap_or(src)
+        )
+    } else {
+        dst.to_string()
+    };
+    if !is_dir(h, parent(&target)) {
+        return Reply::fail(
+            1,
+            format!("mv: cannot move '{src}' to '{dst}': No such file or directory\n"),
+        );
+    }
+    let moved = |p: &str| -> Option<String> {
+        if p == *src {
+            Some(target.clone())
+        } else {
+            p.strip_prefix(&format!("{src}/"))
+                .map(|rest| format!("{target}/{rest}"))
+        }
+    };
+    let files = std::mem::take(&mut h.files);
+    h.files = files
+        .into_iter()
+        .map(|(p, f)| (moved(&p).unwrap_or(p), f))
+        .collect();
+    for d in &mut h.dirs {
+        if let Some(n) = moved(d) {
+            *d = n;
+        }
+    }
+    if src_is_dir && !h.dirs.contains(&target) {
+        h.dirs.push(target);
+    }
+    Reply::ok("").takes(2.0)
+}
+
+/// `df -P -T -k PATH`: POSIX format with the type column (coreutils 8.22).
+fn df(state: &LabState, host: &str, args: &[&str]) -> Reply {
+    let Some(path) = args.iter().rev().find(|a| !a.starts_with('-')) else {
+        return Reply::fail(1, "df: the lab needs a path\n");
+    };
+    let h = state.host(host).expect("known host");
+    if !is_dir(h, path) && !h.files.contains_key(*path) {
+        return Reply::fail(1, format!("df: '{path}': No such file or directory\n"));
+    }
+    let under = |target: &str| {
+        *path == target || path.starts_with(&format!("{}/", target.trim_end_matches('/')))
+    };
+    let local = h.ops.filesystems.iter().map(|f| {
+        (
+            f.source.clone(),
+            f.fstype.clone(),
+            f.avail_mb,
+            f.target.clone(),
+        )
+    });
+    // Other mounts (cluster client, CS disks, ploop): 1 TB free, invented.
+    let mounted = h.mounts.iter().map(|m| {
+        (
+            m.source.clone(),
+            m.fstype.clone(),
+            1_000_000,
+            m.target.clone(),
+        )
+    });
+    let best = local
+        .chain(mounted)
+        .filter(|(_, _, _, target)| under(target))
+        .max_by_key(|(_, _, _, target)| target.len())
+        .unwrap_or((
+            "/dev/mapper/virtuozzo-root".into(),
+            "xfs".into(),
+            h.ops.root_avail_mb,
+            "/".into(),
+        ));
+    let (source, fstype, avail_mb, target) = best;
+    let avail = avail_mb * 1024;
+    let size = avail * 2;
+    Reply::ok(format!(
+        "Filesystem                 Type      1024-blocks      Used Available Capacity Mounted on\n{source} {fstype} {size} {} {avail} 50% {target}\n",
+        size - avail
+    ))
+}
+
+/// `rpm -q NAME`: the not-installed text is rpm's; versions are invented.
+fn rpm(state: &LabState, host: &str, args: &[&str]) -> Reply {
+    let h = state.host(host).expect("known host");
+    let names: Vec<&&str> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let mut out = String::new();
+    let mut missing = 0;
+    for n in names {
+        if h.ops.packages.iter().any(|p| p == *n) {
+            out.push_str(&format!("{n}-1.0-1.vz7.x86_64\n"));
+        } else {
+            out.push_str(&format!("package {n} is not installed\n"));
+            missing += 1;
+        }
+    }
+    Reply {
+        code: missing,
+        stdout: out,
+        stderr: String::new(),
+        takes: 0.0,
+    }
+}
+
+/// `yum -y install NAME...`; the transcript is abridged (invented).
+fn yum(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
+    let words: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let Some((&"install", names)) = words.split_first() else {
+        return Reply::fail(1, "yum: the lab only installs\n");
+    };
+    let h = state.host_mut(host);
+    for n in names {
+        if !h.ops.packages.iter().any(|p| p == n) {
+            h.ops.packages.push(n.to_string());
+        }
+        if *n == "chrony" {
+            h.units.entry("chronyd.service".into()).or_insert(Unit {
+                active: false,
+                enabled: false,
+                description: "NTP client/server".into(),
+            });
+            h.files.entry("/etc/chrony.conf".into()).or_insert(LabFile {
+                content: "# Use public servers from the pool.ntp.org project.\nserver 0.centos.pool.ntp.org iburst\nserver 1.centos.pool.ntp.org iburst\ndriftfile /var/lib/chrony/drift\nmakestep 1.0 3\nrtcsync\nlogdir /var/log/chrony\n".into(),
+                mode: 0o644,
+            });
+        }
+    }
+    Reply::ok(format!("Installed:\n  {}\n\nComplete!\n", names.join(" "))).takes(5.0)
+}
+
+/// `chronyc tracking` / `chronyc makestep` (chrony 3.x report layout). Synchronised only
+/// while no ntpd fights chronyd for the clock.
+fn chronyc(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
+    let h = state.host_mut(host);
+    let active = |u: &str| h.units.get(u).is_some_and(|x| x.active);
+    if !active("chronyd.service") {
+        return Reply::fail(1, "506 Cannot talk to daemon\n");
+    }
+    let synced = !active("ntpd.service");
+    match args.iter().rfind(|a| !a.starts_with('-')).copied() {
+        Some("makestep") => {
+            h.ops.clock_offset_s = 0.000_003;
+            Reply::ok("200 OK\n")
+        }
+        Some("tracking") => {
+            let offset = h.ops.clock_offset_s;
+            let (reference, stratum, leap) = if synced {
+                ("C0A80101 (ntp1.example.net)", 3, "Normal")
+            } else {
+                ("00000000 ()", 0, "Not synchronised")
+            };
+            Reply::ok(format!(
+                "Reference ID    : {reference}\nStratum         : {stratum}\nRef time (UTC)  : Wed Nov 25 17:00:00 2026\nSystem time     : {:.9} seconds {} of NTP time\nLast offset     : +0.000000123 seconds\nRMS offset      : 0.000012345 seconds\nFrequency       : 1.234 ppm slow\nResidual freq   : +0.000 ppm\nSkew            : 0.012 ppm\nRoot delay      : 0.001234567 seconds\nRoot dispersion : 0.000567890 seconds\nUpdate interval : 64.2 seconds\nLeap status     : {leap}\n",
+                offset.abs(),
+                if offset >= 0.0 { "slow" } else { "fast" }
+            ))
+        }
+        other => Reply::fail(
+            1,
+            format!("Unrecognized command: {other:?} (the lab knows tracking, makestep)\n"),
+        ),
+    }
+}
+
+/// `ip -o link show [dev] IF` (iproute2): one line per interface; a missing one is an error.
+fn ip(state: &LabState, host: &str, args: &[&str]) -> Reply {
+    let h = state.host(host).expect("known host");
+    let words: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with('-') && *a != "dev")
+        .collect();
+    match words.as_slice() {
+        ["link"] | ["link", "show"] => Reply::ok(
+            h.ops
+                .interfaces
+                .iter()
+                .enumerate()
+                .map(|(i, n)| link_line(i, n))
+                .collect::<String>(),
+        ),
+        ["link", "show", name] => match h.ops.interfaces.iter().position(|i| i == name) {
+            Some(i) => Reply::ok(link_line(i, name)),
+            None => Reply::fail(1, format!("Device \"{name}\" does not exist.\n")),
+        },
+        _ => Reply::fail(255, "Object is unknown in the lab, try \"ip link\".\n"),
+    }
+}
+
+fn link_line(index: usize, name: &str) -> String {
+    let flags = if name == "lo" {
+        "<LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00".to_string()
+    } else {
+        format!("<BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP mode DEFAULT group default qlen 1000\\    link/ether 52:54:00:00:00:{index:02x} brd ff:ff:ff:ff:ff:ff")
+    };
+    format!("{}: {name}: {flags}\n", index + 1)
+}

@@ -1,0 +1,150 @@
+//! The operations of the operators' field notes on the lab, each done the way a careful
+//! operator does it: the normal path, a fault path, and a second run that changes nothing.
+//! A run refused (exit 3) or given bad input (exit 2) leaves the lab's state as it was.
+
+use serde_json::Value;
+
+use crate::catalog::{unchanged, Lab};
+
+/// One host's state in the lab's state file.
+fn node<'a>(state: &'a Value, name: &str) -> &'a Value {
+    state["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == name)
+        .unwrap_or_else(|| panic!("no host {name}"))
+}
+
+fn file<'a>(state: &'a Value, host: &str, path: &str) -> Option<&'a str> {
+    node(state, host)["files"][path]["content"].as_str()
+}
+
+/// Asserts a run was refused with `code` and left the lab exactly as it was.
+fn refused_untouched(lab: &Lab, code: i32, args: &[&str], needle: &str) {
+    let before = lab.state();
+    unchanged(lab.run(args).status(code).stderr_has(needle));
+    assert!(
+        lab.state() == before,
+        "{args:?} exited {code} but changed the lab"
+    );
+}
+
+/// The pfcache image a host has mounted at /vz/pfcache, and whether pfcached runs.
+fn pfcache(state: &Value, host: &str) -> (String, bool) {
+    let h = node(state, host);
+    let mounted = h["ops"]["ploops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["mountpoint"] == "/vz/pfcache")
+        .map(|m| m["descriptor"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (mounted, h["units"]["pfcached.service"]["active"] == true)
+}
+
+#[test]
+fn pfcache_move_unmounts_moves_remounts_and_a_second_run_changes_nothing() {
+    let lab = Lab::new();
+    lab.run(&[
+        "pfcache-move",
+        "/vz/pfcache2.hdd",
+        "--nodes",
+        "msk-01,msk-02",
+    ])
+    .status(0)
+    .stderr_has("[msk-01] systemctl stop pfcached")
+    .stderr_has("[msk-01] ploop umount -m /vz/pfcache")
+    .stderr_has("[msk-01] mv /vz/pfcache.hdd /vz/pfcache2.hdd")
+    .stderr_has("+PFCACHE_IMAGE=/vz/pfcache2.hdd")
+    .stderr_has("[msk-01] ploop mount -m /vz/pfcache /vz/pfcache2.hdd/DiskDescriptor.xml")
+    .stderr_has("[msk-02] systemctl start pfcached");
+    let state = lab.state();
+    for host in ["msk-01", "msk-02"] {
+        assert_eq!(
+            pfcache(&state, host),
+            ("/vz/pfcache2.hdd/DiskDescriptor.xml".into(), true)
+        );
+        assert!(file(&state, host, "/vz/pfcache.hdd/DiskDescriptor.xml").is_none());
+        // vz.conf is not where the image is set.
+        assert!(!file(&state, host, "/etc/vz/vz.conf")
+            .unwrap()
+            .contains("PFCACHE"));
+    }
+    assert_eq!(
+        pfcache(&state, "msk-03"),
+        ("/vz/pfcache.hdd/DiskDescriptor.xml".into(), true)
+    );
+    unchanged(
+        lab.run(&[
+            "pfcache-move",
+            "/vz/pfcache2.hdd",
+            "--nodes",
+            "msk-01,msk-02",
+        ])
+        .status(0)
+        .stdout_has("msk-01: pfcache already in /vz/pfcache2.hdd"),
+    );
+}
+
+#[test]
+fn pfcache_move_puts_the_node_back_when_the_mount_fails() {
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {fail_once: [ploop mount]}}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
+    );
+    let before = lab.state();
+    lab.run(&["pfcache-move", "/vz/pfcache2.hdd"])
+        .status(1)
+        .stderr_has("Can't mount file system")
+        .stderr_has("[n1] mv /vz/pfcache2.hdd /vz/pfcache.hdd")
+        .stderr_has("undo: put the pfcache of n1 back");
+    let after = lab.state();
+    assert_eq!(
+        pfcache(&after, "n1"),
+        ("/vz/pfcache.hdd/DiskDescriptor.xml".into(), true)
+    );
+    assert_eq!(
+        file(&after, "n1", "/etc/vz/pfcache.conf"),
+        file(&before, "n1", "/etc/vz/pfcache.conf")
+    );
+    // The run stopped at the failed node: n2 was not touched.
+    assert_eq!(node(&after, "n2"), node(&before, "n2"));
+    // The fault was transient: a second run moves both.
+    lab.run(&["pfcache-move", "/vz/pfcache2.hdd"]).status(0);
+    assert_eq!(
+        pfcache(&lab.state(), "n1"),
+        ("/vz/pfcache2.hdd/DiskDescriptor.xml".into(), true)
+    );
+}
+
+#[test]
+fn pfcache_move_checks_every_node_before_touching_one() {
+    let lab = Lab::new();
+    for (code, args, needle) in [
+        (2, &["pfcache-move", "rel/dir"][..], "invalid dir"),
+        (
+            2,
+            &["pfcache-move", "/vz/pfcache 2"][..],
+            "' ' is not allowed",
+        ),
+        (
+            2,
+            &["pfcache-move", "/vstorage/livelinux/pf"][..],
+            "local file system",
+        ),
+        // mv into an existing directory would move the image inside it.
+        (
+            3,
+            &["pfcache-move", "/etc/vz"][..],
+            "/etc/vz already exists",
+        ),
+        (
+            3,
+            &["pfcache-move", "/vz2/pfcache.hdd"][..],
+            "/vz2 does not exist",
+        ),
+    ] {
+        refused_untouched(&lab, code, args, needle);
+    }
+}
