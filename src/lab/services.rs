@@ -489,3 +489,31 @@ fn link_line(index: usize, name: &str) -> String {
     };
     format!("{}: {name}: {flags}\n", index + 1)
 }
+
+/// Why vcmmd would not start with this host's vstorage-limits.conf, if it would not: the
+/// file must be JSON, and only `Path/Limit/Guarantee/Swap` and `Share/Min/Max` are allowed
+/// (vcmmd dist-vz7-u22 `config.py`: `Unknown fields in …`).
+pub fn vcmmd_config_error(state: &LabState, host: &str) -> Option<String> {
+    let path = "/etc/vz/vstorage-limits.conf";
+    let text = &state.host(host)?.files.get(path)?.content;
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("{path}: {e}")),
+    };
+    for (service, section) in value.as_object()? {
+        for (key, limits) in section.as_object()? {
+            let known = match key.as_str() {
+                "Path" => true,
+                "Limit" | "Guarantee" | "Swap" => limits.as_object().is_some_and(|m| {
+                    m.keys()
+                        .all(|k| matches!(k.as_str(), "Share" | "Min" | "Max"))
+                }),
+                _ => false,
+            };
+            if !known {
+                return Some(format!("Unknown fields in {path}: {service}.{key}"));
+            }
+        }
+    }
+    None
+}

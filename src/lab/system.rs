@@ -355,7 +355,20 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 }
             }
             for u in &units {
-                set_active(state, host, u, verb.as_str() != "stop");
+                let starts = verb.as_str() != "stop";
+                if starts && u == "vcmmd.service" {
+                    if let Some(problem) = super::services::vcmmd_config_error(state, host) {
+                        set_active(state, host, u, false);
+                        // systemctl's own words; the reason is in the journal (here: stdout).
+                        return Reply {
+                            code: 1,
+                            stdout: format!("{problem}\n"),
+                            stderr: format!("Job for {u} failed because the control process exited with error code. See \"systemctl status {u}\" and \"journalctl -xe\" for details.\n"),
+                            takes: 1.0,
+                        };
+                    }
+                }
+                set_active(state, host, u, starts);
             }
             Reply::ok("").takes(1.0)
         }

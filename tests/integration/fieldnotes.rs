@@ -148,3 +148,117 @@ fn pfcache_move_checks_every_node_before_touching_one() {
         refused_untouched(&lab, code, args, needle);
     }
 }
+
+/// The vstorage-limits.conf of the field notes: a comma is missing after the Max.
+const NOTES_LIMITS: &str = "{\"VStorage\": {\"Path\": \"vstorage.slice/vstorage-services.slice\",\n    \"Limit\": {\"Max\": 34359738368\n              \"Min\": 0, \"Share\": 0.7},\n    \"Guarantee\": {\"Max\": 0, \"Min\": 0, \"Share\": 0.25},\n    \"Swap\": {\"Max\": 0, \"Min\": 0, \"Share\": 0}}}\n";
+
+/// Two hypervisors; n2 has `limits` as its vstorage-limits.conf.
+fn two_nodes_with_limits(limits: &str) -> Lab {
+    let indented: String = limits.lines().map(|l| format!("        {l}\n")).collect();
+    Lab::with_scenario(&format!(
+        "cluster: c\nspeed: 0\nhosts:\n  - {{name: n1, address: 10.0.0.1, tags: [hypervisor], memory_mb: 131072}}\n  - name: n2\n    address: 10.0.0.2\n    tags: [hypervisor]\n    memory_mb: 131072\n    files:\n      /etc/vz/vstorage-limits.conf: |\n{indented}"
+    ))
+}
+
+fn limits(state: &Value, host: &str) -> Value {
+    serde_json::from_str(file(state, host, "/etc/vz/vstorage-limits.conf").unwrap()).unwrap()
+}
+
+#[test]
+fn memory_tuning_repairs_the_field_notes_limits_and_sets_guarantee_and_swap() {
+    let lab = two_nodes_with_limits(NOTES_LIMITS);
+    lab.run(&[
+        "memory-tuning",
+        "--cs-guarantee",
+        "8589934592",
+        "--cs-swap",
+        "2147483648",
+    ])
+    .status(0)
+    .stderr_has("/etc/vz/vstorage-limits.conf on n2: added the comma missing after \"Max\"")
+    .stderr_has("[n2] systemctl restart vcmmd");
+    let state = lab.state();
+    let l = limits(&state, "n2");
+    // The notes' own values are kept; the options set their sections' Max.
+    assert_eq!(l["VStorage"]["Limit"]["Max"], 34359738368_i64);
+    assert_eq!(l["VStorage"]["Limit"]["Share"], 0.7);
+    assert_eq!(l["VStorage"]["Guarantee"]["Max"], 8589934592_i64);
+    assert_eq!(l["VStorage"]["Guarantee"]["Share"], 0.25);
+    assert_eq!(l["VStorage"]["Swap"]["Max"], 2147483648_i64);
+    assert_eq!(
+        limits(&state, "n1")["VStorage"]["Guarantee"]["Max"],
+        8589934592_i64
+    );
+    for host in ["n1", "n2"] {
+        assert_eq!(node(&state, host)["units"]["vcmmd.service"]["active"], true);
+    }
+    unchanged(
+        lab.run(&[
+            "memory-tuning",
+            "--cs-guarantee",
+            "8589934592",
+            "--cs-swap",
+            "2147483648",
+        ])
+        .status(0),
+    );
+}
+
+#[test]
+fn memory_tuning_refuses_an_unreadable_limits_file_naming_file_and_host() {
+    for (broken, needle) in [
+        (
+            NOTES_LIMITS.replace("\"Min\": 0, \"Share\": 0.7}", "\"Min\": 0 \"Share\": 0.7}"),
+            "/etc/vz/vstorage-limits.conf on n2 is not valid JSON",
+        ),
+        (
+            NOTES_LIMITS.replace("\"Swap\"", "\"Swapp\""),
+            "/etc/vz/vstorage-limits.conf on n2: unknown field VStorage.Swapp",
+        ),
+    ] {
+        let lab = two_nodes_with_limits(&broken);
+        // n1 comes first and is fine: nothing may change on it either.
+        refused_untouched(
+            &lab,
+            3,
+            &["memory-tuning", "--cs-limit", "17179869184"],
+            needle,
+        );
+    }
+    let lab = Lab::new();
+    for (args, needle) in [
+        (
+            &["memory-tuning", "--cs-limit", "32"][..],
+            "less than 1 GiB",
+        ),
+        (
+            &["memory-tuning", "--cs-swap", "lots"][..],
+            "invalid cs-swap",
+        ),
+        (
+            &["memory-tuning", "--swappiness", "200"][..],
+            "outside 0-100",
+        ),
+        (
+            &["memory-tuning", "--overcommit-memory", "3"][..],
+            "not 0, 1 or 2",
+        ),
+    ] {
+        refused_untouched(&lab, 2, args, needle);
+    }
+    refused_untouched(
+        &lab,
+        3,
+        &["memory-tuning", "--cs-guarantee", "999999999999999"],
+        "more than the",
+    );
+}
+
+#[test]
+fn the_lab_vcmmd_does_not_start_on_the_field_notes_file() {
+    // What the old runbook met: vcmmd cannot read the notes' file.
+    let lab = two_nodes_with_limits(NOTES_LIMITS);
+    lab.query("host(\"n2\").run([\"systemctl\", \"restart\", \"vcmmd\"]);")
+        .status(1)
+        .stderr_has("Job for vcmmd.service failed");
+}
