@@ -309,13 +309,17 @@ fn pcompact_rolls_node_by_node_and_skips_the_short_of_memory() {
 }
 
 #[test]
-fn pcompact_waits_for_a_healthy_cluster_with_a_deadline() {
+fn pcompact_refuses_to_start_on_an_unhealthy_cluster() {
+    // It used to compact the first node and only then wait (exit 5): the gate is now
+    // before the first node (see fieldnotes.rs).
     let lab = Lab::with_scenario(
         &SMALL.replace("{id: 4, host: n3}", "{id: 4, host: n3, status: offline}"),
     );
-    lab.run(&["pcompact-rolling", "--healthy-timeout", "1"])
-        .status(5)
-        .stderr_has("waiting for the cluster to be healthy");
+    unchanged(
+        lab.run(&["pcompact-rolling", "--healthy-timeout", "1"])
+            .status(3)
+            .stderr_has("cluster small is degraded"),
+    );
 }
 
 #[test]

@@ -262,3 +262,83 @@ fn the_lab_vcmmd_does_not_start_on_the_field_notes_file() {
         .status(1)
         .stderr_has("Job for vcmmd.service failed");
 }
+
+fn pcompact_runs(state: &Value, host: &str) -> u64 {
+    node(state, host)["pcompact_runs"].as_u64().unwrap()
+}
+
+#[test]
+fn pcompact_rolling_reports_or_disables_the_stock_cron_job() {
+    let lab = Lab::new();
+    lab.run(&["pcompact-rolling", "--nodes", "msk-01"])
+        .status(0)
+        .stderr_has("the stock nightly job /etc/cron.d/pcompact compacts every node at once")
+        .stderr_has("[msk-01] pcompact -v");
+    let state = lab.state();
+    let stock = "0 2 * * * root /usr/sbin/pcompact -t 2h -q >/dev/null\n";
+    assert_eq!(file(&state, "msk-01", "/etc/cron.d/pcompact"), Some(stock));
+    lab.run(&[
+        "pcompact-rolling",
+        "--nodes",
+        "msk-01,msk-02",
+        "--cron",
+        "disable",
+    ])
+    .status(0)
+    .stderr_has("[msk-02] edit /etc/cron.d/pcompact")
+    .stdout_has("compacted: 2 node(s)");
+    let state = lab.state();
+    for host in ["msk-01", "msk-02"] {
+        let cron = file(&state, host, "/etc/cron.d/pcompact").unwrap();
+        assert!(cron.starts_with("# disabled by vzrun"), "{cron}");
+    }
+    assert_eq!(pcompact_runs(&state, "msk-01"), 2);
+    assert_eq!(file(&state, "msk-03", "/etc/cron.d/pcompact"), Some(stock));
+    // A second run compacts again but has nothing left to disable or report.
+    let again = lab
+        .run(&[
+            "pcompact-rolling",
+            "--nodes",
+            "msk-01,msk-02",
+            "--cron",
+            "disable",
+        ])
+        .status(0);
+    assert!(
+        !again.stderr.contains("edit /etc/cron.d/pcompact"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        !again.stderr.contains("stock nightly job"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn pcompact_rolling_refuses_before_the_first_node() {
+    let degraded = Lab::with_scenario(
+        &crate::catalog::SMALL.replace("{id: 4, host: n3}", "{id: 4, host: n3, status: offline}"),
+    );
+    refused_untouched(
+        &degraded,
+        3,
+        &["pcompact-rolling", "--cron", "disable"],
+        "is degraded",
+    );
+    assert_eq!(pcompact_runs(&degraded.state(), "n1"), 0);
+    let lab = Lab::new();
+    refused_untouched(
+        &lab,
+        2,
+        &["pcompact-rolling", "--cron", "off"],
+        "invalid cron",
+    );
+    refused_untouched(
+        &lab,
+        2,
+        &["pcompact-rolling", "--min-free", "101"],
+        "invalid min-free",
+    );
+}
