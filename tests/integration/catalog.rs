@@ -358,7 +358,7 @@ fn memory_tuning_writes_valid_limits_and_restarts_vcmmd_only_on_change() {
 #[test]
 fn drop_caches_only_where_memory_is_short() {
     let lab = Lab::new();
-    lab.run(&["drop-caches", "--below-free", "100"])
+    lab.run(&["drop-caches", "--below-free", "100", "--pause", "0"])
         .status(0)
         .stderr_has("[msk-01] sysctl -w vm.drop_caches=3")
         .stdout_has("caches dropped");

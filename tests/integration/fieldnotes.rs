@@ -342,3 +342,37 @@ fn pcompact_rolling_refuses_before_the_first_node() {
         "invalid min-free",
     );
 }
+
+#[test]
+fn drop_caches_picks_nodes_by_mem_free_one_at_a_time() {
+    // n1 and n2 are full of page cache: little MemFree, plenty of MemAvailable.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], memory_mb: 65536, ops: {page_cache_mb: 60000}}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], memory_mb: 65536, ops: {page_cache_mb: 60000}}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor], memory_mb: 65536}\n",
+    );
+    let out = lab
+        .run(&["drop-caches", "--pause", "1"])
+        .status(0)
+        .stderr_has("[n1] sysctl -w vm.drop_caches=3")
+        .stderr_has("[n2] sysctl -w vm.drop_caches=3")
+        .stdout_has("waiting 1s before the next node");
+    assert!(!out.stderr.contains("[n3]"), "{}", out.stderr);
+    // One node, then the pause, then the next.
+    let n1 = out.stderr.find("[n1] sysctl").unwrap();
+    let n2 = out.stderr.find("[n2] sysctl").unwrap();
+    assert!(n1 < n2);
+    let state = lab.state();
+    assert_eq!(node(&state, "n1")["caches_dropped"], 1);
+    assert_eq!(node(&state, "n3")["caches_dropped"], 0);
+    unchanged(
+        lab.run(&["drop-caches", "--pause", "0"])
+            .status(0)
+            .stdout_has("left alone"),
+    );
+    refused_untouched(
+        &lab,
+        2,
+        &["drop-caches", "--below-free", "0"],
+        "invalid below-free",
+    );
+    refused_untouched(&lab, 2, &["drop-caches", "--pause", "-1"], "invalid pause");
+}
