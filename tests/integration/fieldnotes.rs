@@ -376,3 +376,77 @@ fn drop_caches_picks_nodes_by_mem_free_one_at_a_time() {
     );
     refused_untouched(&lab, 2, &["drop-caches", "--pause", "-1"], "invalid pause");
 }
+
+fn vstorage_fstab_line(state: &Value, host: &str) -> String {
+    file(state, host, "/etc/fstab")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("vstorage://"))
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn client_cache_merges_into_the_mount_options_and_checks_the_drive() {
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - name: n1\n    address: 10.0.0.1\n    tags: [hypervisor]\n    files: {/etc/fstab: \"vstorage://c /vstorage/c fuse.vstorage rw,nosuid,nodev 0 0\\n\"}\n    ops: {filesystems: [{source: /dev/sdb1, target: /mnt/ssd, fstype: ext4, avail_mb: 100000}, {source: \"nas:/export\", target: /mnt/nas, fstype: nfs4, avail_mb: 900000}]}\n",
+    );
+    lab.run(&["client-cache", "/mnt/ssd/vstorage-c-cache", "64000"])
+        .status(0)
+        .stderr_has("[n1] edit /etc/fstab");
+    assert_eq!(
+        vstorage_fstab_line(&lab.state(), "n1"),
+        "vstorage://c /vstorage/c fuse.vstorage rw,nosuid,nodev,cache=/mnt/ssd/vstorage-c-cache,cachesize=64000 0 0"
+    );
+    unchanged(
+        lab.run(&["client-cache", "/mnt/ssd/vstorage-c-cache", "64000"])
+            .status(0)
+            .stdout_has("already /mnt/ssd/vstorage-c-cache"),
+    );
+    // A new size replaces the old one, keeping everything else.
+    lab.run(&["client-cache", "/mnt/ssd/vstorage-c-cache", "32000"])
+        .status(0);
+    assert_eq!(
+        vstorage_fstab_line(&lab.state(), "n1"),
+        "vstorage://c /vstorage/c fuse.vstorage rw,nosuid,nodev,cache=/mnt/ssd/vstorage-c-cache,cachesize=32000 0 0"
+    );
+    for (code, args, needle) in [
+        (
+            2,
+            &["client-cache", "/mnt/ssd/a,b", "2048"][..],
+            "',' is not allowed",
+        ),
+        (
+            2,
+            &["client-cache", "/mnt/ssd/a b", "2048"][..],
+            "' ' is not allowed",
+        ),
+        (
+            2,
+            &["client-cache", "/mnt/ssd/c=d", "2048"][..],
+            "'=' is not allowed",
+        ),
+        (
+            2,
+            &["client-cache", "/vstorage/c/cache", "2048"][..],
+            "inside the cluster",
+        ),
+        (
+            3,
+            &["client-cache", "/mnt/nvme/cache", "2048"][..],
+            "/mnt/nvme does not exist",
+        ),
+        (
+            3,
+            &["client-cache", "/mnt/nas/cache", "2048"][..],
+            "on nfs4",
+        ),
+        (
+            3,
+            &["client-cache", "/mnt/ssd/other-cache", "200000"][..],
+            "has 100000 MB free",
+        ),
+    ] {
+        refused_untouched(&lab, code, args, needle);
+    }
+}
