@@ -253,6 +253,7 @@ fn default_sysctl() -> BTreeMap<String, String> {
         ("vm.vfs_cache_pressure", "100"),
         ("net.ipv4.tcp_rmem", "4096\t87380\t6291456"),
         ("kernel.pid_max", "1048576"),
+        ("fs.nr_open", "1048576"),
         ("vm.drop_caches", "0"),
     ]
     .into_iter()

@@ -84,8 +84,19 @@ pub struct LocalFs {
     pub avail_mb: u64,
 }
 
+/// The stock /etc/chrony.conf of CentOS 7, abridged.
+const CHRONY_CONF: &str = "# Use public servers from the pool.ntp.org project.\nserver 0.centos.pool.ntp.org iburst\nserver 1.centos.pool.ntp.org iburst\ndriftfile /var/lib/chrony/drift\nmakestep 1.0 3\nrtcsync\nlogdir /var/log/chrony\n";
+
 /// The stock services and files of a Virtuozzo node that this module models.
 pub fn provision(h: &mut HostState) {
+    if h.ops.packages.iter().any(|p| p == "chrony") {
+        h.files.entry("/etc/chrony.conf".into()).or_insert(LabFile {
+            content: CHRONY_CONF.into(),
+            mode: 0o644,
+        });
+    } else {
+        h.units.remove("chronyd.service");
+    }
     let unit = |description: &str| Unit {
         active: true,
         enabled: true,
@@ -402,6 +413,10 @@ fn yum(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
     let Some((&"install", names)) = words.split_first() else {
         return Reply::fail(1, "yum: the lab only installs\n");
     };
+    if fails_once(state, host, "yum install") {
+        // yum's own words when the repositories cannot be reached.
+        return Reply::fail(1, "One of the configured repositories failed (Unknown),\nand yum doesn't have enough cached data to continue.\nCannot find a valid baseurl for repo: base/7/x86_64\n").takes(30.0);
+    }
     let h = state.host_mut(host);
     for n in names {
         if !h.ops.packages.iter().any(|p| p == n) {
@@ -414,7 +429,7 @@ fn yum(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
                 description: "NTP client/server".into(),
             });
             h.files.entry("/etc/chrony.conf".into()).or_insert(LabFile {
-                content: "# Use public servers from the pool.ntp.org project.\nserver 0.centos.pool.ntp.org iburst\nserver 1.centos.pool.ntp.org iburst\ndriftfile /var/lib/chrony/drift\nmakestep 1.0 3\nrtcsync\nlogdir /var/log/chrony\n".into(),
+                content: CHRONY_CONF.into(),
                 mode: 0o644,
             });
         }

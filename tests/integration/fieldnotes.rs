@@ -450,3 +450,83 @@ fn client_cache_merges_into_the_mount_options_and_checks_the_drive() {
         refused_untouched(&lab, code, args, needle);
     }
 }
+
+#[test]
+fn sysctl_baseline_sets_no_core_dumps_and_checks_nofile_against_nr_open() {
+    let lab = Lab::new();
+    lab.run(&["sysctl-baseline", "--nodes", "msk-01"])
+        .status(0)
+        .stderr_has("[msk-01] edit /etc/security/limits.d/90-vzrun-core.conf");
+    let state = lab.state();
+    let core = file(
+        &state,
+        "msk-01",
+        "/etc/security/limits.d/90-vzrun-core.conf",
+    )
+    .unwrap();
+    assert!(
+        core.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["*", "hard", "core", "0"]),
+        "{core}"
+    );
+    unchanged(lab.run(&["sysctl-baseline", "--nodes", "msk-01"]).status(0));
+    refused_untouched(
+        &lab,
+        3,
+        &["sysctl-baseline", "--nofile", "2000000"],
+        "above fs.nr_open 1048576",
+    );
+    refused_untouched(
+        &lab,
+        2,
+        &["sysctl-baseline", "--sysrq", "512"],
+        "invalid sysrq",
+    );
+}
+
+const NTPD_NODE: &str = "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {packages: [ploop], running_units: [ntpd.service], clock_offset_s: 120.5}}\n";
+
+#[test]
+fn ntp_installs_chrony_retires_ntpd_steps_once_and_verifies_sync() {
+    let lab = Lab::with_scenario(NTPD_NODE);
+    lab.run(&["ntp", "--servers", "ntp1.example.net"])
+        .status(0)
+        .stderr_has("[n1] yum -y install chrony")
+        .stderr_has("[n1] systemctl stop ntpd")
+        .stderr_has("[n1] systemctl disable ntpd")
+        .stderr_has("+server ntp1.example.net iburst")
+        .stderr_has("[n1] systemctl enable chronyd")
+        .stderr_has("n1: the clock is 120.5s off NTP time; stepping it once")
+        .stderr_has("[n1] chronyc makestep")
+        .stdout_has("n1    Normal");
+    let state = lab.state();
+    let units = &node(&state, "n1")["units"];
+    assert_eq!(units["ntpd.service"]["active"], false);
+    assert_eq!(units["ntpd.service"]["enabled"], false);
+    assert_eq!(units["chronyd.service"]["active"], true);
+    assert!(
+        node(&state, "n1")["ops"]["clock_offset_s"]
+            .as_f64()
+            .unwrap()
+            < 1.0
+    );
+    unchanged(lab.run(&["ntp", "--servers", "ntp1.example.net"]).status(0));
+}
+
+#[test]
+fn ntp_stops_at_a_node_where_chrony_cannot_be_installed() {
+    let lab = Lab::with_scenario(&NTPD_NODE.replace(
+        "clock_offset_s: 120.5",
+        "clock_offset_s: 120.5, fail_once: [yum install]",
+    ));
+    lab.run(&["ntp"])
+        .status(1)
+        .stderr_has("Cannot find a valid baseurl");
+    // Nothing after the failed install ran: ntpd still keeps the time.
+    assert_eq!(
+        node(&lab.state(), "n1")["units"]["ntpd.service"]["active"],
+        true
+    );
+    refused_untouched(&lab, 2, &["ntp", "--max-offset", "0"], "invalid max-offset");
+    refused_untouched(&lab, 2, &["ntp", "--servers", "a;b"], "invalid servers");
+}
