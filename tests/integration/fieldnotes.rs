@@ -530,3 +530,74 @@ fn ntp_stops_at_a_node_where_chrony_cannot_be_installed() {
     refused_untouched(&lab, 2, &["ntp", "--max-offset", "0"], "invalid max-offset");
     refused_untouched(&lab, 2, &["ntp", "--servers", "a;b"], "invalid servers");
 }
+
+#[test]
+fn set_replicas_sets_both_homes_refuses_too_many_and_asks_before_one() {
+    let lab = Lab::with_scenario(crate::catalog::SMALL);
+    lab.run(&["set-replicas", "homes", "2:1"])
+        .status(0)
+        .stderr_has("set-attr -R /vstorage/small/private replicas=2:1")
+        .stderr_has("set-attr -R /vstorage/small/vmprivate replicas=2:1");
+    unchanged(
+        lab.run(&["set-replicas", "homes", "2:1"])
+            .status(0)
+            .stdout_has("already has replicas 2:1"),
+    );
+    // Three storage hosts: a norm of 4 could never be met.
+    refused_untouched(
+        &lab,
+        3,
+        &["set-replicas", "homes", "4:2"],
+        "small has 3 storage host(s) with an active CS, the norm needs 4",
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &["set-replicas", "/vstorage/small/private", "1"],
+        "Keep a single copy",
+    );
+    refused_untouched(
+        &lab,
+        2,
+        &["set-replicas", "homes", "2:3"],
+        "invalid replicas",
+    );
+    refused_untouched(
+        &lab,
+        2,
+        &["set-replicas", "/etc", "2"],
+        "not under /vstorage/small",
+    );
+    lab.run(&["set-replicas", "/vstorage/small/private", "1", "--yes"])
+        .status(0)
+        .stderr_has("replicas=1");
+}
+
+#[test]
+fn set_tier_refuses_a_tier_without_enough_chunk_servers() {
+    let lab = Lab::with_scenario(&format!(
+        "{}stat_tiers: true\n",
+        crate::catalog::SMALL.replace("{id: 4, host: n3}", "{id: 4, host: n3, tier: 1}")
+    ));
+    refused_untouched(
+        &lab,
+        3,
+        &["set-tier", "homes", "2"],
+        "tier 2 has no active chunk server",
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &["set-tier", "homes", "1"],
+        "keeps 3 replicas but tier 1 has 1 storage host(s)",
+    );
+    lab.run(&["set-replicas", "/vstorage/small/vmprivate", "1", "--yes"])
+        .status(0);
+    lab.run(&["set-tier", "/vstorage/small/vmprivate", "1"])
+        .status(0)
+        .stderr_has("set-attr -R /vstorage/small/vmprivate tier=1");
+    unchanged(
+        lab.run(&["set-tier", "/vstorage/small/vmprivate", "1"])
+            .status(0),
+    );
+}
