@@ -552,7 +552,8 @@ fn license_and_cluster_health_in_every_format() {
         .status(0)
         .stdout_has("PCSS.02444715.0000")
         .stdout_has("ACTIVE")
-        .stdout_has("HWID msk-01:");
+        .stdout_has("12/31/2027")
+        .stdout_has("msk-01  ");
     lab.run(&["cluster-health"])
         .status(0)
         .stdout_has("livelinux  healthy  21/21 active")

@@ -601,3 +601,49 @@ fn set_tier_refuses_a_tier_without_enough_chunk_servers() {
             .status(0),
     );
 }
+
+#[test]
+fn license_shows_expiration_days_left_and_every_nodes_hwid() {
+    let lab = Lab::new();
+    let out = lab.run(&["license"]).status(0).stdout_has("12/31/2027");
+    let header = out.stdout.lines().next().unwrap();
+    assert!(header.contains("days_left"), "{header}");
+    let days: i64 = out
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .nth(4)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(days > 0, "{}", out.stdout);
+    for host in ["msk-01", "msk-07"] {
+        let row = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{host} ")))
+            .unwrap();
+        assert!(row.ends_with("stat --license-hwid"), "{row}");
+    }
+    let expired = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nlicense: {key: VZSTOR.74418710.0000, status: EXPIRED, expiration: 01/10/2021}\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage], unreachable: true}\ncss:\n  - {id: 1, host: n1}\n",
+    );
+    let out = unchanged(
+        expired
+            .run(&["license"])
+            .status(0)
+            .stderr_has("the license is EXPIRED")
+            .stderr_has("the license expired"),
+    );
+    // n2 does not answer: its HWID comes from view-license, and says so.
+    let row = out.stdout.lines().find(|l| l.starts_with("n2 ")).unwrap();
+    assert!(row.contains("view-license"), "{row}");
+    refused_untouched(
+        &lab,
+        2,
+        &["license", "--warn-days", "-1"],
+        "invalid warn-days",
+    );
+}
