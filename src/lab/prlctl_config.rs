@@ -64,6 +64,7 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
         tier: 0,
         replicas,
         netifs: Vec::new(),
+        networks: Default::default(),
         slow_start_s: None,
         fail_migrations: 0,
         running_at: None,
@@ -158,7 +159,20 @@ pub(super) fn set(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     .push(value.split('/').next().unwrap_or(value).to_string());
                 out.push_str(&format!("Set the ipadd parameter to {value}.\n"));
             }
-            "--ifname" | "--network" | "--nameserver" | "--gw" | "--searchdomain" | "--ipdel" => {
+            "--network" => {
+                // On the adapter just added, or the one named by --ifname.
+                let netif = args
+                    .iter()
+                    .position(|a| a == "--netif_add" || a == "--ifname")
+                    .and_then(|i| args.get(i + 1))
+                    .or(ve.netifs.last())
+                    .cloned();
+                if let Some(netif) = netif {
+                    ve.networks.insert(netif, value.clone());
+                }
+                out.push_str(&format!("Set the network parameter to {value}.\n"));
+            }
+            "--ifname" | "--nameserver" | "--gw" | "--searchdomain" | "--ipdel" => {
                 out.push_str(&format!(
                     "Set the {} parameter to {value}.\n",
                     opt.trim_start_matches('-')

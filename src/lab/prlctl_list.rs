@@ -330,6 +330,19 @@ fn render_info_json(ves: &[&Ve]) -> String {
     let values: Vec<serde_json::Value> = ves
         .iter()
         .map(|ve| {
+            let mut hardware = serde_json::json!({
+                "cpu": {"sockets": 1, "cpus": ve.cpus, "cores": ve.cpus, "mode": "64"},
+                "memory": {"size": format!("{}Mb", ve.memsize_mb)},
+                "hdd0": {"enabled": true, "size": format!("{}Mb", ve.disk_mb)},
+            });
+            // Adapters as `net0 (+) dev='veth…' network='Bridged' …` (reference §1.2, [INF]).
+            for (i, netif) in ve.netifs.iter().enumerate() {
+                let device = match ve.networks.get(netif) {
+                    Some(network) => serde_json::json!({"enabled": true, "dev": format!("veth{}.{i}", &ve.uuid[..8]), "network": network, "card": "virtio"}),
+                    None => serde_json::json!({"enabled": true, "type": "routed", "ips": ve.ip.join(" ")}),
+                };
+                hardware[netif] = device;
+            }
             serde_json::json!({
                 "ID": ve.uuid,
                 "EnvID": cell(ve, "envid", false, true),
@@ -341,11 +354,7 @@ fn render_info_json(ves: &[&Ve]) -> String {
                 "Template": "no",
                 "Home": ve.home,
                 "Autostart": if ve.onboot { "on" } else { "off" },
-                "Hardware": {
-                    "cpu": {"sockets": 1, "cpus": ve.cpus, "cores": ve.cpus, "mode": "64"},
-                    "memory": {"size": format!("{}Mb", ve.memsize_mb)},
-                    "hdd0": {"enabled": true, "size": format!("{}Mb", ve.disk_mb)},
-                },
+                "Hardware": hardware,
                 "Hostname": ve.hostname,
             })
         })

@@ -101,6 +101,9 @@ struct VeSpec {
     slow_start_s: Option<f64>,
     #[serde(default)]
     fail_migrations: u32,
+    /// The virtual network of its adapter.
+    #[serde(default)]
+    network: Option<String>,
 }
 
 fn default_kind() -> String {
@@ -414,6 +417,14 @@ fn build(s: Scenario) -> Result<LabState, String> {
             tier: v.tier,
             replicas: s.replicas.clone(),
             netifs: vec![if kind == VeKind::CT { "venet0" } else { "net0" }.into()],
+            // A VM's adapter is on a virtual network (`Bridged` by default); a CT's venet0
+            // is routed unless the scenario puts it on one.
+            networks: match (&v.network, kind) {
+                (Some(n), VeKind::CT) => [("venet0".to_string(), n.clone())].into(),
+                (Some(n), VeKind::VM) => [("net0".to_string(), n.clone())].into(),
+                (None, VeKind::VM) => [("net0".to_string(), "Bridged".to_string())].into(),
+                (None, VeKind::CT) => Default::default(),
+            },
             slow_start_s: v.slow_start_s,
             fail_migrations: v.fail_migrations,
             running_at: None,

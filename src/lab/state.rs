@@ -56,6 +56,10 @@ pub struct Ve {
     pub tier: u8,
     pub replicas: String,
     pub netifs: Vec<String>,
+    /// The virtual network of each adapter that has one (`net0` → `Bridged`); routed
+    /// `venet0` has none.
+    #[serde(default)]
+    pub networks: BTreeMap<String, String>,
     /// Fault: a start takes this many lab seconds.
     pub slow_start_s: Option<f64>,
     /// Fault: this many more migrations fail before one succeeds.

@@ -647,3 +647,58 @@ fn license_shows_expiration_days_left_and_every_nodes_hwid() {
         "invalid warn-days",
     );
 }
+
+#[test]
+fn bridge_network_checks_the_interface_and_names_the_ves_a_rebind_cuts_off() {
+    let lab = Lab::new();
+    lab.run(&[
+        "bridge-network",
+        "vlan100",
+        "bond0.100",
+        "--nodes",
+        "msk-01",
+    ])
+    .status(0)
+    .stderr_has("[msk-01] prlsrvctl net set vlan100 -t bridged --ifname bond0.100");
+    unchanged(
+        lab.run(&[
+            "bridge-network",
+            "vlan100",
+            "bond0.100",
+            "--nodes",
+            "msk-01",
+        ])
+        .status(0),
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &["bridge-network", "vlan200", "bond0.200"],
+        "msk-01 has no interface bond0.200",
+    );
+    refused_untouched(
+        &lab,
+        2,
+        &["bridge-network", "vlan200", "bond0;reboot"],
+        "invalid ifname",
+    );
+    // db03 (a running VM on msk-01) has its adapter on Bridged.
+    let before = lab.state();
+    unchanged(
+        lab.run(&["bridge-network", "Bridged", "eth1", "--nodes", "msk-01"])
+            .status(3)
+            .stderr_has("msk-01: Bridged is bound to eth0, used by running [\"db03 (net0)\"]")
+            .stderr_has("pass --yes"),
+    );
+    assert!(lab.state() == before);
+    lab.run(&[
+        "bridge-network",
+        "Bridged",
+        "eth1",
+        "--nodes",
+        "msk-01",
+        "--yes",
+    ])
+    .status(0)
+    .stderr_has("--ifname eth1");
+}
