@@ -31,6 +31,9 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
                 .collect(),
         );
     }
+    if let Some(text) = super::services::generated_file(h, path) {
+        return Some(text);
+    }
     if path == format!("/vstorage/{}/.vstorage.info/read_cache_info", state.cluster) {
         return Some(read_cache_info(state, host));
     }

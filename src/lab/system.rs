@@ -290,6 +290,17 @@ fn set_active(state: &mut LabState, host: &str, unit: &str, active: bool) {
     }
 }
 
+/// A unit that failed to start: systemctl's own words; the reason is in the journal
+/// (here: stdout).
+fn job_failed(unit: &str, problem: &str) -> Reply {
+    Reply {
+        code: 1,
+        stdout: format!("{problem}\n"),
+        stderr: format!("Job for {unit} failed because the control process exited with error code. See \"systemctl status {unit}\" and \"journalctl -xe\" for details.\n"),
+        takes: 1.0,
+    }
+}
+
 pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let now_flag = args.iter().any(|a| a == "--now");
     let words: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
@@ -356,16 +367,22 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             }
             for u in &units {
                 let starts = verb.as_str() != "stop";
+                if starts && u == "network.service" {
+                    let failed = super::services::fails_once(state, host, "network restart");
+                    let h = state.host_mut(host);
+                    let result = if failed {
+                        Err("RTNETLINK answers: File exists (the lab's fault)".to_string())
+                    } else {
+                        super::services::start_network(h)
+                    };
+                    if let Err(problem) = result {
+                        return job_failed(u, &problem);
+                    }
+                }
                 if starts && u == "vcmmd.service" {
                     if let Some(problem) = super::services::vcmmd_config_error(state, host) {
                         set_active(state, host, u, false);
-                        // systemctl's own words; the reason is in the journal (here: stdout).
-                        return Reply {
-                            code: 1,
-                            stdout: format!("{problem}\n"),
-                            stderr: format!("Job for {u} failed because the control process exited with error code. See \"systemctl status {u}\" and \"journalctl -xe\" for details.\n"),
-                            takes: 1.0,
-                        };
+                        return job_failed(u, &problem);
                     }
                 }
                 set_active(state, host, u, starts);

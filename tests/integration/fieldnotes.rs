@@ -702,3 +702,70 @@ fn bridge_network_checks_the_interface_and_names_the_ves_a_rebind_cuts_off() {
     .status(0)
     .stderr_has("--ifname eth1");
 }
+
+fn bond_options(state: &Value, host: &str) -> String {
+    node(state, host)["ops"]["bonds"][0]["options"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn bonding_restarts_one_node_at_a_time_and_checks_the_bond() {
+    let lab = Lab::new();
+    lab.run(&["bonding", "eth2,eth3", "--nodes", "msk-01,msk-02"])
+        .status(0)
+        .stderr_has(
+            "+BONDING_OPTS=\"mode=802.3ad xmit_hash_policy=layer3+4 miimon=100 lacp_rate=fast\"",
+        )
+        .stderr_has("[msk-01] systemctl restart network")
+        .stdout_has("msk-02: bond0 runs 802.3ad over");
+    let state = lab.state();
+    assert_eq!(
+        bond_options(&state, "msk-02"),
+        "mode=802.3ad xmit_hash_policy=layer3+4 miimon=100 lacp_rate=fast"
+    );
+    assert_eq!(
+        bond_options(&state, "msk-03"),
+        "mode=active-backup miimon=100"
+    );
+    unchanged(
+        lab.run(&["bonding", "eth2,eth3", "--nodes", "msk-01,msk-02"])
+            .status(0)
+            .stdout_has("nothing to do"),
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &["bonding", "eth2,eth9"],
+        "msk-01 has no interface eth9",
+    );
+    refused_untouched(&lab, 2, &["bonding", "eth2"], "at least two interfaces");
+    refused_untouched(
+        &lab,
+        2,
+        &["bonding", "eth2,eth3", "--lacp-rate", "medium"],
+        "invalid lacp-rate",
+    );
+}
+
+#[test]
+fn bonding_puts_the_old_files_back_when_the_restart_fails() {
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {fail_once: [network restart]}}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
+    );
+    let before = lab.state();
+    lab.run(&["bonding", "eth2,eth3"])
+        .status(1)
+        .stderr_has("Job for network.service failed")
+        .stderr_has("n1: putting its previous network files back");
+    let after = lab.state();
+    assert_eq!(bond_options(&after, "n1"), "mode=active-backup miimon=100");
+    let ifcfg = "/etc/sysconfig/network-scripts/ifcfg-bond0";
+    assert_eq!(file(&after, "n1", ifcfg), file(&before, "n1", ifcfg));
+    assert_eq!(file(&after, "n2", ifcfg), file(&before, "n2", ifcfg));
+    let degraded = Lab::with_scenario(
+        &crate::catalog::SMALL.replace("{id: 4, host: n3}", "{id: 4, host: n3, status: offline}"),
+    );
+    refused_untouched(&degraded, 3, &["bonding", "eth2,eth3"], "is degraded");
+}
