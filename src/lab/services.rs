@@ -323,6 +323,7 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
         "chronyc" => chronyc(state, host, &args),
         "ip" => ip(state, host, &args),
         "date" => date(&args),
+        "prl_disk_tool" => prl_disk_tool(state, host, &args),
         _ => return None,
     };
     Some(reply)
@@ -698,4 +699,59 @@ fn date(args: &[&str]) -> Reply {
         ["+%s"] => Reply::ok(format!("{}\n", super::state::now() as u64)),
         _ => Reply::fail(1, "date: the lab prints only +%s\n"),
     }
+}
+
+/// `prl_disk_tool resize --size N[K|M|G] --hdd DIR`: grows a ploop image, mounted or not,
+/// by rewriting `<Disk_size>` (512-byte sectors) in its DiskDescriptor.xml. A smaller size
+/// is refused, as shrinking a mounted image is. Messages and codes are invented.
+fn prl_disk_tool(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| *a == flag)
+            .and_then(|i| args.get(i + 1))
+            .copied()
+    };
+    let (Some(&"resize"), Some(size), Some(hdd)) = (args.first(), value("--size"), value("--hdd"))
+    else {
+        return Reply::fail(
+            1,
+            "prl_disk_tool: the lab knows only resize --size N --hdd DIR\n",
+        );
+    };
+    let mb = match size.split_at(size.len().saturating_sub(1)) {
+        (n, "G") => n.parse::<u64>().ok().map(|n| n * 1024),
+        (n, "M") => n.parse::<u64>().ok(),
+        (n, "K") => n.parse::<u64>().ok().map(|n| n / 1024),
+        _ => size.parse::<u64>().ok(),
+    };
+    let Some(mb) = mb else {
+        return Reply::fail(1, format!("Invalid size: {size}\n"));
+    };
+    let path = format!("{}/DiskDescriptor.xml", hdd.trim_end_matches('/'));
+    let h = state.host_mut(host);
+    let Some(descriptor) = h.files.get_mut(&path) else {
+        return Reply::fail(
+            1,
+            format!("Unable to open {path}: No such file or directory\n"),
+        );
+    };
+    let current = disk_size_sectors(&descriptor.content).unwrap_or(0);
+    let wanted = mb * 2048;
+    if wanted < current {
+        return Reply::fail(
+            1,
+            format!("Shrinking the mounted image {hdd} is not supported\n"),
+        );
+    }
+    descriptor.content = descriptor.content.replace(
+        &format!("<Disk_size>{current}</Disk_size>"),
+        &format!("<Disk_size>{wanted}</Disk_size>"),
+    );
+    Reply::ok(format!("Resize the disk {hdd} to {mb}M\n")).takes(10.0)
+}
+
+fn disk_size_sectors(descriptor: &str) -> Option<u64> {
+    let start = descriptor.find("<Disk_size>")? + "<Disk_size>".len();
+    let end = descriptor[start..].find("</Disk_size>")? + start;
+    descriptor[start..end].trim().parse().ok()
 }

@@ -769,3 +769,92 @@ fn bonding_puts_the_old_files_back_when_the_restart_fails() {
     );
     refused_untouched(&degraded, 3, &["bonding", "eth2,eth3"], "is degraded");
 }
+
+#[test]
+fn pfcache_resize_grows_only_with_room_and_once() {
+    let lab = Lab::new();
+    lab.run(&["pfcache-resize", "20", "--nodes", "msk-01,msk-02"])
+        .status(0)
+        .stderr_has("[msk-01] prl_disk_tool resize --size 20G --hdd /vz/pfcache.hdd")
+        .stdout_has("msk-02: /vz/pfcache.hdd grown from 10 GB to 20 GB");
+    let descriptor = file(&lab.state(), "msk-02", "/vz/pfcache.hdd/DiskDescriptor.xml")
+        .unwrap()
+        .to_string();
+    assert!(
+        descriptor.contains("<Disk_size>41943040</Disk_size>"),
+        "{descriptor}"
+    );
+    unchanged(
+        lab.run(&["pfcache-resize", "20", "--nodes", "msk-01,msk-02"])
+            .status(0)
+            .stdout_has("already 20 GB"),
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &["pfcache-resize", "15", "--nodes", "msk-01"],
+        "shrinking a mounted image is not done",
+    );
+    // The root file system has 50000 MB free.
+    refused_untouched(
+        &lab,
+        3,
+        &["pfcache-resize", "100"],
+        "growing /vz/pfcache.hdd needs",
+    );
+    refused_untouched(&lab, 2, &["pfcache-resize", "20G"], "invalid size");
+    // After a move the image is found where pfcache.conf says.
+    lab.run(&["pfcache-move", "/vz/pfcache2.hdd", "--nodes", "msk-03"])
+        .status(0);
+    lab.run(&["pfcache-resize", "12", "--nodes", "msk-03"])
+        .status(0)
+        .stderr_has("--hdd /vz/pfcache2.hdd");
+}
+
+#[test]
+fn read_cache_report_compares_the_mount_with_fstab() {
+    let lab = Lab::new();
+    lab.run(&[
+        "client-cache",
+        "/mnt/ssd/vstorage-livelinux-cache",
+        "64000",
+        "--nodes",
+        "msk-02",
+    ])
+    .status(0);
+    let out = unchanged(
+        lab.run(&["read-cache", "--nodes", "msk-01,msk-02"])
+            .status(0),
+    );
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("msk-02 "))
+        .unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "msk-02",
+            "/mnt/ssd/vstorage-livelinux-cache",
+            "64000",
+            "8000",
+            "enabled",
+            "/mnt/ssd/vstorage-livelinux-cache",
+            "64000"
+        ]
+    );
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("msk-01 "))
+        .unwrap();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["msk-01", "none"]
+    );
+    let dead = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], unreachable: true}\n",
+    );
+    unchanged(dead.run(&["read-cache"]).status(5).stderr_has("n2"));
+}
