@@ -858,3 +858,41 @@ fn read_cache_report_compares_the_mount_with_fstab() {
     );
     unchanged(dead.run(&["read-cache"]).status(5).stderr_has("n2"));
 }
+
+#[test]
+fn storage_top_snapshot_flags_what_needs_a_look() {
+    let lab = Lab::new();
+    let out = unchanged(lab.run(&["storage-top", "--cs"]).status(0))
+        .stdout_has("cluster livelinux: healthy")
+        .stdout_has("280 healthy");
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("msk-01 "))
+        .unwrap();
+    assert_eq!(
+        row.split_whitespace().take(3).collect::<Vec<_>>(),
+        ["msk-01", "master", "3/3"]
+    );
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("1045 ")),
+        "{}",
+        out.stdout
+    );
+    let degraded = Lab::with_scenario(&crate::catalog::SMALL.replace(
+        "{id: 4, host: n3}",
+        "{id: 4, host: n3, status: offline, space_gb: 1000, free_gb: 20}",
+    ));
+    unchanged(
+        degraded
+            .run(&["storage-top", "--every", "1", "--count", "2"])
+            .status(0)
+            .stderr_has("warning: CS#4 on n3 is offline"),
+    );
+    refused_untouched(
+        &lab,
+        2,
+        &["storage-top", "--count", "0", "--every", "1"],
+        "invalid count",
+    );
+}
