@@ -31,7 +31,7 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
                 .collect(),
         );
     }
-    if let Some(text) = super::services::generated_file(h, path) {
+    if let Some(text) = super::network::generated_file(h, path) {
         return Some(text);
     }
     if path == format!("/vstorage/{}/.vstorage.info/read_cache_info", state.cluster) {

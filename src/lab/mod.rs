@@ -8,6 +8,8 @@
 
 mod basics;
 mod disk;
+mod network;
+mod packages;
 mod prlctl;
 mod prlctl_config;
 mod prlctl_list;

@@ -2,8 +2,8 @@
 //! runbooks on real nodes: the pfcache image (a ploop image mounted at /vz/pfcache that
 //! pfcached holds, so it cannot be unmounted under it; moving its directory while mounted
 //! leaves the mount on a path that no longer exists), `mv` into an existing directory (it
-//! moves *inside* it), local file systems and their free space (`df`), packages (`rpm`,
-//! `yum`), the clock (`chronyc`, confused by a running ntpd) and network interfaces.
+//! moves *inside* it), local file systems and their free space (`df`), vcmmd's limits file.
+//! Packages and the clock are in `packages`, interfaces and bonds in `network`.
 //!
 //! Kept apart from `basics` so that the per-host state these need lives in one place
 //! ([`OpsState`]) that a scenario can set (`hosts[].ops`).
@@ -96,19 +96,9 @@ pub struct LocalFs {
     pub avail_mb: u64,
 }
 
-/// The stock /etc/chrony.conf of CentOS 7, abridged.
-const CHRONY_CONF: &str = "# Use public servers from the pool.ntp.org project.\nserver 0.centos.pool.ntp.org iburst\nserver 1.centos.pool.ntp.org iburst\ndriftfile /var/lib/chrony/drift\nmakestep 1.0 3\nrtcsync\nlogdir /var/log/chrony\n";
-
 /// The stock services and files of a Virtuozzo node that this module models.
 pub fn provision(h: &mut HostState) {
-    if h.ops.packages.iter().any(|p| p == "chrony") {
-        h.files.entry("/etc/chrony.conf".into()).or_insert(LabFile {
-            content: CHRONY_CONF.into(),
-            mode: 0o644,
-        });
-    } else {
-        h.units.remove("chronyd.service");
-    }
+    super::packages::provision(h);
     let unit = |description: &str| Unit {
         active: true,
         enabled: true,
@@ -146,143 +136,7 @@ pub fn provision(h: &mut HostState) {
         h.dirs.push(fs.target);
     }
     mount_ploop(h, &descriptor, PFCACHE_MOUNT, 11751);
-    provision_network(h);
-}
-
-const IFCFG: &str = "/etc/sysconfig/network-scripts";
-
-/// The stock network of a lab node: eth0 for management, bond0 (active-backup over eth2
-/// and eth3) for storage, bond0.100 a VLAN on it. Files in the EL7 initscripts format.
-fn provision_network(h: &mut HostState) {
-    let file = |content: String| LabFile {
-        content,
-        mode: 0o644,
-    };
-    let has = |h: &HostState, i: &str| h.ops.interfaces.iter().any(|x| x == i);
-    if has(h, "bond0") && has(h, "eth2") && has(h, "eth3") {
-        h.files.entry(format!("{IFCFG}/ifcfg-bond0")).or_insert(file(
-            "DEVICE=bond0\nTYPE=Bond\nBONDING_MASTER=yes\nBOOTPROTO=none\nONBOOT=yes\nBONDING_OPTS=\"mode=active-backup miimon=100\"\n".into(),
-        ));
-        for slave in ["eth2", "eth3"] {
-            h.files.entry(format!("{IFCFG}/ifcfg-{slave}")).or_insert(file(format!(
-                "DEVICE={slave}\nTYPE=Ethernet\nBOOTPROTO=none\nONBOOT=yes\nMASTER=bond0\nSLAVE=yes\n"
-            )));
-        }
-    }
-    h.units.insert(
-        "network.service".into(),
-        Unit {
-            active: true,
-            enabled: true,
-            description: "LSB: Bring up/down networking".into(),
-        },
-    );
-    h.dirs.push(IFCFG.into());
-    let _ = start_network(h);
-}
-
-/// `KEY=value` of an ifcfg file, quotes removed.
-fn ifcfg_value(text: &str, key: &str) -> Option<String> {
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .find(|(k, _)| k.trim() == key)
-        .map(|(_, v)| v.trim().trim_matches('"').to_string())
-}
-
-/// What `systemctl start/restart network` does to bonds: reads the ifcfg files and
-/// enslaves the interfaces that name a master. An error (as the network scripts would
-/// log it) for a master or slave that does not exist.
-pub fn start_network(h: &mut HostState) -> Result<(), String> {
-    let mut bonds: Vec<Bond> = Vec::new();
-    let files: Vec<(String, String)> = h
-        .files
-        .iter()
-        .filter(|(p, _)| p.starts_with(&format!("{IFCFG}/ifcfg-")))
-        // initscripts' is_ignored_file: backups and package leftovers are not read.
-        .filter(|(p, _)| {
-            ![".bak", ".orig", ".rpmnew", ".rpmorig", ".rpmsave", "~"]
-                .iter()
-                .any(|s| p.ends_with(s))
-        })
-        .map(|(p, f)| (p.clone(), f.content.clone()))
-        .collect();
-    for (_, text) in &files {
-        if ifcfg_value(text, "BONDING_MASTER").as_deref() == Some("yes") {
-            let name = ifcfg_value(text, "DEVICE").unwrap_or_default();
-            bonds.push(Bond {
-                name,
-                options: ifcfg_value(text, "BONDING_OPTS").unwrap_or_default(),
-                slaves: Vec::new(),
-            });
-        }
-    }
-    for (path, text) in &files {
-        let (Some(master), Some(device)) =
-            (ifcfg_value(text, "MASTER"), ifcfg_value(text, "DEVICE"))
-        else {
-            continue;
-        };
-        if !h.ops.interfaces.contains(&device) {
-            return Err(format!(
-                "{path}: Device {device} does not seem to be present, delaying initialization."
-            ));
-        }
-        match bonds.iter_mut().find(|b| b.name == master) {
-            Some(b) => b.slaves.push(device),
-            None => return Err(format!("{path}: master {master} has no ifcfg file")),
-        }
-    }
-    for b in &bonds {
-        if !h.ops.interfaces.contains(&b.name) {
-            h.ops.interfaces.push(b.name.clone());
-        }
-    }
-    h.ops.bonds = bonds;
-    Ok(())
-}
-
-/// `/proc/net/bonding/BOND` (the bonding driver's format, abridged to the lines runbooks read).
-pub fn generated_file(h: &HostState, path: &str) -> Option<String> {
-    let name = path.strip_prefix("/proc/net/bonding/")?;
-    let b = h.ops.bonds.iter().find(|b| b.name == name)?;
-    let opt = |key: &str| {
-        b.options
-            .split_whitespace()
-            .find_map(|o| o.strip_prefix(&format!("{key}=")))
-            .map(str::to_string)
-    };
-    let mode = match opt("mode").as_deref() {
-        Some("802.3ad") | Some("4") => "IEEE 802.3ad Dynamic link aggregation",
-        Some("active-backup") | Some("1") => "fault-tolerance (active-backup)",
-        Some("balance-xor") | Some("2") => "load balancing (xor)",
-        _ => "load balancing (round-robin)",
-    };
-    let mut out = format!(
-        "Ethernet Channel Bonding Driver: v3.7.1 (April 27, 2011)\n\nBonding Mode: {mode}\n"
-    );
-    if let Some(policy) = opt("xmit_hash_policy") {
-        let n = match policy.as_str() {
-            "layer2" => 0,
-            "layer3+4" => 1,
-            "layer2+3" => 2,
-            _ => 3,
-        };
-        out.push_str(&format!("Transmit Hash Policy: {policy} ({n})\n"));
-    }
-    out.push_str(&format!(
-        "MII Status: up\nMII Polling Interval (ms): {}\nUp Delay (ms): 0\nDown Delay (ms): 0\n",
-        opt("miimon").unwrap_or_else(|| "0".into())
-    ));
-    if mode.starts_with("IEEE") {
-        out.push_str(&format!(
-            "\n802.3ad info\nLACP rate: {}\n",
-            opt("lacp_rate").unwrap_or_else(|| "slow".into())
-        ));
-    }
-    for s in &b.slaves {
-        out.push_str(&format!("\nSlave Interface: {s}\nMII Status: up\nSpeed: 10000 Mbps\nDuplex: full\nLink Failure Count: 0\n"));
-    }
-    Some(out)
+    super::network::provision(h);
 }
 
 fn mount_ploop(h: &mut HostState, descriptor: &str, mountpoint: &str, number: u64) -> String {
@@ -318,10 +172,10 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
         "ploop" => ploop(state, host, &args),
         "mv" => mv(state, host, &args),
         "df" => df(state, host, &args),
-        "rpm" => rpm(state, host, &args),
-        "yum" => yum(state, host, &args),
-        "chronyc" => chronyc(state, host, &args),
-        "ip" => ip(state, host, &args),
+        "rpm" => super::packages::rpm(state, host, &args),
+        "yum" => super::packages::yum(state, host, &args),
+        "chronyc" => super::packages::chronyc(state, host, &args),
+        "ip" => super::network::ip(state, host, &args),
         "date" => date(&args),
         "prl_disk_tool" => prl_disk_tool(state, host, &args),
         _ => return None,
@@ -530,130 +384,6 @@ fn df(state: &LabState, host: &str, args: &[&str]) -> Reply {
         "Filesystem                 Type      1024-blocks      Used Available Capacity Mounted on\n{source} {fstype} {size} {} {avail} 50% {target}\n",
         size - avail
     ))
-}
-
-/// `rpm -q NAME`: the not-installed text is rpm's; versions are invented.
-fn rpm(state: &LabState, host: &str, args: &[&str]) -> Reply {
-    let h = state.host(host).expect("known host");
-    let names: Vec<&&str> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let mut out = String::new();
-    let mut missing = 0;
-    for n in names {
-        if h.ops.packages.iter().any(|p| p == *n) {
-            out.push_str(&format!("{n}-1.0-1.vz7.x86_64\n"));
-        } else {
-            out.push_str(&format!("package {n} is not installed\n"));
-            missing += 1;
-        }
-    }
-    Reply {
-        code: missing,
-        stdout: out,
-        stderr: String::new(),
-        takes: 0.0,
-    }
-}
-
-/// `yum -y install NAME...`; the transcript is abridged (invented).
-fn yum(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
-    let words: Vec<&str> = args
-        .iter()
-        .copied()
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let Some((&"install", names)) = words.split_first() else {
-        return Reply::fail(1, "yum: the lab only installs\n");
-    };
-    if fails_once(state, host, "yum install") {
-        // yum's own words when the repositories cannot be reached.
-        return Reply::fail(1, "One of the configured repositories failed (Unknown),\nand yum doesn't have enough cached data to continue.\nCannot find a valid baseurl for repo: base/7/x86_64\n").takes(30.0);
-    }
-    let h = state.host_mut(host);
-    for n in names {
-        if !h.ops.packages.iter().any(|p| p == n) {
-            h.ops.packages.push(n.to_string());
-        }
-        if *n == "chrony" {
-            h.units.entry("chronyd.service".into()).or_insert(Unit {
-                active: false,
-                enabled: false,
-                description: "NTP client/server".into(),
-            });
-            h.files.entry("/etc/chrony.conf".into()).or_insert(LabFile {
-                content: CHRONY_CONF.into(),
-                mode: 0o644,
-            });
-        }
-    }
-    Reply::ok(format!("Installed:\n  {}\n\nComplete!\n", names.join(" "))).takes(5.0)
-}
-
-/// `chronyc tracking` / `chronyc makestep` (chrony 3.x report layout). Synchronised only
-/// while no ntpd fights chronyd for the clock.
-fn chronyc(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
-    let h = state.host_mut(host);
-    let active = |u: &str| h.units.get(u).is_some_and(|x| x.active);
-    if !active("chronyd.service") {
-        return Reply::fail(1, "506 Cannot talk to daemon\n");
-    }
-    let synced = !active("ntpd.service");
-    match args.iter().rfind(|a| !a.starts_with('-')).copied() {
-        Some("makestep") => {
-            h.ops.clock_offset_s = 0.000_003;
-            Reply::ok("200 OK\n")
-        }
-        Some("tracking") => {
-            let offset = h.ops.clock_offset_s;
-            let (reference, stratum, leap) = if synced {
-                ("C0A80101 (ntp1.example.net)", 3, "Normal")
-            } else {
-                ("00000000 ()", 0, "Not synchronised")
-            };
-            Reply::ok(format!(
-                "Reference ID    : {reference}\nStratum         : {stratum}\nRef time (UTC)  : Wed Nov 25 17:00:00 2026\nSystem time     : {:.9} seconds {} of NTP time\nLast offset     : +0.000000123 seconds\nRMS offset      : 0.000012345 seconds\nFrequency       : 1.234 ppm slow\nResidual freq   : +0.000 ppm\nSkew            : 0.012 ppm\nRoot delay      : 0.001234567 seconds\nRoot dispersion : 0.000567890 seconds\nUpdate interval : 64.2 seconds\nLeap status     : {leap}\n",
-                offset.abs(),
-                if offset >= 0.0 { "slow" } else { "fast" }
-            ))
-        }
-        other => Reply::fail(
-            1,
-            format!("Unrecognized command: {other:?} (the lab knows tracking, makestep)\n"),
-        ),
-    }
-}
-
-/// `ip -o link show [dev] IF` (iproute2): one line per interface; a missing one is an error.
-fn ip(state: &LabState, host: &str, args: &[&str]) -> Reply {
-    let h = state.host(host).expect("known host");
-    let words: Vec<&str> = args
-        .iter()
-        .copied()
-        .filter(|a| !a.starts_with('-') && *a != "dev")
-        .collect();
-    match words.as_slice() {
-        ["link"] | ["link", "show"] => Reply::ok(
-            h.ops
-                .interfaces
-                .iter()
-                .enumerate()
-                .map(|(i, n)| link_line(i, n))
-                .collect::<String>(),
-        ),
-        ["link", "show", name] => match h.ops.interfaces.iter().position(|i| i == name) {
-            Some(i) => Reply::ok(link_line(i, name)),
-            None => Reply::fail(1, format!("Device \"{name}\" does not exist.\n")),
-        },
-        _ => Reply::fail(255, "Object is unknown in the lab, try \"ip link\".\n"),
-    }
-}
-
-fn link_line(index: usize, name: &str) -> String {
-    let flags = if name == "lo" {
-        "<LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00".to_string()
-    } else {
-        format!("<BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP mode DEFAULT group default qlen 1000\\    link/ether 52:54:00:00:00:{index:02x} brd ff:ff:ff:ff:ff:ff")
-    };
-    format!("{}: {name}: {flags}\n", index + 1)
 }
 
 /// Why vcmmd would not start with this host's vstorage-limits.conf, if it would not: the

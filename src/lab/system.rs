@@ -373,7 +373,7 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     let result = if failed {
                         Err("RTNETLINK answers: File exists (the lab's fault)".to_string())
                     } else {
-                        super::services::start_network(h)
+                        super::network::start_network(h)
                     };
                     if let Err(problem) = result {
                         return job_failed(u, &problem);

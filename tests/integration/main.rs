@@ -6,6 +6,8 @@ mod check;
 mod docs;
 mod engine;
 mod fieldnotes;
+mod fieldnotes_hosts;
+mod fieldnotes_storage;
 mod flow;
 mod hostconf;
 mod journal;

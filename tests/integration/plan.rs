@@ -104,6 +104,10 @@ fn every_runbook_plans_on_the_lab_without_changing_it() {
         &["fill-margin", "1", "--minutes", "60"],
         &["license"],
         &["cluster-health"],
+        &["bonding", "eth2,eth3"],
+        &["pfcache-resize", "20"],
+        &["read-cache"],
+        &["storage-top", "--cs"],
     ];
     let listed = Test::new().arg("list").run().status(0);
     let names: Vec<&str> = listed
