@@ -46,18 +46,12 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
     None
 }
 
-/// Empty without a client cache; with one (fstab `cache=`, `cachesize=`), the KB's format.
+/// Empty without a client cache; with one (`cache=`, `cachesize=` in the options the
+/// cluster was mounted with: fstab changes wait for the next mount), the KB's format.
 fn read_cache_info(state: &LabState, host: &str) -> String {
-    let Some(fstab) = state.host(host).and_then(|h| h.files.get("/etc/fstab")) else {
-        return String::new();
-    };
-    let source = format!("vstorage://{}", state.cluster);
-    let options = fstab
-        .content
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|f| f.len() >= 4 && f[0] == source)
-        .map(|f| f[3].to_string())
+    let options = state
+        .host(host)
+        .and_then(|h| h.ops.client_options.clone())
         .unwrap_or_default();
     let option = |name: &str| {
         options

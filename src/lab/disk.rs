@@ -181,6 +181,9 @@ pub fn mount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             format!("mount: {target}: {source} already mounted on {target}.\n"),
         );
     }
+    if fstype == "fuse.vstorage" {
+        h.ops.client_options = super::services::client_fstab_options(h);
+    }
     h.mounts.push(Mount {
         source,
         target,
@@ -225,6 +228,9 @@ pub fn umount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     };
     if (busy_cs || busy_ves) && !lazy {
         return Reply::fail(32, format!("umount: {target}: target is busy.\n"));
+    }
+    if h.mounts[pos].fstype == "fuse.vstorage" {
+        h.ops.client_options = None;
     }
     h.mounts.remove(pos);
     Reply::ok("")

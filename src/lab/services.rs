@@ -37,6 +37,9 @@ pub struct OpsState {
     pub page_cache_mb: Option<u64>,
     /// Fault: commands (`ploop mount`, `pfcached start`) that fail once each.
     pub fail_once: Vec<String>,
+    /// The options the cluster client was mounted with: its read cache is what they said
+    /// then, not what /etc/fstab says now. `None` while the cluster is not mounted.
+    pub client_options: Option<String>,
     /// Extra units, active and enabled (e.g. `ntpd.service`).
     pub running_units: Vec<String>,
     /// Bonds as the kernel runs them (from the ifcfg files at the last network start).
@@ -75,6 +78,7 @@ impl Default for OpsState {
             fail_once: Vec::new(),
             running_units: Vec::new(),
             bonds: Vec::new(),
+            client_options: None,
         }
     }
 }
@@ -137,6 +141,18 @@ pub fn provision(h: &mut HostState) {
     }
     mount_ploop(h, &descriptor, PFCACHE_MOUNT, 11751);
     super::network::provision(h);
+    if h.ops.client_options.is_none() {
+        h.ops.client_options = client_fstab_options(h);
+    }
+}
+
+/// The options of the cluster client's line in /etc/fstab (`vstorage://… fuse.vstorage`).
+pub fn client_fstab_options(h: &HostState) -> Option<String> {
+    h.files.get("/etc/fstab")?.content.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() >= 4 && f[0].starts_with("vstorage://") && f[2] == "fuse.vstorage")
+            .then(|| f[3].to_string())
+    })
 }
 
 fn mount_ploop(h: &mut HostState, descriptor: &str, mountpoint: &str, number: u64) -> String {

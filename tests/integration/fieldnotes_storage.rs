@@ -170,44 +170,33 @@ fn pfcache_resize_grows_only_with_room_and_once() {
 #[test]
 fn read_cache_report_compares_the_mount_with_fstab() {
     let lab = Lab::new();
-    lab.run(&[
-        "client-cache",
-        "/mnt/ssd/vstorage-livelinux-cache",
-        "64000",
-        "--nodes",
-        "msk-02",
-    ])
-    .status(0);
+    let cache = "/mnt/ssd/vstorage-livelinux-cache";
+    lab.run(&["client-cache", cache, "64000", "--nodes", "msk-02"])
+        .status(0);
+    let row = |out: &crate::test::Outcome, host: &str| -> Vec<String> {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{host} ")))
+            .unwrap();
+        line.split_whitespace().map(str::to_string).collect()
+    };
+    // fstab says so, but the running client was mounted without a cache.
     let out = unchanged(
         lab.run(&["read-cache", "--nodes", "msk-01,msk-02"])
-            .status(0),
+            .status(0)
+            .stderr_has("the running cache differs from /etc/fstab on [\"msk-02\"]"),
     );
-    let row = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("msk-02 "))
-        .unwrap();
-    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(row(&out, "msk-02"), ["msk-02", "none", cache, "64000"]);
+    assert_eq!(row(&out, "msk-01"), ["msk-01", "none"]);
+    // The operator remounts the cluster: now the client uses it.
+    lab.query("let h = host(\"msk-02\");\nh.run([\"umount\", \"-l\", \"/vstorage/livelinux\"]);\nh.run([\"mount\", \"/vstorage/livelinux\"]);")
+        .status(0);
+    let out = unchanged(lab.run(&["read-cache", "--nodes", "msk-02"]).status(0));
+    assert!(!out.stderr.contains("differs"), "{}", out.stderr);
     assert_eq!(
-        cells,
-        [
-            "msk-02",
-            "/mnt/ssd/vstorage-livelinux-cache",
-            "64000",
-            "8000",
-            "enabled",
-            "/mnt/ssd/vstorage-livelinux-cache",
-            "64000"
-        ]
-    );
-    let row = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("msk-01 "))
-        .unwrap();
-    assert_eq!(
-        row.split_whitespace().collect::<Vec<_>>(),
-        ["msk-01", "none"]
+        row(&out, "msk-02"),
+        ["msk-02", cache, "64000", "8000", "enabled", cache, "64000"]
     );
     let dead = Lab::with_scenario(
         "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], unreachable: true}\n",
