@@ -164,6 +164,23 @@ pub fn ip(state: &LabState, host: &str, args: &[&str]) -> Reply {
             Some(i) => Reply::ok(link_line(i, name)),
             None => Reply::fail(1, format!("Device \"{name}\" does not exist.\n")),
         },
+        // `ip -o -4 addr show [dev IF]`: the host's address on its interface (iproute2's
+        // one-line format); other interfaces have none in the lab.
+        ["addr", "show", rest @ ..] | ["address", "show", rest @ ..] => {
+            if let [name] = rest {
+                if !h.ops.interfaces.iter().any(|i| i == name) {
+                    return Reply::fail(1, format!("Device \"{name}\" does not exist.\n"));
+                }
+            }
+            let on = &h.ops.address_on;
+            let index = h.ops.interfaces.iter().position(|i| i == on).unwrap_or(0) + 1;
+            let shown = rest.is_empty() || rest == [on.as_str()];
+            Reply::ok(if shown {
+                format!("{index}: {on}    inet {}/24 scope global {on}\\       valid_lft forever preferred_lft forever\n", h.address)
+            } else {
+                String::new()
+            })
+        }
         _ => Reply::fail(255, "Object is unknown in the lab, try \"ip link\".\n"),
     }
 }

@@ -33,6 +33,8 @@ pub struct OpsState {
     pub clock_offset_s: f64,
     /// Network interfaces (`ip link`).
     pub interfaces: Vec<String>,
+    /// The interface that carries the host's (inventory) address.
+    pub address_on: String,
     /// Page cache in MB; `None`: a quarter of the free memory.
     pub page_cache_mb: Option<u64>,
     /// Fault: commands (`ploop mount`, `pfcached start`) that fail once each.
@@ -74,6 +76,7 @@ impl Default for OpsState {
             interfaces: ["lo", "eth0", "eth1", "eth2", "eth3", "bond0", "bond0.100"]
                 .map(String::from)
                 .to_vec(),
+            address_on: "eth0".into(),
             page_cache_mb: None,
             fail_once: Vec::new(),
             running_units: Vec::new(),

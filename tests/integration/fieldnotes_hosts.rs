@@ -221,3 +221,19 @@ fn bonding_puts_the_old_files_back_when_the_restart_fails() {
     );
     refused_untouched(&degraded, 3, &["bonding", "eth2,eth3"], "is degraded");
 }
+
+#[test]
+fn bonding_asks_before_cutting_the_connection_it_runs_over() {
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {address_on: bond0.100}}\n",
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &["bonding", "eth2,eth3"],
+        "n1 is reached at 10.0.0.1 on bond0.100: restarting bond0 cuts that connection",
+    );
+    lab.run(&["bonding", "eth2,eth3", "--yes"])
+        .status(0)
+        .stdout_has("n1: bond0 runs 802.3ad");
+}
