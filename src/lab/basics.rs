@@ -13,7 +13,12 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
         let total = h.memory_mb * 1024;
         let used = h.used_mb(&state.ves) * 1024 + 4 * 1024 * 1024;
         let free = total.saturating_sub(used);
-        let cached = free / 4;
+        // Page cache is available memory but not free memory: a node full of cache has a
+        // low MemFree and a high MemAvailable.
+        let cached = h
+            .ops
+            .page_cache_mb
+            .map_or(free / 4, |mb| (mb * 1024).min(free));
         return Some(format!(
             "MemTotal:       {total:>9} kB\nMemFree:        {:>9} kB\nMemAvailable:   {free:>9} kB\nBuffers:        {:>9} kB\nCached:         {cached:>9} kB\nSwapCached:             0 kB\nActive:         {used:>9} kB\nSwapTotal:        8388604 kB\nSwapFree:         8388604 kB\n",
             free - cached,
@@ -37,6 +42,9 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
     {
         return super::system::cmdline(state, host, pid);
     }
+    if let Some(text) = super::network::generated_file(h, path) {
+        return Some(text);
+    }
     if path == format!("/vstorage/{}/.vstorage.info/read_cache_info", state.cluster) {
         return Some(read_cache_info(state, host));
     }
@@ -49,18 +57,12 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
     None
 }
 
-/// Empty without a client cache; with one (fstab `cache=`, `cachesize=`), the KB's format.
+/// Empty without a client cache; with one (`cache=`, `cachesize=` in the options the
+/// cluster was mounted with: fstab changes wait for the next mount), the KB's format.
 fn read_cache_info(state: &LabState, host: &str) -> String {
-    let Some(fstab) = state.host(host).and_then(|h| h.files.get("/etc/fstab")) else {
-        return String::new();
-    };
-    let source = format!("vstorage://{}", state.cluster);
-    let options = fstab
-        .content
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|f| f.len() >= 4 && f[0] == source)
-        .map(|f| f[3].to_string())
+    let options = state
+        .host(host)
+        .and_then(|h| h.ops.client_options.clone())
         .unwrap_or_default();
     let option = |name: &str| {
         options
@@ -98,7 +100,6 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
             let h = state.host(host).expect("known host");
             Reply::ok(format!("{}\n", h.hostname.as_deref().unwrap_or(host)))
         }
-        "ip" => ip(state, host, args),
         "uname" => {
             let out = match args.first().map(String::as_str) {
                 Some("-n") => host.to_string(),
@@ -177,37 +178,4 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
         _ => return None,
     };
     Some(reply)
-}
-
-/// `ip -o addr show` (iproute2 one-line mode: one address per line, the continuation
-/// `\` in place of a newline, as `print_addrinfo` writes it). The interface names, the
-/// prefix lengths and the second interface for a storage address are invented for the lab.
-fn ip(state: &LabState, host: &str, args: &[String]) -> Reply {
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    if !matches!(
-        words.as_slice(),
-        ["-o", "addr"] | ["-o", "addr", "show"] | ["-o", "a"] | ["-o", "address", "show"]
-    ) {
-        return Reply::fail(1, "ip: the lab answers only `ip -o addr show`\n");
-    }
-    let h = state.host(host).expect("known host");
-    let tail = "\\       valid_lft forever preferred_lft forever\n";
-    let mut out = format!("1: lo    inet 127.0.0.1/8 scope host lo{tail}");
-    out.push_str(&format!("1: lo    inet6 ::1/128 scope host {tail}"));
-    let mut interfaces = vec![("eth0", h.address.as_str())];
-    // A storage "address" that is a name (scenarios may give one) is no interface's.
-    if let Some(storage) = h
-        .storage_address
-        .as_deref()
-        .filter(|a| a.parse::<std::net::IpAddr>().is_ok())
-    {
-        interfaces.push(("eth1", storage));
-    }
-    for (i, (ifname, address)) in interfaces.into_iter().enumerate() {
-        out.push_str(&format!(
-            "{}: {ifname}    inet {address}/24 scope global {ifname}{tail}",
-            i + 2
-        ));
-    }
-    Reply::ok(out)
 }

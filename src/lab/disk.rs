@@ -225,6 +225,9 @@ pub fn mount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         .unwrap_or_default();
     h.dirs
         .extend(content.iter().map(|dir| format!("{target}/{dir}")));
+    if fstype == "fuse.vstorage" {
+        h.ops.client_options = super::services::client_fstab_options(h);
+    }
     h.mounts.push(Mount {
         source,
         target,
@@ -269,6 +272,9 @@ pub fn umount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     };
     if (busy_cs || busy_ves) && !lazy {
         return Reply::fail(32, format!("umount: {target}: target is busy.\n"));
+    }
+    if h.mounts[pos].fstype == "fuse.vstorage" {
+        h.ops.client_options = None;
     }
     let gone = h.mounts.remove(pos);
     // What is below the mount point lives on the file system: it leaves with it.

@@ -64,13 +64,13 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
         tier: 0,
         replicas,
         netifs: Vec::new(),
+        networks: Default::default(),
         slow_start_s: None,
         fail_migrations: 0,
         broken_config: false,
         running_at: None,
         live_migration_fails: false,
         ha_prio: 0,
-        network: None,
     });
     // Texts not in the reference.
     Reply::ok(format!(
@@ -163,7 +163,16 @@ pub(super) fn set(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 out.push_str(&format!("Set the ipadd parameter to {value}.\n"));
             }
             "--network" => {
-                ve.network = Some(value.clone());
+                // On the adapter just added, or the one named by --ifname.
+                let netif = args
+                    .iter()
+                    .position(|a| a == "--netif_add" || a == "--ifname")
+                    .and_then(|i| args.get(i + 1))
+                    .or(ve.netifs.last())
+                    .cloned();
+                if let Some(netif) = netif {
+                    ve.networks.insert(netif, value.clone());
+                }
                 out.push_str(&format!("Set the network parameter to {value}.\n"));
             }
             "--ifname" | "--nameserver" | "--gw" | "--searchdomain" | "--ipdel" => {

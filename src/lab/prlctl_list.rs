@@ -346,6 +346,23 @@ fn render_info_json(ves: &[&Ve], full: bool) -> String {
     let values: Vec<serde_json::Value> = ves
         .iter()
         .map(|ve| {
+            let mut hardware = serde_json::json!({
+                "cpu": if ve.cpus == 0 {
+                    serde_json::json!({"sockets": 1, "cpus": "unlimited", "cores": "unlimited", "mode": "64"})
+                } else {
+                    serde_json::json!({"sockets": 1, "cpus": ve.cpus, "cores": ve.cpus, "mode": "64"})
+                },
+                "memory": {"size": format!("{}Mb", ve.memsize_mb)},
+                "hdd0": {"enabled": true, "size": format!("{}Mb", ve.disk_mb)},
+            });
+            // Adapters as `net0 (+) dev='veth…' network='Bridged' …` (reference §1.2, [INF]).
+            for (i, netif) in ve.netifs.iter().enumerate() {
+                let device = match ve.networks.get(netif) {
+                    Some(network) => serde_json::json!({"enabled": true, "dev": format!("veth{}.{i}", &ve.uuid[..8]), "network": network, "card": "virtio"}),
+                    None => serde_json::json!({"enabled": true, "type": "routed", "ips": ve.ip.join(" ")}),
+                };
+                hardware[netif] = device;
+            }
             let mut value = serde_json::json!({
                 "ID": ve.uuid,
                 "EnvID": cell(ve, "envid", false, true),
@@ -357,25 +374,9 @@ fn render_info_json(ves: &[&Ve], full: bool) -> String {
                 "Template": "no",
                 "Home": if ve.kind == VeKind::VM { format!("{}/", ve.home) } else { ve.home.clone() },
                 "Autostart": if ve.onboot { "on" } else { "off" },
-                "Hardware": {
-                    "cpu": if ve.cpus == 0 {
-                        serde_json::json!({"sockets": 1, "cpus": "unlimited", "cores": "unlimited", "mode": "64"})
-                    } else {
-                        serde_json::json!({"sockets": 1, "cpus": ve.cpus, "cores": ve.cpus, "mode": "64"})
-                    },
-                    "memory": {"size": format!("{}Mb", ve.memsize_mb)},
-                    "hdd0": {"enabled": true, "size": format!("{}Mb", ve.disk_mb)},
-                },
+                "Hardware": hardware,
                 "Hostname": ve.hostname,
             });
-            if let Some(network) = &ve.network {
-                value["Hardware"]["net0"] = serde_json::json!({
-                    "enabled": true,
-                    "dev": format!("veth{}", &ve.uuid[..8]),
-                    "network": network,
-                    "card": "virtio",
-                });
-            }
             if full {
                 value["High Availability"] =
                     serde_json::json!({"enabled": "yes", "prio": ve.ha_prio});

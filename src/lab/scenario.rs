@@ -83,6 +83,9 @@ struct HostSpec {
     /// Units with a pending job: unit → job (`start`, `stop`); the unit waits inactive.
     #[serde(default)]
     pending_jobs: BTreeMap<String, String>,
+    /// pfcache, local file systems, packages, clock, interfaces, faults (lab `services`).
+    #[serde(default)]
+    ops: super::services::OpsState,
 }
 
 fn default_cpus() -> u32 {
@@ -310,6 +313,7 @@ fn default_sysctl() -> BTreeMap<String, String> {
         ("vm.vfs_cache_pressure", "100"),
         ("net.ipv4.tcp_rmem", "4096\t87380\t6291456"),
         ("kernel.pid_max", "1048576"),
+        ("fs.nr_open", "1048576"),
         ("vm.drop_caches", "0"),
     ]
     .into_iter()
@@ -421,7 +425,9 @@ fn build(s: Scenario) -> Result<LabState, String> {
             ],
             caches_dropped: 0,
             pcompact_runs: 0,
+            ops: h.ops.clone(),
         });
+        super::services::provision(hosts.last_mut().expect("just pushed"));
     }
     let mut ves = Vec::new();
     for v in &s.ves {
@@ -471,16 +477,20 @@ fn build(s: Scenario) -> Result<LabState, String> {
             tier: v.tier,
             replicas: s.replicas.clone(),
             netifs: vec![if kind == VeKind::CT { "venet0" } else { "net0" }.into()],
+            // A VM's adapter is on a virtual network (`Bridged` by default); a CT's venet0
+            // is routed unless the scenario puts it on one.
+            networks: match (&v.network, kind) {
+                (Some(n), VeKind::CT) => [("venet0".to_string(), n.clone())].into(),
+                (Some(n), VeKind::VM) => [("net0".to_string(), n.clone())].into(),
+                (None, VeKind::VM) => [("net0".to_string(), "Bridged".to_string())].into(),
+                (None, VeKind::CT) => Default::default(),
+            },
             slow_start_s: v.slow_start_s,
             fail_migrations: v.fail_migrations,
             broken_config: v.broken_config,
             running_at: None,
             live_migration_fails: v.live_migration_fails,
             ha_prio: v.ha_prio,
-            network: v
-                .network
-                .clone()
-                .or_else(|| (kind == VeKind::VM).then(|| "Bridged".to_string())),
         });
     }
     let mut css = Vec::new();

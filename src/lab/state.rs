@@ -57,6 +57,10 @@ pub struct Ve {
     pub tier: u8,
     pub replicas: String,
     pub netifs: Vec<String>,
+    /// The virtual network of each adapter that has one (`net0` → `Bridged`); routed
+    /// `venet0` has none.
+    #[serde(default)]
+    pub networks: BTreeMap<String, String>,
     /// Fault: a start takes this many lab seconds.
     pub slow_start_s: Option<f64>,
     /// Fault: this many more migrations fail before one succeeds.
@@ -74,10 +78,6 @@ pub struct Ve {
     /// HA priority (`prlctl list -i -f`: `High Availability: enabled=yes prio=N`).
     #[serde(default)]
     pub ha_prio: u32,
-    /// The virtual network its adapter is attached to (`Bridged`, ...); `None` for a
-    /// routed (venet) container.
-    #[serde(default)]
-    pub network: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -221,6 +221,9 @@ pub struct HostState {
     pub caches_dropped: u32,
     /// pcompact runs so far.
     pub pcompact_runs: u32,
+    /// pfcache, local file systems, packages, clock, interfaces (see `services`).
+    #[serde(default)]
+    pub ops: super::services::OpsState,
 }
 
 impl HostState {

@@ -92,6 +92,7 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             Some(v) if key == "vm.drop_caches" => {
                 // A trigger, not a setting: the kernel drops caches and reads back 0.
                 h.caches_dropped += 1;
+                h.ops.page_cache_mb = Some(super::services::DROPPED_CACHE_MB);
                 v
             }
             Some(v) => {
@@ -324,6 +325,17 @@ fn set_active(state: &mut LabState, host: &str, unit: &str, active: bool) {
     }
 }
 
+/// A unit that failed to start: systemctl's own words; the reason is in the journal
+/// (here: stdout).
+fn job_failed(unit: &str, problem: &str) -> Reply {
+    Reply {
+        code: 1,
+        stdout: format!("{problem}\n"),
+        stderr: format!("Job for {unit} failed because the control process exited with error code. See \"systemctl status {unit}\" and \"journalctl -xe\" for details.\n"),
+        takes: 1.0,
+    }
+}
+
 pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let now_flag = args.iter().any(|a| a == "--now");
     let words: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
@@ -393,7 +405,26 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     // The MDS goes away (for a moment, on a restart): the others elect a master.
                     mds_down(state, u);
                 }
-                set_active(state, host, u, verb.as_str() != "stop");
+                let starts = verb.as_str() != "stop";
+                if starts && u == "network.service" {
+                    let failed = super::services::fails_once(state, host, "network restart");
+                    let h = state.host_mut(host);
+                    let result = if failed {
+                        Err("RTNETLINK answers: File exists (the lab's fault)".to_string())
+                    } else {
+                        super::network::start_network(h)
+                    };
+                    if let Err(problem) = result {
+                        return job_failed(u, &problem);
+                    }
+                }
+                if starts && u == "vcmmd.service" {
+                    if let Some(problem) = super::services::vcmmd_config_error(state, host) {
+                        set_active(state, host, u, false);
+                        return job_failed(u, &problem);
+                    }
+                }
+                set_active(state, host, u, starts);
             }
             Reply::ok("").takes(1.0)
         }

@@ -116,6 +116,10 @@ pub fn plan_every_runbook(scenario: Option<&str>) {
         &["fill-margin", "1", "--minutes", "60"],
         &["license"],
         &["cluster-health"],
+        &["bonding", "eth2,eth3"],
+        &["pfcache-resize", "20"],
+        &["read-cache"],
+        &["storage-top", "--cs"],
     ];
     let listed = Test::new().arg("list").run().status(0);
     let names: Vec<&str> = listed

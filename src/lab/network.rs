@@ -1,0 +1,230 @@
+//! The lab's network of a node: interfaces (`ip link`), the EL7 initscripts ifcfg files,
+//! what `systemctl restart network` makes of them (bonds and their slaves; backups such as
+//! `ifcfg-bond0.vzrun.bak` are ignored, as initscripts ignore them) and the bonding
+//! driver's `/proc/net/bonding/BOND`.
+
+use super::reply::Reply;
+use super::services::Bond;
+use super::state::{HostState, LabFile, LabState, Unit};
+
+const IFCFG: &str = "/etc/sysconfig/network-scripts";
+
+/// The stock network of a lab node: eth0 for management, bond0 (active-backup over eth2
+/// and eth3) for storage, bond0.100 a VLAN on it. Files in the EL7 initscripts format.
+pub fn provision(h: &mut HostState) {
+    let file = |content: String| LabFile {
+        content,
+        mode: 0o644,
+    };
+    let has = |h: &HostState, i: &str| h.ops.interfaces.iter().any(|x| x == i);
+    if has(h, "bond0") && has(h, "eth2") && has(h, "eth3") {
+        h.files.entry(format!("{IFCFG}/ifcfg-bond0")).or_insert(file(
+            "DEVICE=bond0\nTYPE=Bond\nBONDING_MASTER=yes\nBOOTPROTO=none\nONBOOT=yes\nBONDING_OPTS=\"mode=active-backup miimon=100\"\n".into(),
+        ));
+        for slave in ["eth2", "eth3"] {
+            h.files.entry(format!("{IFCFG}/ifcfg-{slave}")).or_insert(file(format!(
+                "DEVICE={slave}\nTYPE=Ethernet\nBOOTPROTO=none\nONBOOT=yes\nMASTER=bond0\nSLAVE=yes\n"
+            )));
+        }
+    }
+    h.units.insert(
+        "network.service".into(),
+        Unit {
+            active: true,
+            enabled: true,
+            description: "LSB: Bring up/down networking".into(),
+            job: None,
+            repo: None,
+        },
+    );
+    h.dirs.push(IFCFG.into());
+    let _ = start_network(h);
+}
+
+/// `KEY=value` of an ifcfg file, quotes removed.
+fn ifcfg_value(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+}
+
+/// What `systemctl start/restart network` does to bonds: reads the ifcfg files and
+/// enslaves the interfaces that name a master. An error (as the network scripts would
+/// log it) for a master or slave that does not exist.
+pub fn start_network(h: &mut HostState) -> Result<(), String> {
+    let mut bonds: Vec<Bond> = Vec::new();
+    let files: Vec<(String, String)> = h
+        .files
+        .iter()
+        .filter(|(p, _)| p.starts_with(&format!("{IFCFG}/ifcfg-")))
+        // initscripts' is_ignored_file: backups and package leftovers are not read.
+        .filter(|(p, _)| {
+            ![".bak", ".orig", ".rpmnew", ".rpmorig", ".rpmsave", "~"]
+                .iter()
+                .any(|s| p.ends_with(s))
+        })
+        .map(|(p, f)| (p.clone(), f.content.clone()))
+        .collect();
+    for (_, text) in &files {
+        if ifcfg_value(text, "BONDING_MASTER").as_deref() == Some("yes") {
+            let name = ifcfg_value(text, "DEVICE").unwrap_or_default();
+            bonds.push(Bond {
+                name,
+                options: ifcfg_value(text, "BONDING_OPTS").unwrap_or_default(),
+                slaves: Vec::new(),
+            });
+        }
+    }
+    for (path, text) in &files {
+        let (Some(master), Some(device)) =
+            (ifcfg_value(text, "MASTER"), ifcfg_value(text, "DEVICE"))
+        else {
+            continue;
+        };
+        if !h.ops.interfaces.contains(&device) {
+            return Err(format!(
+                "{path}: Device {device} does not seem to be present, delaying initialization."
+            ));
+        }
+        match bonds.iter_mut().find(|b| b.name == master) {
+            Some(b) => b.slaves.push(device),
+            None => return Err(format!("{path}: master {master} has no ifcfg file")),
+        }
+    }
+    for b in &bonds {
+        if !h.ops.interfaces.contains(&b.name) {
+            h.ops.interfaces.push(b.name.clone());
+        }
+    }
+    h.ops.bonds = bonds;
+    Ok(())
+}
+
+/// `/proc/net/bonding/BOND` (the bonding driver's format, abridged to the lines runbooks read).
+pub fn generated_file(h: &HostState, path: &str) -> Option<String> {
+    let name = path.strip_prefix("/proc/net/bonding/")?;
+    let b = h.ops.bonds.iter().find(|b| b.name == name)?;
+    let opt = |key: &str| {
+        b.options
+            .split_whitespace()
+            .find_map(|o| o.strip_prefix(&format!("{key}=")))
+            .map(str::to_string)
+    };
+    let mode = match opt("mode").as_deref() {
+        Some("802.3ad") | Some("4") => "IEEE 802.3ad Dynamic link aggregation",
+        Some("active-backup") | Some("1") => "fault-tolerance (active-backup)",
+        Some("balance-xor") | Some("2") => "load balancing (xor)",
+        _ => "load balancing (round-robin)",
+    };
+    let mut out = format!(
+        "Ethernet Channel Bonding Driver: v3.7.1 (April 27, 2011)\n\nBonding Mode: {mode}\n"
+    );
+    if let Some(policy) = opt("xmit_hash_policy") {
+        let n = match policy.as_str() {
+            "layer2" => 0,
+            "layer3+4" => 1,
+            "layer2+3" => 2,
+            _ => 3,
+        };
+        out.push_str(&format!("Transmit Hash Policy: {policy} ({n})\n"));
+    }
+    out.push_str(&format!(
+        "MII Status: up\nMII Polling Interval (ms): {}\nUp Delay (ms): 0\nDown Delay (ms): 0\n",
+        opt("miimon").unwrap_or_else(|| "0".into())
+    ));
+    if mode.starts_with("IEEE") {
+        out.push_str(&format!(
+            "\n802.3ad info\nLACP rate: {}\n",
+            opt("lacp_rate").unwrap_or_else(|| "slow".into())
+        ));
+    }
+    for s in &b.slaves {
+        out.push_str(&format!("\nSlave Interface: {s}\nMII Status: up\nSpeed: 10000 Mbps\nDuplex: full\nLink Failure Count: 0\n"));
+    }
+    Some(out)
+}
+
+/// `ip -o link show [dev] IF` (iproute2): one line per interface; a missing one is an error.
+pub fn ip(state: &LabState, host: &str, args: &[&str]) -> Reply {
+    let h = state.host(host).expect("known host");
+    let words: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with('-') && *a != "dev")
+        .collect();
+    match words.as_slice() {
+        ["link"] | ["link", "show"] => Reply::ok(
+            h.ops
+                .interfaces
+                .iter()
+                .enumerate()
+                .map(|(i, n)| link_line(i, n))
+                .collect::<String>(),
+        ),
+        ["link", "show", name] => match h.ops.interfaces.iter().position(|i| i == name) {
+            Some(i) => Reply::ok(link_line(i, name)),
+            None => Reply::fail(1, format!("Device \"{name}\" does not exist.\n")),
+        },
+        // `ip -o addr show [dev IF]` (iproute2's one-line format: `N: IF    inet A/P scope
+        // global IF\       valid_lft …`): the host's address on its interface, and its
+        // storage-network address (vstorage's HOST) on the next one, as on a real node with a
+        // separate storage network.
+        ["addr", "show", rest @ ..]
+        | ["address", "show", rest @ ..]
+        | ["addr", rest @ ..]
+        | ["a", rest @ ..] => {
+            if let [name] = rest {
+                if !h.ops.interfaces.iter().any(|i| i == name) {
+                    return Reply::fail(1, format!("Device \"{name}\" does not exist.\n"));
+                }
+            }
+            let tail = "\\       valid_lft forever preferred_lft forever\n";
+            let on = h.ops.address_on.as_str();
+            let storage_on = h
+                .ops
+                .interfaces
+                .iter()
+                .find(|i| *i != "lo" && i.as_str() != on)
+                .map_or(on, String::as_str);
+            let mut out = String::new();
+            for (index, ifname) in h.ops.interfaces.iter().enumerate() {
+                if !(rest.is_empty() || rest == [ifname.as_str()]) {
+                    continue;
+                }
+                let mut addresses: Vec<String> = Vec::new();
+                if ifname == "lo" {
+                    addresses.push("127.0.0.1/8 scope host lo".into());
+                }
+                if ifname == on {
+                    addresses.push(format!("{}/24 scope global {ifname}", h.address));
+                }
+                // A storage "address" that is a name (scenarios may give one) is no
+                // interface's.
+                if let Some(storage) = h
+                    .storage_address
+                    .as_deref()
+                    .filter(|a| a.parse::<std::net::IpAddr>().is_ok())
+                {
+                    if ifname == storage_on {
+                        addresses.push(format!("{storage}/24 scope global {ifname}"));
+                    }
+                }
+                for a in addresses {
+                    out.push_str(&format!("{}: {ifname}    inet {a}{tail}", index + 1));
+                }
+            }
+            Reply::ok(out)
+        }
+        _ => Reply::fail(255, "Object is unknown in the lab, try \"ip link\".\n"),
+    }
+}
+
+fn link_line(index: usize, name: &str) -> String {
+    let flags = if name == "lo" {
+        "<LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00".to_string()
+    } else {
+        format!("<BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP mode DEFAULT group default qlen 1000\\    link/ether 52:54:00:00:00:{index:02x} brd ff:ff:ff:ff:ff:ff")
+    };
+    format!("{}: {name}: {flags}\n", index + 1)
+}

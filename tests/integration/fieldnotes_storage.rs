@@ -1,0 +1,247 @@
+//! The field notes' storage operations on the lab: replicas, tiers, license, pfcache
+//! size, read cache, the top-like snapshot. Each: the normal path, a fault path, a second
+//! run that changes nothing.
+
+use crate::catalog::{unchanged, Lab};
+use crate::fieldnotes::{file, refused_all, refused_untouched};
+
+#[test]
+fn set_replicas_sets_both_homes_refuses_too_many_and_asks_before_one() {
+    let lab = Lab::with_scenario(crate::catalog::SMALL);
+    lab.run(&["set-replicas", "homes", "2:1"])
+        .status(0)
+        .stderr_has("set-attr -R /vstorage/small/private replicas=2:1")
+        .stderr_has("set-attr -R /vstorage/small/vmprivate replicas=2:1");
+    unchanged(
+        lab.run(&["set-replicas", "homes", "2:1"])
+            .status(0)
+            .stdout_has("already has replicas 2:1"),
+    );
+    // Three storage hosts: a norm of 4 could never be met.
+    refused_all(
+        &lab,
+        &[
+            (
+                3,
+                &["set-replicas", "homes", "4:2"][..],
+                "small has 3 storage host(s) with an active CS, the norm needs 4",
+            ),
+            (
+                3,
+                &["set-replicas", "/vstorage/small/private", "1"][..],
+                "Keep a single copy",
+            ),
+            (2, &["set-replicas", "homes", "2:3"][..], "invalid replicas"),
+            (
+                2,
+                &["set-replicas", "/etc", "2"][..],
+                "not under /vstorage/small",
+            ),
+        ],
+    );
+    lab.run(&["set-replicas", "/vstorage/small/private", "1", "--yes"])
+        .status(0)
+        .stderr_has("replicas=1");
+}
+
+#[test]
+fn set_tier_refuses_a_tier_without_enough_chunk_servers() {
+    let lab = Lab::with_scenario(&format!(
+        "{}stat_tiers: true\n",
+        crate::catalog::SMALL.replace("{id: 4, host: n3}", "{id: 4, host: n3, tier: 1}")
+    ));
+    refused_all(
+        &lab,
+        &[
+            (
+                3,
+                &["set-tier", "homes", "2"][..],
+                "tier 2 has no active chunk server",
+            ),
+            (
+                3,
+                &["set-tier", "homes", "1"][..],
+                "keeps 3 replicas but tier 1 has 1 storage host(s)",
+            ),
+        ],
+    );
+    lab.run(&["set-replicas", "/vstorage/small/vmprivate", "1", "--yes"])
+        .status(0);
+    lab.run(&["set-tier", "/vstorage/small/vmprivate", "1"])
+        .status(0)
+        .stderr_has("set-attr -R /vstorage/small/vmprivate tier=1");
+    unchanged(
+        lab.run(&["set-tier", "/vstorage/small/vmprivate", "1"])
+            .status(0),
+    );
+}
+
+#[test]
+fn license_shows_expiration_days_left_and_every_nodes_hwid() {
+    let lab = Lab::new();
+    let out = lab.run(&["license"]).status(0).stdout_has("12/31/2027");
+    let header = out.stdout.lines().next().unwrap();
+    assert!(header.contains("days_left"), "{header}");
+    let days: i64 = out
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .nth(4)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(days > 0, "{}", out.stdout);
+    for host in ["msk-01", "msk-07"] {
+        let row = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{host} ")))
+            .unwrap();
+        assert!(row.ends_with("stat --license-hwid"), "{row}");
+    }
+    let expired = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nlicense: {key: VZSTOR.74418710.0000, status: EXPIRED, expiration: 01/10/2021}\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage], unreachable: true}\ncss:\n  - {id: 1, host: n1}\n",
+    );
+    let out = unchanged(
+        expired
+            .run(&["license"])
+            .status(0)
+            .stderr_has("the license is EXPIRED")
+            .stderr_has("the license expired"),
+    );
+    // n2 does not answer: its HWID comes from view-license, and says so.
+    let row = out.stdout.lines().find(|l| l.starts_with("n2 ")).unwrap();
+    assert!(row.contains("view-license"), "{row}");
+    refused_untouched(
+        &lab,
+        2,
+        &["license", "--warn-days", "-1"],
+        "invalid warn-days",
+    );
+}
+
+#[test]
+fn pfcache_resize_grows_only_with_room_and_once() {
+    let lab = Lab::new();
+    lab.run(&["pfcache-resize", "20", "--nodes", "msk-01,msk-02"])
+        .status(0)
+        .stderr_has("[msk-01] prl_disk_tool resize --size 20G --hdd /vz/pfcache.hdd")
+        .stdout_has("msk-02: /vz/pfcache.hdd grown from 10 GB to 20 GB");
+    let descriptor = file(
+        &lab.state_value(),
+        "msk-02",
+        "/vz/pfcache.hdd/DiskDescriptor.xml",
+    )
+    .unwrap()
+    .to_string();
+    assert!(
+        descriptor.contains("<Disk_size>41943040</Disk_size>"),
+        "{descriptor}"
+    );
+    unchanged(
+        lab.run(&["pfcache-resize", "20", "--nodes", "msk-01,msk-02"])
+            .status(0)
+            .stdout_has("already 20 GB"),
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &["pfcache-resize", "15", "--nodes", "msk-01"],
+        "shrinking a mounted image is not done",
+    );
+    // The root file system has 50000 MB free.
+    refused_all(
+        &lab,
+        &[
+            (
+                3,
+                &["pfcache-resize", "100"][..],
+                "growing /vz/pfcache.hdd needs",
+            ),
+            (2, &["pfcache-resize", "20G"][..], "invalid size"),
+        ],
+    );
+    // After a move the image is found where pfcache.conf says.
+    lab.run(&["pfcache-move", "/vz/pfcache2.hdd", "--nodes", "msk-03"])
+        .status(0);
+    lab.run(&["pfcache-resize", "12", "--nodes", "msk-03"])
+        .status(0)
+        .stderr_has("--hdd /vz/pfcache2.hdd");
+}
+
+#[test]
+fn read_cache_report_compares_the_mount_with_fstab() {
+    let lab = Lab::new();
+    let cache = "/mnt/ssd/vstorage-livelinux-cache";
+    lab.run(&["client-cache", cache, "64000", "--nodes", "msk-02"])
+        .status(0);
+    let row = |out: &crate::test::Outcome, host: &str| -> Vec<String> {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{host} ")))
+            .unwrap();
+        line.split_whitespace().map(str::to_string).collect()
+    };
+    // fstab says so, but the running client was mounted without a cache.
+    let out = unchanged(
+        lab.run(&["read-cache", "--nodes", "msk-01,msk-02"])
+            .status(0)
+            .stderr_has("the running cache differs from /etc/fstab on [\"msk-02\"]"),
+    );
+    assert_eq!(row(&out, "msk-02"), ["msk-02", "none", cache, "64000"]);
+    assert_eq!(row(&out, "msk-01"), ["msk-01", "none"]);
+    // The operator remounts the cluster: now the client uses it.
+    lab.query("let h = host(\"msk-02\");\nh.run([\"umount\", \"-l\", \"/vstorage/livelinux\"]);\nh.run([\"mount\", \"/vstorage/livelinux\"]);")
+        .status(0);
+    let out = unchanged(lab.run(&["read-cache", "--nodes", "msk-02"]).status(0));
+    assert!(!out.stderr.contains("differs"), "{}", out.stderr);
+    assert_eq!(
+        row(&out, "msk-02"),
+        ["msk-02", cache, "64000", "8000", "enabled", cache, "64000"]
+    );
+    let dead = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], unreachable: true}\n",
+    );
+    unchanged(dead.run(&["read-cache"]).status(5).stderr_has("n2"));
+}
+
+#[test]
+fn storage_top_snapshot_flags_what_needs_a_look() {
+    let lab = Lab::new();
+    let out = unchanged(lab.run(&["storage-top", "--cs"]).status(0))
+        .stdout_has("cluster livelinux: healthy")
+        .stdout_has("280 healthy");
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("msk-01 "))
+        .unwrap();
+    assert_eq!(
+        row.split_whitespace().take(3).collect::<Vec<_>>(),
+        ["msk-01", "master", "3/3"]
+    );
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("1045 ")),
+        "{}",
+        out.stdout
+    );
+    let degraded = Lab::with_scenario(&crate::catalog::SMALL.replace(
+        "{id: 4, host: n3}",
+        "{id: 4, host: n3, status: offline, space_gb: 1000, free_gb: 20}",
+    ));
+    unchanged(
+        degraded
+            .run(&["storage-top", "--every", "1", "--count", "2"])
+            .status(0)
+            .stderr_has("warning: CS#4 on n3 is offline"),
+    );
+    refused_untouched(
+        &lab,
+        2,
+        &["storage-top", "--count", "0", "--every", "1"],
+        "invalid count",
+    );
+}
