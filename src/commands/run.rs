@@ -261,6 +261,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         max_operations: global
             .max_operations
             .unwrap_or(engine::DEFAULT_MAX_OPERATIONS),
+        ..Limits::default()
     };
     let engine = engine::build(
         Some(context.clone()),
