@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cmd::{Cmd, Effect, Output};
+use crate::edit::bytes;
 use crate::event::Event;
 use crate::failure::{Failure, FailureKind};
 use crate::host::Host;
@@ -271,7 +272,15 @@ impl Runner {
     }
 
     /// Reads a file on a host (a Read: also in plan mode); `None` when it does not exist.
+    /// Bytes that are not UTF-8 are kept (see [`crate::edit::bytes`]), so writing the text
+    /// back gives the same bytes.
     pub fn read_file(&self, host: &Host, path: &str) -> Result<Option<String>, Failure> {
+        self.read_file_bytes(host, path)?
+            .map(|bytes| decode_file(host, path, &bytes))
+            .transpose()
+    }
+
+    fn read_file_bytes(&self, host: &Host, path: &str) -> Result<Option<Vec<u8>>, Failure> {
         self.check_interrupted()?;
         self.emit(Event::Command {
             host: host.name().to_string(),
@@ -279,17 +288,15 @@ impl Runner {
             effect: Effect::Read,
             planned: false,
         });
-        let bytes = host
-            .transport()
+        host.transport()
             .read_file(path)
-            .map_err(|e| transport_failure(host, None, e))?;
-        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+            .map_err(|e| transport_failure(host, None, e))
     }
 
     /// Replaces a file's content: nothing when equal; else a unified diff is shown (and, in
-    /// plan mode, that is all), the previous version is kept as `<path>.vzrun.bak`, and the
-    /// file is replaced atomically with its mode kept (or `mode` when given). Returns whether
-    /// it changed (or would).
+    /// plan mode, that is all), the previous version is kept byte for byte as
+    /// `<path>.vzrun.bak`, and the file is replaced atomically with its mode kept (or `mode`
+    /// when given). Returns whether it changed (or would).
     pub fn write_file(
         &self,
         host: &Host,
@@ -298,7 +305,11 @@ impl Runner {
         mode: Option<u32>,
     ) -> Result<bool, Failure> {
         self.check_interrupted()?;
-        let current = self.read_file(host, path)?;
+        let current_bytes = self.read_file_bytes(host, path)?;
+        let current = current_bytes
+            .as_deref()
+            .map(|bytes| decode_file(host, path, bytes))
+            .transpose()?;
         let mode_differs = match mode {
             None => false,
             Some(wanted) => {
@@ -311,8 +322,9 @@ impl Runner {
         if current.as_deref() == Some(content) && !mode_differs {
             return Ok(self.unchanged(host, format!("{path} is already as wanted")));
         }
-        let old = current.clone().unwrap_or_default();
-        let diff = similar::TextDiff::from_lines(old.as_str(), content)
+        let old = bytes::display(current.as_deref().unwrap_or_default());
+        let new = bytes::display(content);
+        let diff = similar::TextDiff::from_lines(old.as_str(), new.as_str())
             .unified_diff()
             .context_radius(2)
             .header(&format!("a{path}"), &format!("b{path}"))
@@ -330,21 +342,17 @@ impl Runner {
         }
         self.lock_host(host)?;
         let transport = host.transport();
-        if let Some(previous) = &current {
+        if let Some(previous) = &current_bytes {
             // The backup is as private as the file it keeps (a 0600 file stays 0600).
             let original_mode = transport
                 .mode(path)
                 .map_err(|e| transport_failure(host, None, e))?;
             transport
-                .write_file_atomic(
-                    &format!("{path}.vzrun.bak"),
-                    previous.as_bytes(),
-                    original_mode,
-                )
+                .write_file_atomic(&format!("{path}.vzrun.bak"), previous, original_mode)
                 .map_err(|e| transport_failure(host, None, e))?;
         }
         transport
-            .write_file_atomic(path, content.as_bytes(), mode)
+            .write_file_atomic(path, &bytes::encode(content), mode)
             .map_err(|e| transport_failure(host, None, e))?;
         Ok(true)
     }
@@ -390,6 +398,11 @@ pub fn command_failure(host: &Host, cmd: &Cmd, output: &Output) -> Failure {
         message.push_str(&stderr.replace('\n', "\n          "));
     }
     Failure::failed(message)
+}
+
+/// A file's bytes as text that encodes back to the same bytes.
+fn decode_file(host: &Host, path: &str, raw: &[u8]) -> Result<String, Failure> {
+    bytes::decode(raw).map_err(|why| Failure::failed(format!("{path} on {}: {why}", host.name())))
 }
 
 fn transport_failure(host: &Host, cmd: Option<&Cmd>, err: TransportError) -> Failure {

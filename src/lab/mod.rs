@@ -286,7 +286,7 @@ impl Transport for LabTransport {
         self.lab.with_state(move |s| {
             basics::generated_file(s, &host, &path)
                 .or_else(|| s.host(&host)?.files.get(&path).map(|f| f.content.clone()))
-                .map(String::into_bytes)
+                .map(|text| crate::edit::bytes::encode(&text))
         })
     }
 
@@ -299,7 +299,9 @@ impl Transport for LabTransport {
         self.answering()?;
         let host = self.host.clone();
         let path = path.to_string();
-        let content = String::from_utf8_lossy(bytes).into_owned();
+        // Kept losslessly, as a real disk would (see `edit::bytes`).
+        let content = crate::edit::bytes::decode(bytes)
+            .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned());
         self.lab.with_state(move |s| {
             let h = s.host_mut(&host);
             if path == "/proc/sys/vm/drop_caches" {

@@ -12,6 +12,7 @@ mod lab;
 mod plan;
 mod prlctl;
 mod reliability;
+mod reliability2;
 mod ssh;
 mod sshd;
 mod test;

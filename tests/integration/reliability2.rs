@@ -1,0 +1,103 @@
+//! Reliability, second part: bytes nobody asked to change, locks that outlive the changes they
+//! guard, lock conflicts that are never retried into success, options checked before anything
+//! runs, and resumes that stay on the run's own target.
+
+use std::fs;
+use std::path::Path;
+
+use crate::sshd::SshCluster;
+use crate::test::Test;
+
+/// An fstab whose second entry's mount point is not UTF-8 (`/mnt/\xff\xfe`), with a Latin-1
+/// comment: what an old installer may leave behind.
+const FSTAB_BYTES: &[u8] =
+    b"# caf\xe9 cr\xe9\xe9 par l'installeur\nUUID=6f1c\t/\txfs\tdefaults\t0 0\n/dev/sdb1 /mnt/\xff\xfe ext4 noatime 0 0\n";
+
+fn backup_of(path: &Path) -> Vec<u8> {
+    let mut name = path.file_name().unwrap().to_os_string();
+    name.push(".vzrun.bak");
+    fs::read(path.with_file_name(name)).unwrap()
+}
+
+#[test]
+fn a_local_fstab_edit_keeps_non_utf8_bytes_and_backs_up_the_old_bytes() {
+    let test = Test::new().file(
+        "r.rhai",
+        r#"//! Test.
+fstab::ensure(local(), #{spec: "/dev/sdc1", file: "/data", vfstype: "ext4"});
+let e = fstab::list(local());
+log(`entries ${e.len()}`);
+"#,
+    );
+    let fstab = test.path("root/etc/fstab");
+    fs::create_dir_all(fstab.parent().unwrap()).unwrap();
+    fs::write(&fstab, FSTAB_BYTES).unwrap();
+    let root = test.path("root");
+    let _kept = test
+        .env("VZRUN_LOCAL_ROOT", root)
+        .arg("./r.rhai")
+        .run()
+        .status(0)
+        .stdout_has("entries 3");
+    let mut expected = FSTAB_BYTES.to_vec();
+    expected.extend_from_slice(b"/dev/sdc1 /data ext4 defaults 0 0\n");
+    assert_eq!(fs::read(&fstab).unwrap(), expected);
+    assert_eq!(backup_of(&fstab), FSTAB_BYTES);
+}
+
+#[test]
+fn a_local_fstab_remove_of_a_non_utf8_mount_point_removes_only_that_line() {
+    // The mount point read from the file is handed back unchanged: it names the same bytes.
+    let test = Test::new().file(
+        "r.rhai",
+        r#"//! Test.
+for e in fstab::list(local()) { if e.spec == "/dev/sdb1" { fstab::remove(local(), e.file); } }
+"#,
+    );
+    let fstab = test.path("root/etc/fstab");
+    fs::create_dir_all(fstab.parent().unwrap()).unwrap();
+    fs::write(&fstab, FSTAB_BYTES).unwrap();
+    let root = test.path("root");
+    let _kept = test
+        .env("VZRUN_LOCAL_ROOT", root)
+        .arg("./r.rhai")
+        .run()
+        .status(0);
+    assert_eq!(
+        fs::read(&fstab).unwrap(),
+        b"# caf\xe9 cr\xe9\xe9 par l'installeur\nUUID=6f1c\t/\txfs\tdefaults\t0 0\n"
+    );
+    assert_eq!(backup_of(&fstab), FSTAB_BYTES);
+}
+
+#[test]
+fn an_edit_over_ssh_keeps_non_utf8_bytes_and_backs_up_the_old_bytes() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let conf = cluster.path("vz.conf");
+    let old: &[u8] = b"# \xe9t\xe9 \xff\nVE_ROOT=\"/vz/root/$VEID\"\nNAME=\"caf\xe9\"\n";
+    fs::write(&conf, old).unwrap();
+    let lines = cluster.path("lines.conf");
+    fs::write(&lines, old).unwrap();
+    let script = format!(
+        "//! Over SSH.\nlet h = host(\"msk-01\");\nconf::set(h, \"{}\", \"PFCACHE\", \"yes\");\nfile::ensure_line(h, \"{}\", \"* soft nofile 65536\");\n",
+        conf.display(),
+        lines.display()
+    );
+    Test::new()
+        .file("r.rhai", &script)
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./r.rhai")
+        .run()
+        .status(0);
+    let mut expected = old.to_vec();
+    expected.extend_from_slice(b"PFCACHE=yes\n");
+    assert_eq!(fs::read(&conf).unwrap(), expected);
+    assert_eq!(backup_of(&conf), old);
+    let mut expected = old.to_vec();
+    expected.extend_from_slice(b"* soft nofile 65536\n");
+    assert_eq!(fs::read(&lines).unwrap(), expected);
+    assert_eq!(backup_of(&lines), old);
+}
