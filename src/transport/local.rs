@@ -68,7 +68,26 @@ impl Transport for Local {
             reason,
         };
         cmd.validate().map_err(cannot_run)?;
-        let mut child = Command::new(&cmd.argv[0])
+        let mut command = Command::new(&cmd.argv[0]);
+        if cmd.effect == crate::cmd::Effect::Change {
+            // The change holds this run's locks too, so they outlive a killed vzrun while it
+            // runs (see `lock`).
+            let fds = crate::lock::inheritable_fds();
+            // SAFETY: between fork and exec only fcntl(2), async-signal-safe, is called, on
+            // descriptors this process owns.
+            unsafe {
+                command.pre_exec(move || {
+                    for fd in &fds {
+                        let flags = libc::fcntl(*fd, libc::F_GETFD);
+                        if flags >= 0 {
+                            libc::fcntl(*fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command
             .args(&cmd.argv[1..])
             .stdin(if cmd.stdin.is_some() {
                 Stdio::piped()

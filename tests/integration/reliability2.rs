@@ -101,3 +101,107 @@ fn an_edit_over_ssh_keeps_non_utf8_bytes_and_backs_up_the_old_bytes() {
     assert_eq!(fs::read(&lines).unwrap(), expected);
     assert_eq!(backup_of(&lines), old);
 }
+
+/// A runbook that starts a long change on msk-01 and says so once the remote command runs.
+fn long_change(marker: &Path, done: &Path) -> String {
+    format!(
+        "//! Long change.\nhost(\"msk-01\").run([\"sh\", \"-c\", \"touch {m}; sleep 4; touch {d}\"]);\n",
+        m = marker.display(),
+        d = done.display()
+    )
+}
+
+fn wait_for(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn over_ssh_the_lock_outlives_a_killed_client_until_its_remote_change_ends() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let (marker, done) = (cluster.path("started"), cluster.path("done"));
+    let first = Test::new().file("c.rhai", &long_change(&marker, &done));
+    let mut client = first
+        .command()
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./c.rhai")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&marker);
+    client.kill().unwrap();
+    client.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let second = || {
+        Test::new()
+            .file(
+                "s.rhai",
+                "//! Second.\nhost(\"msk-01\").run([\"true\"]);\nlog(\"changed\");\n",
+            )
+            .arg("--inventory")
+            .arg(cluster.path("inventory.yaml"))
+            .arg("./s.rhai")
+            .run()
+    };
+    assert!(
+        !done.exists(),
+        "the remote change ended too early for this test"
+    );
+    second()
+        .status(4)
+        .stderr_has("msk-01 is locked by run ")
+        .stdout_lacks("changed");
+    wait_for(&done);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    second().status(0).stdout_has("changed");
+}
+
+#[test]
+fn locally_the_lock_outlives_a_killed_vzrun_until_its_change_ends() {
+    let test = Test::new();
+    let (marker, done) = (test.path("started"), test.path("done"));
+    let state = test.path("state");
+    let runbook = long_change(&marker, &done).replace("host(\"msk-01\")", "local()");
+    let first = Test::new()
+        .file("c.rhai", &runbook)
+        .env("VZRUN_STATE_DIR", &state);
+    let mut client = first
+        .command()
+        .arg("./c.rhai")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&marker);
+    client.kill().unwrap();
+    client.wait().unwrap();
+    let second = || {
+        Test::new()
+            .file(
+                "s.rhai",
+                "//! Second.\nlocal().run([\"true\"]);\nlog(\"changed\");\n",
+            )
+            .env("VZRUN_STATE_DIR", &state)
+            .arg("./s.rhai")
+            .run()
+    };
+    assert!(!done.exists(), "the change ended too early for this test");
+    second()
+        .status(4)
+        .stderr_has("local is locked by run ")
+        .stdout_lacks("changed");
+    wait_for(&done);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    second().status(0).stdout_has("changed");
+}
