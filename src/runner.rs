@@ -43,6 +43,10 @@ struct Locking {
     holder: String,
     wait: Duration,
     held: Mutex<HashMap<String, Box<dyn HeldLock>>>,
+    /// The first lock conflict of this run. Once one happened, no further change runs and the
+    /// run ends in exit 4, even when the script caught the error: a conflict is never
+    /// retried or caught into success.
+    conflict: Mutex<Option<String>>,
 }
 
 impl Runner {
@@ -71,8 +75,32 @@ impl Runner {
         self
     }
 
+    /// The first lock conflict this run met, if any (see [`Locking::conflict`]).
+    pub fn lock_conflict(&self) -> Option<String> {
+        self.locking
+            .conflict
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn conflict(&self, message: String) -> Failure {
+        self.locking
+            .conflict
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(message.clone());
+        Failure::new(FailureKind::LockHeld, message)
+    }
+
     /// Takes the host's lock before its first Change; held until the run ends.
     fn lock_host(&self, host: &Host) -> Result<(), Failure> {
+        if let Some(first) = self.lock_conflict() {
+            return Err(Failure::new(
+                FailureKind::LockHeld,
+                format!("no further change after a lock conflict: {first}"),
+            ));
+        }
         let mut held = self.locking.held.lock().unwrap_or_else(|p| p.into_inner());
         if held.contains_key(host.name()) {
             return Ok(());
@@ -82,13 +110,10 @@ impl Runner {
                 held.insert(host.name().to_string(), guard);
                 Ok(())
             }
-            Err(LockError::Held(who)) => Err(Failure::new(
-                FailureKind::LockHeld,
-                format!(
-                    "{} is locked by {who}; nothing was changed there (--lock-wait SECONDS waits for it)",
-                    host.name()
-                ),
-            )),
+            Err(LockError::Held(who)) => Err(self.conflict(format!(
+                "{} is locked by {who}; nothing was changed there (--lock-wait SECONDS waits for it)",
+                host.name()
+            ))),
             Err(LockError::Failed(why)) => Err(Failure::failed(format!("on {}: {why}", host.name()))),
         }
     }
@@ -116,13 +141,18 @@ impl Runner {
         }
         let guard = host
             .transport()
-            .lock(&format!("cluster-{name}"), &self.locking.holder, self.locking.wait)
+            .lock(
+                &format!("cluster-{name}"),
+                &self.locking.holder,
+                self.locking.wait,
+            )
             .map_err(|e| match e {
-                LockError::Held(who) => Failure::new(
-                    FailureKind::LockHeld,
-                    format!("the cluster lock {name:?} is held by {who} (--lock-wait SECONDS waits for it)"),
-                ),
-                LockError::Failed(why) => Failure::failed(format!("cluster lock {name:?} on {}: {why}", host.name())),
+                LockError::Held(who) => self.conflict(format!(
+                    "the cluster lock {name:?} is held by {who} (--lock-wait SECONDS waits for it)"
+                )),
+                LockError::Failed(why) => {
+                    Failure::failed(format!("cluster lock {name:?} on {}: {why}", host.name()))
+                }
             })?;
         self.log(format!(
             "holding the cluster lock {name:?} (on {})",

@@ -96,7 +96,11 @@ fn retry_with(
                 let final_kind = failure.as_ref().is_some_and(|f| {
                     matches!(
                         f.kind,
-                        FailureKind::BadInput | FailureKind::Interrupted | FailureKind::Refused
+                        FailureKind::BadInput
+                            | FailureKind::Interrupted
+                            | FailureKind::Refused
+                            // Another run changes that host: retrying would race it.
+                            | FailureKind::LockHeld
                     )
                 });
                 if attempt == times || final_kind {

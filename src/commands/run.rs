@@ -300,9 +300,14 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
     interrupted.store(false, Ordering::SeqCst);
     crate::api::run_deferred(&engine, &context);
 
-    let (code, error) = match outcome {
-        Ok(()) => (exit::OK, None),
-        Err((message, code)) => (code, Some(message)),
+    let (code, error) = match (outcome, runner.lock_conflict()) {
+        // A conflict the script caught (or a loop swallowed) still ends the run in exit 4.
+        (Ok(()), Some(conflict)) => (exit::LOCK_HELD, Some(conflict)),
+        (Err((message, code)), Some(_)) if code != exit::INTERRUPTED => {
+            (exit::LOCK_HELD, Some(message))
+        }
+        (Ok(()), None) => (exit::OK, None),
+        (Err((message, code)), _) => (code, Some(message)),
     };
     if let Some(message) = &error {
         eprintln!("error: {message}");

@@ -205,3 +205,51 @@ fn locally_the_lock_outlives_a_killed_vzrun_until_its_change_ends() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     second().status(0).stdout_has("changed");
 }
+
+/// Starts a run that holds `local`'s lock for a minute; killed when dropped.
+struct Holder(std::process::Child);
+
+impl Holder {
+    fn start(state: &Path) -> Holder {
+        let test = Test::new()
+            .file(
+                "h.rhai",
+                "//! Hold.\nlocal().run([\"true\"]);\nlog(\"holding\");\nsleep(60);\n",
+            )
+            .env("VZRUN_STATE_DIR", state);
+        let (child, line) = crate::test::spawn_until_first_line(test.command().arg("./h.rhai"));
+        assert_eq!(line.trim(), "holding");
+        Holder(child)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_held_lock_is_never_retried_and_never_caught_into_success() {
+    let scratch = Test::new();
+    let state = scratch.path("state");
+    let _holder = Holder::start(&state);
+    let run = |script: &str| {
+        Test::new()
+            .file("r.rhai", &format!("//! Contend.\n{script}"))
+            .env("VZRUN_STATE_DIR", &state)
+            .arg("./r.rhai")
+            .run()
+    };
+    run("retry(3, 0.1, || local().run([\"true\"]));\nlog(\"moved\");\n")
+        .status(4)
+        .stderr_has("local is locked by run ")
+        .stderr_lacks("retrying")
+        .stdout_lacks("moved");
+    // A script (or a stdlib loop) that catches the conflict still ends in exit 4, and makes
+    // no further change anywhere.
+    run("for i in 0..3 { try { local().run([\"true\"]); } catch (e) { warn(`skipped: ${e}`); } }\nlog(\"5 VEs moved\");\n")
+        .status(4)
+        .stderr_has("local is locked by run ");
+}
