@@ -253,3 +253,64 @@ fn a_held_lock_is_never_retried_and_never_caught_into_success() {
         .status(4)
         .stderr_has("local is locked by run ");
 }
+
+#[test]
+fn out_of_range_options_exit_2_before_anything_changes() {
+    let scratch = Test::new();
+    let state = scratch.path("lab.json");
+    let cases: [&[&str]; 4] = [
+        &["evacuate", "msk-07", "--start-timeout", "-5", "--yes"],
+        &["evacuate", "msk-07", "--parallel", "0", "--yes"],
+        &["fill-margin", "--minutes", "-1", "--yes"],
+        &["evacuate", "msk-07", "--parallel", "65", "--yes"],
+    ];
+    Test::new()
+        .arg("--lab")
+        .arg("--lab-state")
+        .arg(&state)
+        .arg("hello")
+        .run()
+        .status(0);
+    let before = fs::read(&state).unwrap();
+    for argv in cases {
+        Test::new()
+            .arg("--lab")
+            .arg("--lab-state")
+            .arg(&state)
+            .args(argv.iter().copied())
+            .run()
+            .status(2)
+            .stderr_has("is outside")
+            .stdout_lacks("moved");
+        assert_eq!(
+            fs::read(&state).unwrap(),
+            before,
+            "{argv:?} changed the lab"
+        );
+    }
+}
+
+#[test]
+fn every_numeric_option_of_the_catalog_declares_its_range() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+    let mut missing = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rhai") {
+            continue;
+        }
+        let header = vzrun::runbook::Header::parse(&fs::read_to_string(&path).unwrap()).unwrap();
+        for p in &header.params {
+            let numeric = matches!(
+                p.kind,
+                vzrun::runbook::ParamKind::Opt {
+                    default: Some(vzrun::runbook::Value::Int(_) | vzrun::runbook::Value::Float(_))
+                }
+            );
+            if numeric && p.range.is_none() {
+                missing.push(format!("{}: {}", path.display(), p.name));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "options without a range: {missing:#?}");
+}
