@@ -5,6 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -62,6 +63,12 @@ impl Journal {
             .append(true)
             .open(&path)
             .with_context(|| format!("cannot create the journal {}", path.display()))?;
+        // Held for the run's life and freed by the kernel when the process ends however it
+        // ends, so `resume` and `abort` can tell a live run from a dead one.
+        // SAFETY: flock on a descriptor we own.
+        unsafe {
+            libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB);
+        }
         Ok(Journal { path, file })
     }
 
@@ -84,6 +91,15 @@ impl Journal {
             let _ = writeln!(self.file, "{line}");
         }
     }
+}
+
+/// Whether the run that writes this journal is still alive (it holds the journal's flock).
+pub fn is_live(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; released when `file` closes.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
 }
 
 /// One finished or unfinished run, read back from its journal.

@@ -239,6 +239,10 @@ impl Runner {
     pub fn confirm(&self, question: &str) -> Result<(), Failure> {
         if self.assume_yes {
             self.log(format!("{question} yes (--yes)"));
+            self.emit(Event::Confirmed {
+                question: question.to_string(),
+                by: "--yes".into(),
+            });
             return Ok(());
         }
         if self.is_plan() {
@@ -255,6 +259,10 @@ impl Runner {
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            self.emit(Event::Confirmed {
+                question: question.to_string(),
+                by: "terminal".into(),
+            });
             Ok(())
         } else {
             Err(Failure::refused(format!("{question} not confirmed")))

@@ -17,7 +17,7 @@ use crate::output::{Renderer, Verbosity};
 use crate::runbook::{self, BindError, Header, ImportDir, Runbook};
 use crate::runner::{Mode, Runner};
 
-use super::targets::cluster_for;
+use super::targets::{cluster_for, describe_target};
 
 /// What to run and how.
 pub struct Job {
@@ -209,6 +209,13 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
             None
         }
     };
+    let target = match describe_target(&global) {
+        Ok(t) => t,
+        Err((message, code)) => {
+            eprintln!("error: {message}");
+            return code;
+        }
+    };
     let cluster = match cluster_for(&global) {
         Ok(c) => Arc::new(c),
         Err((message, code)) => {
@@ -232,6 +239,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         args: args_json,
         resumed_from: resume.as_ref().map(|r| r.from.clone()),
         pid: std::process::id(),
+        target,
     });
 
     let context = RunContext {

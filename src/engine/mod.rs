@@ -56,7 +56,18 @@ pub fn build(
     engine.disable_symbol("eval");
     engine.set_strict_variables(true);
     engine.set_fail_on_invalid_map_property(true);
-    engine.set_module_resolver(SandboxResolver::new(runbook_dir));
+    let mut resolver = SandboxResolver::new(runbook_dir);
+    if let Some(run) = &run {
+        let runner = run.runner.clone();
+        resolver = resolver.on_load(move |import, path, sha256| {
+            runner.emit(crate::event::Event::ModuleLoaded {
+                import: import.to_string(),
+                path: path.to_string(),
+                sha256: sha256.to_string(),
+            })
+        });
+    }
+    engine.set_module_resolver(resolver);
     engine.on_progress(move |_| {
         interrupted
             .load(Ordering::Relaxed)

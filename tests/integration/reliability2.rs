@@ -314,3 +314,175 @@ fn every_numeric_option_of_the_catalog_declares_its_range() {
     }
     assert!(missing.is_empty(), "options without a range: {missing:#?}");
 }
+
+/// A destructive runbook beside a helper module: it confirms, writes a file on msk-01, then
+/// fails until `gate` exists.
+fn gated_runbook(test: Test, gate: &Path) -> Test {
+    test.file("helper.rhai", "fn note() { \"from the helper\" }\n").file(
+        "g.rhai",
+        &format!(
+            "//! Gated.\n//! destructive\nimport \"helper\" as helper;\nstep(\"write\", || file::write(host(\"msk-01\"), \"/etc/motd\", helper::note()));\nif !file::exists(local(), \"{}\") {{ throw \"the gate is closed\"; }}\nlog(\"through the gate\");\n",
+            gate.display()
+        ),
+    )
+}
+
+/// The id of the only run journaled under `state`.
+fn only_run(state: &Path) -> String {
+    let ids = crate::test::run_ids(state);
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    ids[0].clone()
+}
+
+#[test]
+fn resume_stays_on_the_runs_own_lab_and_refuses_another() {
+    let scratch = Test::new();
+    let (journal, gate) = (scratch.path("journal"), scratch.path("gate"));
+    let (lab, other) = (scratch.path("lab.json"), scratch.path("other.json"));
+    let _first = gated_runbook(Test::new(), &gate)
+        .env("VZRUN_STATE_DIR", &journal)
+        .arg("--lab")
+        .arg("--lab-state")
+        .arg(&lab)
+        .args(["./g.rhai", "--yes"])
+        .run()
+        .status(1)
+        .stderr_has("the gate is closed");
+    let id = only_run(&journal);
+    fs::write(&gate, "").unwrap();
+    let resume = |extra: &[&std::ffi::OsStr]| {
+        Test::new()
+            .env("VZRUN_STATE_DIR", &journal)
+            .args(extra.iter().copied())
+            .args(["resume", id.as_str()])
+            .run()
+    };
+    resume(&["--lab".as_ref(), "--lab-state".as_ref(), other.as_os_str()])
+        .status(2)
+        .stderr_has(&format!("run {id} ran against the lab"));
+    assert!(!other.exists(), "the other lab was touched");
+    // Without a target, the run's own is taken from the journal; its confirmation is kept.
+    resume(&[]).status(0).stdout_has("through the gate");
+}
+
+#[test]
+fn resume_refuses_another_inventory_and_a_changed_one() {
+    let scratch = Test::new()
+        .file(
+            "inv.yaml",
+            "cluster: c\nhosts:\n  - {name: msk-01, address: 127.0.0.1}\n",
+        )
+        .file(
+            "inv2.yaml",
+            "cluster: c\nhosts:\n  - {name: msk-01, address: 127.0.0.2}\n",
+        );
+    let journal = scratch.path("journal");
+    let (inv, inv2) = (scratch.path("inv.yaml"), scratch.path("inv2.yaml"));
+    // A run that fails before touching any host, so no SSH is needed.
+    let _first = Test::new()
+        .file("f.rhai", "//! Fails.\nthrow \"stop\";\n")
+        .env("VZRUN_STATE_DIR", &journal)
+        .arg("--inventory")
+        .arg(&inv)
+        .arg("./f.rhai")
+        .run()
+        .status(1);
+    let id = only_run(&journal);
+    let resume = |inventory: &Path| {
+        Test::new()
+            .env("VZRUN_STATE_DIR", &journal)
+            .arg("--inventory")
+            .arg(inventory)
+            .args(["resume", id.as_str()])
+            .run()
+    };
+    resume(&inv2)
+        .status(2)
+        .stderr_has("ran against the inventory");
+    fs::write(
+        &inv,
+        "cluster: c\nhosts:\n  - {name: msk-01, address: 127.0.0.3}\n",
+    )
+    .unwrap();
+    resume(&inv)
+        .status(2)
+        .stderr_has("ran against the inventory");
+}
+
+#[test]
+fn resume_asks_again_when_the_run_was_never_confirmed() {
+    let scratch = Test::new();
+    let (journal, gate) = (scratch.path("journal"), scratch.path("gate"));
+    fs::write(&gate, "").unwrap();
+    let _first = gated_runbook(Test::new(), &gate)
+        .env("VZRUN_STATE_DIR", &journal)
+        .arg("--lab")
+        .arg("./g.rhai")
+        .run()
+        .status(3)
+        .stderr_has("pass --yes");
+    let id = only_run(&journal);
+    Test::new()
+        .env("VZRUN_STATE_DIR", &journal)
+        .args(["resume", id.as_str()])
+        .run()
+        .status(3)
+        .stderr_has("pass --yes")
+        .stdout_lacks("through the gate");
+}
+
+#[test]
+fn resume_refuses_a_changed_module_a_live_run_and_a_damaged_journal() {
+    let scratch = Test::new();
+    let (journal, gate) = (scratch.path("journal"), scratch.path("gate"));
+    let runbooks = gated_runbook(Test::new(), &gate);
+    let dir = runbooks.path("");
+    let failed = runbooks
+        .env("VZRUN_STATE_DIR", &journal)
+        .arg("--lab")
+        .args(["./g.rhai", "--yes"])
+        .run()
+        .status(1);
+    let id = only_run(&journal);
+    let resume = || {
+        Test::new()
+            .env("VZRUN_STATE_DIR", &journal)
+            .args(["resume", id.as_str()])
+            .run()
+    };
+    // A record cut off by a kill at the end is named and ignored.
+    let path = journal.join("runs").join(format!("{id}.jsonl"));
+    let whole = fs::read_to_string(&path).unwrap();
+    fs::write(&path, format!("{whole}{{\"event\":\"step_fini")).unwrap();
+    resume()
+        .status(1)
+        .stderr_has("is cut off")
+        .stderr_has("the gate is closed");
+    // A damaged record inside the journal is refused.
+    let lines: Vec<&str> = whole.lines().collect();
+    let damaged = format!("{}\n{{bad\n{}\n", lines[0], lines[1..].join("\n"));
+    fs::write(&path, damaged).unwrap();
+    resume().status(3).stderr_has("is damaged at line 2");
+    fs::write(&path, &whole).unwrap();
+    // The imported module changed since the run: refused.
+    fs::write(dir.join("helper.rhai"), "fn note() { \"changed\" }\n").unwrap();
+    resume()
+        .status(3)
+        .stderr_has("helper.rhai")
+        .stderr_has("changed since");
+    drop(failed);
+    // A run that is still alive is refused too.
+    let live_journal = scratch.path("live");
+    let live = Test::new()
+        .file("s.rhai", "//! Sleeps.\nlog(\"up\");\nsleep(60);\n")
+        .env("VZRUN_STATE_DIR", &live_journal);
+    let (mut child, _) = crate::test::spawn_until_first_line(live.command().arg("./s.rhai"));
+    Test::new()
+        .env("VZRUN_STATE_DIR", &live_journal)
+        .args(["resume", only_run(&live_journal).as_str()])
+        .run()
+        .status(4)
+        .stderr_has("is still running");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
