@@ -15,6 +15,13 @@ fn is_escape(c: char) -> bool {
     (ESCAPE_BASE..=ESCAPE_BASE + 0xFF).contains(&(c as u32))
 }
 
+/// An escape character that no decoded file can hold: bytes below 0x80 are always valid
+/// UTF-8, so U+10FF00..U+10FF7F in a value would smuggle a control byte (U+10FF0A is a
+/// newline once encoded). Validators refuse them.
+pub fn is_forged_escape(c: char) -> bool {
+    (ESCAPE_BASE..ESCAPE_BASE + 0x80).contains(&(c as u32))
+}
+
 /// The bytes as text, each undecodable byte kept as its escape character.
 pub fn decode(bytes: &[u8]) -> Result<String, String> {
     let mut text = String::with_capacity(bytes.len());

@@ -486,3 +486,67 @@ fn resume_refuses_a_changed_module_a_live_run_and_a_damaged_journal() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn control_characters_and_hidden_separators_are_refused_by_every_file_editor() {
+    let cases = [
+        ("sysctl::persist(local(), \"vm.swappiness\", \"10\\r\\nkernel.sysrq = 1\", \"90-x.conf\");", "sysctl value"),
+        ("sysctl::persist(local(), \"vm.swappiness\", \"10\\x00kernel.sysrq=1\", \"90-x.conf\");", "sysctl value"),
+        ("sysctl::persist(local(), \"vm.swappiness\", \"10\\U0010FF0Akernel.sysrq=1\", \"90-x.conf\");", "sysctl value"),
+        ("conf::set(local(), \"/etc/vz/vz.conf\", \"NAME\", \"x\\ry\");", "value"),
+        ("conf::set(local(), \"/etc/vz/vz.conf\", \"NAME\", \"\\x1b[2J\");", "value"),
+        ("file::ensure_line(local(), \"/etc/security/limits.d/90.conf\", \"* soft nofile 1\\r* hard nofile 1\");", "line"),
+        ("fstab::ensure(local(), #{spec: \"/dev/sdb1\\r\", file: \"/data\", vfstype: \"ext4\"});", "spec"),
+        ("fstab::ensure(local(), #{spec: \"/dev/sdb1\", file: \"/da\\x00ta\", vfstype: \"ext4\"});", "file"),
+        ("fstab::ensure(local(), #{spec: \"/dev/sdb1\", file: \"/data\", vfstype: \"ext4\", options: [\"_netdev\", \"cache=/a,rw\"]});", "options"),
+        ("fstab::ensure(local(), #{spec: \"/dev/sdb1\", file: \"/data\", vfstype: \"ext4\", options: \"_netdev,,rw\"});", "options"),
+        ("fstab::ensure(local(), #{spec: \"/dev/sdb1\", file: \"/data\", vfstype: \"ext4\", options: \"_netdev\\x0b\"});", "options"),
+        ("fstab::remove(local(), \"/data\\r\");", "mount point"),
+    ];
+    for (script, what) in cases {
+        let test = Test::new()
+            .file("r.rhai", &format!("//! Bad.\n{script}\n"))
+            .file("root/etc/fstab", "/dev/sda1 / xfs defaults 0 0\n")
+            .file("root/etc/vz/vz.conf", "NAME=old\n");
+        let root = test.path("root");
+        let out = test
+            .env("VZRUN_LOCAL_ROOT", &root)
+            .arg("./r.rhai")
+            .run()
+            .status(2)
+            .stderr_has(&format!("invalid {what}"));
+        assert_eq!(
+            fs::read_to_string(out.path("root/etc/fstab")).unwrap(),
+            "/dev/sda1 / xfs defaults 0 0\n",
+            "{script}"
+        );
+        assert_eq!(
+            fs::read_to_string(out.path("root/etc/vz/vz.conf")).unwrap(),
+            "NAME=old\n"
+        );
+        assert!(
+            !out.exists("root/etc/sysctl.d") && !out.exists("root/etc/security"),
+            "{script}"
+        );
+    }
+}
+
+#[test]
+fn an_array_of_mount_options_is_joined_by_commas() {
+    let test = Test::new()
+        .file(
+            "r.rhai",
+            "//! Options.\nfstab::ensure(local(), #{spec: \"/dev/sdb1\", file: \"/data\", vfstype: \"ext4\", options: [\"_netdev\", \"cache=/mnt/ssd/c\"]});\n",
+        )
+        .file("root/etc/fstab", "");
+    let root = test.path("root");
+    let out = test
+        .env("VZRUN_LOCAL_ROOT", &root)
+        .arg("./r.rhai")
+        .run()
+        .status(0);
+    assert_eq!(
+        fs::read_to_string(out.path("root/etc/fstab")).unwrap(),
+        "/dev/sdb1 /data ext4 _netdev,cache=/mnt/ssd/c 0 0\n"
+    );
+}
