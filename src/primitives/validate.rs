@@ -212,7 +212,9 @@ pub fn file_text<'a>(what: &str, text: &'a str, allow_tab: bool) -> Result<&'a s
         None => Ok(text),
         Some(c) => Err(Failure::bad_input(
             what,
-            format!("{text:?} holds the control character {:?}", c),
+            format!(
+                "{text:?} holds the control character {c:?}: it must be a single line of printable text"
+            ),
         )),
     }
 }
