@@ -63,6 +63,10 @@ impl Journal {
             .append(true)
             .open(&path)
             .with_context(|| format!("cannot create the journal {}", path.display()))?;
+        // The directory entry must be durable too, or a crash could lose the whole journal.
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync the journal directory {}", dir.display()))?;
         // Held for the run's life and freed by the kernel when the process ends however it
         // ends, so `resume` and `abort` can tell a live run from a dead one.
         // SAFETY: flock on a descriptor we own.
@@ -76,8 +80,11 @@ impl Journal {
         &self.path
     }
 
-    /// Records the events worth keeping: everything but read-only probes and waits.
-    pub fn record(&mut self, event: &Event) {
+    /// Records the events worth keeping: everything but read-only probes and waits. Each
+    /// record is on disk (fsynced) before the run goes on: resume and abort trust it. An
+    /// error means the journal can no longer be trusted; the runner stops before the next
+    /// change.
+    pub fn record(&mut self, event: &Event) -> std::io::Result<()> {
         let keep = match event {
             Event::Command { effect, .. } | Event::CommandFinished { effect, .. } => {
                 *effect == Effect::Change
@@ -85,11 +92,14 @@ impl Journal {
             Event::Waiting { .. } => false,
             _ => true,
         };
-        if keep {
-            let line = serde_json::to_string(&Envelope::now(event)).expect("events serialize");
-            // A full disk must not stop an operation half-way; the journal is best effort.
-            let _ = writeln!(self.file, "{line}");
+        if !keep {
+            return Ok(());
         }
+        let mut line = serde_json::to_string(&Envelope::now(event)).expect("events serialize");
+        line.push('\n');
+        // One write per record, so a kill leaves at most the last line cut short.
+        self.file.write_all(line.as_bytes())?;
+        self.file.sync_data()
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Runner {
     interrupted: Arc<AtomicBool>,
     planned: AtomicUsize,
     locking: Locking,
+    /// Why the journal could not be written; set once, then no further change runs.
+    journal_error: Mutex<Option<String>>,
 }
 
 /// Who this run is, for lock holders, and how long to wait for a lock.
@@ -65,6 +67,7 @@ impl Runner {
             interrupted,
             planned: AtomicUsize::new(0),
             locking: Locking::default(),
+            journal_error: Mutex::new(None),
         }
     }
 
@@ -193,7 +196,32 @@ impl Runner {
             .unwrap_or_else(|p| p.into_inner())
             .as_mut()
         {
-            journal.record(&event);
+            if let Err(e) = journal.record(&event) {
+                let mut error = self.journal_error.lock().unwrap_or_else(|p| p.into_inner());
+                if error.is_none() {
+                    let why = format!("cannot write the journal {}: {e}", journal.path().display());
+                    eprintln!("error: {why}; no further change will run");
+                    *error = Some(why);
+                }
+            }
+        }
+    }
+
+    /// Why the journal could not be written, if it could not: the run then fails.
+    pub fn journal_error(&self) -> Option<String> {
+        self.journal_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A change may run only while the journal records it: resume and abort trust it.
+    fn check_journal(&self) -> Result<(), Failure> {
+        match self.journal_error() {
+            Some(why) => Err(Failure::failed(format!(
+                "{why}; stopped before this change"
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -292,6 +320,7 @@ impl Runner {
             return Ok(Output::planned());
         }
         if cmd.effect == Effect::Change {
+            self.check_journal()?;
             self.lock_host(host)?;
         }
         let started = Instant::now();
@@ -378,6 +407,7 @@ impl Runner {
             self.planned.fetch_add(1, Ordering::SeqCst);
             return Ok(true);
         }
+        self.check_journal()?;
         self.lock_host(host)?;
         let transport = host.transport();
         if let Some(previous) = &current_bytes {

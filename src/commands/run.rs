@@ -204,9 +204,17 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
     let run_id = journal::new_run_id();
     let journal = match Journal::create(&run_id) {
         Ok(j) => Some(j),
-        Err(e) => {
-            eprintln!("warning: running without a journal: {e:#}");
+        // A plan changes nothing: it may run without a record.
+        Err(e) if plan => {
+            eprintln!("warning: planning without a journal: {e:#}");
             None
+        }
+        // Resume and abort depend on the journal: no change runs unrecorded.
+        Err(e) => {
+            eprintln!(
+                "error: {e:#}; nothing was changed (VZRUN_STATE_DIR sets where runs are journaled)"
+            );
+            return exit::FAILED;
         }
     };
     let target = match describe_target(&global) {
@@ -314,7 +322,10 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         (Err((message, code)), Some(_)) if code != exit::INTERRUPTED => {
             (exit::LOCK_HELD, Some(message))
         }
-        (Ok(()), None) => (exit::OK, None),
+        (Ok(()), None) => match runner.journal_error() {
+            Some(why) => (exit::FAILED, Some(why)),
+            None => (exit::OK, None),
+        },
         (Err((message, code)), _) => (code, Some(message)),
     };
     if let Some(message) = &error {

@@ -165,7 +165,12 @@ impl Transport for Local {
         bytes: &[u8],
         mode: Option<u32>,
     ) -> Result<(), TransportError> {
-        let full = self.resolve(path)?;
+        let mut full = self.resolve(path)?;
+        // A symlink is written through: its target is replaced and the link stays a link (the
+        // same policy as over SSH).
+        if fs::symlink_metadata(&full).is_ok_and(|m| m.file_type().is_symlink()) {
+            full = fs::canonicalize(&full).map_err(|e| file_error(&full, e))?;
+        }
         let dir = full.parent().ok_or_else(|| TransportError::File {
             path: path.to_string(),
             reason: "has no parent directory".into(),

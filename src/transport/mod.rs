@@ -8,7 +8,7 @@ mod local;
 mod ssh;
 
 pub use local::Local;
-pub use ssh::Ssh;
+pub use ssh::{Ssh, WRITE_SCRIPT};
 
 use std::fmt;
 use std::time::Duration;

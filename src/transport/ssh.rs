@@ -26,12 +26,22 @@ use crate::lock::{HeldLock, LockError};
 const READ_SCRIPT: &str = r#"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#;
 
 /// Replaces a file atomically with stdin: temp file in the same directory, mode and owner of
-/// the old file (or $2 when given), fsync, rename.
-const WRITE_SCRIPT: &str = r#"set -e
-p="$1"; d=$(dirname -- "$p")
+/// the old file (or $2 when given), fsync, rename. What arrived is checked first: exactly $3
+/// bytes with SHA-256 $4, so a transfer cut short (a killed client closes stdin early) or a
+/// full disk never replaces the file. A symlink is written through: its target is replaced,
+/// keeping the target's mode and owner, and the link stays a link (the same on every
+/// transport; see the book's safety page).
+pub const WRITE_SCRIPT: &str = r#"set -e
+p="$1"
+if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi
+d=$(dirname -- "$p")
 t=$(mktemp "$d/.vzrun.XXXXXX")
 trap 'rm -f -- "$t"' EXIT
 cat > "$t"
+n=$(wc -c < "$t")
+if [ "$n" -ne "$3" ]; then echo "vzrun: $n of $3 bytes arrived; $p is left as it was" >&2; exit 1; fi
+s=$(sha256sum < "$t"); s=${s%% *}
+if [ "$s" != "$4" ]; then echo "vzrun: the content arrived damaged; $p is left as it was" >&2; exit 1; fi
 if [ -e "$p" ]; then chmod --reference="$p" -- "$t"; chown --reference="$p" -- "$t" 2>/dev/null || true; else chmod 644 -- "$t"; fi
 if [ -n "$2" ]; then chmod "$2" -- "$t"; fi
 sync -- "$t" 2>/dev/null || sync
@@ -39,7 +49,8 @@ mv -f -- "$t" "$p"
 trap - EXIT"#;
 
 /// The permission bits of a file in octal: exit 3 when it does not exist.
-const MODE_SCRIPT: &str = r#"if [ -e "$1" ]; then exec stat -c %a -- "$1"; else exit 3; fi"#;
+/// Follows a symlink (`-L`): the mode that matters is the target's, never a link's 0777.
+const MODE_SCRIPT: &str = r#"if [ -e "$1" ]; then exec stat -L -c %a -- "$1"; else exit 3; fi"#;
 
 /// Holds the run lock (`flock` on the lock file, taken by the caller) while its stdin, the SSH
 /// channel, is open. First it waits for the guard file ($3) to be free of changes that a
@@ -549,6 +560,8 @@ impl Transport for Ssh {
             "sh".into(),
             path.to_string(),
             mode,
+            bytes.len().to_string(),
+            crate::commands::targets::sha256_hex(bytes),
         ];
         match self.exec(&argv, Some(bytes), Duration::from_secs(120), true)? {
             (0, _, _) => Ok(()),
