@@ -11,6 +11,11 @@ use rhai::{Dynamic, Engine, EvalAltResult, Module, ModuleResolver, Position, Sco
 
 type SharedModule = Shared<Module>;
 
+thread_local! {
+    /// The imports being evaluated on this thread, outermost first.
+    static IMPORTING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 use crate::embedded::{RUNBOOKS, STDLIB};
 use crate::failure::Failure;
 use crate::runbook::ImportDir;
@@ -131,6 +136,23 @@ impl ModuleResolver for SandboxResolver {
             return Ok(module.clone());
         }
         let found = self.find(path).ok_or_else(not_found)?;
+        // A module that imports itself, directly or through others, would recurse until the
+        // stack overflows: refuse the cycle, naming it.
+        let cycle = IMPORTING.with(|stack| {
+            let stack = stack.borrow();
+            stack.iter().position(|p| p == path).map(|start| {
+                let mut chain: Vec<&str> = stack[start..].iter().map(String::as_str).collect();
+                chain.push(path);
+                chain.join(" -> ")
+            })
+        });
+        if let Some(chain) = cycle {
+            let refusal = Failure::failed(format!("import cycle: {chain}"));
+            return Err(Box::new(EvalAltResult::ErrorRuntime(
+                Dynamic::from(refusal),
+                pos,
+            )));
+        }
         if let Some(hook) = &self.on_load {
             let sha = crate::commands::targets::sha256_hex(found.source.as_bytes());
             hook(path, &found.display, &sha);
@@ -139,8 +161,11 @@ impl ModuleResolver for SandboxResolver {
             .compile(&found.source)
             .map_err(|e| EvalAltResult::ErrorInModule(found.display.clone(), e.into(), pos))?;
         ast.set_source(found.display.clone());
-        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
-            .map_err(|e| EvalAltResult::ErrorInModule(found.display.clone(), e, pos))?;
+        IMPORTING.with(|stack| stack.borrow_mut().push(path.to_string()));
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine);
+        IMPORTING.with(|stack| stack.borrow_mut().pop());
+        let module =
+            module.map_err(|e| EvalAltResult::ErrorInModule(found.display.clone(), e, pos))?;
         let module: SharedModule = Arc::new(module);
         self.cache
             .lock()

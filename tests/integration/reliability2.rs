@@ -791,3 +791,42 @@ fn a_file_reached_through_a_symlink_is_written_through_keeping_its_mode_on_every
         .status(0);
     check(&root);
 }
+
+#[test]
+fn a_module_that_imports_itself_is_a_clear_error_in_runs_and_in_check() {
+    let test = Test::new()
+        .file("a.rhai", "import \"b\" as b;\nfn one() { 1 }\n")
+        .file("b.rhai", "import \"a\" as a;\nfn two() { 2 }\n")
+        .file("self.rhai", "import \"self\" as me;\nfn x() { 1 }\n")
+        .file(
+            "r.rhai",
+            "//! Cycle.\nimport \"a\" as a;\nlog(\"never\");\n",
+        )
+        .file(
+            "s.rhai",
+            "//! Self.\nimport \"self\" as me;\nlog(\"never\");\n",
+        );
+    let dir = test.path("");
+    let out = test.arg("./r.rhai").run();
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("import cycle: a -> b -> a"),
+        "{}",
+        out.stderr
+    );
+    let out = Test::new().arg(dir.join("s.rhai")).run();
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("import cycle: self -> self"),
+        "{}",
+        out.stderr
+    );
+    let check = Test::new().arg("check").arg(dir.join("s.rhai")).run();
+    assert_eq!(check.status, 1, "{}", check.stderr);
+    assert!(
+        check.stdout.contains("import cycle: self -> self"),
+        "{}{}",
+        check.stdout,
+        check.stderr
+    );
+}
