@@ -6,6 +6,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -24,6 +25,28 @@ pub fn state_dir() -> PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
     PathBuf::from(home).join(".local/state/vzrun")
+}
+
+/// Makes `dir` (vzrun's own: `runs`, `locks`) a directory only its owner may enter (0700):
+/// journals hold what runs changed. The state directory above it is created 0700 when
+/// missing, and left as the operator made it otherwise (`VZRUN_STATE_DIR` may be shared).
+pub fn private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o700)))
+        .with_context(|| format!("cannot create the private directory {}", dir.display()))
+}
+
+/// Creates the state directory 0700 when it is missing.
+pub fn ensure_state_dir() -> Result<()> {
+    let dir = state_dir();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("cannot create the state directory {}", dir.display()))
 }
 
 pub fn runs_dir() -> PathBuf {
@@ -55,12 +78,13 @@ pub struct Journal {
 impl Journal {
     pub fn create(run_id: &str) -> Result<Journal> {
         let dir = runs_dir();
-        fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the journal directory {}", dir.display()))?;
+        ensure_state_dir()?;
+        private_dir(&dir)?;
         let path = dir.join(format!("{run_id}.jsonl"));
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
+            .mode(0o600)
             .open(&path)
             .with_context(|| format!("cannot create the journal {}", path.display()))?;
         // The directory entry must be durable too, or a crash could lose the whole journal.

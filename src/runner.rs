@@ -190,13 +190,18 @@ impl Runner {
     /// Shows the event and records it in the journal.
     pub fn emit(&self, event: Event) {
         self.renderer.render(&event);
+        self.record(&event);
+    }
+
+    /// Records an event in the journal (without showing it).
+    fn record(&self, event: &Event) {
         if let Some(journal) = self
             .journal
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_mut()
         {
-            if let Err(e) = journal.record(&event) {
+            if let Err(e) = journal.record(event) {
                 let mut error = self.journal_error.lock().unwrap_or_else(|p| p.into_inner());
                 if error.is_none() {
                     let why = format!("cannot write the journal {}: {e}", journal.path().display());
@@ -397,12 +402,32 @@ impl Runner {
             .header(&format!("a{path}"), &format!("b{path}"))
             .to_string();
         let planned = self.is_plan();
-        self.emit(Event::FileEdit {
+        // A file others may not read (a 0600 file with a password line) is shown to the
+        // operator, but its lines are not kept in the journal.
+        let private = match mode {
+            Some(m) => m & 0o004 == 0,
+            None => host
+                .transport()
+                .mode(path)
+                .map_err(|e| transport_failure(host, None, e))?
+                .is_some_and(|m| m & 0o004 == 0),
+        };
+        let edit = |diff: String| Event::FileEdit {
             host: host.name().to_string(),
             path: path.to_string(),
             diff,
             planned,
-        });
+        };
+        if private {
+            self.renderer.render(&edit(diff));
+            self.record(&edit(format!(
+                "(not journaled: {path} is not world-readable; sha256 before {}, after {})\n",
+                crate::commands::targets::sha256_hex(current_bytes.as_deref().unwrap_or_default()),
+                crate::commands::targets::sha256_hex(&bytes::encode(content))
+            )));
+        } else {
+            self.emit(edit(diff));
+        }
         if planned {
             self.planned.fetch_add(1, Ordering::SeqCst);
             return Ok(true);

@@ -830,3 +830,48 @@ fn a_module_that_imports_itself_is_a_clear_error_in_runs_and_in_check() {
         check.stderr
     );
 }
+
+#[test]
+fn the_journal_is_private_and_keeps_no_lines_of_private_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let test = Test::new()
+        .file(
+            "r.rhai",
+            "//! Private.\nconf::set(local(), \"/etc/app.conf\", \"PORT\", \"8080\");\nconf::set(local(), \"/etc/public.conf\", \"PORT\", \"8080\");\n",
+        )
+        .file("root/etc/app.conf", "PASSWORD=hunter2-secret\n")
+        .file("root/etc/public.conf", "GREETING=hello-world\n");
+    let root = test.path("root");
+    fs::set_permissions(root.join("etc/app.conf"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::set_permissions(
+        root.join("etc/public.conf"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let state = test.path("state");
+    let out = test
+        .env("VZRUN_LOCAL_ROOT", &root)
+        .env("VZRUN_STATE_DIR", &state)
+        .arg("./r.rhai")
+        .run()
+        .status(0);
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&state.join("runs")), 0o700);
+    let journal = state
+        .join("runs")
+        .join(format!("{}.jsonl", only_run(&state)));
+    assert_eq!(mode(&journal), 0o600);
+    let text = fs::read_to_string(&journal).unwrap();
+    assert!(
+        !text.contains("hunter2"),
+        "a private file's line is in the journal"
+    );
+    assert!(text.contains("not journaled: /etc/app.conf is not world-readable"));
+    assert!(
+        text.contains("GREETING=hello-world"),
+        "public diffs are kept"
+    );
+    // The operator still sees the diff.
+    assert!(out.stdout.contains("hunter2") || out.stderr.contains("hunter2"));
+}
