@@ -875,3 +875,28 @@ fn the_journal_is_private_and_keeps_no_lines_of_private_files() {
     // The operator still sees the diff.
     assert!(out.stdout.contains("hunter2") || out.stderr.contains("hunter2"));
 }
+
+#[test]
+fn sigterm_and_sighup_stop_at_a_safe_point_and_run_the_undo_actions() {
+    for signal in [libc::SIGTERM, libc::SIGHUP] {
+        let test = Test::new();
+        let mark = test.path("undone");
+        let script = format!(
+            "//! Undo.\ndefer(\"restore\", || local().run([\"touch\", \"{}\"]));\nlog(\"up\");\nsleep(30);\n",
+            mark.display()
+        );
+        let test = test.file("u.rhai", &script);
+        let (mut child, line) = crate::test::spawn_until_first_line(test.command().arg("./u.rhai"));
+        assert_eq!(line.trim(), "up");
+        // SAFETY: kill(2) on the child this test started.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "signal {signal}");
+        assert!(
+            mark.exists(),
+            "signal {signal}: the undo action did not run"
+        );
+    }
+}
