@@ -25,10 +25,10 @@ fn compile_only_engine(dir: Option<ImportDir>) -> Engine {
 }
 
 fn compile(engine: &Engine, scope: &Scope, source: &str, display: &str) -> Result<(), String> {
-    engine
+    let ast = engine
         .compile_into_self_contained(scope, source)
-        .map(|_| ())
-        .map_err(|e| engine::describe(&e, display).0)
+        .map_err(|e| engine::describe(&e, display).0)?;
+    engine::refuse_args_assignment(&ast, display)
 }
 
 fn check_runbook(runbook: &Runbook) -> Result<(), String> {

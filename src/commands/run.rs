@@ -290,6 +290,8 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
                 )
             })?;
         ast.set_source(runbook.display_path.clone());
+        engine::refuse_args_assignment(&ast, &runbook.display_path)
+            .map_err(|message| (message, exit::FAILED))?;
         if aborting {
             return run_undo_calls(&engine, &mut scope, &ast, &runner, undo);
         }

@@ -94,3 +94,36 @@ pub fn runbook_scope(args: rhai::Map, cluster: &str, dry_run: bool) -> Scope<'st
     scope.push_constant("DRY_RUN", dry_run);
     scope
 }
+
+/// Refuses assignments into `ARGS` (`ARGS.x = 1`, `ARGS["x"] = 1`): the script sees the
+/// arguments the operator gave and nothing else. rhai 1.27 refuses `ARGS = ...` and mutating
+/// methods on the constant, but lets a property or index assignment through, so the AST is
+/// checked before the script runs.
+pub fn refuse_args_assignment(ast: &rhai::AST, display: &str) -> Result<(), String> {
+    use rhai::{ASTNode, Expr, Stmt};
+    fn root(expr: &Expr) -> Option<&str> {
+        match expr {
+            Expr::Dot(x, ..) | Expr::Index(x, ..) => root(&x.lhs),
+            Expr::Variable(x, ..) if x.2.is_empty() => Some(x.1.as_str()),
+            _ => None,
+        }
+    }
+    let mut found = None;
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(stmt @ Stmt::Assignment(x))) = path.last() {
+            if root(&x.1.lhs) == Some("ARGS") {
+                found = Some(stmt.position());
+                return false;
+            }
+        }
+        true
+    });
+    match found {
+        Some(pos) => Err(format!(
+            "{display}:{}:{}: cannot assign to ARGS: it is read-only (copy it: `let args = ARGS;`)",
+            pos.line().unwrap_or(0),
+            pos.position().unwrap_or(0)
+        )),
+        None => Ok(()),
+    }
+}

@@ -900,3 +900,85 @@ fn sigterm_and_sighup_stop_at_a_safe_point_and_run_the_undo_actions() {
         );
     }
 }
+
+fn probe_over_ssh(cluster: &SshCluster, control: &Path) -> crate::test::Outcome {
+    Test::new()
+        .file(
+            "p.rhai",
+            "//! Probe.\nlog(`code ${host(\"msk-01\").query([\"true\"]).code}`);\n",
+        )
+        .env("VZRUN_CONTROL_DIR", control)
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./p.rhai")
+        .run()
+}
+
+#[test]
+fn a_control_directory_of_another_user_is_refused_and_stale_ones_are_cleaned() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    fs::create_dir(&control).unwrap();
+    std::os::unix::fs::chown(&control, Some(65534), Some(65534)).unwrap();
+    probe_over_ssh(&cluster, &control)
+        .status(5)
+        .stderr_has("is not a directory owned by uid");
+    std::os::unix::fs::chown(&control, Some(0), Some(0)).unwrap();
+    // What a kill -9 leaves: a connection directory whose master is gone.
+    let stale = control.join(".ssh-connectionAbC123");
+    let fresh = control.join(".ssh-connectionXyZ789");
+    for dir in [&stale, &fresh] {
+        fs::create_dir(dir).unwrap();
+        fs::write(dir.join("master"), "").unwrap();
+    }
+    let aged = std::process::Command::new("touch")
+        .args(["-d", "2 minutes ago"])
+        .arg(&stale)
+        .status()
+        .unwrap();
+    assert!(aged.success());
+    probe_over_ssh(&cluster, &control)
+        .status(0)
+        .stdout_has("code 0");
+    assert!(!stale.exists(), "the stale control directory was left");
+    assert!(
+        fresh.exists(),
+        "a recent one (maybe another run's) was removed"
+    );
+}
+
+#[test]
+fn max_operations_0_is_refused_and_args_keys_cannot_be_added() {
+    Test::new()
+        .file("l.rhai", "//! Loop.\nloop {}\n")
+        .args(["--max-operations", "0", "./l.rhai"])
+        .run()
+        .status(2)
+        .stderr_has("--max-operations");
+    for assignment in [
+        "ARGS.extra = 1;",
+        "ARGS[\"extra\"] = 1;",
+        "ARGS.greeting = \"x\";",
+    ] {
+        let test = Test::new().file(
+            "a.rhai",
+            &format!("//! Args.\n//! opt greeting = \"hi\": what to say\n{assignment}\nlog(`${{ARGS}}`);\n"),
+        );
+        let dir = test.path("");
+        let _kept = test
+            .arg("./a.rhai")
+            .run()
+            .status(1)
+            .stderr_has("cannot assign to ARGS: it is read-only")
+            .stdout_lacks("extra");
+        Test::new()
+            .args(["check"])
+            .arg(dir.join("a.rhai"))
+            .run()
+            .status(1)
+            .stdout_has("cannot assign to ARGS");
+    }
+}
