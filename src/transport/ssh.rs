@@ -375,6 +375,20 @@ impl Ssh {
                     self.forget_session();
                     last_error = Some(error_chain(&e));
                 }
+                // The crate turns a remote exit 127 into this error (and drops the
+                // output): the host answered, the program is missing. A command result,
+                // not an unreachable host.
+                Err(Spawn::Failed(openssh::Error::Remote(e)))
+                    if e.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    let program = argv.first().cloned().unwrap_or_default();
+                    return Ok((
+                        127,
+                        Vec::new(),
+                        format!("{program}: command not found on {} (exit 127)", self.name)
+                            .into_bytes(),
+                    ));
+                }
                 Err(Spawn::Failed(e)) => {
                     self.forget_session();
                     return Err(self.unreachable(format!(

@@ -982,3 +982,55 @@ fn max_operations_0_is_refused_and_args_keys_cannot_be_added() {
             .stdout_has("cannot assign to ARGS");
     }
 }
+
+#[test]
+fn a_missing_remote_program_is_exit_127_not_an_unreachable_host() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    Test::new()
+        .file(
+            "m.rhai",
+            "//! Missing.\nlet r = host(\"msk-01\").query([\"no-such-tool-vzrun\"], #{check: false});\nlog(`code ${r.code}`);\nhost(\"msk-01\").query([\"no-such-tool-vzrun\", \"--x\"]);\n",
+        )
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./m.rhai")
+        .run()
+        .status(1)
+        .stdout_has("code 127")
+        .stderr_has("command failed on msk-01 (exit 127): no-such-tool-vzrun --x")
+        .stderr_lacks("unreachable");
+}
+
+#[test]
+fn a_background_child_holding_stdout_does_not_outlive_the_deadline() {
+    let test = Test::new();
+    let marker = test.path("sleeper.pid");
+    let script = format!(
+        "//! Background.\nlet r = local().query([\"sh\", \"-c\", \"sleep 300 & echo $! > {}; echo started\"], #{{timeout: 2}});\nlog(`got ${{r.stdout}} code ${{r.code}}`);\n",
+        marker.display()
+    );
+    let started = std::time::Instant::now();
+    let out = test.file("b.rhai", &script).arg("./b.rhai").run();
+    // Not a performance assertion: without the deadline this waits for the 300 s sleep.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("got started\n code 0"),
+        "{}",
+        out.stdout
+    );
+    let pid: i32 = fs::read_to_string(out.path("sleeper.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Gone, or a zombie nobody reaped yet (no init in a container).
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let alive = stat
+        .rsplit(')')
+        .next()
+        .is_some_and(|rest| !rest.trim_start().starts_with('Z') && !rest.is_empty());
+    assert!(!alive, "the background child outlived the deadline");
+}
