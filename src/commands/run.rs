@@ -331,7 +331,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         (Err((message, code)), _) => (code, Some(message)),
     };
     if let Some(message) = &error {
-        eprintln!("error: {message}");
+        eprintln!("error: {}", crate::output::printable(message));
     }
     if plan && code == exit::OK {
         runner.log(format!(

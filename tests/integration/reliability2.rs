@@ -1034,3 +1034,51 @@ fn a_background_child_holding_stdout_does_not_outlive_the_deadline() {
         .is_some_and(|rest| !rest.trim_start().starts_with('Z') && !rest.is_empty());
     assert!(!alive, "the background child outlived the deadline");
 }
+
+#[test]
+fn terminal_escapes_from_tools_are_shown_escaped() {
+    let out = Test::new()
+        .file(
+            "e.rhai",
+            "//! Escapes.\nlet r = local().query([\"printf\", \"name\\x1b]0;owned\\x07\\n\"]);\nlog(`vm ${r.stdout}`);\nlocal().query([\"sh\", \"-c\", \"printf 'bad\\\\033[2J' >&2; exit 1\"]);\n",
+        )
+        .arg("./e.rhai")
+        .run()
+        .status(1);
+    assert!(
+        !out.stdout.contains('\x1b') && !out.stderr.contains('\x1b'),
+        "{out:?}",
+        out = (&out.stdout, &out.stderr)
+    );
+    assert!(
+        out.stdout.contains("vm name\\x1b]0;owned\\x07"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("bad\\x1b[2J"), "{}", out.stderr);
+}
+
+#[test]
+fn a_multibyte_size_string_is_bad_input_not_a_panic() {
+    for size in ["1Ж", "Ж", "10€", "2ГБ"] {
+        Test::new()
+            .file(
+                "s.rhai",
+                &format!("//! Size.\nprlctl::set(host(\"msk-01\"), \"web01\", #{{memsize: \"{size}\"}});\n"),
+            )
+            .args(["--lab", "./s.rhai"])
+            .run()
+            .status(2)
+            .stderr_has("memsize")
+            .stderr_lacks("internal error");
+        Test::new()
+            .file(
+                "s.rhai",
+                &format!("//! Size.\nprlctl::set_disk(host(\"msk-01\"), \"web01\", \"hdd0\", #{{size: \"{size}\"}});\n"),
+            )
+            .args(["--lab", "./s.rhai"])
+            .run()
+            .status(2)
+            .stderr_lacks("internal error");
+    }
+}
