@@ -13,6 +13,7 @@ mod plan;
 mod prlctl;
 mod reliability;
 mod reliability2;
+mod soak;
 mod ssh;
 mod sshd;
 mod test;
