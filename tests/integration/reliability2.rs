@@ -1082,3 +1082,21 @@ fn a_multibyte_size_string_is_bad_input_not_a_panic() {
             .stderr_lacks("internal error");
     }
 }
+
+#[test]
+fn the_lab_keeps_non_utf8_bytes_too() {
+    // "\U0010FFFE" is how a script holds the byte 0xFE read from a file (see edit::bytes).
+    let scratch = Test::new();
+    Test::new()
+        .file(
+            "l.rhai",
+            "//! Lab bytes.\nlet h = host(\"msk-01\");\nfile::write(h, \"/etc/odd.conf\", \"a\\U0010FFFEb\\n\");\nfile::ensure_line(h, \"/etc/odd.conf\", \"c\");\nif file::read(h, \"/etc/odd.conf\") != \"a\\U0010FFFEb\\nc\\n\" { throw \"the file lost a byte\"; }\nif file::read(h, \"/etc/odd.conf.vzrun.bak\") != \"a\\U0010FFFEb\\n\" { throw \"the backup lost a byte\"; }\nlog(\"kept\");\n",
+        )
+        .arg("--lab")
+        .arg("--lab-state")
+        .arg(scratch.path("lab.json"))
+        .arg("./l.rhai")
+        .run()
+        .status(0)
+        .stdout_has("kept");
+}
