@@ -4,6 +4,7 @@
 //! shell on the way. Three implementations exist: `Local` (this machine), `Lab` (the built-in
 //! simulator) and `Ssh` (a remote host over one multiplexed connection).
 
+mod control_dir;
 mod local;
 mod ssh;
 
