@@ -101,18 +101,19 @@ pub fn runbook_scope(args: rhai::Map, cluster: &str, dry_run: bool) -> Scope<'st
 /// checked before the script runs.
 pub fn refuse_args_assignment(ast: &rhai::AST, display: &str) -> Result<(), String> {
     use rhai::{ASTNode, Expr, Stmt};
-    fn root(expr: &Expr) -> Option<&str> {
+    /// The variable an assignment target starts from (`ARGS` in `ARGS.a["b"]`).
+    fn root(expr: &Expr) -> Option<(&str, rhai::Position)> {
         match expr {
             Expr::Dot(x, ..) | Expr::Index(x, ..) => root(&x.lhs),
-            Expr::Variable(x, ..) if x.2.is_empty() => Some(x.1.as_str()),
+            Expr::Variable(x, ..) if x.2.is_empty() => Some((x.1.as_str(), expr.position())),
             _ => None,
         }
     }
     let mut found = None;
     ast.walk(&mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Stmt(stmt @ Stmt::Assignment(x))) = path.last() {
-            if root(&x.1.lhs) == Some("ARGS") {
-                found = Some(stmt.position());
+        if let Some(ASTNode::Stmt(Stmt::Assignment(x))) = path.last() {
+            if let Some(("ARGS", pos)) = root(&x.1.lhs) {
+                found = Some(pos);
                 return false;
             }
         }
