@@ -299,3 +299,28 @@ fn a_multibyte_size_string_is_bad_input_not_a_panic() {
             .stderr_lacks("internal error");
     }
 }
+
+#[test]
+fn the_remote_lock_holder_file_is_never_written_through_a_symlink() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let victim = cluster.path("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    let holder = cluster.path("locks/msk-01/vzrun-run.holder");
+    std::os::unix::fs::symlink(&victim, &holder).unwrap();
+    Test::new()
+        .file("c.rhai", "//! Change.\nhost(\"msk-01\").run([\"true\"]);\n")
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./c.rhai")
+        .run()
+        .status(0);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    let meta = fs::symlink_metadata(&holder).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the holder is a file of its own now"
+    );
+    assert!(fs::read_to_string(&holder).unwrap().starts_with("run "));
+}
