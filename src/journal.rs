@@ -123,7 +123,22 @@ impl Journal {
         line.push('\n');
         // One write per record, so a kill leaves at most the last line cut short.
         self.file.write_all(line.as_bytes())?;
-        self.file.sync_data()
+        // What resume and abort act on is synced before the run goes on (and with it every
+        // record written before); a log line alone can wait for the next one.
+        let trusted = !matches!(
+            event,
+            Event::Log { .. }
+                | Event::Warning { .. }
+                | Event::Table { .. }
+                | Event::NoChange { .. }
+                | Event::ParallelStarted { .. }
+                | Event::ParallelItem { .. }
+                | Event::ParallelFinished { .. }
+        );
+        if trusted {
+            self.file.sync_data()?;
+        }
+        Ok(())
     }
 }
 
