@@ -62,7 +62,10 @@ fn compile(
     let ast = engine
         .compile_into_self_contained(scope, source)
         .map_err(|e| engine::describe(&e, display).0)?;
-    let problems = lint::lint(engine, signatures, &ast, declared, display);
+    let mut problems = lint::lint(engine, signatures, &ast, declared, display);
+    if let Err(e) = engine::refuse_args_assignment(&ast, display) {
+        problems.push(e);
+    }
     if problems.is_empty() {
         Ok(())
     } else {

@@ -81,7 +81,18 @@ pub fn build(
     engine.disable_symbol("eval");
     engine.set_strict_variables(true);
     engine.set_fail_on_invalid_map_property(true);
-    engine.set_module_resolver(SandboxResolver::new(runbook_dir));
+    let mut resolver = SandboxResolver::new(runbook_dir);
+    if let Some(run) = &run {
+        let runner = run.runner.clone();
+        resolver = resolver.on_load(move |import, path, sha256| {
+            runner.emit(crate::event::Event::ModuleLoaded {
+                import: import.to_string(),
+                path: path.to_string(),
+                sha256: sha256.to_string(),
+            })
+        });
+    }
+    engine.set_module_resolver(resolver);
     let memory_limit = limits.max_memory_bytes;
     engine.on_progress(move |operations| {
         if interrupted.load(Ordering::Relaxed) {
@@ -125,4 +136,38 @@ pub fn runbook_scope(args: rhai::Map, cluster: &str, dry_run: bool) -> Scope<'st
     scope.push_constant("CLUSTER", cluster.to_string());
     scope.push_constant("DRY_RUN", dry_run);
     scope
+}
+
+/// Refuses assignments into `ARGS` (`ARGS.x = 1`, `ARGS["x"] = 1`): the script sees the
+/// arguments the operator gave and nothing else. rhai 1.27 refuses `ARGS = ...` and mutating
+/// methods on the constant, but lets a property or index assignment through, so the AST is
+/// checked before the script runs.
+pub fn refuse_args_assignment(ast: &rhai::AST, display: &str) -> Result<(), String> {
+    use rhai::{ASTNode, Expr, Stmt};
+    /// The variable an assignment target starts from (`ARGS` in `ARGS.a["b"]`).
+    fn root(expr: &Expr) -> Option<(&str, rhai::Position)> {
+        match expr {
+            Expr::Dot(x, ..) | Expr::Index(x, ..) => root(&x.lhs),
+            Expr::Variable(x, ..) if x.2.is_empty() => Some((x.1.as_str(), expr.position())),
+            _ => None,
+        }
+    }
+    let mut found = None;
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::Assignment(x))) = path.last() {
+            if let Some(("ARGS", pos)) = root(&x.1.lhs) {
+                found = Some(pos);
+                return false;
+            }
+        }
+        true
+    });
+    match found {
+        Some(pos) => Err(format!(
+            "{display}:{}:{}: cannot assign to ARGS: it is read-only (copy it: `let args = ARGS;`)",
+            pos.line().unwrap_or(0),
+            pos.position().unwrap_or(0)
+        )),
+        None => Ok(()),
+    }
 }
