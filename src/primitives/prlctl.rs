@@ -310,6 +310,21 @@ pub mod api {
         call(&ctx, |run| Ok(ve_map(&must_find(run, &host, id)?, &host)))
     }
 
+    /// One VE by name or UUID, or `()` when the host does not have it. Asks prlctl about
+    /// that VE only (`list -a -j ID`), so a loop over thousands of VEs stays linear.
+    ///
+    /// ```rhai
+    /// let ve = prlctl::find(h, "web01");
+    /// if ve == () { log("web01 is not on this host"); } else { log(ve.status); }
+    /// ```
+    #[rhai_fn(name = "find", return_raw)]
+    pub fn find_ve(ctx: NativeCallContext, host: Host, id: &str) -> ApiResult<Dynamic> {
+        call(&ctx, |run| {
+            Ok(super::find(run, &host, id)?
+                .map_or(Dynamic::UNIT, |ve| Dynamic::from_map(ve_map(&ve, &host))))
+        })
+    }
+
     /// The configuration of every VE on the host: maps with `uuid name status kind home
     /// hostname os memsize cpus disk ha_prio networks host` (sizes in MB; `()` when the tool
     /// does not say; `ha_prio` 0 when HA does not say; `networks` the virtual networks of
