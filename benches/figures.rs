@@ -7,7 +7,8 @@
 //! - `vzrun check` of every runbook;
 //! - a lab evacuation of 200 VEs: engine overhead per command at --lab-speed 0, and wall
 //!   time vs the critical-path bound with latencies, for several --parallel;
-//! - peak RSS of vzrun during that evacuation.
+//! - vzrun's own peak RSS during that evacuation (wait4 on the vzrun child), and the time
+//!   per VE and RSS of lab evacuations of 1k, 4k and 16k VEs.
 //!
 //! Run: `bench/run` (installs ansible-core in a venv), or `cargo bench --bench figures`.
 //! Not a test: nothing here asserts a time.
@@ -246,12 +247,85 @@ fn check_all(report: &mut String) {
     );
 }
 
-/// Peak RSS of the children waited for so far, in MB.
-fn children_max_rss_mb() -> f64 {
-    // SAFETY: getrusage fills the struct we pass.
+/// Runs a command to its end: its wall time, its stdout and its **own** peak RSS in MB
+/// (wait4 on that child: RUSAGE_CHILDREN would report the largest child of the whole bench,
+/// which was Ansible's).
+fn run_measured(cmd: &mut Command) -> (Duration, String, f64) {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+        text
+    });
+    let mut status = 0;
+    // SAFETY: wait4 on our own child; fills the structs we pass.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss as f64 / 1024.0
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{stderr}"
+    );
+    (wall, stdout, usage.ru_maxrss as f64 / 1024.0)
+}
+
+/// A lab of one source hypervisor with `ves` VEs and four roomy destinations.
+fn evacuation_lab(dir: &Path, ves: usize) -> String {
+    let mut yaml = String::from("cluster: bench\nspeed: 0\nhosts:\n  - {name: src, address: 10.0.0.1, tags: [hypervisor], memory_mb: 67108864, cpus: 4096}\n");
+    for i in 1..=4 {
+        let _ = writeln!(
+            yaml,
+            "  - {{name: dst{i}, address: 10.0.0.{}, tags: [hypervisor], memory_mb: 67108864, cpus: 4096}}",
+            i + 1
+        );
+    }
+    yaml.push_str("ves:\n");
+    for i in 0..ves {
+        let _ = writeln!(yaml, "  - {{name: ve{i:05}, host: src, memsize: 256, cpus: 1}}");
+    }
+    let path = dir.join(format!("s{ves}.yaml"));
+    fs::write(&path, &yaml).unwrap();
+    format!("--lab={}", path.display())
+}
+
+/// Evacuation time per VE and vzrun's own peak RSS as the VE count grows: the time per VE
+/// should stay flat (the target: within 20% from 1k to 16k VEs).
+fn evacuation_scaling(report: &mut String) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut first = None;
+    for ves in [1000, 4000, 16000] {
+        let lab = evacuation_lab(d, ves);
+        let (wall, _, rss) = run_measured(
+            Command::new(vzrun_bin())
+                .args([lab.as_str(), "--lab-speed", "0", "-q", "evacuate", "src", "--yes"])
+                .args(["--parallel", "8"])
+                .current_dir(d)
+                .env("VZRUN_STATE_DIR", d.join(format!("state{ves}"))),
+        );
+        let per_ve = ms(wall) / ves as f64;
+        let base = *first.get_or_insert(per_ve);
+        let _ = writeln!(
+            report,
+            "| evacuate {ves} VEs, --lab-speed 0 | {:.0} ms | {per_ve:.2} ms per VE ({:.2}x the 1k figure) | vzrun's peak RSS {rss:.0} MB |",
+            ms(wall),
+            per_ve / base
+        );
+    }
 }
 
 fn evacuation(report: &mut String) {
@@ -271,38 +345,20 @@ fn evacuation(report: &mut String) {
     }
     fs::write(d.join("s.yaml"), &yaml).unwrap();
     let lab = format!("--lab={}", d.join("s.yaml").display());
-    let started = Instant::now();
-    let out = Command::new(vzrun_bin())
-        .args([
-            lab.as_str(),
-            "--lab-speed",
-            "0",
-            "--output",
-            "json",
-            "evacuate",
-            "src",
-            "--yes",
-            "--parallel",
-            "8",
-        ])
-        .current_dir(d)
-        .env("VZRUN_STATE_DIR", d.join("state"))
-        .output()
-        .unwrap();
-    let wall = started.elapsed();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (wall, stdout, rss) = run_measured(
+        Command::new(vzrun_bin())
+            .args([lab.as_str(), "--lab-speed", "0", "--output", "json", "evacuate", "src"])
+            .args(["--yes", "--parallel", "8"])
+            .current_dir(d)
+            .env("VZRUN_STATE_DIR", d.join("state")),
     );
-    let rss = children_max_rss_mb();
-    let commands = String::from_utf8_lossy(&out.stdout)
+    let commands = stdout
         .lines()
         .filter(|l| l.contains("\"event\":\"command_finished\""))
         .count();
     let _ = writeln!(
         report,
-        "| evacuate 200 VEs, --lab-speed 0 | {:.0} ms for {commands} commands | {:.2} ms per command (engine + lab) | peak RSS {rss:.0} MB |",
+        "| evacuate 200 VEs, --lab-speed 0 | {:.0} ms for {commands} commands | {:.2} ms per command (engine + lab) | vzrun's peak RSS {rss:.0} MB |",
         ms(wall),
         ms(wall) / commands as f64
     );
@@ -342,11 +398,28 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    // `cargo bench --bench figures -- scaling check` runs only the named sections.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let mut report = String::from("| what | | | |\n| --- | --- | --- | --- |\n");
-    per_command_cost(&mut report);
-    fan_out(&mut report, 16);
-    fan_out(&mut report, 32);
-    check_all(&mut report);
-    evacuation(&mut report);
+    if wanted("ssh") {
+        per_command_cost(&mut report);
+    }
+    if wanted("fanout") {
+        fan_out(&mut report, 16);
+        fan_out(&mut report, 32);
+    }
+    if wanted("check") {
+        check_all(&mut report);
+    }
+    if wanted("evacuation") {
+        evacuation(&mut report);
+    }
+    if wanted("scaling") {
+        evacuation_scaling(&mut report);
+    }
     println!("{report}");
 }
