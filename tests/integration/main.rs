@@ -3,6 +3,7 @@
 mod args;
 mod catalog;
 mod check;
+mod discover;
 mod docs;
 mod engine;
 mod fidelity;
