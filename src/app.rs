@@ -10,7 +10,9 @@ use crate::cli::{Cli, Command};
 use crate::commands;
 use crate::exit;
 
-/// First Ctrl-C: stop at the next safe point. Second: abort at once.
+/// First Ctrl-C: stop at the next safe point. Second: abort at once. SIGTERM and SIGHUP (a
+/// `kill`, a closed SSH session to the operator's shell) are handled the same way, so the
+/// run's undo actions still run (ctrlc's `termination` feature).
 fn install_interrupt_handler() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let seen = flag.clone();

@@ -51,8 +51,9 @@ pub struct GlobalOpts {
     /// Also print the read-only commands (probes) as they run.
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// Stop a runbook after this many script operations (guards against endless loops).
-    #[arg(long, global = true, value_name = "N")]
+    /// Stop a runbook after this many script operations (guards against endless loops; at
+    /// least 1: rhai reads 0 as "no limit", which this option must never mean).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_operations: Option<u64>,
     /// The inventory of hosts (default: $VZRUN_INVENTORY, else ./vzrun.yaml).
     #[arg(long, global = true, value_name = "FILE")]

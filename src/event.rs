@@ -24,6 +24,20 @@ pub enum Event {
         resumed_from: Option<String>,
         /// The vzrun process, so `vzrun abort` can tell a crashed run from a running one.
         pid: u32,
+        /// What the run acts on (inventory path and hash, or lab scenario and state), so a
+        /// resume goes to the same cluster and nowhere else.
+        target: serde_json::Value,
+    },
+    /// A confirmation was given (by `--yes` or at the terminal): a resume keeps it.
+    Confirmed {
+        question: String,
+        by: String,
+    },
+    /// A module was imported: a resume refuses when it changed since.
+    ModuleLoaded {
+        import: String,
+        path: String,
+        sha256: String,
     },
     Log {
         message: String,

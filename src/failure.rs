@@ -53,6 +53,14 @@ impl FailureKind {
     }
 }
 
+/// Why the engine stopped a script that grew past its memory limit (the token its progress
+/// callback returns; see `engine::build`).
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryExceeded {
+    pub used: u64,
+    pub limit: u64,
+}
+
 /// A failure with its kind and a message meant for an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -101,7 +109,16 @@ impl Failure {
             }
             EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
             | EvalAltResult::ErrorInModule(_, inner, _) => Failure::from_rhai(inner),
-            EvalAltResult::ErrorTerminated(_, _) => Some(Failure::interrupted()),
+            EvalAltResult::ErrorTerminated(token, _) => Some(
+                match token.read_lock::<MemoryExceeded>() {
+                    Some(m) => Failure::failed(format!(
+                        "the script holds {} MB of memory, over its limit of {} MB (a runaway loop?); $VZRUN_MAX_MEMORY_MB raises it",
+                        m.used >> 20,
+                        m.limit >> 20
+                    )),
+                    None => Failure::interrupted(),
+                },
+            ),
             _ => None,
         }
     }

@@ -5,6 +5,8 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -23,6 +25,28 @@ pub fn state_dir() -> PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
     PathBuf::from(home).join(".local/state/vzrun")
+}
+
+/// Makes `dir` (vzrun's own: `runs`, `locks`) a directory only its owner may enter (0700):
+/// journals hold what runs changed. The state directory above it is created 0700 when
+/// missing, and left as the operator made it otherwise (`VZRUN_STATE_DIR` may be shared).
+pub fn private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o700)))
+        .with_context(|| format!("cannot create the private directory {}", dir.display()))
+}
+
+/// Creates the state directory 0700 when it is missing.
+pub fn ensure_state_dir() -> Result<()> {
+    let dir = state_dir();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("cannot create the state directory {}", dir.display()))
 }
 
 pub fn runs_dir() -> PathBuf {
@@ -51,8 +75,6 @@ pub struct Journal {
     /// `None` until the run needs a journal (see `journal_policy`); lines wait in `pending`.
     file: Option<File>,
     pending: Vec<String>,
-    /// The file could not be created: warned once, then the run goes on without it.
-    failed: bool,
 }
 
 impl Journal {
@@ -78,23 +100,35 @@ impl Journal {
             path: runs_dir().join(format!("{run_id}.jsonl")),
             file: None,
             pending: Vec::new(),
-            failed: false,
         }
     }
 
-    /// Creates the file, writes what waited, and prunes old journals.
+    /// Creates the file (0600 in a 0700 directory), writes what waited, syncs it, takes the
+    /// run's liveness lock on it, and prunes old journals.
     fn open(&mut self) -> Result<()> {
         let dir = runs_dir();
-        fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the journal directory {}", dir.display()))?;
+        ensure_state_dir()?;
+        private_dir(&dir)?;
         let mut file = OpenOptions::new()
             .create_new(true)
             .append(true)
+            .mode(0o600)
             .open(&self.path)
             .with_context(|| format!("cannot create the journal {}", self.path.display()))?;
-        for line in self.pending.drain(..) {
-            let _ = writeln!(file, "{line}");
+        // Held for the run's life and freed by the kernel when the process ends however it
+        // ends, so `resume` and `abort` can tell a live run from a dead one.
+        // SAFETY: flock on a descriptor we own.
+        unsafe {
+            libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB);
         }
+        let waiting: String = self.pending.drain(..).collect();
+        file.write_all(waiting.as_bytes())
+            .and_then(|()| file.sync_data())
+            .with_context(|| format!("cannot write the journal {}", self.path.display()))?;
+        // The directory entry must be durable too, or a crash could lose the whole journal.
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync the journal directory {}", dir.display()))?;
         self.file = Some(file);
         let (max_age, max_runs) = crate::journal_policy::limits();
         crate::journal_policy::prune(&dir, &self.path, max_age, max_runs);
@@ -105,8 +139,12 @@ impl Journal {
         &self.path
     }
 
-    /// Records the events worth keeping: everything but read-only probes and waits.
-    pub fn record(&mut self, event: &Event) {
+    /// Records the events worth keeping: everything but read-only probes and waits. Until
+    /// the run needs a journal (a change, an undo, a failure) they wait in memory; from then
+    /// on each record is on disk (fsynced) before the run goes on: resume and abort trust
+    /// it. An error means the journal can no longer be trusted; the runner stops before the
+    /// next change.
+    pub fn record(&mut self, event: &Event) -> std::io::Result<()> {
         let keep = match event {
             Event::Command { effect, .. } | Event::CommandFinished { effect, .. } => {
                 *effect == Effect::Change
@@ -114,23 +152,47 @@ impl Journal {
             Event::Waiting { .. } => false,
             _ => true,
         };
-        if keep {
-            let line = serde_json::to_string(&Envelope::now(event)).expect("events serialize");
-            match &mut self.file {
-                // A full disk must not stop an operation half-way; the journal is best effort.
-                Some(file) => {
-                    let _ = writeln!(file, "{line}");
-                }
-                None => self.pending.push(line),
-            }
+        if !keep {
+            return Ok(());
         }
-        if self.file.is_none() && !self.failed && crate::journal_policy::needs_journal(event) {
-            if let Err(e) = self.open() {
-                self.failed = true;
-                eprintln!("warning: running without a journal: {e:#}");
+        let mut line = serde_json::to_string(&Envelope::now(event)).expect("events serialize");
+        line.push('\n');
+        let Some(file) = &mut self.file else {
+            self.pending.push(line);
+            if crate::journal_policy::needs_journal(event) {
+                self.open()
+                    .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
             }
+            return Ok(());
+        };
+        // One write per record, so a kill leaves at most the last line cut short.
+        file.write_all(line.as_bytes())?;
+        // What resume and abort act on is synced before the run goes on (and with it every
+        // record written before); a log line alone can wait for the next one.
+        let trusted = !matches!(
+            event,
+            Event::Log { .. }
+                | Event::Warning { .. }
+                | Event::Table { .. }
+                | Event::NoChange { .. }
+                | Event::ParallelStarted { .. }
+                | Event::ParallelItem { .. }
+                | Event::ParallelFinished { .. }
+        );
+        if trusted {
+            file.sync_data()?;
         }
+        Ok(())
     }
+}
+
+/// Whether the run that writes this journal is still alive (it holds the journal's flock).
+pub fn is_live(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; released when `file` closes.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
 }
 
 /// One finished or unfinished run, read back from its journal.

@@ -1,8 +1,10 @@
 //! Run locks: one run at a time may change a host.
 //!
 //! A lock is held by a process, never by a file's mere existence, so a crashed run can not
-//! leave a stale lock: locally it is an flock held by vzrun itself; over SSH it is an flock
-//! held by a remote process whose stdin is the SSH channel (see `transport::ssh`).
+//! leave a stale lock: locally it is an flock held by vzrun itself and inherited by every
+//! change it runs; over SSH it is an flock held by a remote process whose stdin is the SSH
+//! channel, and a guard every remote change holds (see `transport::ssh`). Either way the lock
+//! outlives a killed vzrun for as long as a change it started still runs.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -40,10 +42,30 @@ pub fn holder_text(run_id: &str, runbook: &str) -> String {
 
 #[derive(Debug)]
 struct LocalLock {
-    _file: File,
+    file: File,
 }
 
 impl HeldLock for LocalLock {}
+
+/// The descriptors of the local locks this process holds. Local changes inherit them (see
+/// `transport::local`), so a lock stays held while a change it guards runs, even when vzrun
+/// itself was killed: an flock lasts as long as any process holds its open file.
+static HELD_FDS: std::sync::Mutex<Vec<std::os::fd::RawFd>> = std::sync::Mutex::new(Vec::new());
+
+/// The descriptors a local change must inherit.
+pub fn inheritable_fds() -> Vec<std::os::fd::RawFd> {
+    HELD_FDS.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+impl Drop for LocalLock {
+    fn drop(&mut self) {
+        let fd = self.file.as_raw_fd();
+        HELD_FDS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|held| *held != fd);
+    }
+}
 
 /// A lock that protects nothing (a lab that lives only in this process).
 #[derive(Debug)]
@@ -54,7 +76,9 @@ impl HeldLock for NoLock {}
 /// Takes the local lock `key` (under the state directory), waiting up to `wait`.
 pub fn local(key: &str, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError> {
     let dir = crate::journal::state_dir().join("locks");
-    fs::create_dir_all(&dir).map_err(|e| LockError::Failed(format!("{}: {e}", dir.display())))?;
+    crate::journal::ensure_state_dir()
+        .and_then(|()| crate::journal::private_dir(&dir))
+        .map_err(|e| LockError::Failed(format!("{e:#}")))?;
     let safe: String = key
         .chars()
         .map(|c| {
@@ -78,7 +102,11 @@ pub fn local(key: &str, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
             let _ = fs::File::create(&holder_path).and_then(|mut f| f.write_all(holder.as_bytes()));
-            return Ok(Box::new(LocalLock { _file: file }));
+            HELD_FDS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(file.as_raw_fd());
+            return Ok(Box::new(LocalLock { file }));
         }
         if Instant::now() >= deadline {
             let who = fs::read_to_string(&holder_path).unwrap_or_else(|_| "another run".into());

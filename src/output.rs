@@ -240,8 +240,8 @@ impl Renderer {
 
     fn render_text(&self, event: &Event) {
         let Verbosity { quiet, verbose } = self.verbosity;
-        let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
+        let mut out = Printable(std::io::stdout().lock());
+        let mut err = Printable(std::io::stderr().lock());
         match event {
             // Printed data, like tables, always shows: `-q` silences narration only.
             Event::Log { message, data } if *data || !quiet => {
@@ -342,6 +342,45 @@ pub fn duration_text(seconds: f64) -> String {
     }
 }
 
+/// Text from tools (stderr, a file's content, a VE's name) shown on a terminal: control
+/// characters other than newline and tab are written as `\xNN`, so a tool's raw escape
+/// sequence can not move the cursor, recolour, retitle or clear the operator's terminal.
+pub fn printable(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    let _ = Printable(&mut out).write_all(text.as_bytes());
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A writer that escapes control characters (see [`printable`]).
+struct Printable<W: Write>(W);
+
+impl<W: Write> Write for Printable<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut start = 0;
+        let mut i = 0;
+        while i < buf.len() {
+            let b = buf[i];
+            // C0 controls and DEL; C1 controls arrive in UTF-8 as 0xC2 0x80..=0x9F.
+            let c1 = b == 0xC2 && buf.get(i + 1).is_some_and(|n| (0x80..=0x9F).contains(n));
+            if (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7F || c1 {
+                self.0.write_all(&buf[start..i])?;
+                let code = if c1 { buf[i + 1] } else { b };
+                write!(self.0, "\\x{code:02x}")?;
+                i += if c1 { 2 } else { 1 };
+                start = i;
+            } else {
+                i += 1;
+            }
+        }
+        self.0.write_all(&buf[start..])?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}\n")).collect()
 }
@@ -379,6 +418,15 @@ pub fn format_table(columns: &[String], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_from_tools_are_shown_escaped() {
+        assert_eq!(
+            printable("ok\x1b]0;pwned\x07\x1b[2J\u{9b}31m\tend\n"),
+            "ok\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\tend\n"
+        );
+        assert_eq!(printable("café"), "café");
+    }
 
     #[test]
     fn table_pads_all_but_the_last_column() {

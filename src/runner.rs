@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cmd::{Cmd, Effect, Output};
+use crate::edit::bytes;
 use crate::event::Event;
 use crate::failure::{Failure, FailureKind};
 use crate::host::Host;
@@ -34,6 +35,8 @@ pub struct Runner {
     interrupted: Arc<AtomicBool>,
     planned: AtomicUsize,
     locking: Locking,
+    /// Why the journal could not be written; set once, then no further change runs.
+    journal_error: Mutex<Option<String>>,
 }
 
 /// Who this run is, for lock holders, and how long to wait for a lock.
@@ -42,6 +45,10 @@ struct Locking {
     holder: String,
     wait: Duration,
     held: Mutex<HashMap<String, Box<dyn HeldLock>>>,
+    /// The first lock conflict of this run. Once one happened, no further change runs and the
+    /// run ends in exit 4, even when the script caught the error: a conflict is never
+    /// retried or caught into success.
+    conflict: Mutex<Option<String>>,
 }
 
 impl Runner {
@@ -60,6 +67,7 @@ impl Runner {
             interrupted,
             planned: AtomicUsize::new(0),
             locking: Locking::default(),
+            journal_error: Mutex::new(None),
         }
     }
 
@@ -70,8 +78,32 @@ impl Runner {
         self
     }
 
+    /// The first lock conflict this run met, if any (see [`Locking::conflict`]).
+    pub fn lock_conflict(&self) -> Option<String> {
+        self.locking
+            .conflict
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn conflict(&self, message: String) -> Failure {
+        self.locking
+            .conflict
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(message.clone());
+        Failure::new(FailureKind::LockHeld, message)
+    }
+
     /// Takes the host's lock before its first Change; held until the run ends.
     fn lock_host(&self, host: &Host) -> Result<(), Failure> {
+        if let Some(first) = self.lock_conflict() {
+            return Err(Failure::new(
+                FailureKind::LockHeld,
+                format!("no further change after a lock conflict: {first}"),
+            ));
+        }
         let mut held = self.locking.held.lock().unwrap_or_else(|p| p.into_inner());
         if held.contains_key(host.name()) {
             return Ok(());
@@ -81,13 +113,10 @@ impl Runner {
                 held.insert(host.name().to_string(), guard);
                 Ok(())
             }
-            Err(LockError::Held(who)) => Err(Failure::new(
-                FailureKind::LockHeld,
-                format!(
-                    "{} is locked by {who}; nothing was changed there (--lock-wait SECONDS waits for it)",
-                    host.name()
-                ),
-            )),
+            Err(LockError::Held(who)) => Err(self.conflict(format!(
+                "{} is locked by {who}; nothing was changed there (--lock-wait SECONDS waits for it)",
+                host.name()
+            ))),
             Err(LockError::Failed(why)) => Err(Failure::failed(format!("on {}: {why}", host.name()))),
         }
     }
@@ -130,13 +159,18 @@ impl Runner {
         }
         let guard = host
             .transport()
-            .lock(&format!("cluster-{name}"), &self.locking.holder, self.locking.wait)
+            .lock(
+                &format!("cluster-{name}"),
+                &self.locking.holder,
+                self.locking.wait,
+            )
             .map_err(|e| match e {
-                LockError::Held(who) => Failure::new(
-                    FailureKind::LockHeld,
-                    format!("the cluster lock {name:?} is held by {who} (--lock-wait SECONDS waits for it)"),
-                ),
-                LockError::Failed(why) => Failure::failed(format!("cluster lock {name:?} on {}: {why}", host.name())),
+                LockError::Held(who) => self.conflict(format!(
+                    "the cluster lock {name:?} is held by {who} (--lock-wait SECONDS waits for it)"
+                )),
+                LockError::Failed(why) => {
+                    Failure::failed(format!("cluster lock {name:?} on {}: {why}", host.name()))
+                }
             })?;
         self.log(format!(
             "holding the cluster lock {name:?} (on {})",
@@ -179,13 +213,43 @@ impl Runner {
     /// Shows the event and records it in the journal.
     pub fn emit(&self, event: Event) {
         self.renderer.render(&event);
+        self.record(&event);
+    }
+
+    /// Records an event in the journal (without showing it).
+    fn record(&self, event: &Event) {
         if let Some(journal) = self
             .journal
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_mut()
         {
-            journal.record(&event);
+            if let Err(e) = journal.record(event) {
+                let mut error = self.journal_error.lock().unwrap_or_else(|p| p.into_inner());
+                if error.is_none() {
+                    let why = format!("cannot write the journal {}: {e}", journal.path().display());
+                    eprintln!("error: {why}; no further change will run");
+                    *error = Some(why);
+                }
+            }
+        }
+    }
+
+    /// Why the journal could not be written, if it could not: the run then fails.
+    pub fn journal_error(&self) -> Option<String> {
+        self.journal_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A change may run only while the journal records it: resume and abort trust it.
+    fn check_journal(&self) -> Result<(), Failure> {
+        match self.journal_error() {
+            Some(why) => Err(Failure::failed(format!(
+                "{why}; stopped before this change"
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -232,6 +296,10 @@ impl Runner {
     pub fn confirm(&self, question: &str) -> Result<(), Failure> {
         if self.assume_yes {
             self.log(format!("{question} yes (--yes)"));
+            self.emit(Event::Confirmed {
+                question: question.to_string(),
+                by: "--yes".into(),
+            });
             return Ok(());
         }
         if self.is_plan() {
@@ -248,6 +316,10 @@ impl Runner {
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            self.emit(Event::Confirmed {
+                question: question.to_string(),
+                by: "terminal".into(),
+            });
             Ok(())
         } else {
             Err(Failure::refused(format!("{question} not confirmed")))
@@ -277,6 +349,7 @@ impl Runner {
             return Ok(Output::planned());
         }
         if cmd.effect == Effect::Change {
+            self.check_journal()?;
             self.lock_host(host)?;
         }
         // Under `within(...)`, the command gets only what is left of that deadline.
@@ -299,7 +372,15 @@ impl Runner {
     }
 
     /// Reads a file on a host (a Read: also in plan mode); `None` when it does not exist.
+    /// Bytes that are not UTF-8 are kept (see [`crate::edit::bytes`]), so writing the text
+    /// back gives the same bytes.
     pub fn read_file(&self, host: &Host, path: &str) -> Result<Option<String>, Failure> {
+        self.read_file_bytes(host, path)?
+            .map(|bytes| decode_file(host, path, &bytes))
+            .transpose()
+    }
+
+    fn read_file_bytes(&self, host: &Host, path: &str) -> Result<Option<Vec<u8>>, Failure> {
         self.check_interrupted()?;
         crate::deadline::limit(std::time::Duration::MAX).map_err(|d| deadline_passed(host, d))?;
         self.emit(Event::Command {
@@ -308,17 +389,15 @@ impl Runner {
             effect: Effect::Read,
             planned: false,
         });
-        let bytes = host
-            .transport()
+        host.transport()
             .read_file(path)
-            .map_err(|e| transport_failure(host, None, e))?;
-        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+            .map_err(|e| transport_failure(host, None, e))
     }
 
     /// Replaces a file's content: nothing when equal; else a unified diff is shown (and, in
-    /// plan mode, that is all), the previous version is kept as `<path>.vzrun.bak`, and the
-    /// file is replaced atomically with its mode kept (or `mode` when given). Returns whether
-    /// it changed (or would).
+    /// plan mode, that is all), the previous version is kept byte for byte as
+    /// `<path>.vzrun.bak`, and the file is replaced atomically with its mode kept (or `mode`
+    /// when given). Returns whether it changed (or would).
     pub fn write_file(
         &self,
         host: &Host,
@@ -327,7 +406,11 @@ impl Runner {
         mode: Option<u32>,
     ) -> Result<bool, Failure> {
         self.check_interrupted()?;
-        let current = self.read_file(host, path)?;
+        let current_bytes = self.read_file_bytes(host, path)?;
+        let current = current_bytes
+            .as_deref()
+            .map(|bytes| decode_file(host, path, bytes))
+            .transpose()?;
         let mode_differs = match mode {
             None => false,
             Some(wanted) => {
@@ -340,40 +423,58 @@ impl Runner {
         if current.as_deref() == Some(content) && !mode_differs {
             return Ok(self.unchanged(host, format!("{path} is already as wanted")));
         }
-        let old = current.clone().unwrap_or_default();
-        let diff = similar::TextDiff::from_lines(old.as_str(), content)
+        let old = bytes::display(current.as_deref().unwrap_or_default());
+        let new = bytes::display(content);
+        let diff = similar::TextDiff::from_lines(old.as_str(), new.as_str())
             .unified_diff()
             .context_radius(2)
             .header(&format!("a{path}"), &format!("b{path}"))
             .to_string();
         let planned = self.is_plan();
-        self.emit(Event::FileEdit {
+        // A file others may not read (a 0600 file with a password line) is shown to the
+        // operator, but its lines are not kept in the journal.
+        let private = match mode {
+            Some(m) => m & 0o004 == 0,
+            None => host
+                .transport()
+                .mode(path)
+                .map_err(|e| transport_failure(host, None, e))?
+                .is_some_and(|m| m & 0o004 == 0),
+        };
+        let edit = |diff: String| Event::FileEdit {
             host: host.name().to_string(),
             path: path.to_string(),
             diff,
             planned,
-        });
+        };
+        if private {
+            self.renderer.render(&edit(diff));
+            self.record(&edit(format!(
+                "(not journaled: {path} is not world-readable; sha256 before {}, after {})\n",
+                crate::commands::targets::sha256_hex(current_bytes.as_deref().unwrap_or_default()),
+                crate::commands::targets::sha256_hex(&bytes::encode(content))
+            )));
+        } else {
+            self.emit(edit(diff));
+        }
         if planned {
             self.planned.fetch_add(1, Ordering::SeqCst);
             return Ok(true);
         }
+        self.check_journal()?;
         self.lock_host(host)?;
         let transport = host.transport();
-        if let Some(previous) = &current {
+        if let Some(previous) = &current_bytes {
             // The backup is as private as the file it keeps (a 0600 file stays 0600).
             let original_mode = transport
                 .mode(path)
                 .map_err(|e| transport_failure(host, None, e))?;
             transport
-                .write_file_atomic(
-                    &format!("{path}.vzrun.bak"),
-                    previous.as_bytes(),
-                    original_mode,
-                )
+                .write_file_atomic(&format!("{path}.vzrun.bak"), previous, original_mode)
                 .map_err(|e| transport_failure(host, None, e))?;
         }
         transport
-            .write_file_atomic(path, content.as_bytes(), mode)
+            .write_file_atomic(path, &bytes::encode(content), mode)
             .map_err(|e| transport_failure(host, None, e))?;
         Ok(true)
     }
@@ -427,6 +528,11 @@ fn deadline_passed(host: &Host, deadline: crate::deadline::Deadline) -> Failure 
         host.name(),
         deadline.budget.as_secs_f64()
     ))
+}
+
+/// A file's bytes as text that encodes back to the same bytes.
+fn decode_file(host: &Host, path: &str, raw: &[u8]) -> Result<String, Failure> {
+    bytes::decode(raw).map_err(|why| Failure::failed(format!("{path} on {}: {why}", host.name())))
 }
 
 fn transport_failure(host: &Host, cmd: Option<&Cmd>, err: TransportError) -> Failure {

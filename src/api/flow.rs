@@ -99,7 +99,7 @@ fn retry_with(
                         FailureKind::BadInput
                             | FailureKind::Interrupted
                             | FailureKind::Refused
-                            // Another run holds the host: retrying would race it.
+                            // Another run changes that host: retrying would race it.
                             | FailureKind::LockHeld
                     )
                 });

@@ -13,25 +13,15 @@ use crate::exit;
 use super::resume::{load, to_dynamic};
 use super::run::{execute, Job, UndoCall};
 
-/// Whether the process that wrote the journal still runs (then it will undo by itself).
-fn still_running(pid: u64) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|cmdline| String::from_utf8_lossy(&cmdline).contains("vzrun"))
-        .unwrap_or(false)
-        && pid as u32 != std::process::id()
-}
-
 pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i32 {
     let past = match load(run_id) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    if let Some(pid) = past.start["pid"].as_u64() {
-        if past.finished().is_none() && still_running(pid) {
-            eprintln!("error: run {run_id} is still running (pid {pid}); it will undo by itself (Ctrl-C stops it at a safe point)");
-            return exit::LOCK_HELD;
-        }
-    }
+    let global = &match super::resume::options_for_past_target(run_id, &past, global) {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
     let pending = past.pending_undos();
     if pending.is_empty() {
         println!("{run_id} left no undo action pending: nothing to do");

@@ -26,9 +26,34 @@ fn compile_only_engine(dir: Option<ImportDir>) -> Engine {
     )
 }
 
+/// One compile-only engine per import directory, and the API's signatures read once: building
+/// an engine and its metadata per file was most of `vzrun check`'s time.
+#[derive(Default)]
+struct Engines {
+    by_dir: Vec<(Option<ImportDir>, Engine)>,
+    signatures: Option<lint::Signatures>,
+}
+
+impl Engines {
+    fn for_dir(&mut self, dir: Option<ImportDir>) -> (&Engine, &lint::Signatures) {
+        let index = match self.by_dir.iter().position(|(d, _)| *d == dir) {
+            Some(i) => i,
+            None => {
+                self.by_dir.push((dir.clone(), compile_only_engine(dir)));
+                self.by_dir.len() - 1
+            }
+        };
+        let engine = &self.by_dir[index].1;
+        let signatures = self
+            .signatures
+            .get_or_insert_with(|| lint::Signatures::of_engine(engine));
+        (engine, signatures)
+    }
+}
+
 /// Compiles with every import resolved, then lints; all problems in one message.
 fn compile(
-    engine: &Engine,
+    (engine, signatures): (&Engine, &lint::Signatures),
     scope: &Scope,
     source: &str,
     display: &str,
@@ -37,8 +62,10 @@ fn compile(
     let ast = engine
         .compile_into_self_contained(scope, source)
         .map_err(|e| engine::describe(&e, display).0)?;
-    let signatures = lint::Signatures::of_engine(engine);
-    let problems = lint::lint(engine, &signatures, &ast, declared, display);
+    let mut problems = lint::lint(engine, signatures, &ast, declared, display);
+    if let Err(e) = engine::refuse_args_assignment(&ast, display) {
+        problems.push(e);
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -46,7 +73,7 @@ fn compile(
     }
 }
 
-fn check_runbook(runbook: &Runbook) -> Result<(), String> {
+fn check_runbook(engines: &mut Engines, runbook: &Runbook) -> Result<(), String> {
     let header = runbook.header()?;
     runbook::command_for(runbook, &header)?;
     let args: rhai::Map = header
@@ -56,9 +83,8 @@ fn check_runbook(runbook: &Runbook) -> Result<(), String> {
         .collect();
     let declared: Vec<String> = header.params.iter().map(|p| p.key()).collect();
     let scope = engine::runbook_scope(args, "", false);
-    let engine = compile_only_engine(Some(runbook.import_dir.clone()));
     compile(
-        &engine,
+        engines.for_dir(Some(runbook.import_dir.clone())),
         &scope,
         &runbook.source,
         &runbook.display_path,
@@ -68,15 +94,20 @@ fn check_runbook(runbook: &Runbook) -> Result<(), String> {
 
 pub fn run(paths: &[PathBuf], format: OutputFormat) -> i32 {
     let mut results: Vec<(String, Result<(), String>)> = Vec::new();
+    let mut engines = Engines::default();
     if paths.is_empty() {
         for runbook in runbook::list_all() {
-            results.push((runbook.display_path.clone(), check_runbook(&runbook)));
+            results.push((
+                runbook.display_path.clone(),
+                check_runbook(&mut engines, &runbook),
+            ));
         }
-        let engine = compile_only_engine(None);
         for file in STDLIB.files() {
             let display = format!("stdlib/{}", file.path().display());
             let result = match file.contents_utf8() {
-                Some(source) => compile(&engine, &Scope::new(), source, &display, None),
+                Some(source) => {
+                    compile(engines.for_dir(None), &Scope::new(), source, &display, None)
+                }
                 None => Err(format!("{display}: not UTF-8")),
             };
             results.push((display, result));
@@ -86,7 +117,7 @@ pub fn run(paths: &[PathBuf], format: OutputFormat) -> i32 {
             let display = path.display().to_string();
             let result = runbook::from_path(path)
                 .map_err(|e| e.to_string())
-                .and_then(|r| check_runbook(&r));
+                .and_then(|r| check_runbook(&mut engines, &r));
             results.push((display, result));
         }
     }

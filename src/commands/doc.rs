@@ -198,7 +198,11 @@ fn runbook_pages() -> BTreeMap<String, String> {
                     ),
                     ParamKind::Flag => (format!("--{}", p.flag()), "off".into()),
                 };
-                let _ = writeln!(page, "| `{shown}` | {default} | {} |", p.help);
+                let range = p
+                    .range
+                    .map(|r| format!(" (range `{r}`)"))
+                    .unwrap_or_default();
+                let _ = writeln!(page, "| `{shown}` | {default}{range} | {} |", p.help);
             }
             page.push('\n');
         }

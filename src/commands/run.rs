@@ -17,7 +17,7 @@ use crate::output::{Renderer, Verbosity};
 use crate::runbook::{self, BindError, Header, ImportDir, Runbook};
 use crate::runner::{Mode, Runner};
 
-use super::targets::cluster_for;
+use super::targets::{cluster_for, describe_target};
 
 /// What to run and how.
 pub struct Job {
@@ -219,9 +219,24 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
     let run_id = journal::new_run_id();
     let journal = match Journal::for_run(&run_id) {
         Ok(j) => Some(j),
-        Err(e) => {
-            eprintln!("warning: running without a journal: {e:#}");
+        // A plan changes nothing: it may run without a record.
+        Err(e) if plan => {
+            eprintln!("warning: planning without a journal: {e:#}");
             None
+        }
+        // Resume and abort depend on the journal: no change runs unrecorded.
+        Err(e) => {
+            eprintln!(
+                "error: {e:#}; nothing was changed (VZRUN_STATE_DIR sets where runs are journaled)"
+            );
+            return exit::FAILED;
+        }
+    };
+    let target = match describe_target(&global) {
+        Ok(t) => t,
+        Err((message, code)) => {
+            eprintln!("error: {message}");
+            return code;
         }
     };
     let cluster = match cluster_for(&global) {
@@ -247,6 +262,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         args: args_json,
         resumed_from: resume.as_ref().map(|r| r.from.clone()),
         pid: std::process::id(),
+        target,
     });
 
     let context = RunContext {
@@ -261,6 +277,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         max_operations: global
             .max_operations
             .unwrap_or(engine::DEFAULT_MAX_OPERATIONS),
+        ..Limits::default()
     };
     let engine = engine::build(
         Some(context.clone()),
@@ -292,6 +309,8 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
                 )
             })?;
         ast.set_source(runbook.display_path.clone());
+        engine::refuse_args_assignment(&ast, &runbook.display_path)
+            .map_err(|message| (message, exit::FAILED))?;
         if aborting {
             return run_undo_calls(&engine, &mut scope, &ast, &runner, undo);
         }
@@ -318,12 +337,20 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
     interrupted.store(false, Ordering::SeqCst);
     crate::api::run_deferred(&engine, &context);
 
-    let (code, error) = match outcome {
-        Ok(()) => (exit::OK, None),
-        Err((message, code)) => (code, Some(message)),
+    let (code, error) = match (outcome, runner.lock_conflict()) {
+        // A conflict the script caught (or a loop swallowed) still ends the run in exit 4.
+        (Ok(()), Some(conflict)) => (exit::LOCK_HELD, Some(conflict)),
+        (Err((message, code)), Some(_)) if code != exit::INTERRUPTED => {
+            (exit::LOCK_HELD, Some(message))
+        }
+        (Ok(()), None) => match runner.journal_error() {
+            Some(why) => (exit::FAILED, Some(why)),
+            None => (exit::OK, None),
+        },
+        (Err((message, code)), _) => (code, Some(message)),
     };
     if let Some(message) = &error {
-        eprintln!("error: {message}");
+        eprintln!("error: {}", crate::output::printable(message));
     }
     if plan && code == exit::OK {
         runner.log(format!(

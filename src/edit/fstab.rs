@@ -103,7 +103,8 @@ pub fn ensure(text: &str, entry: &Entry) -> String {
     let mut done = false;
     for line in lines_with_ends(text) {
         let tokens = if done { None } else { tokenize(line) };
-        match tokens.filter(|t| entry_of(t).is_some_and(|e| e.file == entry.file)) {
+        match tokens.filter(|t| entry_of(t).is_some_and(|e| same_mount_point(&e.file, &entry.file)))
+        {
             Some(t) => {
                 if entry_of(&t).as_ref() == Some(entry) && t.fields.len() == 6 {
                     out.push_str(line);
@@ -138,9 +139,22 @@ pub fn remove(text: &str, file: &str) -> String {
         .filter(|line| {
             tokenize(line)
                 .and_then(|t| entry_of(&t))
-                .is_none_or(|e| e.file != file)
+                .is_none_or(|e| !same_mount_point(&e.file, file))
         })
         .collect()
+}
+
+/// Whether two mount points name one directory, as mount(8) sees them: repeated and
+/// trailing slashes do not count (`/vstorage/x/` is `/vstorage/x`; `/` stays `/`).
+pub fn same_mount_point(a: &str, b: &str) -> bool {
+    fn normal(path: &str) -> String {
+        if !path.starts_with('/') {
+            return path.to_string(); // `swap`, `none`
+        }
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        format!("/{}", parts.join("/"))
+    }
+    normal(a) == normal(b)
 }
 
 #[cfg(test)]
@@ -159,6 +173,35 @@ mod tests {
             freq: f,
             passno: p,
         }
+    }
+
+    #[test]
+    fn a_trailing_slash_names_the_same_mount_point() {
+        let text = "vstorage://c /vstorage/c/ fuse.vstorage _netdev 0 0\n/dev/sdb1 //data// ext4 defaults 0 0\n";
+        let updated = ensure(
+            text,
+            &entry(
+                "vstorage://c",
+                "/vstorage/c",
+                "fuse.vstorage",
+                "_netdev,noatime",
+                0,
+                0,
+            ),
+        );
+        assert_eq!(
+            updated,
+            "vstorage://c /vstorage/c fuse.vstorage _netdev,noatime 0 0\n/dev/sdb1 //data// ext4 defaults 0 0\n"
+        );
+        assert_eq!(
+            remove(text, "/data/"),
+            "vstorage://c /vstorage/c/ fuse.vstorage _netdev 0 0\n"
+        );
+        assert_eq!(
+            remove(text, "/vstorage/c"),
+            "/dev/sdb1 //data// ext4 defaults 0 0\n"
+        );
+        assert!(same_mount_point("/", "/") && !same_mount_point("/a", "/ab"));
     }
 
     #[test]

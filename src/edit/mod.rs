@@ -1,6 +1,7 @@
 //! Editors of configuration files as text: each keeps every byte it was not asked to change
 //! (comments, odd spacing, tabs, a missing final newline), so a diff shows only the edit.
 
+pub mod bytes;
 pub mod conf;
 pub mod fstab;
 pub mod sysctl_conf;

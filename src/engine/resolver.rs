@@ -11,14 +11,29 @@ use rhai::{Dynamic, Engine, EvalAltResult, Module, ModuleResolver, Position, Sco
 
 type SharedModule = Shared<Module>;
 
+thread_local! {
+    /// The imports being evaluated on this thread, outermost first.
+    static IMPORTING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 use crate::embedded::{RUNBOOKS, STDLIB};
 use crate::failure::Failure;
 use crate::runbook::ImportDir;
 
-#[derive(Debug)]
 pub struct SandboxResolver {
     runbook_dir: Option<ImportDir>,
     cache: Mutex<HashMap<String, SharedModule>>,
+    on_load: Option<LoadHook>,
+}
+
+type LoadHook = Box<dyn Fn(&str, &str, &str) + Send + Sync>;
+
+impl std::fmt::Debug for SandboxResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxResolver")
+            .field("runbook_dir", &self.runbook_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where an import was found: its display path and source text.
@@ -32,6 +47,7 @@ impl SandboxResolver {
         SandboxResolver {
             runbook_dir,
             cache: Mutex::new(HashMap::new()),
+            on_load: None,
         }
     }
 
@@ -59,6 +75,23 @@ impl SandboxResolver {
             }
             None => None,
         }
+    }
+}
+
+impl SandboxResolver {
+    /// The SHA-256 of the module `import` would load now, `None` when it is not found.
+    pub fn sha256_of(&self, import: &str) -> Option<String> {
+        if !allowed(import) {
+            return None;
+        }
+        self.find(import)
+            .map(|found| crate::commands::targets::sha256_hex(found.source.as_bytes()))
+    }
+
+    /// Calls `on_load(import, path, sha256)` for each module loaded (the journal records it).
+    pub fn on_load(mut self, on_load: impl Fn(&str, &str, &str) + Send + Sync + 'static) -> Self {
+        self.on_load = Some(Box::new(on_load));
+        self
     }
 }
 
@@ -103,12 +136,36 @@ impl ModuleResolver for SandboxResolver {
             return Ok(module.clone());
         }
         let found = self.find(path).ok_or_else(not_found)?;
+        // A module that imports itself, directly or through others, would recurse until the
+        // stack overflows: refuse the cycle, naming it.
+        let cycle = IMPORTING.with(|stack| {
+            let stack = stack.borrow();
+            stack.iter().position(|p| p == path).map(|start| {
+                let mut chain: Vec<&str> = stack[start..].iter().map(String::as_str).collect();
+                chain.push(path);
+                chain.join(" -> ")
+            })
+        });
+        if let Some(chain) = cycle {
+            let refusal = Failure::failed(format!("import cycle: {chain}"));
+            return Err(Box::new(EvalAltResult::ErrorRuntime(
+                Dynamic::from(refusal),
+                pos,
+            )));
+        }
+        if let Some(hook) = &self.on_load {
+            let sha = crate::commands::targets::sha256_hex(found.source.as_bytes());
+            hook(path, &found.display, &sha);
+        }
         let mut ast = engine
             .compile(&found.source)
             .map_err(|e| EvalAltResult::ErrorInModule(found.display.clone(), e.into(), pos))?;
         ast.set_source(found.display.clone());
-        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
-            .map_err(|e| EvalAltResult::ErrorInModule(found.display.clone(), e, pos))?;
+        IMPORTING.with(|stack| stack.borrow_mut().push(path.to_string()));
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine);
+        IMPORTING.with(|stack| stack.borrow_mut().pop());
+        let module =
+            module.map_err(|e| EvalAltResult::ErrorInModule(found.display.clone(), e, pos))?;
         let module: SharedModule = Arc::new(module);
         self.cache
             .lock()

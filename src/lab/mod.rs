@@ -313,7 +313,7 @@ impl Transport for LabTransport {
         self.lab.with_state(move |s| {
             basics::generated_file(s, &host, &path)
                 .or_else(|| s.file(&host, &path).map(|f| f.content.clone()))
-                .map(String::into_bytes)
+                .map(|text| crate::edit::bytes::encode(&text))
         })
     }
 
@@ -326,7 +326,9 @@ impl Transport for LabTransport {
         self.answering()?;
         let host = self.host.clone();
         let path = path.to_string();
-        let content = String::from_utf8_lossy(bytes).into_owned();
+        // Kept losslessly, as a real disk would (see `edit::bytes`).
+        let content = crate::edit::bytes::decode(bytes)
+            .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned());
         self.lab.with_state(move |s| {
             // Where the cluster file system is not mounted, /vstorage/<cluster> is an empty
             // local directory: a file deeper down has no directory to go into.

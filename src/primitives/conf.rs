@@ -3,8 +3,8 @@
 
 use rhai::plugin::*;
 
-use super::call;
 use super::file::read_or_empty;
+use super::{call, validate};
 use crate::edit::conf;
 use crate::failure::Failure;
 use crate::host::Host;
@@ -58,9 +58,7 @@ pub mod api {
     ) -> Result<bool, Box<EvalAltResult>> {
         call(&ctx, |run| {
             let value = value.to_string();
-            if value.contains('\n') {
-                return Err(Failure::bad_input("value", "must be a single line"));
-            }
+            validate::file_text("value", &value, false)?;
             let text = read_or_empty(run, &host, path)?;
             let new = conf::set(&text, key(name)?, &value);
             if new == text {

@@ -137,9 +137,8 @@ pub mod api {
         line: &str,
     ) -> Result<bool, Box<EvalAltResult>> {
         call(&ctx, |run| {
-            if line.contains('\n') {
-                return Err(Failure::bad_input("line", "must be a single line"));
-            }
+            // One line; tabs separate fields of limits.d and similar formats.
+            validate::file_text("line", line, true)?;
             let text = read_or_empty(run, &host, path)?;
             if text.lines().any(|l| l == line) {
                 return Ok(run

@@ -25,6 +25,9 @@ fn entry_map(e: &Entry) -> Map {
 
 fn field(opts: &mut OptionMap, name: &str, required: bool) -> Result<Option<String>, Failure> {
     let value = opts.string(name)?;
+    if let Some(v) = &value {
+        validate::file_text(name, v, false)?;
+    }
     match &value {
         None if required => Err(Failure::bad_input(
             "fstab::ensure option",
@@ -41,6 +44,49 @@ fn field(opts: &mut OptionMap, name: &str, required: bool) -> Result<Option<Stri
     }
 }
 
+/// `options` as a string (`"_netdev,noatime"`) or an array of options (`["_netdev",
+/// "cache=/mnt/ssd/c"]`). A comma separates options, so it may not hide in one option's value
+/// (an array item), and no option may be empty (`a,,b`).
+fn mount_options(opts: &mut OptionMap) -> Result<String, Failure> {
+    let items: Vec<String> = match opts.take_dynamic("options") {
+        None => return Ok("defaults".into()),
+        Some(v) if v.is_array() => {
+            let mut items = Vec::new();
+            for item in v.into_array().unwrap_or_default() {
+                let item = item.to_string();
+                if item.contains(',') {
+                    return Err(Failure::bad_input(
+                        "options",
+                        format!("{item:?}: a comma separates mount options, so no option's value may hold one"),
+                    ));
+                }
+                items.push(item);
+            }
+            items
+        }
+        Some(v) if v.is_string() => v.to_string().split(',').map(str::to_string).collect(),
+        Some(v) => {
+            return Err(Failure::bad_input(
+                "options",
+                format!("expected a string or an array, got {}", v.type_name()),
+            ))
+        }
+    };
+    for item in &items {
+        validate::file_text("options", item, false)?;
+        if item.is_empty() || item.contains(char::is_whitespace) || item.contains('#') {
+            return Err(Failure::bad_input(
+                "options",
+                format!(
+                    "{:?}: each option is non-empty, without white space or '#'",
+                    items.join(",")
+                ),
+            ));
+        }
+    }
+    Ok(items.join(","))
+}
+
 fn entry_from(options: Map) -> Result<Entry, Failure> {
     let mut opts = OptionMap::new("fstab::ensure", options);
     let spec = field(&mut opts, "spec", true)?.unwrap_or_default();
@@ -49,7 +95,7 @@ fn entry_from(options: Map) -> Result<Entry, Failure> {
         validate::abs_path("file", &file)?;
     }
     let vfstype = field(&mut opts, "vfstype", true)?.unwrap_or_default();
-    let options_field = field(&mut opts, "options", false)?.unwrap_or_else(|| "defaults".into());
+    let options_field = mount_options(&mut opts)?;
     let small = |opts: &mut OptionMap, name: &str| -> Result<u32, Failure> {
         match opts.int(name)? {
             None => Ok(0),
@@ -92,7 +138,9 @@ pub mod api {
 
     /// Makes sure an entry exists for its mount point (`file`): added, or updated in place
     /// keeping the line's spacing. `spec`, `file`, `vfstype` are required; `options`
-    /// (default `defaults`), `freq`, `passno` (default 0).
+    /// (default `defaults`; a string, or an array whose items may not hold a comma),
+    /// `freq`, `passno` (default 0). Control characters are refused in every field. Mount
+    /// points compare as mount(8) does: `/vstorage/x/` is `/vstorage/x`.
     ///
     /// ```rhai
     /// fstab::ensure(h, #{spec: "vstorage://livelinux", file: "/vstorage/livelinux",
@@ -129,6 +177,7 @@ pub mod api {
         mountpoint: &str,
     ) -> Result<bool, Box<EvalAltResult>> {
         call(&ctx, |run| {
+            validate::file_text("mount point", mountpoint, false)?;
             let text = read_or_empty(run, &host, FSTAB)?;
             let new = fstab::remove(&text, mountpoint);
             if new == text {

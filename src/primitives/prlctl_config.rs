@@ -51,9 +51,10 @@ fn size_arg(what: &str, value: &Dynamic) -> Result<String, Failure> {
         }
     } else if value.is_string() {
         let s = value.to_string();
-        let ok = s.len() > 1
-            && s[..s.len() - 1].chars().all(|c| c.is_ascii_digit())
-            && matches!(s.chars().last(), Some('M' | 'G' | 'T'));
+        // By characters, not bytes: a multibyte last character must not split the slice.
+        let ok = s
+            .strip_suffix(['M', 'G', 'T'])
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
         if ok {
             return Ok(s);
         }
@@ -139,7 +140,8 @@ fn size_mb(value: &Dynamic) -> Option<u64> {
     if let Ok(mb) = text.parse::<u64>() {
         return Some(mb);
     }
-    let (num, unit) = text.split_at(text.len().checked_sub(1)?);
+    let (unit_at, _) = text.char_indices().last()?;
+    let (num, unit) = text.split_at(unit_at);
     let n: u64 = num.parse().ok()?;
     match unit {
         "M" => Some(n),

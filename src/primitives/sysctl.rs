@@ -17,12 +17,14 @@ fn same(a: &str, b: &str) -> bool {
 
 fn value_text(value: &Dynamic) -> Result<String, Failure> {
     let v = value.to_string();
-    if v.is_empty() || v.contains('\n') {
+    if v.trim().is_empty() {
         return Err(Failure::bad_input(
             "sysctl value",
-            format!("{v:?} is empty or has a newline"),
+            format!("{v:?} is empty"),
         ));
     }
+    // systemd-sysctl ends a line at CR and NUL too: a second directive could follow.
+    validate::file_text("sysctl value", &v, false)?;
     Ok(v)
 }
 

@@ -200,6 +200,25 @@ pub fn sysctl_key(key: &str) -> Result<String, Failure> {
     }
 }
 
+/// A key or value written into a configuration file: no control character at all (CR and
+/// NUL end a line for systemd-sysctl and shells, ESC rewrites a terminal) and no escape
+/// character standing for one (see `edit::bytes`). `allow_tab` for line formats whose fields
+/// are separated by tabs (limits.d).
+pub fn file_text<'a>(what: &str, text: &'a str, allow_tab: bool) -> Result<&'a str, Failure> {
+    let bad = text.chars().find(|c| {
+        (c.is_control() && !(allow_tab && *c == '\t')) || crate::edit::bytes::is_forged_escape(*c)
+    });
+    match bad {
+        None => Ok(text),
+        Some(c) => Err(Failure::bad_input(
+            what,
+            format!(
+                "{text:?} holds the control character {c:?}: it must be a single line of printable text"
+            ),
+        )),
+    }
+}
+
 /// A block device path such as `/dev/sdc` or `/dev/nvme0n1p1`.
 pub fn device(path: &str) -> Result<String, Failure> {
     let ok = path.strip_prefix("/dev/").is_some_and(|rest| {

@@ -62,7 +62,12 @@ pub fn command_for(runbook: &Runbook, header: &Header) -> Result<Command, String
             ));
         }
         let value_name = param.name.to_uppercase().replace('-', "_");
-        let arg = Arg::new(param_id(&param.key())).help(param.help.clone());
+        let help = match &param.range {
+            Some(range) => format!("{} [range: {range}]", param.help),
+            None => param.help.clone(),
+        };
+        let arg = Arg::new(param_id(&param.key())).help(help);
+        let range = param.range;
         let arg = match &param.kind {
             ParamKind::Arg => arg.value_name(value_name).required(true),
             ParamKind::Flag => arg.long(param.flag()).action(ArgAction::SetTrue),
@@ -76,8 +81,17 @@ pub fn command_for(runbook: &Runbook, header: &Header) -> Result<Command, String
                     Some(value) => {
                         let arg = arg.default_value(value.to_string());
                         match value {
-                            Value::Int(_) => arg.value_parser(clap::value_parser!(i64)),
-                            Value::Float(_) => arg.value_parser(clap::value_parser!(f64)),
+                            Value::Int(_) => arg.value_parser(move |text: &str| {
+                                let v: i64 = text.parse().map_err(|e| format!("{e}"))?;
+                                in_range(v as f64, range).map(|()| v)
+                            }),
+                            Value::Float(_) => arg.value_parser(move |text: &str| {
+                                let v: f64 = text.parse().map_err(|e| format!("{e}"))?;
+                                if !v.is_finite() {
+                                    return Err(format!("{text} is not a finite number"));
+                                }
+                                in_range(v, range).map(|()| v)
+                            }),
                             Value::Bool(_) => arg.value_parser(clap::value_parser!(bool)),
                             Value::Str(_) => arg,
                         }
@@ -88,6 +102,14 @@ pub fn command_for(runbook: &Runbook, header: &Header) -> Result<Command, String
         cmd = cmd.arg(arg);
     }
     Ok(GlobalOpts::augment_args(cmd))
+}
+
+/// Whether a value is within the option's declared range (clap reports the text, exit 2).
+fn in_range(value: f64, range: Option<super::Range>) -> Result<(), String> {
+    match range {
+        Some(r) if !r.contains(value) => Err(format!("{value} is outside {r}")),
+        _ => Ok(()),
+    }
 }
 
 /// Parses `argv` (what follows the runbook name) against the header.

@@ -7,7 +7,7 @@
 //! //! Evacuate every VM and container from a hypervisor.
 //! //! arg node: hypervisor to drain
 //! //! opt to: destination hosts, comma-separated (default: every other hypervisor)
-//! //! opt parallel = 2: migrations at once
+//! //! opt parallel = 2 (1..64): migrations at once
 //! //! flag yes: do not ask for confirmation
 //! //! destructive
 //! ```
@@ -90,6 +90,54 @@ pub struct Param {
     pub name: String,
     pub kind: ParamKind,
     pub help: String,
+    /// The values a numeric option accepts, checked before the script runs.
+    pub range: Option<Range>,
+}
+
+/// `(MIN..MAX)` after a numeric option's default: both ends included, either may be left
+/// out (`(0..)`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Range {
+    fn parse(text: &str) -> Result<Range, String> {
+        let (min, max) = text
+            .split_once("..")
+            .ok_or_else(|| format!("range {text:?}: expected MIN..MAX"))?;
+        let end = |t: &str| -> Result<Option<f64>, String> {
+            let t = t.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            t.parse::<f64>()
+                .map(Some)
+                .map_err(|_| format!("range {text:?}: {t:?} is not a number"))
+        };
+        let range = Range {
+            min: end(min)?,
+            max: end(max)?,
+        };
+        if let (Some(a), Some(b)) = (range.min, range.max) {
+            if a > b {
+                return Err(format!("range {text:?} is empty"));
+            }
+        }
+        Ok(range)
+    }
+
+    pub fn contains(&self, value: f64) -> bool {
+        self.min.is_none_or(|m| value >= m) && self.max.is_none_or(|m| value <= m)
+    }
+}
+
+impl fmt::Display for Range {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let end = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        write!(f, "{}..{}", end(self.min), end(self.max))
+    }
 }
 
 impl Param {
@@ -123,7 +171,7 @@ pub struct HeaderError {
 }
 
 static PARAM_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(arg|opt|flag)\s+([A-Za-z][A-Za-z0-9_-]*)(?:\s*=\s*(.*?))?\s*(?::\s+(.*)|:)?\s*$")
+    Regex::new(r"^(arg|opt|flag)\s+([A-Za-z][A-Za-z0-9_-]*)(?:\s*=\s*(.*?))?(?:\s*\(([-+0-9.eE]*\.\.[-+0-9.eE]*)\))?\s*(?::\s+(.*)|:)?\s*$")
         .expect("valid regex")
 });
 static DIRECTIVE: LazyLock<Regex> =
@@ -165,8 +213,29 @@ impl Header {
                     ))
                 })?;
                 let name = caps[2].to_string();
-                let help = caps.get(4).map_or("", |m| m.as_str()).trim().to_string();
+                let help = caps.get(5).map_or("", |m| m.as_str()).trim().to_string();
                 let default = caps.get(3).map(|m| Value::infer(m.as_str()));
+                let range = caps
+                    .get(4)
+                    .map(|m| Range::parse(m.as_str()))
+                    .transpose()
+                    .map_err(err)?;
+                if let Some(range) = range {
+                    let number = match &default {
+                        Some(Value::Int(i)) => *i as f64,
+                        Some(Value::Float(x)) => *x,
+                        _ => {
+                            return Err(err(format!(
+                                "{name}: a range needs a numeric default (`opt {name} = 2 (1..64)`)"
+                            )))
+                        }
+                    };
+                    if !range.contains(number) {
+                        return Err(err(format!(
+                            "{name}: the default {number} is outside its range {range}"
+                        )));
+                    }
+                }
                 let kind = match (&caps[1], default) {
                     ("opt", default) => ParamKind::Opt { default },
                     (kind, Some(_)) => {
@@ -178,7 +247,12 @@ impl Header {
                 if name == "help" {
                     return Err(err("`help` is reserved for --help".into()));
                 }
-                let param = Param { name, kind, help };
+                let param = Param {
+                    name,
+                    kind,
+                    help,
+                    range,
+                };
                 if header.params.iter().any(|p| p.key() == param.key()) {
                     return Err(err(format!("{} is declared twice", param.name)));
                 }
@@ -263,6 +337,25 @@ mod tests {
             "Lower the margin for a while (to finish a rebalance), then restore it."
         );
         assert_eq!(h.details, vec!["More detail."]);
+    }
+
+    #[test]
+    fn reads_ranges_and_refuses_bad_ones() {
+        let h = Header::parse(
+            "//! Do.\n//! opt parallel = 2 (1..64): at once\n//! opt minutes = 60.0 (0.5..): how long\n",
+        )
+        .unwrap();
+        let r = h.params[0].range.unwrap();
+        assert_eq!((r.min, r.max), (Some(1.0), Some(64.0)));
+        assert_eq!(h.params[0].help, "at once");
+        assert_eq!(h.params[1].range.unwrap().max, None);
+        assert!(!r.contains(0.0) && r.contains(1.0) && r.contains(64.0) && !r.contains(65.0));
+        let err = Header::parse("//! Do.\n//! opt p = 0 (1..64): x\n").unwrap_err();
+        assert!(err.message.contains("outside its range"), "{err}");
+        let err = Header::parse("//! Do.\n//! opt p = \"a\" (1..64): x\n").unwrap_err();
+        assert!(err.message.contains("numeric default"), "{err}");
+        let err = Header::parse("//! Do.\n//! opt p = 5 (9..1): x\n").unwrap_err();
+        assert!(err.message.contains("empty"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod header;
 
 pub use args::{bind_args, command_for, BindError, BoundArgs};
 pub use catalog::{find, from_path, list_all, resolve, shadowed, FindError};
-pub use header::{Header, HeaderError, Param, ParamKind, Value};
+pub use header::{Header, HeaderError, Param, ParamKind, Range, Value};
 
 use std::path::PathBuf;
 

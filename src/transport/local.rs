@@ -10,7 +10,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
 
@@ -53,12 +55,45 @@ fn file_error(path: &Path, err: std::io::Error) -> TransportError {
     }
 }
 
-fn read_all(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+/// Reads a pipe to its end on a thread: the bytes so far, and a signal when it ended.
+struct Reader {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
+
+fn read_all(mut pipe: impl Read + Send + 'static) -> Reader {
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let (tx, done) = mpsc::channel();
+    let sink = bytes.clone();
     thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        buf
-    })
+        let mut buf = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sink
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = tx.send(());
+    });
+    Reader { bytes, done }
+}
+
+impl Reader {
+    /// Waits for the end of the pipe until `deadline`; whether it ended.
+    fn wait_until(&self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        !matches!(
+            self.done.recv_timeout(left),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        )
+    }
+
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 impl Transport for Local {
@@ -68,7 +103,26 @@ impl Transport for Local {
             reason,
         };
         cmd.validate().map_err(cannot_run)?;
-        let mut child = Command::new(&cmd.argv[0])
+        let mut command = Command::new(&cmd.argv[0]);
+        if cmd.effect == crate::cmd::Effect::Change {
+            // The change holds this run's locks too, so they outlive a killed vzrun while it
+            // runs (see `lock`).
+            let fds = crate::lock::inheritable_fds();
+            // SAFETY: between fork and exec only fcntl(2), async-signal-safe, is called, on
+            // descriptors this process owns.
+            unsafe {
+                command.pre_exec(move || {
+                    for fd in &fds {
+                        let flags = libc::fcntl(*fd, libc::F_GETFD);
+                        if flags >= 0 {
+                            libc::fcntl(*fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command
             .args(&cmd.argv[1..])
             .stdin(if cmd.stdin.is_some() {
                 Stdio::piped()
@@ -91,6 +145,7 @@ impl Transport for Local {
         let stdout = read_all(child.stdout.take().expect("stdout is piped"));
         let stderr = read_all(child.stderr.take().expect("stderr is piped"));
 
+        let started = Instant::now();
         let status = match child.wait_timeout(cmd.timeout) {
             Ok(Some(status)) => status,
             Ok(None) => {
@@ -106,11 +161,26 @@ impl Transport for Local {
             }
             Err(e) => return Err(cannot_run(e.to_string())),
         };
-        if let Some(writer) = writer {
-            let _ = writer.join();
+        // A background process the command left (`daemon &`) may hold its stdout open: the
+        // command's deadline still holds. Past it, its process group is killed and the
+        // output so far is the output.
+        let deadline = started + cmd.timeout;
+        if !(stdout.wait_until(deadline) && stderr.wait_until(deadline)) {
+            // SAFETY: kill(2) on the process group we created; no memory is touched.
+            unsafe {
+                libc::kill(-(child.id() as i32), libc::SIGKILL);
+            }
+            let grace = Instant::now() + Duration::from_secs(1);
+            stdout.wait_until(grace);
+            stderr.wait_until(grace);
         }
-        let stdout = stdout.join().unwrap_or_default();
-        let stderr = stderr.join().unwrap_or_default();
+        if let Some(writer) = writer {
+            if writer.is_finished() {
+                let _ = writer.join();
+            }
+        }
+        let stdout = stdout.take();
+        let stderr = stderr.take();
         let code = status
             .code()
             .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
@@ -146,7 +216,12 @@ impl Transport for Local {
         bytes: &[u8],
         mode: Option<u32>,
     ) -> Result<(), TransportError> {
-        let full = self.resolve(path)?;
+        let mut full = self.resolve(path)?;
+        // A symlink is written through: its target is replaced and the link stays a link (the
+        // same policy as over SSH).
+        if fs::symlink_metadata(&full).is_ok_and(|m| m.file_type().is_symlink()) {
+            full = fs::canonicalize(&full).map_err(|e| file_error(&full, e))?;
+        }
         let dir = full.parent().ok_or_else(|| TransportError::File {
             path: path.to_string(),
             reason: "has no parent directory".into(),
@@ -191,7 +266,6 @@ impl Transport for Local {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn runs_argv_with_stdin_and_splits_streams() {

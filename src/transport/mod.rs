@@ -4,11 +4,12 @@
 //! shell on the way. Three implementations exist: `Local` (this machine), `Lab` (the built-in
 //! simulator) and `Ssh` (a remote host over one multiplexed connection).
 
+mod control_dir;
 mod local;
 mod ssh;
 
 pub use local::Local;
-pub use ssh::Ssh;
+pub use ssh::{Ssh, WRITE_SCRIPT};
 
 use std::fmt;
 use std::time::Duration;

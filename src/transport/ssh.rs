@@ -8,8 +8,6 @@
 //! (ControlPersist), so a killed run leaves nothing behind.
 
 use std::num::NonZeroUsize;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +15,7 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::runtime::Runtime;
 
+use super::control_dir::{clean_stale_control_dirs, control_dir, private_control_dir};
 use super::{Transport, TransportError};
 use crate::cmd::{Cmd, Output};
 use crate::inventory::SshSettings;
@@ -26,12 +25,22 @@ use crate::lock::{HeldLock, LockError};
 const READ_SCRIPT: &str = r#"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#;
 
 /// Replaces a file atomically with stdin: temp file in the same directory, mode and owner of
-/// the old file (or $2 when given), fsync, rename.
-const WRITE_SCRIPT: &str = r#"set -e
-p="$1"; d=$(dirname -- "$p")
+/// the old file (or $2 when given), fsync, rename. What arrived is checked first: exactly $3
+/// bytes with SHA-256 $4, so a transfer cut short (a killed client closes stdin early) or a
+/// full disk never replaces the file. A symlink is written through: its target is replaced,
+/// keeping the target's mode and owner, and the link stays a link (the same on every
+/// transport; see the book's safety page).
+pub const WRITE_SCRIPT: &str = r#"set -e
+p="$1"
+if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi
+d=$(dirname -- "$p")
 t=$(mktemp "$d/.vzrun.XXXXXX")
 trap 'rm -f -- "$t"' EXIT
 cat > "$t"
+n=$(wc -c < "$t")
+if [ "$n" -ne "$3" ]; then echo "vzrun: $n of $3 bytes arrived; $p is left as it was" >&2; exit 1; fi
+s=$(sha256sum < "$t"); s=${s%% *}
+if [ "$s" != "$4" ]; then echo "vzrun: the content arrived damaged; $p is left as it was" >&2; exit 1; fi
 if [ -e "$p" ]; then chmod --reference="$p" -- "$t"; chown --reference="$p" -- "$t" 2>/dev/null || true; else chmod 644 -- "$t"; fi
 if [ -n "$2" ]; then chmod "$2" -- "$t"; fi
 sync -- "$t" 2>/dev/null || sync
@@ -39,23 +48,30 @@ mv -f -- "$t" "$p"
 trap - EXIT"#;
 
 /// The permission bits of a file in octal: exit 3 when it does not exist.
-const MODE_SCRIPT: &str = r#"if [ -e "$1" ]; then exec stat -c %a -- "$1"; else exit 3; fi"#;
+/// Follows a symlink (`-L`): the mode that matters is the target's, never a link's 0777.
+const MODE_SCRIPT: &str = r#"if [ -e "$1" ]; then exec stat -L -c %a -- "$1"; else exit 3; fi"#;
 
-/// Holds the run lock while its stdin (the SSH channel) is open.
-const LOCK_SCRIPT: &str = r#"printf '%s\n' "$1" > "$2"; echo locked; exec cat"#;
+/// Holds the run lock (`flock` on the lock file, taken by the caller) while its stdin, the SSH
+/// channel, is open. First it waits for the guard file ($3) to be free of changes that a
+/// previous holder started and that still run (they hold it shared, see GUARD_SCRIPT), up to
+/// $4 seconds. The holder file ($2) is replaced by rename, never written through a symlink.
+const LOCK_SCRIPT: &str = r#"flock -w "$4" -E 75 -- "$3" true || exit $?
+t=$(mktemp "$(dirname -- "$2")/.vzrun-holder.XXXXXX") || exit 1
+if printf '%s\n' "$1" > "$t" && mv -f -- "$t" "$2"; then :; else rm -f -- "$t"; exit 1; fi
+echo locked; exec cat"#;
+
+/// Runs a change only while this run holds the host's lock: under a shared `flock` on the
+/// guard file (inherited by the command, so it is held as long as the command runs, even when
+/// the client was killed), and only if the holder file still names this run ($2). A new run's
+/// lock holder waits for the guard, so it never takes the lock while an old change runs.
+const GUARD_SCRIPT: &str = r#"if [ "$(cat -- "$1" 2>/dev/null)" != "$2" ]; then echo "vzrun: lock lost: this run no longer holds the host's run lock" >&2; exit 75; fi
+shift 2; exec "$@""#;
 
 /// Runs a command with directories put first on PATH.
 const PATH_SCRIPT: &str = r#"PATH="$1:$PATH"; export PATH; shift; exec "$@""#;
 
 /// Exit code `flock -E` gives when the lock is held elsewhere.
 const LOCK_CONFLICT: i32 = 75;
-
-/// Where the control sockets live: short, since a socket path is limited to ~100 bytes.
-fn control_dir() -> PathBuf {
-    // SAFETY: getuid has no failure mode.
-    let uid = unsafe { libc::getuid() };
-    PathBuf::from(format!("/tmp/vzrun-{uid}"))
-}
 
 #[derive(Debug)]
 pub struct Ssh {
@@ -65,6 +81,34 @@ pub struct Ssh {
     accept_new: bool,
     runtime: Arc<Runtime>,
     session: Mutex<Option<Arc<Session>>>,
+    /// Set while this run holds the host's run lock: how its changes prove it.
+    guard: Arc<Mutex<Option<Guard>>>,
+}
+
+/// What a change runs under while the run lock is held (see GUARD_SCRIPT).
+#[derive(Debug, Clone)]
+struct Guard {
+    guard_file: String,
+    holder_file: String,
+    holder: String,
+}
+
+impl Guard {
+    /// `flock -s GUARD sh -c GUARD_SCRIPT sh HOLDER_FILE HOLDER`, to be followed by the argv.
+    fn prefix(&self) -> Vec<String> {
+        vec![
+            "flock".into(),
+            "-s".into(),
+            "--".into(),
+            self.guard_file.clone(),
+            "sh".into(),
+            "-c".into(),
+            GUARD_SCRIPT.into(),
+            "sh".into(),
+            self.holder_file.clone(),
+            self.holder.clone(),
+        ]
+    }
 }
 
 impl Ssh {
@@ -82,6 +126,7 @@ impl Ssh {
             accept_new,
             runtime,
             session: Mutex::new(None),
+            guard: Arc::default(),
         }
     }
 
@@ -100,9 +145,10 @@ impl Ssh {
 
     fn builder(&self) -> Result<SessionBuilder, TransportError> {
         let dir = control_dir();
-        std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)))
+        private_control_dir(&dir)
             .map_err(|e| self.unreachable(format!("control directory {}: {e}", dir.display())))?;
+        static CLEANED: std::sync::Once = std::sync::Once::new();
+        CLEANED.call_once(|| clean_stale_control_dirs(&dir));
         let s = &self.settings;
         let mut b = SessionBuilder::default();
         b.known_hosts_check(if self.accept_new {
@@ -166,8 +212,9 @@ impl Ssh {
             .take();
     }
 
-    /// The remote argv: under `timeout`, with the PATH prefix when configured.
-    fn remote_argv(&self, argv: &[String], timeout: Duration) -> Vec<String> {
+    /// The remote argv: under `timeout`, under the run lock's guard for a change, with the
+    /// PATH prefix when configured.
+    fn remote_argv(&self, argv: &[String], timeout: Duration, change: bool) -> Vec<String> {
         let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
         let mut full = vec![
             "timeout".to_string(),
@@ -175,6 +222,16 @@ impl Ssh {
             "5".into(),
             secs.to_string(),
         ];
+        if change {
+            if let Some(guard) = self
+                .guard
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+            {
+                full.extend(guard.prefix());
+            }
+        }
         if let Some(prefix) = &self.settings.path_prefix {
             full.extend([
                 "sh".into(),
@@ -195,8 +252,9 @@ impl Ssh {
         argv: &[String],
         stdin: Option<&[u8]>,
         timeout: Duration,
+        change: bool,
     ) -> Result<(i32, Vec<u8>, Vec<u8>), TransportError> {
-        let remote = self.remote_argv(argv, timeout);
+        let remote = self.remote_argv(argv, timeout, change);
         let started = Instant::now();
         let mut last_error = None;
         for _attempt in 0..2 {
@@ -238,11 +296,34 @@ impl Ssh {
                             timeout,
                         });
                     }
+                    if change
+                        && code == LOCK_CONFLICT
+                        && out.stderr.starts_with(b"vzrun: lock lost")
+                    {
+                        return Err(TransportError::CannotRun {
+                            program: argv.first().cloned().unwrap_or_default(),
+                            reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                        });
+                    }
                     return Ok((code, out.stdout, out.stderr));
                 }
                 Err(Spawn::NotStarted(e)) => {
                     self.forget_session();
                     last_error = Some(error_chain(&e));
+                }
+                // The crate turns a remote exit 127 into this error (and drops the
+                // output): the host answered, the program is missing. A command result,
+                // not an unreachable host.
+                Err(Spawn::Failed(openssh::Error::Remote(e)))
+                    if e.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    let program = argv.first().cloned().unwrap_or_default();
+                    return Ok((
+                        127,
+                        Vec::new(),
+                        format!("{program}: command not found on {} (exit 127)", self.name)
+                            .into_bytes(),
+                    ));
                 }
                 Err(Spawn::Failed(e)) => {
                     self.forget_session();
@@ -278,6 +359,7 @@ impl Ssh {
             .unwrap_or_else(|| "/run/lock".into());
         let lock_file = format!("{dir}/vzrun-{name}.lock");
         let holder_file = format!("{dir}/vzrun-{name}.holder");
+        let guard_file = format!("{dir}/vzrun-{name}.guard");
         let session = self
             .session()
             .map_err(|e| LockError::Failed(e.to_string()))?;
@@ -296,6 +378,8 @@ impl Ssh {
             "sh",
             holder,
             &holder_file,
+            &guard_file,
+            &wait_secs,
         ];
         let spawned = self.runtime.block_on(async {
             let mut command = Session::to_command(session.clone(), argv[0]);
@@ -325,13 +409,29 @@ impl Ssh {
             }
         });
         match spawned {
-            Ok(Ok(child)) => Ok(Box::new(RemoteLock {
-                child: Mutex::new(Some(child)),
-                runtime: self.runtime.clone(),
-            })),
+            Ok(Ok(child)) => {
+                let guards_changes = name == "run";
+                if guards_changes {
+                    *self.guard.lock().unwrap_or_else(|p| p.into_inner()) = Some(Guard {
+                        guard_file,
+                        holder_file,
+                        holder: holder.trim().to_string(),
+                    });
+                }
+                Ok(Box::new(RemoteLock {
+                    child: Mutex::new(Some(child)),
+                    runtime: self.runtime.clone(),
+                    guard: guards_changes.then(|| self.guard.clone()),
+                }))
+            }
             Ok(Err((LOCK_CONFLICT, _))) => {
                 let who = self
-                    .exec(&["cat".into(), holder_file], None, Duration::from_secs(30))
+                    .exec(
+                        &["cat".into(), holder_file],
+                        None,
+                        Duration::from_secs(30),
+                        false,
+                    )
                     .map(|(_, out, _)| String::from_utf8_lossy(&out).trim().to_string())
                     .unwrap_or_default();
                 Err(LockError::Held(if who.is_empty() {
@@ -371,12 +471,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 struct RemoteLock {
     child: Mutex<Option<openssh::Child<Arc<Session>>>>,
     runtime: Arc<Runtime>,
+    /// The transport's guard, cleared when the lock is released.
+    guard: Option<Arc<Mutex<Option<Guard>>>>,
 }
 
 impl HeldLock for RemoteLock {}
 
 impl Drop for RemoteLock {
     fn drop(&mut self) {
+        if let Some(guard) = &self.guard {
+            guard.lock().unwrap_or_else(|p| p.into_inner()).take();
+        }
         if let Some(mut child) = self.child.lock().unwrap_or_else(|p| p.into_inner()).take() {
             // Closing stdin ends the remote `cat`, which releases the flock.
             drop(child.stdin().take());
@@ -393,7 +498,9 @@ impl Transport for Ssh {
             program: cmd.program().to_string(),
             reason,
         })?;
-        let (code, stdout, stderr) = self.exec(&cmd.argv, cmd.stdin.as_deref(), cmd.timeout)?;
+        let change = cmd.effect == crate::cmd::Effect::Change;
+        let (code, stdout, stderr) =
+            self.exec(&cmd.argv, cmd.stdin.as_deref(), cmd.timeout, change)?;
         Ok(Output {
             code,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -410,7 +517,12 @@ impl Transport for Ssh {
             "sh".into(),
             path.to_string(),
         ];
-        match self.exec(&argv, None, within_deadline(Duration::from_secs(120)))? {
+        match self.exec(
+            &argv,
+            None,
+            within_deadline(Duration::from_secs(120)),
+            false,
+        )? {
             (0, out, _) => Ok(Some(out)),
             (3, _, _) => Ok(None),
             (code, _, err) => Err(TransportError::File {
@@ -432,7 +544,7 @@ impl Transport for Ssh {
             "sh".into(),
             path.to_string(),
         ];
-        match self.exec(&argv, None, within_deadline(Duration::from_secs(60)))? {
+        match self.exec(&argv, None, within_deadline(Duration::from_secs(60)), false)? {
             (0, out, _) => Ok(u32::from_str_radix(String::from_utf8_lossy(&out).trim(), 8).ok()),
             (3, _, _) => Ok(None),
             (code, _, err) => Err(TransportError::File {
@@ -460,8 +572,15 @@ impl Transport for Ssh {
             "sh".into(),
             path.to_string(),
             mode,
+            bytes.len().to_string(),
+            crate::commands::targets::sha256_hex(bytes),
         ];
-        match self.exec(&argv, Some(bytes), Duration::from_secs(120))? {
+        match self.exec(
+            &argv,
+            Some(bytes),
+            within_deadline(Duration::from_secs(120)),
+            true,
+        )? {
             (0, _, _) => Ok(()),
             (code, _, err) => Err(TransportError::File {
                 path: path.to_string(),

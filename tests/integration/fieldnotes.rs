@@ -245,11 +245,11 @@ fn memory_tuning_refuses_an_unreadable_limits_file_naming_file_and_host() {
         ),
         (
             &["memory-tuning", "--swappiness", "200"][..],
-            "outside 0-100",
+            "'--swappiness <SWAPPINESS>': 200 is outside 0..100",
         ),
         (
             &["memory-tuning", "--overcommit-memory", "3"][..],
-            "not 0, 1 or 2",
+            "'--overcommit-memory <OVERCOMMIT_MEMORY>': 3 is outside 0..2",
         ),
     ] {
         refused_untouched(&lab, 2, args, needle);
@@ -348,7 +348,7 @@ fn pcompact_rolling_refuses_before_the_first_node() {
             (
                 2,
                 &["pcompact-rolling", "--min-free", "101"][..],
-                "invalid min-free",
+                "'--min-free <MIN_FREE>': 101 is outside 0..100",
             ),
         ],
     );
@@ -385,9 +385,13 @@ fn drop_caches_picks_nodes_by_mem_free_one_at_a_time() {
             (
                 2,
                 &["drop-caches", "--below-free", "0"][..],
-                "invalid below-free",
+                "'--below-free <BELOW_FREE>': 0 is outside 1..100",
             ),
-            (2, &["drop-caches", "--pause", "-1"][..], "invalid pause"),
+            (
+                2,
+                &["drop-caches", "--pause", "-1"][..],
+                "'--pause <PAUSE>': -1 is outside 0..3600",
+            ),
         ],
     );
 }

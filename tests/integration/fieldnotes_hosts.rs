@@ -36,7 +36,7 @@ fn sysctl_baseline_sets_no_core_dumps_and_checks_nofile_against_nr_open() {
             (
                 2,
                 &["sysctl-baseline", "--sysrq", "512"][..],
-                "invalid sysrq",
+                "'--sysrq <SYSRQ>': 512 is outside 0..511",
             ),
         ],
     );
@@ -88,7 +88,11 @@ fn ntp_stops_at_a_node_where_chrony_cannot_be_installed() {
     refused_all(
         &lab,
         &[
-            (2, &["ntp", "--max-offset", "0"][..], "invalid max-offset"),
+            (
+                2,
+                &["ntp", "--max-offset", "0"][..],
+                "'--max-offset <MAX_OFFSET>': 0 is outside 1..86400",
+            ),
             (2, &["ntp", "--servers", "a;b"][..], "invalid servers"),
         ],
     );

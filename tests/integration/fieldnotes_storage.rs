@@ -118,7 +118,7 @@ fn license_shows_expiration_days_left_and_every_nodes_hwid() {
         &lab,
         2,
         &["license", "--warn-days", "-1"],
-        "invalid warn-days",
+        "'--warn-days <WARN_DAYS>': -1 is outside 0..3650",
     );
 }
 
@@ -242,6 +242,6 @@ fn storage_top_snapshot_flags_what_needs_a_look() {
         &lab,
         2,
         &["storage-top", "--count", "0", "--every", "1"],
-        "invalid count",
+        "'--count <COUNT>': 0 is outside 1..1000",
     );
 }

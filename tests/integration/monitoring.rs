@@ -156,7 +156,13 @@ fn read_only_runs_leave_no_journal_unless_asked_and_changes_still_do() {
     lab.run(&["cluster-health"]).status(0);
     assert_eq!(crate::test::run_ids(&lab.state_dir()), Vec::<String>::new());
     // A failed read-only run is kept: the operator will want to know why.
-    lab.run(&["cluster-health", "--timeout", "0"]).status(2);
+    let failing = lab.dir.path().join("failing.rhai");
+    std::fs::write(
+        &failing,
+        "//! Probe that fails.\nhost(\"n1\").query([\"false\"]);\n",
+    )
+    .unwrap();
+    lab.run(&[failing.to_str().unwrap()]).status(1);
     assert_eq!(crate::test::run_ids(&lab.state_dir()).len(), 1);
     // A change is journaled.
     lab.run(&[&lab.change_script()]).status(0);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::test::{vzrun_bin, Test};
 
 /// A small deterministic generator: the same delays every run, different ones per round.
-fn delays(seed: u64, count: usize, max_ms: u64) -> Vec<u64> {
+pub(crate) fn delays(seed: u64, count: usize, max_ms: u64) -> Vec<u64> {
     let mut x = seed;
     (0..count)
         .map(|_| {
@@ -35,7 +35,7 @@ fn kill_after(cmd: &mut Command, delay_ms: u64) {
 }
 
 /// VE name → (host, status) from a lab state file.
-fn placement(state: &Path) -> BTreeMap<String, Vec<(String, String)>> {
+pub(crate) fn placement(state: &Path) -> BTreeMap<String, Vec<(String, String)>> {
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(state).unwrap()).unwrap();
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -50,7 +50,7 @@ fn placement(state: &Path) -> BTreeMap<String, Vec<(String, String)>> {
     out
 }
 
-fn evacuation_scenario() -> String {
+pub(crate) fn evacuation_scenario() -> String {
     let mut yaml = String::from("cluster: rel\nspeed: 0.01\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor]}\n  - {name: n4, address: 10.0.0.4, tags: [hypervisor]}\nves:\n");
     for i in 0..24 {
         let status = if i % 3 == 0 { "stopped" } else { "running" };

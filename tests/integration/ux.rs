@@ -314,3 +314,18 @@ fn user_runbooks_shadowed_by_built_ins_are_listed_and_reachable() {
         .status(0)
         .stdout_has("user evacuate");
 }
+
+#[test]
+fn a_runaway_script_is_stopped_by_the_memory_guard() {
+    // No size limits (they made every push re-measure the array): memory is what is guarded.
+    Test::new()
+        .file(
+            "runaway.rhai",
+            "//! Runaway.\nlet a = [];\nlet s = \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\";\nloop { a.push(s + a.len()); }\n",
+        )
+        .env("VZRUN_MAX_MEMORY_MB", "64")
+        .arg("./runaway.rhai")
+        .run()
+        .status(1)
+        .stderr_has("over its limit of 64 MB (a runaway loop?); $VZRUN_MAX_MEMORY_MB raises it");
+}
