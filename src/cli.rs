@@ -220,6 +220,12 @@ pub struct DiscoverArgs {
     /// Jump host(s) for --from, as ssh's -J (also written as the inventory's default).
     #[arg(long, value_name = "HOST")]
     pub jump: Option<String>,
+    /// Run the commands on --from through `sudo -n` (also written as the inventory's default).
+    #[arg(long)]
+    pub sudo: bool,
+    /// With --sudo: run them as this user (`sudo -u`) instead of root.
+    #[arg(long, value_name = "USER", requires = "sudo")]
+    pub sudo_user: Option<String>,
     /// known_hosts file for --from instead of ~/.ssh/known_hosts.
     #[arg(long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,

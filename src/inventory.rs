@@ -123,7 +123,7 @@ impl SshSettings {
 
 /// A user name as `sudo -u` takes it: letters, digits, `.`, `_`, `-` (not first), at most 32
 /// (useradd's rule); a `#UID` is not accepted.
-fn user_ok(user: &str) -> bool {
+pub fn user_name_ok(user: &str) -> bool {
     !user.is_empty()
         && user.len() <= 32
         && !user.starts_with('-')
@@ -230,7 +230,7 @@ impl Inventory {
         for h in &inv.hosts {
             let settings = h.ssh.or(&inv.defaults);
             if let Some(user) = &settings.sudo_user {
-                if !user_ok(user) {
+                if !user_name_ok(user) {
                     return Err(error(
                         None,
                         format!("host {:?}: sudo_user {user:?} is not a user name", h.name),

@@ -118,6 +118,10 @@ impl Runner {
                 host.name()
             ))),
             Err(LockError::Failed(why)) => Err(Failure::failed(format!("on {}: {why}", host.name()))),
+            Err(LockError::Privilege(why)) => Err(Failure::new(
+                FailureKind::BadInput,
+                format!("on {}: {why}", host.name()),
+            )),
         }
     }
 
@@ -171,6 +175,10 @@ impl Runner {
                 LockError::Failed(why) => {
                     Failure::failed(format!("cluster lock {name:?} on {}: {why}", host.name()))
                 }
+                LockError::Privilege(why) => Failure::new(
+                    FailureKind::BadInput,
+                    format!("cluster lock {name:?} on {}: {why}", host.name()),
+                ),
             })?;
         self.log(format!(
             "holding the cluster lock {name:?} (on {})",
@@ -547,6 +555,8 @@ fn transport_failure(host: &Host, cmd: Option<&Cmd>, err: TransportError) -> Fai
         TransportError::TimedOut { .. } | TransportError::Unreachable(_) => {
             Failure::timed_out(message)
         }
+        // Bad inventory settings for this host (sudo refuses): nothing ran there.
+        TransportError::Privilege(_) => Failure::new(FailureKind::BadInput, message),
         _ => Failure::failed(message),
     }
 }

@@ -25,7 +25,8 @@ fn source(args: &DiscoverArgs, global: &GlobalOpts) -> Result<Host, (String, i32
         || args.identity.is_some()
         || args.jump.is_some()
         || args.known_hosts.is_some()
-        || args.ssh_config.is_some();
+        || args.ssh_config.is_some()
+        || args.sudo;
     if lab {
         let cluster = super::targets::cluster_for(global)?;
         return match &args.from {
@@ -36,7 +37,7 @@ fn source(args: &DiscoverArgs, global: &GlobalOpts) -> Result<Host, (String, i32
     let Some(from) = &args.from else {
         if ssh_flags {
             return Err((
-                "--user, --port, --identity, --jump, --known-hosts and --ssh-config need --from HOST".into(),
+                "--user, --port, --identity, --jump, --known-hosts, --ssh-config and --sudo need --from HOST".into(),
                 exit::USAGE,
             ));
         }
@@ -58,6 +59,8 @@ fn source(args: &DiscoverArgs, global: &GlobalOpts) -> Result<Host, (String, i32
         known_hosts: args.known_hosts.clone(),
         ssh_config: args.ssh_config.clone(),
         jump: args.jump.clone(),
+        sudo: args.sudo.then_some(true),
+        sudo_user: args.sudo_user.clone(),
         ..SshSettings::default()
     };
     let ssh = Ssh::new(from, from, settings, global.accept_new_hosts, runtime);
@@ -104,6 +107,8 @@ pub fn run(args: &DiscoverArgs, global: &GlobalOpts) -> i32 {
         port: args.port,
         identity: args.identity.as_ref().map(|p| p.display().to_string()),
         jump: args.jump.clone(),
+        sudo: args.sudo,
+        sudo_user: args.sudo_user.clone(),
     };
     let text = discover::render(&discovery, &defaults);
     let unnamed = discovery.nodes.iter().filter(|n| n.name.is_none()).count();

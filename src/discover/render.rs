@@ -11,6 +11,8 @@ pub struct Defaults {
     pub port: Option<u16>,
     pub identity: Option<String>,
     pub jump: Option<String>,
+    pub sudo: bool,
+    pub sudo_user: Option<String>,
 }
 
 /// A YAML scalar: plain when that reads back as the same string, quoted otherwise (a name
@@ -62,6 +64,12 @@ pub fn render(d: &Discovery, defaults: &Defaults) -> String {
     }
     if let Some(jump) = &defaults.jump {
         settings.push(format!("jump: {}", scalar(jump)));
+    }
+    if defaults.sudo {
+        settings.push("sudo: true".into());
+    }
+    if let Some(user) = &defaults.sudo_user {
+        settings.push(format!("sudo_user: {}", scalar(user)));
     }
     if settings.is_empty() {
         out.push_str("# defaults: {user: root, port: 22, identity: ~/.ssh/id_ed25519}\n");

@@ -26,6 +26,7 @@ mod soak;
 mod ssh;
 mod sshd;
 mod storage;
+mod sudo;
 mod test;
 mod ux;
 mod vstorage;
