@@ -207,3 +207,22 @@ fn a_sudo_that_wants_a_tty_is_refused_before_any_change() {
         .stderr_has("sudo wants a terminal (requiretty)");
     assert_eq!(s.root_file(), "before\n");
 }
+
+#[test]
+fn a_refusal_after_changes_elsewhere_is_not_exit_2() {
+    // root without a password, daemon (msk-02's sudo_user) only with one.
+    let Some(s) = Setup::start("{user} ALL=(root) NOPASSWD: ALL\n{user} ALL=(daemon) ALL\n") else {
+        return;
+    };
+    let file = s.cluster.path("root-only/app.conf");
+    let script = format!(
+        "file::write(host(\"msk-01\"), \"{}\", \"after\\n\");\nhost(\"msk-02\").query([\"true\"]);\n",
+        file.display()
+    );
+    s.run(true, &script)
+        .status(1)
+        .stderr_has("msk-02")
+        .stderr_has("sudo wants a password")
+        .stderr_has("this run already changed other hosts");
+    assert_eq!(s.root_file(), "after\n");
+}
