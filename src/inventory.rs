@@ -9,6 +9,9 @@
 //!      storage_address: 10.40.0.32, aliases: [msk-02.stor.example.com]}
 //! ```
 //!
+//! `sudo: true` (optionally `sudo_user: NAME`) runs everything on a host through `sudo -n`,
+//! for teams that log in as themselves (see `transport::sudo`).
+//!
 //! `storage_address` and `aliases` tell vzrun which node a `vstorage stat` HOST is when
 //! that is not the name or address above (vzrun also asks each node its own addresses).
 //!

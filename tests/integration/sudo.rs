@@ -153,7 +153,15 @@ fn sudo_runs_commands_files_and_locks_as_root() {
         .stderr_has("Permission denied");
     assert_eq!(s.root_file(), "before\n");
 
+    // The argv reaches the command word for word through sudo: no shell splits it.
+    let odd = s.cluster.path("root-only/a b; touch c");
+    let script = format!(
+        "{script}host(\"msk-01\").run([\"touch\", \"{}\"]);\n",
+        odd.display()
+    );
     let out = s.run(true, &script).status(0).stdout_has("WHO root");
+    assert!(odd.exists() && !s.cluster.path("root-only/c").exists());
+    assert!(!s.cluster.path("c").exists() && !Path::new("c").exists());
     assert!(out.stdout.contains("READ after"), "{}", out.stdout);
     assert_eq!(s.root_file(), "after\n");
     let meta = fs::metadata(&file).unwrap();
