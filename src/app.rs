@@ -108,6 +108,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Resume { run_id } => {
             commands::resume::run(&run_id, &cli.global, install_interrupt_handler())
         }
+        Command::Inventory {
+            action: crate::cli::InventoryAction::Discover(args),
+        } => commands::discover::run(&args, &cli.global),
         Command::Doc { dir, check } => commands::doc::run(&dir, check),
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -159,6 +159,11 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Work with the inventory: `vzrun inventory discover` prints the one a cluster knows.
+    Inventory {
+        #[command(subcommand)]
+        action: InventoryAction,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -178,4 +183,53 @@ pub enum Command {
     },
     #[command(external_subcommand)]
     Run(Vec<OsString>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryAction {
+    /// Print the inventory of a cluster, read from the cluster's own tables, to review.
+    ///
+    /// Reads the cluster name from /etc/vstorage/clusters/, the MDS, CS and client hosts from
+    /// `vstorage -c CLUSTER stat`, and names each host with `getent hosts` on the node. Tags:
+    /// mds (runs an MDS), storage (runs a CS), hypervisor (mounts the cluster). Hosts that
+    /// cannot be named are listed as comments. Runs on this machine, on `--from HOST` over SSH,
+    /// or on a lab host with `--lab`. Prints the YAML; `-o FILE` writes it to a new file.
+    Discover(DiscoverArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiscoverArgs {
+    /// Read the tables on HOST over SSH (with --lab: on this lab host); default: this machine.
+    #[arg(long, value_name = "HOST")]
+    pub from: Option<String>,
+    /// The cluster to read, when the node belongs to several.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// Write the inventory to FILE, which must not exist yet (default: print it).
+    #[arg(short = 'o', long = "to", value_name = "FILE")]
+    pub to: Option<PathBuf>,
+    /// SSH user for --from (also written as the inventory's default).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// SSH port for --from (also written as the inventory's default).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// SSH private key for --from (also written as the inventory's default).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Jump host(s) for --from, as ssh's -J (also written as the inventory's default).
+    #[arg(long, value_name = "HOST")]
+    pub jump: Option<String>,
+    /// Run the commands on --from through `sudo -n` (also written as the inventory's default).
+    #[arg(long)]
+    pub sudo: bool,
+    /// With --sudo: run them as this user (`sudo -u`) instead of root.
+    #[arg(long, value_name = "USER", requires = "sudo")]
+    pub sudo_user: Option<String>,
+    /// known_hosts file for --from instead of ~/.ssh/known_hosts.
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// ssh config file for --from instead of ~/.ssh/config.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
 }

@@ -9,6 +9,9 @@
 //!      storage_address: 10.40.0.32, aliases: [msk-02.stor.example.com]}
 //! ```
 //!
+//! `sudo: true` (optionally `sudo_user: NAME`) runs everything on a host through `sudo -n`,
+//! for teams that log in as themselves (see `transport::sudo`).
+//!
 //! `storage_address` and `aliases` tell vzrun which node a `vstorage stat` HOST is when
 //! that is not the name or address above (vzrun also asks each node its own addresses).
 //!
@@ -52,6 +55,12 @@ pub struct SshSettings {
     pub lock_dir: Option<String>,
     /// Extra directories put first on PATH for remote commands (e.g. a tool shim).
     pub path_prefix: Option<String>,
+    /// Run everything on the host through `sudo -n` (like Ansible's `become`): commands,
+    /// file reads and writes, modes and the run lock. The SSH user needs a NOPASSWD sudoers
+    /// rule without `requiretty`; vzrun checks that when it connects.
+    pub sudo: Option<bool>,
+    /// The user sudo runs as (`sudo -u`); default root. Only with `sudo: true`.
+    pub sudo_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +102,11 @@ impl SshSettings {
                 .path_prefix
                 .clone()
                 .or_else(|| defaults.path_prefix.clone()),
+            sudo: self.sudo.or(defaults.sudo),
+            sudo_user: self
+                .sudo_user
+                .clone()
+                .or_else(|| defaults.sudo_user.clone()),
         }
     }
 
@@ -108,6 +122,17 @@ impl SshSettings {
             *path = resolve(base, path);
         }
     }
+}
+
+/// A user name as `sudo -u` takes it: letters, digits, `.`, `_`, `-` (not first), at most 32
+/// (useradd's rule); a `#UID` is not accepted.
+pub fn user_name_ok(user: &str) -> bool {
+    !user.is_empty()
+        && user.len() <= 32
+        && !user.starts_with('-')
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 /// `~/x` → `$HOME/x`; a relative path → relative to the inventory's directory.
@@ -205,6 +230,26 @@ impl Inventory {
                 }
             }
         }
+        for h in &inv.hosts {
+            let settings = h.ssh.or(&inv.defaults);
+            if let Some(user) = &settings.sudo_user {
+                if !user_name_ok(user) {
+                    return Err(error(
+                        None,
+                        format!("host {:?}: sudo_user {user:?} is not a user name", h.name),
+                    ));
+                }
+                if settings.sudo != Some(true) {
+                    return Err(error(
+                        None,
+                        format!(
+                            "host {:?}: sudo_user {user:?} is set but sudo is not: add `sudo: true`",
+                            h.name
+                        ),
+                    ));
+                }
+            }
+        }
         inv.defaults.resolve_paths(base);
         for h in &mut inv.hosts {
             h.ssh.resolve_paths(base);
@@ -280,6 +325,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("address"));
+    }
+
+    #[test]
+    fn sudo_per_host_or_by_default() {
+        let inv = Inventory::parse(
+            "cluster: c\ndefaults: {user: ops, sudo: true}\nhosts:\n  - {name: a, address: 10.0.0.1}\n  - {name: b, address: 10.0.0.2, sudo: false}\n  - {name: c, address: 10.0.0.3, sudo_user: vzadmin}\n",
+            "i",
+            Path::new("."),
+        )
+        .unwrap();
+        let settings: Vec<SshSettings> =
+            inv.hosts.iter().map(|h| h.ssh.or(&inv.defaults)).collect();
+        assert_eq!(settings[0].sudo, Some(true));
+        assert_eq!(settings[1].sudo, Some(false));
+        assert_eq!(settings[2].sudo_user.as_deref(), Some("vzadmin"));
+        for (yaml, problem) in [
+            (
+                "{name: a, address: b, sudo: true, sudo_user: \"-x\"}",
+                "not a user name",
+            ),
+            ("{name: a, address: b, sudo_user: ops}", "add `sudo: true`"),
+        ] {
+            let e = Inventory::parse(
+                &format!("cluster: c\nhosts:\n  - {yaml}\n"),
+                "i",
+                Path::new("."),
+            )
+            .unwrap_err();
+            assert!(e.message.contains(problem), "{e}");
+        }
     }
 
     #[test]

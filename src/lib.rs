@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod commands;
 pub mod deadline;
+pub mod discover;
 pub mod edit;
 pub mod embedded;
 pub mod engine;

@@ -23,6 +23,9 @@ pub enum LockError {
     Held(String),
     #[error("cannot take the lock: {0}")]
     Failed(String),
+    /// The host will not run the lock holder as the inventory asks (sudo refused).
+    #[error("{0}")]
+    Privilege(String),
 }
 
 /// Who holds a lock: written next to it so a refused run can name the holder.

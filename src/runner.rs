@@ -118,6 +118,10 @@ impl Runner {
                 host.name()
             ))),
             Err(LockError::Failed(why)) => Err(Failure::failed(format!("on {}: {why}", host.name()))),
+            Err(LockError::Privilege(why)) => Err(privilege_failure(
+                format!("on {}: {why}", host.name()),
+                !held.is_empty(),
+            )),
         }
     }
 
@@ -171,6 +175,10 @@ impl Runner {
                 LockError::Failed(why) => {
                     Failure::failed(format!("cluster lock {name:?} on {}: {why}", host.name()))
                 }
+                LockError::Privilege(why) => Failure::new(
+                    FailureKind::BadInput,
+                    format!("cluster lock {name:?} on {}: {why}", host.name()),
+                ),
             })?;
         self.log(format!(
             "holding the cluster lock {name:?} (on {})",
@@ -360,7 +368,7 @@ impl Runner {
         let output = host
             .transport()
             .run(&limited)
-            .map_err(|e| transport_failure(host, Some(cmd), e))?;
+            .map_err(|e| self.transport_failure(host, Some(cmd), e))?;
         self.emit(Event::CommandFinished {
             host: host.name().to_string(),
             argv: cmd.argv.clone(),
@@ -391,7 +399,7 @@ impl Runner {
         });
         host.transport()
             .read_file(path)
-            .map_err(|e| transport_failure(host, None, e))
+            .map_err(|e| self.transport_failure(host, None, e))
     }
 
     /// Replaces a file's content: nothing when equal; else a unified diff is shown (and, in
@@ -416,7 +424,7 @@ impl Runner {
             Some(wanted) => {
                 host.transport()
                     .mode(path)
-                    .map_err(|e| transport_failure(host, None, e))?
+                    .map_err(|e| self.transport_failure(host, None, e))?
                     != Some(wanted)
             }
         };
@@ -438,7 +446,7 @@ impl Runner {
             None => host
                 .transport()
                 .mode(path)
-                .map_err(|e| transport_failure(host, None, e))?
+                .map_err(|e| self.transport_failure(host, None, e))?
                 .is_some_and(|m| m & 0o004 == 0),
         };
         let edit = |diff: String| Event::FileEdit {
@@ -468,14 +476,14 @@ impl Runner {
             // The backup is as private as the file it keeps (a 0600 file stays 0600).
             let original_mode = transport
                 .mode(path)
-                .map_err(|e| transport_failure(host, None, e))?;
+                .map_err(|e| self.transport_failure(host, None, e))?;
             transport
                 .write_file_atomic(&format!("{path}.vzrun.bak"), previous, original_mode)
-                .map_err(|e| transport_failure(host, None, e))?;
+                .map_err(|e| self.transport_failure(host, None, e))?;
         }
         transport
             .write_file_atomic(path, &bytes::encode(content), mode)
-            .map_err(|e| transport_failure(host, None, e))?;
+            .map_err(|e| self.transport_failure(host, None, e))?;
         Ok(true)
     }
 
@@ -497,6 +505,42 @@ impl Runner {
         } else {
             Err(command_failure(host, cmd, &output))
         }
+    }
+
+    fn transport_failure(&self, host: &Host, cmd: Option<&Cmd>, err: TransportError) -> Failure {
+        let message = match (cmd, &err) {
+            // A timeout already names the command.
+            (Some(cmd), TransportError::Unreachable(_) | TransportError::Connect(_)) => {
+                format!("on {}, `{cmd}`: {err}", host.name())
+            }
+            _ => format!("on {}: {err}", host.name()),
+        };
+        match err {
+            TransportError::TimedOut { .. } | TransportError::Unreachable(_) => {
+                Failure::timed_out(message)
+            }
+            TransportError::Privilege(_) => self.privilege_failure(message),
+            _ => Failure::failed(message),
+        }
+    }
+
+    /// Bad sudo settings for a host: nothing ran there. Exit 2 says "nothing changed", which
+    /// holds only while this run has locked no host for a change yet.
+    fn privilege_failure(&self, message: String) -> Failure {
+        let held = self.locking.held.lock().unwrap_or_else(|p| p.into_inner());
+        privilege_failure(message, !held.is_empty())
+    }
+}
+
+/// Exit 2 (bad settings) while nothing was changed; exit 1 once `changing` (another host is
+/// locked for a change), since exit 2 promises nothing changed.
+fn privilege_failure(message: String, changing: bool) -> Failure {
+    if changing {
+        Failure::failed(format!(
+            "{message}\n  (this run already changed other hosts: `vzrun runs` shows what)"
+        ))
+    } else {
+        Failure::new(FailureKind::BadInput, message)
     }
 }
 
@@ -533,20 +577,4 @@ fn deadline_passed(host: &Host, deadline: crate::deadline::Deadline) -> Failure 
 /// A file's bytes as text that encodes back to the same bytes.
 fn decode_file(host: &Host, path: &str, raw: &[u8]) -> Result<String, Failure> {
     bytes::decode(raw).map_err(|why| Failure::failed(format!("{path} on {}: {why}", host.name())))
-}
-
-fn transport_failure(host: &Host, cmd: Option<&Cmd>, err: TransportError) -> Failure {
-    let message = match (cmd, &err) {
-        // A timeout already names the command.
-        (Some(cmd), TransportError::Unreachable(_) | TransportError::Connect(_)) => {
-            format!("on {}, `{cmd}`: {err}", host.name())
-        }
-        _ => format!("on {}: {err}", host.name()),
-    };
-    match err {
-        TransportError::TimedOut { .. } | TransportError::Unreachable(_) => {
-            Failure::timed_out(message)
-        }
-        _ => Failure::failed(message),
-    }
 }

@@ -2,6 +2,7 @@
 
 pub mod abort;
 pub mod check;
+pub mod discover;
 pub mod doc;
 pub mod lint;
 pub mod list;

@@ -8,6 +8,7 @@
 
 mod basics;
 mod disk;
+mod names;
 mod network;
 mod packages;
 mod prlctl;
@@ -71,6 +72,14 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
         "wipefs" => disk::wipefs(state, host, args),
         "rmdir" => disk::rmdir(state, host, args),
         "prepare_vstorage_drive" => disk::prepare_drive(state, host, args),
+        "getent" | "ls" => {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            if name == "ls" {
+                names::ls(state, host, &args)
+            } else {
+                names::getent(state, host, &args)
+            }
+        }
         _ => match basics::run(state, host, name, args) {
             Some(reply) => reply,
             None => services::run(state, host, name, args)?,

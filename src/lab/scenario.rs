@@ -429,6 +429,14 @@ fn build(s: Scenario) -> Result<LabState, String> {
         });
         super::services::provision(hosts.last_mut().expect("just pushed"));
     }
+    // Every node names its peers in /etc/hosts, unless the scenario gives its own file.
+    let etc_hosts = super::names::hosts_file(&cluster, &hosts);
+    for h in &mut hosts {
+        h.files.entry("/etc/hosts".into()).or_insert(LabFile {
+            content: etc_hosts.clone(),
+            mode: 0o644,
+        });
+    }
     let mut ves = Vec::new();
     for v in &s.ves {
         known(&v.host, &format!("VE {:?}", v.name))?;

@@ -20,6 +20,9 @@ pub const TOOLS: &[&str] = &[
     "prepare_vstorage_drive",
     "firewall-cmd",
     "findmnt",
+    // How discovery names hosts and finds the cluster (`vzrun inventory discover --from`).
+    "getent",
+    "ls",
 ];
 
 /// Runs `argv` (tool first) as the lab; returns the exit code.

@@ -222,7 +222,38 @@ fn stat(state: &LabState) -> Reply {
     } else {
         out.push_str(&cs_table_vz7(state));
     }
+    out.push('\n');
+    out.push_str(&clients_table(state));
     Reply::ok(out)
+}
+
+/// The clients table: one row per node that mounts the cluster, HOST its storage address.
+/// The columns are documented (reference §2.3); the widths and the rates are invented (no
+/// text sample exists; the reference's reconstructed row).
+fn clients_table(state: &LabState) -> String {
+    let mut out = format!(
+        " {:>4} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>9} {}\n",
+        "CLID", "LEASES", "READ", "WRITE", "RD_OPS", "WR_OPS", "FSYNCS", "IOLAT(ms)", "HOST"
+    );
+    let clients = state
+        .hosts
+        .iter()
+        .filter(|h| state.cluster_mounted(&h.name));
+    for (i, h) in clients.enumerate() {
+        out.push_str(&format!(
+            " {:>4} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>9} {}\n",
+            2089 + i,
+            "0/1",
+            "0B/s",
+            "1.2MB/s",
+            "0ops/s",
+            "10ops/s",
+            "0ops/s",
+            "1/3",
+            h.stat_address()
+        ));
+    }
+    out
 }
 
 /// The HOST of a CS: the storage address of its node, as vstorage knows it.

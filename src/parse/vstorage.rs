@@ -31,6 +31,8 @@ pub struct Stat {
     pub chunks: BTreeMap<String, u64>,
     pub mds: Vec<MdsRow>,
     pub cs: Vec<CsRow>,
+    /// The clients table (nodes that mount the cluster), where `stat` prints one.
+    pub clients: Vec<ClientRow>,
     /// The MDS this answer came from (`connected to MDS#N`), when printed.
     pub connected_mds: Option<u64>,
 }
@@ -58,6 +60,14 @@ pub struct MdsRow {
     pub id: u64,
     pub status: String,
     pub master: bool,
+    pub host: String,
+}
+
+/// A row of the clients table: `CLID LEASES READ WRITE RD_OPS WR_OPS FSYNCS IOLAT HOST`
+/// (reference §2.3, columns documented, no text sample).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientRow {
+    pub id: u64,
     pub host: String,
 }
 
@@ -175,6 +185,10 @@ pub fn stat(text: &str) -> Result<Stat, ParseError> {
             while let Some(row) = lines.next_if(|l| !l.trim().is_empty()) {
                 stat.mds.push(mds_row(row)?);
             }
+        } else if line.trim_start().starts_with("CLID") {
+            while let Some(row) = lines.next_if(|l| !l.trim().is_empty()) {
+                stat.clients.push(client_row(row)?);
+            }
         } else if line.trim_start().starts_with("CSID") {
             let header: Vec<String> = line
                 .split_whitespace()
@@ -257,6 +271,29 @@ fn mds_row(line: &str) -> Result<MdsRow, ParseError> {
         master,
         // UPTIME holds a space ("19d 5h"), so HOST is taken from the end.
         host: tokens.last().ok_or_else(bad)?.to_string(),
+    })
+}
+
+/// The rates hold no spaces in the documented columns, but HOST is taken from the end anyway
+/// (as in the MDS table) so that a cell with a space cannot shift it.
+fn client_row(line: &str) -> Result<ClientRow, ParseError> {
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    let bad = || {
+        ParseError::new(
+            "vstorage stat",
+            format!("cannot read the client row {line:?}"),
+        )
+    };
+    Ok(ClientRow {
+        id: tokens
+            .first()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(bad)?,
+        host: tokens
+            .last()
+            .filter(|_| tokens.len() > 1)
+            .ok_or_else(bad)?
+            .to_string(),
     })
 }
 
@@ -358,6 +395,24 @@ mod tests {
     const VHI: &str = "Cluster 'stor1': healthy\nSpace: [OK] allocatable 1.32TB of 1.44TB, free 1.39TB of 1.44TB\nMDS nodes: 3 of 3, epoch uptime: 19d 23h, cluster version: 128\nCS nodes:  3 of 3 (3 avail, 0 inactive, 0 offline), storage version: 128\nLicense: ACTIVE (expiration: 01/10/2021, capacity: 10TB, used: 20.3GB)\nReplication:  1 norm,  1 limit\nChunks: [OK] 323 (100%) healthy,  0 (0%) standby,  0 (0%) degraded,  0 (0%) urgent,\n             0 (0%) blocked,  0 (0%) pending,  0 (0%) offline,  0 (0%) replicating,\n             0 (0%) overcommitted,  0 (0%) deleting,  0 (0%) void\nFS:  20.3GB in 757 files, 757 inodes,  244 file maps,  323 chunks,  889 chunk replicas\nIO:       read     0B/s (  0ops/s), write     0B/s (  0ops/s)\n\n CSID STATUS      SPACE  AVAIL REPLICAS UNIQUE IOWAIT IOLAT(ms) QDEPTH HOST BUILD_VERSION\n  1025 active    105GB   88GB       40      0     0%   0/0   0.0 10.30.17.38 7.0.123-4\n";
 
     const VZ7: &str = "connected to MDS#1\nCluster 'stor1': healthy\nSpace: [OK] allocatable 200GB of 211GB, free 211GB of 211GB\nMDS nodes: 1 of 1, epoch uptime: 2h 21m\nCS nodes:  2 of 2 (2 avail, 0 inactive, 0 offline)\nLicense: PCSS.02444715.0000 is ACTIVE, 6399TB capacity\nReplication:  3 norm,  2 limit\nChunks: [OK] 431 (100%) healthy,  0 (0%) degraded,  0 (0%) urgent,\n             0 (0%) blocked,  0 (0%) offline,  0 (0%) replicating,\n             0 (0%) overcommitted,  0 (0%) deleting,  0 (0%) void\n\n MDSID STATUS   %CTIME   COMMITS   %CPU    MEM   UPTIME HOST\n M   1 avail      0.1%       1/s   0.4%   102m   19d 5h 10.30.17.38\n     2 offline    0.0%       0/s   0.2%    98m   19d 5h 10.30.18.40\n\n CSID  STATUS     SPACE   FREE REPLICAS IOWAIT IOLAT(ms) QDEPTH HOST\n 1025  active     105GB   88GB       40     0%       0/0    0.0 10.30.17.38\n 1026  maintenance 105GB   88GB       40     0%       0/0    0.0 10.30.18.40\n";
+
+    #[test]
+    fn clients_table_after_the_cs_table() {
+        // The reference's reconstructed clients row (§2.3, columns documented, layout [INF]).
+        let text = format!(
+            "{VZ7}\n CLID   LEASES     READ    WRITE  RD_OPS  WR_OPS  FSYNCS IOLAT(ms) HOST\n 2089      0/1     0B/s  1.2MB/s   0ops/s 10ops/s  0ops/s      1/3 10.30.17.38\n"
+        );
+        let s = stat(&text).unwrap();
+        assert_eq!(s.cs.len(), 2);
+        assert_eq!(
+            s.clients,
+            [ClientRow {
+                id: 2089,
+                host: "10.30.17.38".into()
+            }]
+        );
+        assert!(stat(VZ7).unwrap().clients.is_empty());
+    }
 
     #[test]
     fn vz7_variant() {

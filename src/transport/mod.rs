@@ -7,6 +7,7 @@
 mod control_dir;
 mod local;
 mod ssh;
+mod sudo;
 
 pub use local::Local;
 pub use ssh::{Ssh, WRITE_SCRIPT};
@@ -33,6 +34,10 @@ pub enum TransportError {
     /// The connection was refused (host key, authentication, connection refused).
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// The host was reached but will not run commands as the inventory asks (`sudo: true`
+    /// and sudo wants a password or a terminal): bad settings, nothing was run.
+    #[error("{0}")]
+    Privilege(String),
 }
 
 /// A way to run commands on, and read and write files of, one host.

@@ -16,6 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::runtime::Runtime;
 
 use super::control_dir::{clean_stale_control_dirs, control_dir, private_control_dir};
+use super::sudo::{ProbeError, Sudo};
 use super::{Transport, TransportError};
 use crate::cmd::{Cmd, Output};
 use crate::inventory::SshSettings;
@@ -83,6 +84,10 @@ pub struct Ssh {
     session: Mutex<Option<Arc<Session>>>,
     /// Set while this run holds the host's run lock: how its changes prove it.
     guard: Arc<Mutex<Option<Guard>>>,
+    /// `sudo: true`: every remote argv runs through sudo (see `sudo`).
+    sudo: Option<Sudo>,
+    /// The SSH user, as sudo reported it at connect (for the lock holder).
+    ssh_user: Mutex<Option<String>>,
 }
 
 /// What a change runs under while the run lock is held (see GUARD_SCRIPT).
@@ -122,11 +127,13 @@ impl Ssh {
         Ssh {
             name: name.to_string(),
             address: address.to_string(),
+            sudo: Sudo::from_settings(&settings),
             settings,
             accept_new,
             runtime,
             session: Mutex::new(None),
             guard: Arc::default(),
+            ssh_user: Mutex::new(None),
         }
     }
 
@@ -200,9 +207,47 @@ impl Ssh {
                     TransportError::Connect(format!("{} ({}): {why}", self.name, self.address))
                 }
             })?;
+        if let Some(sudo) = &self.sudo {
+            // Before the first command: a sudo that would ask stops the run here.
+            match sudo.check(&session, &self.runtime) {
+                Ok(user) => {
+                    *self.ssh_user.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(user).filter(|u| !u.is_empty());
+                }
+                Err(ProbeError::Refused(code, stderr)) => {
+                    let user = self.settings.user.as_deref().unwrap_or("the SSH user");
+                    return Err(TransportError::Privilege(format!(
+                        "{} ({}): {}",
+                        self.name,
+                        self.address,
+                        sudo.refusal(user, code, &stderr)
+                    )));
+                }
+                Err(ProbeError::Lost(why)) => return Err(self.unreachable(why)),
+            }
+        }
         let session = Arc::new(session);
         *slot = Some(session.clone());
         Ok(session)
+    }
+
+    /// The lock holder as recorded on this host: the run's holder (local user and machine)
+    /// and the SSH user it logged in as, through sudo when it did.
+    fn holder_here(&self, holder: &str) -> String {
+        let user = self
+            .ssh_user
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .or_else(|| self.settings.user.clone());
+        let via = match &self.sudo {
+            Some(sudo) => format!(" through sudo as {}", sudo.target()),
+            None => String::new(),
+        };
+        match user {
+            Some(user) => format!("{}, SSH user {user}{via}", holder.trim()),
+            None => holder.trim().to_string(),
+        }
     }
 
     fn forget_session(&self) {
@@ -216,12 +261,14 @@ impl Ssh {
     /// PATH prefix when configured.
     fn remote_argv(&self, argv: &[String], timeout: Duration, change: bool) -> Vec<String> {
         let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
-        let mut full = vec![
+        // sudo outermost: `timeout` then runs as root and can kill what it started.
+        let mut full = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
+        full.extend([
             "timeout".to_string(),
             "-k".into(),
             "5".into(),
             secs.to_string(),
-        ];
+        ]);
         if change {
             if let Some(guard) = self
                 .guard
@@ -360,29 +407,35 @@ impl Ssh {
         let lock_file = format!("{dir}/vzrun-{name}.lock");
         let holder_file = format!("{dir}/vzrun-{name}.holder");
         let guard_file = format!("{dir}/vzrun-{name}.guard");
-        let session = self
-            .session()
-            .map_err(|e| LockError::Failed(e.to_string()))?;
+        let session = self.session().map_err(|e| match e {
+            TransportError::Privilege(why) => LockError::Privilege(why),
+            e => LockError::Failed(e.to_string()),
+        })?;
+        let holder = &self.holder_here(holder);
         let wait_secs = wait.as_secs().to_string();
-        let argv = [
-            "flock",
-            "-w",
-            &wait_secs,
-            "-E",
-            "75",
-            "--",
-            &lock_file,
-            "sh",
-            "-c",
-            LOCK_SCRIPT,
-            "sh",
-            holder,
-            &holder_file,
-            &guard_file,
-            &wait_secs,
-        ];
+        let mut argv: Vec<String> = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
+        argv.extend(
+            [
+                "flock",
+                "-w",
+                &wait_secs,
+                "-E",
+                "75",
+                "--",
+                &lock_file,
+                "sh",
+                "-c",
+                LOCK_SCRIPT,
+                "sh",
+                holder,
+                &holder_file,
+                &guard_file,
+                &wait_secs,
+            ]
+            .map(str::to_string),
+        );
         let spawned = self.runtime.block_on(async {
-            let mut command = Session::to_command(session.clone(), argv[0]);
+            let mut command = Session::to_command(session.clone(), argv[0].as_str());
             command
                 .args(&argv[1..])
                 .stdin(Stdio::piped())

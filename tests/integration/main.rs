@@ -3,6 +3,7 @@
 mod args;
 mod catalog;
 mod check;
+mod discover;
 mod docs;
 mod engine;
 mod fidelity;
@@ -25,6 +26,7 @@ mod soak;
 mod ssh;
 mod sshd;
 mod storage;
+mod sudo;
 mod test;
 mod ux;
 mod vstorage;

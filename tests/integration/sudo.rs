@@ -1,0 +1,236 @@
+//! Privilege escalation over real sshd on loopback: vzrun logs in as a non-root user and
+//! runs everything through `sudo -n` (inventory `sudo: true`).
+//!
+//! Each test creates its own user (useradd) and a sudoers drop-in named after it in
+//! /etc/sudoers.d (the only place sudo reads drop-ins from), and removes both when it ends,
+//! pass or fail: the machine is left as it was. Skipped with a message where sudo or
+//! useradd is missing (`.ci/run` installs them) or when not run as root.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::sshd::SshCluster;
+use crate::test::Test;
+
+/// A throw-away user with a sudoers drop-in; both removed on drop.
+struct SudoUser {
+    name: String,
+    sudoers: PathBuf,
+}
+
+impl SudoUser {
+    /// Creates the user and installs `rules` (sudoers lines; `{user}` is replaced) as its
+    /// drop-in, checked by `visudo -c` first. `None` (after saying why) when it cannot.
+    fn create(rules: &str) -> Option<SudoUser> {
+        // SAFETY: geteuid has no failure mode.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipping: the sudo tests create a user and need root");
+            return None;
+        }
+        for tool in ["/usr/bin/sudo", "/usr/sbin/useradd", "/usr/sbin/visudo"] {
+            if !Path::new(tool).exists() {
+                eprintln!("skipping: {tool} is not installed (.ci/run installs sudo)");
+                return None;
+            }
+        }
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "vzsudo{}x{}",
+            std::process::id() % 100_000,
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        // `*`: no password, but not locked (sshd refuses a `!` account without PAM).
+        let made = Command::new("/usr/sbin/useradd")
+            .args(["-M", "-d", "/", "-s", "/bin/sh", "-p", "*", &name])
+            .status()
+            .expect("useradd runs");
+        assert!(made.success(), "useradd {name} failed");
+        let sudoers = PathBuf::from(format!("/etc/sudoers.d/vzrun-test-{name}"));
+        let user = SudoUser { name, sudoers };
+        let staged = tempfile::NamedTempFile::new().unwrap();
+        fs::write(staged.path(), rules.replace("{user}", &user.name)).unwrap();
+        let checked = Command::new("/usr/sbin/visudo")
+            .args(["-c", "-q", "-f"])
+            .arg(staged.path())
+            .status()
+            .expect("visudo runs");
+        assert!(checked.success(), "visudo rejects {rules:?}");
+        fs::copy(staged.path(), &user.sudoers).unwrap();
+        fs::set_permissions(&user.sudoers, fs::Permissions::from_mode(0o440)).unwrap();
+        Some(user)
+    }
+}
+
+impl Drop for SudoUser {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.sudoers);
+        let _ = Command::new("/usr/sbin/userdel")
+            .args(["-f", &self.name])
+            .status();
+    }
+}
+
+/// An sshd the test user may log into, a root-only file and root-only lock directories.
+struct Setup {
+    cluster: SshCluster,
+    user: SudoUser,
+}
+
+impl Setup {
+    fn start(rules: &str) -> Option<Setup> {
+        let user = SudoUser::create(rules)?;
+        let cluster = SshCluster::start(1)?;
+        // sshd reads authorized_keys as the user: let it through the temp directory.
+        fs::set_permissions(cluster.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(
+            cluster.path("authorized_keys"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        for dir in ["root-only", "locks-1", "locks-2"] {
+            fs::create_dir(cluster.path(dir)).unwrap();
+            fs::set_permissions(cluster.path(dir), fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        fs::write(cluster.path("root-only/app.conf"), "before\n").unwrap();
+        fs::set_permissions(
+            cluster.path("root-only/app.conf"),
+            fs::Permissions::from_mode(0o640),
+        )
+        .unwrap();
+        Some(Setup { cluster, user })
+    }
+
+    /// An inventory logging in as the test user, with `sudo` as given for msk-01; msk-02 is
+    /// the same sshd with `sudo_user: daemon`.
+    fn inventory(&self, sudo: bool) -> PathBuf {
+        let c = &self.cluster;
+        let h = &c.hosts[0];
+        let yaml = format!(
+            "cluster: livelinux\ndefaults: {{user: {user}, identity: {id}, known_hosts: {kh}, connect_timeout: 5}}\nhosts:\n  - {{name: msk-01, address: {a}, port: {p}, sudo: {sudo}, lock_dir: {l1}}}\n  - {{name: msk-02, address: {a}, port: {p}, sudo: true, sudo_user: daemon, lock_dir: {l2}}}\n",
+            user = self.user.name,
+            id = c.path("id").display(),
+            kh = c.path("known_hosts").display(),
+            a = h.address,
+            p = h.port,
+            l1 = c.path("locks-1").display(),
+            l2 = c.path("locks-2").display(),
+        );
+        let path = c.path(&format!("inventory-sudo-{sudo}.yaml"));
+        fs::write(&path, yaml).unwrap();
+        path
+    }
+
+    fn run(&self, sudo: bool, script: &str) -> crate::test::Outcome {
+        Test::new()
+            .file("r.rhai", &format!("//! As root through sudo.\n{script}"))
+            .arg("--inventory")
+            .arg(self.inventory(sudo))
+            .arg("./r.rhai")
+            .run()
+    }
+
+    fn root_file(&self) -> String {
+        fs::read_to_string(self.cluster.path("root-only/app.conf")).unwrap()
+    }
+}
+
+const WRITE_AS_ROOT: &str = "let h = host(\"msk-01\");\nlet who = h.query([\"id\", \"-un\"]).stdout;\nlog(`WHO ${who}`);\nfile::write(h, \"FILE\", \"after\\n\");\nlog(`READ ${file::read(h, \"FILE\")}`);\n";
+
+#[test]
+fn sudo_runs_commands_files_and_locks_as_root() {
+    let Some(s) = Setup::start("{user} ALL=(ALL:ALL) NOPASSWD: ALL\n") else {
+        return;
+    };
+    let file = s.cluster.path("root-only/app.conf");
+    let script = WRITE_AS_ROOT.replace("FILE", &file.display().to_string());
+
+    // Without sudo the SSH user cannot write it: the file really is root's.
+    s.run(false, &script)
+        .status(1)
+        .stderr_has("Permission denied");
+    assert_eq!(s.root_file(), "before\n");
+
+    // The argv reaches the command word for word through sudo: no shell splits it.
+    let odd = s.cluster.path("root-only/a b; touch c");
+    let script = format!(
+        "{script}host(\"msk-01\").run([\"touch\", \"{}\"]);\n",
+        odd.display()
+    );
+    let out = s.run(true, &script).status(0).stdout_has("WHO root");
+    assert!(odd.exists() && !s.cluster.path("root-only/c").exists());
+    assert!(!s.cluster.path("c").exists() && !Path::new("c").exists());
+    assert!(out.stdout.contains("READ after"), "{}", out.stdout);
+    assert_eq!(s.root_file(), "after\n");
+    let meta = fs::metadata(&file).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o640));
+    // The run lock was taken as root in a root-only directory, naming the real operator.
+    let holder = fs::read_to_string(s.cluster.path("locks-1/vzrun-run.holder")).unwrap();
+    assert!(
+        holder.contains(&format!("SSH user {}", s.user.name)),
+        "{holder}"
+    );
+
+    // sudo_user: commands run as that user.
+    s.run(
+        true,
+        "let who = host(\"msk-02\").query([\"id\", \"-un\"]).stdout;\nlog(`WHO ${who}`);\n",
+    )
+    .status(0)
+    .stdout_has("WHO daemon");
+}
+
+#[test]
+fn a_sudo_that_wants_a_password_is_refused_before_any_change() {
+    let Some(s) = Setup::start("{user} ALL=(ALL:ALL) ALL\n") else {
+        return;
+    };
+    let file = s.cluster.path("root-only/app.conf");
+    let script = WRITE_AS_ROOT.replace("FILE", &file.display().to_string());
+    s.run(true, &script)
+        .status(2)
+        .stderr_has("msk-01")
+        .stderr_has("sudo wants a password")
+        .stderr_has("nothing was run there");
+    assert_eq!(s.root_file(), "before\n");
+    assert!(!s.cluster.path("locks-1/vzrun-run.holder").exists());
+}
+
+#[test]
+fn a_sudo_that_wants_a_tty_is_refused_before_any_change() {
+    let Some(s) = Setup::start("Defaults:{user} requiretty\n{user} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+    else {
+        return;
+    };
+    let file = s.cluster.path("root-only/app.conf");
+    let script = format!(
+        "file::write(host(\"msk-01\"), \"{}\", \"after\\n\");\n",
+        file.display()
+    );
+    s.run(true, &script)
+        .status(2)
+        .stderr_has("msk-01")
+        .stderr_has("sudo wants a terminal (requiretty)");
+    assert_eq!(s.root_file(), "before\n");
+}
+
+#[test]
+fn a_refusal_after_changes_elsewhere_is_not_exit_2() {
+    // root without a password, daemon (msk-02's sudo_user) only with one.
+    let Some(s) = Setup::start("{user} ALL=(root) NOPASSWD: ALL\n{user} ALL=(daemon) ALL\n") else {
+        return;
+    };
+    let file = s.cluster.path("root-only/app.conf");
+    let script = format!(
+        "file::write(host(\"msk-01\"), \"{}\", \"after\\n\");\nhost(\"msk-02\").query([\"true\"]);\n",
+        file.display()
+    );
+    s.run(true, &script)
+        .status(1)
+        .stderr_has("msk-02")
+        .stderr_has("sudo wants a password")
+        .stderr_has("this run already changed other hosts");
+    assert_eq!(s.root_file(), "after\n");
+}
