@@ -295,7 +295,10 @@ fn evacuation_lab(dir: &Path, ves: usize) -> String {
     }
     yaml.push_str("ves:\n");
     for i in 0..ves {
-        let _ = writeln!(yaml, "  - {{name: ve{i:05}, host: src, memsize: 256, cpus: 1}}");
+        let _ = writeln!(
+            yaml,
+            "  - {{name: ve{i:05}, host: src, memsize: 256, cpus: 1}}"
+        );
     }
     let path = dir.join(format!("s{ves}.yaml"));
     fs::write(&path, &yaml).unwrap();
@@ -312,7 +315,15 @@ fn evacuation_scaling(report: &mut String) {
         let lab = evacuation_lab(d, ves);
         let (wall, _, rss) = run_measured(
             Command::new(vzrun_bin())
-                .args([lab.as_str(), "--lab-speed", "0", "-q", "evacuate", "src", "--yes"])
+                .args([
+                    lab.as_str(),
+                    "--lab-speed",
+                    "0",
+                    "-q",
+                    "evacuate",
+                    "src",
+                    "--yes",
+                ])
                 .args(["--parallel", "8"])
                 .current_dir(d)
                 .env("VZRUN_STATE_DIR", d.join(format!("state{ves}"))),
@@ -347,7 +358,15 @@ fn evacuation(report: &mut String) {
     let lab = format!("--lab={}", d.join("s.yaml").display());
     let (wall, stdout, rss) = run_measured(
         Command::new(vzrun_bin())
-            .args([lab.as_str(), "--lab-speed", "0", "--output", "json", "evacuate", "src"])
+            .args([
+                lab.as_str(),
+                "--lab-speed",
+                "0",
+                "--output",
+                "json",
+                "evacuate",
+                "src",
+            ])
             .args(["--yes", "--parallel", "8"])
             .current_dir(d)
             .env("VZRUN_STATE_DIR", d.join("state")),

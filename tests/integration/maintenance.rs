@@ -538,3 +538,32 @@ fn maintenance_on_a_storage_node_asks_ok_to_stop_first() {
         .status(0)
         .stderr_has("warning: --force: maintenance of msk-07");
 }
+
+#[test]
+fn a_cordoned_storage_node_counts_as_in_maintenance_for_ok_to_stop() {
+    // msk-07 is in maintenance (cordoned, VEs moved off); its CSs still run but stop when it
+    // is serviced: taking msk-05's CSs away as well must wait.
+    let lab = Lab::new();
+    lab.run(&["maintenance", "msk-07", "on", "--yes"]).status(0);
+    refused_unchanged(
+        &lab,
+        &["cs-maintenance", "msk-05", "on", "--yes"],
+        3,
+        "one_node_at_a_time: msk-07 in maintenance (cordoned) with chunk servers",
+    );
+    refused_unchanged(
+        &lab,
+        &["maintenance", "msk-05", "on", "--yes"],
+        3,
+        "one_node_at_a_time: msk-07 in maintenance (cordoned) with chunk servers",
+    );
+    // The cordoned node itself may go on (its own CSs are the ones stopping).
+    lab.run(&["cs-maintenance", "msk-07", "on", "--yes"])
+        .status(0);
+    lab.run(&["cs-maintenance", "msk-07", "off", "--yes"])
+        .status(0);
+    lab.run(&["maintenance", "msk-07", "off", "--yes"])
+        .status(0);
+    lab.run(&["cs-maintenance", "msk-05", "on", "--yes"])
+        .status(0);
+}
