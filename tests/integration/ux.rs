@@ -329,3 +329,37 @@ fn a_runaway_script_is_stopped_by_the_memory_guard() {
         .status(1)
         .stderr_has("over its limit of 64 MB (a runaway loop?); $VZRUN_MAX_MEMORY_MB raises it");
 }
+
+#[test]
+fn every_link_in_the_book_points_to_a_page_that_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let link = regex::Regex::new(r"\]\(([^)#\s]+)(#[^)]*)?\)").unwrap();
+    let mut pages = vec![root.clone()];
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    while let Some(dir) = pages.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pages.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "md") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for caps in link.captures_iter(&text) {
+                let target = &caps[1];
+                if target.starts_with("http://") || target.starts_with("https://") {
+                    continue;
+                }
+                checked += 1;
+                if !path.parent().unwrap().join(target).exists() {
+                    broken.push(format!("{}: {target}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links: {broken:#?}");
+    assert!(checked > 50, "only {checked} links found");
+}
