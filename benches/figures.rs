@@ -250,6 +250,8 @@ fn check_all(report: &mut String) {
 /// Runs a command to its end: its wall time, its stdout and its **own** peak RSS in MB
 /// (wait4 on that child: RUSAGE_CHILDREN would report the largest child of the whole bench,
 /// which was Ansible's).
+// The child is reaped by wait4 (for its rusage), not by Child::wait.
+#[allow(clippy::zombie_processes)]
 fn run_measured(cmd: &mut Command) -> (Duration, String, f64) {
     let started = Instant::now();
     let mut child = cmd
