@@ -17,6 +17,7 @@ mod journal;
 mod lab;
 mod maintenance;
 mod monitoring;
+mod mutants;
 mod plan;
 mod prlctl;
 mod reliability;
