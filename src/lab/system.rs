@@ -316,9 +316,22 @@ fn set_active(state: &mut LabState, host: &str, unit: &str, active: bool) {
             }
         }
         if let Some(id) = cs_of_unit(&cluster, m) {
+            let lab_now = state.lab_now();
+            let drain_restarts_at = state.done_after(super::vstorage::DRAIN);
             if let Some(cs) = state.css.iter_mut().find(|c| c.id == id && c.host == host) {
                 if cs.status != "dropped" && cs.status != "maintenance" {
                     cs.status = if active { "active" } else { "inactive" }.into();
+                }
+                // A dropped CS drains by serving its chunks to the others; stopped before
+                // that ends (a runbook that did not wait), it stays dropped and the cluster
+                // degraded until its csd runs again. Invented timing (no public source says
+                // how long the MDS waits): the lab restarts the whole drain on start.
+                if cs.status == "dropped" && !cs.never_drains {
+                    if !active && cs.drained_at.is_some_and(|at| at > lab_now) {
+                        cs.drained_at = None;
+                    } else if active && cs.drained_at.is_none() {
+                        cs.drained_at = Some(drain_restarts_at);
+                    }
                 }
             }
         }

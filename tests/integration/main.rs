@@ -15,6 +15,7 @@ mod hardening;
 mod hostconf;
 mod journal;
 mod lab;
+mod lab_adversary;
 mod maintenance;
 mod monitoring;
 mod mutants;
