@@ -119,6 +119,11 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 }
 
 /// Checks a `port[-port]/proto` the way firewalld does; the error is (exit code, message).
+/// Shared with the primitive where firewalld's rule is the same: `portid[-portid]/protocol`
+/// with protocol tcp, udp, sctp or dccp (firewall-cmd(1), INVALID_PORT/INVALID_PROTOCOL).
+/// Where they differ the lab is stricter, never laxer: firewalld also takes a service name
+/// from /etc/services as portid (firewall.functions.getPortID falls back to
+/// getservbyname), which vzrun refuses before any command runs, so the lab never sees one.
 fn check_port(spec: &str) -> Result<(), (i32, String)> {
     use crate::primitives::validate::{check_port, PortProblem};
     check_port(spec).map_err(|p| match p {

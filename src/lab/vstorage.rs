@@ -546,6 +546,9 @@ fn set_attr(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
         let bad = || Reply::fail(1, format!("set-attr: invalid value {k}={v}\n"));
         match k.as_str() {
             "replicas" => {
+                // Shared with the primitive because the rule is vstorage's own: norm and min
+                // each 1..15 (set-attr, Virtuozzo Storage admin guide; reference
+                // virtuozzo-cli.md). The default minimum it computes is not used here.
                 parse_replicas(v).map_err(|_| bad())?;
                 attrs.replicas = v.clone();
             }
