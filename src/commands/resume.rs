@@ -240,9 +240,10 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         Ok(g) => g,
         Err(code) => return code,
     };
-    // A run that was confirmed keeps its confirmation; one that was not asks again.
+    // A run that was confirmed keeps its confirmation; one that was not asks again. Any
+    // runbook may ask (evacuate asks through the stdlib without being `destructive`).
     let confirmed = past.events.iter().any(|e| e["event"] == "confirmed");
-    global.yes = global.yes || (header.destructive && confirmed);
+    global.yes = global.yes || confirmed;
     execute(
         Job {
             runbook: past.runbook,

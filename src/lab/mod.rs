@@ -47,7 +47,7 @@ use crate::transport::{Transport, TransportError};
 
 /// Runs one simulated command; `None` when the lab does not know the program.
 pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Reply> {
-    state.advance(state::now());
+    state.advance(state.lab_now());
     let (program, args) = argv.split_first()?;
     let name = program.rsplit('/').next().unwrap_or(program);
     let reply = match name {
@@ -209,11 +209,23 @@ impl Lab {
         Ok(Cluster::new(name, hosts, crate::cluster::local_host()))
     }
 
-    /// Runs a command on a lab host: the reply, and how long it takes in wall seconds.
+    /// Runs a command on a lab host: the reply, and the lab speed (wall seconds per lab
+    /// second of the reply's `takes`).
     pub fn answer(
         &self,
         host: &str,
         argv: &[String],
+    ) -> Result<Option<(Reply, f64)>, TransportError> {
+        self.answer_within(host, argv, f64::INFINITY)
+    }
+
+    /// `answer` for a caller that waits at most `limit` lab seconds: at speed 0 the virtual
+    /// clock moves on by what the command took, or by `limit` when the caller gives up first.
+    pub fn answer_within(
+        &self,
+        host: &str,
+        argv: &[String],
+        limit: f64,
     ) -> Result<Option<(Reply, f64)>, TransportError> {
         self.with_state(|state| {
             let speed = state.speed;
@@ -223,6 +235,9 @@ impl Lab {
             } else {
                 dispatch(state, host, argv)
             };
+            if let Some(r) = &reply {
+                state.pass(r.takes.min(limit));
+            }
             reply.map(|r| (r, speed))
         })
     }
@@ -254,14 +269,14 @@ impl LabTransport {
 
 impl Transport for LabTransport {
     fn run(&self, cmd: &Cmd) -> Result<Output, TransportError> {
-        let Some((reply, speed)) = self.lab.answer(&self.host, &cmd.argv)? else {
+        let limit = cmd.timeout.as_secs_f64();
+        let Some((reply, speed)) = self.lab.answer_within(&self.host, &cmd.argv, limit)? else {
             return Err(TransportError::CannotRun {
                 program: cmd.program().to_string(),
                 reason: "No such file or directory (the lab does not simulate it)".into(),
             });
         };
         // Lab time: a deadline of N seconds is N lab seconds, scaled like the operations.
-        let limit = cmd.timeout.as_secs_f64();
         if reply.takes > limit {
             std::thread::sleep(Duration::from_secs_f64(limit * speed));
             return Err(TransportError::TimedOut {

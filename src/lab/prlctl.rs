@@ -4,7 +4,7 @@
 
 use super::prlctl_list::{self, ListOptions};
 use super::reply::Reply;
-use super::state::{is_up, now, LabState, Ve, VeKind};
+use super::state::{done_at, is_up, LabState, Ve, VeKind};
 
 pub const BANNER: &str = "WARNING: You are using a deprecated CLI component that won't be installed by default in the next major release. Please use virsh instead\n";
 
@@ -190,7 +190,7 @@ fn target<'s, 'a>(
 }
 
 fn start(state: &mut LabState, host: &str, args: &[String]) -> Reply {
-    let speed = state.speed;
+    let (start, speed) = (state.lab_now(), state.speed);
     let ve = match target(state, host, args, &["--wait", "--repair"]) {
         Ok((ve, _)) => ve,
         Err(r) => return r,
@@ -211,7 +211,7 @@ fn start(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let takes = match ve.slow_start_s {
         Some(slow) => {
             ve.status = "starting".into();
-            ve.running_at = Some(now() + slow * speed);
+            ve.running_at = Some(done_at(start, speed, slow));
             slow
         }
         None => {
@@ -328,7 +328,7 @@ fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         .host_by_node(&dst_node)
         .filter(|h| !h.unreachable)
         .map(|h| h.name.clone());
-    let speed = state.speed;
+    let (start, speed) = (state.lab_now(), state.speed);
     // What the destination has room for, before `ve` borrows the state.
     let room = dst.as_deref().and_then(|d| {
         let h = state.host(d)?;
@@ -429,7 +429,7 @@ fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         // A slow-starting VE also resumes slowly on its new host.
         if let (true, Some(slow)) = (live, ve.slow_start_s) {
             ve.status = "starting".into();
-            ve.running_at = Some(now() + slow * speed);
+            ve.running_at = Some(done_at(start, speed, slow));
         }
         if !dst_name.is_empty() {
             ve.name = dst_name;
@@ -530,10 +530,41 @@ fn exec(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     if ve.kind != VeKind::CT || ve.status != "running" {
         return Reply::fail(255, format!("Failed to exec: {}\n", wrong_state(ve)));
     }
-    match args.get(1).map(String::as_str) {
-        Some("hostname") => Reply::ok(format!("{}\n", ve.hostname)),
-        Some("true") | None => Reply::ok(""),
-        Some("false") => Reply::fail(1, ""),
-        Some(_) => Reply::ok(""),
+    let command: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    match command.as_slice() {
+        ["hostname"] => Reply::ok(format!("{}\n", ve.hostname)),
+        ["cat", "/etc/os-release"] => Reply::ok(os_release(&ve.ostemplate)),
+        ["true"] => Reply::ok(""),
+        ["false"] => Reply::fail(1, ""),
+        // Only what the lab can answer truthfully runs: a command it cannot simulate is
+        // refused, never a success with empty output that a runbook would take for a
+        // result. The wording is invented (the lab's own), as is the exit code of `sh`'s
+        // "not found" (127).
+        [] => Reply::fail(1, "prlctl exec: no command given\n"),
+        other => Reply::fail(
+            127,
+            format!(
+                "{}: the lab does not simulate this command inside a VE (it runs hostname, cat /etc/os-release, true and false)\n",
+                other.join(" ")
+            ),
+        ),
     }
+}
+
+/// `/etc/os-release` of a container made from `template` (`centos-7-x86_64`): the fields
+/// of os-release(5); the values are derived from the template name (invented, no sample).
+fn os_release(template: &str) -> String {
+    let mut parts = template.split('-');
+    let id = parts.next().unwrap_or("linux");
+    let version = parts.next().unwrap_or("");
+    let name = match id {
+        "centos" => "CentOS Linux",
+        "vzlinux" => "Virtuozzo Linux",
+        "ubuntu" => "Ubuntu",
+        "debian" => "Debian GNU/Linux",
+        _ => id,
+    };
+    format!(
+        "NAME=\"{name}\"\nVERSION=\"{version}\"\nID=\"{id}\"\nVERSION_ID=\"{version}\"\nPRETTY_NAME=\"{name} {version}\"\n"
+    )
 }

@@ -641,6 +641,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
     Ok(LabState {
         cluster,
         speed: s.speed,
+        clock: 0.0,
         hosts,
         ves,
         css,

@@ -17,6 +17,16 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// When something started at `start` (the lab's time, see `LabState::lab_now`) and taking
+/// `lab_seconds` finishes: scaled wall seconds at a speed above 0, else virtual seconds.
+pub fn done_at(start: f64, speed: f64, lab_seconds: f64) -> f64 {
+    if speed > 0.0 {
+        start + lab_seconds * speed
+    } else {
+        start + lab_seconds
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VeKind {
     CT,
@@ -246,6 +256,11 @@ pub struct LabState {
     pub cluster: String,
     /// Latency multiplier: 0 answers at once, 1 takes as long as a real cluster.
     pub speed: f64,
+    /// Lab seconds passed at speed 0: the virtual clock. Only the simulated commands' own
+    /// durations move it (`rm-cs --wait` waits out the drain), so at speed 0 drains and slow
+    /// starts still finish in order and a runbook that does not wait sees them unfinished.
+    #[serde(default)]
+    pub clock: f64,
     pub hosts: Vec<HostState>,
     pub ves: Vec<Ve>,
     pub css: Vec<Cs>,
@@ -319,6 +334,38 @@ impl LabState {
         self.hosts
             .iter()
             .find(|h| h.name == node || h.address == node)
+    }
+
+    /// The lab's time now: wall seconds at a speed above 0, else the virtual clock.
+    pub fn lab_now(&self) -> f64 {
+        if self.speed > 0.0 {
+            now()
+        } else {
+            self.clock
+        }
+    }
+
+    /// When something that takes `lab_seconds` (from now) finishes, on the lab's time.
+    pub fn done_after(&self, lab_seconds: f64) -> f64 {
+        done_at(self.lab_now(), self.speed, lab_seconds)
+    }
+
+    /// Lab seconds until `at` (on the lab's time), never negative.
+    pub fn lab_seconds_until(&self, at: f64) -> f64 {
+        if self.speed > 0.0 {
+            ((at - now()) / self.speed).max(0.0)
+        } else {
+            (at - self.clock).max(0.0)
+        }
+    }
+
+    /// A command took `lab_seconds`: at speed 0 the virtual clock moves on (at a speed above
+    /// 0 the caller sleeps and the wall clock does it), and what finished meanwhile applies.
+    pub fn pass(&mut self, lab_seconds: f64) {
+        if self.speed == 0.0 && lab_seconds.is_finite() && lab_seconds > 0.0 {
+            self.clock += lab_seconds;
+            self.advance(self.clock);
+        }
     }
 
     /// Applies what finished while nobody looked: slow starts that are now running, removed

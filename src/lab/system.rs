@@ -119,6 +119,11 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 }
 
 /// Checks a `port[-port]/proto` the way firewalld does; the error is (exit code, message).
+/// Shared with the primitive where firewalld's rule is the same: `portid[-portid]/protocol`
+/// with protocol tcp, udp, sctp or dccp (firewall-cmd(1), INVALID_PORT/INVALID_PROTOCOL).
+/// Where they differ the lab is stricter, never laxer: firewalld also takes a service name
+/// from /etc/services as portid (firewall.functions.getPortID falls back to
+/// getservbyname), which vzrun refuses before any command runs, so the lab never sees one.
 fn check_port(spec: &str) -> Result<(), (i32, String)> {
     use crate::primitives::validate::{check_port, PortProblem};
     check_port(spec).map_err(|p| match p {
@@ -316,9 +321,22 @@ fn set_active(state: &mut LabState, host: &str, unit: &str, active: bool) {
             }
         }
         if let Some(id) = cs_of_unit(&cluster, m) {
+            let lab_now = state.lab_now();
+            let drain_restarts_at = state.done_after(super::vstorage::DRAIN);
             if let Some(cs) = state.css.iter_mut().find(|c| c.id == id && c.host == host) {
                 if cs.status != "dropped" && cs.status != "maintenance" {
                     cs.status = if active { "active" } else { "inactive" }.into();
+                }
+                // A dropped CS drains by serving its chunks to the others; stopped before
+                // that ends (a runbook that did not wait), it stays dropped and the cluster
+                // degraded until its csd runs again. Invented timing (no public source says
+                // how long the MDS waits): the lab restarts the whole drain on start.
+                if cs.status == "dropped" && !cs.never_drains {
+                    if !active && cs.drained_at.is_some_and(|at| at > lab_now) {
+                        cs.drained_at = None;
+                    } else if active && cs.drained_at.is_none() {
+                        cs.drained_at = Some(drain_restarts_at);
+                    }
                 }
             }
         }

@@ -8,10 +8,10 @@
 
 use super::reply::Reply;
 use super::scenario::parse_replicas;
-use super::state::{now, Cs, LabState, Mds, PathAttrs, Unit, Variant};
+use super::state::{Cs, LabState, Mds, PathAttrs, Unit, Variant};
 
 /// Lab seconds a removed CS takes to drain.
-const DRAIN: f64 = 30.0;
+pub(super) const DRAIN: f64 = 30.0;
 
 fn size(gb: u64) -> String {
     if gb >= 1024 {
@@ -344,7 +344,7 @@ fn rm_cs(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
         }
     }
     let id = cs_id(id)?;
-    let speed = state.speed;
+    let drained_at = state.done_after(DRAIN);
     let Some(cs) = state.css.iter_mut().find(|c| c.id == id) else {
         return Err(Reply::fail(1, format!("CS#{id} is not found\n")));
     };
@@ -354,15 +354,14 @@ fn rm_cs(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
     }
     if cs.status != "dropped" {
         cs.status = "dropped".into();
-        cs.drained_at = (!cs.never_drains).then(|| now() + DRAIN * speed);
+        cs.drained_at = (!cs.never_drains).then_some(drained_at);
     }
     let head = format!("Removing CS#{id} ...\n");
     if !wait {
         return Ok(Reply::ok(head));
     }
     let takes = match cs.drained_at {
-        Some(at) if speed > 0.0 => ((at - now()) / speed).max(0.0),
-        Some(_) => 0.0,
+        Some(at) => state.lab_seconds_until(at),
         None => f64::INFINITY,
     };
     Ok(Reply::ok(format!("{head}done\n")).takes(takes))
@@ -578,6 +577,9 @@ fn set_attr(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
         let bad = || Reply::fail(1, format!("set-attr: invalid value {k}={v}\n"));
         match k.as_str() {
             "replicas" => {
+                // Shared with the primitive because the rule is vstorage's own: norm and min
+                // each 1..15 (set-attr, Virtuozzo Storage admin guide; reference
+                // virtuozzo-cli.md). The default minimum it computes is not used here.
                 parse_replicas(v).map_err(|_| bad())?;
                 attrs.replicas = v.clone();
             }

@@ -175,9 +175,9 @@ fn evacuate_moves_a_failed_live_migration_offline_and_names_a_stuck_ve() {
         .stderr_has("1 of 3 items failed:")
         .stderr_has("slow is stuck in state starting on n2 after 1s");
     assert!(!out.stderr.contains("start slow"), "{}", out.stderr);
-    lab.query("log(`${prlctl::list(host(\"n2\")).len()}`);")
+    lab.query("log(`n2 has ${prlctl::list(host(\"n2\")).len()} VEs`);")
         .status(0)
-        .stdout_has("3");
+        .stdout_has("n2 has 3 VEs\n");
 }
 
 #[test]
@@ -238,9 +238,9 @@ fn remove_cs_that_never_drains_times_out_and_keeps_its_service() {
     lab.run(&["remove-cs", "4", "--yes", "--drain-timeout", "20"])
         .status(5)
         .stderr_has("did not finish within 20s");
-    lab.query("log(`${systemd::is_active(host(\"n3\"), \"vstorage-csd.small.4.service\")}`);")
+    lab.query("log(`CS#4 unit active: ${systemd::is_active(host(\"n3\"), \"vstorage-csd.small.4.service\")}`);")
         .status(0)
-        .stdout_has("true");
+        .stdout_has("CS#4 unit active: true\n");
 }
 
 #[test]
@@ -258,9 +258,9 @@ fn add_cs_builds_a_chunk_server_and_refuses_a_drive_in_use() {
         .stderr_has("systemctl start vstorage-csd.livelinux.1046.service")
         .stderr_lacks("vstorage-csd.target")
         .stdout_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-06 (tier 2)");
-    lab.query("log(vstorage::stat(host(\"msk-06\")).cs.filter(|c| c.id == 1046)[0].status);")
+    lab.query("log(`CS#1046 is ${vstorage::stat(host(\"msk-06\")).cs.filter(|c| c.id == 1046)[0].status}`);")
         .status(0)
-        .stdout_has("active");
+        .stdout_has("CS#1046 is active\n");
     unchanged(
         lab.run(&["add-cs", "msk-06", "/dev/sdd", "--tier", "2", "--yes"])
             .status(0)
@@ -637,9 +637,9 @@ fn unevacuate_reports_a_ve_that_vanished_and_brings_back_the_rest() {
         .status(0)
         .stderr_has("dev02 is no longer on")
         .stdout_has("4 VEs are back on msk-07");
-    lab.query("log(`${prlctl::list(host(\"msk-07\")).len()}`);")
+    lab.query("log(`msk-07 has ${prlctl::list(host(\"msk-07\")).len()} VEs`);")
         .status(0)
-        .stdout_has("4");
+        .stdout_has("msk-07 has 4 VEs\n");
 }
 
 #[test]
@@ -697,9 +697,11 @@ fn abort_runs_the_undo_a_killed_run_left_pending() {
     let lab = Lab::new();
     let (line, run_id) = lab.kill_after_first_line(&["fill-margin", "2", "--minutes", "30"]);
     assert!(line.contains("is 2 for 30.0 minutes (was 5)"), "{line}");
-    lab.query("log(vstorage::get_config(host(\"msk-01\"))[\"mds.alloc.fill_margin\"]);")
-        .status(0)
-        .stdout_has("2");
+    lab.query(
+        "log(`fill_margin ${vstorage::get_config(host(\"msk-01\"))[\"mds.alloc.fill_margin\"]}`);",
+    )
+    .status(0)
+    .stdout_has("fill_margin 2\n");
     lab.run(&["runs"]).status(0).stdout_has("unfinished");
     lab.run(&["abort", &run_id])
         .status(0)

@@ -236,13 +236,13 @@ fn parallel_runs_every_item_and_keeps_order() {
     Test::new()
         .file(
             "p.rhai",
-            "//! Parallel.\nimport \"vz\" as vz;\nlet base = 10;\nlet out = parallel(vz::split_list(\"a,b,c,d,e\"), 3, |x| `${x}${base}`);\nlog(`${out}`);\nlet names = parallel(hosts(), 4, |h| h.query([\"uname\", \"-n\"]).stdout.len());\nlog(`${names.len()}`);\n",
+            "//! Parallel.\nimport \"vz\" as vz;\nlet base = 10;\nlet out = parallel(vz::split_list(\"a,b,c,d,e\"), 3, |x| `${x}${base}`);\nlog(`${out}`);\nlet names = parallel(hosts(), 4, |h| h.query([\"uname\", \"-n\"]).stdout.len());\nlog(`hosts answered: ${names.len()}`);\n",
         )
         .args(["--lab", "--lab-speed", "0", "./p.rhai"])
         .run()
         .status(0)
         .stdout_has("[\"a10\", \"b10\", \"c10\", \"d10\", \"e10\"]")
-        .stdout_has("7")
+        .stdout_has("hosts answered: 7\n")
         .stderr_has("(5/5)");
 }
 

@@ -113,16 +113,49 @@ fn a_deadline_also_stops_the_remote_command() {
         return;
     };
     let ssh = transport(&cluster, 0);
+    // A duration no other process on the machine has (this test's pid and the time): the
+    // check below looks for exactly this command, never at other tests' or users' sleeps.
+    let marker = format!(
+        "41.{}{:09}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
     let err = ssh
-        .run(&Cmd::read(["sleep", "41.337"]).with_timeout(Duration::from_secs(1)))
+        .run(&Cmd::read(["sleep", marker.as_str()]).with_timeout(Duration::from_secs(1)))
         .unwrap_err();
     assert!(matches!(err, TransportError::TimedOut { .. }), "{err}");
-    std::thread::sleep(Duration::from_millis(500));
-    let left = std::process::Command::new("pgrep")
-        .args(["-f", "sleep 41.337"])
-        .output()
-        .unwrap();
-    assert!(left.stdout.is_empty(), "the remote sleep still runs");
+    let sleep = format!("sleep {marker}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !processes_running(&sleep).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the remote `{sleep}` still runs: {:?}",
+            processes_running(&sleep)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The pids whose command line (arguments joined by spaces) contains `needle`, read from
+/// /proc: no external `pgrep`.
+fn processes_running(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Real OpenSSH servers on loopback for the SSH tests (recipe in DESIGN §4): one `sshd` per
 //! 127.0.0.N, keys made with ssh-keygen, the lab shim first on PATH through `SetEnv`, all
-//! sharing one lab state file. Tests skip with a message where sshd is not installed;
-//! `.ci/run` installs it.
+//! sharing one lab state file. Tests skip with a message where sshd is not installed, and
+//! fail instead under `CI=true` (`.ci/run` installs it), so CI never passes them silently.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -41,6 +41,27 @@ fn keygen(path: &Path) {
     assert!(status.success());
 }
 
+/// sshd is missing: a skip said out loud, and under CI (`ci`) a failure, so CI never
+/// passes the SSH tests without running them.
+fn skip_unless_ci(ci: bool) {
+    assert!(
+        !ci,
+        "{SSHD} is missing under CI=true: .ci/run installs openssh-server"
+    );
+    eprintln!("skipping: {SSHD} is not installed (.ci/run installs openssh-server)");
+}
+
+#[test]
+#[should_panic(expected = "is missing under CI=true")]
+fn a_missing_sshd_fails_under_ci() {
+    skip_unless_ci(true);
+}
+
+#[test]
+fn a_missing_sshd_is_a_skip_outside_ci() {
+    skip_unless_ci(false);
+}
+
 pub struct SshHost {
     pub name: String,
     pub address: String,
@@ -67,7 +88,7 @@ impl SshCluster {
     /// with addresses 10.30.17.(30+N)).
     pub fn start_with(n: usize, scenario: &str) -> Option<SshCluster> {
         if !Path::new(SSHD).exists() {
-            eprintln!("skipping: {SSHD} is not installed (.ci/run installs openssh-server)");
+            skip_unless_ci(std::env::var("CI").as_deref() == Ok("true"));
             return None;
         }
         fs::create_dir_all("/run/sshd").ok();

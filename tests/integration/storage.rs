@@ -295,7 +295,7 @@ fn a_disk_shared_with_another_cs_stays_mounted() {
         .stderr_has("/vstorage/livelinux-sdb also holds CS#1046: it stays mounted")
         .stderr_lacks("umount")
         .stderr_lacks("wipefs");
-    lab.query("log(`${vstorage::stat(host(\"msk-07\")).cs.filter(|c| c.id == 1046)[0].status}`);")
+    lab.query("log(`CS#1046 is ${vstorage::stat(host(\"msk-07\")).cs.filter(|c| c.id == 1046)[0].status}`);")
         .status(0)
-        .stdout_has("active");
+        .stdout_has("CS#1046 is active\n");
 }

@@ -63,13 +63,13 @@ fn maintenance_on_and_off() {
     lab(r#"
 let h = host("msk-02");
 log(`on: ${vstorage::cs_maintenance(h, 1028, true)} ${vstorage::cs_maintenance(h, 1028, true)}`);
-log(vstorage::stat(h).cs.filter(|c| c.id == 1028)[0].status);
+log(`status: ${vstorage::stat(h).cs.filter(|c| c.id == 1028)[0].status}`);
 log(`off: ${vstorage::cs_maintenance(h, 1028, false)} ${vstorage::cs_maintenance(h, 1028, false)}`);
 "#)
     .run()
     .status(0)
     .stdout_has("on: true false")
-    .stdout_has("maintenance")
+    .stdout_has("status: maintenance\n")
     .stdout_has("off: true false");
 }
 

@@ -1,0 +1,219 @@
+//! Tests that fail when the code is wrong (issue #21): each one kills a deliberate mutation
+//! of critical code that once survived the whole suite. The mutation each test kills is
+//! named in its comment; `bench/mutants` looks for new survivors.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use crate::catalog::{unchanged, Lab};
+use crate::sshd::SshCluster;
+use crate::test::Test;
+
+/// Three targets, the roomiest not first, so "always the first target" shows.
+const PLACEMENT_CAPS: &str = r#"import "vz" as vz;
+let cap = |name, free| #{host: #{name: name}, free_mb: free, cpus: 8, vcpus: 0, networks: ["Bridged"], planned_mb: 0};
+let caps = [cap.call("a", 4096), cap.call("b", 30000), cap.call("c", 20000)];
+let ve = |name, status, mem, prio| #{name: name, status: status, memsize: mem, cpus: 1, ha_prio: prio, networks: ["Bridged"]};
+"#;
+
+/// Kills `plan_placement` choosing the first fitting target (`best < 0` alone) and the
+/// order dropping HA priority: the exact placement, not merely "something moved".
+#[test]
+fn plan_placement_picks_the_target_with_the_most_room_left_not_the_first() {
+    let lab = Lab::new();
+    let out = lab
+        .query(&format!(
+            "{PLACEMENT_CAPS}let ves = [ve.call(\"s1\", \"stopped\", 2048, 0), ve.call(\"big\", \"running\", 8192, 0), ve.call(\"s2\", \"stopped\", 2048, 0), ve.call(\"vip\", \"running\", 1024, 9), ve.call(\"s3\", \"stopped\", 2048, 0)];\nlet p = vz::plan_placement(ves, caps, 4);\nlog(`moves ${{p.moves.map(|m| `${{m.ve.name}}->${{m.to.name}}`)}} unplaced ${{p.unplaced.len()}}`);\n"
+        ))
+        .status(0);
+    // vip (HA priority 9) first, to b (the most room); big after it, still b; the stopped
+    // ones then spread to c, which has more room left than b once b holds 9216 MB.
+    assert_eq!(
+        out.stdout.lines().find(|l| l.starts_with("moves ")),
+        Some(r#"moves ["vip->b", "big->b", "s1->c", "s2->c", "s3->c"] unplaced 0"#),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Kills `plan_placement` ignoring a target's CPU count or memory: a VE that fits nowhere
+/// is unplaced with every target's reason, and nothing is moved for it.
+#[test]
+fn plan_placement_leaves_a_ve_that_fits_nowhere_unplaced_with_each_reason() {
+    let lab = Lab::new();
+    let out = lab
+        .query(&format!(
+            "{PLACEMENT_CAPS}let wide = ve.call(\"wide\", \"running\", 1024, 0); wide.cpus = 16;\nlet p = vz::plan_placement([ve.call(\"huge\", \"running\", 40000, 0), wide], caps, 4);\nlog(`moves ${{p.moves.len()}}`);\nfor u in p.unplaced {{ log(`${{u.ve.name}}: ${{u.why}}`); }}\n"
+        ))
+        .status(0);
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("moves ") || l.starts_with("huge:") || l.starts_with("wide:"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "moves 0",
+            r#"huge: ["a has 4096 MB free", "b has 30000 MB free", "c has 20000 MB free"]"#,
+            r#"wide: ["a has 8 CPUs, fewer than 16", "b has 8 CPUs, fewer than 16", "c has 8 CPUs, fewer than 16"]"#,
+        ],
+        "{}",
+        out.stdout
+    );
+}
+
+/// Kills `vz::place` keeping `targets[0]` (the loop that looks for more room removed): the
+/// largest VEs go where most memory is free, then the next, and nothing is short.
+#[test]
+fn place_puts_each_ve_where_most_memory_is_free() {
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], memory_mb: 65536}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], memory_mb: 16384}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor], memory_mb: 32768}\n",
+    );
+    let out = lab
+        .query(
+            r#"import "vz" as vz;
+let ts = [host("n2"), host("n3")];
+log(`free ${ts.map(|t| vz::free_mb(t))}`);
+let ves = [#{name: "a", status: "running", memsize: 8192}, #{name: "c", status: "stopped", memsize: 4096}, #{name: "b", status: "running", memsize: 12288}];
+let p = vz::place(ves, ts, 0);
+log(`moves ${p.moves.map(|m| `${m.ve.name}->${m.to.name}`)} short ${p.short_mb}`);
+"#,
+        )
+        .status(0);
+    // n2 has 12288 MB free, n3 28672: b (12288) and a (8192) go to n3, which then has
+    // 8192 left; c (stopped, needs nothing now) goes to n2, which has more.
+    out.stdout_has("free [12288, 28672]")
+        .stdout_has(r#"moves ["b->n3", "a->n3", "c->n2"] short 0"#);
+}
+
+/// Kills a local write done in place (truncate and write the same inode) instead of temp
+/// file + rename: a hard link to the old file keeps the old bytes, and the path gets a new
+/// inode. In place, the link would show the new content and the inode would stay.
+#[test]
+fn a_local_write_replaces_the_file_by_rename_never_in_place() {
+    let test = Test::new()
+        .file(
+            "r.rhai",
+            "//! Write.\nfile::write(local(), \"/etc/motd\", \"new\\n\");\n",
+        )
+        .file("root/etc/motd", "old\n");
+    let root = test.path("root");
+    fs::hard_link(root.join("etc/motd"), test.path("old-motd")).unwrap();
+    let inode_before = fs::metadata(root.join("etc/motd")).unwrap().ino();
+    let out = test
+        .env("VZRUN_LOCAL_ROOT", &root)
+        .arg("./r.rhai")
+        .run()
+        .status(0);
+    assert_eq!(
+        fs::read_to_string(out.path("root/etc/motd")).unwrap(),
+        "new\n"
+    );
+    assert_eq!(
+        fs::read_to_string(out.path("old-motd")).unwrap(),
+        "old\n",
+        "the old inode was written in place"
+    );
+    assert_ne!(
+        fs::metadata(out.path("root/etc/motd")).unwrap().ino(),
+        inode_before
+    );
+}
+
+/// Kills `vstorage::ok_to_stop`'s `free_space` rule disabled (or `>=` made `>`): CS#1 holds
+/// 90 GB; the others have 60 GB free, so removing it is refused, naming the numbers, and
+/// nothing changes. With exactly 90 GB free on the others it goes ahead.
+#[test]
+fn remove_cs_refuses_when_the_other_chunk_servers_lack_room() {
+    let scenario = |free: u64| {
+        format!("cluster: t\nspeed: 0\nhosts:\n  - {{name: n1, address: 10.0.0.1, tags: [storage]}}\n  - {{name: n2, address: 10.0.0.2, tags: [storage]}}\n  - {{name: n3, address: 10.0.0.3, tags: [storage]}}\n  - {{name: n4, address: 10.0.0.4, tags: [storage]}}\ncss:\n  - {{id: 1, host: n1, space_gb: 100, free_gb: 10}}\n  - {{id: 2, host: n2, space_gb: 100, free_gb: {free}}}\n  - {{id: 3, host: n3, space_gb: 100, free_gb: {free}}}\n  - {{id: 4, host: n4, space_gb: 100, free_gb: {free}}}\nmdss:\n  - {{id: 1, host: n2, master: true}}\n")
+    };
+    let short = Lab::with_scenario(&scenario(20));
+    short.query("log(\"look\");").status(0);
+    let before = short.state();
+    unchanged(short.run(&["remove-cs", "1", "--yes"]).status(3)).stderr_has(
+        "free_space: all tiers (vstorage stat shows no tiers): 60 GB free on the other active CSs to re-replicate 90 GB",
+    );
+    assert_eq!(before, short.state(), "the refused run changed the lab");
+
+    let enough = Lab::with_scenario(&scenario(30));
+    enough
+        .run(&["remove-cs", "1", "--yes"])
+        .status(0)
+        .stdout_has("removed: CS#1 from the cluster");
+}
+
+/// Kills a reference example that calls what does not exist: the pages as committed pass
+/// the type check, and the same pages with one call renamed do not.
+#[test]
+fn a_reference_example_calling_a_missing_function_fails_the_doc_lint() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/book/src/reference");
+    let mut pages = std::collections::BTreeMap::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = format!("reference/{}", path.file_name().unwrap().to_string_lossy());
+        pages.insert(name, fs::read_to_string(&path).unwrap());
+    }
+    assert!(pages.len() > 5, "reference pages found: {}", pages.len());
+    assert_eq!(
+        vzrun::commands::doc::lint_examples(&pages),
+        Vec::<String>::new()
+    );
+    let page = pages.get_mut("reference/prlctl.md").unwrap();
+    assert!(page.contains("prlctl::info(h)"), "the page has the call");
+    *page = page.replacen("prlctl::info(h)", "prlctl::inf(h)", 1);
+    let problems = vzrun::commands::doc::lint_examples(&pages);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("reference/prlctl.md example ")
+            && problems[0].contains("unknown function prlctl::inf"),
+        "{problems:?}"
+    );
+    // And `vzrun doc` itself fails on such pages, not only the library call.
+    Test::new()
+        .args([
+            "doc",
+            "--check",
+            "--dir",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/book/src"),
+        ])
+        .run()
+        .status(0);
+}
+
+/// Kills the SSH write dropping the requested mode (`$2` not applied): over real sshd, an
+/// existing 0600 file written with mode 0440 ends 0440, and a new file gets the mode asked
+/// for, not the default 0644.
+#[test]
+fn a_file_written_over_ssh_gets_the_mode_asked_for() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let existing = cluster.path("sudoers-zabbix");
+    fs::write(&existing, "old\n").unwrap();
+    fs::set_permissions(&existing, fs::Permissions::from_mode(0o600)).unwrap();
+    let created = cluster.path("new.conf");
+    Test::new()
+        .file(
+            "r.rhai",
+            &format!(
+                "//! Modes.\nlet h = host(\"msk-01\");\nfile::write(h, \"{}\", \"zabbix ALL=(ALL) NOPASSWD: /usr/bin/vstorage\\n\", #{{mode: 0o440}});\nfile::write(h, \"{}\", \"x=1\\n\", #{{mode: \"0640\"}});\n",
+                existing.display(),
+                created.display()
+            ),
+        )
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./r.rhai")
+        .run()
+        .status(0);
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(
+        fs::read_to_string(&existing).unwrap(),
+        "zabbix ALL=(ALL) NOPASSWD: /usr/bin/vstorage\n"
+    );
+    assert_eq!(mode(&existing), 0o440);
+    assert_eq!(fs::read_to_string(&created).unwrap(), "x=1\n");
+    assert_eq!(mode(&created), 0o640);
+}
