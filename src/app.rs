@@ -106,6 +106,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Resume { run_id } => {
             commands::resume::run(&run_id, &cli.global, install_interrupt_handler())
         }
+        Command::Lab(args) => crate::rehearse::lab_command(&args, &cli.global),
+        Command::Rehearse(args) => crate::rehearse::rehearse_command(&args, &cli.global),
         Command::Doc { dir, check } => commands::doc::run(&dir, check),
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -17,6 +17,7 @@ mod maintenance;
 mod monitoring;
 mod plan;
 mod prlctl;
+mod rehearse;
 mod reliability;
 mod ssh;
 mod sshd;

@@ -1,0 +1,666 @@
+//! `vzrun lab capture`: a lab scenario made from what a cluster shows, so that runbooks can be
+//! planned and rehearsed against a copy of the operator's own cluster instead of the
+//! built-in one.
+//!
+//! Every probe is read-only and goes through the host's transport (SSH for an inventory, the
+//! lab for `--lab`), and every answer is read by the parser the primitives use: the capture
+//! sees the cluster exactly as runbooks will. Secrets (sudoers, keys) are never read. What
+//! could not be read, or what the scenario cannot express, is written into the scenario as
+//! YAML comments, so the operator knows where the copy differs from the original.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cluster::Cluster;
+use crate::cmd::Cmd;
+use crate::host::Host;
+use crate::parse;
+
+/// The configuration files the catalog's runbooks read or edit; captured verbatim.
+/// `/etc/sudoers` is left out on purpose: it is a secret, and no runbook plans from it.
+const CONF_FILES: &[&str] = &[
+    "/etc/fstab",
+    "/etc/vz/vz.conf",
+    "/etc/vz/pfcache.conf",
+    "/etc/vz/pcompact.conf",
+    "/etc/vz/vstorage-limits.conf",
+    "/etc/sysctl.d/99-vzctl.conf",
+    "/etc/hostname",
+];
+
+/// Files never captured, named in the scenario so their absence is not a surprise.
+const SECRETS: &[&str] = &["/etc/sudoers", "/root/.ssh", "/etc/ssh/ssh_host_*_key"];
+
+/// The sysctl keys the catalog's runbooks read or set (sysctl-baseline, memory-tuning,
+/// drop-caches, ...).
+const SYSCTL_KEYS: &[&str] = &[
+    "net.ipv4.ip_forward",
+    "fs.file-max",
+    "kernel.sysrq",
+    "kernel.panic",
+    "vm.min_free_kbytes",
+    "vm.overcommit_memory",
+    "vm.swappiness",
+    "vm.vfs_cache_pressure",
+    "net.ipv4.tcp_rmem",
+    "kernel.pid_max",
+    "fs.nr_open",
+    "vm.drop_caches",
+];
+
+/// The units every scenario host has (see the lab's scenario builder): a capture names
+/// those that are not running.
+const BASE_UNITS: &[&str] = &[
+    "firewalld.service",
+    "prl-disp.service",
+    "vcmmd.service",
+    "vstorage-fs.service",
+    "vstorage-csd.target",
+    "vstorage-mdsd.target",
+    "chronyd.service",
+    "sshd.service",
+];
+
+#[derive(Debug, Default, Serialize)]
+pub struct CapturedScenario {
+    cluster: String,
+    speed: f64,
+    replicas: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    license: Option<CapturedLicense>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stat_tiers: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    config: BTreeMap<String, String>,
+    hosts: Vec<CapturedHost>,
+    mdss: Vec<CapturedMds>,
+    css: Vec<CapturedCs>,
+    ves: Vec<CapturedVe>,
+    /// Not serialized: written as comments at the top.
+    #[serde(skip)]
+    pub gaps: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct CapturedLicense {
+    key: String,
+    status: String,
+    capacity_tb: u64,
+    expiration: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct CapturedHost {
+    name: String,
+    address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hostname: Option<String>,
+    tags: Vec<String>,
+    cpus: u32,
+    memory_mb: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    disks: Vec<CapturedDisk>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    files: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    sysctl: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pending_jobs: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stopped_units: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    firewall_ports: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    firewall_permanent_ports: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum CapturedDisk {
+    Spare(String),
+    Used {
+        device: String,
+        kind: &'static str,
+        size_gb: u64,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct CapturedMds {
+    id: u64,
+    host: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    master: bool,
+    status: String,
+}
+
+#[derive(Debug, Serialize)]
+struct CapturedCs {
+    id: u64,
+    host: String,
+    tier: u64,
+    space_gb: u64,
+    free_gb: u64,
+    status: String,
+}
+
+#[derive(Debug, Serialize)]
+struct CapturedVe {
+    name: String,
+    uuid: String,
+    kind: String,
+    host: String,
+    status: String,
+    ip: Vec<String>,
+    memsize: u64,
+    cpus: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    ostemplate: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    tier: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    ha_prio: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<String>,
+    /// Its replication (get-attr); a scenario gives every VE the cluster's.
+    #[serde(skip)]
+    replicas: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+const GB: u64 = 1 << 30;
+
+/// Runs one read-only probe; its stdout, or why it could not be read.
+fn probe(host: &Host, argv: &[&str]) -> Result<String, String> {
+    let cmd = Cmd::read(argv.iter().copied());
+    match host.transport().run(&cmd) {
+        Ok(out) if out.success() => Ok(out.stdout),
+        Ok(out) => Err(format!(
+            "`{}` exited {}: {}",
+            argv.join(" "),
+            out.code,
+            out.stderr.trim()
+        )),
+        Err(e) => Err(format!("`{}`: {e}", argv.join(" "))),
+    }
+}
+
+fn read_file(host: &Host, path: &str) -> Result<String, String> {
+    match host.transport().read_file(path) {
+        Ok(Some(bytes)) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Ok(None) => Err(format!("{path}: no such file")),
+        Err(e) => Err(format!("{path}: {e}")),
+    }
+}
+
+/// Captures every host of the cluster. A host that does not answer is kept (name, address,
+/// tags) with a comment saying so; the capture never fails half-way.
+pub fn capture(cluster: &Cluster) -> CapturedScenario {
+    let mut scenario = CapturedScenario {
+        cluster: cluster.name().to_string(),
+        speed: 0.05,
+        replicas: "3:2".into(),
+        ..Default::default()
+    };
+    for secret in SECRETS {
+        scenario
+            .gaps
+            .push(format!("not captured (secret): {secret}"));
+    }
+    let mut addresses: BTreeMap<String, String> = BTreeMap::new();
+    let mut stat_text = None;
+    let mut license_view = None;
+    for host in cluster.hosts() {
+        let mut gap = |what: String| scenario.gaps.push(format!("{}: {what}", host.name()));
+        let mut captured = CapturedHost {
+            name: host.name().to_string(),
+            address: host.address().to_string(),
+            tags: host.tags().to_vec(),
+            cpus: 32,
+            memory_mb: 262_144,
+            ..Default::default()
+        };
+        addresses.insert(host.address().to_string(), host.name().to_string());
+        for alias in host.aliases() {
+            addresses.insert(alias.clone(), host.name().to_string());
+        }
+        match probe(host, &["nproc"]).map(|t| t.trim().parse::<u32>()) {
+            Ok(Ok(cpus)) => captured.cpus = cpus,
+            Ok(Err(e)) => gap(format!("nproc: {e}; 32 CPUs assumed")),
+            Err(e) => {
+                // A host that does not answer is not probed further: every probe would wait
+                // for its deadline.
+                gap(format!(
+                    "does not answer ({e}); only its inventory entry is kept"
+                ));
+                scenario.hosts.push(captured);
+                continue;
+            }
+        }
+        match read_file(host, "/proc/meminfo") {
+            Ok(text) => match meminfo_total_mb(&text) {
+                Some(mb) => captured.memory_mb = mb,
+                None => gap("/proc/meminfo has no MemTotal; 256 GB assumed".into()),
+            },
+            Err(e) => gap(format!("{e}; 256 GB assumed")),
+        }
+        if let Ok(name) = probe(host, &["hostname"]) {
+            let name = name.trim();
+            if !name.is_empty() && name != host.name() {
+                captured.hostname = Some(name.to_string());
+            }
+        }
+        match probe(host, &["ip", "-o", "-4", "addr", "show"]) {
+            Ok(text) => {
+                for address in parse::net::ip_addresses(&text) {
+                    addresses.entry(address).or_insert(host.name().to_string());
+                }
+            }
+            Err(e) => gap(format!("its addresses: {e}")),
+        }
+        for path in CONF_FILES {
+            match read_file(host, path) {
+                Ok(text) => {
+                    captured.files.insert(path.to_string(), text);
+                }
+                Err(e) => gap(e),
+            }
+        }
+        let bs_list = format!("/etc/vstorage/clusters/{}/bs.list", cluster.name());
+        match read_file(host, &bs_list) {
+            Ok(text) => {
+                captured.files.insert(bs_list, text);
+            }
+            Err(e) => gap(e),
+        }
+        for key in SYSCTL_KEYS {
+            match probe(host, &["sysctl", "-n", key]) {
+                Ok(value) => {
+                    captured
+                        .sysctl
+                        .insert(key.to_string(), value.trim_end_matches('\n').to_string());
+                }
+                Err(e) => gap(e),
+            }
+        }
+        capture_units(host, cluster.name(), &mut captured, &mut gap);
+        capture_firewall(host, &mut captured, &mut gap);
+        capture_disks(host, &mut captured, &mut gap);
+        capture_ves(host, cluster.name(), &mut scenario.ves, &mut gap);
+        if let Ok(networks) = probe(host, &["prlsrvctl", "net", "list", "-j"]) {
+            let default = ["Bridged/bridged", "Host-Only/host-only"];
+            match crate::primitives::prlsrvctl::parse_net_list_json(&networks) {
+                Ok(list) => {
+                    let seen: Vec<String> = list
+                        .iter()
+                        .map(|n| format!("{}/{}", n.name, n.kind))
+                        .collect();
+                    if seen != default {
+                        gap(format!(
+                            "virtual networks {seen:?}: the scenario gives every host Bridged and Host-Only"
+                        ));
+                    }
+                }
+                Err(e) => gap(format!("prlsrvctl net list -j: {e}")),
+            }
+        }
+        if stat_text.is_none() {
+            stat_text = probe(host, &["vstorage", "-c", cluster.name(), "stat"]).ok();
+            if stat_text.is_some() {
+                storage_extras(
+                    host,
+                    cluster.name(),
+                    &mut scenario.config,
+                    &mut license_view,
+                );
+            }
+        }
+        scenario.hosts.push(captured);
+    }
+    match stat_text.as_deref().map(parse::vstorage::stat) {
+        Some(Ok(stat)) => {
+            storage_from_stat(&stat, &addresses, &mut scenario);
+            if let Some(license) = &mut scenario.license {
+                if license.expiration.is_empty() {
+                    license.expiration = license_view.unwrap_or_else(|| "12/31/2027".into());
+                }
+            }
+        }
+        Some(Err(e)) => scenario.gaps.push(format!("vstorage stat: {e}")),
+        None => scenario
+            .gaps
+            .push("vstorage stat: no host answered; no CS, MDS or license captured".into()),
+    }
+    let replicas = scenario.replicas.clone();
+    for ve in &scenario.ves {
+        if let Some(own) = ve.replicas.as_ref().filter(|r| **r != replicas) {
+            scenario.gaps.push(format!(
+                "{}: replicas {own}; the scenario gives every VE the cluster's {replicas}",
+                ve.name
+            ));
+        }
+    }
+    scenario
+}
+
+/// The cluster's parameters (`get-config`) and the license's expiration, which the VZ7
+/// `stat` does not print.
+fn storage_extras(
+    host: &Host,
+    cluster: &str,
+    config: &mut BTreeMap<String, String>,
+    expiration: &mut Option<String>,
+) {
+    if let Ok(text) = probe(host, &["vstorage", "-c", cluster, "get-config"]) {
+        *config = parse::vstorage::config(&text);
+    }
+    // view-license: the lab's `Key: value` layout is invented (no public sample); only the
+    // `Expiration:` field is read, as the license runbook reads it.
+    if let Ok(text) = probe(host, &["vstorage", "-c", cluster, "view-license"]) {
+        *expiration = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Expiration:"))
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty());
+    }
+}
+
+/// `MemTotal:       263921900 kB` (proc(5)) in MB.
+fn meminfo_total_mb(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
+fn capture_units(
+    host: &Host,
+    cluster: &str,
+    captured: &mut CapturedHost,
+    gap: &mut impl FnMut(String),
+) {
+    let text = match probe(
+        host,
+        &["systemctl", "list-units", "--all", "--no-legend", "--plain"],
+    ) {
+        Ok(text) => text,
+        Err(e) => return gap(e),
+    };
+    let rows = parse::systemd::list_units(&text);
+    for row in &rows {
+        let base = BASE_UNITS.contains(&row.unit.as_str());
+        let storage = row.unit.starts_with(&format!("vstorage-csd.{cluster}."))
+            || row.unit.starts_with(&format!("vstorage-mdsd.{cluster}."));
+        if !row.job.is_empty() && (base || storage) {
+            captured
+                .pending_jobs
+                .insert(row.unit.clone(), row.job.clone());
+        } else if base && row.active != "active" {
+            captured.stopped_units.push(row.unit.clone());
+        } else if !base && !storage && row.active == "active" {
+            gap(format!(
+                "unit {} runs; the scenario's hosts have only the Virtuozzo units",
+                row.unit
+            ));
+        }
+    }
+}
+
+fn capture_firewall(host: &Host, captured: &mut CapturedHost, gap: &mut impl FnMut(String)) {
+    let words =
+        |text: String| -> Vec<String> { text.split_whitespace().map(str::to_string).collect() };
+    match probe(host, &["firewall-cmd", "--list-ports"]) {
+        Ok(text) => captured.firewall_ports = Some(words(text)),
+        Err(e) => gap(e),
+    }
+    match probe(host, &["firewall-cmd", "--permanent", "--list-ports"]) {
+        Ok(text) => captured.firewall_permanent_ports = Some(words(text)),
+        Err(e) => gap(e),
+    }
+}
+
+/// Whole disks from `lsblk -P -p` (util-linux pairs, parsed as the disk primitives do):
+/// blank ones are spares; CS disks are left out (each CS brings its own disk); others are
+/// kept with their kind.
+fn capture_disks(host: &Host, captured: &mut CapturedHost, gap: &mut impl FnMut(String)) {
+    let text = match probe(
+        host,
+        &[
+            "lsblk",
+            "-P",
+            "-p",
+            "-b",
+            "-o",
+            "NAME,TYPE,FSTYPE,MOUNTPOINT,SIZE",
+        ],
+    ) {
+        Ok(text) => text,
+        Err(e) => return gap(e),
+    };
+    let rows = crate::primitives::disk_usage::parse_lsblk_pairs(&text);
+    let get = |row: &BTreeMap<String, String>, key: &str| row.get(key).cloned().unwrap_or_default();
+    for (i, row) in rows.iter().enumerate() {
+        if get(row, "TYPE") != "disk" {
+            continue;
+        }
+        let device = get(row, "NAME");
+        let children: Vec<&BTreeMap<String, String>> = rows[i + 1..]
+            .iter()
+            .take_while(|r| get(r, "TYPE") != "disk")
+            .collect();
+        let mounted = children
+            .iter()
+            .map(|c| get(c, "MOUNTPOINT"))
+            .find(|m| !m.is_empty());
+        let size_gb = get(row, "SIZE").parse::<u64>().map_or(1862, |b| b / GB);
+        let kind = match (get(row, "FSTYPE").as_str(), &mounted) {
+            (_, Some(m)) if m.starts_with("/vstorage/") => continue,
+            ("LVM2_member", _) => "lvm-pv",
+            ("linux_raid_member", _) => "raid-member",
+            ("swap", _) => "swap",
+            (_, Some(_)) => "mounted",
+            _ if !children.is_empty() => "partitioned",
+            _ => {
+                captured.disks.push(CapturedDisk::Spare(device));
+                continue;
+            }
+        };
+        captured.disks.push(CapturedDisk::Used {
+            device,
+            kind,
+            size_gb,
+        });
+    }
+}
+
+fn capture_ves(
+    host: &Host,
+    cluster: &str,
+    ves: &mut Vec<CapturedVe>,
+    gap: &mut impl FnMut(String),
+) {
+    let info = match probe(host, &["prlctl", "list", "-a", "-i", "-f", "-j"])
+        .and_then(|t| parse::prlctl::info_json(&t).map_err(|e| e.to_string()))
+    {
+        Ok(info) => info,
+        Err(e) => return gap(e),
+    };
+    let rows = match probe(
+        host,
+        &[
+            "prlctl",
+            "list",
+            "-a",
+            "-j",
+            "-o",
+            parse::prlctl::LIST_FIELDS,
+        ],
+    )
+    .and_then(|t| parse::prlctl::list_json(&t).map_err(|e| e.to_string()))
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            gap(e);
+            Vec::new()
+        }
+    };
+    for ve in info {
+        let ips = rows
+            .iter()
+            .find(|r| r.uuid == ve.uuid)
+            .map(|r| {
+                r.ips
+                    .iter()
+                    .map(|ip| ip.split('/').next().unwrap_or(ip).to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let default_network = if ve.kind == "VM" {
+            Some("Bridged")
+        } else {
+            None
+        };
+        let network = ve.networks.first().cloned();
+        if ve.networks.len() > 1 {
+            gap(format!(
+                "{}: adapters on {:?}; the scenario keeps the first",
+                ve.name, ve.networks
+            ));
+        }
+        // Tier and replicas are attributes of the VE's home on the cluster file system.
+        let attrs = probe(host, &["vstorage", "-c", cluster, "get-attr", &ve.home])
+            .and_then(|t| parse::vstorage::attrs(&t).map_err(|e| e.to_string()));
+        let tier = match &attrs {
+            Ok(a) => a
+                .values
+                .get("tier")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0),
+            Err(e) => {
+                gap(format!("{}: its tier ({e}); 0 assumed", ve.name));
+                0
+            }
+        };
+        ves.push(CapturedVe {
+            name: ve.name.clone(),
+            tier,
+            uuid: ve.uuid.clone(),
+            kind: ve.kind.clone(),
+            host: host.name().to_string(),
+            status: ve.status.clone(),
+            ip: ips,
+            memsize: ve.memsize_mb.unwrap_or(2048),
+            cpus: ve.cpus.unwrap_or(0),
+            ostemplate: ve.os.clone(),
+            ha_prio: ve.ha_prio,
+            replicas: attrs.ok().and_then(|a| a.values.get("replicas").cloned()),
+            network: network.filter(|n| Some(n.as_str()) != default_network),
+        });
+    }
+}
+
+/// CSs, MDSs, license and replication from `vstorage stat`, each placed on the host whose
+/// address (inventory, storage alias or `ip addr`) `stat` prints.
+fn storage_from_stat(
+    stat: &parse::vstorage::Stat,
+    addresses: &BTreeMap<String, String>,
+    scenario: &mut CapturedScenario,
+) {
+    if let (Some(norm), Some(min)) = (stat.replicas_norm, stat.replicas_limit) {
+        scenario.replicas = format!("{norm}:{min}");
+    }
+    let host_of = |address: &str| addresses.get(address.split(':').next().unwrap_or(address));
+    let tiers_known = stat.cs.iter().any(|c| c.tier.is_some());
+    scenario.stat_tiers = tiers_known;
+    if !tiers_known && !stat.cs.is_empty() {
+        scenario.gaps.push(
+            "CS tiers: vstorage stat prints no TIER column; tier 0 written for each CS".into(),
+        );
+    }
+    // The host a service's address belongs to, noting it as the storage address when it is
+    // not the inventory's; a gap when no host has it.
+    let place = |scenario: &mut CapturedScenario, what: String, address: &str| {
+        let Some(host) = host_of(address) else {
+            scenario.gaps.push(format!(
+                "{what} on {address}: no host of the inventory has that address"
+            ));
+            return None;
+        };
+        note_storage_address(scenario, host, address);
+        Some(host.clone())
+    };
+    for cs in &stat.cs {
+        let Some(host) = place(scenario, format!("CS#{}", cs.id), &cs.host) else {
+            continue;
+        };
+        scenario.css.push(CapturedCs {
+            id: cs.id,
+            host: host.clone(),
+            tier: cs.tier.unwrap_or(0),
+            space_gb: cs.space.map_or(0, |b| b / GB),
+            free_gb: cs.free.map_or(0, |b| b / GB),
+            status: cs.status.clone(),
+        });
+    }
+    for mds in &stat.mds {
+        let Some(host) = place(scenario, format!("MDS#{}", mds.id), &mds.host) else {
+            continue;
+        };
+        scenario.mdss.push(CapturedMds {
+            id: mds.id,
+            host: host.clone(),
+            master: mds.master,
+            status: mds.status.clone(),
+        });
+    }
+    let license = &stat.license;
+    if license.key.is_empty() {
+        scenario
+            .gaps
+            .push("license: vstorage stat shows no key; the scenario's default is used".into());
+    } else {
+        scenario.license = Some(CapturedLicense {
+            key: license.key.clone(),
+            status: license.status.clone(),
+            capacity_tb: license
+                .capacity
+                .trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap_or(100),
+            expiration: license.expiration.clone(),
+        });
+    }
+}
+
+/// A host whose CSs or MDSs `stat` shows under another address than its inventory one has
+/// that address as its storage address.
+fn note_storage_address(scenario: &mut CapturedScenario, host: &str, stat_host: &str) {
+    let address = stat_host.split(':').next().unwrap_or(stat_host);
+    if let Some(h) = scenario.hosts.iter_mut().find(|h| h.name == host) {
+        if h.address != address {
+            h.storage_address = Some(address.to_string());
+        }
+    }
+}
+
+impl CapturedScenario {
+    /// The scenario as YAML, with what was not captured as comments on top.
+    pub fn to_yaml(&self) -> String {
+        let mut out = String::from(
+            "# Captured by `vzrun lab capture`: load it with `vzrun --lab=FILE ...`.\n",
+        );
+        if !self.gaps.is_empty() {
+            out.push_str("# Not captured, or not expressible in a scenario:\n");
+            for gap in &self.gaps {
+                out.push_str(&format!("#   - {}\n", gap.replace('\n', " ")));
+            }
+        }
+        out.push_str(&serde_yaml::to_string(self).expect("a scenario serializes"));
+        out
+    }
+}
