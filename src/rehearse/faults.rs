@@ -183,3 +183,46 @@ impl Faults {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab() -> LabState {
+        crate::lab::load(crate::lab::DEFAULT_SCENARIO, "default").unwrap()
+    }
+
+    #[test]
+    fn the_same_seed_and_run_draw_the_same_faults() {
+        let lab = lab();
+        let focus = ["msk-07".to_string()];
+        let draw = |seed, run| {
+            Faults::draw(&mut Rng::for_run(seed, run), run, &lab, 500, &focus).describe()
+        };
+        assert_eq!(draw(42, 3), draw(42, 3));
+        let all: Vec<String> = (1..20).map(|run| draw(42, run)).collect();
+        assert!(
+            all.iter().any(|f| f != &all[0]),
+            "every run drew {}",
+            all[0]
+        );
+    }
+
+    #[test]
+    fn run_zero_has_no_fault_and_faults_go_where_the_arguments_point() {
+        let lab = lab();
+        let focus = ["msk-07".to_string()];
+        assert_eq!(
+            Faults::draw(&mut Rng::for_run(1, 0), 0, &lab, 500, &focus).describe(),
+            "none"
+        );
+        for run in 1..50 {
+            let faults = Faults::draw(&mut Rng::for_run(9, run), run, &lab, 500, &focus);
+            let slow = faults.slow_starts.iter().map(|(ve, _)| ve);
+            for ve in slow.chain(faults.failing_migrations.iter().map(|(ve, _)| ve)) {
+                let on = lab.ves.iter().find(|v| &v.name == ve).unwrap();
+                assert_eq!(on.host.as_deref(), Some("msk-07"), "{ve}");
+            }
+        }
+    }
+}
