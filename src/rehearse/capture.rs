@@ -213,104 +213,34 @@ pub fn capture(cluster: &Cluster) -> CapturedScenario {
             .gaps
             .push(format!("not captured (secret): {secret}"));
     }
+    // Hosts are probed at once (each over its own connection): a capture of a large
+    // cluster takes as long as its slowest host, not the sum of them.
+    let captures: Vec<HostCapture> = std::thread::scope(|scope| {
+        let workers: Vec<_> = cluster
+            .hosts()
+            .iter()
+            .map(|host| scope.spawn(move || capture_host(host, cluster.name())))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a host's capture does not panic"))
+            .collect()
+    });
     let mut addresses: BTreeMap<String, String> = BTreeMap::new();
     let mut stat_text = None;
     let mut license_view = None;
-    for host in cluster.hosts() {
-        let mut gap = |what: String| scenario.gaps.push(format!("{}: {what}", host.name()));
-        let mut captured = CapturedHost {
-            name: host.name().to_string(),
-            address: host.address().to_string(),
-            tags: host.tags().to_vec(),
-            cpus: 32,
-            memory_mb: 262_144,
-            ..Default::default()
-        };
-        addresses.insert(host.address().to_string(), host.name().to_string());
-        for alias in host.aliases() {
-            addresses.insert(alias.clone(), host.name().to_string());
+    for (host, capture) in cluster.hosts().iter().zip(captures) {
+        for address in capture.addresses {
+            addresses.entry(address).or_insert(host.name().to_string());
         }
-        match probe(host, &["nproc"]).map(|t| t.trim().parse::<u32>()) {
-            Ok(Ok(cpus)) => captured.cpus = cpus,
-            Ok(Err(e)) => gap(format!("nproc: {e}; 32 CPUs assumed")),
-            Err(e) => {
-                // A host that does not answer is not probed further: every probe would wait
-                // for its deadline.
-                gap(format!(
-                    "does not answer ({e}); only its inventory entry is kept"
-                ));
-                scenario.hosts.push(captured);
-                continue;
-            }
-        }
-        match read_file(host, "/proc/meminfo") {
-            Ok(text) => match meminfo_total_mb(&text) {
-                Some(mb) => captured.memory_mb = mb,
-                None => gap("/proc/meminfo has no MemTotal; 256 GB assumed".into()),
-            },
-            Err(e) => gap(format!("{e}; 256 GB assumed")),
-        }
-        if let Ok(name) = probe(host, &["hostname"]) {
-            let name = name.trim();
-            if !name.is_empty() && name != host.name() {
-                captured.hostname = Some(name.to_string());
-            }
-        }
-        match probe(host, &["ip", "-o", "-4", "addr", "show"]) {
-            Ok(text) => {
-                for address in parse::net::ip_addresses(&text) {
-                    addresses.entry(address).or_insert(host.name().to_string());
-                }
-            }
-            Err(e) => gap(format!("its addresses: {e}")),
-        }
-        for path in CONF_FILES {
-            match read_file(host, path) {
-                Ok(text) => {
-                    captured.files.insert(path.to_string(), text);
-                }
-                Err(e) => gap(e),
-            }
-        }
-        let bs_list = format!("/etc/vstorage/clusters/{}/bs.list", cluster.name());
-        match read_file(host, &bs_list) {
-            Ok(text) => {
-                captured.files.insert(bs_list, text);
-            }
-            Err(e) => gap(e),
-        }
-        for key in SYSCTL_KEYS {
-            match probe(host, &["sysctl", "-n", key]) {
-                Ok(value) => {
-                    captured
-                        .sysctl
-                        .insert(key.to_string(), value.trim_end_matches('\n').to_string());
-                }
-                Err(e) => gap(e),
-            }
-        }
-        capture_units(host, cluster.name(), &mut captured, &mut gap);
-        capture_firewall(host, &mut captured, &mut gap);
-        capture_disks(host, &mut captured, &mut gap);
-        capture_ves(host, cluster.name(), &mut scenario.ves, &mut gap);
-        if let Ok(networks) = probe(host, &["prlsrvctl", "net", "list", "-j"]) {
-            let default = ["Bridged/bridged", "Host-Only/host-only"];
-            match crate::primitives::prlsrvctl::parse_net_list_json(&networks) {
-                Ok(list) => {
-                    let seen: Vec<String> = list
-                        .iter()
-                        .map(|n| format!("{}/{}", n.name, n.kind))
-                        .collect();
-                    if seen != default {
-                        gap(format!(
-                            "virtual networks {seen:?}: the scenario gives every host Bridged and Host-Only"
-                        ));
-                    }
-                }
-                Err(e) => gap(format!("prlsrvctl net list -j: {e}")),
-            }
-        }
-        if stat_text.is_none() {
+        scenario.gaps.extend(
+            capture
+                .gaps
+                .into_iter()
+                .map(|gap| format!("{}: {gap}", host.name())),
+        );
+        scenario.ves.extend(capture.ves);
+        if stat_text.is_none() && capture.answers {
             stat_text = probe(host, &["vstorage", "-c", cluster.name(), "stat"]).ok();
             if stat_text.is_some() {
                 storage_extras(
@@ -321,7 +251,7 @@ pub fn capture(cluster: &Cluster) -> CapturedScenario {
                 );
             }
         }
-        scenario.hosts.push(captured);
+        scenario.hosts.push(capture.host);
     }
     match stat_text.as_deref().map(parse::vstorage::stat) {
         Some(Ok(stat)) => {
@@ -368,6 +298,126 @@ fn storage_extras(
             .find_map(|l| l.trim().strip_prefix("Expiration:"))
             .map(|e| e.trim().to_string())
             .filter(|e| !e.is_empty());
+    }
+}
+
+/// What one host showed: its entry, its VEs, the addresses it answers on (inventory,
+/// aliases, `ip addr`), and what could not be read.
+struct HostCapture {
+    host: CapturedHost,
+    ves: Vec<CapturedVe>,
+    gaps: Vec<String>,
+    addresses: Vec<String>,
+    /// It answered its first probe (a host that does not is not probed further).
+    answers: bool,
+}
+
+/// Probes one host, read-only.
+fn capture_host(host: &Host, cluster: &str) -> HostCapture {
+    let mut gaps = Vec::new();
+    let mut gap = |what: String| gaps.push(what);
+    let mut captured = CapturedHost {
+        name: host.name().to_string(),
+        address: host.address().to_string(),
+        tags: host.tags().to_vec(),
+        cpus: 32,
+        memory_mb: 262_144,
+        ..Default::default()
+    };
+    let mut addresses: Vec<String> = std::iter::once(host.address())
+        .chain(host.aliases().iter().map(String::as_str))
+        .map(str::to_string)
+        .collect();
+    let mut ves = Vec::new();
+    match probe(host, &["nproc"]).map(|t| t.trim().parse::<u32>()) {
+        Ok(Ok(cpus)) => captured.cpus = cpus,
+        Ok(Err(e)) => gap(format!("nproc: {e}; 32 CPUs assumed")),
+        Err(e) => {
+            // A host that does not answer is not probed further: every probe would wait
+            // for its deadline.
+            gap(format!(
+                "does not answer ({e}); only its inventory entry is kept"
+            ));
+            return HostCapture {
+                host: captured,
+                ves,
+                gaps,
+                addresses,
+                answers: false,
+            };
+        }
+    }
+    match read_file(host, "/proc/meminfo") {
+        Ok(text) => match meminfo_total_mb(&text) {
+            Some(mb) => captured.memory_mb = mb,
+            None => gap("/proc/meminfo has no MemTotal; 256 GB assumed".into()),
+        },
+        Err(e) => gap(format!("{e}; 256 GB assumed")),
+    }
+    if let Ok(name) = probe(host, &["hostname"]) {
+        let name = name.trim();
+        if !name.is_empty() && name != host.name() {
+            captured.hostname = Some(name.to_string());
+        }
+    }
+    match probe(host, &["ip", "-o", "-4", "addr", "show"]) {
+        Ok(text) => {
+            addresses.extend(parse::net::ip_addresses(&text));
+        }
+        Err(e) => gap(format!("its addresses: {e}")),
+    }
+    for path in CONF_FILES {
+        match read_file(host, path) {
+            Ok(text) => {
+                captured.files.insert(path.to_string(), text);
+            }
+            Err(e) => gap(e),
+        }
+    }
+    let bs_list = format!("/etc/vstorage/clusters/{}/bs.list", cluster);
+    match read_file(host, &bs_list) {
+        Ok(text) => {
+            captured.files.insert(bs_list, text);
+        }
+        Err(e) => gap(e),
+    }
+    for key in SYSCTL_KEYS {
+        match probe(host, &["sysctl", "-n", key]) {
+            Ok(value) => {
+                captured
+                    .sysctl
+                    .insert(key.to_string(), value.trim_end_matches('\n').to_string());
+            }
+            Err(e) => gap(e),
+        }
+    }
+    capture_units(host, cluster, &mut captured, &mut gap);
+    capture_firewall(host, &mut captured, &mut gap);
+    capture_disks(host, &mut captured, &mut gap);
+    capture_ves(host, cluster, &mut ves, &mut gap);
+    if let Ok(networks) = probe(host, &["prlsrvctl", "net", "list", "-j"]) {
+        let default = ["Bridged/bridged", "Host-Only/host-only"];
+        match crate::primitives::prlsrvctl::parse_net_list_json(&networks) {
+            Ok(list) => {
+                let seen: Vec<String> = list
+                    .iter()
+                    .map(|n| format!("{}/{}", n.name, n.kind))
+                    .collect();
+                if seen != default {
+                    gap(format!(
+                        "virtual networks {seen:?}: the scenario gives every host Bridged and Host-Only"
+                    ));
+                }
+            }
+            Err(e) => gap(format!("prlsrvctl net list -j: {e}")),
+        }
+    }
+    HostCapture {
+        host: captured,
+        ves,
+        gaps,
+        addresses,
+        answers: true,
     }
 }
 

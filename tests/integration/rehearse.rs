@@ -211,3 +211,39 @@ fn check_refuses_a_misspelt_ensure() {
         .status(1)
         .stdout_has("unknown `ensure: no-ves-on {node}`");
 }
+
+#[test]
+fn a_capture_over_ssh_reads_each_host_through_its_own_tools() {
+    let Some(cluster) = crate::sshd::SshCluster::start(2) else {
+        return;
+    };
+    let inventory = cluster.path("inventory.yaml");
+    let test = Test::new().arg("--inventory").arg(&inventory).args([
+        "lab",
+        "capture",
+        "-o",
+        "captured.yaml",
+    ]);
+    let path = test.path("captured.yaml");
+    let _captured = test.run().status(0);
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    for expected in [
+        "- name: msk-01",
+        "- name: msk-02",
+        // VEs come from each host's prlctl, CSs and MDSs from vstorage stat.
+        "name: web01",
+        "name: mail01",
+        "id: 1025",
+        "not captured (secret): /etc/sudoers",
+        // The lab's other nodes are not in this inventory: named, not dropped.
+        "#   - CS#1031 on 10.30.17.33: no host of the inventory has that address",
+    ] {
+        assert!(yaml.contains(expected), "no {expected:?} in:\n{yaml}");
+    }
+    // What was captured loads as a lab again.
+    Test::new()
+        .arg(format!("--lab={}", path.display()))
+        .args(["--lab-speed", "0", "hello"])
+        .run()
+        .status(0);
+}
