@@ -17,6 +17,10 @@ use crate::cmd::Cmd;
 use crate::host::Host;
 use crate::parse;
 
+use super::capture_storage::{
+    storage_extras, storage_from_stat, CapturedCs, CapturedLicense, CapturedMds,
+};
+
 /// The configuration files the catalog's runbooks read or edit; captured verbatim.
 /// `/etc/sudoers` is left out on purpose: it is a secret, and no runbook plans from it.
 const CONF_FILES: &[&str] = &[
@@ -64,62 +68,54 @@ const BASE_UNITS: &[&str] = &[
 
 #[derive(Debug, Default, Serialize)]
 pub struct CapturedScenario {
-    cluster: String,
-    speed: f64,
-    replicas: String,
+    pub(super) cluster: String,
+    pub(super) speed: f64,
+    pub(super) replicas: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    license: Option<CapturedLicense>,
+    pub(super) license: Option<CapturedLicense>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    stat_tiers: bool,
+    pub(super) stat_tiers: bool,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    config: BTreeMap<String, String>,
-    hosts: Vec<CapturedHost>,
-    mdss: Vec<CapturedMds>,
-    css: Vec<CapturedCs>,
-    ves: Vec<CapturedVe>,
+    pub(super) config: BTreeMap<String, String>,
+    pub(super) hosts: Vec<CapturedHost>,
+    pub(super) mdss: Vec<CapturedMds>,
+    pub(super) css: Vec<CapturedCs>,
+    pub(super) ves: Vec<CapturedVe>,
     /// Not serialized: written as comments at the top.
     #[serde(skip)]
     pub gaps: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct CapturedLicense {
-    key: String,
-    status: String,
-    capacity_tb: u64,
-    expiration: String,
-}
-
 #[derive(Debug, Default, Serialize)]
-struct CapturedHost {
-    name: String,
-    address: String,
+pub(super) struct CapturedHost {
+    pub(super) name: String,
+    pub(super) address: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    storage_address: Option<String>,
+    pub(super) storage_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    hostname: Option<String>,
-    tags: Vec<String>,
-    cpus: u32,
-    memory_mb: u64,
+    pub(super) hostname: Option<String>,
+    pub(super) tags: Vec<String>,
+    pub(super) cpus: u32,
+    pub(super) memory_mb: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    disks: Vec<CapturedDisk>,
+    pub(super) disks: Vec<CapturedDisk>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    files: BTreeMap<String, String>,
+    pub(super) files: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    sysctl: BTreeMap<String, String>,
+    pub(super) sysctl: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pending_jobs: BTreeMap<String, String>,
+    pub(super) pending_jobs: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    stopped_units: Vec<String>,
+    pub(super) stopped_units: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    firewall_ports: Option<Vec<String>>,
+    pub(super) firewall_ports: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    firewall_permanent_ports: Option<Vec<String>>,
+    pub(super) firewall_permanent_ports: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
-enum CapturedDisk {
+pub(super) enum CapturedDisk {
     Spare(String),
     Used {
         device: String,
@@ -129,55 +125,36 @@ enum CapturedDisk {
 }
 
 #[derive(Debug, Serialize)]
-struct CapturedMds {
-    id: u64,
-    host: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    master: bool,
-    status: String,
-}
-
-#[derive(Debug, Serialize)]
-struct CapturedCs {
-    id: u64,
-    host: String,
-    tier: u64,
-    space_gb: u64,
-    free_gb: u64,
-    status: String,
-}
-
-#[derive(Debug, Serialize)]
-struct CapturedVe {
-    name: String,
-    uuid: String,
-    kind: String,
-    host: String,
-    status: String,
-    ip: Vec<String>,
-    memsize: u64,
-    cpus: u64,
+pub(super) struct CapturedVe {
+    pub(super) name: String,
+    pub(super) uuid: String,
+    pub(super) kind: String,
+    pub(super) host: String,
+    pub(super) status: String,
+    pub(super) ip: Vec<String>,
+    pub(super) memsize: u64,
+    pub(super) cpus: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
-    ostemplate: String,
+    pub(super) ostemplate: String,
     #[serde(skip_serializing_if = "is_zero")]
-    tier: u64,
+    pub(super) tier: u64,
     #[serde(skip_serializing_if = "is_zero")]
-    ha_prio: u64,
+    pub(super) ha_prio: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    network: Option<String>,
+    pub(super) network: Option<String>,
     /// Its replication (get-attr); a scenario gives every VE the cluster's.
     #[serde(skip)]
-    replicas: Option<String>,
+    pub(super) replicas: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-const GB: u64 = 1 << 30;
+pub(super) const GB: u64 = 1 << 30;
 
 /// Runs one read-only probe; its stdout, or why it could not be read.
-fn probe(host: &Host, argv: &[&str]) -> Result<String, String> {
+pub(super) fn probe(host: &Host, argv: &[&str]) -> Result<String, String> {
     let cmd = Cmd::read(argv.iter().copied());
     match host.transport().run(&cmd) {
         Ok(out) if out.success() => Ok(out.stdout),
@@ -277,28 +254,6 @@ pub fn capture(cluster: &Cluster) -> CapturedScenario {
         }
     }
     scenario
-}
-
-/// The cluster's parameters (`get-config`) and the license's expiration, which the VZ7
-/// `stat` does not print.
-fn storage_extras(
-    host: &Host,
-    cluster: &str,
-    config: &mut BTreeMap<String, String>,
-    expiration: &mut Option<String>,
-) {
-    if let Ok(text) = probe(host, &["vstorage", "-c", cluster, "get-config"]) {
-        *config = parse::vstorage::config(&text);
-    }
-    // view-license: the lab's `Key: value` layout is invented (no public sample); only the
-    // `Expiration:` field is read, as the license runbook reads it.
-    if let Ok(text) = probe(host, &["vstorage", "-c", cluster, "view-license"]) {
-        *expiration = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Expiration:"))
-            .map(|e| e.trim().to_string())
-            .filter(|e| !e.is_empty());
-    }
 }
 
 /// What one host showed: its entry, its VEs, the addresses it answers on (inventory,
@@ -611,90 +566,6 @@ fn capture_ves(
             replicas: attrs.ok().and_then(|a| a.values.get("replicas").cloned()),
             network: network.filter(|n| Some(n.as_str()) != default_network),
         });
-    }
-}
-
-/// CSs, MDSs, license and replication from `vstorage stat`, each placed on the host whose
-/// address (inventory, storage alias or `ip addr`) `stat` prints.
-fn storage_from_stat(
-    stat: &parse::vstorage::Stat,
-    addresses: &BTreeMap<String, String>,
-    scenario: &mut CapturedScenario,
-) {
-    if let (Some(norm), Some(min)) = (stat.replicas_norm, stat.replicas_limit) {
-        scenario.replicas = format!("{norm}:{min}");
-    }
-    let host_of = |address: &str| addresses.get(address.split(':').next().unwrap_or(address));
-    let tiers_known = stat.cs.iter().any(|c| c.tier.is_some());
-    scenario.stat_tiers = tiers_known;
-    if !tiers_known && !stat.cs.is_empty() {
-        scenario.gaps.push(
-            "CS tiers: vstorage stat prints no TIER column; tier 0 written for each CS".into(),
-        );
-    }
-    // The host a service's address belongs to, noting it as the storage address when it is
-    // not the inventory's; a gap when no host has it.
-    let place = |scenario: &mut CapturedScenario, what: String, address: &str| {
-        let Some(host) = host_of(address) else {
-            scenario.gaps.push(format!(
-                "{what} on {address}: no host of the inventory has that address"
-            ));
-            return None;
-        };
-        note_storage_address(scenario, host, address);
-        Some(host.clone())
-    };
-    for cs in &stat.cs {
-        let Some(host) = place(scenario, format!("CS#{}", cs.id), &cs.host) else {
-            continue;
-        };
-        scenario.css.push(CapturedCs {
-            id: cs.id,
-            host: host.clone(),
-            tier: cs.tier.unwrap_or(0),
-            space_gb: cs.space.map_or(0, |b| b / GB),
-            free_gb: cs.free.map_or(0, |b| b / GB),
-            status: cs.status.clone(),
-        });
-    }
-    for mds in &stat.mds {
-        let Some(host) = place(scenario, format!("MDS#{}", mds.id), &mds.host) else {
-            continue;
-        };
-        scenario.mdss.push(CapturedMds {
-            id: mds.id,
-            host: host.clone(),
-            master: mds.master,
-            status: mds.status.clone(),
-        });
-    }
-    let license = &stat.license;
-    if license.key.is_empty() {
-        scenario
-            .gaps
-            .push("license: vstorage stat shows no key; the scenario's default is used".into());
-    } else {
-        scenario.license = Some(CapturedLicense {
-            key: license.key.clone(),
-            status: license.status.clone(),
-            capacity_tb: license
-                .capacity
-                .trim_end_matches(|c: char| !c.is_ascii_digit())
-                .parse()
-                .unwrap_or(100),
-            expiration: license.expiration.clone(),
-        });
-    }
-}
-
-/// A host whose CSs or MDSs `stat` shows under another address than its inventory one has
-/// that address as its storage address.
-fn note_storage_address(scenario: &mut CapturedScenario, host: &str, stat_host: &str) {
-    let address = stat_host.split(':').next().unwrap_or(stat_host);
-    if let Some(h) = scenario.hosts.iter_mut().find(|h| h.name == host) {
-        if h.address != address {
-            h.storage_address = Some(address.to_string());
-        }
     }
 }
 

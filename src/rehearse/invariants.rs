@@ -265,6 +265,50 @@ fn journal_problems(run: &RunRecord) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn lab() -> LabState {
+        crate::lab::load(crate::lab::DEFAULT_SCENARIO, "default").unwrap()
+    }
+
+    fn broken(start: &LabState, end: &LabState, changes: &[String]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        check(&RunRecord {
+            start,
+            end,
+            args: &BTreeMap::new(),
+            ensures: &[],
+            changes,
+            succeeded: true,
+            aborted: false,
+            state_dir: dir.path(),
+        })
+    }
+
+    #[test]
+    fn a_lost_a_doubled_or_a_stopped_ve_is_named_and_the_journal_must_explain_it() {
+        let start = lab();
+        assert_eq!(broken(&start, &start, &[]), Vec::<String>::new());
+        let mut end = start.clone();
+        let lost = end.ves.remove(0);
+        end.ves.push(end.ves[0].clone());
+        let stopped = end.ves.iter_mut().find(|v| v.status == "running").unwrap();
+        stopped.status = "stopped".into();
+        let stopped = stopped.name.clone();
+        let found = broken(&start, &end, &[]).join("\n");
+        assert!(
+            found.contains(&format!("{} was lost", lost.name)),
+            "{found}"
+        );
+        assert!(found.contains("exists 2 times"), "{found}");
+        assert!(
+            found.contains(&format!("{stopped} was running and is stopped")),
+            "{found}"
+        );
+        assert!(found.contains("no journaled change names it"), "{found}");
+        // A runbook that declares it may change VE states is held to the rest only.
+        let declared = broken(&start, &end, &["ve-state".to_string()]).join("\n");
+        assert!(!declared.contains("is stopped (the runbook"), "{declared}");
+    }
+
     #[test]
     fn conditions_parse_and_misspellings_are_refused() {
         assert!(Postcondition::parse("no-ve-on {node}").is_ok());

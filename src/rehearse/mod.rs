@@ -8,6 +8,7 @@
 //! so that a runbook that would break the cluster at 3 am breaks it here first.
 
 pub mod capture;
+mod capture_storage;
 pub mod faults;
 pub mod invariants;
 pub mod runs;
