@@ -111,6 +111,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Inventory {
             action: crate::cli::InventoryAction::Discover(args),
         } => commands::discover::run(&args, &cli.global),
+        Command::Lab(args) => crate::rehearse::lab_command(&args, &cli.global),
+        Command::Rehearse(args) => crate::rehearse::rehearse_command(&args, &cli.global),
         Command::Doc { dir, check } => commands::doc::run(&dir, check),
         Command::Completions { shell } => {
             clap_complete::generate(

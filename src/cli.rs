@@ -164,6 +164,12 @@ pub enum Command {
         #[command(subcommand)]
         action: InventoryAction,
     },
+    /// Lab tools: `vzrun lab capture` writes a scenario from a real cluster (`--inventory`)
+    /// or a lab (`--lab`).
+    Lab(crate::rehearse::LabArgs),
+    /// Run a runbook many times on copies of the lab under random faults, and check that
+    /// it never breaks the cluster's invariants (see the book's "Rehearse before you run").
+    Rehearse(crate::rehearse::RehearseArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.

@@ -27,6 +27,7 @@ pub mod lock;
 pub mod output;
 pub mod parse;
 pub mod primitives;
+pub mod rehearse;
 pub mod runbook;
 pub mod runner;
 pub mod transport;

@@ -26,6 +26,7 @@ const HAND_WRITTEN: &[(&str, &str)] = &[
     ("Operations notes", "operations.md"),
     ("Monitoring", "monitoring.md"),
     ("Performance", "performance.md"),
+    ("Rehearse before you run", "rehearse.md"),
 ];
 
 const COMMANDS: &[(&str, &str)] = &[
@@ -36,6 +37,8 @@ const COMMANDS: &[(&str, &str)] = &[
     ("vzrun runs", "commands/runs.md"),
     ("vzrun resume", "commands/resume.md"),
     ("vzrun abort", "commands/abort.md"),
+    ("vzrun lab capture", "commands/lab-capture.md"),
+    ("vzrun rehearse", "commands/rehearse.md"),
     ("vzrun doc", "commands/doc.md"),
     ("vzrun completions and man", "commands/completions.md"),
 ];

@@ -417,7 +417,7 @@ pub fn lsblk(state: &LabState, host: &str, args: &[String]) -> Reply {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "-P" | "-p" | "-n" | "--pairs" | "--paths" | "--noheadings" => {}
+            "-P" | "-p" | "-n" | "-b" | "--pairs" | "--paths" | "--noheadings" | "--bytes" => {}
             "-o" | "--output" => {
                 let Some(list) = it.next() else {
                     return Reply::fail(1, "lsblk: option requires an argument -- 'o'\n");
@@ -434,6 +434,10 @@ pub fn lsblk(state: &LabState, host: &str, args: &[String]) -> Reply {
         }
     }
     let h = state.host(host).expect("known host");
+    // No device named: every disk, as lsblk(8) lists all block devices.
+    if devices.is_empty() {
+        devices = h.disks.iter().map(|d| d.device.clone()).collect();
+    }
     let mut out = String::new();
     for dev in &devices {
         let Some(disk) = h
@@ -449,6 +453,12 @@ pub fn lsblk(state: &LabState, host: &str, args: &[String]) -> Reply {
             .into_iter()
             .filter(|r| disk.device == *dev || r.0 == *dev);
         for row in rows {
+            // SIZE in bytes (`-b`): the lab knows the size of whole disks only.
+            let size = if row.0 == disk.device {
+                (disk.size_gb << 30).to_string()
+            } else {
+                String::new()
+            };
             let values: Vec<String> = columns
                 .iter()
                 .map(|c| {
@@ -457,6 +467,7 @@ pub fn lsblk(state: &LabState, host: &str, args: &[String]) -> Reply {
                         "TYPE" => row.1,
                         "FSTYPE" => row.2.as_str(),
                         "MOUNTPOINT" => row.3.as_str(),
+                        "SIZE" => size.as_str(),
                         _ => "",
                     };
                     format!("{c}=\"{v}\"")

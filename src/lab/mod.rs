@@ -31,7 +31,7 @@ mod tests_disks;
 
 pub use reply::Reply;
 pub use scenario::{load, parse_replicas, ScenarioError, DEFAULT_SCENARIO};
-pub use state::LabState;
+pub use state::{now, LabState};
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

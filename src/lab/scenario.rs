@@ -41,6 +41,9 @@ struct Scenario {
     operator_fstab: bool,
     #[serde(default = "default_replicas")]
     replicas: String,
+    /// Cluster parameters (`vstorage get-config`) besides, or instead of, the defaults.
+    #[serde(default)]
+    config: BTreeMap<String, String>,
 }
 
 fn default_speed() -> f64 {
@@ -83,6 +86,16 @@ struct HostSpec {
     /// Units with a pending job: unit → job (`start`, `stop`); the unit waits inactive.
     #[serde(default)]
     pending_jobs: BTreeMap<String, String>,
+    /// Units of the host's base set (firewalld, chronyd, ...) that are stopped and disabled.
+    #[serde(default)]
+    stopped_units: Vec<String>,
+    /// Open firewalld ports (runtime, `--list-ports`); default `22/tcp` plus 2510/tcp on an
+    /// MDS host. Given (e.g. by `vzrun lab capture`), they replace the default.
+    #[serde(default)]
+    firewall_ports: Option<Vec<String>>,
+    /// Open firewalld ports in the permanent configuration; as `firewall_ports`.
+    #[serde(default)]
+    firewall_permanent_ports: Option<Vec<String>>,
     /// pfcache, local file systems, packages, clock, interfaces, faults (lab `services`).
     #[serde(default)]
     ops: super::services::OpsState,
@@ -406,8 +419,14 @@ fn build(s: Scenario) -> Result<LabState, String> {
             files: default_files(&cluster, h, s.operator_fstab),
             dirs,
             sysctl,
-            ports_runtime: vec!["22/tcp".into()],
-            ports_permanent: vec!["22/tcp".into()],
+            ports_runtime: h
+                .firewall_ports
+                .clone()
+                .unwrap_or_else(|| vec!["22/tcp".into()]),
+            ports_permanent: h
+                .firewall_permanent_ports
+                .clone()
+                .unwrap_or_else(|| vec!["22/tcp".into()]),
             units,
             disks,
             mounts,
@@ -528,10 +547,13 @@ fn build(s: Scenario) -> Result<LabState, String> {
             reserved_pct: c.reserved_pct,
             content: Vec::new(),
         };
+        // A scenario that gives the whole fstab (a capture) already has the CS's line.
         if let Some(fstab) = h.files.get_mut("/etc/fstab") {
-            fstab
-                .content
-                .push_str(&cs_fstab_line(&part.uuid, &mount, s.operator_fstab));
+            if !fstab.content.contains(&part.uuid) {
+                fstab
+                    .content
+                    .push_str(&cs_fstab_line(&part.uuid, &mount, s.operator_fstab));
+            }
         }
         h.mounts.push(Mount {
             source: part.device.clone(),
@@ -581,8 +603,11 @@ fn build(s: Scenario) -> Result<LabState, String> {
             format!("vstorage-mdsd.{cluster}.{}.service", m.id),
             unit(&format!("Virtuozzo Storage MDS {}", m.id), true),
         );
-        h.ports_runtime.push("2510/tcp".into());
-        h.ports_permanent.push("2510/tcp".into());
+        for ports in [&mut h.ports_runtime, &mut h.ports_permanent] {
+            if !ports.iter().any(|p| p == "2510/tcp") {
+                ports.push("2510/tcp".into());
+            }
+        }
         mdss.push(Mds {
             id: m.id,
             host: m.host.clone(),
@@ -596,6 +621,16 @@ fn build(s: Scenario) -> Result<LabState, String> {
             .iter_mut()
             .find(|h| h.name == spec.name)
             .expect("built above");
+        for name in &spec.stopped_units {
+            let unit = h.units.get_mut(name).ok_or_else(|| {
+                format!(
+                    "host {:?}: stopped unit {name:?} is not one the lab has",
+                    spec.name
+                )
+            })?;
+            unit.active = false;
+            unit.enabled = false;
+        }
         for (name, job) in &spec.pending_jobs {
             let unit = h.units.get_mut(name).ok_or_else(|| {
                 format!(
@@ -637,6 +672,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(s.config.clone())
     .collect();
     Ok(LabState {
         cluster,

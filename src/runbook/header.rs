@@ -161,6 +161,13 @@ pub struct Header {
     pub params: Vec<Param>,
     /// The runbook asks for confirmation before it runs (`--yes` answers).
     pub destructive: bool,
+    /// `//! ensure: CONDITION`: what holds after a successful run; `vzrun rehearse` checks
+    /// it (see `rehearse::invariants` for the conditions).
+    pub ensures: Vec<String>,
+    /// `//! changes: WHAT`: what the runbook may change that a rehearsal otherwise holds
+    /// still (`ve-state`: VEs may be started or stopped; `ve-set`: VEs may be created or
+    /// removed).
+    pub changes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -206,6 +213,20 @@ impl Header {
             };
             if text == "destructive" {
                 header.destructive = true;
+            } else if let Some(condition) = text.strip_prefix("ensure:") {
+                let condition = condition.trim();
+                crate::rehearse::invariants::Postcondition::parse(condition).map_err(err)?;
+                header.ensures.push(condition.to_string());
+            } else if let Some(what) = text.strip_prefix("changes:") {
+                for word in what.split(',').map(str::trim) {
+                    if !crate::rehearse::invariants::CHANGES.contains(&word) {
+                        return Err(err(format!(
+                            "unknown `changes: {word}`; expected one of {}",
+                            crate::rehearse::invariants::CHANGES.join(", ")
+                        )));
+                    }
+                    header.changes.push(word.to_string());
+                }
             } else if DIRECTIVE.is_match(text) {
                 let caps = PARAM_LINE.captures(text).ok_or_else(|| {
                     err(format!(
@@ -261,7 +282,7 @@ impl Header {
                 // A lone word is a misspelt keyword (`destrucive`), not a description: taking
                 // it as text would run a destructive runbook without asking.
                 return Err(err(format!(
-                    "unknown header keyword {text:?}; keywords are `arg`, `opt`, `flag` and `destructive`"
+                    "unknown header keyword {text:?}; keywords are `arg`, `opt`, `flag`, `destructive`, `ensure:` and `changes:`"
                 )));
             } else if header.summary.is_empty() {
                 header.summary = text.to_string();

@@ -22,6 +22,7 @@ mod monitoring;
 mod mutants;
 mod plan;
 mod prlctl;
+mod rehearse;
 mod reliability;
 mod reliability2;
 mod soak;

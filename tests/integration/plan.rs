@@ -70,57 +70,60 @@ fn every_runbook_plans_on_the_lab_without_changing_it() {
     plan_every_runbook(None);
 }
 
+/// One plan case per catalog runbook: the runbook and its arguments.
+pub const PLAN_CASES: &[&[&str]] = &[
+    &["hello"],
+    &["evacuate", "msk-07"],
+    &["unevacuate", "msk-07"],
+    &["maintenance", "msk-07", "on"],
+    &["maintenance", "msk-07", "off", "--move-back"],
+    &["maintenance", "msk-07", "status"],
+    &["remove-cs", "1043"],
+    &["add-cs", "msk-06", "/dev/sdd", "--tier", "1"],
+    &["cs-maintenance", "msk-02", "on"],
+    &["cs-maintenance", "msk-02", "off"],
+    &["add-mds", "msk-04", "10.30.17.34:2510"],
+    &["remove-mds", "3"],
+    &["cs-reserved-blocks", "--fix"],
+    &["pcompact-rolling"],
+    &["memory-tuning", "--cs-limit", "17179869184"],
+    &["drop-caches"],
+    &["client-cache", "/mnt/ssd/cache", "64000"],
+    &["zabbix-firewall"],
+    &["sysctl-baseline"],
+    &["ntp", "--servers", "ntp1.example.net"],
+    &["pfcache-move", "/vz/pfcache2"],
+    &["bridge-network", "vlan100", "bond0.100"],
+    &["vm-tiers"],
+    &["set-replicas", "web01", "2:1"],
+    &["set-tier", "web01", "2"],
+    &[
+        "force-register",
+        "5ff4bf17-809a-474d-a9e7-e5900856f0eb",
+        "msk-02",
+    ],
+    &[
+        "create-ct",
+        "web99",
+        "--on",
+        "msk-04",
+        "--ip",
+        "10.30.20.99/24",
+    ],
+    &["unmount-cluster", "msk-07"],
+    &["fill-margin", "1", "--minutes", "60"],
+    &["license"],
+    &["cluster-health"],
+    &["bonding", "eth2,eth3"],
+    &["pfcache-resize", "20"],
+    &["read-cache"],
+    &["storage-top", "--cs"],
+];
+
 /// Plans every runbook of the catalog on the lab (the default one, or `scenario`) and checks
 /// that each succeeds and changes nothing.
 pub fn plan_every_runbook(scenario: Option<&str>) {
-    let cases: &[&[&str]] = &[
-        &["hello"],
-        &["evacuate", "msk-07"],
-        &["unevacuate", "msk-07"],
-        &["maintenance", "msk-07", "on"],
-        &["maintenance", "msk-07", "off", "--move-back"],
-        &["maintenance", "msk-07", "status"],
-        &["remove-cs", "1043"],
-        &["add-cs", "msk-06", "/dev/sdd", "--tier", "1"],
-        &["cs-maintenance", "msk-02", "on"],
-        &["cs-maintenance", "msk-02", "off"],
-        &["add-mds", "msk-04", "10.30.17.34:2510"],
-        &["remove-mds", "3"],
-        &["cs-reserved-blocks", "--fix"],
-        &["pcompact-rolling"],
-        &["memory-tuning", "--cs-limit", "17179869184"],
-        &["drop-caches"],
-        &["client-cache", "/mnt/ssd/cache", "64000"],
-        &["zabbix-firewall"],
-        &["sysctl-baseline"],
-        &["ntp", "--servers", "ntp1.example.net"],
-        &["pfcache-move", "/vz/pfcache2"],
-        &["bridge-network", "vlan100", "bond0.100"],
-        &["vm-tiers"],
-        &["set-replicas", "web01", "2:1"],
-        &["set-tier", "web01", "2"],
-        &[
-            "force-register",
-            "5ff4bf17-809a-474d-a9e7-e5900856f0eb",
-            "msk-02",
-        ],
-        &[
-            "create-ct",
-            "web99",
-            "--on",
-            "msk-04",
-            "--ip",
-            "10.30.20.99/24",
-        ],
-        &["unmount-cluster", "msk-07"],
-        &["fill-margin", "1", "--minutes", "60"],
-        &["license"],
-        &["cluster-health"],
-        &["bonding", "eth2,eth3"],
-        &["pfcache-resize", "20"],
-        &["read-cache"],
-        &["storage-top", "--cs"],
-    ];
+    let cases = PLAN_CASES;
     let listed = Test::new().arg("list").run().status(0);
     let names: Vec<&str> = listed
         .stdout

@@ -1,0 +1,144 @@
+//! The storage side of a capture: chunk servers, metadata servers, replication and the
+//! license from `vstorage stat` (placed on the hosts whose addresses `stat` prints), the
+//! cluster's parameters (`get-config`) and the license's expiration (`view-license`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::capture::{probe, CapturedScenario, GB};
+use crate::host::Host;
+use crate::parse;
+
+#[derive(Debug, Serialize)]
+pub(super) struct CapturedLicense {
+    pub(super) key: String,
+    pub(super) status: String,
+    pub(super) capacity_tb: u64,
+    pub(super) expiration: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct CapturedMds {
+    pub(super) id: u64,
+    pub(super) host: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(super) master: bool,
+    pub(super) status: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct CapturedCs {
+    pub(super) id: u64,
+    pub(super) host: String,
+    pub(super) tier: u64,
+    pub(super) space_gb: u64,
+    pub(super) free_gb: u64,
+    pub(super) status: String,
+}
+
+/// The cluster's parameters (`get-config`) and the license's expiration, which the VZ7
+/// `stat` does not print.
+pub(super) fn storage_extras(
+    host: &Host,
+    cluster: &str,
+    config: &mut BTreeMap<String, String>,
+    expiration: &mut Option<String>,
+) {
+    if let Ok(text) = probe(host, &["vstorage", "-c", cluster, "get-config"]) {
+        *config = parse::vstorage::config(&text);
+    }
+    // view-license: the lab's `Key: value` layout is invented (no public sample); only the
+    // `Expiration:` field is read, as the license runbook reads it.
+    if let Ok(text) = probe(host, &["vstorage", "-c", cluster, "view-license"]) {
+        *expiration = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Expiration:"))
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty());
+    }
+}
+
+/// CSs, MDSs, license and replication from `vstorage stat`, each placed on the host whose
+/// address (inventory, storage alias or `ip addr`) `stat` prints.
+pub(super) fn storage_from_stat(
+    stat: &parse::vstorage::Stat,
+    addresses: &BTreeMap<String, String>,
+    scenario: &mut CapturedScenario,
+) {
+    if let (Some(norm), Some(min)) = (stat.replicas_norm, stat.replicas_limit) {
+        scenario.replicas = format!("{norm}:{min}");
+    }
+    let host_of = |address: &str| addresses.get(address.split(':').next().unwrap_or(address));
+    let tiers_known = stat.cs.iter().any(|c| c.tier.is_some());
+    scenario.stat_tiers = tiers_known;
+    if !tiers_known && !stat.cs.is_empty() {
+        scenario.gaps.push(
+            "CS tiers: vstorage stat prints no TIER column; tier 0 written for each CS".into(),
+        );
+    }
+    // The host a service's address belongs to, noting it as the storage address when it is
+    // not the inventory's; a gap when no host has it.
+    let place = |scenario: &mut CapturedScenario, what: String, address: &str| {
+        let Some(host) = host_of(address) else {
+            scenario.gaps.push(format!(
+                "{what} on {address}: no host of the inventory has that address"
+            ));
+            return None;
+        };
+        note_storage_address(scenario, host, address);
+        Some(host.clone())
+    };
+    for cs in &stat.cs {
+        let Some(host) = place(scenario, format!("CS#{}", cs.id), &cs.host) else {
+            continue;
+        };
+        scenario.css.push(CapturedCs {
+            id: cs.id,
+            host: host.clone(),
+            tier: cs.tier.unwrap_or(0),
+            space_gb: cs.space.map_or(0, |b| b / GB),
+            free_gb: cs.free.map_or(0, |b| b / GB),
+            status: cs.status.clone(),
+        });
+    }
+    for mds in &stat.mds {
+        let Some(host) = place(scenario, format!("MDS#{}", mds.id), &mds.host) else {
+            continue;
+        };
+        scenario.mdss.push(CapturedMds {
+            id: mds.id,
+            host: host.clone(),
+            master: mds.master,
+            status: mds.status.clone(),
+        });
+    }
+    let license = &stat.license;
+    if license.key.is_empty() {
+        scenario
+            .gaps
+            .push("license: vstorage stat shows no key; the scenario's default is used".into());
+    } else {
+        scenario.license = Some(CapturedLicense {
+            key: license.key.clone(),
+            status: license.status.clone(),
+            capacity_tb: license
+                .capacity
+                .trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap_or(100),
+            expiration: license.expiration.clone(),
+        });
+    }
+}
+
+/// A host whose CSs or MDSs `stat` shows under another address than its inventory one has
+/// that address as its storage address.
+fn note_storage_address(scenario: &mut CapturedScenario, host: &str, stat_host: &str) {
+    let address = stat_host.split(':').next().unwrap_or(stat_host);
+    if let Some(h) = scenario.hosts.iter_mut().find(|h| h.name == host) {
+        if h.address != address {
+            h.storage_address = Some(address.to_string());
+        }
+    }
+}
