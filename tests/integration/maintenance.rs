@@ -437,7 +437,8 @@ fn at_once(lab: &Lab, first: &[&str], second: &[&str]) -> (Outcome, Outcome) {
 fn lost_cleanly(out: &Outcome) {
     assert!(
         (out.status == 4 && out.stderr.contains("is locked by run "))
-            || (out.status == 1 && out.stderr.contains("went into maintenance after the plan")),
+            || (out.status == 1 && out.stderr.contains("went into maintenance after the plan"))
+            || (out.status == 1 && out.stderr.contains("arrived after the plan was made")),
         "unexpected failure:\n--- status {}\n{}\n{}",
         out.status,
         out.stdout,
