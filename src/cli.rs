@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::output::OutputFormat;
+use crate::run::output::OutputFormat;
 
 const EXIT_CODES: &str = "\
 Exit codes:

@@ -2,9 +2,9 @@
 
 use rhai::plugin::*;
 
-use crate::cmd::{Cmd, Effect, Output};
+use crate::cluster::host::Host;
 use crate::failure::ApiResult;
-use crate::host::Host;
+use crate::transport::cmd::{Cmd, Effect, Output};
 
 use super::{strings_from_array, OptionMap, RunContext};
 

@@ -22,7 +22,7 @@ use rhai::{Array, Dynamic, Engine, NativeCallContext};
 
 use crate::cluster::Cluster;
 use crate::failure::{Failure, FailureKind};
-use crate::runner::Runner;
+use crate::run::runner::Runner;
 
 /// What the API functions need from the run; stored as the engine's default tag so plugin
 /// functions (which cannot capture) can reach it through their call context.
@@ -69,7 +69,7 @@ pub fn run_deferred(engine: &Engine, run: &RunContext) {
             Ok(_) => "done".to_string(),
             Err(e) => format!("FAILED: {}", crate::engine::describe(&e, "").0),
         };
-        run.runner.emit(crate::event::Event::Deferred {
+        run.runner.emit(crate::run::event::Event::Deferred {
             what: d.what,
             state,
             function: None,
@@ -90,7 +90,7 @@ impl RunContext {
 
 /// Registers the types and functions of the whole API.
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<crate::host::Host>("Host");
+    engine.register_type_with_name::<crate::cluster::host::Host>("Host");
     engine.register_type_with_name::<Failure>("Failure");
     engine.register_type_with_name::<RunContext>("RunContext");
     engine.register_global_module(rhai::exported_module!(host::host_api).into());

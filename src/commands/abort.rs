@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::cli::GlobalOpts;
-use crate::event::{Envelope, Event};
 use crate::exit;
+use crate::run::event::{Envelope, Event};
 
 use super::resume::{load, to_dynamic};
 use super::run::{execute, Job, UndoCall};

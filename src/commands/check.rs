@@ -14,7 +14,7 @@ use super::lint;
 use crate::embedded::STDLIB;
 use crate::engine::{self, Limits};
 use crate::exit;
-use crate::output::OutputFormat;
+use crate::run::output::OutputFormat;
 use crate::runbook::{self, ImportDir, Runbook};
 
 fn compile_only_engine(dir: Option<ImportDir>) -> Engine {

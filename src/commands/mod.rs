@@ -8,4 +8,3 @@ pub mod list;
 pub mod resume;
 pub mod run;
 pub mod runs;
-pub mod targets;

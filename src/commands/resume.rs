@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use crate::cli::GlobalOpts;
 use crate::exit;
-use crate::journal;
+use crate::run::journal;
 use crate::runbook::{self, Runbook};
 
 use super::run::{execute, location, Job, Resume};
-use super::targets::{describe_target, names_a_target, options_for_target, same_target};
+use crate::session::targets::{describe_target, names_a_target, options_for_target, same_target};
 
 /// JSON → Rhai, keeping integers integers.
 pub fn to_dynamic(value: &serde_json::Value) -> rhai::Dynamic {

@@ -10,14 +10,14 @@ use std::sync::{Arc, Mutex};
 use crate::api::RunContext;
 use crate::cli::GlobalOpts;
 use crate::engine::{self, Limits};
-use crate::event::Event;
 use crate::exit;
-use crate::journal::{self, Journal};
-use crate::output::{Renderer, Verbosity};
+use crate::run::event::Event;
+use crate::run::journal::{self, Journal};
+use crate::run::output::{Renderer, Verbosity};
+use crate::run::runner::{Mode, Runner};
 use crate::runbook::{self, BindError, Header, ImportDir, Runbook};
-use crate::runner::{Mode, Runner};
 
-use super::targets::{cluster_for, describe_target};
+use crate::session::targets::{cluster_for, describe_target};
 
 /// What to run and how.
 pub struct Job {
@@ -247,7 +247,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         }
     };
     let mode = if plan { Mode::Plan } else { Mode::Apply };
-    let holder = crate::lock::holder_text(&run_id, &runbook.name);
+    let holder = crate::transport::lock::holder_text(&run_id, &runbook.name);
     let lock_wait = std::time::Duration::from_secs(global.lock_wait.unwrap_or(0));
     let runner = Arc::new(
         Runner::new(mode, global.yes, renderer, journal, interrupted.clone())
@@ -350,7 +350,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         (Err((message, code)), _) => (code, Some(message)),
     };
     if let Some(message) = &error {
-        eprintln!("error: {}", crate::output::printable(message));
+        eprintln!("error: {}", crate::run::output::printable(message));
     }
     if plan && code == exit::OK {
         runner.log(format!(

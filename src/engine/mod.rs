@@ -85,7 +85,7 @@ pub fn build(
     if let Some(run) = &run {
         let runner = run.runner.clone();
         resolver = resolver.on_load(move |import, path, sha256| {
-            runner.emit(crate::event::Event::ModuleLoaded {
+            runner.emit(crate::run::event::Event::ModuleLoaded {
                 import: import.to_string(),
                 path: path.to_string(),
                 sha256: sha256.to_string(),
@@ -114,7 +114,7 @@ pub fn build(
         let runner = run.runner.clone();
         // print() is data, not narration: its own event, shown whatever `-q` says.
         engine.on_print(move |text| {
-            runner.emit(crate::event::Event::Log {
+            runner.emit(crate::run::event::Event::Log {
                 message: text.to_string(),
                 data: true,
             })

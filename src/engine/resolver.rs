@@ -85,7 +85,7 @@ impl SandboxResolver {
             return None;
         }
         self.find(import)
-            .map(|found| crate::commands::targets::sha256_hex(found.source.as_bytes()))
+            .map(|found| crate::session::targets::sha256_hex(found.source.as_bytes()))
     }
 
     /// Calls `on_load(import, path, sha256)` for each module loaded (the journal records it).
@@ -154,7 +154,7 @@ impl ModuleResolver for SandboxResolver {
             )));
         }
         if let Some(hook) = &self.on_load {
-            let sha = crate::commands::targets::sha256_hex(found.source.as_bytes());
+            let sha = crate::session::targets::sha256_hex(found.source.as_bytes());
             hook(path, &found.display, &sha);
         }
         let mut ast = engine

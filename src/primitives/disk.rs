@@ -9,9 +9,9 @@ use rhai::Map;
 use super::disk_usage::{parse_reserved_pct, usage, usage_map};
 use super::{call, change, probe, read, validate};
 use crate::api::RunContext;
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
+use crate::transport::cmd::Cmd;
 
 pub const PREPARE_DRIVE: &str = "/usr/libexec/vstorage/prepare_vstorage_drive";
 
@@ -99,7 +99,7 @@ pub mod api {
             match out.code {
                 0 => Ok(parse_blkid(&out.stdout)),
                 2 => Ok(Map::new()),
-                _ => Err(crate::runner::command_failure(
+                _ => Err(crate::run::runner::command_failure(
                     &host,
                     &Cmd::read(["blkid", dev.as_str()]),
                     &out,

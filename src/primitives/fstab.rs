@@ -6,9 +6,9 @@ use rhai::{Array, Map};
 use super::file::read_or_empty;
 use super::{call, map, validate};
 use crate::api::OptionMap;
+use crate::cluster::host::Host;
 use crate::edit::fstab::{self, Entry};
 use crate::failure::Failure;
-use crate::host::Host;
 
 pub const FSTAB: &str = "/etc/fstab";
 

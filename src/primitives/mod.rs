@@ -26,9 +26,9 @@ pub mod vstorage_safety;
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 
 use crate::api::RunContext;
-use crate::cmd::{Cmd, Output};
+use crate::cluster::host::Host;
 use crate::failure::{ApiResult, Failure};
-use crate::host::Host;
+use crate::transport::cmd::{Cmd, Output};
 
 pub fn register(engine: &mut Engine) {
     engine.register_static_module("prlctl", rhai::exported_module!(prlctl::api).into());

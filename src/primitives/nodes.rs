@@ -14,8 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::probe;
 use crate::api::RunContext;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
 use crate::parse::net;
 
 /// The names and addresses one node is known by.

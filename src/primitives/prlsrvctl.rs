@@ -13,9 +13,9 @@ use rhai::{Array, Dynamic, Map};
 
 use super::{call, change, map, read, validate};
 use crate::api::{OptionMap, RunContext};
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::{ApiResult, Failure};
-use crate::host::Host;
+use crate::transport::cmd::Cmd;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {

@@ -6,10 +6,10 @@ use rhai::Array;
 
 use super::{call, change, map, probe, read, validate};
 use crate::api::RunContext;
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
 use crate::parse::systemd as parse;
+use crate::transport::cmd::Cmd;
 
 fn active(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failure> {
     // is-active: exit 0 when active, 3 (and "inactive", "failed", ...) otherwise.

@@ -5,8 +5,8 @@ use rhai::{Array, Dynamic, Map};
 
 use super::{map, nodes, opt_int, vstorage::stat};
 use crate::api::RunContext;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
 use crate::parse::vstorage::{self as parse, Stat};
 
 /// What each CS and MDS HOST of `s` matched (see `nodes`), asking `ask_first` in any case.

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::cmd::{shell_join, Effect};
-use crate::event::{Envelope, Event};
+use crate::run::event::{Envelope, Event};
+use crate::transport::cmd::{shell_join, Effect};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OutputFormat {

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use crate::cli::GlobalOpts;
+use crate::cluster::host::Host;
+use crate::cluster::inventory::Inventory;
 use crate::cluster::Cluster;
 use crate::exit;
-use crate::host::Host;
-use crate::inventory::Inventory;
 use crate::lab::{self, Lab};
 use crate::transport::Ssh;
 

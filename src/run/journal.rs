@@ -12,8 +12,8 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
-use crate::cmd::Effect;
-use crate::event::{Envelope, Event};
+use crate::run::event::{Envelope, Event};
+use crate::transport::cmd::Effect;
 
 /// `$VZRUN_STATE_DIR`, else `$XDG_STATE_HOME/vzrun`, else `~/.local/state/vzrun`.
 pub fn state_dir() -> PathBuf {
@@ -88,7 +88,7 @@ impl Journal {
     /// The journal of a new run, written only once the run changes something, registers an
     /// undo or fails (every run with `VZRUN_JOURNAL=all`).
     pub fn for_run(run_id: &str) -> Result<Journal> {
-        if crate::journal_policy::journal_every_run() {
+        if crate::run::journal_policy::journal_every_run() {
             Journal::create(run_id)
         } else {
             Ok(Journal::deferred(run_id))
@@ -130,8 +130,8 @@ impl Journal {
             .and_then(|d| d.sync_all())
             .with_context(|| format!("cannot sync the journal directory {}", dir.display()))?;
         self.file = Some(file);
-        let (max_age, max_runs) = crate::journal_policy::limits();
-        crate::journal_policy::prune(&dir, &self.path, max_age, max_runs);
+        let (max_age, max_runs) = crate::run::journal_policy::limits();
+        crate::run::journal_policy::prune(&dir, &self.path, max_age, max_runs);
         Ok(())
     }
 
@@ -159,7 +159,7 @@ impl Journal {
         line.push('\n');
         let Some(file) = &mut self.file else {
             self.pending.push(line);
-            if crate::journal_policy::needs_journal(event) {
+            if crate::run::journal_policy::needs_journal(event) {
                 self.open()
                     .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
             }

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cmd::{Cmd, Effect, Output};
+use crate::cluster::host::Host;
 use crate::edit::bytes;
-use crate::event::Event;
 use crate::failure::{Failure, FailureKind};
-use crate::host::Host;
-use crate::journal::Journal;
-use crate::lock::{HeldLock, LockError};
-use crate::output::Renderer;
+use crate::run::event::Event;
+use crate::run::journal::Journal;
+use crate::run::output::Renderer;
+use crate::transport::cmd::{Cmd, Effect, Output};
+use crate::transport::lock::{HeldLock, LockError};
 use crate::transport::TransportError;
 
 /// Whether Changes run, or are only listed.
@@ -451,8 +451,8 @@ impl Runner {
             self.renderer.render(&edit(diff));
             self.record(&edit(format!(
                 "(not journaled: {path} is not world-readable; sha256 before {}, after {})\n",
-                crate::commands::targets::sha256_hex(current_bytes.as_deref().unwrap_or_default()),
-                crate::commands::targets::sha256_hex(&bytes::encode(content))
+                crate::session::targets::sha256_hex(current_bytes.as_deref().unwrap_or_default()),
+                crate::session::targets::sha256_hex(&bytes::encode(content))
             )));
         } else {
             self.emit(edit(diff));

@@ -13,8 +13,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::cmd::Effect;
-use crate::event::Event;
+use crate::run::event::Event;
+use crate::transport::cmd::Effect;
 
 pub const DEFAULT_KEEP_DAYS: u64 = 30;
 pub const DEFAULT_KEEP_RUNS: usize = 1000;
@@ -77,7 +77,7 @@ pub fn prune(
     max_age: Option<Duration>,
     max_runs: Option<usize>,
 ) -> usize {
-    let Ok(runs) = crate::journal::list_runs_in(dir) else {
+    let Ok(runs) = crate::run::journal::list_runs_in(dir) else {
         return 0;
     };
     let now = SystemTime::now();

@@ -3,11 +3,14 @@
 //! It comes from the inventory (real cluster) or from the lab scenario; `local()` is always
 //! there, for runbooks that act on the machine vzrun runs on.
 
+pub mod host;
+pub mod inventory;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
 use crate::transport::Local;
 
 /// `local()`: this machine. `$VZRUN_LOCAL_ROOT` puts its files under a directory (for

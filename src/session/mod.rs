@@ -1,0 +1,3 @@
+//! Running a runbook against a target: choosing the cluster (lab or inventory).
+
+pub mod targets;
