@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod deadline;
+pub mod digest;
 pub mod edit;
 pub mod embedded;
 pub mod engine;
@@ -21,6 +22,7 @@ pub mod primitives;
 pub mod run;
 pub mod runbook;
 pub mod session;
+pub mod state_dir;
 pub mod transport;
 
 // Paths of the modules before they moved under `transport/` and `cluster/`.

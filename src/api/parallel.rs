@@ -98,7 +98,7 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
             Some(Ok(v)) => values.push(v),
             Some(Err(e)) => {
                 let failure = Failure::from_rhai(&e)
-                    .unwrap_or_else(|| Failure::failed(crate::engine::describe(&e, "").0));
+                    .unwrap_or_else(|| Failure::failed(super::describe(&e, "").0));
                 failures.push((label(&items[i]), failure));
             }
             None => not_started.push(label(&items[i])),

@@ -5,12 +5,11 @@
 //! a constant map under `Simple`, and plans must reflect the script as written); strict
 //! variables and map properties so typos fail at `vzrun check` or at the line, not later.
 
-mod errors;
 mod resolver;
 mod signatures;
 
-pub use errors::{describe, describe_parse};
-pub use resolver::SandboxResolver;
+pub use crate::api::{describe, describe_parse};
+pub use resolver::{ImportDir, SandboxResolver};
 pub use signatures::rhai_type;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,8 +17,8 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, Engine, OptimizationLevel, Scope};
 
-use crate::api::{self, RunContext};
-use crate::runbook::ImportDir;
+use crate::api;
+use crate::run::context::RunContext;
 
 /// Default for `--max-operations`: far above any real runbook, low enough to stop an
 /// endless loop within seconds.
@@ -122,7 +121,9 @@ pub fn build(
         let runner = run.runner.clone();
         engine.on_debug(move |text, _, _| runner.log(text));
     }
+    api::set_function_explainer(signatures::explain_not_found);
     api::register(&mut engine);
+    crate::primitives::register(&mut engine);
     if let Some(run) = run {
         engine.set_default_tag(Dynamic::from(run));
     }

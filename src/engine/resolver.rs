@@ -18,7 +18,14 @@ thread_local! {
 
 use crate::embedded::{RUNBOOKS, STDLIB};
 use crate::failure::Failure;
-use crate::runbook::ImportDir;
+
+/// Where a runbook's relative imports are looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportDir {
+    /// The embedded `runbooks/` directory.
+    BuiltIn,
+    Disk(PathBuf),
+}
 
 pub struct SandboxResolver {
     runbook_dir: Option<ImportDir>,
@@ -85,7 +92,7 @@ impl SandboxResolver {
             return None;
         }
         self.find(import)
-            .map(|found| crate::session::targets::sha256_hex(found.source.as_bytes()))
+            .map(|found| crate::digest::sha256_hex(found.source.as_bytes()))
     }
 
     /// Calls `on_load(import, path, sha256)` for each module loaded (the journal records it).
@@ -154,7 +161,7 @@ impl ModuleResolver for SandboxResolver {
             )));
         }
         if let Some(hook) = &self.on_load {
-            let sha = crate::session::targets::sha256_hex(found.source.as_bytes());
+            let sha = crate::digest::sha256_hex(found.source.as_bytes());
             hook(path, &found.display, &sha);
         }
         let mut ast = engine

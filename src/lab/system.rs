@@ -120,7 +120,7 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 
 /// Checks a `port[-port]/proto` the way firewalld does; the error is (exit code, message).
 fn check_port(spec: &str) -> Result<(), (i32, String)> {
-    use crate::primitives::validate::{check_port, PortProblem};
+    use crate::parse::rules::{check_port, PortProblem};
     check_port(spec).map_err(|p| match p {
         PortProblem::BadPort => (102, "Error: INVALID_PORT: bad port (most likely missing protocol), correct syntax is portid[-portid]/protocol\n".to_string()),
         PortProblem::BadProtocol(p) => (103, format!("Error: INVALID_PROTOCOL: '{p}' not from {{'tcp'|'udp'|'sctp'|'dccp'}}\n")),

@@ -8,9 +8,9 @@ use rhai::Map;
 
 use super::disk_usage::{parse_reserved_pct, usage, usage_map};
 use super::{call, change, probe, read, validate};
-use crate::api::RunContext;
 use crate::cluster::host::Host;
 use crate::failure::Failure;
+use crate::run::context::RunContext;
 use crate::transport::cmd::Cmd;
 
 pub const PREPARE_DRIVE: &str = "/usr/libexec/vstorage/prepare_vstorage_drive";
@@ -331,7 +331,7 @@ pub mod api {
         options: Map,
     ) -> Result<bool, Box<EvalAltResult>> {
         call(&ctx, |run| {
-            let mut opts = crate::api::OptionMap::new("disk::umount", options);
+            let mut opts = crate::primitives::OptionMap::new("disk::umount", options);
             let lazy = opts.bool("lazy")?.unwrap_or(false);
             opts.finish()?;
             umount_with(run, &host, path, lazy)

@@ -5,9 +5,9 @@ use rhai::plugin::*;
 use rhai::Array;
 
 use super::{call, change, probe, read, validate};
-use crate::api::RunContext;
 use crate::cluster::host::Host;
 use crate::failure::Failure;
+use crate::run::context::RunContext;
 use crate::transport::cmd::Cmd;
 
 /// Whether the port is open (`permanent` or runtime). `--query-port` answers by exit code.

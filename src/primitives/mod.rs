@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod fstab;
 pub mod mem;
 pub mod nodes;
+mod options;
 pub mod prlctl;
 mod prlctl_config;
 pub mod prlsrvctl;
@@ -25,9 +26,11 @@ pub mod vstorage_safety;
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 
-use crate::api::RunContext;
+pub use options::{output_to_map, seconds, strings_from_array, OptionMap};
+
 use crate::cluster::host::Host;
 use crate::failure::{ApiResult, Failure};
+use crate::run::context::RunContext;
 use crate::transport::cmd::{Cmd, Output};
 
 pub fn register(engine: &mut Engine) {

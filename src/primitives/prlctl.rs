@@ -10,11 +10,12 @@ use std::time::Duration;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
+use super::OptionMap;
 use super::{call, change, map, probe, read, strings, validate};
-use crate::api::{OptionMap, RunContext};
 use crate::cluster::host::Host;
 use crate::failure::{ApiResult, Failure};
 use crate::parse::prlctl::{self as parse, VeRow, LIST_FIELDS};
+use crate::run::context::RunContext;
 use crate::transport::cmd::Cmd;
 
 /// Deadline of a migration unless the runbook gives one.
@@ -542,9 +543,9 @@ pub mod api {
         call(&ctx, |run| {
             let id = validate::ve_id(id)?;
             let mut full = vec!["prlctl".to_string(), "exec".into(), id];
-            full.extend(crate::api::strings_from_array(&argv, "argv")?);
+            full.extend(crate::primitives::strings_from_array(&argv, "argv")?);
             let out = change(run, &host, Cmd::change(full))?;
-            Ok(crate::api::output_to_map(out))
+            Ok(crate::primitives::output_to_map(out))
         })
     }
 }

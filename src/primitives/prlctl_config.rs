@@ -4,11 +4,12 @@
 use rhai::{Dynamic, Map};
 
 use super::prlctl::{find, find_or_planned, info};
+use super::OptionMap;
 use super::{change, validate};
-use crate::api::{OptionMap, RunContext};
 use crate::cluster::host::Host;
 use crate::failure::Failure;
 use crate::parse::prlctl as parse;
+use crate::run::context::RunContext;
 use crate::transport::cmd::Cmd;
 
 pub fn create(run: &RunContext, host: &Host, name: &str, options: Map) -> Result<bool, Failure> {

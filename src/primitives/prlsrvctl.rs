@@ -11,10 +11,11 @@
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
+use super::OptionMap;
 use super::{call, change, map, read, validate};
-use crate::api::{OptionMap, RunContext};
 use crate::cluster::host::Host;
 use crate::failure::{ApiResult, Failure};
+use crate::run::context::RunContext;
 use crate::transport::cmd::Cmd;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

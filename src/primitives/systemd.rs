@@ -5,10 +5,10 @@ use rhai::plugin::*;
 use rhai::Array;
 
 use super::{call, change, map, probe, read, validate};
-use crate::api::RunContext;
 use crate::cluster::host::Host;
 use crate::failure::Failure;
 use crate::parse::systemd as parse;
+use crate::run::context::RunContext;
 use crate::transport::cmd::Cmd;
 
 fn active(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failure> {

@@ -6,7 +6,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -15,39 +15,7 @@ use anyhow::{Context, Result};
 use crate::run::event::{Envelope, Event};
 use crate::transport::cmd::Effect;
 
-/// `$VZRUN_STATE_DIR`, else `$XDG_STATE_HOME/vzrun`, else `~/.local/state/vzrun`.
-pub fn state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("VZRUN_STATE_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(dir).join("vzrun");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
-    PathBuf::from(home).join(".local/state/vzrun")
-}
-
-/// Makes `dir` (vzrun's own: `runs`, `locks`) a directory only its owner may enter (0700):
-/// journals hold what runs changed. The state directory above it is created 0700 when
-/// missing, and left as the operator made it otherwise (`VZRUN_STATE_DIR` may be shared).
-pub fn private_dir(dir: &Path) -> Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o700)))
-        .with_context(|| format!("cannot create the private directory {}", dir.display()))
-}
-
-/// Creates the state directory 0700 when it is missing.
-pub fn ensure_state_dir() -> Result<()> {
-    let dir = state_dir();
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .with_context(|| format!("cannot create the state directory {}", dir.display()))
-}
+pub use crate::state_dir::{ensure_state_dir, private_dir, state_dir};
 
 pub fn runs_dir() -> PathBuf {
     state_dir().join("runs")

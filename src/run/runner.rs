@@ -451,8 +451,8 @@ impl Runner {
             self.renderer.render(&edit(diff));
             self.record(&edit(format!(
                 "(not journaled: {path} is not world-readable; sha256 before {}, after {})\n",
-                crate::session::targets::sha256_hex(current_bytes.as_deref().unwrap_or_default()),
-                crate::session::targets::sha256_hex(&bytes::encode(content))
+                crate::digest::sha256_hex(current_bytes.as_deref().unwrap_or_default()),
+                crate::digest::sha256_hex(&bytes::encode(content))
             )));
         } else {
             self.emit(edit(diff));

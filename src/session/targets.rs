@@ -6,18 +6,10 @@ use crate::cli::GlobalOpts;
 use crate::cluster::host::Host;
 use crate::cluster::inventory::Inventory;
 use crate::cluster::Cluster;
+use crate::digest::sha256_hex;
 use crate::exit;
 use crate::lab::{self, Lab};
 use crate::transport::Ssh;
-
-/// The hex SHA-256 of some bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// An absolute form of a path that may not exist yet (a lab state file before its first run).
 fn absolute(path: &std::path::Path) -> String {

@@ -573,7 +573,7 @@ impl Transport for Ssh {
             path.to_string(),
             mode,
             bytes.len().to_string(),
-            crate::session::targets::sha256_hex(bytes),
+            crate::digest::sha256_hex(bytes),
         ];
         match self.exec(
             &argv,
