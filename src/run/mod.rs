@@ -5,5 +5,6 @@ pub mod context;
 pub mod event;
 pub mod journal;
 pub mod journal_policy;
+pub mod options;
 pub mod output;
 pub mod runner;

@@ -18,7 +18,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use crate::run::event::{Envelope, Event};
 use crate::transport::cmd::{shell_join, Effect};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum OutputFormat {
     /// Plain lines for a person.
     #[default]

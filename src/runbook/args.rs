@@ -9,7 +9,7 @@ use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use rhai::{Dynamic, Map};
 
 use super::{Header, ParamKind, Runbook, Value};
-use crate::cli::GlobalOpts;
+use crate::run::options::RunOptions as GlobalOpts;
 
 /// The parsed arguments, as the script sees them and as the journal records them.
 #[derive(Debug, Clone)]

@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use crate::cli::GlobalOpts;
 use crate::cluster::host::Host;
 use crate::cluster::inventory::Inventory;
 use crate::cluster::Cluster;
 use crate::digest::sha256_hex;
 use crate::exit;
 use crate::lab::{self, Lab};
+use crate::run::options::RunOptions as GlobalOpts;
 use crate::transport::Ssh;
 
 /// An absolute form of a path that may not exist yet (a lab state file before its first run).
