@@ -48,7 +48,7 @@ fn completion_command() -> clap::Command {
         let Ok(header) = runbook.header() else {
             continue;
         };
-        if let Ok(sub) = crate::runbook::command_for(&runbook, &header) {
+        if let Ok(sub) = crate::commands::args::command_for(&runbook, &header) {
             command = command.subcommand(sub);
         }
     }

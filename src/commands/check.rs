@@ -75,7 +75,7 @@ fn compile(
 
 fn check_runbook(engines: &mut Engines, runbook: &Runbook) -> Result<(), String> {
     let header = runbook.header()?;
-    runbook::command_for(runbook, &header)?;
+    crate::commands::args::command_for(runbook, &header)?;
     let args: rhai::Map = header
         .params
         .iter()

@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
 pub mod abort;
+pub mod args;
 pub mod check;
 pub mod doc;
 pub mod lint;

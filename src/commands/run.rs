@@ -7,6 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::args::{bind_args, BindError};
 use crate::api::RunContext;
 use crate::cli::GlobalOpts;
 use crate::engine::{self, Limits};
@@ -15,7 +16,7 @@ use crate::run::event::Event;
 use crate::run::journal::{self, Journal};
 use crate::run::output::{Renderer, Verbosity};
 use crate::run::runner::{Mode, Runner};
-use crate::runbook::{self, BindError, Header, ImportDir, Runbook};
+use crate::runbook::{self, Header, ImportDir, Runbook};
 
 use crate::session::targets::{cluster_for, describe_target};
 
@@ -96,7 +97,7 @@ pub fn run(
             return exit::FAILED;
         }
     };
-    let bound = match runbook::bind_args(&runbook, &header, &argv[1..], before) {
+    let bound = match bind_args(&runbook, &header, &argv[1..], before) {
         Ok(b) => b,
         Err(BindError::Usage(e)) => {
             let _ = e.print();

@@ -1,10 +1,8 @@
 //! Runbooks: finding them, reading their header, binding their arguments.
 
-mod args;
 mod catalog;
 mod header;
 
-pub use args::{bind_args, command_for, BindError, BoundArgs};
 pub use catalog::{find, from_path, list_all, resolve, shadowed, FindError};
 pub use header::{Header, HeaderError, Param, ParamKind, Range, Value};
 
