@@ -10,17 +10,17 @@ use crate::cli::GlobalOpts;
 use crate::exit;
 use crate::run::event::{Envelope, Event};
 
-use super::resume::{load, to_dynamic};
-use super::run::{execute, Job, UndoCall};
+use crate::session::execute::{execute, Job, UndoCall};
+use crate::session::past::{load, options_for_past_target, to_dynamic};
 
 pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i32 {
     let past = match load(run_id) {
         Ok(r) => r,
-        Err(code) => return code,
+        Err(e) => return super::report(e),
     };
-    let global = &match super::resume::options_for_past_target(run_id, &past, global) {
+    let global = &match options_for_past_target(run_id, &past, global) {
         Ok(g) => g,
-        Err(code) => return code,
+        Err(e) => return super::report(e),
     };
     let pending = past.pending_undos();
     if pending.is_empty() {

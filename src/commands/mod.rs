@@ -9,3 +9,12 @@ pub mod list;
 pub mod resume;
 pub mod run;
 pub mod runs;
+
+use crate::session::RunError;
+
+/// Reports an error the way every command does (`error: ...` on stderr) and returns its
+/// exit code.
+pub fn report(error: RunError) -> i32 {
+    eprintln!("error: {error}");
+    error.code()
+}
