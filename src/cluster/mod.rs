@@ -65,6 +65,23 @@ impl Cluster {
             .unwrap_or_else(|| format!("/vstorage/{}", self.name))
     }
 
+    /// The same cluster with each host's transport replaced by `wrap(host)` (`local()`
+    /// keeps its own).
+    pub fn map_transports(
+        mut self,
+        wrap: impl Fn(&Host) -> Arc<dyn crate::transport::Transport>,
+    ) -> Self {
+        self.hosts = self
+            .hosts
+            .into_iter()
+            .map(|h| {
+                let transport = wrap(&h);
+                h.with_transport(transport)
+            })
+            .collect();
+        self
+    }
+
     /// No inventory: only the local machine.
     pub fn local_only() -> Self {
         Cluster::new("", Vec::new(), local_host())

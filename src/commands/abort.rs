@@ -68,6 +68,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             plan: false,
             resume: None,
             undo,
+            embedding: Default::default(),
         },
         interrupted,
     );

@@ -82,6 +82,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
                 completed_steps,
             }),
             undo: Vec::new(),
+            embedding: Default::default(),
         },
         interrupted,
     )

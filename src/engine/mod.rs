@@ -59,12 +59,50 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * page.max(4096) as u64)
 }
 
+/// Registers script functions into an engine: a rhai `Package` an embedder adds.
+pub type Extension = Arc<dyn Fn(&mut Engine) + Send + Sync>;
+
+/// Which primitives an engine has: vzrun's own (unless left out) and the embedder's.
+#[derive(Clone)]
+pub struct Primitives {
+    /// Register [`crate::primitives::VzPrimitives`].
+    pub builtin: bool,
+    /// Registered after the built-in ones, in order.
+    pub extensions: Vec<Extension>,
+}
+
+impl Default for Primitives {
+    fn default() -> Self {
+        Primitives {
+            builtin: true,
+            extensions: Vec::new(),
+        }
+    }
+}
+
 /// An engine with the API registered. `run` is `None` for an engine that only compiles.
 pub fn build(
     run: Option<RunContext>,
     runbook_dir: Option<ImportDir>,
     limits: Limits,
     interrupted: Arc<AtomicBool>,
+) -> Engine {
+    build_with(
+        run,
+        runbook_dir,
+        limits,
+        interrupted,
+        &Primitives::default(),
+    )
+}
+
+/// [`build`], with the primitives chosen.
+pub fn build_with(
+    run: Option<RunContext>,
+    runbook_dir: Option<ImportDir>,
+    limits: Limits,
+    interrupted: Arc<AtomicBool>,
+    primitives: &Primitives,
 ) -> Engine {
     let mut engine = Engine::new();
     engine.set_optimization_level(OptimizationLevel::None);
@@ -123,7 +161,13 @@ pub fn build(
     }
     api::set_function_explainer(signatures::explain_not_found);
     api::register(&mut engine);
-    crate::primitives::register(&mut engine);
+    if primitives.builtin {
+        use rhai::packages::Package;
+        crate::primitives::VzPrimitives::new().register_into_engine(&mut engine);
+    }
+    for extension in &primitives.extensions {
+        extension(&mut engine);
+    }
     if let Some(run) = run {
         engine.set_default_tag(Dynamic::from(run));
     }

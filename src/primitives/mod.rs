@@ -33,6 +33,14 @@ use crate::failure::{ApiResult, Failure};
 use crate::run::context::RunContext;
 use crate::transport::cmd::{Cmd, Output};
 
+rhai::def_package! {
+    /// vzrun's typed primitives as a rhai package: each tool under its namespace
+    /// (`prlctl::start(h, id)`, `vstorage::stat(h)`, ...). The engine registers it unless an
+    /// embedder leaves it out; an embedder adds its own packages beside it.
+    pub VzPrimitives(_module) {} |> |engine| { register(engine); }
+}
+
+/// Registers every primitive module under its namespace.
 pub fn register(engine: &mut Engine) {
     engine.register_static_module("prlctl", rhai::exported_module!(prlctl::api).into());
     engine.register_static_module("prlsrvctl", rhai::exported_module!(prlsrvctl::api).into());

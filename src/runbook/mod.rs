@@ -1,8 +1,11 @@
 //! Runbooks: finding them, reading their header, binding their arguments.
 
+mod bind;
 mod catalog;
 mod header;
 
+pub(crate) use bind::bind_map;
+pub use bind::ArgValue;
 pub use catalog::{find, from_path, list_all, resolve, shadowed, FindError};
 pub use header::{Header, HeaderError, Param, ParamKind, Range, Value};
 

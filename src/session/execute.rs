@@ -7,6 +7,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::cluster::Cluster;
+use crate::engine::Primitives;
 use crate::engine::{self, Limits};
 use crate::exit;
 use crate::run::context::RunContext;
@@ -15,6 +17,7 @@ use crate::run::journal::{self, Journal};
 use crate::run::options::RunOptions;
 use crate::run::output::{Renderer, Verbosity};
 use crate::run::runner::{Mode, Runner};
+use crate::run::sink::{Confirm, EventSink};
 use crate::runbook::{Header, ImportDir, Runbook};
 
 use super::targets::{cluster_for, describe_target};
@@ -30,6 +33,37 @@ pub struct Job {
     pub resume: Option<Resume>,
     /// For `vzrun abort`: the undo calls to make instead of running the runbook.
     pub undo: Vec<UndoCall>,
+    /// What a program embedding vzrun replaces; the command line keeps the defaults.
+    pub embedding: Embedding,
+}
+
+/// The parts of a run a program embedding vzrun replaces.
+#[derive(Clone)]
+pub struct Embedding {
+    /// Where events go instead of the renderer the options describe.
+    pub sink: Option<Arc<dyn EventSink>>,
+    /// Who answers confirmations instead of the terminal.
+    pub confirm: Option<Arc<dyn Confirm>>,
+    /// The hosts to act on instead of the options' lab or inventory, with the target as the
+    /// journal records it.
+    pub cluster: Option<(Cluster, serde_json::Value)>,
+    /// Which primitives the engine has.
+    pub primitives: Primitives,
+    /// Write errors and hints to stderr (the command line); a library leaves them to the
+    /// sink (the `run_finished` event carries the error).
+    pub stderr: bool,
+}
+
+impl Default for Embedding {
+    fn default() -> Self {
+        Embedding {
+            sink: None,
+            confirm: None,
+            cluster: None,
+            primitives: Primitives::default(),
+            stderr: true,
+        }
+    }
 }
 
 /// A journaled `defer(what, "function", [args])` that never ran.
@@ -134,53 +168,64 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         plan,
         resume,
         undo,
+        embedding,
     } = job;
+    let stderr = embedding.stderr;
     let aborting = !undo.is_empty();
     let started = std::time::Instant::now();
-    let renderer = Renderer::new(
-        global.output.unwrap_or_default(),
-        Verbosity {
-            quiet: global.quiet,
-            verbose: global.verbose,
-        },
-    );
+    let sink: Arc<dyn EventSink> = match embedding.sink {
+        Some(sink) => sink,
+        None => Arc::new(Renderer::new(
+            global.output.unwrap_or_default(),
+            Verbosity {
+                quiet: global.quiet,
+                verbose: global.verbose,
+            },
+        )),
+    };
     let run_id = journal::new_run_id();
     let journal = match Journal::for_run(&run_id) {
         Ok(j) => Some(j),
         // A plan changes nothing: it may run without a record.
         Err(e) if plan => {
-            eprintln!("warning: planning without a journal: {e:#}");
+            if stderr {
+                eprintln!("warning: planning without a journal: {e:#}");
+            }
             None
         }
         // Resume and abort depend on the journal: no change runs unrecorded.
         Err(e) => {
-            eprintln!(
-                "error: {e:#}; nothing was changed (VZRUN_STATE_DIR sets where runs are journaled)"
-            );
+            if stderr {
+                eprintln!(
+                    "error: {e:#}; nothing was changed (VZRUN_STATE_DIR sets where runs are journaled)"
+                );
+            }
             return exit::FAILED;
         }
     };
-    let target = match describe_target(&global) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return e.code();
-        }
+    let chosen = match embedding.cluster {
+        Some((cluster, target)) => Ok((target, cluster)),
+        None => describe_target(&global)
+            .and_then(|target| cluster_for(&global).map(|cluster| (target, cluster))),
     };
-    let cluster = match cluster_for(&global) {
-        Ok(c) => Arc::new(c),
+    let (target, cluster) = match chosen {
+        Ok((target, cluster)) => (target, Arc::new(cluster)),
         Err(e) => {
-            eprintln!("error: {e}");
+            if stderr {
+                eprintln!("error: {e}");
+            }
             return e.code();
         }
     };
     let mode = if plan { Mode::Plan } else { Mode::Apply };
     let holder = crate::transport::lock::holder_text(&run_id, &runbook.name);
     let lock_wait = std::time::Duration::from_secs(global.lock_wait.unwrap_or(0));
-    let runner = Arc::new(
-        Runner::new(mode, global.yes, renderer, journal, interrupted.clone())
-            .with_locking(holder, lock_wait),
-    );
+    let mut runner = Runner::new(mode, global.yes, sink, journal, interrupted.clone())
+        .with_locking(holder, lock_wait);
+    if let Some(confirm) = embedding.confirm {
+        runner = runner.with_confirm(confirm);
+    }
+    let runner = Arc::new(runner);
     runner.emit(Event::RunStarted {
         run_id: run_id.clone(),
         runbook: runbook.display_path.clone(),
@@ -207,11 +252,12 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
             .unwrap_or(engine::DEFAULT_MAX_OPERATIONS),
         ..Limits::default()
     };
-    let engine = engine::build(
+    let engine = engine::build_with(
         Some(context.clone()),
         Some(runbook.import_dir.clone()),
         limits,
         interrupted.clone(),
+        &embedding.primitives,
     );
     let mut scope = engine::runbook_scope(args, cluster.name(), plan);
 
@@ -277,7 +323,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         },
         (Err((message, code)), _) => (code, Some(message)),
     };
-    if let Some(message) = &error {
+    if let Some(message) = error.as_ref().filter(|_| stderr) {
         eprintln!("error: {}", crate::run::output::printable(message));
     }
     if plan && code == exit::OK {
@@ -294,7 +340,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         seconds: started.elapsed().as_secs_f64(),
     });
     runner.release_locks();
-    if journaled && !plan && !aborting && may_have_changed(code) {
+    if stderr && journaled && !plan && !aborting && may_have_changed(code) {
         eprintln!(
             "to finish it (completed steps are skipped): vzrun resume {run_id}\nto run the undo actions it left instead:      vzrun abort {run_id}"
         );

@@ -5,5 +5,6 @@ pub mod error;
 pub mod execute;
 pub mod past;
 pub mod targets;
+pub mod toolkit;
 
 pub use error::RunError;
