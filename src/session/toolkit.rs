@@ -107,7 +107,32 @@ impl Session {
         self
     }
 
-    /// Asks `confirm` the runbooks' questions.
+    /// Asks `confirm` the runbooks' questions. Without one, every question is refused
+    /// (exit 3), unless [`Session::yes`]:
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use std::sync::Arc;
+    /// use vzrun::{exit, Confirm, Session};
+    ///
+    /// struct Operator(bool);
+    /// impl Confirm for Operator {
+    ///     fn who(&self) -> &str { "panel" }
+    ///     fn ask(&self, _question: &str) -> Result<bool, String> { Ok(self.0) }
+    /// }
+    ///
+    /// # let state = std::env::temp_dir().join(format!("vzrun-doc-confirm-{}", std::process::id()));
+    /// # std::env::set_var("VZRUN_STATE_DIR", &state);
+    /// let session = Session::new().lab(None).lab_speed(0.0);
+    /// let runbook = session.text("ask", "//! Asks.\nconfirm(\"Go ahead?\");\nlog(\"went\");\n");
+    /// let none = BTreeMap::new();
+    /// assert_eq!(session.apply(&runbook, &none).unwrap().code, exit::REFUSED);
+    /// let no = session.clone().confirm(Arc::new(Operator(false)));
+    /// assert_eq!(no.apply(&runbook, &none).unwrap().code, exit::REFUSED);
+    /// let yes = session.confirm(Arc::new(Operator(true)));
+    /// assert!(yes.apply(&runbook, &none).unwrap().ok());
+    /// # let _ = std::fs::remove_dir_all(&state);
+    /// ```
     pub fn confirm(mut self, confirm: Arc<dyn Confirm>) -> Self {
         self.confirm = Some(confirm);
         self
@@ -166,6 +191,21 @@ impl Session {
     }
 
     /// Shows what the runbook would do: probes run, changes are listed, nothing changes.
+    ///
+    /// Arguments are checked before anything runs, as on the command line:
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use vzrun::{exit, Session};
+    ///
+    /// let session = Session::new().lab(None).lab_speed(0.0);
+    /// let evacuate = session.catalog("evacuate").unwrap();
+    /// let error = session.plan(&evacuate, &BTreeMap::new()).unwrap_err();
+    /// assert_eq!(error.code(), exit::USAGE);
+    /// assert!(error.message().contains("missing argument node"));
+    /// let typo = BTreeMap::from([("node".to_string(), "msk-07".into()), ("paralel".to_string(), 4_i64.into())]);
+    /// assert!(session.plan(&evacuate, &typo).unwrap_err().message().contains("unknown argument \"paralel\""));
+    /// ```
     pub fn plan(
         &self,
         runbook: &Runbook,
