@@ -45,28 +45,32 @@
 //! Add script functions of your own with [`Session::package`] (a rhai `Package`), and reach
 //! hosts your own way with [`Session::hosts`] or [`Session::wrap_transports`].
 
-pub mod api;
+// Without the command line, what only its commands use (reading past runs for `resume`,
+// listing runs, the reference's signatures) has no caller; it stays one library.
+#![cfg_attr(not(feature = "cli"), allow(dead_code, unused_imports))]
+
+pub(crate) mod api;
 #[cfg(feature = "cli")]
 pub mod app;
 #[cfg(feature = "cli")]
-pub mod cli;
-pub mod cluster;
+pub(crate) mod cli;
+pub(crate) mod cluster;
 #[cfg(feature = "cli")]
-pub mod commands;
-pub mod deadline;
-pub mod digest;
-pub mod edit;
-pub mod embedded;
-pub mod engine;
+pub(crate) mod commands;
+pub(crate) mod deadline;
+pub(crate) mod digest;
+pub(crate) mod edit;
+pub(crate) mod embedded;
+pub(crate) mod engine;
 pub mod exit;
-pub mod failure;
+pub(crate) mod failure;
 pub mod lab;
-pub mod parse;
-pub mod primitives;
-pub mod run;
+pub(crate) mod parse;
+pub(crate) mod primitives;
+pub(crate) mod run;
 pub mod runbook;
-pub mod session;
-pub mod state_dir;
+pub(crate) mod session;
+pub(crate) mod state_dir;
 pub mod transport;
 
 // Paths of the modules before they moved under `transport/` and `cluster/`.

@@ -145,10 +145,6 @@ impl Renderer {
         }
     }
 
-    pub fn format(&self) -> OutputFormat {
-        self.format
-    }
-
     pub fn render(&self, event: &Event) {
         if self.format == OutputFormat::Text && !self.verbosity.quiet {
             match event {

@@ -227,10 +227,6 @@ impl Runner {
         self.mode == Mode::Plan
     }
 
-    pub fn assume_yes(&self) -> bool {
-        self.assume_yes
-    }
-
     /// Shows the event and records it in the journal.
     pub fn emit(&self, event: Event) {
         self.sink.0.event(&event);

@@ -158,7 +158,7 @@ impl Session {
         self
     }
 
-    /// Leaves vzrun's own primitives ([`crate::primitives::VzPrimitives`]) out: only the
+    /// Leaves vzrun's own primitives ([`VzPrimitives`](crate::VzPrimitives)) out: only the
     /// script API and the embedder's packages remain.
     pub fn without_builtin_primitives(mut self) -> Self {
         self.without_builtin_primitives = true;
