@@ -86,6 +86,64 @@ impl Session {
     }
 
     /// Runs against these hosts (each with its own [`Transport`]), as cluster `name`.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use vzrun::transport::lock::NoLock;
+    /// use vzrun::{Cmd, Event, EventSink, HeldLock, Host, LockError, Output, Session, Transport, TransportError};
+    ///
+    /// /// A host that answers `uname -n` and nothing else (a panel's own agent, say).
+    /// #[derive(Debug)]
+    /// struct Agent(&'static str);
+    ///
+    /// impl Transport for Agent {
+    ///     fn run(&self, cmd: &Cmd) -> Result<Output, TransportError> {
+    ///         let known = cmd.argv == ["uname", "-n"];
+    ///         Ok(Output {
+    ///             code: if known { 0 } else { 127 },
+    ///             stdout: if known { format!("{}\n", self.0) } else { String::new() },
+    ///             stderr: String::new(),
+    ///             planned: false,
+    ///         })
+    ///     }
+    ///     fn read_file(&self, _: &str) -> Result<Option<Vec<u8>>, TransportError> { Ok(None) }
+    ///     fn mode(&self, _: &str) -> Result<Option<u32>, TransportError> { Ok(None) }
+    ///     fn write_file_atomic(&self, _: &str, _: &[u8], _: Option<u32>) -> Result<(), TransportError> {
+    ///         Ok(())
+    ///     }
+    ///     fn lock(&self, _: &str, _: &str, _: Duration) -> Result<Box<dyn HeldLock>, LockError> {
+    ///         Ok(Box::new(NoLock))
+    ///     }
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// struct Logs(Mutex<Vec<String>>);
+    /// impl EventSink for Logs {
+    ///     fn event(&self, event: &Event) {
+    ///         if let Event::Log { message, .. } = event {
+    ///             self.0.lock().unwrap().push(message.clone());
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # let state = std::env::temp_dir().join(format!("vzrun-doc-hosts-{}", std::process::id()));
+    /// # std::env::set_var("VZRUN_STATE_DIR", &state);
+    /// let hosts = vec![
+    ///     Host::new("web-1", "10.0.0.1", vec![], Arc::new(Agent("web-1.example"))),
+    ///     Host::new("web-2", "10.0.0.2", vec![], Arc::new(Agent("web-2.example"))),
+    /// ];
+    /// let logs = Arc::new(Logs::default());
+    /// let session = Session::new().hosts("web", hosts).sink(logs.clone());
+    /// let runbook = session.text(
+    ///     "names",
+    ///     "//! Names.\nfor h in hosts() { let n = h.query([\"uname\", \"-n\"]).stdout; n.trim(); log(`${CLUSTER}: ${n}`); }\n",
+    /// );
+    /// assert!(session.apply(&runbook, &BTreeMap::new()).unwrap().ok());
+    /// assert_eq!(*logs.0.lock().unwrap(), ["web: web-1.example", "web: web-2.example"]);
+    /// # let _ = std::fs::remove_dir_all(&state);
+    /// ```
     pub fn hosts(mut self, name: impl Into<String>, hosts: Vec<Host>) -> Self {
         self.hosts = Some((name.into(), hosts));
         self
