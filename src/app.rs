@@ -122,8 +122,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
                 Ok(()) => exit::OK,
                 Err(e) => {
-                    eprintln!("error: {e}");
-                    exit::FAILED
+                    commands::report(crate::session::RunError::new(exit::FAILED, e.to_string()))
                 }
             }
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::cli::GlobalOpts;
 use crate::exit;
 use crate::run::event::{Envelope, Event};
+use crate::session::RunError;
 
 use crate::session::execute::{execute, Job, UndoCall};
 use crate::session::past::{load, options_for_past_target, to_dynamic};
@@ -52,8 +53,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     let header = match past.runbook.header() {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
+            return super::report(RunError::new(exit::FAILED, e.to_string()));
         }
     };
     let whats: Vec<String> = undo.iter().map(|u| u.what.clone()).collect();

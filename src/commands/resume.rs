@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::cli::GlobalOpts;
 use crate::exit;
+use crate::session::RunError;
 
 use crate::session::execute::{execute, location, Job, Resume};
 use crate::session::past::{load, options_for_past_target, to_dynamic};
@@ -17,8 +18,10 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         Err(e) => return super::report(e),
     };
     if past.start["plan"].as_bool() == Some(true) {
-        eprintln!("error: {run_id} was a plan; there is nothing to resume");
-        return exit::USAGE;
+        return super::report(RunError::new(
+            exit::USAGE,
+            format!("{run_id} was a plan; there is nothing to resume"),
+        ));
     }
     if past.finished().is_some_and(|end| end["status"] == "ok") {
         println!("{run_id} finished ok; there is nothing to resume");
@@ -27,8 +30,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     let header = match past.runbook.header() {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
+            return super::report(RunError::new(exit::FAILED, e.to_string()));
         }
     };
     let pending = past.pending_undos();

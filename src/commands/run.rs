@@ -10,6 +10,7 @@ use crate::cli::GlobalOpts;
 use crate::exit;
 use crate::runbook;
 use crate::session::execute::{execute, Job};
+use crate::session::RunError;
 
 /// Runs the runbook named by `argv[0]` with the rest of `argv` as its arguments.
 pub fn run(
@@ -30,8 +31,10 @@ pub fn run(
     }
     let before = &before;
     let Some(name) = argv.first() else {
-        eprintln!("error: which runbook? `vzrun list` shows them");
-        return exit::USAGE;
+        return super::report(RunError::new(
+            exit::USAGE,
+            "which runbook? `vzrun list` shows them",
+        ));
     };
     let runbook = match runbook::resolve(&name.to_string_lossy()) {
         Ok((r, note)) => {
@@ -41,15 +44,13 @@ pub fn run(
             r
         }
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
+            return super::report(RunError::new(exit::USAGE, e.to_string()));
         }
     };
     let header = match runbook.header() {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
+            return super::report(RunError::new(exit::FAILED, e.to_string()));
         }
     };
     let bound = match bind_args(&runbook, &header, &argv[1..], before) {
@@ -63,8 +64,7 @@ pub fn run(
             };
         }
         Err(BindError::Header(e)) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
+            return super::report(RunError::new(exit::FAILED, e.to_string()));
         }
     };
     let plan = plan || bound.global.dry_run;
