@@ -48,7 +48,7 @@ fn completion_command() -> clap::Command {
         let Ok(header) = runbook.header() else {
             continue;
         };
-        if let Ok(sub) = crate::runbook::command_for(&runbook, &header) {
+        if let Ok(sub) = crate::commands::args::command_for(&runbook, &header) {
             command = command.subcommand(sub);
         }
     }
@@ -127,8 +127,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
                 Ok(()) => exit::OK,
                 Err(e) => {
-                    eprintln!("error: {e}");
-                    exit::FAILED
+                    commands::report(crate::session::RunError::new(exit::FAILED, e.to_string()))
                 }
             }
         }

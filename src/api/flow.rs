@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use rhai::plugin::*;
 use rhai::FnPtr;
 
-use crate::event::Event;
 use crate::failure::{ApiResult, Failure, FailureKind};
+use crate::run::event::Event;
 
 use super::{seconds, strings_from_array, RunContext};
 

@@ -2,20 +2,11 @@
 
 use rhai::plugin::*;
 
-use crate::cmd::{Cmd, Effect, Output};
+use crate::cluster::host::Host;
 use crate::failure::ApiResult;
-use crate::host::Host;
+use crate::transport::cmd::{Cmd, Effect};
 
-use super::{strings_from_array, OptionMap, RunContext};
-
-pub fn output_to_map(output: Output) -> rhai::Map {
-    let mut map = rhai::Map::new();
-    map.insert("code".into(), (output.code as i64).into());
-    map.insert("stdout".into(), output.stdout.into());
-    map.insert("stderr".into(), output.stderr.into());
-    map.insert("planned".into(), output.planned.into());
-    map
-}
+use super::{output_to_map, strings_from_array, OptionMap, RunContext};
 
 fn run_raw(
     ctx: &NativeCallContext,

@@ -5,53 +5,20 @@
 //! are thin: they convert Rhai values, then call typed Rust code that goes through the Runner.
 
 mod deadline;
+mod errors;
 mod export;
 mod flow;
 mod host;
-mod options;
 mod parallel;
 mod run_info;
 
-pub use host::output_to_map;
-pub use options::OptionMap;
+pub use crate::primitives::{output_to_map, seconds, strings_from_array, OptionMap};
+pub use crate::run::context::{Deferred, DeferredAction, RunContext};
+pub use errors::{describe, describe_parse, set_function_explainer};
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use rhai::{Dynamic, Engine, NativeCallContext};
 
-use rhai::{Array, Dynamic, Engine, NativeCallContext};
-
-use crate::cluster::Cluster;
 use crate::failure::{Failure, FailureKind};
-use crate::runner::Runner;
-
-/// What the API functions need from the run; stored as the engine's default tag so plugin
-/// functions (which cannot capture) can reach it through their call context.
-#[derive(Debug, Clone)]
-pub struct RunContext {
-    pub runner: Arc<Runner>,
-    pub cluster: Arc<Cluster>,
-    /// When resuming: how many more times each step name is to be skipped.
-    pub steps_to_skip: Arc<Mutex<HashMap<String, usize>>>,
-    /// Undo actions registered with `defer`, run at the end of the run (last first).
-    pub deferred: Arc<Mutex<Vec<Deferred>>>,
-}
-
-/// An undo action and the script context to call it in.
-#[derive(Debug)]
-#[allow(deprecated)] // NativeCallContextStore is marked volatile, not deprecated.
-pub struct Deferred {
-    pub what: String,
-    pub action: DeferredAction,
-    pub context: rhai::NativeCallContextStore,
-}
-
-/// A closure (runs only at the end of this run), or a runbook function with plain
-/// arguments (journaled, so `vzrun abort` can also run it after a crash).
-#[derive(Debug)]
-pub enum DeferredAction {
-    Closure(rhai::FnPtr),
-    Function { name: String, args: rhai::Array },
-}
 
 /// Runs the deferred actions, last registered first; a failing one is reported and the
 /// others still run.
@@ -67,9 +34,9 @@ pub fn run_deferred(engine: &Engine, run: &RunContext) {
         };
         let state = match result {
             Ok(_) => "done".to_string(),
-            Err(e) => format!("FAILED: {}", crate::engine::describe(&e, "").0),
+            Err(e) => format!("FAILED: {}", describe(&e, "").0),
         };
-        run.runner.emit(crate::event::Event::Deferred {
+        run.runner.emit(crate::run::event::Event::Deferred {
             what: d.what,
             state,
             function: None,
@@ -78,19 +45,10 @@ pub fn run_deferred(engine: &Engine, run: &RunContext) {
     }
 }
 
-impl RunContext {
-    /// The run context of the current call. An engine built only to compile (`vzrun check`)
-    /// has none, and never calls API functions.
-    pub fn of(ctx: &NativeCallContext) -> Result<RunContext, Failure> {
-        ctx.tag()
-            .and_then(|tag| tag.read_lock::<RunContext>().map(|c| c.clone()))
-            .ok_or_else(|| Failure::failed("this engine has no run context (compile-only)"))
-    }
-}
-
-/// Registers the types and functions of the whole API.
+/// Registers the types and functions of the script API (the primitives are registered
+/// beside it, by the engine: see [`crate::primitives::register`]).
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<crate::host::Host>("Host");
+    engine.register_type_with_name::<crate::cluster::host::Host>("Host");
     engine.register_type_with_name::<Failure>("Failure");
     engine.register_type_with_name::<RunContext>("RunContext");
     engine.register_global_module(rhai::exported_module!(host::host_api).into());
@@ -100,46 +58,6 @@ pub fn register(engine: &mut Engine) {
     engine.register_global_module(rhai::exported_module!(deadline::deadline_api).into());
     engine.register_global_module(rhai::exported_module!(export::export_api).into());
     engine.register_global_module(rhai::exported_module!(run_info::run_info_api).into());
-    crate::primitives::register(engine);
-}
-
-/// Converts a Rhai array of strings (numbers are accepted and printed) into an argv.
-pub fn strings_from_array(array: &Array, what: &str) -> Result<Vec<String>, Failure> {
-    array
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            if item.is_string() || item.is_int() || item.is_float() || item.is_bool() {
-                Ok(item.to_string())
-            } else {
-                Err(Failure::bad_input(
-                    &format!("{what}[{i}]"),
-                    format!("expected a string, got {}", item.type_name()),
-                ))
-            }
-        })
-        .collect()
-}
-
-/// Seconds given as an int or a float.
-pub fn seconds(value: &Dynamic, what: &str) -> Result<std::time::Duration, Failure> {
-    let secs = if let Some(i) = value.clone().try_cast::<i64>() {
-        i as f64
-    } else if let Some(f) = value.clone().try_cast::<f64>() {
-        f
-    } else {
-        return Err(Failure::bad_input(
-            what,
-            format!("expected seconds as a number, got {}", value.type_name()),
-        ));
-    };
-    if !(0.0..=31_536_000.0).contains(&secs) {
-        return Err(Failure::bad_input(
-            what,
-            format!("{secs} seconds is out of range"),
-        ));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// A failure raised by the runtime: what a `catch (e)` block receives.

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use rhai::plugin::*;
 use rhai::{Array, FnPtr};
 
-use crate::event::Event;
 use crate::failure::{ApiResult, Failure, FailureKind};
+use crate::run::event::Event;
 
 use super::RunContext;
 
@@ -24,7 +24,7 @@ type Slot = Mutex<Option<Result<Dynamic, Box<EvalAltResult>>>>;
 /// A short name for an item in progress lines: a host's or a map's `name` (or that of the
 /// first map it holds), else its text.
 fn label(item: &Dynamic) -> String {
-    if let Some(host) = item.read_lock::<crate::host::Host>() {
+    if let Some(host) = item.read_lock::<crate::cluster::host::Host>() {
         return host.name().to_string();
     }
     if let Some(map) = item.read_lock::<rhai::Map>() {
@@ -98,7 +98,7 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
             Some(Ok(v)) => values.push(v),
             Some(Err(e)) => {
                 let failure = Failure::from_rhai(&e)
-                    .unwrap_or_else(|| Failure::failed(crate::engine::describe(&e, "").0));
+                    .unwrap_or_else(|| Failure::failed(super::describe(&e, "").0));
                 failures.push((label(&items[i]), failure));
             }
             None => not_started.push(label(&items[i])),

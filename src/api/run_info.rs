@@ -7,8 +7,8 @@
 
 use rhai::plugin::*;
 
+use crate::cluster::host::Host;
 use crate::failure::ApiResult;
-use crate::host::Host;
 
 use super::RunContext;
 

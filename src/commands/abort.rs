@@ -7,20 +7,21 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::cli::GlobalOpts;
-use crate::event::{Envelope, Event};
 use crate::exit;
+use crate::run::event::{Envelope, Event};
+use crate::session::RunError;
 
-use super::resume::{load, to_dynamic};
-use super::run::{execute, Job, UndoCall};
+use crate::session::execute::{execute, Job, UndoCall};
+use crate::session::past::{load, options_for_past_target, to_dynamic};
 
 pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i32 {
     let past = match load(run_id) {
         Ok(r) => r,
-        Err(code) => return code,
+        Err(e) => return super::report(e),
     };
-    let global = &match super::resume::options_for_past_target(run_id, &past, global) {
+    let global = &match options_for_past_target(run_id, &past, global) {
         Ok(g) => g,
-        Err(code) => return code,
+        Err(e) => return super::report(e),
     };
     let pending = past.pending_undos();
     if pending.is_empty() {
@@ -52,8 +53,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     let header = match past.runbook.header() {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
+            return super::report(RunError::new(exit::FAILED, e.to_string()));
         }
     };
     let whats: Vec<String> = undo.iter().map(|u| u.what.clone()).collect();
@@ -68,6 +68,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             plan: false,
             resume: None,
             undo,
+            embedding: Default::default(),
         },
         interrupted,
     );

@@ -14,7 +14,7 @@ use super::lint;
 use crate::embedded::STDLIB;
 use crate::engine::{self, Limits};
 use crate::exit;
-use crate::output::OutputFormat;
+use crate::run::output::OutputFormat;
 use crate::runbook::{self, ImportDir, Runbook};
 
 fn compile_only_engine(dir: Option<ImportDir>) -> Engine {
@@ -75,7 +75,7 @@ fn compile(
 
 fn check_runbook(engines: &mut Engines, runbook: &Runbook) -> Result<(), String> {
     let header = runbook.header()?;
-    runbook::command_for(runbook, &header)?;
+    crate::commands::args::command_for(runbook, &header)?;
     let args: rhai::Map = header
         .params
         .iter()

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::cli::{DiscoverArgs, GlobalOpts};
+use crate::cluster::host::Host;
 use crate::discover::{self, Defaults, DiscoverError};
 use crate::exit;
-use crate::host::Host;
 use crate::inventory::SshSettings;
 use crate::transport::{Local, Ssh};
 
@@ -28,7 +28,8 @@ fn source(args: &DiscoverArgs, global: &GlobalOpts) -> Result<Host, (String, i32
         || args.ssh_config.is_some()
         || args.sudo;
     if lab {
-        let cluster = super::targets::cluster_for(global)?;
+        let cluster = crate::session::targets::cluster_for(global)
+            .map_err(|e| (e.message().to_string(), e.code()))?;
         return match &args.from {
             Some(name) => cluster.host(name).map_err(|e| (e.to_string(), exit::USAGE)),
             None => Ok(cluster.hosts()[0].clone()),

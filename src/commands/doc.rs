@@ -27,6 +27,7 @@ const HAND_WRITTEN: &[(&str, &str)] = &[
     ("Monitoring", "monitoring.md"),
     ("Performance", "performance.md"),
     ("Rehearse before you run", "rehearse.md"),
+    ("Embedding vzrun", "embedding.md"),
 ];
 
 const COMMANDS: &[(&str, &str)] = &[

@@ -1,7 +1,7 @@
 //! `vzrun list`: the runbooks and what each does.
 
 use crate::exit;
-use crate::output::{format_table, OutputFormat};
+use crate::run::output::{format_table, OutputFormat};
 use crate::runbook;
 
 pub fn run(format: OutputFormat) -> i32 {

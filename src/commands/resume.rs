@@ -2,197 +2,26 @@
 //! steps that completed in that run.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::cli::GlobalOpts;
 use crate::exit;
-use crate::journal;
-use crate::runbook::{self, Runbook};
+use crate::session::RunError;
 
-use super::run::{execute, location, Job, Resume};
-use super::targets::{describe_target, names_a_target, options_for_target, same_target};
-
-/// JSON → Rhai, keeping integers integers.
-pub fn to_dynamic(value: &serde_json::Value) -> rhai::Dynamic {
-    rhai::serde::to_dynamic(value).unwrap_or(rhai::Dynamic::UNIT)
-}
-
-/// A past run: its journal events and its runbook, unchanged since.
-pub struct PastRun {
-    pub path: std::path::PathBuf,
-    pub events: Vec<serde_json::Value>,
-    pub start: serde_json::Value,
-    pub runbook: Runbook,
-}
-
-impl PastRun {
-    pub fn finished(&self) -> Option<&serde_json::Value> {
-        self.events.iter().find(|e| e["event"] == "run_finished")
-    }
-
-    /// Registrations of undo actions that never ran (their journal entries).
-    pub fn pending_undos(&self) -> Vec<serde_json::Value> {
-        let mut pending: Vec<serde_json::Value> = Vec::new();
-        for e in self.events.iter().filter(|e| e["event"] == "deferred") {
-            if e["state"] == "registered" {
-                pending.push(e.clone());
-            } else if let Some(i) = pending.iter().position(|p| p["what"] == e["what"]) {
-                pending.remove(i);
-            }
-        }
-        pending
-    }
-}
-
-/// The journal's records. A last line cut short (the run was killed while writing it) is
-/// named and ignored; a bad line anywhere else means the journal can not be trusted.
-fn read_events(run_id: &str, text: &str) -> Result<Vec<serde_json::Value>, i32> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut events = Vec::with_capacity(lines.len());
-    for (index, line) in lines.iter().enumerate() {
-        match serde_json::from_str(line) {
-            Ok(event) => events.push(event),
-            Err(_) if index + 1 == lines.len() && !text.ends_with('\n') => {
-                let shown: String = line.chars().take(80).collect();
-                eprintln!("warning: the last record of {run_id}'s journal is cut off (the run was killed while writing it) and is ignored: {shown}");
-            }
-            Err(e) => {
-                eprintln!(
-                    "error: the journal of {run_id} is damaged at line {}: {e}; resume it by hand",
-                    index + 1
-                );
-                return Err(exit::REFUSED);
-            }
-        }
-    }
-    Ok(events)
-}
-
-/// Loads run `run_id`'s journal and finds its runbook; refuses when the runbook changed.
-pub fn load(run_id: &str) -> Result<PastRun, i32> {
-    let valid = !run_id.is_empty()
-        && run_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !valid {
-        eprintln!("error: invalid run id {run_id:?}; `vzrun runs` lists them");
-        return Err(exit::USAGE);
-    }
-    let path = journal::runs_dir().join(format!("{run_id}.jsonl"));
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "error: no run {run_id} in {}; `vzrun runs` lists them",
-            journal::runs_dir().display()
-        );
-        return Err(exit::USAGE);
-    };
-    if journal::is_live(&path) {
-        eprintln!("error: run {run_id} is still running; it must end (or be stopped with Ctrl-C) before it can be resumed or aborted");
-        return Err(exit::LOCK_HELD);
-    }
-    let events = read_events(run_id, &text)?;
-    let Some(start) = events.iter().find(|e| e["event"] == "run_started").cloned() else {
-        eprintln!("error: the journal of {run_id} has no start record");
-        return Err(exit::FAILED);
-    };
-    let place = start["location"].as_str().unwrap_or_default();
-    let found = match place.strip_prefix("builtin:") {
-        Some(name) => runbook::find(name),
-        None => runbook::from_path(Path::new(place)),
-    };
-    let runbook = match found {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot find the runbook of {run_id}: {e}");
-            return Err(exit::FAILED);
-        }
-    };
-    if Some(runbook.sha256().as_str()) != start["runbook_sha256"].as_str() {
-        eprintln!(
-            "error: {} changed since run {run_id}; it would mix two versions, so run it anew",
-            runbook.display_path
-        );
-        return Err(exit::REFUSED);
-    }
-    let resolver = crate::engine::SandboxResolver::new(Some(runbook.import_dir.clone()));
-    for module in events.iter().filter(|e| e["event"] == "module_loaded") {
-        let import = module["import"].as_str().unwrap_or_default();
-        if resolver.sha256_of(import).as_deref() != module["sha256"].as_str() {
-            eprintln!(
-                "error: the module {} that run {run_id} imported changed since; it would mix two versions, so run it anew",
-                module["path"].as_str().unwrap_or(import)
-            );
-            return Err(exit::REFUSED);
-        }
-    }
-    Ok(PastRun {
-        path,
-        events,
-        start,
-        runbook,
-    })
-}
-
-/// The options that make a resume (or abort) act on the run's own target: the recorded one
-/// when none is given; a different one given on the command line is refused (exit 2).
-pub fn options_for_past_target(
-    run_id: &str,
-    past: &PastRun,
-    global: &GlobalOpts,
-) -> Result<GlobalOpts, i32> {
-    let recorded = &past.start["target"];
-    if recorded.is_null() {
-        eprintln!("error: the journal of {run_id} does not say which cluster it ran against (made by an older vzrun); run it anew");
-        return Err(exit::REFUSED);
-    }
-    let chosen = if names_a_target(global) {
-        global.clone()
-    } else {
-        options_for_target(global, recorded)
-    };
-    let now = describe_target(&chosen).map_err(|(message, code)| {
-        eprintln!("error: {message}");
-        code
-    })?;
-    if !same_target(recorded, &now) {
-        eprintln!(
-            "error: run {run_id} ran against {}; this would act on {}. Resume it against its own target (give no --inventory/--lab: it is taken from the journal), or start a new run",
-            describe(recorded),
-            describe(&now)
-        );
-        return Err(exit::USAGE);
-    }
-    Ok(chosen)
-}
-
-/// A target in words.
-fn describe(target: &serde_json::Value) -> String {
-    let text = |k: &str| target[k].as_str().unwrap_or("?").to_string();
-    match target["kind"].as_str() {
-        Some("lab") => format!(
-            "the lab (scenario {}, state {})",
-            text("scenario"),
-            target["state"].as_str().unwrap_or("in memory")
-        ),
-        Some("inventory") => format!(
-            "the inventory {} (sha256 {})",
-            text("path"),
-            &text("sha256")[..12.min(text("sha256").len())]
-        ),
-        _ => "this machine only".into(),
-    }
-}
+use crate::session::execute::{execute, location, Job, Resume};
+use crate::session::past::{load, options_for_past_target, to_dynamic};
 
 pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i32 {
     let past = match load(run_id) {
         Ok(r) => r,
-        Err(code) => return code,
+        Err(e) => return super::report(e),
     };
     if past.start["plan"].as_bool() == Some(true) {
-        eprintln!("error: {run_id} was a plan; there is nothing to resume");
-        return exit::USAGE;
+        return super::report(RunError::new(
+            exit::USAGE,
+            format!("{run_id} was a plan; there is nothing to resume"),
+        ));
     }
     if past.finished().is_some_and(|end| end["status"] == "ok") {
         println!("{run_id} finished ok; there is nothing to resume");
@@ -201,8 +30,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     let header = match past.runbook.header() {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
+            return super::report(RunError::new(exit::FAILED, e.to_string()));
         }
     };
     let pending = past.pending_undos();
@@ -238,7 +66,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     );
     let mut global = match options_for_past_target(run_id, &past, global) {
         Ok(g) => g,
-        Err(code) => return code,
+        Err(e) => return super::report(e),
     };
     // A run that was confirmed keeps its confirmation; one that was not asks again. Any
     // runbook may ask (evacuate asks through the stdlib without being `destructive`).
@@ -257,6 +85,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
                 completed_steps,
             }),
             undo: Vec::new(),
+            embedding: Default::default(),
         },
         interrupted,
     )

@@ -1,59 +1,16 @@
 //! `vzrun NAME [ARGS]`, `vzrun plan NAME [ARGS]` and `vzrun resume RUN_ID`: run a runbook
-//! (or plan it). All three build a [`Job`] and hand it to [`execute`].
+//! (or plan it). All three build a [`Job`] and hand it to [`execute`], the library's run.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
-use crate::api::RunContext;
+use super::args::{bind_args, BindError};
 use crate::cli::GlobalOpts;
-use crate::engine::{self, Limits};
-use crate::event::Event;
 use crate::exit;
-use crate::journal::{self, Journal};
-use crate::output::{Renderer, Verbosity};
-use crate::runbook::{self, BindError, Header, ImportDir, Runbook};
-use crate::runner::{Mode, Runner};
-
-use super::targets::{cluster_for, describe_target};
-
-/// What to run and how.
-pub struct Job {
-    pub runbook: Runbook,
-    pub header: Header,
-    pub args: rhai::Map,
-    pub args_json: serde_json::Value,
-    pub global: GlobalOpts,
-    pub plan: bool,
-    pub resume: Option<Resume>,
-    /// For `vzrun abort`: the undo calls to make instead of running the runbook.
-    pub undo: Vec<UndoCall>,
-}
-
-/// A journaled `defer(what, "function", [args])` that never ran.
-pub struct UndoCall {
-    pub what: String,
-    pub function: String,
-    pub args: rhai::Array,
-}
-
-/// A resumed run: which run, and how many times each step name completed there.
-pub struct Resume {
-    pub from: String,
-    pub completed_steps: HashMap<String, usize>,
-}
-
-/// Where a runbook came from, so a resume finds the same one: `builtin:NAME` or a path.
-pub fn location(runbook: &Runbook) -> String {
-    match &runbook.import_dir {
-        ImportDir::BuiltIn => format!("builtin:{}", runbook.name),
-        ImportDir::Disk(_) => std::fs::canonicalize(&runbook.display_path)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| runbook.display_path.clone()),
-    }
-}
+use crate::runbook;
+use crate::session::execute::{execute, Job};
+use crate::session::RunError;
 
 /// Runs the runbook named by `argv[0]` with the rest of `argv` as its arguments.
 pub fn run(
@@ -74,8 +31,10 @@ pub fn run(
     }
     let before = &before;
     let Some(name) = argv.first() else {
-        eprintln!("error: which runbook? `vzrun list` shows them");
-        return exit::USAGE;
+        return super::report(RunError::new(
+            exit::USAGE,
+            "which runbook? `vzrun list` shows them",
+        ));
     };
     let runbook = match runbook::resolve(&name.to_string_lossy()) {
         Ok((r, note)) => {
@@ -85,18 +44,16 @@ pub fn run(
             r
         }
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
+            return super::report(RunError::new(exit::USAGE, e.to_string()));
         }
     };
     let header = match runbook.header() {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
+            return super::report(RunError::new(exit::FAILED, e.to_string()));
         }
     };
-    let bound = match runbook::bind_args(&runbook, &header, &argv[1..], before) {
+    let bound = match bind_args(&runbook, &header, &argv[1..], before) {
         Ok(b) => b,
         Err(BindError::Usage(e)) => {
             let _ = e.print();
@@ -107,8 +64,7 @@ pub fn run(
             };
         }
         Err(BindError::Header(e)) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
+            return super::report(RunError::new(exit::FAILED, e.to_string()));
         }
     };
     let plan = plan || bound.global.dry_run;
@@ -122,254 +78,8 @@ pub fn run(
             plan,
             resume: None,
             undo: Vec::new(),
+            embedding: Default::default(),
         },
         interrupted,
     )
-}
-
-/// Calls the runbook's undo functions (last registered first) without running its top level.
-fn run_undo_calls(
-    engine: &rhai::Engine,
-    scope: &mut rhai::Scope,
-    ast: &rhai::AST,
-    runner: &Runner,
-    undo: Vec<UndoCall>,
-) -> Result<(), (String, i32)> {
-    let mut failed = Vec::new();
-    for call in undo.into_iter().rev() {
-        let options = rhai::CallFnOptions::new()
-            .eval_ast(false)
-            .rewind_scope(true);
-        let result = engine.call_fn_with_options::<rhai::Dynamic>(
-            options,
-            scope,
-            ast,
-            &call.function,
-            call.args,
-        );
-        let state = match result {
-            Ok(_) => "done".to_string(),
-            Err(e) => {
-                let (message, _) = engine::describe(&e, "");
-                failed.push(format!("{}: {message}", call.what));
-                format!("FAILED: {message}")
-            }
-        };
-        runner.emit(Event::Deferred {
-            what: call.what,
-            state,
-            function: Some(call.function),
-            args: None,
-        });
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err((
-            format!(
-                "{} undo action(s) failed:\n  {}",
-                failed.len(),
-                failed.join("\n  ")
-            ),
-            exit::FAILED,
-        ))
-    }
-}
-
-/// Exit codes after which part of the run may have happened: the operator needs the run id.
-/// (2 and 3 promise that nothing changed.)
-fn may_have_changed(code: i32) -> bool {
-    matches!(
-        code,
-        exit::FAILED | exit::LOCK_HELD | exit::TIMED_OUT | exit::INTERRUPTED
-    )
-}
-
-fn status_word(code: i32) -> &'static str {
-    match code {
-        exit::OK => "ok",
-        exit::REFUSED => "refused",
-        exit::LOCK_HELD => "lock_held",
-        exit::TIMED_OUT => "timed_out",
-        exit::INTERRUPTED => "interrupted",
-        _ => "failed",
-    }
-}
-
-pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
-    let Job {
-        runbook,
-        header,
-        args,
-        args_json,
-        global,
-        plan,
-        resume,
-        undo,
-    } = job;
-    let aborting = !undo.is_empty();
-    let started = std::time::Instant::now();
-    let renderer = Renderer::new(
-        global.output.unwrap_or_default(),
-        Verbosity {
-            quiet: global.quiet,
-            verbose: global.verbose,
-        },
-    );
-    let run_id = journal::new_run_id();
-    let journal = match Journal::for_run(&run_id) {
-        Ok(j) => Some(j),
-        // A plan changes nothing: it may run without a record.
-        Err(e) if plan => {
-            eprintln!("warning: planning without a journal: {e:#}");
-            None
-        }
-        // Resume and abort depend on the journal: no change runs unrecorded.
-        Err(e) => {
-            eprintln!(
-                "error: {e:#}; nothing was changed (VZRUN_STATE_DIR sets where runs are journaled)"
-            );
-            return exit::FAILED;
-        }
-    };
-    let target = match describe_target(&global) {
-        Ok(t) => t,
-        Err((message, code)) => {
-            eprintln!("error: {message}");
-            return code;
-        }
-    };
-    let cluster = match cluster_for(&global) {
-        Ok(c) => Arc::new(c),
-        Err((message, code)) => {
-            eprintln!("error: {message}");
-            return code;
-        }
-    };
-    let mode = if plan { Mode::Plan } else { Mode::Apply };
-    let holder = crate::lock::holder_text(&run_id, &runbook.name);
-    let lock_wait = std::time::Duration::from_secs(global.lock_wait.unwrap_or(0));
-    let runner = Arc::new(
-        Runner::new(mode, global.yes, renderer, journal, interrupted.clone())
-            .with_locking(holder, lock_wait),
-    );
-    runner.emit(Event::RunStarted {
-        run_id: run_id.clone(),
-        runbook: runbook.display_path.clone(),
-        location: location(&runbook),
-        runbook_sha256: runbook.sha256(),
-        plan,
-        args: args_json,
-        resumed_from: resume.as_ref().map(|r| r.from.clone()),
-        pid: std::process::id(),
-        target,
-    });
-
-    let context = RunContext {
-        runner: runner.clone(),
-        cluster: cluster.clone(),
-        steps_to_skip: Arc::new(Mutex::new(
-            resume.map(|r| r.completed_steps).unwrap_or_default(),
-        )),
-        deferred: Arc::default(),
-    };
-    let limits = Limits {
-        max_operations: global
-            .max_operations
-            .unwrap_or(engine::DEFAULT_MAX_OPERATIONS),
-        ..Limits::default()
-    };
-    let engine = engine::build(
-        Some(context.clone()),
-        Some(runbook.import_dir.clone()),
-        limits,
-        interrupted.clone(),
-    );
-    let mut scope = engine::runbook_scope(args, cluster.name(), plan);
-
-    let outcome: Result<(), (String, i32)> = (|| {
-        // A destructive runbook that asks itself (with the facts, after its checks) is not
-        // asked a second, vaguer question before its checks have run.
-        let asks_itself = runbook.source.contains("confirm(");
-        if header.destructive && !aborting && !asks_itself {
-            runner
-                .confirm(&format!(
-                    "{}: {}. Go ahead?",
-                    runbook.name,
-                    header.summary.trim_end_matches('.')
-                ))
-                .map_err(|f| (f.message.clone(), f.kind.exit_code()))?;
-        }
-        let mut ast = engine
-            .compile_with_scope(&scope, &runbook.source)
-            .map_err(|e| {
-                (
-                    engine::describe_parse(&e, &runbook.display_path),
-                    exit::FAILED,
-                )
-            })?;
-        ast.set_source(runbook.display_path.clone());
-        engine::refuse_args_assignment(&ast, &runbook.display_path)
-            .map_err(|message| (message, exit::FAILED))?;
-        if aborting {
-            return run_undo_calls(&engine, &mut scope, &ast, &runner, undo);
-        }
-        match catch_unwind(AssertUnwindSafe(|| {
-            engine.run_ast_with_scope(&mut scope, &ast)
-        })) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(engine::describe(&err, &runbook.display_path)),
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                Err((
-                    format!("internal error in vzrun (please report): {what}"),
-                    exit::FAILED,
-                ))
-            }
-        }
-    })();
-
-    // Deferred undo actions run whatever happened; a first Ctrl-C must not stop them.
-    interrupted.store(false, Ordering::SeqCst);
-    crate::api::run_deferred(&engine, &context);
-
-    let (code, error) = match (outcome, runner.lock_conflict()) {
-        // A conflict the script caught (or a loop swallowed) still ends the run in exit 4.
-        (Ok(()), Some(conflict)) => (exit::LOCK_HELD, Some(conflict)),
-        (Err((message, code)), Some(_)) if code != exit::INTERRUPTED => {
-            (exit::LOCK_HELD, Some(message))
-        }
-        (Ok(()), None) => match runner.journal_error() {
-            Some(why) => (exit::FAILED, Some(why)),
-            None => (exit::OK, None),
-        },
-        (Err((message, code)), _) => (code, Some(message)),
-    };
-    if let Some(message) = &error {
-        eprintln!("error: {}", crate::output::printable(message));
-    }
-    if plan && code == exit::OK {
-        runner.log(format!(
-            "plan: {} change(s) listed; nothing was changed",
-            runner.planned_changes()
-        ));
-    }
-    let journaled = runner.has_journal();
-    runner.emit(Event::RunFinished {
-        status: status_word(code).to_string(),
-        exit_code: code,
-        error,
-        seconds: started.elapsed().as_secs_f64(),
-    });
-    runner.release_locks();
-    if journaled && !plan && !aborting && may_have_changed(code) {
-        eprintln!(
-            "to finish it (completed steps are skipped): vzrun resume {run_id}\nto run the undo actions it left instead:      vzrun abort {run_id}"
-        );
-    }
-    code
 }

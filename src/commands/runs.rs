@@ -3,8 +3,9 @@
 use std::path::Path;
 
 use crate::exit;
-use crate::journal::{self, RunSummary};
-use crate::output::{format_table, OutputFormat};
+use crate::run::journal::{self, RunSummary};
+use crate::run::output::{format_table, OutputFormat};
+use crate::session::RunError;
 
 /// Which runs to show.
 #[derive(Debug, Default)]
@@ -26,8 +27,7 @@ pub fn run(filter: &Filter, format: OutputFormat) -> i32 {
     let runs = match journal::list_runs() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            return exit::FAILED;
+            return super::report(RunError::new(exit::FAILED, format!("{e:#}")));
         }
     };
     let mut runs: Vec<RunSummary> = runs
@@ -154,7 +154,7 @@ fn detail_lines(events: &[serde_json::Value]) -> Vec<String> {
         v.as_array()
             .map(|a| {
                 let words: Vec<String> = a.iter().map(text).collect();
-                crate::cmd::shell_join(&words)
+                crate::transport::cmd::shell_join(&words)
             })
             .unwrap_or_default()
     };

@@ -11,6 +11,7 @@ fn key_of(line: &str) -> Option<&str> {
 }
 
 /// The value set for `key`, if any (the last line wins, as in `sysctl -p`).
+#[cfg(test)]
 pub fn get(text: &str, key: &str) -> Option<String> {
     text.lines()
         .rfind(|l| key_of(l) == Some(key))

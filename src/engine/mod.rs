@@ -5,12 +5,11 @@
 //! a constant map under `Simple`, and plans must reflect the script as written); strict
 //! variables and map properties so typos fail at `vzrun check` or at the line, not later.
 
-mod errors;
 mod resolver;
 mod signatures;
 
-pub use errors::{describe, describe_parse};
-pub use resolver::SandboxResolver;
+pub use crate::api::{describe, describe_parse};
+pub use resolver::{library_dirs, ImportDir, SandboxResolver};
 pub use signatures::rhai_type;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,8 +17,8 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, Engine, OptimizationLevel, Scope};
 
-use crate::api::{self, RunContext};
-use crate::runbook::ImportDir;
+use crate::api;
+use crate::run::context::RunContext;
 
 /// Default for `--max-operations`: far above any real runbook, low enough to stop an
 /// endless loop within seconds.
@@ -60,12 +59,50 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * page.max(4096) as u64)
 }
 
+/// Registers script functions into an engine: a rhai `Package` an embedder adds.
+pub type Extension = Arc<dyn Fn(&mut Engine) + Send + Sync>;
+
+/// Which primitives an engine has: vzrun's own (unless left out) and the embedder's.
+#[derive(Clone)]
+pub struct Primitives {
+    /// Register [`crate::primitives::VzPrimitives`].
+    pub builtin: bool,
+    /// Registered after the built-in ones, in order.
+    pub extensions: Vec<Extension>,
+}
+
+impl Default for Primitives {
+    fn default() -> Self {
+        Primitives {
+            builtin: true,
+            extensions: Vec::new(),
+        }
+    }
+}
+
 /// An engine with the API registered. `run` is `None` for an engine that only compiles.
 pub fn build(
     run: Option<RunContext>,
     runbook_dir: Option<ImportDir>,
     limits: Limits,
     interrupted: Arc<AtomicBool>,
+) -> Engine {
+    build_with(
+        run,
+        runbook_dir,
+        limits,
+        interrupted,
+        &Primitives::default(),
+    )
+}
+
+/// [`build`], with the primitives chosen.
+pub fn build_with(
+    run: Option<RunContext>,
+    runbook_dir: Option<ImportDir>,
+    limits: Limits,
+    interrupted: Arc<AtomicBool>,
+    primitives: &Primitives,
 ) -> Engine {
     let mut engine = Engine::new();
     engine.set_optimization_level(OptimizationLevel::None);
@@ -85,7 +122,7 @@ pub fn build(
     if let Some(run) = &run {
         let runner = run.runner.clone();
         resolver = resolver.on_load(move |import, path, sha256| {
-            runner.emit(crate::event::Event::ModuleLoaded {
+            runner.emit(crate::run::event::Event::ModuleLoaded {
                 import: import.to_string(),
                 path: path.to_string(),
                 sha256: sha256.to_string(),
@@ -114,7 +151,7 @@ pub fn build(
         let runner = run.runner.clone();
         // print() is data, not narration: its own event, shown whatever `-q` says.
         engine.on_print(move |text| {
-            runner.emit(crate::event::Event::Log {
+            runner.emit(crate::run::event::Event::Log {
                 message: text.to_string(),
                 data: true,
             })
@@ -122,7 +159,15 @@ pub fn build(
         let runner = run.runner.clone();
         engine.on_debug(move |text, _, _| runner.log(text));
     }
+    api::set_function_explainer(signatures::explain_not_found);
     api::register(&mut engine);
+    if primitives.builtin {
+        use rhai::packages::Package;
+        crate::primitives::VzPrimitives::new().register_into_engine(&mut engine);
+    }
+    for extension in &primitives.extensions {
+        extension(&mut engine);
+    }
     if let Some(run) = run {
         engine.set_default_tag(Dynamic::from(run));
     }

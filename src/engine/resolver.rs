@@ -1,7 +1,9 @@
-//! Imports: only the embedded stdlib and the runbook's own directory.
+//! Imports: only the embedded stdlib, the runbook's own directory and the operators'
+//! libraries in `$VZRUN_PATH`.
 //!
 //! A runbook must not pull code from anywhere on the machine, so absolute paths and `..` are
-//! refused; what a runbook can import is what is reviewed next to it.
+//! refused; what a runbook can import is what is reviewed next to it or installed as the
+//! operators' library.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,7 +20,14 @@ thread_local! {
 
 use crate::embedded::{RUNBOOKS, STDLIB};
 use crate::failure::Failure;
-use crate::runbook::ImportDir;
+
+/// Where a runbook's relative imports are looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportDir {
+    /// The embedded `runbooks/` directory.
+    BuiltIn,
+    Disk(PathBuf),
+}
 
 pub struct SandboxResolver {
     runbook_dir: Option<ImportDir>,
@@ -34,6 +43,18 @@ impl std::fmt::Debug for SandboxResolver {
             .field("runbook_dir", &self.runbook_dir)
             .finish_non_exhaustive()
     }
+}
+
+/// The operators' directories, `$VZRUN_PATH` (`:`-separated): their runbooks join the
+/// catalog, and their modules can be imported by any runbook (an operator's own library).
+pub fn library_dirs() -> Vec<PathBuf> {
+    std::env::var_os("VZRUN_PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| !d.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Where an import was found: its display path and source text.
@@ -59,7 +80,7 @@ impl SandboxResolver {
                 source: f.contents_utf8()?.to_string(),
             });
         }
-        match &self.runbook_dir {
+        let beside = match &self.runbook_dir {
             Some(ImportDir::BuiltIn) => RUNBOOKS.get_file(&file).and_then(|f| {
                 Some(Found {
                     display: format!("runbooks/{file}"),
@@ -74,7 +95,18 @@ impl SandboxResolver {
                 })
             }
             None => None,
-        }
+        };
+        // Then the operators' libraries, in `$VZRUN_PATH` order: a module beside the runbook
+        // wins over one of the same name there.
+        beside.or_else(|| {
+            library_dirs().into_iter().find_map(|dir| {
+                let full = dir.join(&file);
+                std::fs::read_to_string(&full).ok().map(|source| Found {
+                    display: full.display().to_string(),
+                    source,
+                })
+            })
+        })
     }
 }
 
@@ -85,7 +117,7 @@ impl SandboxResolver {
             return None;
         }
         self.find(import)
-            .map(|found| crate::commands::targets::sha256_hex(found.source.as_bytes()))
+            .map(|found| crate::digest::sha256_hex(found.source.as_bytes()))
     }
 
     /// Calls `on_load(import, path, sha256)` for each module loaded (the journal records it).
@@ -120,7 +152,7 @@ impl ModuleResolver for SandboxResolver {
         if !allowed(path) {
             let refusal = Failure::bad_input(
                 "import",
-                format!("{path:?} is refused: only stdlib modules and files beside the runbook (no absolute paths, no `..`)"),
+                format!("{path:?} is refused: only stdlib modules, files beside the runbook and modules in $VZRUN_PATH (no absolute paths, no `..`)"),
             );
             return Err(Box::new(EvalAltResult::ErrorRuntime(
                 Dynamic::from(refusal),
@@ -154,7 +186,7 @@ impl ModuleResolver for SandboxResolver {
             )));
         }
         if let Some(hook) = &self.on_load {
-            let sha = crate::commands::targets::sha256_hex(found.source.as_bytes());
+            let sha = crate::digest::sha256_hex(found.source.as_bytes());
             hook(path, &found.display, &sha);
         }
         let mut ast = engine

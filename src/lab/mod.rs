@@ -40,9 +40,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::cluster::host::Host;
 use crate::cluster::Cluster;
-use crate::cmd::{Cmd, Output};
-use crate::host::Host;
+use crate::transport::cmd::{Cmd, Output};
 use crate::transport::{Transport, TransportError};
 
 /// Runs one simulated command; `None` when the lab does not know the program.
@@ -298,10 +298,10 @@ impl Transport for LabTransport {
         name: &str,
         holder: &str,
         wait: Duration,
-    ) -> Result<Box<dyn crate::lock::HeldLock>, crate::lock::LockError> {
+    ) -> Result<Box<dyn crate::transport::lock::HeldLock>, crate::transport::lock::LockError> {
         match &self.lab.store {
             // A lab in this process alone: no other run can touch it.
-            Store::Memory(_) => Ok(Box::new(crate::lock::NoLock)),
+            Store::Memory(_) => Ok(Box::new(crate::transport::lock::NoLock)),
             Store::File { path, .. } => {
                 let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
                 let key = format!(
@@ -309,7 +309,7 @@ impl Transport for LabTransport {
                     state::uuid_from(&abs.display().to_string()),
                     self.host
                 );
-                crate::lock::local(&key, holder, wait)
+                crate::transport::lock::local(&key, holder, wait)
             }
         }
     }

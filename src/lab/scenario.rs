@@ -694,4 +694,4 @@ fn build(s: Scenario) -> Result<LabState, String> {
     })
 }
 
-pub use crate::primitives::validate::parse_replicas;
+pub use crate::parse::rules::parse_replicas;

@@ -125,7 +125,7 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 /// from /etc/services as portid (firewall.functions.getPortID falls back to
 /// getservbyname), which vzrun refuses before any command runs, so the lab never sees one.
 fn check_port(spec: &str) -> Result<(), (i32, String)> {
-    use crate::primitives::validate::{check_port, PortProblem};
+    use crate::parse::rules::{check_port, PortProblem};
     check_port(spec).map_err(|p| match p {
         PortProblem::BadPort => (102, "Error: INVALID_PORT: bad port (most likely missing protocol), correct syntax is portid[-portid]/protocol\n".to_string()),
         PortProblem::BadProtocol(p) => (103, format!("Error: INVALID_PROTOCOL: '{p}' not from {{'tcp'|'udp'|'sctp'|'dccp'}}\n")),

@@ -6,6 +6,7 @@
 pub mod date;
 pub mod net;
 pub mod prlctl;
+pub mod rules;
 pub mod size;
 pub mod systemd;
 pub mod vstorage;

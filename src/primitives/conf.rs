@@ -5,9 +5,9 @@ use rhai::plugin::*;
 
 use super::file::read_or_empty;
 use super::{call, validate};
+use crate::cluster::host::Host;
 use crate::edit::conf;
 use crate::failure::Failure;
-use crate::host::Host;
 
 fn key(name: &str) -> Result<&str, Failure> {
     if conf::valid_key(name) {

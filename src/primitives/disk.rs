@@ -8,10 +8,10 @@ use rhai::Map;
 
 use super::disk_usage::{parse_reserved_pct, usage, usage_map};
 use super::{call, change, probe, read, validate};
-use crate::api::RunContext;
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
+use crate::run::context::RunContext;
+use crate::transport::cmd::Cmd;
 
 pub const PREPARE_DRIVE: &str = "/usr/libexec/vstorage/prepare_vstorage_drive";
 
@@ -99,7 +99,7 @@ pub mod api {
             match out.code {
                 0 => Ok(parse_blkid(&out.stdout)),
                 2 => Ok(Map::new()),
-                _ => Err(crate::runner::command_failure(
+                _ => Err(crate::run::runner::command_failure(
                     &host,
                     &Cmd::read(["blkid", dev.as_str()]),
                     &out,
@@ -331,7 +331,7 @@ pub mod api {
         options: Map,
     ) -> Result<bool, Box<EvalAltResult>> {
         call(&ctx, |run| {
-            let mut opts = crate::api::OptionMap::new("disk::umount", options);
+            let mut opts = crate::primitives::OptionMap::new("disk::umount", options);
             let lazy = opts.bool("lazy")?.unwrap_or(false);
             opts.finish()?;
             umount_with(run, &host, path, lazy)

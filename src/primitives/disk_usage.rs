@@ -6,9 +6,9 @@ use rhai::{Array, Dynamic, Map};
 
 use super::disk::mounts;
 use super::{probe, read};
-use crate::api::RunContext;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
+use crate::run::context::RunContext;
 
 /// One finding of why a device is in use: `kind` is mounted, swap, lvm, raid, holder,
 /// partition or signature.

@@ -4,10 +4,11 @@
 use rhai::plugin::*;
 use rhai::Map;
 
+use super::OptionMap;
 use super::{call, validate};
-use crate::api::{OptionMap, RunContext};
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
+use crate::run::context::RunContext;
 
 /// The file's text, or a failure naming host and path when it does not exist.
 pub fn read_text(run: &RunContext, host: &Host, path: &str) -> Result<String, Failure> {

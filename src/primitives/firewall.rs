@@ -5,10 +5,10 @@ use rhai::plugin::*;
 use rhai::Array;
 
 use super::{call, change, probe, read, validate};
-use crate::api::RunContext;
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
+use crate::run::context::RunContext;
+use crate::transport::cmd::Cmd;
 
 /// Whether the port is open (`permanent` or runtime). `--query-port` answers by exit code.
 fn is_open(run: &RunContext, host: &Host, port: &str, permanent: bool) -> Result<bool, Failure> {
@@ -22,7 +22,11 @@ fn is_open(run: &RunContext, host: &Host, port: &str, permanent: bool) -> Result
     match out.code {
         0 => Ok(true),
         1 => Ok(false),
-        _ => Err(crate::runner::command_failure(host, &Cmd::read(argv), &out)),
+        _ => Err(crate::run::runner::command_failure(
+            host,
+            &Cmd::read(argv),
+            &out,
+        )),
     }
 }
 

@@ -4,9 +4,9 @@ use rhai::plugin::*;
 use rhai::Map;
 
 use super::{call, change};
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
+use crate::transport::cmd::Cmd;
 
 /// `MemTotal:  263801028 kB` → (`MemTotal`, 263801028); values in kB (the format of
 /// proc(5), /proc/meminfo).

@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod fstab;
 pub mod mem;
 pub mod nodes;
+mod options;
 pub mod prlctl;
 mod prlctl_config;
 pub mod prlsrvctl;
@@ -25,11 +26,21 @@ pub mod vstorage_safety;
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 
-use crate::api::RunContext;
-use crate::cmd::{Cmd, Output};
-use crate::failure::{ApiResult, Failure};
-use crate::host::Host;
+pub use options::{output_to_map, seconds, strings_from_array, OptionMap};
 
+use crate::cluster::host::Host;
+use crate::failure::{ApiResult, Failure};
+use crate::run::context::RunContext;
+use crate::transport::cmd::{Cmd, Output};
+
+rhai::def_package! {
+    /// vzrun's typed primitives as a rhai package: each tool under its namespace
+    /// (`prlctl::start(h, id)`, `vstorage::stat(h)`, ...). The engine registers it unless an
+    /// embedder leaves it out; an embedder adds its own packages beside it.
+    pub VzPrimitives(_module) {} |> |engine| { register(engine); }
+}
+
+/// Registers every primitive module under its namespace.
 pub fn register(engine: &mut Engine) {
     engine.register_static_module("prlctl", rhai::exported_module!(prlctl::api).into());
     engine.register_static_module("prlsrvctl", rhai::exported_module!(prlsrvctl::api).into());

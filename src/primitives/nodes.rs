@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::probe;
-use crate::api::RunContext;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
 use crate::parse::net;
+use crate::run::context::RunContext;
 
 /// The names and addresses one node is known by.
 #[derive(Debug, Clone)]

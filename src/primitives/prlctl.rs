@@ -10,12 +10,13 @@ use std::time::Duration;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
+use super::OptionMap;
 use super::{call, change, map, probe, read, strings, validate};
-use crate::api::{OptionMap, RunContext};
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::{ApiResult, Failure};
-use crate::host::Host;
 use crate::parse::prlctl::{self as parse, VeRow, LIST_FIELDS};
+use crate::run::context::RunContext;
+use crate::transport::cmd::Cmd;
 
 /// Deadline of a migration unless the runbook gives one.
 const MIGRATE_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -84,7 +85,11 @@ fn list_filtered(
     }
     if out.code == 255 {
         // Another SDK error (prlctl exits 255 for all of them): not a missing VE.
-        return Err(crate::runner::command_failure(host, &Cmd::read(argv), &out));
+        return Err(crate::run::runner::command_failure(
+            host,
+            &Cmd::read(argv),
+            &out,
+        ));
     }
     if out.success() {
         if let Ok(rows) = parse::list_json(&out.stdout) {
@@ -98,7 +103,7 @@ fn list_filtered(
         return Ok(None);
     }
     if !table.success() {
-        return Err(crate::runner::command_failure(
+        return Err(crate::run::runner::command_failure(
             host,
             &Cmd::read(argv),
             &table,
@@ -553,9 +558,9 @@ pub mod api {
         call(&ctx, |run| {
             let id = validate::ve_id(id)?;
             let mut full = vec!["prlctl".to_string(), "exec".into(), id];
-            full.extend(crate::api::strings_from_array(&argv, "argv")?);
+            full.extend(crate::primitives::strings_from_array(&argv, "argv")?);
             let out = change(run, &host, Cmd::change(full))?;
-            Ok(crate::api::output_to_map(out))
+            Ok(crate::primitives::output_to_map(out))
         })
     }
 }

@@ -4,12 +4,13 @@
 use rhai::{Dynamic, Map};
 
 use super::prlctl::{find, find_or_planned, info};
+use super::OptionMap;
 use super::{change, validate};
-use crate::api::{OptionMap, RunContext};
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
 use crate::parse::prlctl as parse;
+use crate::run::context::RunContext;
+use crate::transport::cmd::Cmd;
 
 pub fn create(run: &RunContext, host: &Host, name: &str, options: Map) -> Result<bool, Failure> {
     let name = validate::new_name("VE name", name)?;

@@ -11,11 +11,12 @@
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
+use super::OptionMap;
 use super::{call, change, map, read, validate};
-use crate::api::{OptionMap, RunContext};
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::{ApiResult, Failure};
-use crate::host::Host;
+use crate::run::context::RunContext;
+use crate::transport::cmd::Cmd;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {
@@ -24,7 +25,9 @@ pub struct Network {
     pub bound_to: String,
 }
 
-/// Reads a table whose cells start under their header words.
+/// Reads a table whose cells start under their header words. The primitive reads the JSON
+/// form (`-j`); the tests hold this text form beside it.
+#[cfg(test)]
 pub fn parse_net_list(text: &str) -> Vec<Network> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let Some(header) = lines.next() else {

@@ -5,10 +5,10 @@ use rhai::plugin::*;
 
 use super::file::read_or_empty;
 use super::{call, change, read, validate};
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::edit::sysctl_conf;
 use crate::failure::Failure;
-use crate::host::Host;
+use crate::transport::cmd::Cmd;
 
 /// Values compare by their words: `4096 87380 6291456` equals `4096\t87380\t6291456`.
 fn same(a: &str, b: &str) -> bool {

@@ -5,11 +5,11 @@ use rhai::plugin::*;
 use rhai::Array;
 
 use super::{call, change, map, probe, read, validate};
-use crate::api::RunContext;
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
 use crate::parse::systemd as parse;
+use crate::run::context::RunContext;
+use crate::transport::cmd::Cmd;
 
 fn active(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failure> {
     // is-active: exit 0 when active, 3 (and "inactive", "failed", ...) otherwise.

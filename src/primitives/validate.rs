@@ -1,6 +1,8 @@
 //! Input checks shared by the primitives. Each error names the argument and says what is
 //! allowed, and is raised before anything runs.
 
+pub use crate::parse::rules::{check_abs_path, check_port, parse_replicas, PortProblem};
+
 use crate::failure::Failure;
 
 fn is_uuid(text: &str) -> bool {
@@ -71,27 +73,11 @@ pub fn tier(value: i64) -> Result<u8, Failure> {
         .ok_or_else(|| Failure::bad_input("tier", format!("{value} is outside 0-3")))
 }
 
-/// `N` or `N:M`, each 1 to 15, the minimum not above the norm.
-pub fn parse_replicas(text: &str) -> Result<(u32, u32), String> {
-    let (norm, min) = match text.split_once(':') {
-        Some((n, m)) => (n, Some(m)),
-        None => (text, None),
-    };
-    let number = |t: &str| {
-        t.parse::<u32>()
-            .ok()
-            .filter(|n| (1..=15).contains(n))
-            .ok_or_else(|| format!("{text:?}: expected N or N:M with each 1-15"))
-    };
-    let norm = number(norm)?;
-    let min = match min {
-        Some(m) => number(m)?,
-        None => norm.div_ceil(2).max(1),
-    };
-    if min > norm {
-        return Err(format!("{text:?}: the minimum is above the norm"));
-    }
-    Ok((norm, min))
+/// An absolute path without NUL, newlines or `..` steps.
+pub fn abs_path(what: &str, text: &str) -> Result<String, Failure> {
+    check_abs_path(text)
+        .map(|()| text.to_string())
+        .map_err(|why| Failure::bad_input(what, format!("{text:?} {why}")))
 }
 
 pub fn replicas(text: &str) -> Result<String, Failure> {
@@ -100,54 +86,12 @@ pub fn replicas(text: &str) -> Result<String, Failure> {
         .map_err(|e| Failure::bad_input("replicas", e))
 }
 
-/// An absolute path without NUL, newlines or `..` steps.
-pub fn abs_path(what: &str, text: &str) -> Result<String, Failure> {
-    let bad = |why: &str| Failure::bad_input(what, format!("{text:?} {why}"));
-    if !text.starts_with('/') {
-        return Err(bad("is not an absolute path"));
-    }
-    if text.contains('\0') || text.contains('\n') {
-        return Err(bad("contains a NUL or newline"));
-    }
-    if text.split('/').any(|p| p == "..") {
-        return Err(bad("contains `..`"));
-    }
-    Ok(text.to_string())
-}
-
 /// A positive id (CS, MDS).
 pub fn id(what: &str, value: i64) -> Result<u64, Failure> {
     u64::try_from(value)
         .ok()
         .filter(|v| *v > 0)
         .ok_or_else(|| Failure::bad_input(what, format!("{value} is not a positive number")))
-}
-
-/// What is wrong with a firewalld port spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PortProblem {
-    /// Not `port[-port]/proto`, or a port outside 1-65535 (firewalld: INVALID_PORT).
-    BadPort,
-    /// A protocol other than tcp, udp, sctp, dccp (firewalld: INVALID_PROTOCOL).
-    BadProtocol(String),
-}
-
-/// Checks `port[-port]/protocol` as firewalld does.
-pub fn check_port(spec: &str) -> Result<(), PortProblem> {
-    let (ports, proto) = spec.split_once('/').ok_or(PortProblem::BadPort)?;
-    let in_range =
-        |p: &str| p.len() <= 5 && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n));
-    let ports_ok = match ports.split_once('-') {
-        Some((a, b)) => in_range(a) && in_range(b),
-        None => in_range(ports),
-    };
-    if !ports_ok {
-        return Err(PortProblem::BadPort);
-    }
-    match proto {
-        "tcp" | "udp" | "sctp" | "dccp" => Ok(()),
-        other => Err(PortProblem::BadProtocol(other.to_string())),
-    }
 }
 
 /// A firewalld port spec such as `10050/tcp` or `8000-8100/udp`.

@@ -7,12 +7,13 @@ use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map};
 
 use super::vstorage_map::{self as stat_map, license_map, node_map, resolve_nodes};
+use super::OptionMap;
 use super::{call, change, cluster_name, map, read, validate};
-use crate::api::{OptionMap, RunContext};
-use crate::cmd::Cmd;
+use crate::cluster::host::Host;
 use crate::failure::{ApiResult, Failure};
-use crate::host::Host;
 use crate::parse::vstorage::{self as parse, Stat};
+use crate::run::context::RunContext;
+use crate::transport::cmd::Cmd;
 
 /// Deadline of `rm-cs --wait` unless the runbook gives one: draining takes long.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(6 * 3600);

@@ -4,10 +4,10 @@
 use rhai::{Array, Dynamic, Map};
 
 use super::{map, nodes, opt_int, vstorage::stat};
-use crate::api::RunContext;
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
 use crate::parse::vstorage::{self as parse, Stat};
+use crate::run::context::RunContext;
 
 /// What each CS and MDS HOST of `s` matched (see `nodes`), asking `ask_first` in any case.
 pub(crate) fn resolve_nodes(run: &RunContext, s: &Stat, ask_first: &[&Host]) -> nodes::Resolution {

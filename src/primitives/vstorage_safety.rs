@@ -12,11 +12,12 @@ use rhai::{Array, Dynamic, Map};
 
 use super::vstorage::stat;
 use super::vstorage_map::{node_map, resolve_nodes};
+use super::OptionMap;
 use super::{call, map, probe, read, validate};
-use crate::api::{OptionMap, RunContext};
+use crate::cluster::host::Host;
 use crate::failure::{ApiResult, Failure};
-use crate::host::Host;
 use crate::parse::vstorage::{CsRow, Stat};
+use crate::run::context::RunContext;
 
 const GB: u64 = 1 << 30;
 

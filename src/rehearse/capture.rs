@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::cluster::host::Host;
 use crate::cluster::Cluster;
 use crate::cmd::Cmd;
-use crate::host::Host;
 use crate::parse;
 
 use super::capture_storage::{

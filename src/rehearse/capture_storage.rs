@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::capture::{probe, CapturedScenario, GB};
-use crate::host::Host;
+use crate::cluster::host::Host;
 use crate::parse;
 
 #[derive(Debug, Serialize)]

@@ -17,63 +17,10 @@ use std::path::Path;
 
 use crate::lab::LabState;
 
-/// What a runbook may declare it changes (`//! changes: ve-state, ve-set`).
-pub const CHANGES: &[&str] = &["ve-state", "ve-set"];
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Condition {
-    NoVeOn(String),
-    CsGone(String),
-    CsStatusOn(String, String),
-}
-
-/// One `//! ensure:` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Postcondition {
-    condition: Condition,
-    /// `when {ARG} = VALUE`.
-    when: Option<(String, String)>,
-}
-
-/// `{name}` → `name`.
-fn placeholder(word: &str) -> Result<String, String> {
-    word.strip_prefix('{')
-        .and_then(|w| w.strip_suffix('}'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| format!("expected an argument as {{NAME}}, found {word:?}"))
-}
+use crate::runbook::postcondition::Condition;
+pub use crate::runbook::postcondition::Postcondition;
 
 impl Postcondition {
-    pub fn parse(text: &str) -> Result<Postcondition, String> {
-        let (main, when) = match text.split_once(" when ") {
-            Some((main, guard)) => {
-                let (arg, value) = guard
-                    .split_once('=')
-                    .ok_or_else(|| format!("`when` needs `{{ARG}} = VALUE` in {text:?}"))?;
-                (
-                    main,
-                    Some((placeholder(arg.trim())?, value.trim().to_string())),
-                )
-            }
-            None => (text, None),
-        };
-        let words: Vec<&str> = main.split_whitespace().collect();
-        let condition = match words.as_slice() {
-            ["no-ve-on", host] => Condition::NoVeOn(placeholder(host)?),
-            ["cs-gone", cs] => Condition::CsGone(placeholder(cs)?),
-            ["cs-status-on", host, status] => {
-                Condition::CsStatusOn(placeholder(host)?, status.to_string())
-            }
-            _ => {
-                return Err(format!(
-                    "unknown `ensure: {text}`; expected `no-ve-on {{ARG}}`, `cs-gone {{ARG}}` or `cs-status-on {{ARG}} STATUS`, optionally with `when {{ARG}} = VALUE`"
-                ))
-            }
-        };
-        Ok(Postcondition { condition, when })
-    }
-
     /// A violation, or `None` when it holds (or does not apply to these arguments).
     fn violation(&self, args: &BTreeMap<String, String>, end: &LabState) -> Option<String> {
         let arg = |name: &str| args.get(name).cloned().unwrap_or_default();
@@ -249,7 +196,7 @@ fn journal_problems(run: &RunRecord) -> Vec<String> {
         }
     }
     if run.aborted {
-        for summary in crate::journal::list_runs_in(&runs_dir).unwrap_or_default() {
+        for summary in crate::run::journal::list_runs_in(&runs_dir).unwrap_or_default() {
             if summary.pending_undos > 0 {
                 problems.push(format!(
                     "run {} still has {} undo action(s) pending after abort",

@@ -76,11 +76,11 @@ fn capture_command(output: Option<&std::path::Path>, global: &GlobalOpts) -> i32
         );
         return exit::USAGE;
     }
-    let cluster = match crate::commands::targets::cluster_for(global) {
+    let cluster = match crate::session::targets::cluster_for(global) {
         Ok(cluster) => cluster,
-        Err((message, code)) => {
-            eprintln!("error: {message}");
-            return code;
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.code();
         }
     };
     let yaml = capture::capture(&cluster).to_yaml();

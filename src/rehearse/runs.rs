@@ -13,9 +13,10 @@ use super::faults::{Faults, Recovery, Rng};
 use super::invariants::{self, Postcondition, RunRecord};
 use super::RehearseArgs;
 use crate::cli::GlobalOpts;
+use crate::commands::args::{self as runbook_args, BindError};
 use crate::exit;
 use crate::lab::{self, Lab, LabState};
-use crate::runbook::{self, BindError};
+use crate::runbook;
 
 /// Lab speed of a rehearsal unless `--lab-speed` says otherwise: slow enough that a kill or
 /// a host that stops answering can land between two steps, fast enough for many runs (a
@@ -139,7 +140,7 @@ fn prepare(args: &RehearseArgs, global: &GlobalOpts) -> Result<Plan, (String, i3
         .header()
         .map_err(|e| usage(format!("{name}: {e}")))?;
     let argv: Vec<OsString> = args.runbook[1..].iter().map(OsString::from).collect();
-    let bound = match runbook::bind_args(&runbook, &header, &argv, global) {
+    let bound = match runbook_args::bind_args(&runbook, &header, &argv, global) {
         Ok(bound) => bound,
         Err(BindError::Usage(e)) => return Err(usage(e.to_string().trim_end().to_string())),
         Err(BindError::Header(e)) => return Err(usage(e)),
@@ -390,7 +391,7 @@ fn run_once(plan: &Plan, k: u32, faults: &Faults) -> RunResult {
 
 /// The run ids journaled in the run's directory, oldest first.
 fn journaled_runs(dir: &Path) -> Vec<String> {
-    crate::journal::list_runs_in(&dir.join("runs"))
+    crate::run::journal::list_runs_in(&dir.join("runs"))
         .unwrap_or_default()
         .into_iter()
         .map(|r| r.run_id)

@@ -15,15 +15,7 @@ pub enum FindError {
     Unreadable { path: String, reason: String },
 }
 
-fn user_dirs() -> Vec<PathBuf> {
-    std::env::var_os("VZRUN_PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .filter(|d| !d.as_os_str().is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use crate::engine::library_dirs as user_dirs;
 
 fn looks_like_path(name: &str) -> bool {
     name.contains('/') || name.ends_with(".rhai")

@@ -215,14 +215,14 @@ impl Header {
                 header.destructive = true;
             } else if let Some(condition) = text.strip_prefix("ensure:") {
                 let condition = condition.trim();
-                crate::rehearse::invariants::Postcondition::parse(condition).map_err(err)?;
+                crate::runbook::postcondition::Postcondition::parse(condition).map_err(err)?;
                 header.ensures.push(condition.to_string());
             } else if let Some(what) = text.strip_prefix("changes:") {
                 for word in what.split(',').map(str::trim) {
-                    if !crate::rehearse::invariants::CHANGES.contains(&word) {
+                    if !crate::runbook::postcondition::CHANGES.contains(&word) {
                         return Err(err(format!(
                             "unknown `changes: {word}`; expected one of {}",
-                            crate::rehearse::invariants::CHANGES.join(", ")
+                            crate::runbook::postcondition::CHANGES.join(", ")
                         )));
                     }
                     header.changes.push(word.to_string());

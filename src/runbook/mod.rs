@@ -1,24 +1,16 @@
 //! Runbooks: finding them, reading their header, binding their arguments.
 
-mod args;
+mod bind;
 mod catalog;
 mod header;
+pub(crate) mod postcondition;
 
-pub use args::{bind_args, command_for, BindError, BoundArgs};
+pub(crate) use bind::bind_map;
+pub use bind::ArgValue;
 pub use catalog::{find, from_path, list_all, resolve, shadowed, FindError};
 pub use header::{Header, HeaderError, Param, ParamKind, Range, Value};
 
-use std::path::PathBuf;
-
-use sha2::{Digest, Sha256};
-
-/// Where a runbook's relative imports are looked up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImportDir {
-    /// The embedded `runbooks/` directory.
-    BuiltIn,
-    Disk(PathBuf),
-}
+pub use crate::engine::ImportDir;
 
 #[derive(Debug, Clone)]
 pub struct Runbook {
@@ -36,7 +28,6 @@ impl Runbook {
 
     /// Recorded in the journal, so a run can be tied to the exact text that ran.
     pub fn sha256(&self) -> String {
-        let digest = Sha256::digest(self.source.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::digest::sha256_hex(self.source.as_bytes())
     }
 }

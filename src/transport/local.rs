@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use wait_timeout::ChildExt;
 
 use super::{Transport, TransportError};
-use crate::cmd::{Cmd, Output};
+use crate::transport::cmd::{Cmd, Output};
 
 /// This machine. File paths are taken under `root` (default `/`), which lets tests edit a
 /// throw-away tree with the same code that edits /etc on a real host.
@@ -104,10 +104,10 @@ impl Transport for Local {
         };
         cmd.validate().map_err(cannot_run)?;
         let mut command = Command::new(&cmd.argv[0]);
-        if cmd.effect == crate::cmd::Effect::Change {
+        if cmd.effect == crate::transport::cmd::Effect::Change {
             // The change holds this run's locks too, so they outlive a killed vzrun while it
             // runs (see `lock`).
-            let fds = crate::lock::inheritable_fds();
+            let fds = crate::transport::lock::inheritable_fds();
             // SAFETY: between fork and exec only fcntl(2), async-signal-safe, is called, on
             // descriptors this process owns.
             unsafe {
@@ -258,8 +258,8 @@ impl Transport for Local {
         name: &str,
         holder: &str,
         wait: std::time::Duration,
-    ) -> Result<Box<dyn crate::lock::HeldLock>, crate::lock::LockError> {
-        crate::lock::local(&format!("local-{name}"), holder, wait)
+    ) -> Result<Box<dyn crate::transport::lock::HeldLock>, crate::transport::lock::LockError> {
+        crate::transport::lock::local(&format!("local-{name}"), holder, wait)
     }
 }
 

@@ -4,8 +4,10 @@
 //! shell on the way. Three implementations exist: `Local` (this machine), `Lab` (the built-in
 //! simulator) and `Ssh` (a remote host over one multiplexed connection).
 
+pub mod cmd;
 mod control_dir;
 mod local;
+pub mod lock;
 mod ssh;
 mod sudo;
 
@@ -15,8 +17,8 @@ pub use ssh::{Ssh, WRITE_SCRIPT};
 use std::fmt;
 use std::time::Duration;
 
-use crate::cmd::{Cmd, Output};
-use crate::lock::{HeldLock, LockError};
+use crate::transport::cmd::{Cmd, Output};
+use crate::transport::lock::{HeldLock, LockError};
 
 /// Why a command could not be run to completion. A command that ran and exited non-zero is
 /// not an error at this level: that is an `Output` with its code.

@@ -18,9 +18,9 @@ use tokio::runtime::Runtime;
 use super::control_dir::{clean_stale_control_dirs, control_dir, private_control_dir};
 use super::sudo::{ProbeError, Sudo};
 use super::{Transport, TransportError};
-use crate::cmd::{Cmd, Output};
-use crate::inventory::SshSettings;
-use crate::lock::{HeldLock, LockError};
+use crate::cluster::inventory::SshSettings;
+use crate::transport::cmd::{Cmd, Output};
+use crate::transport::lock::{HeldLock, LockError};
 
 /// Reads a file: exit 3 when it does not exist.
 const READ_SCRIPT: &str = r#"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#;
@@ -339,7 +339,7 @@ impl Ssh {
                     // `timeout` exits 124 (137 after the KILL) when the deadline passed.
                     if (code == 124 || code == 137) && started.elapsed() >= timeout {
                         return Err(TransportError::TimedOut {
-                            command: crate::cmd::shell_join(argv),
+                            command: crate::transport::cmd::shell_join(argv),
                             timeout,
                         });
                     }
@@ -376,14 +376,14 @@ impl Ssh {
                     self.forget_session();
                     return Err(self.unreachable(format!(
                         "`{}`: {}",
-                        crate::cmd::shell_join(argv),
+                        crate::transport::cmd::shell_join(argv),
                         error_chain(&e)
                     )));
                 }
                 Err(Spawn::Hung) => {
                     self.forget_session();
                     return Err(TransportError::TimedOut {
-                        command: crate::cmd::shell_join(argv),
+                        command: crate::transport::cmd::shell_join(argv),
                         timeout,
                     });
                 }
@@ -551,7 +551,7 @@ impl Transport for Ssh {
             program: cmd.program().to_string(),
             reason,
         })?;
-        let change = cmd.effect == crate::cmd::Effect::Change;
+        let change = cmd.effect == crate::transport::cmd::Effect::Change;
         let (code, stdout, stderr) =
             self.exec(&cmd.argv, cmd.stdin.as_deref(), cmd.timeout, change)?;
         Ok(Output {
@@ -626,7 +626,7 @@ impl Transport for Ssh {
             path.to_string(),
             mode,
             bytes.len().to_string(),
-            crate::commands::targets::sha256_hex(bytes),
+            crate::digest::sha256_hex(bytes),
         ];
         match self.exec(
             &argv,

@@ -156,14 +156,11 @@ fn a_reference_example_calling_a_missing_function_fails_the_doc_lint() {
         pages.insert(name, fs::read_to_string(&path).unwrap());
     }
     assert!(pages.len() > 5, "reference pages found: {}", pages.len());
-    assert_eq!(
-        vzrun::commands::doc::lint_examples(&pages),
-        Vec::<String>::new()
-    );
+    assert_eq!(vzrun::testing::lint_examples(&pages), Vec::<String>::new());
     let page = pages.get_mut("reference/prlctl.md").unwrap();
     assert!(page.contains("prlctl::info(h)"), "the page has the call");
     *page = page.replacen("prlctl::info(h)", "prlctl::inf(h)", 1);
-    let problems = vzrun::commands::doc::lint_examples(&pages);
+    let problems = vzrun::testing::lint_examples(&pages);
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
         problems[0].starts_with("reference/prlctl.md example ")

@@ -316,6 +316,30 @@ fn user_runbooks_shadowed_by_built_ins_are_listed_and_reachable() {
 }
 
 #[test]
+fn modules_of_the_operators_library_are_importable_from_any_runbook() {
+    let runbook = "//! Mine.\nimport \"site\" as site;\nlog(site::greet(\"msk-07\"));\n";
+    let test = Test::new()
+        .file(
+            "lib/site.rhai",
+            "fn greet(name) { `site says hi to ${name}` }\n",
+        )
+        .file("elsewhere/mine.rhai", runbook);
+    let lib = test.path("lib");
+    test.env("VZRUN_PATH", &lib)
+        .arg("./elsewhere/mine.rhai")
+        .run()
+        .status(0)
+        .stdout_has("site says hi to msk-07");
+    // Without the library on $VZRUN_PATH the module is not found.
+    Test::new()
+        .file("elsewhere/mine.rhai", runbook)
+        .arg("./elsewhere/mine.rhai")
+        .run()
+        .status(1)
+        .stderr_has("site");
+}
+
+#[test]
 fn a_runaway_script_is_stopped_by_the_memory_guard() {
     // No size limits (they made every push re-measure the array): memory is what is guarded.
     Test::new()

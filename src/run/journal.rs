@@ -6,48 +6,17 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
-use crate::cmd::Effect;
-use crate::event::{Envelope, Event};
+use crate::run::event::{Envelope, Event};
+use crate::run::journal_policy::{prune, Kept};
+use crate::transport::cmd::Effect;
 
-/// `$VZRUN_STATE_DIR`, else `$XDG_STATE_HOME/vzrun`, else `~/.local/state/vzrun`.
-pub fn state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("VZRUN_STATE_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(dir).join("vzrun");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
-    PathBuf::from(home).join(".local/state/vzrun")
-}
-
-/// Makes `dir` (vzrun's own: `runs`, `locks`) a directory only its owner may enter (0700):
-/// journals hold what runs changed. The state directory above it is created 0700 when
-/// missing, and left as the operator made it otherwise (`VZRUN_STATE_DIR` may be shared).
-pub fn private_dir(dir: &Path) -> Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o700)))
-        .with_context(|| format!("cannot create the private directory {}", dir.display()))
-}
-
-/// Creates the state directory 0700 when it is missing.
-pub fn ensure_state_dir() -> Result<()> {
-    let dir = state_dir();
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .with_context(|| format!("cannot create the state directory {}", dir.display()))
-}
+pub use crate::state_dir::{ensure_state_dir, private_dir, state_dir};
 
 pub fn runs_dir() -> PathBuf {
     state_dir().join("runs")
@@ -88,7 +57,7 @@ impl Journal {
     /// The journal of a new run, written only once the run changes something, registers an
     /// undo or fails (every run with `VZRUN_JOURNAL=all`).
     pub fn for_run(run_id: &str) -> Result<Journal> {
-        if crate::journal_policy::journal_every_run() {
+        if crate::run::journal_policy::journal_every_run() {
             Journal::create(run_id)
         } else {
             Ok(Journal::deferred(run_id))
@@ -130,8 +99,8 @@ impl Journal {
             .and_then(|d| d.sync_all())
             .with_context(|| format!("cannot sync the journal directory {}", dir.display()))?;
         self.file = Some(file);
-        let (max_age, max_runs) = crate::journal_policy::limits();
-        crate::journal_policy::prune(&dir, &self.path, max_age, max_runs);
+        let (max_age, max_runs) = crate::run::journal_policy::limits();
+        prune_dir(&dir, &self.path, max_age, max_runs);
         Ok(())
     }
 
@@ -159,7 +128,7 @@ impl Journal {
         line.push('\n');
         let Some(file) = &mut self.file else {
             self.pending.push(line);
-            if crate::journal_policy::needs_journal(event) {
+            if crate::run::journal_policy::needs_journal(event) {
                 self.open()
                     .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
             }
@@ -211,6 +180,26 @@ pub struct RunSummary {
 /// Every run in the journal directory, oldest first.
 pub fn list_runs() -> Result<Vec<RunSummary>> {
     list_runs_in(&runs_dir())
+}
+
+/// Deletes the journals in `dir` past the limits (the policy: `journal_policy::prune`).
+fn prune_dir(
+    dir: &Path,
+    current: &Path,
+    max_age: Option<std::time::Duration>,
+    max_runs: Option<usize>,
+) -> usize {
+    let Ok(runs) = list_runs_in(dir) else {
+        return 0;
+    };
+    let kept: Vec<Kept> = runs
+        .iter()
+        .map(|r| Kept {
+            run_id: &r.run_id,
+            pending_undos: r.pending_undos,
+        })
+        .collect();
+    prune(dir, current, &kept, max_age, max_runs)
 }
 
 /// Every run journaled in `dir`, oldest first.
@@ -266,6 +255,78 @@ fn summarize(path: &Path) -> Option<RunSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, SystemTime};
+
+    fn journal(dir: &Path, id: &str, lines: &[&str]) -> std::path::PathBuf {
+        let path = dir.join(format!("{id}.jsonl"));
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path
+    }
+
+    fn started(ts: &str) -> String {
+        format!(r#"{{"v":1,"ts":"{ts}","event":"run_started","runbook":"r"}}"#)
+    }
+
+    #[test]
+    fn keeps_the_newest_runs_and_those_with_pending_undos() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let pending = r#"{"v":1,"event":"deferred","what":"x","state":"registered"}"#;
+        journal(
+            d,
+            "20260101-000000-0001",
+            &[&started("2026-01-01T00:00:00Z"), pending],
+        );
+        journal(
+            d,
+            "20260102-000000-0002",
+            &[&started("2026-01-02T00:00:00Z")],
+        );
+        journal(
+            d,
+            "20260103-000000-0003",
+            &[&started("2026-01-03T00:00:00Z")],
+        );
+        let current = journal(
+            d,
+            "20260104-000000-0004",
+            &[&started("2026-01-04T00:00:00Z")],
+        );
+        assert_eq!(prune_dir(d, &current, None, Some(2)), 1);
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "20260101-000000-0001.jsonl",
+                "20260103-000000-0003.jsonl",
+                "20260104-000000-0004.jsonl"
+            ]
+        );
+        // Every file was just written: no age limit reaches them.
+        assert_eq!(
+            prune_dir(d, &current, Some(Duration::from_secs(3600)), None),
+            0
+        );
+        // Two days old: past a one-day limit, unless undos are pending.
+        let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 86_400);
+        for id in ["20260101-000000-0001", "20260103-000000-0003"] {
+            let file = std::fs::File::options()
+                .append(true)
+                .open(d.join(format!("{id}.jsonl")))
+                .unwrap();
+            file.set_modified(two_days_ago).unwrap();
+        }
+        assert_eq!(
+            prune_dir(d, &current, Some(Duration::from_secs(86_400)), None),
+            1
+        );
+        assert!(d.join("20260101-000000-0001.jsonl").exists());
+        assert!(!d.join("20260103-000000-0003.jsonl").exists());
+    }
 
     #[test]
     fn run_ids_sort_by_time_and_have_a_fixed_shape() {

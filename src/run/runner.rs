@@ -4,19 +4,18 @@
 //! and Ctrl-C handling are applied here once, not in each primitive.
 
 use std::collections::HashMap;
-use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cmd::{Cmd, Effect, Output};
+use crate::cluster::host::Host;
 use crate::edit::bytes;
-use crate::event::Event;
 use crate::failure::{Failure, FailureKind};
-use crate::host::Host;
-use crate::journal::Journal;
-use crate::lock::{HeldLock, LockError};
-use crate::output::Renderer;
+use crate::run::event::Event;
+use crate::run::journal::Journal;
+use crate::run::sink::{Confirm, EventSink, TerminalConfirm};
+use crate::transport::cmd::{Cmd, Effect, Output};
+use crate::transport::lock::{HeldLock, LockError};
 use crate::transport::TransportError;
 
 /// Whether Changes run, or are only listed.
@@ -30,13 +29,32 @@ pub enum Mode {
 pub struct Runner {
     mode: Mode,
     assume_yes: bool,
-    renderer: Renderer,
+    sink: Sink,
+    confirm: Asker,
     journal: Mutex<Option<Journal>>,
     interrupted: Arc<AtomicBool>,
     planned: AtomicUsize,
     locking: Locking,
     /// Why the journal could not be written; set once, then no further change runs.
     journal_error: Mutex<Option<String>>,
+}
+
+/// Where events go (shown in `Debug` by name only: the sink is the embedder's).
+struct Sink(Arc<dyn EventSink>);
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventSink")
+    }
+}
+
+/// Who answers confirmations.
+struct Asker(Arc<dyn Confirm>);
+
+impl std::fmt::Debug for Asker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Confirm({})", self.0.who())
+    }
 }
 
 /// Who this run is, for lock holders, and how long to wait for a lock.
@@ -55,20 +73,27 @@ impl Runner {
     pub fn new(
         mode: Mode,
         assume_yes: bool,
-        renderer: Renderer,
+        sink: Arc<dyn EventSink>,
         journal: Option<Journal>,
         interrupted: Arc<AtomicBool>,
     ) -> Self {
         Runner {
             mode,
             assume_yes,
-            renderer,
+            sink: Sink(sink),
+            confirm: Asker(Arc::new(TerminalConfirm)),
             journal: Mutex::new(journal),
             interrupted,
             planned: AtomicUsize::new(0),
             locking: Locking::default(),
             journal_error: Mutex::new(None),
         }
+    }
+
+    /// Sets who answers confirmations (the terminal by default).
+    pub fn with_confirm(mut self, confirm: Arc<dyn Confirm>) -> Self {
+        self.confirm = Asker(confirm);
+        self
     }
 
     /// Sets who holds this run's locks and how long to wait for one held elsewhere.
@@ -210,17 +235,9 @@ impl Runner {
         self.mode == Mode::Plan
     }
 
-    pub fn assume_yes(&self) -> bool {
-        self.assume_yes
-    }
-
-    pub fn renderer(&self) -> &Renderer {
-        &self.renderer
-    }
-
     /// Shows the event and records it in the journal.
     pub fn emit(&self, event: Event) {
-        self.renderer.render(&event);
+        self.sink.0.event(&event);
         self.record(&event);
     }
 
@@ -299,7 +316,7 @@ impl Runner {
         }
     }
 
-    /// Asks a yes/no question on the terminal. `--yes` answers yes; in plan mode nothing will
+    /// Asks a yes/no question (on the terminal, or whoever [`Runner::with_confirm`] set). `--yes` answers yes; in plan mode nothing will
     /// change, so it answers yes too. Anything but yes, or no terminal to ask on, is a refusal.
     pub fn confirm(&self, question: &str) -> Result<(), Failure> {
         if self.assume_yes {
@@ -314,19 +331,11 @@ impl Runner {
             self.log(format!("{question} (would ask)"));
             return Ok(());
         }
-        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-            return Err(Failure::refused(format!(
-                "{question} needs an answer: there is no terminal to ask on, so pass --yes"
-            )));
-        }
-        eprint!("{question} [y/N] ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        let yes = self.confirm.0.ask(question).map_err(Failure::refused)?;
+        if yes {
             self.emit(Event::Confirmed {
                 question: question.to_string(),
-                by: "terminal".into(),
+                by: self.confirm.0.who().into(),
             });
             Ok(())
         } else {
@@ -456,11 +465,11 @@ impl Runner {
             planned,
         };
         if private {
-            self.renderer.render(&edit(diff));
+            self.sink.0.event(&edit(diff));
             self.record(&edit(format!(
                 "(not journaled: {path} is not world-readable; sha256 before {}, after {})\n",
-                crate::commands::targets::sha256_hex(current_bytes.as_deref().unwrap_or_default()),
-                crate::commands::targets::sha256_hex(&bytes::encode(content))
+                crate::digest::sha256_hex(current_bytes.as_deref().unwrap_or_default()),
+                crate::digest::sha256_hex(&bytes::encode(content))
             )));
         } else {
             self.emit(edit(diff));

@@ -1,13 +1,29 @@
 //! Turning Rhai errors into messages an operator can act on: `file:line:col: what happened`,
 //! the failing command with its stderr, then the chain of calls that led there.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::Regex;
 use rhai::{EvalAltResult, ParseError, Position};
 
 use crate::exit;
 use crate::failure::Failure;
+
+/// Explains a "function not found" from the API's signatures. The signatures are read from a
+/// built engine, which sits above this module: the engine installs the explainer when it is
+/// first built (see `engine::build`), so error messages never build an engine from here.
+static FUNCTION_EXPLAINER: OnceLock<fn(&str) -> Option<String>> = OnceLock::new();
+
+/// Installs how a "function not found" is explained (the first call wins).
+pub fn set_function_explainer(explain: fn(&str) -> Option<String>) {
+    let _ = FUNCTION_EXPLAINER.set(explain);
+}
+
+fn explain_function_not_found(signature: &str) -> Option<String> {
+    FUNCTION_EXPLAINER
+        .get()
+        .and_then(|explain| explain(signature))
+}
 
 fn location(source: &str, pos: Position) -> String {
     match (pos.line(), pos.position()) {
@@ -70,7 +86,7 @@ pub fn describe(err: &EvalAltResult, source: &str) -> (String, i32) {
             ),
             EvalAltResult::ErrorParsing(kind, _) => (kind.to_string(), exit::FAILED),
             EvalAltResult::ErrorFunctionNotFound(signature, _) => (
-                super::signatures::explain_not_found(signature)
+                explain_function_not_found(signature)
                     .unwrap_or_else(|| format!("Function not found: {signature}")),
                 exit::FAILED,
             ),

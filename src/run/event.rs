@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::cmd::Effect;
+use crate::transport::cmd::Effect;
 
 /// Version of the JSON event format; bump when a field changes meaning or goes away.
 pub const EVENT_FORMAT_VERSION: u32 = 1;

@@ -183,7 +183,7 @@ impl Inventory {
             ));
         }
         if let Some(mount) = &inv.cluster_mount {
-            if crate::primitives::validate::abs_path("cluster_mount", mount).is_err() {
+            if crate::parse::rules::check_abs_path(mount).is_err() {
                 return Err(error(
                     None,
                     format!("cluster_mount {mount:?} must be an absolute path"),

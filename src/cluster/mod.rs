@@ -3,11 +3,14 @@
 //! It comes from the inventory (real cluster) or from the lab scenario; `local()` is always
 //! there, for runbooks that act on the machine vzrun runs on.
 
+pub mod host;
+pub mod inventory;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::cluster::host::Host;
 use crate::failure::Failure;
-use crate::host::Host;
 use crate::transport::Local;
 
 /// `local()`: this machine. `$VZRUN_LOCAL_ROOT` puts its files under a directory (for
@@ -60,6 +63,23 @@ impl Cluster {
         self.mount
             .clone()
             .unwrap_or_else(|| format!("/vstorage/{}", self.name))
+    }
+
+    /// The same cluster with each host's transport replaced by `wrap(host)` (`local()`
+    /// keeps its own).
+    pub fn map_transports(
+        mut self,
+        wrap: impl Fn(&Host) -> Arc<dyn crate::transport::Transport>,
+    ) -> Self {
+        self.hosts = self
+            .hosts
+            .into_iter()
+            .map(|h| {
+                let transport = wrap(&h);
+                h.with_transport(transport)
+            })
+            .collect();
+        self
     }
 
     /// No inventory: only the local machine.

@@ -2,22 +2,15 @@
 
 use std::sync::Arc;
 
-use crate::cli::GlobalOpts;
+use crate::cluster::host::Host;
+use crate::cluster::inventory::Inventory;
 use crate::cluster::Cluster;
+use crate::digest::sha256_hex;
 use crate::exit;
-use crate::host::Host;
-use crate::inventory::Inventory;
 use crate::lab::{self, Lab};
+use crate::run::options::RunOptions as GlobalOpts;
+use crate::session::RunError;
 use crate::transport::Ssh;
-
-/// The hex SHA-256 of some bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// An absolute form of a path that may not exist yet (a lab state file before its first run).
 fn absolute(path: &std::path::Path) -> String {
@@ -35,15 +28,15 @@ fn lab_wanted(global: &GlobalOpts) -> bool {
 /// What a run with these options acts on, as the journal records it: `{kind: "lab",
 /// scenario, scenario_sha256, state}`, `{kind: "inventory", path, sha256}` or `{kind:
 /// "local"}`. A resume compares it with the run's own.
-pub fn describe_target(global: &GlobalOpts) -> Result<serde_json::Value, (String, i32)> {
+pub fn describe_target(global: &GlobalOpts) -> Result<serde_json::Value, RunError> {
     if lab_wanted(global) {
         let (scenario, text) = match global.lab.clone().flatten() {
             Some(path) => (
                 absolute(&path),
                 std::fs::read(&path).map_err(|e| {
-                    (
-                        format!("cannot read lab scenario {}: {e}", path.display()),
+                    RunError::new(
                         exit::USAGE,
+                        format!("cannot read lab scenario {}: {e}", path.display()),
                     )
                 })?,
             ),
@@ -64,9 +57,9 @@ pub fn describe_target(global: &GlobalOpts) -> Result<serde_json::Value, (String
         None => Ok(serde_json::json!({"kind": "local"})),
         Some(path) => {
             let text = std::fs::read(&path).map_err(|e| {
-                (
-                    format!("cannot read the inventory {}: {e}", path.display()),
+                RunError::new(
                     exit::USAGE,
+                    format!("cannot read the inventory {}: {e}", path.display()),
                 )
             })?;
             Ok(serde_json::json!({
@@ -114,49 +107,50 @@ pub fn same_target(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 }
 
 /// The hosts this run may touch: the lab's, or (until an inventory is given) only `local()`.
-pub fn cluster_for(global: &GlobalOpts) -> Result<Cluster, (String, i32)> {
+pub fn cluster_for(global: &GlobalOpts) -> Result<Cluster, RunError> {
     if !lab_wanted(global) {
         return match Inventory::locate(global.inventory.as_deref()) {
             None => Ok(Cluster::local_only()),
             Some(path) => {
                 let inventory = Inventory::load(&path)
-                    .map_err(|e| (format!("bad inventory: {e}"), exit::USAGE))?;
+                    .map_err(|e| RunError::new(exit::USAGE, format!("bad inventory: {e}")))?;
                 inventory_cluster(&inventory, global.accept_new_hosts)
             }
         };
     }
     if let Some(speed) = global.lab_speed {
         if !(0.0..=100.0).contains(&speed) {
-            return Err((
-                format!("invalid --lab-speed {speed}: expected 0 to 100"),
+            return Err(RunError::new(
                 exit::USAGE,
+                format!("invalid --lab-speed {speed}: expected 0 to 100"),
             ));
         }
     }
     let scenario = match global.lab.clone().flatten() {
         Some(path) => {
             let text = std::fs::read_to_string(&path).map_err(|e| {
-                (
-                    format!("cannot read lab scenario {}: {e}", path.display()),
+                RunError::new(
                     exit::USAGE,
+                    format!("cannot read lab scenario {}: {e}", path.display()),
                 )
             })?;
             lab::load(&text, &path.display().to_string())
         }
         None => lab::load(lab::DEFAULT_SCENARIO, "the default lab scenario"),
     }
-    .map_err(|e| (format!("bad lab scenario: {e}"), exit::USAGE))?;
+    .map_err(|e| RunError::new(exit::USAGE, format!("bad lab scenario: {e}")))?;
     let lab = match &global.lab_state {
         Some(path) => Lab::with_state_file(path.clone(), scenario, global.lab_speed),
         None => Lab::in_memory(scenario, global.lab_speed),
     };
-    lab.cluster().map_err(|e| (e.to_string(), exit::FAILED))
+    lab.cluster()
+        .map_err(|e| RunError::new(exit::FAILED, e.to_string()))
 }
 
 /// One Ssh host per inventory entry, sharing one async runtime.
-fn inventory_cluster(inventory: &Inventory, accept_new: bool) -> Result<Cluster, (String, i32)> {
-    let runtime =
-        Ssh::runtime().map_err(|e| (format!("cannot start the SSH runtime: {e}"), exit::FAILED))?;
+fn inventory_cluster(inventory: &Inventory, accept_new: bool) -> Result<Cluster, RunError> {
+    let runtime = Ssh::runtime()
+        .map_err(|e| RunError::new(exit::FAILED, format!("cannot start the SSH runtime: {e}")))?;
     let hosts = inventory
         .hosts
         .iter()

@@ -8,8 +8,8 @@ use std::ffi::OsString;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use rhai::{Dynamic, Map};
 
-use super::{Header, ParamKind, Runbook, Value};
-use crate::cli::GlobalOpts;
+use crate::run::options::RunOptions as GlobalOpts;
+use crate::runbook::{Header, ParamKind, Runbook, Value};
 
 /// The parsed arguments, as the script sees them and as the journal records them.
 #[derive(Debug, Clone)]
@@ -105,7 +105,7 @@ pub fn command_for(runbook: &Runbook, header: &Header) -> Result<Command, String
 }
 
 /// Whether a value is within the option's declared range (clap reports the text, exit 2).
-fn in_range(value: f64, range: Option<super::Range>) -> Result<(), String> {
+fn in_range(value: f64, range: Option<crate::runbook::Range>) -> Result<(), String> {
     match range {
         Some(r) if !r.contains(value) => Err(format!("{value} is outside {r}")),
         _ => Ok(()),
@@ -141,7 +141,7 @@ pub fn bind_args(
 
 fn read_param(
     matches: &ArgMatches,
-    param: &super::Param,
+    param: &crate::runbook::Param,
     key: &str,
     global: &GlobalOpts,
 ) -> (Dynamic, serde_json::Value) {

@@ -8,17 +8,16 @@
 //! So `vzrun -q RUNBOOK > file` leaves exactly the runbook's data in the file. With
 //! `--output json` every event is one JSON line on stdout instead.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use super::bars::{Bars, Printer};
+use crate::run::event::{Envelope, Event};
+use crate::transport::cmd::{shell_join, Effect};
 
-use crate::cmd::{shell_join, Effect};
-use crate::event::{Envelope, Event};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum OutputFormat {
     /// Plain lines for a person.
     #[default]
@@ -70,7 +69,7 @@ impl InFlight {
             .map_or(HEARTBEAT, Duration::from_secs_f64)
     }
 
-    fn started(&self, line: String, bars: Option<MultiProgress>) {
+    fn started(&self, line: String, bars: Option<Printer>) {
         let first = Self::heartbeat();
         self.commands
             .lock()
@@ -95,7 +94,7 @@ impl InFlight {
 
     /// Reports each long command at the heartbeat, then every three heartbeats (at least
     /// 30 s apart once past the first minute).
-    fn tick(commands: Arc<Mutex<Vec<Running>>>, first: Duration, bars: Option<MultiProgress>) {
+    fn tick(commands: Arc<Mutex<Vec<Running>>>, first: Duration, bars: Option<Printer>) {
         let period = (first / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         loop {
             std::thread::sleep(period);
@@ -122,9 +121,7 @@ impl InFlight {
             }
             for line in due {
                 match &bars {
-                    Some(multi) => {
-                        let _ = multi.println(line);
-                    }
+                    Some(printer) => super::bars::print_above(printer, line),
                     None => eprintln!("{line}"),
                 }
             }
@@ -132,64 +129,13 @@ impl InFlight {
     }
 }
 
-/// Progress bars of the `parallel` calls under way, on a terminal.
-#[derive(Debug)]
-struct Bars {
-    multi: MultiProgress,
-    active: Mutex<HashMap<u64, ProgressBar>>,
-}
-
-impl Bars {
-    /// Handles the events that drive bars; false for every other event.
-    fn update(&self, event: &Event) -> bool {
-        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        match event {
-            Event::ParallelStarted { id, total } => {
-                let bar = self.multi.add(ProgressBar::new(*total as u64));
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} [{bar:30}] {pos}/{len} {elapsed} (ETA {eta}) {msg}",
-                    )
-                    .expect("valid template")
-                    .progress_chars("=> "),
-                );
-                bar.enable_steady_tick(std::time::Duration::from_millis(200));
-                active.insert(*id, bar);
-            }
-            Event::ParallelItem {
-                id,
-                item,
-                ok,
-                outcome,
-                ..
-            } => {
-                if let Some(bar) = active.get(id) {
-                    bar.inc(1);
-                    bar.set_message(format!("{item}: {outcome}"));
-                    if !*ok {
-                        let _ = self.multi.println(format!("{item}: {outcome}"));
-                    }
-                }
-            }
-            Event::ParallelFinished { id, .. } => {
-                if let Some(bar) = active.remove(id) {
-                    bar.finish_and_clear();
-                }
-            }
-            _ => return false,
-        }
-        true
-    }
-}
-
 impl Renderer {
     pub fn new(format: OutputFormat, verbosity: Verbosity) -> Self {
         let terminal =
             std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
-        let bars = (format == OutputFormat::Text && !verbosity.quiet && terminal).then(|| Bars {
-            multi: MultiProgress::new(),
-            active: Mutex::new(HashMap::new()),
-        });
+        let bars = (format == OutputFormat::Text && !verbosity.quiet && terminal)
+            .then(Bars::new)
+            .flatten();
         Renderer {
             format,
             verbosity,
@@ -197,10 +143,6 @@ impl Renderer {
             bars,
             in_flight: InFlight::default(),
         }
-    }
-
-    pub fn format(&self) -> OutputFormat {
-        self.format
     }
 
     pub fn render(&self, event: &Event) {
@@ -213,7 +155,7 @@ impl Renderer {
                     ..
                 } => self.in_flight.started(
                     format!("on {host}: {}", shell_join(argv)),
-                    self.bars.as_ref().map(|b| b.multi.clone()),
+                    self.bars.as_ref().map(Bars::printer),
                 ),
                 Event::CommandFinished { host, argv, .. } => self
                     .in_flight
@@ -232,7 +174,7 @@ impl Renderer {
             OutputFormat::Text => match &self.bars {
                 Some(bars) if bars.update(event) => {}
                 // Lines go above the bars.
-                Some(bars) => bars.multi.suspend(|| self.render_text(event)),
+                Some(bars) => bars.suspend(|| self.render_text(event)),
                 None => self.render_text(event),
             },
         }
@@ -413,6 +355,12 @@ pub fn format_table(columns: &[String], rows: &[Vec<String>]) -> String {
         text.push_str(&line(row));
     }
     text
+}
+
+impl crate::run::sink::EventSink for Renderer {
+    fn event(&self, event: &Event) {
+        self.render(event);
+    }
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ impl OptionMap {
     pub fn seconds(&mut self, key: &str) -> Result<Option<std::time::Duration>, Failure> {
         match self.take(key) {
             None => Ok(None),
-            Some(v) => super::seconds(&v, &format!("{} option `{key}`", self.function)).map(Some),
+            Some(v) => seconds(&v, &format!("{} option `{key}`", self.function)).map(Some),
         }
     }
 
@@ -78,4 +78,53 @@ impl OptionMap {
             )),
         }
     }
+}
+
+/// Converts a Rhai array of strings (numbers are accepted and printed) into an argv.
+pub fn strings_from_array(array: &rhai::Array, what: &str) -> Result<Vec<String>, Failure> {
+    array
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            if item.is_string() || item.is_int() || item.is_float() || item.is_bool() {
+                Ok(item.to_string())
+            } else {
+                Err(Failure::bad_input(
+                    &format!("{what}[{i}]"),
+                    format!("expected a string, got {}", item.type_name()),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Seconds given as an int or a float.
+pub fn seconds(value: &Dynamic, what: &str) -> Result<std::time::Duration, Failure> {
+    let secs = if let Some(i) = value.clone().try_cast::<i64>() {
+        i as f64
+    } else if let Some(f) = value.clone().try_cast::<f64>() {
+        f
+    } else {
+        return Err(Failure::bad_input(
+            what,
+            format!("expected seconds as a number, got {}", value.type_name()),
+        ));
+    };
+    if !(0.0..=31_536_000.0).contains(&secs) {
+        return Err(Failure::bad_input(
+            what,
+            format!("{secs} seconds is out of range"),
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// A command's result as runbooks see it: `code`, `stdout`, `stderr`, `planned`.
+pub fn output_to_map(output: crate::transport::cmd::Output) -> rhai::Map {
+    let mut map = rhai::Map::new();
+    map.insert("code".into(), (output.code as i64).into());
+    map.insert("stdout".into(), output.stdout.into());
+    map.insert("stderr".into(), output.stderr.into());
+    map.insert("planned".into(), output.planned.into());
+    map
 }

@@ -78,9 +78,9 @@ impl HeldLock for NoLock {}
 
 /// Takes the local lock `key` (under the state directory), waiting up to `wait`.
 pub fn local(key: &str, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError> {
-    let dir = crate::journal::state_dir().join("locks");
-    crate::journal::ensure_state_dir()
-        .and_then(|()| crate::journal::private_dir(&dir))
+    let dir = crate::state_dir::state_dir().join("locks");
+    crate::state_dir::ensure_state_dir()
+        .and_then(|()| crate::state_dir::private_dir(&dir))
         .map_err(|e| LockError::Failed(format!("{e:#}")))?;
     let safe: String = key
         .chars()

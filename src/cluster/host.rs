@@ -70,6 +70,22 @@ impl Host {
     pub fn transport(&self) -> &dyn Transport {
         self.0.transport.as_ref()
     }
+
+    /// The transport, shared (to wrap it: [`Host::with_transport`]).
+    pub fn shared_transport(&self) -> Arc<dyn Transport> {
+        self.0.transport.clone()
+    }
+
+    /// This host reached through another transport (a wrapper around its own, say).
+    pub fn with_transport(self, transport: Arc<dyn Transport>) -> Self {
+        Host(Arc::new(HostInner {
+            name: self.0.name.clone(),
+            address: self.0.address.clone(),
+            tags: self.0.tags.clone(),
+            aliases: self.0.aliases.clone(),
+            transport,
+        }))
+    }
 }
 
 impl fmt::Debug for Host {

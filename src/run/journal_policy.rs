@@ -13,8 +13,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::cmd::Effect;
-use crate::event::Event;
+use crate::run::event::Event;
+use crate::transport::cmd::Effect;
 
 pub const DEFAULT_KEEP_DAYS: u64 = 30;
 pub const DEFAULT_KEEP_RUNS: usize = 1000;
@@ -68,18 +68,22 @@ pub fn limits() -> (Option<Duration>, Option<usize>) {
     )
 }
 
-/// Deletes the journals past the limits, oldest first, sparing `current` and runs with
-/// pending undo actions. Returns how many were deleted. Best effort: a journal that cannot be
-/// deleted stays.
+/// A journaled run as pruning sees it: its id and how many undo actions it left pending.
+pub struct Kept<'a> {
+    pub run_id: &'a str,
+    pub pending_undos: usize,
+}
+
+/// Deletes the journals of `runs` (the runs journaled in `dir`, oldest first) past the
+/// limits, sparing `current` and runs with pending undo actions. Returns how many were
+/// deleted. Best effort: a journal that cannot be deleted stays.
 pub fn prune(
     dir: &Path,
     current: &Path,
+    runs: &[Kept],
     max_age: Option<Duration>,
     max_runs: Option<usize>,
 ) -> usize {
-    let Ok(runs) = crate::journal::list_runs_in(dir) else {
-        return 0;
-    };
     let now = SystemTime::now();
     let total = runs.len();
     let mut deleted = 0;
@@ -105,74 +109,6 @@ pub fn prune(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn journal(dir: &Path, id: &str, lines: &[&str]) -> std::path::PathBuf {
-        let path = dir.join(format!("{id}.jsonl"));
-        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-        path
-    }
-
-    fn started(ts: &str) -> String {
-        format!(r#"{{"v":1,"ts":"{ts}","event":"run_started","runbook":"r"}}"#)
-    }
-
-    #[test]
-    fn keeps_the_newest_runs_and_those_with_pending_undos() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let pending = r#"{"v":1,"event":"deferred","what":"x","state":"registered"}"#;
-        journal(
-            d,
-            "20260101-000000-0001",
-            &[&started("2026-01-01T00:00:00Z"), pending],
-        );
-        journal(
-            d,
-            "20260102-000000-0002",
-            &[&started("2026-01-02T00:00:00Z")],
-        );
-        journal(
-            d,
-            "20260103-000000-0003",
-            &[&started("2026-01-03T00:00:00Z")],
-        );
-        let current = journal(
-            d,
-            "20260104-000000-0004",
-            &[&started("2026-01-04T00:00:00Z")],
-        );
-        assert_eq!(prune(d, &current, None, Some(2)), 1);
-        let mut left: Vec<String> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        assert_eq!(
-            left,
-            [
-                "20260101-000000-0001.jsonl",
-                "20260103-000000-0003.jsonl",
-                "20260104-000000-0004.jsonl"
-            ]
-        );
-        // Every file was just written: no age limit reaches them.
-        assert_eq!(prune(d, &current, Some(Duration::from_secs(3600)), None), 0);
-        // Two days old: past a one-day limit, unless undos are pending.
-        let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 86_400);
-        for id in ["20260101-000000-0001", "20260103-000000-0003"] {
-            let file = std::fs::File::options()
-                .append(true)
-                .open(d.join(format!("{id}.jsonl")))
-                .unwrap();
-            file.set_modified(two_days_ago).unwrap();
-        }
-        assert_eq!(
-            prune(d, &current, Some(Duration::from_secs(86_400)), None),
-            1
-        );
-        assert!(d.join("20260101-000000-0001.jsonl").exists());
-        assert!(!d.join("20260103-000000-0003.jsonl").exists());
-    }
 
     #[test]
     fn read_only_runs_that_end_well_need_no_journal() {
