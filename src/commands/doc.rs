@@ -26,6 +26,7 @@ const HAND_WRITTEN: &[(&str, &str)] = &[
     ("Operations notes", "operations.md"),
     ("Monitoring", "monitoring.md"),
     ("Performance", "performance.md"),
+    ("Testing", "testing.md"),
 ];
 
 const COMMANDS: &[(&str, &str)] = &[

@@ -308,7 +308,8 @@ mod tests {
         for bad in [0, -1] {
             let e = id("CS id", bad).unwrap_err();
             assert!(
-                e.message.ends_with(&format!("{bad} is not a positive number")),
+                e.message
+                    .ends_with(&format!("{bad} is not a positive number")),
                 "{e}"
             );
         }
