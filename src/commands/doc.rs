@@ -28,6 +28,7 @@ const HAND_WRITTEN: &[(&str, &str)] = &[
     ("Performance", "performance.md"),
     ("Rehearse before you run", "rehearse.md"),
     ("Embedding vzrun", "embedding.md"),
+    ("Testing", "testing.md"),
 ];
 
 const COMMANDS: &[(&str, &str)] = &[

@@ -96,6 +96,15 @@ mod tests {
         assert!(decode("a\u{10FF41}b".as_bytes()).is_err());
     }
 
+    /// Kills a mutant `bench/mutants` found surviving: only the escapes of bytes below 0x80
+    /// are forged; the escape of a real undecodable byte (0x80 and up) is not.
+    #[test]
+    fn only_escapes_of_bytes_below_0x80_are_forged() {
+        assert!(is_forged_escape('\u{10FF00}') && is_forged_escape('\u{10FF7F}'));
+        assert!(!is_forged_escape('\u{10FF80}') && !is_forged_escape('\u{10FFFF}'));
+        assert!(!is_forged_escape('a'));
+    }
+
     #[test]
     fn display_shows_bytes_in_hex() {
         assert_eq!(display(&decode(b"/mnt/\xff").unwrap()), "/mnt/\\xff");

@@ -127,6 +127,18 @@ mod tests {
 
     const VZ: &str = "## Global parameters\nVIRTUOZZO=yes\n# VE_ROUTE_SRC_DEV=\"eth0\"\nVE_ROOT=/vz/root/$VEID\nCONFIGFILE=\"basic\"\nDEF_OSTEMPLATE='.centos-7'\nexport LOG_LEVEL=0 # quiet\nVIRTUOZZO=no";
 
+    /// Kills the mutants `bench/mutants` found surviving in `valid_key`: a shell variable
+    /// name starts with a letter or `_`, then letters, digits, `_` (POSIX XBD 3.235).
+    #[test]
+    fn keys_are_shell_variable_names() {
+        for good in ["VE_ROOT", "_X", "A1", "a_1_B"] {
+            assert!(valid_key(good), "{good}");
+        }
+        for bad in ["", "1A", "A-B", "A B", "-A", "\u{e9}T\u{e9}"] {
+            assert!(!valid_key(bad), "{bad:?}");
+        }
+    }
+
     #[test]
     fn reads_what_a_shell_would() {
         assert_eq!(get(VZ, "CONFIGFILE").as_deref(), Some("basic"));

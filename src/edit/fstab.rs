@@ -204,6 +204,28 @@ mod tests {
         assert!(same_mount_point("/", "/") && !same_mount_point("/a", "/ab"));
     }
 
+    // The two tests below kill mutants that `bench/mutants` found surviving.
+
+    #[test]
+    fn three_fields_make_an_entry_and_fewer_do_not() {
+        // fstab(5): the options, freq and passno fields may be left out.
+        assert_eq!(
+            parse("/dev/sdb1 /data ext4\n/dev/sdc1 /other\n"),
+            [entry("/dev/sdb1", "/data", "ext4", "defaults", 0, 0)]
+        );
+    }
+
+    #[test]
+    fn an_equal_entry_with_fields_left_out_is_written_in_full() {
+        let e = entry("/dev/sdb1", "/data", "ext4", "defaults", 0, 0);
+        assert_eq!(
+            ensure("/dev/sdb1 /data ext4 defaults\n", &e),
+            "/dev/sdb1 /data ext4 defaults\t0\t0\n"
+        );
+        let full = "/dev/sdb1 /data ext4 defaults 0 0\n";
+        assert_eq!(ensure(full, &e), full);
+    }
+
     #[test]
     fn parses_odd_lines() {
         let e = parse(ODD);

@@ -50,6 +50,22 @@ pub fn persist(text: &str, key: &str, value: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Kills mutants `bench/mutants` found surviving in `key_of`: blank lines and comments
+    /// (`#` and `;`, sysctl.d(5)) are no key lines.
+    #[test]
+    fn comments_and_blank_lines_have_no_key() {
+        for line in [
+            "",
+            "   \n",
+            "# vm.swappiness = 5",
+            "; vm.swappiness = 5",
+            "  #a=1",
+        ] {
+            assert_eq!(key_of(line), None, "{line:?}");
+        }
+        assert_eq!(key_of(" vm.swappiness = 5\n"), Some("vm.swappiness"));
+    }
+
     #[test]
     fn one_line_per_key() {
         let text = "# tuning\nvm.swappiness=60\nfs.file-max = 1\nvm.swappiness = 30\n";

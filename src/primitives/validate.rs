@@ -235,4 +235,60 @@ mod tests {
         assert!(new_name("name", "ct-01").is_ok());
         assert!(new_name("name", "ct 01").is_err());
     }
+
+    // The tests below kill mutants that `bench/mutants` found surviving the unit tests
+    // (the integration tests caught some of them, but only through the binary).
+
+    #[test]
+    fn limits_hold_at_their_exact_edges() {
+        assert!(ve_id(&"a".repeat(128)).is_ok());
+        let long = ve_id(&"a".repeat(129)).unwrap_err();
+        assert!(
+            long.message.ends_with("is longer than 128 characters"),
+            "{long}"
+        );
+        assert_eq!(id("CS id", 1).unwrap(), 1);
+        assert_eq!(id("CS id", 1025).unwrap(), 1025);
+        for bad in [0, -1] {
+            let e = id("CS id", bad).unwrap_err();
+            assert!(
+                e.message
+                    .ends_with(&format!("{bad} is not a positive number")),
+                "{e}"
+            );
+        }
+        // Both ends of a port range must be ports.
+        assert_eq!(check_port("0-100/tcp"), Err(PortProblem::BadPort));
+        assert_eq!(check_port("100-70000/tcp"), Err(PortProblem::BadPort));
+        assert!(check_port("100-200/tcp").is_ok());
+        // A NUL or a newline, each alone, is refused.
+        assert!(abs_path("path", "/a\0b").is_err());
+        assert!(abs_path("path", "/a\nb").is_err());
+        assert!(device("/dev/").is_err() && device("/dev/sd;c").is_err());
+    }
+
+    #[test]
+    fn file_text_refuses_control_and_forged_escape_characters_and_tabs_unless_allowed() {
+        assert_eq!(
+            file_text("value", "vm.swappiness = 10", false).unwrap(),
+            "vm.swappiness = 10"
+        );
+        assert_eq!(
+            file_text("line", "*\tsoft\tnofile\t1", true).unwrap(),
+            "*\tsoft\tnofile\t1"
+        );
+        for (text, allow_tab) in [
+            ("a\tb", false),
+            ("a\rb", false),
+            ("a\rb", true),
+            ("a\x1bb", true),
+            ("a\u{10FF0A}b", false),
+        ] {
+            let e = file_text("value", text, allow_tab).unwrap_err();
+            assert!(
+                e.message.contains("holds the control character"),
+                "{text:?}: {e}"
+            );
+        }
+    }
 }
