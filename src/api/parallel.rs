@@ -83,7 +83,12 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
                         done: done.fetch_add(1, Ordering::SeqCst) + 1,
                         total,
                         ok: outcome == Outcome::Done,
-                        outcome: outcome.word().to_string(),
+                        // In a plan nothing was done: the item was only planned.
+                        outcome: if outcome == Outcome::Done && run.runner.is_plan() {
+                            "planned".to_string()
+                        } else {
+                            outcome.word().to_string()
+                        },
                     });
                     *results[i].lock().unwrap_or_else(|p| p.into_inner()) = result;
                 })

@@ -387,3 +387,13 @@ fn every_link_in_the_book_points_to_a_page_that_exists() {
     assert!(broken.is_empty(), "broken links: {broken:#?}");
     assert!(checked > 50, "only {checked} links found");
 }
+
+#[test]
+fn in_a_plan_parallel_items_are_planned_not_done() {
+    Test::new()
+        .args(["--lab", "--lab-speed", "0", "plan", "evacuate", "msk-07"])
+        .run()
+        .status(0)
+        .stderr_has("(5/5) test01: planned")
+        .stderr_lacks(": done");
+}
