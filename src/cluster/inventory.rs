@@ -22,16 +22,20 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// The parsed inventory file: the cluster's name, SSH defaults and hosts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Inventory {
+    /// The cluster's name (`vstorage` cluster name; the default mount is `/vstorage/CLUSTER`).
     pub cluster: String,
     /// Where the cluster file system is mounted on the nodes (default `/vstorage/CLUSTER`);
     /// shared records (node maintenance) live below it.
     #[serde(default)]
     pub cluster_mount: Option<String>,
+    /// SSH settings for every host; a host's own settings override them.
     #[serde(default)]
     pub defaults: SshSettings,
+    /// The hosts a run may touch, in file order.
     pub hosts: Vec<InventoryHost>,
 }
 
@@ -39,7 +43,9 @@ pub struct Inventory {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SshSettings {
+    /// The login user; `None`: ~/.ssh/config or the local user decides, as with plain ssh.
     pub user: Option<String>,
+    /// The SSH port; `None`: ~/.ssh/config or 22.
     pub port: Option<u16>,
     /// Private key file (`~` and paths relative to the inventory are resolved).
     pub identity: Option<PathBuf>,
@@ -63,10 +69,13 @@ pub struct SshSettings {
     pub sudo_user: Option<String>,
 }
 
+/// One host of the inventory: its name, how to reach it, what it is.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryHost {
+    /// The name runbooks and events use for the host.
     pub name: String,
+    /// The host name or IP address vzrun connects to.
     pub address: String,
     /// The node's address on the storage network, when `vstorage stat` shows that one.
     #[serde(default)]
@@ -74,8 +83,10 @@ pub struct InventoryHost {
     /// Other names or addresses the node is known by (e.g. its FQDN in `vstorage stat`).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Roles runbooks select hosts by (`hosts_tagged("hypervisor")`), e.g. `storage`, `mds`.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// This host's SSH settings; unset ones come from `defaults`.
     #[serde(flatten)]
     pub ssh: SshSettings,
 }
@@ -148,11 +159,15 @@ fn resolve(base: &Path, path: &Path) -> PathBuf {
     }
 }
 
+/// An inventory that cannot be read or is invalid, with where and why.
 #[derive(Debug, thiserror::Error)]
 #[error("{origin}{}: {message}", location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
 pub struct InventoryError {
+    /// What the inventory came from, as errors name it (usually its file path).
     pub origin: String,
+    /// Line and column (1-based) of the problem in the file, when known.
     pub location: Option<(usize, usize)>,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -270,6 +285,8 @@ impl Inventory {
         here.is_file().then_some(here)
     }
 
+    /// Reads and checks the inventory file at `path`; relative paths in it are resolved from
+    /// its directory.
     pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
         let text = std::fs::read_to_string(path).map_err(|e| InventoryError {
             origin: path.display().to_string(),

@@ -74,6 +74,7 @@ const PATH_SCRIPT: &str = r#"PATH="$1:$PATH"; export PATH; shift; exec "$@""#;
 /// Exit code `flock -E` gives when the lock is held elsewhere.
 const LOCK_CONFLICT: i32 = 75;
 
+/// A host reached over SSH (one multiplexed OpenSSH connection per host).
 #[derive(Debug)]
 pub struct Ssh {
     name: String,
@@ -117,6 +118,8 @@ impl Guard {
 }
 
 impl Ssh {
+    /// A host reached over SSH with `settings`; `accept_new` adds unknown host keys to
+    /// known_hosts instead of refusing them.
     pub fn new(
         name: &str,
         address: &str,
