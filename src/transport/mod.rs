@@ -9,10 +9,12 @@ mod control_dir;
 mod local;
 pub mod lock;
 mod ssh;
+mod ssh_settings;
 mod sudo;
 
 pub use local::Local;
 pub use ssh::{Ssh, WRITE_SCRIPT};
+pub use ssh_settings::SshSettings;
 
 use std::fmt;
 use std::time::Duration;

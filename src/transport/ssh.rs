@@ -17,8 +17,8 @@ use tokio::runtime::Runtime;
 
 use super::control_dir::{clean_stale_control_dirs, control_dir, private_control_dir};
 use super::sudo::{ProbeError, Sudo};
+use super::SshSettings;
 use super::{Transport, TransportError};
-use crate::cluster::inventory::SshSettings;
 use crate::transport::cmd::{Cmd, Output};
 use crate::transport::lock::{HeldLock, LockError};
 
