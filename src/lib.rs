@@ -45,6 +45,7 @@
 //! Add script functions of your own with [`Session::package`] (a rhai `Package`), and reach
 //! hosts your own way with [`Session::hosts`] or [`Session::wrap_transports`].
 
+#![deny(missing_docs)]
 // Without the command line, what only its commands use (reading past runs for `resume`,
 // listing runs, the reference's signatures) has no caller; it stays one library.
 #![cfg_attr(not(feature = "cli"), allow(dead_code, unused_imports))]

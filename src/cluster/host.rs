@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::transport::Transport;
 
+/// A host a run may touch: its name, address, tags and the transport that reaches it.
 #[derive(Clone)]
 pub struct Host(Arc<HostInner>);
 
@@ -21,6 +22,7 @@ struct HostInner {
 }
 
 impl Host {
+    /// A host reached through `transport`, with no aliases.
     pub fn new(
         name: impl Into<String>,
         address: impl Into<String>,
@@ -47,26 +49,32 @@ impl Host {
         }))
     }
 
+    /// Other names and addresses the node is known by (see `with_aliases`).
     pub fn aliases(&self) -> &[String] {
         &self.0.aliases
     }
 
+    /// The host's name, as in the inventory and in runbooks.
     pub fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// The address it is reached at (inventory `address`).
     pub fn address(&self) -> &str {
         &self.0.address
     }
 
+    /// Its inventory tags (roles such as `hypervisor`).
     pub fn tags(&self) -> &[String] {
         &self.0.tags
     }
 
+    /// True when the host carries `tag`.
     pub fn has_tag(&self, tag: &str) -> bool {
         self.0.tags.iter().any(|t| t == tag)
     }
 
+    /// How commands and file operations reach this host.
     pub fn transport(&self) -> &dyn Transport {
         self.0.transport.as_ref()
     }

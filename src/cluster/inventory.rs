@@ -22,51 +22,34 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+// SshSettings lives with the transport that uses it; the inventory, which reads it from its
+// file, keeps the name at this path.
+pub use crate::transport::SshSettings;
+
+/// The parsed inventory file: the cluster's name, SSH defaults and hosts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Inventory {
+    /// The cluster's name (`vstorage` cluster name; the default mount is `/vstorage/CLUSTER`).
     pub cluster: String,
     /// Where the cluster file system is mounted on the nodes (default `/vstorage/CLUSTER`);
     /// shared records (node maintenance) live below it.
     #[serde(default)]
     pub cluster_mount: Option<String>,
+    /// SSH settings for every host; a host's own settings override them.
     #[serde(default)]
     pub defaults: SshSettings,
+    /// The hosts a run may touch, in file order.
     pub hosts: Vec<InventoryHost>,
 }
 
-/// SSH settings; per host they override `defaults`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SshSettings {
-    pub user: Option<String>,
-    pub port: Option<u16>,
-    /// Private key file (`~` and paths relative to the inventory are resolved).
-    pub identity: Option<PathBuf>,
-    /// A known_hosts file to use instead of ~/.ssh/known_hosts.
-    pub known_hosts: Option<PathBuf>,
-    /// An ssh config file to use instead of ~/.ssh/config.
-    pub ssh_config: Option<PathBuf>,
-    /// Jump host(s), as ssh's `-J`.
-    pub jump: Option<String>,
-    /// Seconds to wait for a connection.
-    pub connect_timeout: Option<u64>,
-    /// Where the per-host run lock lives on the host (default /run/lock).
-    pub lock_dir: Option<String>,
-    /// Extra directories put first on PATH for remote commands (e.g. a tool shim).
-    pub path_prefix: Option<String>,
-    /// Run everything on the host through `sudo -n` (like Ansible's `become`): commands,
-    /// file reads and writes, modes and the run lock. The SSH user needs a NOPASSWD sudoers
-    /// rule without `requiretty`; vzrun checks that when it connects.
-    pub sudo: Option<bool>,
-    /// The user sudo runs as (`sudo -u`); default root. Only with `sudo: true`.
-    pub sudo_user: Option<String>,
-}
-
+/// One host of the inventory: its name, how to reach it, what it is.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryHost {
+    /// The name runbooks and events use for the host.
     pub name: String,
+    /// The host name or IP address vzrun connects to.
     pub address: String,
     /// The node's address on the storage network, when `vstorage stat` shows that one.
     #[serde(default)]
@@ -74,54 +57,12 @@ pub struct InventoryHost {
     /// Other names or addresses the node is known by (e.g. its FQDN in `vstorage stat`).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Roles runbooks select hosts by (`hosts_tagged("hypervisor")`), e.g. `storage`, `mds`.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// This host's SSH settings; unset ones come from `defaults`.
     #[serde(flatten)]
     pub ssh: SshSettings,
-}
-
-impl SshSettings {
-    /// These settings, with `defaults` filling what is unset.
-    pub fn or(&self, defaults: &SshSettings) -> SshSettings {
-        SshSettings {
-            user: self.user.clone().or_else(|| defaults.user.clone()),
-            port: self.port.or(defaults.port),
-            identity: self.identity.clone().or_else(|| defaults.identity.clone()),
-            known_hosts: self
-                .known_hosts
-                .clone()
-                .or_else(|| defaults.known_hosts.clone()),
-            ssh_config: self
-                .ssh_config
-                .clone()
-                .or_else(|| defaults.ssh_config.clone()),
-            jump: self.jump.clone().or_else(|| defaults.jump.clone()),
-            connect_timeout: self.connect_timeout.or(defaults.connect_timeout),
-            lock_dir: self.lock_dir.clone().or_else(|| defaults.lock_dir.clone()),
-            path_prefix: self
-                .path_prefix
-                .clone()
-                .or_else(|| defaults.path_prefix.clone()),
-            sudo: self.sudo.or(defaults.sudo),
-            sudo_user: self
-                .sudo_user
-                .clone()
-                .or_else(|| defaults.sudo_user.clone()),
-        }
-    }
-
-    fn resolve_paths(&mut self, base: &Path) {
-        for path in [
-            &mut self.identity,
-            &mut self.known_hosts,
-            &mut self.ssh_config,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *path = resolve(base, path);
-        }
-    }
 }
 
 /// A user name as `sudo -u` takes it: letters, digits, `.`, `_`, `-` (not first), at most 32
@@ -135,24 +76,15 @@ pub fn user_name_ok(user: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
-/// `~/x` → `$HOME/x`; a relative path → relative to the inventory's directory.
-fn resolve(base: &Path, path: &Path) -> PathBuf {
-    if let Ok(rest) = path.strip_prefix("~") {
-        let home = std::env::var_os("HOME").unwrap_or_default();
-        return PathBuf::from(home).join(rest);
-    }
-    if path.is_relative() {
-        base.join(path)
-    } else {
-        path.to_path_buf()
-    }
-}
-
+/// An inventory that cannot be read or is invalid, with where and why.
 #[derive(Debug, thiserror::Error)]
 #[error("{origin}{}: {message}", location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
 pub struct InventoryError {
+    /// What the inventory came from, as errors name it (usually its file path).
     pub origin: String,
+    /// Line and column (1-based) of the problem in the file, when known.
     pub location: Option<(usize, usize)>,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -270,6 +202,8 @@ impl Inventory {
         here.is_file().then_some(here)
     }
 
+    /// Reads and checks the inventory file at `path`; relative paths in it are resolved from
+    /// its directory.
     pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
         let text = std::fs::read_to_string(path).map_err(|e| InventoryError {
             origin: path.display().to_string(),

@@ -26,6 +26,7 @@ use crate::failure::Failure;
 pub enum ImportDir {
     /// The embedded `runbooks/` directory.
     BuiltIn,
+    /// A directory on disk: the runbook file's own directory.
     Disk(PathBuf),
 }
 

@@ -98,6 +98,7 @@ enum Store {
     },
 }
 
+/// The simulated cluster as a transport target: its state, in memory or in a state file.
 #[derive(Debug)]
 pub struct Lab {
     store: Store,
@@ -126,6 +127,8 @@ impl FileLock {
 }
 
 impl Lab {
+    /// A lab whose state lives only in this process; `speed` overrides the state's latency
+    /// multiplier.
     pub fn in_memory(state: LabState, speed: Option<f64>) -> Arc<Lab> {
         Arc::new(Lab {
             store: Store::Memory(Box::new(Mutex::new(state))),

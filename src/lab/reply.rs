@@ -4,13 +4,18 @@
 /// never returns on its own (a hung host, a CS that never drains).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
+    /// The exit code the simulated tool returns.
     pub code: i32,
+    /// What it prints on standard output.
     pub stdout: String,
+    /// What it prints on standard error.
     pub stderr: String,
+    /// Lab seconds the command takes before it answers.
     pub takes: f64,
 }
 
 impl Reply {
+    /// A success (code 0) printing `stdout`, answering at once.
     pub fn ok(stdout: impl Into<String>) -> Self {
         Reply {
             code: 0,
@@ -20,6 +25,7 @@ impl Reply {
         }
     }
 
+    /// A failure with exit `code`, printing `stderr`, answering at once.
     pub fn fail(code: i32, stderr: impl Into<String>) -> Self {
         Reply {
             code,
@@ -41,11 +47,13 @@ impl Reply {
         self
     }
 
+    /// This reply, taking `seconds` lab seconds.
     pub fn takes(mut self, seconds: f64) -> Self {
         self.takes = seconds;
         self
     }
 
+    /// A command that never returns on its own (killed at its deadline).
     pub fn hangs() -> Self {
         Reply::ok("").takes(f64::INFINITY)
     }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::scenario_disks::{scenario_disk, DiskSpec};
 use super::state::*;
 
+/// The built-in lab scenario (`src/lab/default.yaml`): what `vzrun --lab` runs against.
 pub const DEFAULT_SCENARIO: &str = include_str!("default.yaml");
 
 #[derive(Debug, Deserialize)]
@@ -221,8 +222,11 @@ fn default_expiration() -> String {
 #[derive(Debug, thiserror::Error)]
 #[error("{origin}{}: {message}", location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
 pub struct ScenarioError {
+    /// What the scenario came from, as errors name it (usually its file path).
     pub origin: String,
+    /// Line and column (1-based) of the problem in the YAML, when known.
     pub location: Option<(usize, usize)>,
+    /// What is wrong.
     pub message: String,
 }
 

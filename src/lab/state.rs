@@ -251,8 +251,11 @@ pub fn is_up(status: &str) -> bool {
     matches!(status, "running" | "starting" | "paused" | "migrating")
 }
 
+/// The whole simulated cluster: hosts, VEs, storage services, license and settings; what
+/// `--lab-state` files hold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabState {
+    /// The storage cluster's name (`/vstorage/CLUSTER`).
     pub cluster: String,
     /// Latency multiplier: 0 answers at once, 1 takes as long as a real cluster.
     pub speed: f64,
@@ -261,12 +264,19 @@ pub struct LabState {
     /// starts still finish in order and a runbook that does not wait sees them unfinished.
     #[serde(default)]
     pub clock: f64,
+    /// The hosts, with their services, files and packages.
     pub hosts: Vec<HostState>,
+    /// Every VM and container, wherever it lives.
     pub ves: Vec<Ve>,
+    /// The chunk servers of the storage cluster.
     pub css: Vec<Cs>,
+    /// The metadata servers of the storage cluster.
     pub mdss: Vec<Mds>,
+    /// The storage license `vstorage stat` reports.
     pub license: License,
+    /// Normal number of replicas of each chunk (the `NORM` of `NORM:MIN`).
     pub replicas_norm: u32,
+    /// Minimum number of replicas for writes to go on (the `MIN` of `NORM:MIN`).
     pub replicas_min: u32,
     /// `vstorage stat` prints a TIER column.
     #[serde(default)]
@@ -316,10 +326,13 @@ pub struct PathAttrs {
 }
 
 impl LabState {
+    /// The host named `name`, if the lab has one.
     pub fn host(&self, name: &str) -> Option<&HostState> {
         self.hosts.iter().find(|h| h.name == name)
     }
 
+    /// The host named `name`, for changing it; panics when there is none (commands only
+    /// reach known hosts).
     pub fn host_mut(&mut self, name: &str) -> &mut HostState {
         self.hosts
             .iter_mut()
@@ -422,6 +435,8 @@ impl LabState {
         }
     }
 
+    /// The id of the master MDS (the first MDS when none is marked master, 1 when there are
+    /// none).
     pub fn master_mds(&self) -> u32 {
         self.mdss
             .iter()

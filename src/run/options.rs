@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use crate::run::output::OutputFormat;
 
-// Options that may stand before or after the runbook name. (A plain comment: a doc comment
-// here would become the about text of every runbook command.)
+// Options that may stand before or after the runbook name. (A plain comment, hence the
+// `allow`: a doc comment here would become the about text of every runbook command.)
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Default)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 #[cfg_attr(feature = "cli", command(next_help_heading = "Global options"))]

@@ -7,12 +7,20 @@ use std::path::{Path, PathBuf};
 use super::{ImportDir, Runbook};
 use crate::embedded::RUNBOOKS;
 
+/// Why a runbook could not be found or read.
 #[derive(Debug, thiserror::Error)]
 pub enum FindError {
+    /// No builtin runbook or file has that name.
     #[error("unknown runbook or command `{0}`; `vzrun list` shows the runbooks")]
     Unknown(String),
+    /// The runbook file exists but cannot be read.
     #[error("cannot read runbook {path}: {reason}")]
-    Unreadable { path: String, reason: String },
+    Unreadable {
+        /// The path that was tried.
+        path: String,
+        /// The system's error message.
+        reason: String,
+    },
 }
 
 use crate::engine::library_dirs as user_dirs;

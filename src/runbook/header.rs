@@ -20,9 +20,13 @@ use regex::Regex;
 /// A typed default value; an option's type is its default's type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A whole number (`--parallel 2`).
     Int(i64),
+    /// A number with a fraction (`0.5`).
     Float(f64),
+    /// `true` or `false`.
     Bool(bool),
+    /// Anything else, as text.
     Str(String),
 }
 
@@ -53,6 +57,7 @@ impl Value {
         }
     }
 
+    /// The type as `--help` names it: `integer`, `number`, `true|false` or `text`.
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) => "integer",
@@ -74,21 +79,28 @@ impl fmt::Display for Value {
     }
 }
 
+/// How a parameter is given on the command line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamKind {
     /// Required, positional, text.
     Arg,
     /// `--name VALUE`; without a default it is text and absent means `()`.
-    Opt { default: Option<Value> },
+    Opt {
+        /// `= VALUE` in the header: the value when the option is not given, and its type.
+        default: Option<Value>,
+    },
     /// `--name`, true when given.
     Flag,
 }
 
+/// One parameter a runbook takes, from an `arg`, `opt` or `flag` header line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
     /// As written in the header; `--name` on the command line.
     pub name: String,
+    /// Positional argument, option or flag, with the option's default.
     pub kind: ParamKind,
+    /// The text after the `:`, shown by `--help`.
     pub help: String,
     /// The values a numeric option accepts, checked before the script runs.
     pub range: Option<Range>,
@@ -98,7 +110,9 @@ pub struct Param {
 /// out (`(0..)`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Range {
+    /// The smallest value accepted; `None` when unbounded below.
     pub min: Option<f64>,
+    /// The largest value accepted; `None` when unbounded above.
     pub max: Option<f64>,
 }
 
@@ -128,6 +142,7 @@ impl Range {
         Ok(range)
     }
 
+    /// True when `value` lies within both ends (inclusive).
     pub fn contains(&self, value: f64) -> bool {
         self.min.is_none_or(|m| value >= m) && self.max.is_none_or(|m| value <= m)
     }
@@ -152,12 +167,14 @@ impl Param {
     }
 }
 
+/// A runbook's parsed `//!` header: its description and interface.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Header {
     /// First description line: what `vzrun list` shows.
     pub summary: String,
     /// Further description lines.
     pub details: Vec<String>,
+    /// The parameters, in header order (positional `arg`s in the order they are given).
     pub params: Vec<Param>,
     /// The runbook asks for confirmation before it runs (`--yes` answers).
     pub destructive: bool,
@@ -170,10 +187,13 @@ pub struct Header {
     pub changes: Vec<String>,
 }
 
+/// A header line that does not parse, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
 pub struct HeaderError {
+    /// The 1-based line number in the runbook file.
     pub line: usize,
+    /// What is wrong with that line.
     pub message: String,
 }
 

@@ -21,15 +21,21 @@ pub enum Effect {
     Change,
 }
 
+/// A command to run on a host: argv, optional stdin, deadline and effect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cmd {
+    /// The program and its arguments, passed to exec as they are (no shell).
     pub argv: Vec<String>,
+    /// Bytes fed to the command's standard input; `None`: no input (stdin is empty).
     pub stdin: Option<Vec<u8>>,
+    /// How long the command may run before it is killed and reported as timed out.
     pub timeout: Duration,
+    /// Whether the command only reads or changes the host.
     pub effect: Effect,
 }
 
 impl Cmd {
+    /// A command with the given effect and argv, no stdin and the default timeout.
     pub fn new<S: Into<String>>(effect: Effect, argv: impl IntoIterator<Item = S>) -> Self {
         Cmd {
             argv: argv.into_iter().map(Into::into).collect(),
@@ -39,19 +45,23 @@ impl Cmd {
         }
     }
 
+    /// A probe: runs in plan mode too.
     pub fn read<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
         Self::new(Effect::Read, argv)
     }
 
+    /// A mutation: only listed in plan mode.
     pub fn change<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
         Self::new(Effect::Change, argv)
     }
 
+    /// Feeds `stdin` to the command's standard input.
     pub fn with_stdin(mut self, stdin: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(stdin.into());
         self
     }
 
+    /// Replaces the default deadline.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -90,6 +100,7 @@ pub fn shell_join(words: &[String]) -> String {
         .join(" ")
 }
 
+/// Quotes one word for a POSIX shell; plain words stay as they are.
 pub fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
@@ -105,14 +116,18 @@ pub fn shell_quote(word: &str) -> String {
 /// What a finished command returned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Output {
+    /// The exit code (killed by a signal: 128 + signal locally, 255 over SSH).
     pub code: i32,
+    /// Standard output, decoded as UTF-8 (invalid bytes replaced).
     pub stdout: String,
+    /// Standard error, decoded as UTF-8 (invalid bytes replaced).
     pub stderr: String,
     /// True when the command was not run because the run is a plan.
     pub planned: bool,
 }
 
 impl Output {
+    /// True when the exit code is 0.
     pub fn success(&self) -> bool {
         self.code == 0
     }

@@ -35,6 +35,7 @@ impl Default for Local {
 }
 
 impl Local {
+    /// This machine, with file paths taken under `root`.
     pub fn with_root(root: impl Into<PathBuf>) -> Self {
         Local { root: root.into() }
     }

@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 /// A held lock; dropping it releases it.
 pub trait HeldLock: Send + Sync + fmt::Debug {}
 
+/// Why a host's run lock could not be taken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LockError {
     /// Someone else holds it; the text says who.
     #[error("held by {0}")]
     Held(String),
+    /// Taking the lock failed for another reason (the text says why).
     #[error("cannot take the lock: {0}")]
     Failed(String),
     /// The host will not run the lock holder as the inventory asks (sudo refused).

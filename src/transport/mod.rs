@@ -9,10 +9,12 @@ mod control_dir;
 mod local;
 pub mod lock;
 mod ssh;
+mod ssh_settings;
 mod sudo;
 
 pub use local::Local;
 pub use ssh::{Ssh, WRITE_SCRIPT};
+pub use ssh_settings::SshSettings;
 
 use std::fmt;
 use std::time::Duration;
@@ -25,11 +27,29 @@ use crate::transport::lock::{HeldLock, LockError};
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("`{command}` did not finish within {}s", timeout.as_secs_f64())]
-    TimedOut { command: String, timeout: Duration },
+    /// The command ran past its deadline and was killed.
+    TimedOut {
+        /// The command, shell-quoted.
+        command: String,
+        /// The deadline it ran past.
+        timeout: Duration,
+    },
     #[error("cannot run `{program}`: {reason}")]
-    CannotRun { program: String, reason: String },
+    /// The program could not be started (not found, not executable...).
+    CannotRun {
+        /// The program's name (argv\[0\]).
+        program: String,
+        /// The system's error message.
+        reason: String,
+    },
     #[error("{path}: {reason}")]
-    File { path: String, reason: String },
+    /// A file could not be read, written or inspected.
+    File {
+        /// The file's path on the host.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// No answer in time: the host is down or hangs.
     #[error("host is unreachable: {0}")]
     Unreachable(String),

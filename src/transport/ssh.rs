@@ -17,8 +17,8 @@ use tokio::runtime::Runtime;
 
 use super::control_dir::{clean_stale_control_dirs, control_dir, private_control_dir};
 use super::sudo::{ProbeError, Sudo};
+use super::SshSettings;
 use super::{Transport, TransportError};
-use crate::cluster::inventory::SshSettings;
 use crate::transport::cmd::{Cmd, Output};
 use crate::transport::lock::{HeldLock, LockError};
 
@@ -74,6 +74,7 @@ const PATH_SCRIPT: &str = r#"PATH="$1:$PATH"; export PATH; shift; exec "$@""#;
 /// Exit code `flock -E` gives when the lock is held elsewhere.
 const LOCK_CONFLICT: i32 = 75;
 
+/// A host reached over SSH (one multiplexed OpenSSH connection per host).
 #[derive(Debug)]
 pub struct Ssh {
     name: String,
@@ -117,6 +118,8 @@ impl Guard {
 }
 
 impl Ssh {
+    /// A host reached over SSH with `settings`; `accept_new` adds unknown host keys to
+    /// known_hosts instead of refusing them.
     pub fn new(
         name: &str,
         address: &str,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use openssh::{Session, Stdio};
 use tokio::runtime::Runtime;
 
-use crate::inventory::SshSettings;
+use super::SshSettings;
 
 /// Why the check at connect failed.
 #[derive(Debug)]
