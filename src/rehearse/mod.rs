@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::cli::GlobalOpts;
 use crate::exit;
+use crate::run::options::RunOptions as GlobalOpts;
 
 #[derive(Debug, Args)]
 pub struct LabArgs {

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use super::faults::{Faults, Recovery, Rng};
 use super::invariants::{self, Postcondition, RunRecord};
 use super::RehearseArgs;
-use crate::cli::GlobalOpts;
 use crate::commands::args::{self as runbook_args, BindError};
 use crate::exit;
 use crate::lab::{self, Lab, LabState};
+use crate::run::options::RunOptions as GlobalOpts;
 use crate::runbook;
 
 /// Lab speed of a rehearsal unless `--lab-speed` says otherwise: slow enough that a kill or
