@@ -344,20 +344,8 @@ fn evacuation_scaling(report: &mut String) {
 fn evacuation(report: &mut String) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut yaml = String::from("cluster: bench\nspeed: 0\nhosts:\n  - {name: src, address: 10.0.0.1, tags: [hypervisor], memory_mb: 1048576}\n");
-    for i in 1..=4 {
-        let _ = writeln!(
-            yaml,
-            "  - {{name: dst{i}, address: 10.0.0.{}, tags: [hypervisor], memory_mb: 1048576}}",
-            i + 1
-        );
-    }
-    yaml.push_str("ves:\n");
-    for i in 0..200 {
-        let _ = writeln!(yaml, "  - {{name: ve{i:03}, host: src, memsize: 1024}}");
-    }
-    fs::write(d.join("s.yaml"), &yaml).unwrap();
-    let lab = format!("--lab={}", d.join("s.yaml").display());
+    // The same lab as the scaling series, at 200 VEs.
+    let lab = evacuation_lab(d, 200);
     let (wall, stdout, rss) = run_measured(
         Command::new(vzrun_bin())
             .args([
