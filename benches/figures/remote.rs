@@ -61,23 +61,10 @@ fn control_dir(name: &str) -> tempfile::TempDir {
 
 /// vzrun's inventory for the cluster, with `ssh_config` (the kex) and `extra` SSH defaults.
 fn inventory(cluster: &SshCluster, file: &str, extra: &str) -> PathBuf {
-    let d = cluster.dir.path();
-    let mut yaml = format!(
-        "cluster: livelinux\ndefaults: {{user: root, identity: id, known_hosts: known_hosts, ssh_config: ssh_config, connect_timeout: 10{extra}}}\nhosts:\n"
-    );
-    for h in &cluster.hosts {
-        let _ = writeln!(
-            yaml,
-            "  - {{name: {}, address: {}, port: {}, tags: [hypervisor], lock_dir: {}}}",
-            h.name,
-            h.address,
-            h.port,
-            d.join("locks").join(&h.name).display()
-        );
-    }
-    let path = d.join(file);
-    fs::write(&path, yaml).unwrap();
-    path
+    cluster.write_inventory_with(
+        file,
+        &format!("known_hosts: known_hosts, ssh_config: ssh_config, connect_timeout: 10{extra}"),
+    )
 }
 
 /// Whether this vzrun reads `persist:` in an inventory (the SSH work of issue #18 adds it):

@@ -176,9 +176,18 @@ impl SshCluster {
 
     /// Writes an inventory of these hosts using the given known_hosts file.
     pub fn write_inventory(&self, file: &str, known_hosts: &str) -> PathBuf {
+        self.write_inventory_with(
+            file,
+            &format!("known_hosts: {known_hosts}, connect_timeout: 5"),
+        )
+    }
+
+    /// Writes an inventory of these hosts whose SSH defaults are `user: root, identity: id`
+    /// and `defaults` (YAML flow-map entries, e.g. `known_hosts: known_hosts`).
+    pub fn write_inventory_with(&self, file: &str, defaults: &str) -> PathBuf {
         let d = self.dir.path();
         let mut yaml = format!(
-            "cluster: livelinux\ndefaults: {{user: root, identity: id, known_hosts: {known_hosts}, connect_timeout: 5}}\nhosts:\n"
+            "cluster: livelinux\ndefaults: {{user: root, identity: id, {defaults}}}\nhosts:\n"
         );
         for h in &self.hosts {
             writeln!(
