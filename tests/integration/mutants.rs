@@ -26,11 +26,32 @@ fn plan_placement_picks_the_target_with_the_most_room_left_not_the_first() {
             "{PLACEMENT_CAPS}let ves = [ve.call(\"s1\", \"stopped\", 2048, 0), ve.call(\"big\", \"running\", 8192, 0), ve.call(\"s2\", \"stopped\", 2048, 0), ve.call(\"vip\", \"running\", 1024, 9), ve.call(\"s3\", \"stopped\", 2048, 0)];\nlet p = vz::plan_placement(ves, caps, 4);\nlog(`moves ${{p.moves.map(|m| `${{m.ve.name}}->${{m.to.name}}`)}} unplaced ${{p.unplaced.len()}}`);\n"
         ))
         .status(0);
-    // vip (HA priority 9) first, to b (the most room); big after it, still b; the stopped
-    // ones then spread to c, which has more room left than b once b holds 9216 MB.
+    // vip (HA priority 9) first, to b (the most room); big after it, still b (20784 MB left
+    // against c's 20000); then each stopped one goes where most would be left once it runs:
+    // s1 b (18736 vs 17952), s2 c (16688 vs 17952), s3 b (16688 vs 15904).
     assert_eq!(
         out.stdout.lines().find(|l| l.starts_with("moves ")),
-        Some(r#"moves ["vip->b", "big->b", "s1->c", "s2->c", "s3->c"] unplaced 0"#),
+        Some(r#"moves ["vip->b", "big->b", "s1->b", "s2->c", "s3->b"] unplaced 0"#),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Kills `plan_placement` counting a running VE's memory twice when it ranks targets (once
+/// out of `free_mb`, again as `planned_mb`): a second running VE then looks for room
+/// elsewhere although the first target still has the most left.
+#[test]
+fn plan_placement_counts_a_placed_running_ve_once() {
+    let lab = Lab::new();
+    let out = lab
+        .query(&format!(
+            "{PLACEMENT_CAPS}let two = [cap.call(\"x\", 10000), cap.call(\"y\", 5500)];\nlet p = vz::plan_placement([ve.call(\"v1\", \"running\", 4000, 0), ve.call(\"v2\", \"running\", 1000, 0)], two, 4);\nprint(`moves ${{p.moves.map(|m| `${{m.ve.name}}->${{m.to.name}}`)}}`);\n"
+        ))
+        .status(0);
+    // v1 to x (6000 MB left against y's 1500); v2 to x again: 5000 left there, 4500 on y.
+    assert_eq!(
+        out.stdout.lines().find(|l| l.starts_with("moves ")),
+        Some(r#"moves ["v1->x", "v2->x"]"#),
         "{}",
         out.stdout
     );
