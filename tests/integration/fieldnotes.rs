@@ -212,6 +212,42 @@ fn memory_tuning_repairs_the_field_notes_limits_and_sets_guarantee_and_swap() {
     );
 }
 
+/// vcmmd's file is written by people: a change shows in a diff as the values it changed,
+/// never as the keys re-sorted and the file folded onto one line.
+#[test]
+fn memory_tuning_changes_only_the_bytes_of_the_values_it_sets() {
+    let lab = two_nodes_with_limits(NOTES_LIMITS);
+    lab.run(&[
+        "memory-tuning",
+        "--cs-guarantee",
+        "8589934592",
+        "--cs-swap",
+        "2147483648",
+    ])
+    .status(0);
+    let state = lab.state_value();
+    assert_eq!(
+        file(&state, "n2", "/etc/vz/vstorage-limits.conf").unwrap(),
+        NOTES_LIMITS
+            .replace("34359738368\n", "34359738368,\n")
+            .replace(
+                "\"Guarantee\": {\"Max\": 0,",
+                "\"Guarantee\": {\"Max\": 8589934592,"
+            )
+            .replace("\"Swap\": {\"Max\": 0,", "\"Swap\": {\"Max\": 2147483648,")
+    );
+
+    // A section the file lacks is added after the others, spaced like them.
+    let without_swap = "{\"VStorage\": {\"Path\": \"vstorage.slice/vstorage-services.slice\",\n    \"Limit\": {\"Max\": -1, \"Min\": 0, \"Share\": 0.7}}}\n";
+    let lab = two_nodes_with_limits(without_swap);
+    lab.run(&["memory-tuning", "--cs-swap", "2147483648"])
+        .status(0);
+    assert_eq!(
+        file(&lab.state_value(), "n2", "/etc/vz/vstorage-limits.conf").unwrap(),
+        "{\"VStorage\": {\"Path\": \"vstorage.slice/vstorage-services.slice\",\n    \"Limit\": {\"Max\": -1, \"Min\": 0, \"Share\": 0.7},\n    \"Swap\": {\n      \"Max\": 2147483648,\n      \"Min\": 0,\n      \"Share\": 0.0\n    }}}\n"
+    );
+}
+
 #[test]
 fn memory_tuning_refuses_an_unreadable_limits_file_naming_file_and_host() {
     for (broken, needle) in [
