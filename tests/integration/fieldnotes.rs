@@ -160,6 +160,15 @@ fn pfcache_move_checks_every_node_before_touching_one() {
 /// The vstorage-limits.conf of the field notes: a comma is missing after the Max.
 const NOTES_LIMITS: &str = "{\"VStorage\": {\"Path\": \"vstorage.slice/vstorage-services.slice\",\n    \"Limit\": {\"Max\": 34359738368\n              \"Min\": 0, \"Share\": 0.7},\n    \"Guarantee\": {\"Max\": 0, \"Min\": 0, \"Share\": 0.25},\n    \"Swap\": {\"Max\": 0, \"Min\": 0, \"Share\": 0}}}\n";
 
+/// Sets the vstorage services' guarantee (8 GiB) and swap (2 GiB).
+const GUARANTEE_AND_SWAP: &[&str] = &[
+    "memory-tuning",
+    "--cs-guarantee",
+    "8589934592",
+    "--cs-swap",
+    "2147483648",
+];
+
 /// Two hypervisors; n2 has `limits` as its vstorage-limits.conf.
 fn two_nodes_with_limits(limits: &str) -> Lab {
     let indented: String = limits.lines().map(|l| format!("        {l}\n")).collect();
@@ -175,16 +184,10 @@ fn limits(state: &Value, host: &str) -> Value {
 #[test]
 fn memory_tuning_repairs_the_field_notes_limits_and_sets_guarantee_and_swap() {
     let lab = two_nodes_with_limits(NOTES_LIMITS);
-    lab.run(&[
-        "memory-tuning",
-        "--cs-guarantee",
-        "8589934592",
-        "--cs-swap",
-        "2147483648",
-    ])
-    .status(0)
-    .stderr_has("/etc/vz/vstorage-limits.conf on n2: added the comma missing after \"Max\"")
-    .stderr_has("[n2] systemctl restart vcmmd");
+    lab.run(GUARANTEE_AND_SWAP)
+        .status(0)
+        .stderr_has("/etc/vz/vstorage-limits.conf on n2: added the comma missing after \"Max\"")
+        .stderr_has("[n2] systemctl restart vcmmd");
     let state = lab.state_value();
     let l = limits(&state, "n2");
     // The notes' own values are kept; the options set their sections' Max.
@@ -200,16 +203,7 @@ fn memory_tuning_repairs_the_field_notes_limits_and_sets_guarantee_and_swap() {
     for host in ["n1", "n2"] {
         assert_eq!(node(&state, host)["units"]["vcmmd.service"]["active"], true);
     }
-    unchanged(
-        lab.run(&[
-            "memory-tuning",
-            "--cs-guarantee",
-            "8589934592",
-            "--cs-swap",
-            "2147483648",
-        ])
-        .status(0),
-    );
+    unchanged(lab.run(GUARANTEE_AND_SWAP).status(0));
 }
 
 /// vcmmd's file is written by people: a change shows in a diff as the values it changed,
@@ -217,14 +211,7 @@ fn memory_tuning_repairs_the_field_notes_limits_and_sets_guarantee_and_swap() {
 #[test]
 fn memory_tuning_changes_only_the_bytes_of_the_values_it_sets() {
     let lab = two_nodes_with_limits(NOTES_LIMITS);
-    lab.run(&[
-        "memory-tuning",
-        "--cs-guarantee",
-        "8589934592",
-        "--cs-swap",
-        "2147483648",
-    ])
-    .status(0);
+    lab.run(GUARANTEE_AND_SWAP).status(0);
     let state = lab.state_value();
     assert_eq!(
         file(&state, "n2", "/etc/vz/vstorage-limits.conf").unwrap(),
