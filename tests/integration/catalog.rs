@@ -502,7 +502,7 @@ fn vm_tiers_and_setting_tiers_and_replicas() {
 #[test]
 fn force_register_takes_over_a_dead_nodes_ve() {
     let lab = Lab::with_scenario(
-        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], unreachable: true}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\nves:\n  - {name: orphan, host: n1, uuid: 11111111-2222-4333-8444-555555555555}\n",
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], powered_off: true}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\nves:\n  - {name: orphan, host: n1, uuid: 11111111-2222-4333-8444-555555555555}\n",
     );
     lab.run(&["force-register", "11111111-2222-4333-8444-555555555555", "n2", "--yes"])
         .status(0)

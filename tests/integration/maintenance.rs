@@ -374,6 +374,40 @@ fn force_register_needs_the_old_node_down_or_declared_fenced() {
     .stdout_has("runs on n2");
 }
 
+/// A node that lost its management network answers no SSH but still mounts the cluster and
+/// runs its VEs: not answering is not down. The takeover waits for the cluster to drop the
+/// node's session, or for the operator to fence it.
+#[test]
+fn force_register_refuses_a_silent_node_that_still_mounts_the_cluster() {
+    let scenario = |n1: &str| {
+        format!("cluster: c\nspeed: 0\nhosts:\n  - {{name: n1, address: 10.0.0.1, storage_address: 10.9.0.1, tags: [hypervisor], {n1}: true}}\n  - {{name: n2, address: 10.0.0.2, storage_address: 10.9.0.2, tags: [hypervisor]}}\nves:\n  - {{name: web, host: n1, uuid: 11111111-2222-4333-8444-555555555555}}\n")
+    };
+    let uuid = "11111111-2222-4333-8444-555555555555";
+    let lab = Lab::with_scenario(&scenario("unreachable"));
+    // Everything but the virtual clock, which moves while vzrun waits for the silent n1.
+    let state = || {
+        let mut s = lab.state_value();
+        s.as_object_mut().unwrap().remove("clock");
+        s
+    };
+    let before = state();
+    // The session's HOST is a storage address the inventory does not know, and n1 cannot
+    // be asked its own: it may be n1.
+    unchanged(lab.run(&["force-register", uuid, "n2", "--yes"]).status(3).stderr_has(
+        "check \"old node down or fenced\" failed: n1 does not answer over SSH, but the cluster still has a session of it (client 2089 at 10.9.0.1 (may be it)): it still mounts the cluster and may run 11111111-2222-4333-8444-555555555555. Wait until vstorage stat no longer lists it, or power n1 off or cut it from the storage network, then pass --fenced n1",
+    ));
+    assert_eq!(state(), before, "a refusal changes nothing");
+    // Declared fenced by the operator: taken over.
+    lab.run(&["force-register", uuid, "n2", "--fenced", "n1", "--yes"])
+        .status(0)
+        .stderr_has("prlctl register /vstorage/c/private/11111111-2222-4333-8444-555555555555 --preserve-uuid --force");
+    // Powered off, the cluster lists no session of it: taken over without --fenced.
+    let lab = Lab::with_scenario(&scenario("powered_off"));
+    lab.run(&["force-register", uuid, "n2", "--yes"])
+        .status(0)
+        .stderr_has("prlctl register /vstorage/c/private/11111111-2222-4333-8444-555555555555 --preserve-uuid --force");
+}
+
 #[test]
 fn create_ct_places_on_a_schedulable_node_and_refuses_a_used_ip() {
     let lab = Lab::new();
