@@ -373,6 +373,12 @@ fn pcompact_rolling_refuses_before_the_first_node() {
                 &["pcompact-rolling", "--min-free", "101"][..],
                 "'--min-free <MIN_FREE>': 101 is outside 0..100",
             ),
+            // The header's range says what the script accepts (it once said 1..).
+            (
+                2,
+                &["pcompact-rolling", "--timeout", "30"][..],
+                "'--timeout <TIMEOUT>': 30 is outside 60..604800",
+            ),
         ],
     );
 }
