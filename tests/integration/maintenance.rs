@@ -436,6 +436,13 @@ fn create_ct_places_on_a_schedulable_node_and_refuses_a_used_ip() {
         2,
         "invalid swappages",
     );
+    // The header's range is the script's (it said 256.. while the script wanted 1024).
+    refused_unchanged(
+        &lab,
+        &["create-ct", "web99", "--disk", "512"],
+        2,
+        "'--disk <DISK>': 512 is outside 1024..67108864",
+    );
     let out = lab
         .run(&[
             "create-ct",
