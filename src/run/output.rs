@@ -231,15 +231,15 @@ pub fn stderr_line(line: &str) {
 pub fn text_of(event: &Event, verbosity: Verbosity) -> Option<(Stream, String)> {
     use Stream::{Stderr as Log, Stdout as Data};
     let Verbosity { quiet, verbose } = verbosity;
-    // The human log, but narration: `-q` silences it.
-    let narration = |text: String| (!quiet).then_some((Log, text));
+    // A line of the human log that `-q` silences (all of it but warnings).
+    let logged = |text: String| (!quiet).then_some((Log, text));
     match event {
         // Printed data, like tables, always shows: `-q` silences narration only.
         Event::Log {
             message,
             data: true,
         } => Some((Data, format!("{message}\n"))),
-        Event::Log { message, .. } => narration(format!("{message}\n")),
+        Event::Log { message, .. } => logged(format!("{message}\n")),
         Event::Warning { message } => Some((Log, format!("warning: {message}\n"))),
         // A plan's listing of what would change is the plan's data.
         Event::Command {
@@ -251,7 +251,7 @@ pub fn text_of(event: &Event, verbosity: Verbosity) -> Option<(Stream, String)> 
         Event::Command {
             host, argv, effect, ..
         } if *effect == Effect::Change || verbose => {
-            narration(format!("[{host}] {}\n", shell_join(argv)))
+            logged(format!("[{host}] {}\n", shell_join(argv)))
         }
         Event::FileEdit {
             host,
@@ -264,12 +264,12 @@ pub fn text_of(event: &Event, verbosity: Verbosity) -> Option<(Stream, String)> 
         )),
         Event::FileEdit {
             host, path, diff, ..
-        } => narration(format!("[{host}] edit {path}\n{}", indent(diff))),
-        Event::NoChange { host, message } => narration(format!("[{host}] {message} (no change)\n")),
+        } => logged(format!("[{host}] edit {path}\n{}", indent(diff))),
+        Event::NoChange { host, message } => logged(format!("[{host}] {message} (no change)\n")),
         Event::Table { columns, rows } => Some((Data, format_table(columns, rows))),
-        Event::StepStarted { name } => narration(format!("== {name}\n")),
+        Event::StepStarted { name } => logged(format!("== {name}\n")),
         Event::StepSkipped { name } => {
-            narration(format!("== {name} (done in the resumed run; skipped)\n"))
+            logged(format!("== {name} (done in the resumed run; skipped)\n"))
         }
         Event::ParallelItem {
             item,
@@ -277,7 +277,7 @@ pub fn text_of(event: &Event, verbosity: Verbosity) -> Option<(Stream, String)> 
             total,
             outcome,
             ..
-        } => narration(format!("({done}/{total}) {item}: {outcome}\n")),
+        } => logged(format!("({done}/{total}) {item}: {outcome}\n")),
         Event::RunStarted {
             run_id,
             runbook,
@@ -285,19 +285,19 @@ pub fn text_of(event: &Event, verbosity: Verbosity) -> Option<(Stream, String)> 
             ..
         } => {
             let what = if *plan { "plan" } else { "run" };
-            narration(format!("{what} {run_id}: {runbook}\n"))
+            logged(format!("{what} {run_id}: {runbook}\n"))
         }
         Event::RunFinished {
             status, seconds, ..
-        } => narration(format!("{status} after {}\n", duration_text(*seconds))),
+        } => logged(format!("{status} after {}\n", duration_text(*seconds))),
         Event::Deferred { what, state, .. } if state != "registered" => {
-            narration(format!("undo: {what}: {state}\n"))
+            logged(format!("undo: {what}: {state}\n"))
         }
         Event::Waiting {
             what,
             elapsed_s,
             timeout_s,
-        } => narration(format!(
+        } => logged(format!(
             "waiting for {what} ({elapsed_s}s of {timeout_s}s)\n"
         )),
         _ => None,
