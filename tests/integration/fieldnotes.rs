@@ -91,7 +91,7 @@ fn pfcache_move_unmounts_moves_remounts_and_a_second_run_changes_nothing() {
             "msk-01,msk-02",
         ])
         .status(0)
-        .stdout_has("msk-01: pfcache already in /vz/pfcache2.hdd"),
+        .stderr_has("msk-01: pfcache already in /vz/pfcache2.hdd"),
     );
 }
 
@@ -317,7 +317,7 @@ fn pcompact_rolling_reports_or_disables_the_stock_cron_job() {
     ])
     .status(0)
     .stderr_has("[msk-02] edit /etc/cron.d/pcompact")
-    .stdout_has("compacted: 2 node(s)");
+    .stderr_has("compacted: 2 node(s)");
     let state = lab.state_value();
     for host in ["msk-01", "msk-02"] {
         let cron = file(&state, host, "/etc/cron.d/pcompact").unwrap();
@@ -394,7 +394,7 @@ fn drop_caches_picks_nodes_by_mem_free_one_at_a_time() {
         .status(0)
         .stderr_has("[n1] sysctl -w vm.drop_caches=3")
         .stderr_has("[n2] sysctl -w vm.drop_caches=3")
-        .stdout_has("waiting 1s before the next node");
+        .stderr_has("waiting 1s before the next node");
     assert!(!out.stderr.contains("[n3]"), "{}", out.stderr);
     // One node, then the pause, then the next.
     let n1 = out.stderr.find("[n1] sysctl").unwrap();
@@ -449,7 +449,7 @@ fn client_cache_merges_into_the_mount_options_and_checks_the_drive() {
     unchanged(
         lab.run(&["client-cache", "/mnt/ssd/vstorage-c-cache", "64000"])
             .status(0)
-            .stdout_has("already /mnt/ssd/vstorage-c-cache"),
+            .stderr_has("already /mnt/ssd/vstorage-c-cache"),
     );
     // A new size replaces the old one, keeping everything else.
     lab.run(&["client-cache", "/mnt/ssd/vstorage-c-cache", "32000"])

@@ -30,10 +30,10 @@ fn plan_placement_picks_the_target_with_the_most_room_left_not_the_first() {
     // against c's 20000); then each stopped one goes where most would be left once it runs:
     // s1 b (18736 vs 17952), s2 c (16688 vs 17952), s3 b (16688 vs 15904).
     assert_eq!(
-        out.stdout.lines().find(|l| l.starts_with("moves ")),
+        out.stderr.lines().find(|l| l.starts_with("moves ")),
         Some(r#"moves ["vip->b", "big->b", "s1->b", "s2->c", "s3->b"] unplaced 0"#),
         "{}",
-        out.stdout
+        out.stderr
     );
 }
 
@@ -68,7 +68,7 @@ fn plan_placement_leaves_a_ve_that_fits_nowhere_unplaced_with_each_reason() {
         ))
         .status(0);
     let lines: Vec<&str> = out
-        .stdout
+        .stderr
         .lines()
         .filter(|l| l.starts_with("moves ") || l.starts_with("huge:") || l.starts_with("wide:"))
         .collect();
@@ -80,7 +80,7 @@ fn plan_placement_leaves_a_ve_that_fits_nowhere_unplaced_with_each_reason() {
             r#"wide: ["a has 8 CPUs, fewer than 16", "b has 8 CPUs, fewer than 16", "c has 8 CPUs, fewer than 16"]"#,
         ],
         "{}",
-        out.stdout
+        out.stderr
     );
 }
 
@@ -104,8 +104,8 @@ log(`moves ${p.moves.map(|m| `${m.ve.name}->${m.to.name}`)} short ${p.short_mb}`
         .status(0);
     // n2 has 12288 MB free, n3 28672: b (12288) and a (8192) go to n3, which then has
     // 8192 left; c (stopped, needs nothing now) goes to n2, which has more.
-    out.stdout_has("free [12288, 28672]")
-        .stdout_has(r#"moves ["b->n3", "a->n3", "c->n2"] short 0"#);
+    out.stderr_has("free [12288, 28672]")
+        .stderr_has(r#"moves ["b->n3", "a->n3", "c->n2"] short 0"#);
 }
 
 /// Kills a local write done in place (truncate and write the same inode) instead of temp
@@ -162,7 +162,7 @@ fn remove_cs_refuses_when_the_other_chunk_servers_lack_room() {
     enough
         .run(&["remove-cs", "1", "--yes"])
         .status(0)
-        .stdout_has("removed: CS#1 from the cluster");
+        .stderr_has("removed: CS#1 from the cluster");
 }
 
 /// Kills a reference example that calls what does not exist: the pages as committed pass
