@@ -144,7 +144,9 @@ fn cell(value: Option<&Dynamic>) -> String {
 pub mod flow_api {
     use super::*;
 
-    /// Prints a line for the operator (and records it in the journal).
+    /// Tells the operator what the run is doing: a line of the log on stderr, which `-q`
+    /// silences (and records it in the journal). What the run is for — a report, metrics,
+    /// an answer — goes to stdout with `print()` or `table()`.
     ///
     /// ```rhai
     /// log(`moving ${ve.name} to ${dst.name}`);
@@ -419,8 +421,9 @@ pub mod flow_api {
         Ok(true)
     }
 
-    /// Prints rows as a table with the given columns. Rows are maps (cells taken by column
-    /// name) or arrays (cells in column order). With `--output json` it is one `table` event.
+    /// Prints rows as a table with the given columns, on stdout (data: `-q` does not silence
+    /// it). Rows are maps (cells taken by column name) or arrays (cells in column order).
+    /// With `--output json` it is one `table` event.
     ///
     /// ```rhai
     /// table([#{name: "web01", tier: 1}], ["name", "tier"]);

@@ -25,7 +25,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     };
     let pending = past.pending_undos();
     if pending.is_empty() {
-        println!("{run_id} left no undo action pending: nothing to do");
+        eprintln!("{run_id} left no undo action pending: nothing to do");
         return exit::OK;
     }
     let (callable, by_hand): (Vec<_>, Vec<_>) =

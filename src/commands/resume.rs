@@ -24,7 +24,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         ));
     }
     if past.finished().is_some_and(|end| end["status"] == "ok") {
-        println!("{run_id} finished ok; there is nothing to resume");
+        eprintln!("{run_id} finished ok; there is nothing to resume");
         return exit::OK;
     }
     let header = match past.runbook.header() {

@@ -4,6 +4,7 @@
 pub mod bytes;
 pub mod conf;
 pub mod fstab;
+pub mod json;
 pub mod sysctl_conf;
 
 /// Appends a line, first ending the last line if the file lacks a final newline.

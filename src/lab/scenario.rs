@@ -72,8 +72,14 @@ struct HostSpec {
     cpus: u32,
     #[serde(default = "default_memory")]
     memory_mb: u64,
+    /// Fault: SSH does not answer, but the node is alive: it keeps its cluster mount (a
+    /// client session in `vstorage stat`), its CSs and its running VEs.
     #[serde(default)]
     unreachable: bool,
+    /// The node is off: SSH does not answer, and the cluster no longer sees it (no client
+    /// session, its CSs offline, its VEs not running).
+    #[serde(default)]
+    powered_off: bool,
     /// Spare disks, e.g. `[/dev/sdc, /dev/sdd]`, or disks in other use:
     /// `{device: /dev/sdc, kind: lvm-pv}` (kinds: blank, lvm-pv, raid-member, swap,
     /// partitioned, mounted).
@@ -419,7 +425,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
             tags: h.tags.clone(),
             cpus: h.cpus,
             memory_mb: h.memory_mb,
-            unreachable: h.unreachable,
+            unreachable: h.unreachable || h.powered_off,
             files: default_files(&cluster, h, s.operator_fstab),
             dirs,
             sysctl,
@@ -678,7 +684,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .chain(s.config.clone())
     .collect();
-    Ok(LabState {
+    let mut state = LabState {
         cluster,
         speed: s.speed,
         clock: 0.0,
@@ -695,7 +701,30 @@ fn build(s: Scenario) -> Result<LabState, String> {
         path_attrs,
         serial: 0,
         shared_files: BTreeMap::new(),
-    })
+    };
+    for spec in s.hosts.iter().filter(|h| h.powered_off) {
+        power_off(&mut state, &spec.name);
+    }
+    Ok(state)
+}
+
+/// What the cluster sees of a node that is off: no mount (so no client session), its CSs
+/// offline, its VEs still registered there but not running.
+fn power_off(state: &mut LabState, name: &str) {
+    let target = format!("/vstorage/{}", state.cluster);
+    if let Some(h) = state.hosts.iter_mut().find(|h| h.name == name) {
+        h.mounts.retain(|m| m.target != target);
+    }
+    for cs in state.css.iter_mut().filter(|c| c.host == name) {
+        cs.status = "offline".into();
+    }
+    for ve in state
+        .ves
+        .iter_mut()
+        .filter(|v| v.host.as_deref() == Some(name))
+    {
+        ve.status = "stopped".into();
+    }
 }
 
 pub use crate::parse::rules::parse_replicas;

@@ -10,6 +10,7 @@ pub mod disk_usage;
 pub mod file;
 pub mod firewall;
 pub mod fstab;
+pub mod json;
 pub mod mem;
 pub mod nodes;
 mod options;
@@ -52,6 +53,7 @@ pub fn register(engine: &mut Engine) {
     engine.register_static_module("fstab", rhai::exported_module!(fstab::api).into());
     engine.register_static_module("conf", rhai::exported_module!(conf::api).into());
     engine.register_static_module("file", rhai::exported_module!(file::api).into());
+    engine.register_static_module("json", rhai::exported_module!(json::api).into());
     engine.register_static_module("firewall", rhai::exported_module!(firewall::api).into());
     engine.register_static_module("systemd", rhai::exported_module!(systemd::api).into());
     engine.register_static_module("mem", rhai::exported_module!(mem::api).into());

@@ -118,12 +118,37 @@ impl Resolution {
     /// its own addresses; an unmatched name may be a DNS name of it. Else the operator's
     /// error names each HOST and the inventory fix.
     pub fn complete_for(&self, node: &str) -> Result<(), Failure> {
-        let node_answered = self.answered.iter().any(|n| n == node);
-        self.report(|value, m| match m {
-            Match::One(_) => false,
-            Match::NoNode => !node_answered || normalize(value).parse::<IpAddr>().is_err(),
+        self.report(|value, m| !matches!(m, Match::One(_)) && self.may_be(node, value, m))
+    }
+
+    /// Whether a HOST value is or may be `node`: it names `node` (alone or with others), or
+    /// it names no node and `node` cannot rule it out (it did not give its own addresses,
+    /// or the value is a name, which may be a DNS name of it).
+    fn may_be(&self, node: &str, value: &str, m: &Match) -> bool {
+        match m {
+            Match::One(n) => n == node,
+            Match::NoNode => {
+                !self.answered.iter().any(|n| n == node)
+                    || normalize(value).parse::<IpAddr>().is_err()
+            }
             Match::Several(nodes) => nodes.iter().any(|n| n == node),
-        })
+        }
+    }
+
+    /// The rows that are or may be `node`: `(what, HOST, sure)`, `sure` when the HOST
+    /// names `node` and no other.
+    pub fn rows_of(&self, node: &str) -> Vec<(&str, &str, bool)> {
+        self.rows
+            .iter()
+            .filter(|(_, value, m)| self.may_be(node, value, m))
+            .map(|(what, value, m)| {
+                (
+                    what.as_str(),
+                    value.as_str(),
+                    *m == Match::One(node.to_string()),
+                )
+            })
+            .collect()
     }
 
     /// Checks that every HOST is exactly one node.
@@ -319,5 +344,38 @@ mod tests {
         assert!(resolution(&[other_ip, mine], &["msk-01"])
             .complete()
             .is_err());
+    }
+
+    #[test]
+    fn the_rows_of_a_node_are_those_it_is_or_may_be() {
+        let other_ip = ("c1", "10.99.0.1", Match::NoNode);
+        let other_name = ("c2", "stor-x.example.com", Match::NoNode);
+        let mine = ("c3", "10.40.0.31", Match::One("msk-01".into()));
+        let theirs = ("c4", "10.40.0.32", Match::One("msk-02".into()));
+        let shared = (
+            "c5",
+            "10.40.0.9",
+            Match::Several(vec!["msk-01".into(), "msk-02".into()]),
+        );
+        let rows = [other_ip, other_name, mine, theirs, shared];
+        // msk-01 gave its addresses: an unknown IP is not it, an unknown name may be.
+        assert_eq!(
+            resolution(&rows, &["msk-01"]).rows_of("msk-01"),
+            [
+                ("c2", "stor-x.example.com", false),
+                ("c3", "10.40.0.31", true),
+                ("c5", "10.40.0.9", false)
+            ]
+        );
+        // Silent, any HOST that is no node may be it; another node's never is.
+        assert_eq!(
+            resolution(&rows, &[]).rows_of("msk-01"),
+            [
+                ("c1", "10.99.0.1", false),
+                ("c2", "stor-x.example.com", false),
+                ("c3", "10.40.0.31", true),
+                ("c5", "10.40.0.9", false)
+            ]
+        );
     }
 }

@@ -311,6 +311,21 @@ pub mod api {
         call(&ctx, |run| stat_map::node_css(run, &h))
     }
 
+    /// The client sessions of the cluster that are, or may be, `node`, read through `via`
+    /// (a node that answers): `[#{clid, host, sure}]`. A node that does not answer over SSH
+    /// but still has a session mounts the cluster and may still run VEs from it: it is not
+    /// down. `node` is asked its own addresses; when it cannot answer, a session HOST that is
+    /// no node of the inventory may be it (`sure: false`). Stops (exit 3) when the table
+    /// lists no session at all.
+    ///
+    /// ```rhai
+    /// if !vstorage::node_clients(host("msk-02"), host("msk-07")).is_empty() { refuse("msk-07 still mounts the cluster"); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn node_clients(ctx: NativeCallContext, via: Host, node: Host) -> ApiResult<Array> {
+        call(&ctx, |run| stat_map::node_clients(run, &via, &node))
+    }
+
     /// Creates a chunk server: `repo` (required), `tier` (0-3), `journal` + `journal_size`
     /// (MB). Returns the new CS id (`()` in a plan: it is known only once the CS exists).
     ///

@@ -124,3 +124,38 @@ pub(super) fn node_css(run: &RunContext, h: &Host) -> Result<Array, Failure> {
         })
         .collect())
 }
+
+/// The client sessions of the cluster (`vstorage stat`'s clients table, read on `via`) that
+/// are, or may be, node `node` (`node_clients` in Rhai): `#{clid, host, sure}`. A session
+/// is a node that still mounts the cluster, so it may still run VEs from it, whether or not
+/// it answers over SSH. `node` is asked its own addresses; when it cannot answer, a HOST that
+/// matches no node may be it (`sure: false`). A table with no session at all, not even
+/// `via`'s own, cannot tell and stops the run (exit 3).
+pub(super) fn node_clients(run: &RunContext, via: &Host, node: &Host) -> Result<Array, Failure> {
+    let s = stat(run, via)?;
+    if s.clients.is_empty() {
+        return Err(Failure::refused(format!(
+            "vstorage stat on {} lists no client session, not even its own: whether {} still \
+             uses the cluster cannot be told",
+            via.name(),
+            node.name()
+        )));
+    }
+    let values: Vec<(String, String)> = s
+        .clients
+        .iter()
+        .map(|c| (c.id.to_string(), c.host.clone()))
+        .collect();
+    let resolution = nodes::resolve(run, &values, &[node]);
+    Ok(resolution
+        .rows_of(node.name())
+        .into_iter()
+        .map(|(clid, host, sure)| {
+            Dynamic::from_map(map([
+                ("clid", clid.parse::<i64>().unwrap_or_default().into()),
+                ("host", host.to_string().into()),
+                ("sure", sure.into()),
+            ]))
+        })
+        .collect())
+}

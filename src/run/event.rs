@@ -58,7 +58,8 @@ pub enum Event {
         message: String,
         /// True for what a runbook printed with `print()` (metrics, a report): data, shown on
         /// stdout whatever `-q` says, because it is what the run was for. `log()` lines are
-        /// narration, which `-q` silences.
+        /// narration: the text view shows them on stderr, with the rest of the human log, and
+        /// `-q` silences them (see `run::output` for the whole rule).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         data: bool,
     },
@@ -109,7 +110,7 @@ pub enum Event {
         /// What was already as wanted.
         message: String,
     },
-    /// A table the runbook produced (a report); data, shown whatever `-q` says.
+    /// A table the runbook produced (a report); data, shown on stdout whatever `-q` says.
     Table {
         /// Column headings, in order.
         columns: Vec<String>,

@@ -25,7 +25,7 @@ pub struct RunOptions {
         arg(long, value_enum, global = true, value_name = "FORMAT")
     )]
     pub output: Option<OutputFormat>,
-    /// Print only warnings, errors, tables and plans.
+    /// No narration: only the data (printed lines, tables, plans) and warnings and errors.
     #[cfg_attr(feature = "cli", arg(short, long, global = true))]
     pub quiet: bool,
     /// Also print the read-only commands (probes) as they run.

@@ -1,12 +1,21 @@
 //! Renders events for a person (plain lines) or a program (JSON lines).
 //!
-//! Where each event goes in the text view (the rule runbooks and scripts rely on):
-//! - stdout, always: data — `print()` output and `table()`s — and, in a plan, what would change;
-//! - stdout unless `-q`: narration — `log()`, step headings, "no change" notes;
-//! - stderr: warnings (always), the changes being made, progress, waits (not with `-q`).
+//! The rule for the text view, which runbooks, scripts and `| tee` rely on:
+//! - **stdout holds data only**: what a runbook `print()`s, its `table()`s, and, in a plan,
+//!   what would change ("would run on HOST: ...", "would edit on HOST: PATH" and the diff) —
+//!   the listing is what `vzrun plan` is for, so it is the plan's data. `-q` never silences it.
+//! - **stderr holds the human log**, in the order it happened: the run id at the start,
+//!   narration (`log()`, step headings, "no change" notes, what a plan would wait for or
+//!   undo), the commands that change a host and the diffs of the files being edited,
+//!   progress, waits, heartbeats of long commands, undo actions, warnings, errors, the total
+//!   duration and the resume/abort hints. `-q` silences all of it but warnings, errors and
+//!   the hints.
 //!
-//! So `vzrun -q RUNBOOK > file` leaves exactly the runbook's data in the file. With
-//! `--output json` every event is one JSON line on stdout instead.
+//! So `vzrun -q RUNBOOK > file` leaves exactly the runbook's data in the file, and
+//! `vzrun RUNBOOK 2>&1 | tee log` keeps everything, in order. Every line is written whole, in
+//! one write under one process-wide lock ([`stderr_line`] for writers outside the renderer),
+//! so lines from parallel branches, the heartbeat and both streams never cut into each other.
+//! With `--output json` every event is one JSON line on stdout instead.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
@@ -32,12 +41,11 @@ pub struct Verbosity {
     pub verbose: bool,
 }
 
-/// Writes events to stdout/stderr. A mutex keeps lines from parallel branches whole.
+/// Writes events to stdout/stderr, each line whole (see the module docs).
 #[derive(Debug)]
 pub struct Renderer {
     format: OutputFormat,
     verbosity: Verbosity,
-    lock: Mutex<()>,
     bars: Option<Bars>,
     in_flight: InFlight,
 }
@@ -122,7 +130,7 @@ impl InFlight {
             for line in due {
                 match &bars {
                     Some(printer) => super::bars::print_above(printer, line),
-                    None => eprintln!("{line}"),
+                    None => stderr_line(&line),
                 }
             }
         }
@@ -139,7 +147,6 @@ impl Renderer {
         Renderer {
             format,
             verbosity,
-            lock: Mutex::new(()),
             bars,
             in_flight: InFlight::default(),
         }
@@ -163,110 +170,137 @@ impl Renderer {
                 _ => {}
             }
         }
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         match self.format {
             OutputFormat::Json => {
                 let line = serde_json::to_string(&Envelope::now(event)).expect("events serialize");
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
+                write_whole(Stream::Stdout, &format!("{line}\n"));
             }
-            OutputFormat::Text => match &self.bars {
-                Some(bars) if bars.update(event) => {}
-                // Lines go above the bars.
-                Some(bars) => bars.suspend(|| self.render_text(event)),
-                None => self.render_text(event),
-            },
-        }
-    }
-
-    fn render_text(&self, event: &Event) {
-        let Verbosity { quiet, verbose } = self.verbosity;
-        let mut out = Printable(std::io::stdout().lock());
-        let mut err = Printable(std::io::stderr().lock());
-        match event {
-            // Printed data, like tables, always shows: `-q` silences narration only.
-            Event::Log { message, data } if *data || !quiet => {
-                let _ = writeln!(out, "{message}");
-            }
-            Event::Warning { message } => {
-                let _ = writeln!(err, "warning: {message}");
-            }
-            Event::Command {
-                host,
-                argv,
-                planned: true,
-                ..
-            } => {
-                let _ = writeln!(out, "would run on {host}: {}", shell_join(argv));
-            }
-            Event::Command {
-                host, argv, effect, ..
-            } if !quiet && (*effect == Effect::Change || verbose) => {
-                let _ = writeln!(err, "[{host}] {}", shell_join(argv));
-            }
-            Event::FileEdit {
-                host,
-                path,
-                diff,
-                planned,
-            } => {
-                if *planned {
-                    let _ = writeln!(out, "would edit on {host}: {path}");
-                    let _ = write!(out, "{}", indent(diff));
-                } else if !quiet {
-                    let _ = writeln!(err, "[{host}] edit {path}");
-                    let _ = write!(err, "{}", indent(diff));
+            OutputFormat::Text => {
+                let print = || {
+                    if let Some((stream, text)) = text_of(event, self.verbosity) {
+                        write_whole(stream, &printable(&text));
+                    }
+                };
+                match &self.bars {
+                    Some(bars) if bars.update(event) => {}
+                    // Lines go above the bars.
+                    Some(bars) => bars.suspend(print),
+                    None => print(),
                 }
             }
-            Event::NoChange { host, message } if !quiet => {
-                let _ = writeln!(out, "[{host}] {message} (no change)");
-            }
-            Event::Table { columns, rows } => {
-                let _ = write!(out, "{}", format_table(columns, rows));
-            }
-            Event::StepStarted { name } if !quiet => {
-                let _ = writeln!(out, "== {name}");
-            }
-            Event::ParallelItem {
-                item,
-                done,
-                total,
-                outcome,
-                ..
-            } if !quiet => {
-                let _ = writeln!(err, "({done}/{total}) {item}: {outcome}");
-            }
-            Event::RunStarted {
-                run_id,
-                runbook,
-                plan,
-                ..
-            } if !quiet => {
-                let what = if *plan { "plan" } else { "run" };
-                let _ = writeln!(err, "{what} {run_id}: {runbook}");
-            }
-            Event::RunFinished {
-                status, seconds, ..
-            } if !quiet => {
-                let _ = writeln!(err, "{status} after {}", duration_text(*seconds));
-            }
-            Event::StepSkipped { name } if !quiet => {
-                let _ = writeln!(out, "== {name} (done in the resumed run; skipped)");
-            }
-            Event::Deferred { what, state, .. } if !quiet && state != "registered" => {
-                let _ = writeln!(err, "undo: {what}: {state}");
-            }
-            Event::Waiting {
-                what,
-                elapsed_s,
-                timeout_s,
-            } if !quiet => {
-                let _ = writeln!(err, "waiting for {what} ({elapsed_s}s of {timeout_s}s)");
-            }
-            _ => {}
         }
-        let _ = out.flush();
+    }
+}
+
+/// Where a line of the text view goes (see the module docs for the rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Data: what the run was for.
+    Stdout,
+    /// The human log: what happened, as it happened.
+    Stderr,
+}
+
+/// One lock for every line vzrun writes to stdout or stderr, whichever renderer or thread
+/// writes it: with `2>&1` both streams share one pipe, and a line must never be cut.
+static LINES: Mutex<()> = Mutex::new(());
+
+/// Writes `text` (whole lines) to `stream` in one write, under [`LINES`].
+fn write_whole(stream: Stream, text: &str) {
+    let _guard = LINES.lock().unwrap_or_else(|p| p.into_inner());
+    match stream {
+        Stream::Stdout => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+        Stream::Stderr => {
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
+    }
+}
+
+/// Writes one line of the human log (an error, a hint) to stderr, whole, without cutting
+/// into a line a run is writing at the same time. For writers outside the renderer.
+pub fn stderr_line(line: &str) {
+    write_whole(Stream::Stderr, &format!("{line}\n"));
+}
+
+/// What the text view shows for `event`, and on which stream; `None` when it shows nothing.
+/// The text is raw: the caller escapes control characters ([`printable`]).
+pub fn text_of(event: &Event, verbosity: Verbosity) -> Option<(Stream, String)> {
+    use Stream::{Stderr as Log, Stdout as Data};
+    let Verbosity { quiet, verbose } = verbosity;
+    // A line of the human log that `-q` silences (all of it but warnings).
+    let logged = |text: String| (!quiet).then_some((Log, text));
+    match event {
+        // Printed data, like tables, always shows: `-q` silences narration only.
+        Event::Log {
+            message,
+            data: true,
+        } => Some((Data, format!("{message}\n"))),
+        Event::Log { message, .. } => logged(format!("{message}\n")),
+        Event::Warning { message } => Some((Log, format!("warning: {message}\n"))),
+        // A plan's listing of what would change is the plan's data.
+        Event::Command {
+            host,
+            argv,
+            planned: true,
+            ..
+        } => Some((Data, format!("would run on {host}: {}\n", shell_join(argv)))),
+        Event::Command {
+            host, argv, effect, ..
+        } if *effect == Effect::Change || verbose => {
+            logged(format!("[{host}] {}\n", shell_join(argv)))
+        }
+        Event::FileEdit {
+            host,
+            path,
+            diff,
+            planned: true,
+        } => Some((
+            Data,
+            format!("would edit on {host}: {path}\n{}", indent(diff)),
+        )),
+        Event::FileEdit {
+            host, path, diff, ..
+        } => logged(format!("[{host}] edit {path}\n{}", indent(diff))),
+        Event::NoChange { host, message } => logged(format!("[{host}] {message} (no change)\n")),
+        Event::Table { columns, rows } => Some((Data, format_table(columns, rows))),
+        Event::StepStarted { name } => logged(format!("== {name}\n")),
+        Event::StepSkipped { name } => {
+            logged(format!("== {name} (done in the resumed run; skipped)\n"))
+        }
+        Event::ParallelItem {
+            item,
+            done,
+            total,
+            outcome,
+            ..
+        } => logged(format!("({done}/{total}) {item}: {outcome}\n")),
+        Event::RunStarted {
+            run_id,
+            runbook,
+            plan,
+            ..
+        } => {
+            let what = if *plan { "plan" } else { "run" };
+            logged(format!("{what} {run_id}: {runbook}\n"))
+        }
+        Event::RunFinished {
+            status, seconds, ..
+        } => logged(format!("{status} after {}\n", duration_text(*seconds))),
+        Event::Deferred { what, state, .. } if state != "registered" => {
+            logged(format!("undo: {what}: {state}\n"))
+        }
+        Event::Waiting {
+            what,
+            elapsed_s,
+            timeout_s,
+        } => logged(format!(
+            "waiting for {what} ({elapsed_s}s of {timeout_s}s)\n"
+        )),
+        _ => None,
     }
 }
 
@@ -374,6 +408,154 @@ mod tests {
             "ok\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\tend\n"
         );
         assert_eq!(printable("café"), "café");
+    }
+
+    fn normal() -> Verbosity {
+        Verbosity::default()
+    }
+
+    fn quiet() -> Verbosity {
+        Verbosity {
+            quiet: true,
+            verbose: false,
+        }
+    }
+
+    fn log(message: &str, data: bool) -> Event {
+        Event::Log {
+            message: message.into(),
+            data,
+        }
+    }
+
+    fn command(effect: Effect, planned: bool) -> Event {
+        Event::Command {
+            host: "n1".into(),
+            argv: vec!["prlctl".into(), "start".into(), "web 1".into()],
+            effect,
+            planned,
+        }
+    }
+
+    fn edit(planned: bool) -> Event {
+        Event::FileEdit {
+            host: "n1".into(),
+            path: "/etc/a.conf".into(),
+            diff: "-old\n+new\n".into(),
+            planned,
+        }
+    }
+
+    #[test]
+    fn data_goes_to_stdout_with_or_without_quiet() {
+        let table = Event::Table {
+            columns: vec!["name".into()],
+            rows: vec![vec!["web01".into()]],
+        };
+        for verbosity in [normal(), quiet()] {
+            assert_eq!(
+                text_of(&log("up 1", true), verbosity),
+                Some((Stream::Stdout, "up 1\n".into()))
+            );
+            assert_eq!(
+                text_of(&table, verbosity),
+                Some((Stream::Stdout, "name\nweb01\n".into()))
+            );
+            // A plan's listing is the plan's data.
+            assert_eq!(
+                text_of(&command(Effect::Change, true), verbosity),
+                Some((
+                    Stream::Stdout,
+                    "would run on n1: prlctl start 'web 1'\n".into()
+                ))
+            );
+            assert_eq!(
+                text_of(&edit(true), verbosity),
+                Some((
+                    Stream::Stdout,
+                    "would edit on n1: /etc/a.conf\n    -old\n    +new\n".into()
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn the_human_log_goes_to_stderr_and_quiet_silences_all_of_it_but_warnings() {
+        let narration = [
+            (log("moving web01", false), "moving web01\n"),
+            (
+                command(Effect::Change, false),
+                "[n1] prlctl start 'web 1'\n",
+            ),
+            (edit(false), "[n1] edit /etc/a.conf\n    -old\n    +new\n"),
+            (
+                Event::NoChange {
+                    host: "n1".into(),
+                    message: "web01 runs".into(),
+                },
+                "[n1] web01 runs (no change)\n",
+            ),
+            (
+                Event::StepStarted {
+                    name: "drain".into(),
+                },
+                "== drain\n",
+            ),
+            (
+                Event::StepSkipped {
+                    name: "drain".into(),
+                },
+                "== drain (done in the resumed run; skipped)\n",
+            ),
+            (
+                Event::Waiting {
+                    what: "web01".into(),
+                    elapsed_s: 3,
+                    timeout_s: 60,
+                },
+                "waiting for web01 (3s of 60s)\n",
+            ),
+            (
+                Event::RunFinished {
+                    status: "ok".into(),
+                    exit_code: 0,
+                    error: None,
+                    seconds: 0.4,
+                },
+                "ok after 0.4s\n",
+            ),
+        ];
+        for (event, text) in narration {
+            assert_eq!(
+                text_of(&event, normal()),
+                Some((Stream::Stderr, text.into())),
+                "{event:?}"
+            );
+            assert_eq!(text_of(&event, quiet()), None, "{event:?}");
+        }
+        let warning = Event::Warning {
+            message: "n3 is slow".into(),
+        };
+        for verbosity in [normal(), quiet()] {
+            assert_eq!(
+                text_of(&warning, verbosity),
+                Some((Stream::Stderr, "warning: n3 is slow\n".into()))
+            );
+        }
+    }
+
+    #[test]
+    fn probes_show_only_with_verbose() {
+        let probe = command(Effect::Read, false);
+        assert_eq!(text_of(&probe, normal()), None);
+        let verbose = Verbosity {
+            quiet: false,
+            verbose: true,
+        };
+        assert_eq!(
+            text_of(&probe, verbose),
+            Some((Stream::Stderr, "[n1] prlctl start 'web 1'\n".into()))
+        );
     }
 
     #[test]

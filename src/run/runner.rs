@@ -253,7 +253,9 @@ impl Runner {
                 let mut error = self.journal_error.lock().unwrap_or_else(|p| p.into_inner());
                 if error.is_none() {
                     let why = format!("cannot write the journal {}: {e}", journal.path().display());
-                    eprintln!("error: {why}; no further change will run");
+                    crate::run::output::stderr_line(&format!(
+                        "error: {why}; no further change will run"
+                    ));
                     *error = Some(why);
                 }
             }

@@ -15,7 +15,7 @@ use crate::run::context::RunContext;
 use crate::run::event::Event;
 use crate::run::journal::{self, Journal};
 use crate::run::options::RunOptions;
-use crate::run::output::{Renderer, Verbosity};
+use crate::run::output::{printable, stderr_line, Renderer, Verbosity};
 use crate::run::runner::{Mode, Runner};
 use crate::run::sink::{Confirm, EventSink};
 use crate::runbook::{Header, ImportDir, Runbook};
@@ -324,7 +324,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         (Err((message, code)), _) => (code, Some(message)),
     };
     if let Some(message) = error.as_ref().filter(|_| stderr) {
-        eprintln!("error: {}", crate::run::output::printable(message));
+        stderr_line(&format!("error: {}", printable(message)));
     }
     if plan && code == exit::OK {
         runner.log(format!(
@@ -341,9 +341,9 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
     });
     runner.release_locks();
     if stderr && journaled && !plan && !aborting && may_have_changed(code) {
-        eprintln!(
+        stderr_line(&format!(
             "to finish it (completed steps are skipped): vzrun resume {run_id}\nto run the undo actions it left instead:      vzrun abort {run_id}"
-        );
+        ));
     }
     code
 }

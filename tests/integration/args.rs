@@ -11,7 +11,7 @@ fn binds_args_with_types_and_defaults() {
         .args(["./deploy.rhai", "msk-07"])
         .run()
         .status(0)
-        .stdout_has("node=msk-07 parallel=2 type=i64 ratio=0.5 to= force=false yes=false");
+        .stderr_has("node=msk-07 parallel=2 type=i64 ratio=0.5 to= force=false yes=false");
 }
 
 #[test]
@@ -29,7 +29,7 @@ fn options_and_flags_after_the_name_and_global_yes() {
         ])
         .run()
         .status(0)
-        .stdout_has("node=msk-07 parallel=4 type=i64 ratio=0.5 to=a,b force=true yes=true");
+        .stderr_has("node=msk-07 parallel=4 type=i64 ratio=0.5 to=a,b force=true yes=true");
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn runbooks_are_found_in_vzrun_path() {
         .arg("custom")
         .run()
         .status(0)
-        .stdout_has("custom ran");
+        .stderr_has("custom ran");
 }
 
 #[test]

@@ -46,15 +46,16 @@ impl Lab {
         test.args(args.iter().copied()).run()
     }
 
-    /// Starts a run, waits for its first line, kills it (-9): returns that line and the run's id.
-    fn kill_after_first_line(&self, args: &[&str]) -> (String, String) {
+    /// Starts a run, waits for the first line of its log with `needle`, kills it (-9): returns
+    /// that line and the run's id.
+    fn kill_after_log_line(&self, needle: &str, args: &[&str]) -> (String, String) {
         // Kept alive: its directory is the child's working directory.
         let test = Test::new()
             .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
             .args(["--lab-speed", self.speed, "--lab-state"])
             .arg(self.dir.path().join("lab.json"))
             .args(args.iter().copied());
-        let (mut child, line) = crate::test::spawn_until_first_line(&mut test.command());
+        let (mut child, line) = crate::test::spawn_until_stderr_line(&mut test.command(), needle);
         child.kill().unwrap();
         child.wait().unwrap();
         let run_id = crate::test::run_ids(&self.dir.path().join("state"))
@@ -94,11 +95,11 @@ impl Lab {
 
 /// A run that changed nothing: no command or edit was echoed as a change.
 pub(crate) fn unchanged(out: Outcome) -> Outcome {
-    let changes: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with('[')).collect();
+    let changes = out.changes();
     assert!(
         changes.is_empty(),
         "expected no changes, got {changes:?}\n{}",
-        out.stdout
+        out.stderr
     );
     out
 }
@@ -110,28 +111,28 @@ fn evacuate_then_unevacuate_and_both_are_idempotent() {
     let lab = Lab::new();
     lab.run(&["evacuate", "msk-07", "--yes"])
         .status(0)
-        .stdout_has("msk-07 is evacuated: 5 VEs moved")
+        .stderr_has("msk-07 is evacuated: 5 VEs moved")
         .stderr_has("(5/5)");
     lab.query("log(`left: ${prlctl::list(host(\"msk-07\")).len()}`);")
         .status(0)
-        .stdout_has("left: 0");
+        .stderr_has("left: 0");
     unchanged(
         lab.run(&["evacuate", "msk-07", "--yes"])
             .status(0)
-            .stdout_has("nothing to do"),
+            .stderr_has("nothing to do"),
     );
     lab.run(&["unevacuate", "msk-07", "--yes"])
         .status(0)
-        .stdout_has("5 VEs are back on msk-07");
+        .stderr_has("5 VEs are back on msk-07");
     lab.query(
         "log(`back: ${prlctl::list(host(\"msk-07\")).filter(|v| v.status == \"running\").len()}`);",
     )
     .status(0)
-    .stdout_has("back: 2");
+    .stderr_has("back: 2");
     unchanged(
         lab.run(&["unevacuate", "msk-07", "--yes"])
             .status(0)
-            .stdout_has("nothing to do"),
+            .stderr_has("nothing to do"),
     );
 }
 
@@ -177,7 +178,7 @@ fn evacuate_moves_a_failed_live_migration_offline_and_names_a_stuck_ve() {
     assert!(!out.stderr.contains("start slow"), "{}", out.stderr);
     lab.query("log(`n2 has ${prlctl::list(host(\"n2\")).len()} VEs`);")
         .status(0)
-        .stdout_has("n2 has 3 VEs\n");
+        .stderr_has("n2 has 3 VEs\n");
 }
 
 #[test]
@@ -192,12 +193,12 @@ fn remove_cs_leaves_no_tails_and_a_second_run_finds_nothing() {
         .stderr_has("umount /vstorage/livelinux-sdb")
         .stderr_has("-UUID=")
         .stderr_has("rmdir /vstorage/livelinux-sdb")
-        .stdout_has("removed: CS#1043 from the cluster");
+        .stderr_has("removed: CS#1043 from the cluster");
     lab.query(
         "let h = host(\"msk-07\");\nlog(`cs: ${vstorage::stat(h).cs.filter(|c| c.id == 1043).len()} active: ${systemd::is_active(h, \"vstorage-csd.livelinux.1043.service\")} fstab: ${fstab::list(h).filter(|e| e.file == \"/vstorage/livelinux-sdb\").len()}`);",
     )
     .status(0)
-    .stdout_has("cs: 0 active: false fstab: 0");
+    .stderr_has("cs: 0 active: false fstab: 0");
     unchanged(lab.run(&["remove-cs", "1043", "--yes"]).status(0));
 }
 
@@ -240,7 +241,7 @@ fn remove_cs_that_never_drains_times_out_and_keeps_its_service() {
         .stderr_has("did not finish within 20s");
     lab.query("log(`CS#4 unit active: ${systemd::is_active(host(\"n3\"), \"vstorage-csd.small.4.service\")}`);")
         .status(0)
-        .stdout_has("CS#4 unit active: true\n");
+        .stderr_has("CS#4 unit active: true\n");
 }
 
 #[test]
@@ -257,14 +258,14 @@ fn add_cs_builds_a_chunk_server_and_refuses_a_drive_in_use() {
         // Only the new CS's unit, not every CS of the node.
         .stderr_has("systemctl start vstorage-csd.livelinux.1046.service")
         .stderr_lacks("vstorage-csd.target")
-        .stdout_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-06 (tier 2)");
+        .stderr_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-06 (tier 2)");
     lab.query("log(`CS#1046 is ${vstorage::stat(host(\"msk-06\")).cs.filter(|c| c.id == 1046)[0].status}`);")
         .status(0)
-        .stdout_has("CS#1046 is active\n");
+        .stderr_has("CS#1046 is active\n");
     unchanged(
         lab.run(&["add-cs", "msk-06", "/dev/sdd", "--tier", "2", "--yes"])
             .status(0)
-            .stdout_has("already serves CS#1046"),
+            .stderr_has("already serves CS#1046"),
     );
     // /dev/sdb holds a running CS: it is left alone (drives in other use: tests/storage.rs).
     unchanged(
@@ -279,7 +280,7 @@ fn add_cs_builds_a_chunk_server_and_refuses_a_drive_in_use() {
             "/vstorage/other",
         ])
         .status(0)
-        .stdout_has("/dev/sdb on msk-01 already serves CS#1025"),
+        .stderr_has("/dev/sdb on msk-01 already serves CS#1025"),
     );
 }
 
@@ -292,7 +293,7 @@ fn add_cs_plan_shows_what_is_not_known_yet() {
             "would run on msk-06: /usr/libexec/vstorage/prepare_vstorage_drive /dev/sdd --noboot",
         )
         .stdout_has("UUID=<UUID-of-/dev/sdd1-once-prepared>")
-        .stdout_has("<new CS id>");
+        .stderr_has("<new CS id>");
 }
 
 #[test]
@@ -304,7 +305,7 @@ fn cs_maintenance_on_and_off_restores_the_timeout() {
         .stderr_has("rm-cs --maintenance 1028");
     lab.query("log(`${vstorage::stat(host(\"msk-02\")).cs.filter(|c| c.node == \"msk-02\").map(|c| c.status)}`);")
         .status(0)
-        .stdout_has("[\"maintenance\", \"maintenance\", \"maintenance\"]");
+        .stderr_has("[\"maintenance\", \"maintenance\", \"maintenance\"]");
     unchanged(
         lab.run(&["cs-maintenance", "msk-02", "on", "--yes"])
             .status(0),
@@ -330,7 +331,7 @@ fn pcompact_rolls_node_by_node_and_skips_the_short_of_memory() {
         .stderr_has("[n1] pcompact -v")
         .stderr_has("n2: only")
         .stderr_has("[n3] pcompact -v")
-        .stdout_has("compacted: 2 node(s); skipped: [\"n2\"]");
+        .stderr_has("compacted: 2 node(s); skipped: [\"n2\"]");
 }
 
 #[test]
@@ -363,8 +364,8 @@ fn memory_tuning_writes_valid_limits_and_restarts_vcmmd_only_on_change() {
     .stderr_has("sysctl -w vm.min_free_kbytes=1048576");
     lab.query("let l = parse_json(file::read(host(\"msk-01\"), \"/etc/vz/vstorage-limits.conf\"));\nlog(`max=${l.VStorage.Limit.Max} share=${l.VStorage.Guarantee.Share}`);\nlog(file::read(host(\"msk-01\"), \"/etc/sysctl.d/90-vzrun-memory.conf\"));")
         .status(0)
-        .stdout_has("max=17179869184 share=0.25")
-        .stdout_has("vm.swappiness = 10");
+        .stderr_has("max=17179869184 share=0.25")
+        .stderr_has("vm.swappiness = 10");
     unchanged(
         lab.run(&[
             "memory-tuning",
@@ -409,7 +410,7 @@ fn client_cache_zabbix_baseline_ntp_pfcache_bridge_are_idempotent() {
     for args in cases {
         let first = lab.run(args).status(0);
         assert!(
-            first.stderr.lines().any(|l| l.starts_with('[')),
+            !first.changes().is_empty(),
             "{args:?} changed nothing the first time"
         );
         unchanged(lab.run(args).status(0));
@@ -418,14 +419,14 @@ fn client_cache_zabbix_baseline_ntp_pfcache_bridge_are_idempotent() {
         "let h = host(\"msk-03\");\nlog(fstab::list(h).filter(|e| e.vfstype == \"fuse.vstorage\")[0].options);\nlog(`${firewall::ports(h)}`);\nlog(conf::get(h, \"/etc/vz/pfcache.conf\", \"PFCACHE_IMAGE\"));\nlog(file::read(h, \"/etc/sudoers.d/90-vzrun-notty\"));\nlog(`${prlsrvctl::net_list(h).filter(|n| n.name == \"vlan100\")[0].bound_to}`);\nlog(`running cache entries: ${vstorage::cache_info(h).len()}`);",
     )
     .status(0)
-    .stdout_has("_netdev,cache=/mnt/ssd/vstorage-livelinux-cache,cachesize=64000")
-    .stdout_has("10050/tcp")
-    .stdout_has("5001/tcp")
-    .stdout_has("/vz/pfcache2")
-    .stdout_has("!requiretty")
-    .stdout_has("bond0.100")
+    .stderr_has("_netdev,cache=/mnt/ssd/vstorage-livelinux-cache,cachesize=64000")
+    .stderr_has("10050/tcp")
+    .stderr_has("5001/tcp")
+    .stderr_has("/vz/pfcache2")
+    .stderr_has("!requiretty")
+    .stderr_has("bond0.100")
     // The client reads its cache options when it mounts: not before the next mount.
-    .stdout_has("running cache entries: 0");
+    .stderr_has("running cache entries: 0");
 }
 
 #[test]
@@ -481,11 +482,11 @@ fn vm_tiers_and_setting_tiers_and_replicas() {
     lab.run(&["set-tier", "web01", "2"])
         .status(0)
         .stderr_has("set-attr -R")
-        .stdout_has("tier 2");
+        .stderr_has("tier 2");
     unchanged(
         lab.run(&["set-tier", "web01", "2"])
             .status(0)
-            .stdout_has("already has tier 2"),
+            .stderr_has("already has tier 2"),
     );
     lab.run(&["set-replicas", "/vstorage/livelinux/private", "2:1"])
         .status(0)
@@ -502,12 +503,12 @@ fn vm_tiers_and_setting_tiers_and_replicas() {
 #[test]
 fn force_register_takes_over_a_dead_nodes_ve() {
     let lab = Lab::with_scenario(
-        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], unreachable: true}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\nves:\n  - {name: orphan, host: n1, uuid: 11111111-2222-4333-8444-555555555555}\n",
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], powered_off: true}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\nves:\n  - {name: orphan, host: n1, uuid: 11111111-2222-4333-8444-555555555555}\n",
     );
     lab.run(&["force-register", "11111111-2222-4333-8444-555555555555", "n2", "--yes"])
         .status(0)
         .stderr_has("prlctl register /vstorage/c/private/11111111-2222-4333-8444-555555555555 --preserve-uuid --force")
-        .stdout_has("runs on n2");
+        .stderr_has("runs on n2");
     unchanged(
         lab.run(&[
             "force-register",
@@ -541,9 +542,9 @@ fn create_ct_then_a_second_run_changes_nothing() {
     lab.run(&args)
         .status(0)
         .stderr_has("prlctl create web99 --vmtype ct")
-        .stdout_has("web99 runs on msk-04");
+        .stderr_has("web99 runs on msk-04");
     unchanged(lab.run(&args).status(0));
-    lab.query("let i = prlctl::info(host(\"msk-04\"), \"web99\");\nlog(`${i.cpus} ${i.memsize} ${i.disk} ${i.status}`);").status(0).stdout_has("4 8192 40960 running");
+    lab.query("let i = prlctl::info(host(\"msk-04\"), \"web99\");\nlog(`${i.cpus} ${i.memsize} ${i.disk} ${i.status}`);").status(0).stderr_has("4 8192 40960 running");
 }
 
 #[test]
@@ -608,7 +609,8 @@ fn license_and_cluster_health_in_every_format() {
 #[test]
 fn fill_margin_killed_midway_is_restored_to_the_true_original_on_resume() {
     let lab = Lab::new();
-    let (line, run_id) = lab.kill_after_first_line(&["fill-margin", "1", "--minutes", "0.05"]);
+    let (line, run_id) =
+        lab.kill_after_log_line(" minutes (was ", &["fill-margin", "1", "--minutes", "0.05"]);
     assert!(line.contains("is 1 for 0.05 minutes (was 5)"), "{line}");
     lab.run(&["runs"]).status(0).stdout_has("unfinished");
     // Resuming re-runs it; the original (5) comes from the host, not the lowered value.
@@ -636,10 +638,10 @@ fn unevacuate_reports_a_ve_that_vanished_and_brings_back_the_rest() {
     lab.run(&["unevacuate", "msk-07", "--yes"])
         .status(0)
         .stderr_has("dev02 is no longer on")
-        .stdout_has("4 VEs are back on msk-07");
+        .stderr_has("4 VEs are back on msk-07");
     lab.query("log(`msk-07 has ${prlctl::list(host(\"msk-07\")).len()} VEs`);")
         .status(0)
-        .stdout_has("msk-07 has 4 VEs\n");
+        .stderr_has("msk-07 has 4 VEs\n");
 }
 
 #[test]
@@ -695,23 +697,24 @@ fn catalog_fault_paths_for_the_host_runbooks() {
 #[test]
 fn abort_runs_the_undo_a_killed_run_left_pending() {
     let lab = Lab::new();
-    let (line, run_id) = lab.kill_after_first_line(&["fill-margin", "2", "--minutes", "30"]);
+    let (line, run_id) =
+        lab.kill_after_log_line(" minutes (was ", &["fill-margin", "2", "--minutes", "30"]);
     assert!(line.contains("is 2 for 30.0 minutes (was 5)"), "{line}");
     lab.query(
         "log(`fill_margin ${vstorage::get_config(host(\"msk-01\"))[\"mds.alloc.fill_margin\"]}`);",
     )
     .status(0)
-    .stdout_has("fill_margin 2\n");
+    .stderr_has("fill_margin 2\n");
     lab.run(&["runs"]).status(0).stdout_has("unfinished");
     lab.run(&["abort", &run_id])
         .status(0)
         .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
     lab.query("let h = host(\"msk-01\");\nlog(`margin ${vstorage::get_config(h)[\"mds.alloc.fill_margin\"]} kept '${file::read(h, \"/var/lib/vzrun/fill_margin\")}'`);")
         .status(0)
-        .stdout_has("margin 5 kept ''");
+        .stderr_has("margin 5 kept ''");
     unchanged(
         lab.run(&["abort", &run_id])
             .status(0)
-            .stdout_has("no undo action pending"),
+            .stderr_has("no undo action pending"),
     );
 }

@@ -5,7 +5,7 @@ use std::fs;
 
 use crate::test::{Outcome, Test};
 
-/// Prints every host of the inventory as `name address storage tags`, without connecting.
+/// Logs every host of the inventory as `name address storage tags`, without connecting.
 const SHOW_HOSTS: &str =
     "//! Show the hosts.\nfor h in hosts() { log(`HOST ${h.name} ${h.address} ${h.tags}`); }\n";
 
@@ -19,7 +19,7 @@ fn loaded_hosts(discovered: Outcome) -> Vec<String> {
         .run()
         .status(0);
     let mut lines: Vec<String> = shown
-        .stdout
+        .stderr
         .lines()
         .filter_map(|l| l.find("HOST ").map(|i| l[i..].to_string()))
         .collect();

@@ -85,7 +85,7 @@ fn thrown_failure_can_be_caught_and_inspected() {
         .arg("./c.rhai")
         .run()
         .status(0)
-        .stdout_has("caught failed: command failed on local (exit 1): false");
+        .stderr_has("caught failed: command failed on local (exit 1): false");
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn unchecked_run_returns_the_exit_code() {
         .arg("./u.rhai")
         .run()
         .status(0)
-        .stdout_has("code=7 out=out");
+        .stderr_has("code=7 out=out");
 }
 
 #[test]
@@ -137,7 +137,7 @@ fn stdin_reaches_the_command() {
         .arg("./s.rhai")
         .run()
         .status(0)
-        .stdout_has("fed $(not run) 'x'");
+        .stderr_has("fed $(not run) 'x'");
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn argv_is_never_parsed_by_a_shell() {
         .arg("./q.rhai")
         .run()
         .status(0)
-        .stdout_has("a b|$(touch pwned)|;rm -rf x|");
+        .stderr_has("a b|$(touch pwned)|;rm -rf x|");
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn imports_resolve_from_stdlib_and_beside_the_runbook() {
         .arg("./i.rhai")
         .run()
         .status(0)
-        .stdout_has("3 42");
+        .stderr_has("3 42");
 }
 
 #[test]

@@ -89,8 +89,8 @@ log(`mds ${s.mds[1].host} ${s.mds[1].node}`);
 "#,
     )
     .status(0)
-    .stdout_has("10.40.0.31 msk-01 i64 7.0.123-4")
-    .stdout_has("mds 10.40.0.32 msk-02");
+    .stderr_has("10.40.0.31 msk-01 i64 7.0.123-4")
+    .stderr_has("mds 10.40.0.32 msk-02");
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn cs_maintenance_finds_the_chunk_servers_of_a_node_known_by_its_storage_address
         &["cs-maintenance", "msk-01", "on", "--yes"],
     )
     .status(0)
-    .stdout_lacks("runs no chunk servers")
+    .stderr_lacks("runs no chunk servers")
     .stderr_has("rm-cs --maintenance 1025")
     .stderr_has("rm-cs --maintenance 1027");
 }
@@ -166,7 +166,7 @@ fn a_report_can_do_without_the_mapping() {
 log(`${s.cs.filter(|c| c.id == 1043)[0].node == ()} ${s.cs.filter(|c| c.id == 1025)[0].node}`);"#,
     )
     .status(0)
-    .stdout_has("true msk-01");
+    .stderr_has("true msk-01");
 }
 
 /// The catalog plans on the real variants as it does on the default lab.
@@ -217,9 +217,9 @@ for n in prlsrvctl::net_list(h) { log(`net ${n.name}|${n.type}|${n.bound_to}`); 
 "#,
     );
     out.status(0)
-        .stdout_has("add: true false")
-        .stdout_has("set: true")
-        .stdout_has("net storage-vlan-1234|bridged|bond0.1234");
+        .stderr_has("add: true false")
+        .stderr_has("set: true")
+        .stderr_has("net storage-vlan-1234|bridged|bond0.1234");
 }
 
 /// RHEL 7 `systemctl list-units` adds a JOB column when a unit has a pending job, blank for
@@ -243,10 +243,10 @@ log(`chronyd listed: ${systemd::units(h, "chronyd.service").len()}`);
 "#,
     )
     .status(0)
-    .stdout_has("unit vstorage-csd.livelinux.1026.service|inactive|dead|start|Virtuozzo Storage CS 1026")
-    .stdout_has("unit vstorage-csd.livelinux.1025.service|active|running||Virtuozzo Storage CS 1025")
-    .stdout_has("unit vstorage-csd.target|active|active||")
-    .stdout_has("chronyd listed: 0");
+    .stderr_has("unit vstorage-csd.livelinux.1026.service|inactive|dead|start|Virtuozzo Storage CS 1026")
+    .stderr_has("unit vstorage-csd.livelinux.1025.service|active|running||Virtuozzo Storage CS 1025")
+    .stderr_has("unit vstorage-csd.target|active|active||")
+    .stderr_has("chronyd listed: 0");
 }
 
 /// prlctl exits 255 for every error, not only "not found": a VE whose config cannot be read
@@ -290,7 +290,7 @@ log(`vm attrs tier ${vstorage::get_attr(h, vm.home).tier}`);
     .status(0)
     .stdout_has("\"cpus\": \"unlimited\"")
     .stdout_has("/vmprivate/")
-    .stdout_has("ct cpus true memsize 2048")
-    .stdout_has("vm home ends with a slash: false")
-    .stdout_has("vm attrs tier 0");
+    .stderr_has("ct cpus true memsize 2048")
+    .stderr_has("vm home ends with a slash: false")
+    .stderr_has("vm attrs tier 0");
 }

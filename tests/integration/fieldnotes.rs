@@ -91,7 +91,7 @@ fn pfcache_move_unmounts_moves_remounts_and_a_second_run_changes_nothing() {
             "msk-01,msk-02",
         ])
         .status(0)
-        .stdout_has("msk-01: pfcache already in /vz/pfcache2.hdd"),
+        .stderr_has("msk-01: pfcache already in /vz/pfcache2.hdd"),
     );
 }
 
@@ -160,6 +160,15 @@ fn pfcache_move_checks_every_node_before_touching_one() {
 /// The vstorage-limits.conf of the field notes: a comma is missing after the Max.
 const NOTES_LIMITS: &str = "{\"VStorage\": {\"Path\": \"vstorage.slice/vstorage-services.slice\",\n    \"Limit\": {\"Max\": 34359738368\n              \"Min\": 0, \"Share\": 0.7},\n    \"Guarantee\": {\"Max\": 0, \"Min\": 0, \"Share\": 0.25},\n    \"Swap\": {\"Max\": 0, \"Min\": 0, \"Share\": 0}}}\n";
 
+/// Sets the vstorage services' guarantee (8 GiB) and swap (2 GiB).
+const GUARANTEE_AND_SWAP: &[&str] = &[
+    "memory-tuning",
+    "--cs-guarantee",
+    "8589934592",
+    "--cs-swap",
+    "2147483648",
+];
+
 /// Two hypervisors; n2 has `limits` as its vstorage-limits.conf.
 fn two_nodes_with_limits(limits: &str) -> Lab {
     let indented: String = limits.lines().map(|l| format!("        {l}\n")).collect();
@@ -175,16 +184,10 @@ fn limits(state: &Value, host: &str) -> Value {
 #[test]
 fn memory_tuning_repairs_the_field_notes_limits_and_sets_guarantee_and_swap() {
     let lab = two_nodes_with_limits(NOTES_LIMITS);
-    lab.run(&[
-        "memory-tuning",
-        "--cs-guarantee",
-        "8589934592",
-        "--cs-swap",
-        "2147483648",
-    ])
-    .status(0)
-    .stderr_has("/etc/vz/vstorage-limits.conf on n2: added the comma missing after \"Max\"")
-    .stderr_has("[n2] systemctl restart vcmmd");
+    lab.run(GUARANTEE_AND_SWAP)
+        .status(0)
+        .stderr_has("/etc/vz/vstorage-limits.conf on n2: added the comma missing after \"Max\"")
+        .stderr_has("[n2] systemctl restart vcmmd");
     let state = lab.state_value();
     let l = limits(&state, "n2");
     // The notes' own values are kept; the options set their sections' Max.
@@ -200,15 +203,35 @@ fn memory_tuning_repairs_the_field_notes_limits_and_sets_guarantee_and_swap() {
     for host in ["n1", "n2"] {
         assert_eq!(node(&state, host)["units"]["vcmmd.service"]["active"], true);
     }
-    unchanged(
-        lab.run(&[
-            "memory-tuning",
-            "--cs-guarantee",
-            "8589934592",
-            "--cs-swap",
-            "2147483648",
-        ])
-        .status(0),
+    unchanged(lab.run(GUARANTEE_AND_SWAP).status(0));
+}
+
+/// vcmmd's file is written by people: a change shows in a diff as the values it changed,
+/// never as the keys re-sorted and the file folded onto one line.
+#[test]
+fn memory_tuning_changes_only_the_bytes_of_the_values_it_sets() {
+    let lab = two_nodes_with_limits(NOTES_LIMITS);
+    lab.run(GUARANTEE_AND_SWAP).status(0);
+    let state = lab.state_value();
+    assert_eq!(
+        file(&state, "n2", "/etc/vz/vstorage-limits.conf").unwrap(),
+        NOTES_LIMITS
+            .replace("34359738368\n", "34359738368,\n")
+            .replace(
+                "\"Guarantee\": {\"Max\": 0,",
+                "\"Guarantee\": {\"Max\": 8589934592,"
+            )
+            .replace("\"Swap\": {\"Max\": 0,", "\"Swap\": {\"Max\": 2147483648,")
+    );
+
+    // A section the file lacks is added after the others, spaced like them.
+    let without_swap = "{\"VStorage\": {\"Path\": \"vstorage.slice/vstorage-services.slice\",\n    \"Limit\": {\"Max\": -1, \"Min\": 0, \"Share\": 0.7}}}\n";
+    let lab = two_nodes_with_limits(without_swap);
+    lab.run(&["memory-tuning", "--cs-swap", "2147483648"])
+        .status(0);
+    assert_eq!(
+        file(&lab.state_value(), "n2", "/etc/vz/vstorage-limits.conf").unwrap(),
+        "{\"VStorage\": {\"Path\": \"vstorage.slice/vstorage-services.slice\",\n    \"Limit\": {\"Max\": -1, \"Min\": 0, \"Share\": 0.7},\n    \"Swap\": {\n      \"Max\": 2147483648,\n      \"Min\": 0,\n      \"Share\": 0.0\n    }}}\n"
     );
 }
 
@@ -294,7 +317,7 @@ fn pcompact_rolling_reports_or_disables_the_stock_cron_job() {
     ])
     .status(0)
     .stderr_has("[msk-02] edit /etc/cron.d/pcompact")
-    .stdout_has("compacted: 2 node(s)");
+    .stderr_has("compacted: 2 node(s)");
     let state = lab.state_value();
     for host in ["msk-01", "msk-02"] {
         let cron = file(&state, host, "/etc/cron.d/pcompact").unwrap();
@@ -350,6 +373,12 @@ fn pcompact_rolling_refuses_before_the_first_node() {
                 &["pcompact-rolling", "--min-free", "101"][..],
                 "'--min-free <MIN_FREE>': 101 is outside 0..100",
             ),
+            // The header's range says what the script accepts (it once said 1..).
+            (
+                2,
+                &["pcompact-rolling", "--timeout", "30"][..],
+                "'--timeout <TIMEOUT>': 30 is outside 60..604800",
+            ),
         ],
     );
 }
@@ -365,7 +394,7 @@ fn drop_caches_picks_nodes_by_mem_free_one_at_a_time() {
         .status(0)
         .stderr_has("[n1] sysctl -w vm.drop_caches=3")
         .stderr_has("[n2] sysctl -w vm.drop_caches=3")
-        .stdout_has("waiting 1s before the next node");
+        .stderr_has("waiting 1s before the next node");
     assert!(!out.stderr.contains("[n3]"), "{}", out.stderr);
     // One node, then the pause, then the next.
     let n1 = out.stderr.find("[n1] sysctl").unwrap();
@@ -420,7 +449,7 @@ fn client_cache_merges_into_the_mount_options_and_checks_the_drive() {
     unchanged(
         lab.run(&["client-cache", "/mnt/ssd/vstorage-c-cache", "64000"])
             .status(0)
-            .stdout_has("already /mnt/ssd/vstorage-c-cache"),
+            .stderr_has("already /mnt/ssd/vstorage-c-cache"),
     );
     // A new size replaces the old one, keeping everything else.
     lab.run(&["client-cache", "/mnt/ssd/vstorage-c-cache", "32000"])

@@ -172,7 +172,7 @@ fn bonding_restarts_one_node_at_a_time_and_checks_the_bond() {
             "+BONDING_OPTS=\"mode=802.3ad xmit_hash_policy=layer3+4 miimon=100 lacp_rate=fast\"",
         )
         .stderr_has("[msk-01] systemctl restart network")
-        .stdout_has("msk-02: bond0 runs 802.3ad over");
+        .stderr_has("msk-02: bond0 runs 802.3ad over");
     let state = lab.state_value();
     assert_eq!(
         bond_options(&state, "msk-02"),
@@ -185,7 +185,7 @@ fn bonding_restarts_one_node_at_a_time_and_checks_the_bond() {
     unchanged(
         lab.run(&["bonding", "eth2,eth3", "--nodes", "msk-01,msk-02"])
             .status(0)
-            .stdout_has("nothing to do"),
+            .stderr_has("nothing to do"),
     );
     refused_all(
         &lab,
@@ -239,5 +239,5 @@ fn bonding_asks_before_cutting_the_connection_it_runs_over() {
     );
     lab.run(&["bonding", "eth2,eth3", "--yes"])
         .status(0)
-        .stdout_has("n1: bond0 runs 802.3ad");
+        .stderr_has("n1: bond0 runs 802.3ad");
 }

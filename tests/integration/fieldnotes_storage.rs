@@ -15,7 +15,7 @@ fn set_replicas_sets_both_homes_refuses_too_many_and_asks_before_one() {
     unchanged(
         lab.run(&["set-replicas", "homes", "2:1"])
             .status(0)
-            .stdout_has("already has replicas 2:1"),
+            .stderr_has("already has replicas 2:1"),
     );
     // Three storage hosts: a norm of 4 could never be met.
     refused_all(
@@ -128,7 +128,7 @@ fn pfcache_resize_grows_only_with_room_and_once() {
     lab.run(&["pfcache-resize", "20", "--nodes", "msk-01,msk-02"])
         .status(0)
         .stderr_has("[msk-01] prl_disk_tool resize --size 20G --hdd /vz/pfcache.hdd")
-        .stdout_has("msk-02: /vz/pfcache.hdd grown from 10 GB to 20 GB");
+        .stderr_has("msk-02: /vz/pfcache.hdd grown from 10 GB to 20 GB");
     let descriptor = file(
         &lab.state_value(),
         "msk-02",
@@ -143,7 +143,7 @@ fn pfcache_resize_grows_only_with_room_and_once() {
     unchanged(
         lab.run(&["pfcache-resize", "20", "--nodes", "msk-01,msk-02"])
             .status(0)
-            .stdout_has("already 20 GB"),
+            .stderr_has("already 20 GB"),
     );
     refused_untouched(
         &lab,

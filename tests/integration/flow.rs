@@ -1,6 +1,6 @@
 //! Flow builtins: waits with deadlines, retries, confirmations, steps, tables, Ctrl-C.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ fn wait_until_returns_once_the_condition_holds() {
         .arg("./w.rhai")
         .run()
         .status(0)
-        .stdout_has("polled 3 times");
+        .stderr_has("polled 3 times");
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn retry_succeeds_after_failures_and_warns_about_each() {
         .arg("./r.rhai")
         .run()
         .status(0)
-        .stdout_has("value 30")
+        .stderr_has("value 30")
         .stderr_has("attempt 1 of 5 failed")
         .stderr_has("attempt 2 of 5 failed")
         .stderr_lacks("attempt 3 of 5");
@@ -107,7 +107,7 @@ fn confirm_without_terminal_or_yes_refuses() {
         .run()
         .status(3)
         .stderr_has("pass --yes")
-        .stdout_lacks("went ahead");
+        .stderr_lacks("went ahead");
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn confirm_is_answered_by_yes() {
         .args(["./c.rhai", "--yes"])
         .run()
         .status(0)
-        .stdout_has("went ahead");
+        .stderr_has("went ahead");
 }
 
 #[test]
@@ -131,13 +131,13 @@ fn destructive_runbook_needs_confirmation() {
         .arg("./d.rhai")
         .run()
         .status(3)
-        .stdout_lacks("wiped");
+        .stderr_lacks("wiped");
     Test::new()
         .file("d.rhai", runbook)
         .args(["./d.rhai", "-y"])
         .run()
         .status(0)
-        .stdout_has("wiped");
+        .stderr_has("wiped");
 }
 
 #[test]
@@ -205,15 +205,17 @@ fn ctrl_c_stops_at_a_safe_point_with_130() {
     let mut child = test
         .command()
         .arg("./slow.rhai")
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the runbook has started before interrupting it.
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 7];
-    stdout.read_exact(&mut first).unwrap();
-    assert_eq!(&first, b"started");
+    // Wait until the runbook has started (its log says so) before interrupting it.
+    let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while line != "started\n" {
+        line.clear();
+        assert_ne!(log.read_line(&mut line).unwrap(), 0, "the log ended early");
+    }
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }
@@ -226,9 +228,10 @@ fn ctrl_c_stops_at_a_safe_point_with_130() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    log.read_to_string(&mut rest).unwrap();
     assert_eq!(status.code(), Some(130));
-    assert!(!rest.contains("not reached"));
+    assert!(rest.contains("interrupted after "), "{rest}");
+    assert!(!rest.contains("not reached"), "{rest}");
 }
 
 #[test]
@@ -241,8 +244,8 @@ fn parallel_runs_every_item_and_keeps_order() {
         .args(["--lab", "--lab-speed", "0", "./p.rhai"])
         .run()
         .status(0)
-        .stdout_has("[\"a10\", \"b10\", \"c10\", \"d10\", \"e10\"]")
-        .stdout_has("hosts answered: 7\n")
+        .stderr_has("[\"a10\", \"b10\", \"c10\", \"d10\", \"e10\"]")
+        .stderr_has("hosts answered: 7\n")
         .stderr_has("(5/5)");
 }
 

@@ -89,8 +89,8 @@ fn the_journal_is_private_and_keeps_no_lines_of_private_files() {
         text.contains("GREETING=hello-world"),
         "public diffs are kept"
     );
-    // The operator still sees the diff.
-    assert!(out.stdout.contains("hunter2") || out.stderr.contains("hunter2"));
+    // The operator still sees the diff, in the log of what was changed.
+    assert!(out.stderr.contains("hunter2"), "{}", out.stderr);
 }
 
 #[test]
@@ -103,7 +103,8 @@ fn sigterm_and_sighup_stop_at_a_safe_point_and_run_the_undo_actions() {
             mark.display()
         );
         let test = test.file("u.rhai", &script);
-        let (mut child, line) = crate::test::spawn_until_first_line(test.command().arg("./u.rhai"));
+        let (mut child, line) =
+            crate::test::spawn_until_stderr_line(test.command().arg("./u.rhai"), "up");
         assert_eq!(line.trim(), "up");
         // SAFETY: kill(2) on the child this test started.
         unsafe {
@@ -159,7 +160,7 @@ fn a_control_directory_of_another_user_is_refused_and_stale_ones_are_cleaned() {
     assert!(aged.success());
     probe_over_ssh(&cluster, &control)
         .status(0)
-        .stdout_has("code 0");
+        .stderr_has("code 0");
     assert!(!stale.exists(), "the stale control directory was left");
     assert!(
         fresh.exists(),
@@ -190,7 +191,7 @@ fn max_operations_0_is_refused_and_args_keys_cannot_be_added() {
             .run()
             .status(1)
             .stderr_has("cannot assign to ARGS: it is read-only")
-            .stdout_lacks("extra");
+            .stderr_lacks("extra");
         Test::new()
             .args(["check"])
             .arg(dir.join("a.rhai"))
@@ -215,7 +216,7 @@ fn a_missing_remote_program_is_exit_127_not_an_unreachable_host() {
         .arg("./m.rhai")
         .run()
         .status(1)
-        .stdout_has("code 127")
+        .stderr_has("code 127")
         .stderr_has("command failed on msk-01 (exit 127): no-such-tool-vzrun --x")
         .stderr_lacks("unreachable");
 }
@@ -234,22 +235,30 @@ fn a_background_child_holding_stdout_does_not_outlive_the_deadline() {
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert!(
-        out.stdout.contains("got started\n code 0"),
+        out.stderr.contains("got started\n code 0"),
         "{}",
-        out.stdout
+        out.stderr
     );
     let pid: i32 = fs::read_to_string(out.path("sleeper.pid"))
         .unwrap()
         .trim()
         .parse()
         .unwrap();
-    // Gone, or a zombie nobody reaped yet (no init in a container).
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let alive = stat
-        .rsplit(')')
-        .next()
-        .is_some_and(|rest| !rest.trim_start().starts_with('Z') && !rest.is_empty());
-    assert!(!alive, "the background child outlived the deadline");
+    // Gone, or a zombie nobody reaped yet (no init in a container). The SIGKILL was sent
+    // before vzrun exited, but a loaded machine may take a moment to run the dying process:
+    // a few seconds, against the 300 s it would live without the kill.
+    let alive = || {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z') && !rest.is_empty())
+    };
+    let mut tries = 0;
+    while alive() && tries < 50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        tries += 1;
+    }
+    assert!(!alive(), "the background child outlived the deadline");
 }
 
 #[test]
@@ -257,7 +266,7 @@ fn terminal_escapes_from_tools_are_shown_escaped() {
     let out = Test::new()
         .file(
             "e.rhai",
-            "//! Escapes.\nlet r = local().query([\"printf\", \"name\\x1b]0;owned\\x07\\n\"]);\nlog(`vm ${r.stdout}`);\nlocal().query([\"sh\", \"-c\", \"printf 'bad\\\\033[2J' >&2; exit 1\"]);\n",
+            "//! Escapes.\nlet r = local().query([\"printf\", \"name\\x1b]0;owned\\x07\\n\"]);\nlog(`vm ${r.stdout}`);\nprint(`data ${r.stdout}`);\nlocal().query([\"sh\", \"-c\", \"printf 'bad\\\\033[2J' >&2; exit 1\"]);\n",
         )
         .arg("./e.rhai")
         .run()
@@ -268,7 +277,12 @@ fn terminal_escapes_from_tools_are_shown_escaped() {
         out = (&out.stdout, &out.stderr)
     );
     assert!(
-        out.stdout.contains("vm name\\x1b]0;owned\\x07"),
+        out.stderr.contains("vm name\\x1b]0;owned\\x07"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("data name\\x1b]0;owned\\x07"),
         "{}",
         out.stdout
     );

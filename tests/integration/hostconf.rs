@@ -32,8 +32,8 @@ log(`entries: ${fstab::list(h).len()}`);
     )
     .run()
     .status(0)
-    .stdout_has("again: false")
-    .stdout_has("entries: 3")
+    .stderr_has("again: false")
+    .stderr_has("entries: 3")
     .stderr_has("[local] edit /etc/fstab")
     .stderr_has("+vstorage://livelinux /vstorage/livelinux fuse.vstorage _netdev,cache=/mnt/ssd/vstorage-livelinux-cache,cachesize=64000 0 0");
     let text = fs::read_to_string(out.path("root/etc/fstab")).unwrap();
@@ -52,7 +52,7 @@ fn plan_shows_the_diff_and_writes_nothing() {
         .status(0)
         .stdout_has("would edit on local: /etc/fstab")
         .stdout_has("-/dev/sdb1   /data   ext4    noatime   # four fields")
-        .stdout_has("plan: 1 change(s) listed");
+        .stderr_has("plan: 1 change(s) listed");
     assert_eq!(
         fs::read_to_string(out.path("root/etc/fstab")).unwrap(),
         FSTAB
@@ -84,10 +84,10 @@ log(`missing: ${conf::get(h, f, "NOPE")}`);
     let out = test
         .run()
         .status(0)
-        .stdout_has("get: /vz/root/$VEID")
-        .stdout_has("same: false")
-        .stdout_has("back: two words and $HOME")
-        .stdout_has("missing: ");
+        .stderr_has("get: /vz/root/$VEID")
+        .stderr_has("same: false")
+        .stderr_has("back: two words and $HOME")
+        .stderr_has("missing: ");
     assert_eq!(
         fs::read_to_string(&conf).unwrap(),
         "## Global\nVIRTUOZZO=yes\n# comment\nVE_ROOT=/vz/root/$VEID\nPAGECACHE_ISOLATION=yes\nDESCRIPTION='two words and $HOME'\n"
@@ -121,11 +121,11 @@ file::read(h, "/etc/nothing");
     .file("root/etc/sysctl.d/90-vzrun.conf", "# managed\nvm.swappiness=60\n")
     .run()
     .status(1)
-    .stdout_has("w1: true w2: false")
-    .stdout_has("l1: true")
-    .stdout_has("l2: false")
-    .stdout_has("p1: true p2: false")
-    .stdout_has("exists: true false true")
+    .stderr_has("w1: true w2: false")
+    .stderr_has("l1: true")
+    .stderr_has("l2: false")
+    .stderr_has("p1: true p2: false")
+    .stderr_has("exists: true false true")
     .stderr_has("/etc/nothing does not exist on local");
     assert_eq!(
         fs::read_to_string(out.path("root/etc/sysctl.d/90-vzrun.conf")).unwrap(),
@@ -162,9 +162,9 @@ sysctl::get(h, "net.no.such");
 "#)
     .run()
     .status(1)
-    .stdout_has("get=60")
-    .stdout_has("s1=true s2=false")
-    .stdout_has("rmem=true same=false")
+    .stderr_has("get=60")
+    .stderr_has("s1=true s2=false")
+    .stderr_has("rmem=true same=false")
     .stderr_has("cannot stat /proc/sys/net/no/such");
 }
 
@@ -180,10 +180,10 @@ log(`c1=${firewall::close(h, "10050/tcp")} c2=${firewall::close(h, "10050/tcp")}
 "#)
     .run()
     .status(0)
-    .stdout_has("o1=true o2=false")
-    .stdout_has("10050/tcp")
-    .stdout_has("after reload=true")
-    .stdout_has("c1=true c2=false")
+    .stderr_has("o1=true o2=false")
+    .stderr_has("10050/tcp")
+    .stderr_has("after reload=true")
+    .stderr_has("c1=true c2=false")
     .stderr_has("[msk-05] firewall-cmd --permanent --add-port=10050/tcp")
     .stderr_has("[msk-05] firewall-cmd --add-port=10050/tcp");
 }
@@ -219,11 +219,11 @@ systemd::start(h, "no-such-unit");
 "#)
     .run()
     .status(1)
-    .stdout_has("a=true stop=true again=false a2=false")
-    .stdout_has("dis=true dis2=false en=true")
-    .stdout_has("start=true restart=true")
-    .stdout_has("cs units=4")
-    .stdout_has("cs=active")
+    .stderr_has("a=true stop=true again=false a2=false")
+    .stderr_has("dis=true dis2=false en=true")
+    .stderr_has("start=true restart=true")
+    .stderr_has("cs units=4")
+    .stderr_has("cs=active")
     .stderr_has("Unit no-such-unit.service not found");
 }
 
@@ -237,8 +237,8 @@ mem::drop_caches(h);
 "#)
     .run()
     .status(0)
-    .stdout_has("total=268435456")
-    .stdout_has("avail<total=true")
+    .stderr_has("total=268435456")
+    .stderr_has("avail<total=true")
     .stderr_has("[msk-02] sync")
     .stderr_has("[msk-02] sysctl -w vm.drop_caches=3");
 }
@@ -260,12 +260,12 @@ log(`u=${disk::umount(h, "/vstorage/livelinux-cs9")} u2=${disk::umount(h, "/vsto
 "#)
     .run()
     .status(0)
-    .stdout_has("blank=0")
-    .stdout_has("type=ext4 uuid=36")
-    .stdout_has("mk=true mk2=false")
-    .stdout_has("m=true m2=false")
-    .stdout_has("refused: refused")
-    .stdout_has("u=true u2=false")
+    .stderr_has("blank=0")
+    .stderr_has("type=ext4 uuid=36")
+    .stderr_has("mk=true mk2=false")
+    .stderr_has("m=true m2=false")
+    .stderr_has("refused: refused")
+    .stderr_has("u=true u2=false")
     .stderr_has("/usr/libexec/vstorage/prepare_vstorage_drive /dev/sdd --noboot")
     .stderr_has("tune2fs -m 0 /dev/sdd1");
 }

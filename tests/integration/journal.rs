@@ -103,9 +103,9 @@ fn resume_skips_the_steps_that_completed() {
     fs::write(dir.join("ready"), "").unwrap();
     run(&["resume", &failed])
         .status(0)
-        .stdout_has("== first (done in the resumed run; skipped)")
-        .stdout_has("== second")
-        .stdout_has("== third");
+        .stderr_has("== first (done in the resumed run; skipped)")
+        .stderr_has("== second")
+        .stderr_has("== third");
     assert_eq!(
         fs::read_to_string(dir.join("log")).unwrap(),
         "first\nsecond\nthird\n"
@@ -116,7 +116,7 @@ fn resume_skips_the_steps_that_completed() {
         .unwrap();
     run(&["resume", &resumed])
         .status(0)
-        .stdout_has("finished ok; there is nothing to resume");
+        .stderr_has("finished ok; there is nothing to resume");
 }
 
 #[test]
@@ -165,8 +165,10 @@ fn deferred_undo_runs_on_success_failure_and_ctrl_c() {
         );
     }
     let test = Test::new().file("d.rhai", script);
-    let (mut child, line) =
-        crate::test::spawn_until_first_line(test.command().args(["./d.rhai", "--then", "wait"]));
+    let (mut child, line) = crate::test::spawn_until_stderr_line(
+        test.command().args(["./d.rhai", "--then", "wait"]),
+        "waiting",
+    );
     assert_eq!(line.trim(), "waiting");
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
@@ -188,5 +190,5 @@ fn plans_register_no_undo() {
         .args(["plan", "./d.rhai"])
         .run()
         .status(0)
-        .stdout_has("would undo at the end: clean up");
+        .stderr_has("would undo at the end: clean up");
 }

@@ -14,9 +14,9 @@ fn hello_greets_every_lab_host() {
         .status(0);
     for i in 1..=7 {
         assert!(
-            out.stdout.contains(&format!("hello from msk-0{i}")),
+            out.stderr.contains(&format!("hello from msk-0{i}")),
             "{}",
-            out.stdout
+            out.stderr
         );
     }
 }
@@ -31,7 +31,7 @@ fn lab_hosts_are_known_by_name_with_tags() {
         .args(["--lab", "./h.rhai"])
         .run()
         .status(2)
-        .stdout_has("7 3 10.30.17.33 livelinux")
+        .stderr_has("7 3 10.30.17.33 livelinux")
         .stderr_has("known hosts: msk-01, msk-02");
 }
 
@@ -61,7 +61,7 @@ fn a_scenario_file_replaces_the_default_cluster() {
         .args(["--lab=small.yaml", STATUS_PATH, "ct1", "--on", "n2"])
         .run()
         .status(0)
-        .stdout_has("CT ct1 exist running");
+        .stderr_has("CT ct1 exist running");
 }
 
 const STATUS_FILE: &str = "status.rhai";
@@ -77,7 +77,7 @@ fn the_scenario_may_follow_lab_with_a_space() {
         .args(["--lab", "small.yaml", "hello"])
         .run()
         .status(0)
-        .stdout_has("hello from n1");
+        .stderr_has("hello from n1");
 }
 
 #[test]
@@ -101,11 +101,11 @@ fn lab_state_persists_between_runs() {
     };
     run("status.rhai", &["web01"])
         .status(0)
-        .stdout_has("exist running");
+        .stderr_has("exist running");
     run("stop.rhai", &[]).status(0);
     run("status.rhai", &["web01"])
         .status(0)
-        .stdout_has("exist stopped");
+        .stderr_has("exist stopped");
 }
 
 #[test]
@@ -139,8 +139,8 @@ fn a_start_slower_than_its_deadline_times_out_and_keeps_starting() {
         .args(["--lab=s.yaml", "./r.rhai"])
         .run()
         .status(0)
-        .stdout_has("timed_out")
-        .stdout_has("exist");
+        .stderr_has("timed_out")
+        .stderr_has("exist");
 }
 
 #[test]

@@ -9,7 +9,7 @@ const LOOK_AT_1043: &str = "let s = vstorage::stat(host(\"msk-07\"));\nlet c = s
 
 fn look(lab: &Lab) -> String {
     let out = lab.query(LOOK_AT_1043).status(0);
-    out.stdout
+    out.stderr
         .lines()
         .find(|l| l.starts_with("cs "))
         .unwrap_or_default()
@@ -68,11 +68,11 @@ fn prlctl_exec_runs_a_few_real_commands_and_refuses_the_rest() {
     };
     exec("[\"hostname\"]")
         .status(0)
-        .stdout_has("code 0 out web01.livelinux.local\n");
+        .stderr_has("code 0 out web01.livelinux.local\n");
     exec("[\"cat\", \"/etc/os-release\"]")
         .status(0)
-        .stdout_has("ID=\"centos\"\nVERSION_ID=\"7\"\n");
-    exec("[\"true\"]").status(0).stdout_has("code 0 out \n");
+        .stderr_has("ID=\"centos\"\nVERSION_ID=\"7\"\n");
+    exec("[\"true\"]").status(0).stderr_has("code 0 out \n");
     // A non-zero exit is an error, with the command's own exit code.
     exec("[\"false\"]").status(1).stderr_has("exit 1");
     // What the lab cannot answer truthfully is refused, never an empty success.

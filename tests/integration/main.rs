@@ -29,6 +29,7 @@ mod soak;
 mod ssh;
 mod sshd;
 mod storage;
+mod streams;
 mod sudo;
 mod test;
 mod ux;

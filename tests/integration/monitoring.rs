@@ -133,6 +133,7 @@ fn printed_data_reaches_stdout_even_with_quiet_and_narration_does_not() {
         .status(0)
         .stdout_has("data line")
         .stdout_lacks("narration")
+        .stderr_lacks("narration")
         .stderr_has("warning: careful");
     let lab = Lab::new(&three_nodes(&[]));
     let out = lab

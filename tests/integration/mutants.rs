@@ -26,11 +26,32 @@ fn plan_placement_picks_the_target_with_the_most_room_left_not_the_first() {
             "{PLACEMENT_CAPS}let ves = [ve.call(\"s1\", \"stopped\", 2048, 0), ve.call(\"big\", \"running\", 8192, 0), ve.call(\"s2\", \"stopped\", 2048, 0), ve.call(\"vip\", \"running\", 1024, 9), ve.call(\"s3\", \"stopped\", 2048, 0)];\nlet p = vz::plan_placement(ves, caps, 4);\nlog(`moves ${{p.moves.map(|m| `${{m.ve.name}}->${{m.to.name}}`)}} unplaced ${{p.unplaced.len()}}`);\n"
         ))
         .status(0);
-    // vip (HA priority 9) first, to b (the most room); big after it, still b; the stopped
-    // ones then spread to c, which has more room left than b once b holds 9216 MB.
+    // vip (HA priority 9) first, to b (the most room); big after it, still b (20784 MB left
+    // against c's 20000); then each stopped one goes where most would be left once it runs:
+    // s1 b (18736 vs 17952), s2 c (16688 vs 17952), s3 b (16688 vs 15904).
+    assert_eq!(
+        out.stderr.lines().find(|l| l.starts_with("moves ")),
+        Some(r#"moves ["vip->b", "big->b", "s1->b", "s2->c", "s3->b"] unplaced 0"#),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Kills `plan_placement` counting a running VE's memory twice when it ranks targets (once
+/// out of `free_mb`, again as `planned_mb`): a second running VE then looks for room
+/// elsewhere although the first target still has the most left.
+#[test]
+fn plan_placement_counts_a_placed_running_ve_once() {
+    let lab = Lab::new();
+    let out = lab
+        .query(&format!(
+            "{PLACEMENT_CAPS}let two = [cap.call(\"x\", 10000), cap.call(\"y\", 5500)];\nlet p = vz::plan_placement([ve.call(\"v1\", \"running\", 4000, 0), ve.call(\"v2\", \"running\", 1000, 0)], two, 4);\nprint(`moves ${{p.moves.map(|m| `${{m.ve.name}}->${{m.to.name}}`)}}`);\n"
+        ))
+        .status(0);
+    // v1 to x (6000 MB left against y's 1500); v2 to x again: 5000 left there, 4500 on y.
     assert_eq!(
         out.stdout.lines().find(|l| l.starts_with("moves ")),
-        Some(r#"moves ["vip->b", "big->b", "s1->c", "s2->c", "s3->c"] unplaced 0"#),
+        Some(r#"moves ["v1->x", "v2->x"]"#),
         "{}",
         out.stdout
     );
@@ -47,7 +68,7 @@ fn plan_placement_leaves_a_ve_that_fits_nowhere_unplaced_with_each_reason() {
         ))
         .status(0);
     let lines: Vec<&str> = out
-        .stdout
+        .stderr
         .lines()
         .filter(|l| l.starts_with("moves ") || l.starts_with("huge:") || l.starts_with("wide:"))
         .collect();
@@ -59,7 +80,7 @@ fn plan_placement_leaves_a_ve_that_fits_nowhere_unplaced_with_each_reason() {
             r#"wide: ["a has 8 CPUs, fewer than 16", "b has 8 CPUs, fewer than 16", "c has 8 CPUs, fewer than 16"]"#,
         ],
         "{}",
-        out.stdout
+        out.stderr
     );
 }
 
@@ -83,8 +104,8 @@ log(`moves ${p.moves.map(|m| `${m.ve.name}->${m.to.name}`)} short ${p.short_mb}`
         .status(0);
     // n2 has 12288 MB free, n3 28672: b (12288) and a (8192) go to n3, which then has
     // 8192 left; c (stopped, needs nothing now) goes to n2, which has more.
-    out.stdout_has("free [12288, 28672]")
-        .stdout_has(r#"moves ["b->n3", "a->n3", "c->n2"] short 0"#);
+    out.stderr_has("free [12288, 28672]")
+        .stderr_has(r#"moves ["b->n3", "a->n3", "c->n2"] short 0"#);
 }
 
 /// Kills a local write done in place (truncate and write the same inode) instead of temp
@@ -141,7 +162,7 @@ fn remove_cs_refuses_when_the_other_chunk_servers_lack_room() {
     enough
         .run(&["remove-cs", "1", "--yes"])
         .status(0)
-        .stdout_has("removed: CS#1 from the cluster");
+        .stderr_has("removed: CS#1 from the cluster");
 }
 
 /// Kills a reference example that calls what does not exist: the pages as committed pass

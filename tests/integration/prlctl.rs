@@ -21,10 +21,10 @@ log(`status=${prlctl::status(h, web.uuid)}`);
 "#)
     .run()
     .status(0)
-    .stdout_has("count=7")
-    .stdout_has("web01 CT running 10.30.20.11 msk-01 36")
-    .stdout_has("home=true")
-    .stdout_has("status=running");
+    .stderr_has("count=7")
+    .stderr_has("web01 CT running 10.30.20.11 msk-01 36")
+    .stderr_has("home=true")
+    .stderr_has("status=running");
 }
 
 #[test]
@@ -39,13 +39,13 @@ log(`start: ${prlctl::start(h, "web01")}`);
 "#)
     .run()
     .status(0)
-    .stdout_has("[msk-01] web01 is already running (no change)")
-    .stdout_has("start running: false")
-    .stdout_has("stop: true")
-    .stdout_has("[msk-01] web01 is already stopped (no change)")
-    .stdout_has("stop again: false")
-    .stdout_has("status: stopped")
-    .stdout_has("start: true")
+    .stderr_has("[msk-01] web01 is already running (no change)")
+    .stderr_has("start running: false")
+    .stderr_has("stop: true")
+    .stderr_has("[msk-01] web01 is already stopped (no change)")
+    .stderr_has("stop again: false")
+    .stderr_has("status: stopped")
+    .stderr_has("start: true")
     .stderr_has("[msk-01] prlctl stop web01")
     .stderr_has("[msk-01] prlctl start web01");
 }
@@ -61,10 +61,10 @@ log(`on dst: ${prlctl::get(dst, "web01").status}`);
 "#)
     .run()
     .status(0)
-    .stdout_has("first: true")
-    .stdout_has("[msk-02] web01 is already on msk-02 (no change)")
-    .stdout_has("second: false")
-    .stdout_has("on dst: running")
+    .stderr_has("first: true")
+    .stderr_has("[msk-02] web01 is already on msk-02 (no change)")
+    .stderr_has("second: false")
+    .stderr_has("on dst: running")
     .stderr_has("[msk-01] prlctl migrate web01 10.30.17.32");
 }
 
@@ -85,7 +85,7 @@ fn a_failing_migration_reports_the_tools_error() {
         .stderr_has("attempt 1 of 3 failed")
         .stderr_has("Failed to migrate the CT")
         .stderr_lacks("deprecated CLI component")
-        .stdout_has("moved: true");
+        .stderr_has("moved: true");
 }
 
 #[test]
@@ -147,10 +147,10 @@ log(prlctl::status(h2, "web01"));
 "#)
     .run()
     .status(0)
-    .stdout_has("refused: true")
-    .stdout_has("forced: true")
-    .stdout_has("again: false")
-    .stdout_has("stopped");
+    .stderr_has("refused: true")
+    .stderr_has("forced: true")
+    .stderr_has("again: false")
+    .stderr_has("stopped");
 }
 
 #[test]
@@ -169,12 +169,12 @@ for n in prlsrvctl::net_list(h) { log(`${n.name}|${n.type}|${n.bound_to}`); }
 "#)
     .run()
     .status(0)
-    .stdout_has("created: true")
-    .stdout_has("again: false")
-    .stdout_has("10.30.20.99")
-    .stdout_has("net: true false")
-    .stdout_has("set: true false")
-    .stdout_has("vlan100|bridged|bond0")
+    .stderr_has("created: true")
+    .stderr_has("again: false")
+    .stderr_has("10.30.20.99")
+    .stderr_has("net: true false")
+    .stderr_has("set: true false")
+    .stderr_has("vlan100|bridged|bond0")
     .stderr_has("prlctl set web99 --cpus 4")
     .stderr_has("--memsize 8G");
 }
@@ -193,8 +193,8 @@ fn plan_lists_exact_argv_and_changes_nothing() {
         .status(0)
         .stdout_has("would run on msk-01: prlctl stop web01")
         .stdout_has("would run on msk-01: prlctl migrate web02 10.30.17.33")
-        .stdout_has("running")
-        .stdout_has("plan: 2 change(s) listed");
+        .stderr_has("running")
+        .stderr_has("plan: 2 change(s) listed");
 }
 
 #[test]
@@ -202,5 +202,5 @@ fn exec_runs_inside_a_container() {
     lab("let r = prlctl::exec(host(\"msk-01\"), \"web01\", [\"hostname\"]);\nlog(r.stdout);\n")
         .run()
         .status(0)
-        .stdout_has("web01.livelinux.local");
+        .stderr_has("web01.livelinux.local");
 }

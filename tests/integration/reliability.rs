@@ -109,8 +109,8 @@ fn a_killed_evacuation_resumes_and_every_ve_ends_up_exactly_once() {
                     .command_in(&dir)
                     .status(0);
                 assert!(
-                    resumed.stdout.contains("n1 is evacuated: ")
-                        || resumed.stdout.contains("there is nothing to resume"),
+                    resumed.stderr.contains("n1 is evacuated: ")
+                        || resumed.stderr.contains("there is nothing to resume"),
                     "round {round}: resume did not finish the evacuation:\n{}\n{}",
                     resumed.stdout,
                     resumed.stderr
@@ -124,7 +124,7 @@ fn a_killed_evacuation_resumes_and_every_ve_ends_up_exactly_once() {
                 .args(["evacuate", "n1", "--yes"])
                 .command_in(&dir)
                 .status(0)
-                .stdout_has("nothing to do"),
+                .stderr_has("nothing to do"),
         );
         let after = placement(&state);
         assert_eq!(
@@ -196,7 +196,8 @@ fn two_runs_on_one_host_one_waits_or_is_refused() {
     let mut first = args(Test::new())
         .args(["./hold.rhai", "--hold", "3"])
         .command();
-    let (mut first, line) = crate::test::spawn_until_first_line(first.current_dir(&dir));
+    let (mut first, line) =
+        crate::test::spawn_until_stderr_line(first.current_dir(&dir), "changed");
     assert_eq!(line.trim(), "changed");
     args(Test::new())
         .arg("./hold.rhai")
@@ -207,7 +208,7 @@ fn two_runs_on_one_host_one_waits_or_is_refused() {
         .args(["--lock-wait", "30", "./hold.rhai"])
         .command_in(&dir)
         .status(0)
-        .stdout_has("changed");
+        .stderr_has("changed");
     assert!(first.wait().unwrap().success());
 }
 

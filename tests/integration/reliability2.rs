@@ -47,7 +47,7 @@ log(`entries ${fstab::list(local()).len()}`);
 "#,
         &expected,
     )
-    .stdout_has("entries 3");
+    .stderr_has("entries 3");
 }
 
 #[test]
@@ -145,10 +145,10 @@ fn check_the_lock_outlives_a_kill(
     second()
         .status(4)
         .stderr_has(&format!("{name} is locked by run "))
-        .stdout_lacks("changed");
+        .stderr_lacks("\nchanged\n");
     wait_for(&done);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    second().status(0).stdout_has("changed");
+    second().status(0).stderr_has("changed");
 }
 
 #[test]
@@ -182,7 +182,8 @@ impl Holder {
                 "//! Hold.\nlocal().run([\"true\"]);\nlog(\"holding\");\nsleep(60);\n",
             )
             .env("VZRUN_STATE_DIR", state);
-        let (child, line) = crate::test::spawn_until_first_line(test.command().arg("./h.rhai"));
+        let (child, line) =
+            crate::test::spawn_until_stderr_line(test.command().arg("./h.rhai"), "holding");
         assert_eq!(line.trim(), "holding");
         Holder(child)
     }
@@ -211,7 +212,7 @@ fn a_held_lock_is_never_retried_and_never_caught_into_success() {
         .status(4)
         .stderr_has("local is locked by run ")
         .stderr_lacks("retrying")
-        .stdout_lacks("moved");
+        .stderr_lacks("moved");
     // A script (or a stdlib loop) that catches the conflict still ends in exit 4, and makes
     // no further change anywhere.
     run("for i in 0..3 { try { local().run([\"true\"]); } catch (e) { warn(`skipped: ${e}`); } }\nlog(\"5 VEs moved\");\n")
@@ -246,7 +247,7 @@ fn out_of_range_options_exit_2_before_anything_changes() {
             .run()
             .status(2)
             .stderr_has("is outside")
-            .stdout_lacks("moved");
+            .stderr_lacks("moved");
         assert_eq!(
             fs::read(&state).unwrap(),
             before,
@@ -327,7 +328,7 @@ fn resume_stays_on_the_runs_own_lab_and_refuses_another() {
         .stderr_has(&format!("run {id} ran against the lab"));
     assert!(!other.exists(), "the other lab was touched");
     // Without a target, the run's own is taken from the journal; its confirmation is kept.
-    resume(&[]).status(0).stdout_has("through the gate");
+    resume(&[]).status(0).stderr_has("through the gate");
 }
 
 #[test]
@@ -393,7 +394,7 @@ fn resume_asks_again_when_the_run_was_never_confirmed() {
         .run()
         .status(3)
         .stderr_has("pass --yes")
-        .stdout_lacks("through the gate");
+        .stderr_lacks("through the gate");
 }
 
 #[test]
@@ -445,7 +446,7 @@ fn resume_refuses_a_changed_module_a_live_run_and_a_damaged_journal() {
             "//! Sleeps.\nlocal().run([\"true\"]);\nlog(\"up\");\nsleep(60);\n",
         )
         .env("VZRUN_STATE_DIR", &live_journal);
-    let (mut child, _) = crate::test::spawn_until_first_line(live.command().arg("./s.rhai"));
+    let (mut child, _) = crate::test::spawn_until_stderr_line(live.command().arg("./s.rhai"), "up");
     Test::new()
         .env("VZRUN_STATE_DIR", &live_journal)
         .args(["resume", only_run(&live_journal).as_str()])
@@ -471,5 +472,5 @@ fn the_lab_keeps_non_utf8_bytes_too() {
         .arg("./l.rhai")
         .run()
         .status(0)
-        .stdout_has("kept");
+        .stderr_has("kept");
 }

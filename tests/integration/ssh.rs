@@ -56,9 +56,9 @@ log(`moved: ${prlctl::status(host("msk-02"), "web01")}`);
     )
     .run()
     .status(0)
-    .stdout_has("counts [7, 6, 6]")
-    .stdout_has("cs 21 node msk-01")
-    .stdout_has("moved: running");
+    .stderr_has("counts [7, 6, 6]")
+    .stderr_has("cs 21 node msk-01")
+    .stderr_has("moved: running");
     for h in &cluster.hosts {
         assert_eq!(
             cluster.connections(&h.name),
@@ -194,12 +194,13 @@ fn a_second_run_on_a_locked_host_gets_exit_4_and_a_killed_holder_frees_it() {
     };
     let runbook = "//! Change and hold.\n//! opt hold = 0: seconds\nhost(\"msk-01\").run([\"true\"]);\nlog(\"changed\");\nsleep(ARGS.hold);\n";
     let first = Test::new().file("c.rhai", runbook);
-    let (mut holder, line) = crate::test::spawn_until_first_line(
+    let (mut holder, line) = crate::test::spawn_until_stderr_line(
         first
             .command()
             .arg("--inventory")
             .arg(cluster.path("inventory.yaml"))
             .args(["./c.rhai", "--hold", "60"]),
+        "changed",
     );
     assert_eq!(line.trim(), "changed");
     let second = || {
@@ -217,7 +218,7 @@ fn a_second_run_on_a_locked_host_gets_exit_4_and_a_killed_holder_frees_it() {
     holder.kill().unwrap();
     holder.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    second().status(0).stdout_has("changed");
+    second().status(0).stderr_has("changed");
 }
 
 #[test]
@@ -243,7 +244,7 @@ fn unknown_host_keys_are_refused_unless_accepted() {
         .args(["--accept-new-hosts", "./r.rhai"])
         .run()
         .status(0)
-        .stdout_has("Linux");
+        .stderr_has("Linux");
     // Recorded (Debian hashes the entry, so only its presence is checked).
     assert!(!std::fs::read_to_string(cluster.path("empty_known_hosts"))
         .unwrap()
@@ -302,7 +303,7 @@ fn the_inventory_is_found_in_the_environment_and_the_current_directory() {
     test.arg("./r.rhai")
         .run()
         .status(0)
-        .stdout_has("here 1 10.255.255.1");
+        .stderr_has("here 1 10.255.255.1");
     let test = Test::new()
         .file(
             "other.yaml",
@@ -314,7 +315,7 @@ fn the_inventory_is_found_in_the_environment_and_the_current_directory() {
         .arg("./r.rhai")
         .run()
         .status(0)
-        .stdout_has("env");
+        .stderr_has("env");
 }
 
 #[test]
@@ -369,7 +370,7 @@ fn a_cordon_made_over_ssh_is_seen_by_a_second_run() {
         "--yes",
     ])
     .status(0)
-    .stdout_has("msk-02 is evacuated: 2 VEs moved");
+    .stderr_has("msk-02 is evacuated: 2 VEs moved");
     let record = std::fs::read_to_string(mount.join(".vzrun/maintenance/msk-02.json")).unwrap();
     assert!(record.contains("\"why\":\"ssh test\""), "{record}");
     // A second run, with its own connections, sees the cordon.
@@ -379,7 +380,7 @@ fn a_cordon_made_over_ssh_is_seen_by_a_second_run() {
         .stdout_has("ssh test");
     run(&["plan", "create-ct", "web99"])
         .status(0)
-        .stdout_has("msk-02 is in maintenance (ssh test): not a placement target");
+        .stderr_has("msk-02 is in maintenance (ssh test): not a placement target");
     run(&["plan", "evacuate", "msk-01"])
         .status(3)
         .stderr_has("no placement target for the VEs of msk-01");

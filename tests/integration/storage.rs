@@ -24,7 +24,7 @@ fn remove_cs_finds_the_disk_add_cs_mounted_and_the_drive_can_be_added_again() {
     let lab = Lab::new();
     lab.run(&["add-cs", "msk-04", "/dev/sdd", "--tier", "1", "--yes"])
         .status(0)
-        .stdout_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-04 (tier 1)");
+        .stderr_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-04 (tier 1)");
     lab.run(&["remove-cs", "1046", "--yes"])
         .status(0)
         .stderr_has("systemctl stop vstorage-csd.livelinux.1046.service")
@@ -32,20 +32,20 @@ fn remove_cs_finds_the_disk_add_cs_mounted_and_the_drive_can_be_added_again() {
         .stderr_has("-UUID=")
         .stderr_has("rmdir /vstorage/livelinux-sdd")
         .stderr_has("wipefs -a /dev/sdd1")
-        .stdout_has("unmounted /vstorage/livelinux-sdd, the fstab line of /vstorage/livelinux-sdd, the mount point /vstorage/livelinux-sdd");
+        .stderr_has("unmounted /vstorage/livelinux-sdd, the fstab line of /vstorage/livelinux-sdd, the mount point /vstorage/livelinux-sdd");
     lab.query("let h = host(\"msk-04\");\nlog(`mounted: ${disk::mount_of(h, \"/vstorage/livelinux-sdd\") != ()} fstab: ${fstab::list(h).filter(|e| e.file == \"/vstorage/livelinux-sdd\").len()} active: ${systemd::is_active(h, \"vstorage-csd.livelinux.1046.service\")} free: ${!disk::usage(h, \"/dev/sdd\").in_use}`);")
         .status(0)
-        .stdout_has("mounted: false fstab: 0 active: false free: true");
+        .stderr_has("mounted: false fstab: 0 active: false free: true");
     unchanged(
         lab.run(&["remove-cs", "1046", "--yes"])
             .status(0)
             // Its unit, stopped and disabled, is no longer loaded (systemd collects it), and
             // its record is gone: nothing of it is left anywhere.
-            .stdout_has("CS#1046 is not in the cluster and no host has its unit: nothing to do"),
+            .stderr_has("CS#1046 is not in the cluster and no host has its unit: nothing to do"),
     );
     lab.run(&["add-cs", "msk-04", "/dev/sdd", "--tier", "1", "--yes"])
         .status(0)
-        .stdout_has("serves /vstorage/livelinux-sdd/data on msk-04 (tier 1)");
+        .stderr_has("serves /vstorage/livelinux-sdd/data on msk-04 (tier 1)");
 }
 
 #[test]
@@ -54,11 +54,11 @@ fn an_interrupted_removal_finishes_from_the_record_it_kept() {
     // As a run killed after stopping the CS leaves it: the record kept, csd gone.
     lab.query("import \"storage\" as storage;\nlet h = host(\"msk-07\");\nstorage::record_cs_disk(h, vstorage::cs_location(h, 1044));\nsystemd::stop(h, \"vstorage-csd.livelinux.1044.service\");\nlog(`process gone: ${vstorage::cs_location(h, 1044).repo == ()}`);")
         .status(0)
-        .stdout_has("process gone: true");
+        .stderr_has("process gone: true");
     lab.run(&["remove-cs", "1044", "--yes"])
         .status(0)
         .stderr_has("umount /vstorage/livelinux-sdc")
-        .stdout_has("vzrun's record of it");
+        .stderr_has("vzrun's record of it");
     // Stopped with nothing recorded: the node cannot tell, and vzrun does not guess.
     lab.query("systemd::stop(host(\"msk-07\"), \"vstorage-csd.livelinux.1045.service\");")
         .status(0);
@@ -104,7 +104,7 @@ fn remove_cs_refuses_on_a_degraded_cluster() {
     // The offline CS itself may go: the cluster is degraded only because of it.
     lab.run(&["remove-cs", "6", "--yes"])
         .status(0)
-        .stdout_has("removed: CS#6 from the cluster");
+        .stderr_has("removed: CS#6 from the cluster");
 }
 
 #[test]
@@ -130,14 +130,14 @@ fn maintenance_is_one_node_at_a_time_and_the_timeout_waits_for_the_last() {
     lab.run(&["cs-maintenance", "msk-01", "off"])
         .status(0)
         .stderr_lacks("offline_tout_mnt=180000")
-        .stdout_has("stays at 25200000 ms while [\"msk-02\"] remain in maintenance");
+        .stderr_has("stays at 25200000 ms while [\"msk-02\"] remain in maintenance");
     lab.query("log(vstorage::get_config(host(\"msk-03\"))[\"mds.wd.offline_tout_mnt\"]);")
         .status(0)
-        .stdout_has("25200000");
+        .stderr_has("25200000");
     lab.run(&["cs-maintenance", "msk-02", "off"])
         .status(0)
         .stderr_has("set-config mds.wd.offline_tout_mnt=180000")
-        .stdout_has("no node remains in maintenance");
+        .stderr_has("no node remains in maintenance");
     unchanged(lab.run(&["cs-maintenance", "msk-02", "off"]).status(0));
 }
 
@@ -165,7 +165,7 @@ fn drives_in_other_use_are_refused_with_the_reason() {
     // The primitive refuses on its own too, whoever calls it.
     lab.query("try { disk::prepare_vstorage_drive(host(\"n1\"), \"/dev/sdc\"); } catch (e) { log(`${e.kind}: ${e.message}`); }")
         .status(0)
-        .stdout_has("refused: /dev/sdc is in use on n1: /dev/sdc is an LVM physical volume");
+        .stderr_has("refused: /dev/sdc is in use on n1: /dev/sdc is an LVM physical volume");
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn mds_removals_keep_a_majority_and_the_master() {
     // The hand-over the refusal advises: restart the master's service, another is elected.
     lab.query("systemd::restart(host(\"msk-01\"), \"vstorage-mdsd.livelinux.1.service\");\nlog(`master: ${vstorage::stat(host(\"msk-01\")).mds.filter(|m| m.master)[0].id}`);")
         .status(0)
-        .stdout_has("master: 2");
+        .stderr_has("master: 2");
     lab.run(&["remove-mds", "3", "--yes"])
         .status(0)
         .stderr_has("rm-mds 3")
@@ -198,22 +198,22 @@ fn mds_removals_keep_a_majority_and_the_master() {
     unchanged(
         lab.run(&["remove-mds", "3", "--yes"])
             .status(0)
-            .stdout_has("nothing to do"),
+            .stderr_has("nothing to do"),
     );
     changes_nothing(&lab, &["remove-mds", "1", "--yes"], 3)
         .stderr_has("removing MDS#1 leaves 1 MDS: keep at least 2");
     // The primitive itself refuses too.
     lab.query("try { vstorage::rm_mds(host(\"msk-01\"), 1); } catch (e) { log(`${e.kind}`); }")
         .status(0)
-        .stdout_has("refused");
+        .stderr_has("refused");
     lab.run(&["add-mds", "msk-04", "10.30.17.34:2510", "--yes"])
         .status(0)
         .stderr_has("make-mds -a 10.30.17.34:2510")
-        .stdout_has("the cluster has 3 MDSs");
+        .stderr_has("the cluster has 3 MDSs");
     unchanged(
         lab.run(&["add-mds", "msk-04", "10.30.17.34", "--yes"])
             .status(0)
-            .stdout_has("already listens"),
+            .stderr_has("already listens"),
     );
 }
 
@@ -240,7 +240,7 @@ fn reserved_blocks_are_read_first_and_fixed_once() {
     unchanged(
         lab.run(&["cs-reserved-blocks", "--fix"])
             .status(0)
-            .stdout_has("nothing to do"),
+            .stderr_has("nothing to do"),
     );
 }
 
@@ -254,7 +254,7 @@ fn add_cs_resumes_a_run_that_stopped_after_mounting_the_drive() {
         .status(0)
         .stderr_lacks("prepare_vstorage_drive")
         .stderr_has("make-cs -r /vstorage/livelinux-sdd/data -t 2")
-        .stdout_has("serves /vstorage/livelinux-sdd/data on msk-05 (tier 2)");
+        .stderr_has("serves /vstorage/livelinux-sdd/data on msk-05 (tier 2)");
     // Anything else mounted from it is in use, whatever the mount point.
     changes_nothing(
         &lab,
@@ -270,7 +270,7 @@ fn add_cs_resumes_a_run_that_stopped_after_mounting_the_drive() {
         ],
         0,
     )
-    .stdout_has("already serves CS#1037");
+    .stderr_has("already serves CS#1037");
 }
 
 #[test]
@@ -289,7 +289,7 @@ fn a_disk_shared_with_another_cs_stays_mounted() {
     let lab = Lab::new();
     lab.query("let h = host(\"msk-07\");\ndisk::mkdir(h, \"/vstorage/livelinux-sdb/data2\");\nlet id = vstorage::make_cs(h, #{repo: \"/vstorage/livelinux-sdb/data2\", tier: 0});\nsystemd::start(h, `vstorage-csd.livelinux.${id}.service`);\nlog(`CS#${id}`);")
         .status(0)
-        .stdout_has("CS#1046");
+        .stderr_has("CS#1046");
     lab.run(&["remove-cs", "1043", "--yes"])
         .status(0)
         .stderr_has("/vstorage/livelinux-sdb also holds CS#1046: it stays mounted")
@@ -297,5 +297,5 @@ fn a_disk_shared_with_another_cs_stays_mounted() {
         .stderr_lacks("wipefs");
     lab.query("log(`CS#1046 is ${vstorage::stat(host(\"msk-07\")).cs.filter(|c| c.id == 1046)[0].status}`);")
         .status(0)
-        .stdout_has("CS#1046 is active\n");
+        .stderr_has("CS#1046 is active\n");
 }

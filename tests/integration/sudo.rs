@@ -159,10 +159,10 @@ fn sudo_runs_commands_files_and_locks_as_root() {
         "{script}host(\"msk-01\").run([\"touch\", \"{}\"]);\n",
         odd.display()
     );
-    let out = s.run(true, &script).status(0).stdout_has("WHO root");
+    let out = s.run(true, &script).status(0).stderr_has("WHO root");
     assert!(odd.exists() && !s.cluster.path("root-only/c").exists());
     assert!(!s.cluster.path("c").exists() && !Path::new("c").exists());
-    assert!(out.stdout.contains("READ after"), "{}", out.stdout);
+    assert!(out.stderr.contains("READ after"), "{}", out.stderr);
     assert_eq!(s.root_file(), "after\n");
     let meta = fs::metadata(&file).unwrap();
     assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o640));
@@ -179,7 +179,7 @@ fn sudo_runs_commands_files_and_locks_as_root() {
         "let who = host(\"msk-02\").query([\"id\", \"-un\"]).stdout;\nlog(`WHO ${who}`);\n",
     )
     .status(0)
-    .stdout_has("WHO daemon");
+    .stderr_has("WHO daemon");
 }
 
 #[test]

@@ -128,20 +128,30 @@ impl Test {
     }
 }
 
-/// Starts a command and waits for its first line on stdout (stderr is dropped): for tests
-/// that interrupt, kill or race a run once it has reached a known point.
-pub fn spawn_until_first_line(cmd: &mut Command) -> (std::process::Child, String) {
+/// Starts a command and waits for the first line of its log (stderr) that contains `needle`
+/// (stdout is dropped): for tests that interrupt, kill or race a run once it has reached a
+/// `log()` line. Returns that whole line; the rest of stderr is read (and dropped) in the
+/// background so that the run never blocks on a full pipe.
+pub fn spawn_until_stderr_line(cmd: &mut Command, needle: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
     let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("vzrun starts");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().expect("piped")),
-        &mut line,
-    )
-    .expect("a first line");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("piped")).lines();
+    let mut seen = Vec::new();
+    let line = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains(needle) => break line,
+            Some(Ok(line)) => seen.push(line),
+            _ => panic!(
+                "stderr ended without a line with {needle:?}; it had:\n{}",
+                seen.join("\n")
+            ),
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
     (child, line)
 }
 
@@ -160,6 +170,7 @@ impl Outcome {
         )
     }
 
+    #[track_caller]
     pub fn status(self, expected: i32) -> Self {
         assert_eq!(
             self.status,
@@ -175,6 +186,7 @@ impl Outcome {
         self
     }
 
+    #[track_caller]
     pub fn stdout_has(self, needle: &str) -> Self {
         assert!(
             self.stdout.contains(needle),
@@ -184,6 +196,7 @@ impl Outcome {
         self
     }
 
+    #[track_caller]
     pub fn stdout_lacks(self, needle: &str) -> Self {
         assert!(
             !self.stdout.contains(needle),
@@ -193,6 +206,7 @@ impl Outcome {
         self
     }
 
+    #[track_caller]
     pub fn stderr_has(self, needle: &str) -> Self {
         assert!(
             self.stderr.contains(needle),
@@ -202,6 +216,7 @@ impl Outcome {
         self
     }
 
+    #[track_caller]
     pub fn stderr_lacks(self, needle: &str) -> Self {
         assert!(
             !self.stderr.contains(needle),
@@ -209,6 +224,15 @@ impl Outcome {
             self.context()
         );
         self
+    }
+
+    /// The changes the run echoed in its log (stderr): its `[host] command` and
+    /// `[host] edit path` lines; a `[host] ... (no change)` note is not one.
+    pub fn changes(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with('[') && !l.ends_with(" (no change)"))
+            .collect()
     }
 
     /// The JSON events of a run made with `--output json`.

@@ -277,7 +277,7 @@ fn name_dot_rhai_runs_the_catalog_runbook_unless_such_a_file_is_here() {
         .run()
         .status(0)
         .stderr_has("note: running the file evacuate.rhai, not the built-in runbook evacuate")
-        .stdout_has("mine: msk-07");
+        .stderr_has("mine: msk-07");
 }
 
 #[test]
@@ -312,7 +312,7 @@ fn user_runbooks_shadowed_by_built_ins_are_listed_and_reachable() {
         .arg("user:evacuate")
         .run()
         .status(0)
-        .stdout_has("user evacuate");
+        .stderr_has("user evacuate");
 }
 
 #[test]
@@ -329,7 +329,7 @@ fn modules_of_the_operators_library_are_importable_from_any_runbook() {
         .arg("./elsewhere/mine.rhai")
         .run()
         .status(0)
-        .stdout_has("site says hi to msk-07");
+        .stderr_has("site says hi to msk-07");
     // Without the library on $VZRUN_PATH the module is not found.
     Test::new()
         .file("elsewhere/mine.rhai", runbook)

@@ -20,11 +20,11 @@ log(`space=${s.space.total > 0}`);
 "#)
     .run()
     .status(0)
-    .stdout_has("livelinux healthy cs=21 mds=3 norm=3")
-    .stdout_has("1025 active msk-01 10.30.17.31 true ()")
-    .stdout_has("master=true")
-    .stdout_has("lic=ACTIVE")
-    .stdout_has("space=true");
+    .stderr_has("livelinux healthy cs=21 mds=3 norm=3")
+    .stderr_has("1025 active msk-01 10.30.17.31 true ()")
+    .stderr_has("master=true")
+    .stderr_has("lic=ACTIVE")
+    .stderr_has("space=true");
 }
 
 #[test]
@@ -37,10 +37,10 @@ log(`left: ${vstorage::stat(h).cs.len()}`);
 "#)
     .run()
     .status(0)
-    .stdout_has("first: true")
-    .stdout_has("CS#1025 is not in the cluster (no change)")
-    .stdout_has("second: false")
-    .stdout_has("left: 20")
+    .stderr_has("first: true")
+    .stderr_has("CS#1025 is not in the cluster (no change)")
+    .stderr_has("second: false")
+    .stderr_has("left: 20")
     .stderr_has("vstorage -c livelinux rm-cs --wait 1025");
 }
 
@@ -68,9 +68,9 @@ log(`off: ${vstorage::cs_maintenance(h, 1028, false)} ${vstorage::cs_maintenance
 "#)
     .run()
     .status(0)
-    .stdout_has("on: true false")
-    .stdout_has("status: maintenance\n")
-    .stdout_has("off: true false");
+    .stderr_has("on: true false")
+    .stderr_has("status: maintenance\n")
+    .stderr_has("off: true false");
 }
 
 #[test]
@@ -89,13 +89,13 @@ log(`cache=${vstorage::cache_info(h).len()}`);
 "#)
     .run()
     .status(0)
-    .stdout_has("replicas=3:2 fd=host chunk=268435456")
-    .stdout_has("set: true false")
-    .stdout_has("now=2")
-    .stdout_has("cfg=180000")
-    .stdout_has("setcfg: true false")
-    .stdout_has("lic=PCSS.02444715.0000")
-    .stdout_has("cache=0");
+    .stderr_has("replicas=3:2 fd=host chunk=268435456")
+    .stderr_has("set: true false")
+    .stderr_has("now=2")
+    .stderr_has("cfg=180000")
+    .stderr_has("setcfg: true false")
+    .stderr_has("lic=PCSS.02444715.0000")
+    .stderr_has("cache=0");
 }
 
 #[test]
