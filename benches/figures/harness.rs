@@ -199,9 +199,25 @@ pub fn timed(cmd: &mut Command) -> Duration {
 /// Runs a command to its end: its wall time, its stdout and its **own** peak RSS in MB
 /// (wait4 on that child: RUSAGE_CHILDREN would report the largest child of the whole bench,
 /// which was Ansible's).
+pub fn run_measured(cmd: &mut Command) -> (Duration, String, f64) {
+    let m = measured(cmd);
+    (m.wall, m.stdout, m.rss_mb)
+}
+
+/// What one run of a command took, from wait4 on it.
+pub struct Measured {
+    pub wall: Duration,
+    pub stdout: String,
+    /// Its own peak RSS, MB.
+    pub rss_mb: f64,
+    /// Its own CPU time (user + system): less sensitive than the wall time to other work
+    /// on a shared machine.
+    pub cpu: Duration,
+}
+
 // The child is reaped by wait4 (for its rusage), not by Child::wait.
 #[allow(clippy::zombie_processes)]
-pub fn run_measured(cmd: &mut Command) -> (Duration, String, f64) {
+pub fn measured(cmd: &mut Command) -> Measured {
     let started = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -231,5 +247,11 @@ pub fn run_measured(cmd: &mut Command) -> (Duration, String, f64) {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "{stderr}"
     );
-    (wall, stdout, usage.ru_maxrss as f64 / 1024.0)
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Measured {
+        wall,
+        stdout,
+        rss_mb: usage.ru_maxrss as f64 / 1024.0,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+    }
 }

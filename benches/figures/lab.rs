@@ -8,27 +8,45 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{self, median, ms, paired, run_measured, vzrun, Contender, Report};
+use crate::harness::{self, measured, median, ms, paired, run_measured, vzrun, Contender, Report};
 use crate::test::vzrun_bin;
 
 /// `vzrun check` of every runbook and stdlib module, paired with `vzrun --version` (the
-/// process's start alone).
+/// process's start alone); wall and CPU time.
 pub fn check_all(report: &mut Report) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     vzrun(d, &["check"]);
+    let cpu = std::cell::RefCell::new(Vec::new());
+    let run = |args: &[&str]| {
+        measured(
+            Command::new(vzrun_bin())
+                .args(args)
+                .current_dir(d)
+                .env("VZRUN_STATE_DIR", d.join("state")),
+        )
+    };
     let contenders: Vec<Contender> = vec![
-        ("check".into(), Box::new(|| vzrun(d, &["check"]))),
-        ("version".into(), Box::new(|| vzrun(d, &["--version"]))),
+        (
+            "check".into(),
+            Box::new(|| {
+                let m = run(&["check"]);
+                cpu.borrow_mut().push(ms(m.cpu));
+                m.wall
+            }),
+        ),
+        ("version".into(), Box::new(|| run(&["--version"]).wall)),
     ];
     let p = paired(harness::rounds(21), contenders);
+    let cpu = median(&cpu.borrow());
     let count = fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks"))
         .unwrap()
         .count();
     let check = p.median("check");
     report.row(&[
         format!("`vzrun check` of {count} runbooks + stdlib"),
-        format!("{check:.1} ms (median)"),
+        format!("{check:.1} ms (median wall)"),
+        format!("{cpu:.1} ms CPU (user + system)"),
         format!(
             "`vzrun --version` {:.1} ms (check is {:.2}x it)",
             p.median("version"),
@@ -65,15 +83,22 @@ fn evacuation_lab(dir: &Path, ves: usize) -> String {
     format!("--lab={}", path.display())
 }
 
-/// Runs one evacuation of the lab `lab` (a fresh state dir each time); wall, stdout, RSS.
-fn evacuate(d: &Path, lab: &str, state: &str, extra: &[&str]) -> (Duration, String, f64) {
+/// Runs one evacuation of the lab `lab` (a fresh state dir each time) with vzrun's options
+/// `global` and the runbook's `--parallel`; wall, stdout, RSS.
+fn evacuate(
+    d: &Path,
+    lab: &str,
+    state: &str,
+    global: &[&str],
+    parallel: &str,
+) -> (Duration, String, f64) {
     let state = d.join(state);
     let _ = fs::remove_dir_all(&state);
     run_measured(
         Command::new(vzrun_bin())
             .arg(lab)
-            .args(extra)
-            .args(["evacuate", "src", "--yes"])
+            .args(global)
+            .args(["evacuate", "src", "--yes", "--parallel", parallel])
             .current_dir(d)
             .env("VZRUN_STATE_DIR", state),
     )
@@ -96,8 +121,8 @@ pub fn evacuation_scaling(report: &mut Report) {
             let c: Contender = (
                 ves.to_string(),
                 Box::new(move || {
-                    let args = ["--lab-speed", "0", "-q", "--parallel", "8"];
-                    let (wall, _, peak) = evacuate(d, lab, &format!("state{ves}"), &args);
+                    let args = ["--lab-speed", "0", "-q"];
+                    let (wall, _, peak) = evacuate(d, lab, &format!("state{ves}"), &args, "8");
                     rss.borrow_mut()[i].push(peak);
                     wall
                 }),
@@ -145,8 +170,8 @@ pub fn evacuation(report: &mut Report) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let lab = evacuation_lab(d, 200);
-    let json = ["--lab-speed", "0", "--output", "json", "--parallel", "8"];
-    let (_, stdout, _) = evacuate(d, &lab, "count", &json);
+    let json = ["--lab-speed", "0", "--output", "json"];
+    let (_, stdout, _) = evacuate(d, &lab, "count", &json, "8");
     let commands = stdout
         .lines()
         .filter(|l| l.contains("\"event\":\"command_finished\""))
@@ -159,7 +184,7 @@ pub fn evacuation(report: &mut Report) {
     let mut contenders: Vec<Contender> = vec![(
         "speed 0".into(),
         Box::new(|| {
-            let (wall, _, peak) = evacuate(d, &lab, "s0", &["--lab-speed", "0", "-q"]);
+            let (wall, _, peak) = evacuate(d, &lab, "s0", &["--lab-speed", "0", "-q"], "8");
             rss.borrow_mut().push(peak);
             wall
         }),
@@ -169,8 +194,8 @@ pub fn evacuation(report: &mut Report) {
         contenders.push((
             parallel.into(),
             Box::new(move || {
-                let args = ["--lab-speed", speed_arg, "-q", "--parallel", parallel];
-                evacuate(d, lab, &format!("p{parallel}"), &args).0
+                let args = ["--lab-speed", speed_arg, "-q"];
+                evacuate(d, lab, &format!("p{parallel}"), &args, parallel).0
             }),
         ));
     }
