@@ -8,6 +8,7 @@ pub mod cmd;
 mod control_dir;
 mod local;
 pub mod lock;
+mod master;
 mod ssh;
 mod ssh_settings;
 mod sudo;

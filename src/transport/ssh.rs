@@ -1,21 +1,22 @@
 //! The Ssh transport: a remote host over one multiplexed OpenSSH connection.
 //!
-//! One master connection per host per run (openssh native-mux), made on first use and
-//! reused by every command. Arguments are escaped by the crate (`arg`, never `raw_arg` with
+//! One master connection per host (openssh native-mux), made on first use and reused by every
+//! command of the run; by default it is also kept, idle, for the next run (inventory
+//! `persist`, see `master`). Arguments are escaped by the crate (`arg`, never `raw_arg` with
 //! user data); file contents travel on stdin; file operations use fixed scripts that receive
 //! paths as arguments. Every remote command runs under `timeout`, so a local deadline also
-//! stops the remote command. The master is told to exit soon after the last use
-//! (ControlPersist), so a killed run leaves nothing behind.
+//! stops the remote command. A master exits by itself after its idle time (ControlPersist), so
+//! a killed run leaves nothing that acts on a host.
 
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{Session, Stdio};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::runtime::Runtime;
 
 use super::control_dir::{clean_stale_control_dirs, control_dir, private_control_dir};
+use super::master::{self, Identity, Master, MasterError};
 use super::sudo::{ProbeError, Sudo};
 use super::SshSettings;
 use super::{Transport, TransportError};
@@ -82,7 +83,8 @@ pub struct Ssh {
     settings: SshSettings,
     accept_new: bool,
     runtime: Arc<Runtime>,
-    session: Mutex<Option<Arc<Session>>>,
+    /// The master connection, made on first use (see `master`).
+    session: Mutex<Option<Master>>,
     /// Set while this run holds the host's run lock: how its changes prove it.
     guard: Arc<Mutex<Option<Guard>>>,
     /// `sudo: true`: every remote argv runs through sudo (see `sudo`).
@@ -153,63 +155,28 @@ impl Ssh {
         TransportError::Unreachable(format!("{} ({}): {what}", self.name, self.address))
     }
 
-    fn builder(&self) -> Result<SessionBuilder, TransportError> {
+    fn session(&self) -> Result<Arc<Session>, TransportError> {
+        let mut slot = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(master) = slot.as_ref() {
+            return Ok(master.session.clone());
+        }
         let dir = control_dir();
         private_control_dir(&dir)
             .map_err(|e| self.unreachable(format!("control directory {}: {e}", dir.display())))?;
         static CLEANED: std::sync::Once = std::sync::Once::new();
         CLEANED.call_once(|| clean_stale_control_dirs(&dir));
-        let s = &self.settings;
-        let mut b = SessionBuilder::default();
-        b.known_hosts_check(if self.accept_new {
-            KnownHosts::Add
-        } else {
-            KnownHosts::Strict
-        })
-        .server_alive_interval(Duration::from_secs(5))
-        .connect_timeout(Duration::from_secs(s.connect_timeout.unwrap_or(10)))
-        .control_directory(&dir)
-        .control_persist(ControlPersist::IdleFor(
-            NonZeroUsize::new(30).expect("non-zero"),
-        ));
-        if let Some(user) = &s.user {
-            b.user(user.clone());
-        }
-        if let Some(port) = s.port {
-            b.port(port);
-        }
-        if let Some(key) = &s.identity {
-            b.keyfile(key);
-        }
-        if let Some(kh) = &s.known_hosts {
-            b.user_known_hosts_file(kh);
-        }
-        if let Some(cfg) = &s.ssh_config {
-            b.config_file(cfg);
-        }
-        if let Some(jump) = &s.jump {
-            b.jump_hosts(jump.split(','));
-        }
-        Ok(b)
-    }
-
-    fn session(&self) -> Result<Arc<Session>, TransportError> {
-        let mut slot = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = slot.as_ref() {
-            return Ok(s.clone());
-        }
-        let builder = self.builder()?;
-        let session = self
-            .runtime
-            .block_on(builder.connect_mux(&self.address))
-            .map_err(|e| {
-                let why = error_chain(&e);
-                if why.contains("timed out") || why.contains("Timeout") {
-                    self.unreachable(why)
-                } else {
-                    TransportError::Connect(format!("{} ({}): {why}", self.name, self.address))
-                }
-            })?;
+        let identity = Identity {
+            address: &self.address,
+            settings: &self.settings,
+            accept_new: self.accept_new,
+        };
+        let master = master::connect(&identity, &dir, &self.runtime).map_err(|e| match e {
+            MasterError::TimedOut(why) => self.unreachable(why),
+            MasterError::Refused(why) | MasterError::Local(why) => {
+                TransportError::Connect(format!("{} ({}): {why}", self.name, self.address))
+            }
+        })?;
+        let session = master.session.clone();
         if let Some(sudo) = &self.sudo {
             // Before the first command: a sudo that would ask stops the run here.
             match sudo.check(&session, &self.runtime) {
@@ -229,8 +196,7 @@ impl Ssh {
                 Err(ProbeError::Lost(why)) => return Err(self.unreachable(why)),
             }
         }
-        let session = Arc::new(session);
-        *slot = Some(session.clone());
+        *slot = Some(master);
         Ok(session)
     }
 
@@ -253,11 +219,17 @@ impl Ssh {
         }
     }
 
+    /// Drops the master after a failure, so the next command connects afresh; a persisted
+    /// master is told to stop taking commands (it ends when those it runs end).
     fn forget_session(&self) {
-        self.session
+        let master = self
+            .session
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+        if let Some(socket) = master.and_then(|m| m.persisted) {
+            master::retire(&socket);
+        }
     }
 
     /// The remote argv: under `timeout`, under the run lock's guard for a change, with the

@@ -234,3 +234,27 @@ fn a_refusal_after_changes_elsewhere_is_not_exit_2() {
         .stderr_has("this run already changed other hosts");
     assert_eq!(s.root_file(), "after\n");
 }
+
+#[test]
+fn sudo_is_checked_again_by_a_run_that_reuses_the_connection() {
+    let Some(s) = Setup::start("{user} ALL=(ALL:ALL) NOPASSWD: ALL\n") else {
+        return;
+    };
+    let probe = "log(host(\"msk-01\").query([\"id\", \"-un\"]).stdout);\n";
+    s.run(true, probe).status(0).stdout_has("root");
+    // The master stays for the next run (inventory default `persist`); sudo's rules change.
+    fs::write(
+        &s.user.sudoers,
+        format!("{} ALL=(ALL:ALL) ALL\n", s.user.name),
+    )
+    .unwrap();
+    s.run(true, probe)
+        .status(2)
+        .stderr_has("msk-01")
+        .stderr_has("sudo wants a password");
+    assert_eq!(
+        s.cluster.connections("msk-01"),
+        1,
+        "the second run reused the master"
+    );
+}

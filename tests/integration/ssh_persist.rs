@@ -1,0 +1,219 @@
+//! Master connections kept between runs (inventory `persist`) and the key exchange an
+//! inventory picks (`kex`), against real sshd instances on loopback.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::sshd::SshCluster;
+use crate::test::{Outcome, Test};
+
+const PROBE: &str = "//! Probe.\nlog(`code ${host(\"msk-01\").query([\"true\"]).code}`);\n";
+
+/// One run of a probe of msk-01 with its own control directory.
+fn probe(inventory: &Path, control: &Path) -> Outcome {
+    Test::new()
+        .file("p.rhai", PROBE)
+        .env("VZRUN_CONTROL_DIR", control)
+        .arg("--inventory")
+        .arg(inventory)
+        .arg("./p.rhai")
+        .run()
+}
+
+/// The persisted masters' sockets in a control directory.
+fn sockets(control: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(control)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("m-") && !name.contains('.')
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The pid of the master answering on `socket` (`ssh -O check`), if one answers.
+fn master_pid(socket: &Path) -> Option<i32> {
+    let out = Command::new("ssh")
+        .args(["-F", "/dev/null", "-S"])
+        .arg(socket)
+        .args(["-O", "check", "x"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let pid = text.split("pid=").nth(1)?.split(')').next()?;
+    pid.parse().ok()
+}
+
+fn connection_dirs(control: &Path) -> usize {
+    fs::read_dir(control)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".ssh-connection")
+        })
+        .count()
+}
+
+fn age(path: &Path) {
+    let aged = Command::new("touch")
+        .args(["-h", "-d", "2 minutes ago"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(aged.success());
+}
+
+/// Waits (at most 10 s) until no process has `pid`.
+fn wait_gone(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "process {pid} is still there");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_next_run_reuses_the_master_and_persist_0_closes_it_at_the_end() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let inventory = cluster.path("inventory.yaml");
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    assert_eq!(cluster.connections("msk-01"), 1, "the second run reused it");
+    let kept = sockets(&control);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(master_pid(&kept[0]).is_some(), "the master is left running");
+
+    // persist: 0, today's behaviour: a connection per run, closed when the run ends.
+    let closing = cluster.write_inventory_with("closing.yaml", "known_hosts", ", persist: 0");
+    probe(&closing, &control).status(0).stdout_has("code 0");
+    probe(&closing, &control).status(0).stdout_has("code 0");
+    assert_eq!(cluster.connections("msk-01"), 3);
+    assert_eq!(sockets(&control), kept, "persist 0 keeps no master");
+    assert_eq!(connection_dirs(&control), 0, "its master was closed");
+}
+
+#[test]
+fn a_dead_master_is_replaced_and_the_cleaning_keeps_live_ones() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let inventory = cluster.path("inventory.yaml");
+    probe(&inventory, &control).status(0);
+    let socket = sockets(&control).remove(0);
+    let first = master_pid(&socket).expect("a live master");
+    // SAFETY: kill(2) on the master this test's run launched.
+    unsafe {
+        libc::kill(first, libc::SIGKILL);
+    }
+    wait_gone(first);
+    assert!(socket.exists(), "kill -9 leaves the socket");
+    // Another dead master's socket, old: the cleaning removes it.
+    let dead = control.join("m-0123456789abcdef0123");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+    age(&dead);
+
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    assert_eq!(cluster.connections("msk-01"), 2, "a new master replaced it");
+    let second = master_pid(&socket).expect("a live master at the same path");
+    assert_ne!(first, second);
+    assert!(!dead.exists(), "the dead master's socket was left");
+
+    // A live master's socket, however old, is kept (and used).
+    age(&socket);
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    assert_eq!(master_pid(&socket), Some(second));
+    assert_eq!(cluster.connections("msk-01"), 2);
+}
+
+#[test]
+fn two_runs_that_start_at_once_launch_one_master() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let runs: Vec<(Test, std::process::Child)> = (0..2)
+        .map(|_| {
+            let test = Test::new()
+                .file("p.rhai", PROBE)
+                .env("VZRUN_CONTROL_DIR", &control)
+                .arg("--inventory")
+                .arg(cluster.path("inventory.yaml"))
+                .arg("./p.rhai");
+            let child = test
+                .command()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (test, child)
+        })
+        .collect();
+    for (_test, child) in runs {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("code 0"));
+    }
+    assert_eq!(cluster.connections("msk-01"), 1);
+}
+
+#[test]
+fn a_run_killed_with_9_frees_its_host_lock_though_its_master_stays() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
+    let runbook = "//! Change and hold.\n//! opt hold = 0: seconds\nhost(\"msk-01\").run([\"true\"]);\nlog(\"changed\");\nsleep(ARGS.hold);\n";
+    let run = |extra: &[&str]| {
+        Test::new()
+            .file("c.rhai", runbook)
+            .env("VZRUN_CONTROL_DIR", &control)
+            .arg("--inventory")
+            .arg(&inventory)
+            .args(extra.iter().copied())
+            .arg("./c.rhai")
+    };
+    let first = run(&[]);
+    let (mut holder, line) =
+        crate::test::spawn_until_first_line(first.command().args(["--hold", "600"]));
+    assert_eq!(line.trim(), "changed");
+    run(&[])
+        .run()
+        .status(4)
+        .stderr_has("msk-01 is locked by run ");
+    holder.kill().unwrap(); // SIGKILL
+    holder.wait().unwrap();
+    let socket = sockets(&control).remove(0);
+    assert!(master_pid(&socket).is_some(), "the master outlives the run");
+    // The holder's remote `cat` saw EOF when the killed client's pipe closed: the lock is
+    // free although the master that carried it still runs.
+    run(&["--lock-wait", "30"])
+        .run()
+        .status(0)
+        .stdout_has("changed");
+    assert_eq!(
+        cluster.connections("msk-01"),
+        1,
+        "all three runs used one master"
+    );
+}
