@@ -217,3 +217,94 @@ fn a_run_killed_with_9_frees_its_host_lock_though_its_master_stays() {
         "all three runs used one master"
     );
 }
+
+#[test]
+fn kex_picks_the_key_exchange_and_keeps_the_ssh_config_and_host_key_checks() {
+    // An sshd that offers one key exchange only.
+    let Some(cluster) = SshCluster::start_configured(
+        1,
+        "cluster: livelinux\nhosts:\n  - {name: msk-01, address: 10.30.17.31}\n",
+        "KexAlgorithms curve25519-sha256\n",
+    ) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let matching =
+        cluster.write_inventory_with("kex.yaml", "known_hosts", ", kex: curve25519-sha256");
+    probe(&matching, &control).status(0).stdout_has("code 0");
+
+    let other = cluster.write_inventory_with(
+        "other.yaml",
+        "known_hosts",
+        ", kex: diffie-hellman-group14-sha256",
+    );
+    probe(&other, &control)
+        .status(1)
+        .stderr_has("cannot connect: msk-01 (")
+        .stderr_has("no matching key exchange method found");
+
+    // The ssh config file is still read: its own KexAlgorithms fails alone, and the
+    // inventory's `kex` wins over it.
+    fs::write(
+        cluster.path("ssh_config"),
+        "Host *\n  KexAlgorithms diffie-hellman-group14-sha256\n",
+    )
+    .unwrap();
+    let config_only =
+        cluster.write_inventory_with("config.yaml", "known_hosts", ", ssh_config: ssh_config");
+    probe(&config_only, &control)
+        .status(1)
+        .stderr_has("no matching key exchange method found");
+    let both = cluster.write_inventory_with(
+        "both.yaml",
+        "known_hosts",
+        ", ssh_config: ssh_config, kex: curve25519-sha256",
+    );
+    probe(&both, &control).status(0).stdout_has("code 0");
+
+    // Host keys are checked as always.
+    fs::write(cluster.path("empty_known_hosts"), "").unwrap();
+    let unknown = cluster.write_inventory_with(
+        "unknown.yaml",
+        "empty_known_hosts",
+        ", kex: curve25519-sha256",
+    );
+    probe(&unknown, &control)
+        .status(1)
+        .stderr_has("cannot connect: msk-01 (")
+        .stderr_has("Host key verification failed");
+}
+
+#[test]
+fn a_bad_persist_or_kex_is_refused_before_anything_runs() {
+    for (setting, problem) in [
+        (
+            "persist: 4000",
+            "host \"msk-01\": persist 4000 is out of range",
+        ),
+        ("persist: later", "persist later: must be whole seconds"),
+        (
+            "kex: \"curve25519-sha256;touch x\"",
+            "\"curve25519-sha256;touch x\" is not a key exchange algorithm name",
+        ),
+    ] {
+        let test = Test::new()
+            .file(
+                "inv.yaml",
+                &format!(
+                    "cluster: c\nhosts:\n  - {{name: msk-01, address: 10.255.255.1, {setting}}}\n"
+                ),
+            )
+            .file("r.rhai", "//! Touch.\nlocal().run([\"touch\", \"ran\"]);\n");
+        let inv = test.path("inv.yaml");
+        let out = test
+            .arg("--inventory")
+            .arg(inv)
+            .arg("./r.rhai")
+            .run()
+            .status(2)
+            .stderr_has(problem);
+        assert!(!out.exists("ran"), "{setting}: something ran");
+    }
+}
