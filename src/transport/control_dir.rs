@@ -51,6 +51,13 @@ pub fn clean_stale_control_dirs(dir: &std::path::Path) {
             clean_persisted(dir, &name);
             continue;
         }
+        // The log of a master that exited (or never started) and left no socket.
+        if let Some(socket) = name.strip_suffix(".log") {
+            if super::master::is_socket_name(socket) && !dir.join(socket).exists() {
+                clean_persisted(dir, socket);
+            }
+            continue;
+        }
         let is_ours = entry
             .file_name()
             .to_string_lossy()
@@ -79,7 +86,9 @@ pub fn clean_stale_control_dirs(dir: &std::path::Path) {
 /// not being launched now (its launch lock is free) and not answering.
 fn clean_persisted(dir: &std::path::Path, name: &str) {
     let socket = dir.join(name);
+    let log = dir.join(format!("{name}.log"));
     let old = std::fs::symlink_metadata(&socket)
+        .or_else(|_| std::fs::symlink_metadata(&log))
         .and_then(|m| m.modified())
         .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(60));
     if !old {
@@ -91,6 +100,6 @@ fn clean_persisted(dir: &std::path::Path, name: &str) {
     };
     if std::os::unix::net::UnixStream::connect(&socket).is_err() {
         let _ = std::fs::remove_file(&socket);
-        let _ = std::fs::remove_file(dir.join(format!("{name}.log")));
+        let _ = std::fs::remove_file(&log);
     }
 }

@@ -76,9 +76,9 @@ impl Identity<'_> {
             self.address,
             s.user,
             s.port,
-            s.identity,
-            s.known_hosts,
-            s.ssh_config,
+            s.identity.as_deref().map(absolute),
+            s.known_hosts.as_deref().map(absolute),
+            s.ssh_config.as_deref().map(absolute),
             s.jump,
             s.kex,
             self.accept_new,
@@ -145,11 +145,11 @@ impl Identity<'_> {
                 "-o".into(),
                 "IdentitiesOnly=yes".into(),
                 "-i".into(),
-                key.display().to_string(),
+                absolute(key).display().to_string(),
             ]);
         }
         if let Some(config) = &s.ssh_config {
-            args.extend(["-F".into(), config.display().to_string()]);
+            args.extend(["-F".into(), absolute(config).display().to_string()]);
         }
         if let Some(jump) = &s.jump {
             args.extend(["-J".into(), jump.clone()]);
@@ -157,7 +157,7 @@ impl Identity<'_> {
         if let Some(known_hosts) = &s.known_hosts {
             args.extend([
                 "-o".into(),
-                format!("UserKnownHostsFile={}", known_hosts.display()),
+                format!("UserKnownHostsFile={}", absolute(known_hosts).display()),
             ]);
         }
         // Checked by `SshSettings::check`: algorithm names only. A command-line option wins
@@ -167,6 +167,12 @@ impl Identity<'_> {
         }
         args
     }
+}
+
+/// A path made absolute against the current directory: the master runs in `/`, and the same
+/// relative path from elsewhere is another file.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Launches `ssh -M` with its socket at `socket` and its log at `log`; returns when the

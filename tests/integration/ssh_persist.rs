@@ -105,6 +105,23 @@ fn the_next_run_reuses_the_master_and_persist_0_closes_it_at_the_end() {
 }
 
 #[test]
+fn relative_key_and_known_hosts_paths_still_work_from_the_inventorys_directory() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let test = Test::new().file("p.rhai", PROBE);
+    let (runbook, control) = (test.path("p.rhai"), test.path("ctl"));
+    // `--inventory inventory.yaml` run in its directory: `id` and `known_hosts` relative.
+    test.env("VZRUN_CONTROL_DIR", control)
+        .arg("--inventory")
+        .arg("inventory.yaml")
+        .arg(runbook)
+        .command_in(cluster.dir.path())
+        .status(0)
+        .stdout_has("code 0");
+}
+
+#[test]
 fn a_dead_master_is_replaced_and_the_cleaning_keeps_live_ones() {
     let Some(cluster) = SshCluster::start(1) else {
         return;

@@ -212,10 +212,38 @@ impl SshCluster {
 }
 
 impl Drop for SshCluster {
+    /// Ends each sshd with the connections it accepted (their processes are its children),
+    /// so the masters that runs left for later (`persist`) see their connection close and
+    /// exit now rather than after their idle time.
     fn drop(&mut self) {
         for child in &mut self.sshds {
+            for pid in children_of(child.id()) {
+                // SAFETY: kill(2) on a connection process of the sshd this harness started.
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGTERM);
+                }
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
+
+/// The pids whose parent is `parent` (from /proc).
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
