@@ -9,6 +9,7 @@ mod control_dir;
 mod local;
 pub mod lock;
 mod master;
+mod remote_deadline;
 mod ssh;
 mod ssh_settings;
 mod sudo;
