@@ -1,66 +1,95 @@
 //! Deadlines of remote probes without a `timeout` process.
 //!
-//! A probe (a `Read` command) starts by saying which remote process it is: the login shell
-//! that sshd starts for the channel prints `vzrun-pid` and its own `/proc/PID/stat` line on
-//! stderr, then `exec`s the command, so the command keeps that pid and no process stays in
-//! between (through sudo, a `sh -c` after sudo does the same). The client enforces the
-//! deadline; when it passes, it sends TERM to the process group of that pid over a second
-//! channel (through sudo when sudo is on), then KILL after `GRACE` seconds, as `timeout -k`
-//! did, and reports the command as timed out. The pid's start time is checked first, so a
-//! pid the kernel gave to another process since is never signalled.
+//! A probe (a `Read` command) carries a mark: the login shell that sshd starts for the
+//! channel sets `VZRUN_PROBE=TOKEN` (a token unique to this command) in its environment and
+//! `exec`s the command, so no process stays in between and nothing extra is written (through
+//! sudo, which resets the environment, a `sh -c` after sudo does the same). The client
+//! enforces the deadline; when it passes, it finds the processes whose environment holds the
+//! mark (the probe and whatever it started, which inherit it) over a second channel (through
+//! sudo when sudo is on), sends them TERM, then KILL after `GRACE` seconds, as `timeout -k`
+//! did, and reports the command as timed out. Only processes with that exact token are
+//! signalled.
 //!
 //! If the client itself dies, its channel closes: the probe sees EOF on stdin, and its output
-//! has nowhere to go, so it dies of SIGPIPE at its next write (a probe that never writes
-//! runs to its own end). Changes keep their `timeout` (see `ssh`), which outlives the client.
+//! has nowhere to go, so it dies of SIGPIPE at its next write (a probe that never writes runs
+//! to its own end). Changes keep their `timeout` (see `ssh`), which outlives the client.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// What the login shell runs before the probe's argv (quoted by the crate) when there is no
-/// sudo: no user data in it. Needs a POSIX login shell (sh, bash, ksh, zsh), as the crate's
-/// quoting does.
-pub const READ_PREFIX: &str =
-    r#"read -r s 2>/dev/null </proc/$$/stat; printf 'vzrun-pid %s\n' "$s" >&2; exec"#;
-
-/// The same, as a script for `sh -c SCRIPT sh ARGV...` (after sudo).
-pub const READ_SCRIPT: &str =
-    r#"read -r s 2>/dev/null </proc/$$/stat; printf 'vzrun-pid %s\n' "$s" >&2; exec "$@""#;
-
-/// Stops a probe that ran past its deadline: $1 its pid, $2 its start time (from /proc), $3
-/// the grace in seconds. Signals the pid's process group (the channel's session, or the
-/// command's own group under sudo), only while that pid is still the same process.
-const KILL_SCRIPT: &str = r#"read -r s 2>/dev/null <"/proc/$1/stat" || exit 0
-s=${s##*) }; set -- "$1" "$2" "$3" $s
-[ "${23}" = "$2" ] || exit 0
-g=$6
-[ "$g" -gt 1 ] || g=$1
-kill -s TERM -- "-$g" 2>/dev/null || kill -s TERM "$1" 2>/dev/null
-i=0
-while kill -0 "-$g" 2>/dev/null && [ "$i" -lt "$(($3 * 10))" ]; do sleep 0.1; i=$((i + 1)); done
-kill -s KILL -- "-$g" 2>/dev/null
-exit 0"#;
+/// The environment variable that marks a probe's processes.
+const MARK: &str = "VZRUN_PROBE";
 
 /// Seconds between TERM and KILL (as `timeout -k 5`).
 pub const GRACE: u64 = 5;
 
-const MARKER: &[u8] = b"vzrun-pid ";
+/// Marks the processes of a probe, after sudo: $1 the token, then the argv.
+const MARK_SCRIPT: &str = r#"VZRUN_PROBE=$1; export VZRUN_PROBE; shift; exec "$@""#;
 
-/// A remote process: its pid and start time (clock ticks after boot, /proc/PID/stat field 22).
+/// Stops the processes marked with token $1 (their environment holds `VZRUN_PROBE=$1`): TERM,
+/// then KILL after $2 seconds if any is left. GNU grep reads the environments (`-z`: entries
+/// end with NUL, `-x`: the whole entry).
+const KILL_SCRIPT: &str = r#"marked() { grep -lxzF -e "VZRUN_PROBE=$1" /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/||; s|/environ$||'; }
+p=$(marked "$1"); [ -n "$p" ] || exit 0
+kill -s TERM $p 2>/dev/null
+i=0
+while [ "$i" -lt "$(($2 * 10))" ]; do
+  sleep 0.1; i=$((i + 1))
+  p=$(marked "$1"); [ -n "$p" ] || exit 0
+done
+kill -s KILL $p 2>/dev/null
+exit 0"#;
+
+/// The mark of one probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteProcess {
-    pid: u32,
-    start: u64,
+pub struct Probe {
+    token: String,
 }
 
-impl RemoteProcess {
-    /// The argv that stops it (to be put after the sudo prefix, when sudo is on).
+impl Probe {
+    /// A mark no other command has: a digest of this process, a counter and the time.
+    pub fn new() -> Probe {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let seed = format!(
+            "{} {} {nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Probe {
+            token: crate::digest::sha256_hex(seed.as_bytes())[..24].to_string(),
+        }
+    }
+
+    /// What the login shell runs before the quoted argv when there is no sudo: fixed text
+    /// and the token (hex digits), no user data. Needs a POSIX login shell (sh, bash, ksh,
+    /// zsh), as the crate's quoting does.
+    pub fn shell_prefix(&self) -> String {
+        format!("{MARK}={}; export {MARK}; exec", self.token)
+    }
+
+    /// The same as an argv prefix, for after sudo.
+    pub fn argv_prefix(&self) -> Vec<String> {
+        vec![
+            "sh".into(),
+            "-c".into(),
+            MARK_SCRIPT.into(),
+            "sh".into(),
+            self.token.clone(),
+        ]
+    }
+
+    /// The argv that stops the probe (to be put after the sudo prefix when sudo is on).
     pub fn kill_argv(&self) -> Vec<String> {
         vec![
             "sh".into(),
             "-c".into(),
             KILL_SCRIPT.into(),
             "sh".into(),
-            self.pid.to_string(),
-            self.start.to_string(),
+            self.token.clone(),
             GRACE.to_string(),
         ]
     }
@@ -71,80 +100,9 @@ impl RemoteProcess {
     }
 }
 
-/// The process a probe's stderr names (its first `vzrun-pid` line), if it came.
-pub fn announced(stderr: &[u8]) -> Option<RemoteProcess> {
-    let (start, end) = marker_line(stderr)?;
-    let line = std::str::from_utf8(&stderr[start + MARKER.len()..end]).ok()?;
-    let pid = line.split(' ').next()?.parse().ok()?;
-    let (_, rest) = line.rsplit_once(") ")?;
-    let start = rest.split(' ').nth(19)?.parse().ok()?;
-    Some(RemoteProcess { pid, start })
-}
-
-/// The probe's stderr without the `vzrun-pid` line (what the command itself wrote, and what
-/// came before it, e.g. a login shell's noise).
-pub fn without_announcement(mut stderr: Vec<u8>) -> Vec<u8> {
-    if let Some((start, end)) = marker_line(&stderr) {
-        let end = (end + 1).min(stderr.len());
-        stderr.drain(start..end);
-    }
-    stderr
-}
-
-/// Where the first line starting with the marker is: (its start, the index of its newline).
-/// Only a complete line counts.
-fn marker_line(stderr: &[u8]) -> Option<(usize, usize)> {
-    let mut start = 0;
-    while start < stderr.len() {
-        let end = start + stderr[start..].iter().position(|b| *b == b'\n')?;
-        if stderr[start..end].starts_with(MARKER) {
-            return Some((start, end));
-        }
-        start = end + 1;
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const STAT: &str = "vzrun-pid 2678 (ba sh) R 2673 2673 8512 0 -1 4194304 167 0 0 0 0 0 0 0 20 0 1 0 149407 4464640 762\n";
-
-    #[test]
-    fn the_announcement_names_the_process_and_is_taken_out() {
-        let stderr = format!("motd noise\n{STAT}prlctl: warning\n");
-        assert_eq!(
-            announced(stderr.as_bytes()),
-            Some(RemoteProcess {
-                pid: 2678,
-                start: 149407
-            })
-        );
-        assert_eq!(
-            without_announcement(stderr.into_bytes()),
-            b"motd noise\nprlctl: warning\n"
-        );
-        // Not (yet) a whole line, or none at all: nothing is named, nothing removed.
-        assert_eq!(announced(&STAT.as_bytes()[..20]), None);
-        assert_eq!(announced(b"vzrun-pid \n"), None);
-        assert_eq!(without_announcement(b"sudo: no\n".to_vec()), b"sudo: no\n");
-    }
-
-    /// The start time of a local process, as the announcement gives it.
-    fn local(pid: u32) -> RemoteProcess {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        announced(format!("vzrun-pid {stat}").as_bytes()).unwrap()
-    }
-
-    fn run_kill(target: &RemoteProcess) {
-        let argv = target.kill_argv();
-        let status = std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
 
     /// Live (not zombie) processes whose command line contains `needle`.
     fn live(needle: &str) -> usize {
@@ -159,46 +117,68 @@ mod tests {
             .count()
     }
 
-    #[test]
-    fn the_kill_script_stops_the_group_but_never_another_process() {
-        use std::os::unix::process::CommandExt;
-        let marker = format!("300.{}{}", std::process::id(), line!());
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", &format!("sleep {marker} & exec sleep 301")])
-            .process_group(0)
+    fn run(argv: &[String]) -> std::process::Child {
+        std::process::Command::new(&argv[0])
+            .args(&argv[1..])
             .spawn()
-            .unwrap();
-        // A pid whose start time is not the announced one: left alone.
-        let mut stale = local(child.id());
-        stale.start += 1;
-        run_kill(&stale);
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "another process was killed"
-        );
-        // The announced process: it and its group (the background sleep) are stopped.
-        let target = local(child.id());
-        let waiter = std::thread::spawn(move || child.wait().unwrap());
-        run_kill(&target);
-        let status = waiter.join().unwrap();
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
-            Some(15)
-        );
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while live(&marker) > 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the group outlived the kill"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            .unwrap()
     }
 
     #[test]
-    fn the_kill_argv_carries_pid_start_and_grace() {
-        let argv = RemoteProcess { pid: 7, start: 99 }.kill_argv();
-        assert_eq!(argv[..2], ["sh", "-c"]);
-        assert_eq!(argv[3..], ["sh", "7", "99", "5"]);
+    fn tokens_differ_and_are_hex() {
+        let (a, b) = (Probe::new(), Probe::new());
+        assert_ne!(a, b);
+        assert!(a.token.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(
+            a.shell_prefix(),
+            format!("VZRUN_PROBE={}; export VZRUN_PROBE; exec", a.token)
+        );
+    }
+
+    #[test]
+    fn the_kill_stops_the_marked_processes_and_no_other() {
+        let marker = format!("300.{}{}", std::process::id(), line!());
+        let (probe, other) = (Probe::new(), Probe::new());
+        let start = |p: &Probe| {
+            let mut argv = p.argv_prefix();
+            argv.extend([
+                "sh".into(),
+                "-c".into(),
+                format!("sleep {marker} & exec sleep {marker}"),
+            ]);
+            run(&argv)
+        };
+        let (mut marked, mut spared) = (start(&probe), start(&other));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while live(&marker) < 4 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sleeps did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let waiter = std::thread::spawn(move || marked.wait().unwrap());
+        let status = run(&probe.kill_argv()).wait().unwrap();
+        assert!(status.success());
+        let killed = waiter.join().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&killed),
+            Some(15)
+        );
+        // Its background sleep went too; the other probe's two sleeps are left.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while live(&marker) > 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a marked sleep is left"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            spared.try_wait().unwrap().is_none(),
+            "another probe was killed"
+        );
+        let _ = run(&other.kill_argv()).wait();
+        let _ = spared.wait();
     }
 }

@@ -8,9 +8,10 @@
 //!
 //! Every remote command has a deadline. A change runs under `timeout` (and the run lock's
 //! guard, see `run_lock`), so its deadline holds on the host even if the client dies. A probe
-//! runs without a process in between: it announces its pid and the client stops it over
-//! another channel when the deadline passes (see `remote_deadline`); if the client dies, the
-//! probe dies of SIGPIPE at its next write. A master exits by itself after its idle time
+//! runs without a process in between: it is marked (an environment variable its login shell
+//! sets before it `exec`s the probe) and the client stops the marked processes over another
+//! channel when the deadline passes (see `remote_deadline`); if the client dies, the probe
+//! dies of SIGPIPE at its next write. A master exits by itself after its idle time
 //! (ControlPersist) and only relays for clients of this user, so a killed run leaves nothing
 //! that acts on a host.
 
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openssh::{Session, Stdio};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::runtime::Runtime;
 
 use super::control_dir::{clean_stale_control_dirs, control_dir, private_control_dir};
@@ -198,14 +199,15 @@ impl Ssh {
     }
 
     /// The remote command: for a change, the argv under `timeout` and the run lock's guard;
-    /// for a probe, the argv after the announcement of its pid (see `remote_deadline`): a
-    /// raw prefix for the login shell (fixed text, no user data), or after sudo a `sh -c`.
+    /// for a probe, the argv after its mark (see `remote_deadline`): a raw prefix for the
+    /// login shell (fixed text and a hex token, no user data), or after sudo a `sh -c`.
     /// Either way with the PATH prefix when configured.
     fn remote_argv(&self, argv: &[String], timeout: Duration, change: bool) -> Remote {
         let secs = deadline_secs(timeout);
         // sudo outermost: `timeout` (or the probe) then runs as root and can be stopped.
         let mut full = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
         let mut raw_prefix = None;
+        let probe = (!change).then(remote_deadline::Probe::new);
         if change {
             full.extend([
                 "timeout".to_string(),
@@ -221,15 +223,12 @@ impl Ssh {
             {
                 full.extend(guard.prefix());
             }
-        } else if self.sudo.is_some() {
-            full.extend([
-                "sh".into(),
-                "-c".into(),
-                remote_deadline::READ_SCRIPT.into(),
-                "sh".into(),
-            ]);
-        } else {
-            raw_prefix = Some(remote_deadline::READ_PREFIX);
+        } else if let Some(probe) = &probe {
+            if self.sudo.is_some() {
+                full.extend(probe.argv_prefix());
+            } else {
+                raw_prefix = Some(probe.shell_prefix());
+            }
         }
         if let Some(prefix) = &self.settings.path_prefix {
             full.extend([
@@ -244,7 +243,7 @@ impl Ssh {
         Remote {
             raw_prefix,
             argv: full,
-            change,
+            probe,
         }
     }
 
@@ -308,9 +307,9 @@ impl Ssh {
                     )));
                 }
                 // A probe past its deadline: stopped over another channel.
-                Err(Spawn::Expired(process)) => {
-                    if let Some(process) = process {
-                        self.stop_remote(&session, &process);
+                Err(Spawn::Expired) => {
+                    if let Some(probe) = &remote.probe {
+                        self.stop_remote(&session, probe);
                     }
                     return Err(timed_out());
                 }
@@ -325,9 +324,9 @@ impl Ssh {
 
     /// Stops a probe that ran past its deadline (TERM, then KILL after the grace), through
     /// sudo when sudo is on. A connection that does not carry it is forgotten.
-    fn stop_remote(&self, session: &Session, process: &remote_deadline::RemoteProcess) {
+    fn stop_remote(&self, session: &Session, probe: &remote_deadline::Probe) {
         let mut argv = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
-        argv.extend(process.kill_argv());
+        argv.extend(probe.kill_argv());
         let stopped = self.runtime.block_on(async {
             let mut command = session.command(argv[0].as_str());
             command
@@ -335,11 +334,7 @@ impl Ssh {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            tokio::time::timeout(
-                remote_deadline::RemoteProcess::kill_deadline(),
-                command.status(),
-            )
-            .await
+            tokio::time::timeout(remote_deadline::Probe::kill_deadline(), command.status()).await
         });
         if !matches!(stopped, Ok(Ok(_))) {
             self.forget_session();
@@ -350,8 +345,8 @@ impl Ssh {
 enum Spawn {
     NotStarted(openssh::Error),
     Failed(openssh::Error),
-    /// A probe ran past its deadline; the remote process, when it said which it is.
-    Expired(Option<remote_deadline::RemoteProcess>),
+    /// A probe ran past its deadline.
+    Expired,
     /// A change's connection gave no answer long after its remote `timeout`.
     Hung,
 }
@@ -363,21 +358,22 @@ fn deadline_secs(timeout: Duration) -> u64 {
 
 /// A command as it is sent to the host (see `Ssh::remote_argv`).
 struct Remote {
-    /// Fixed text the login shell runs before the quoted argv.
-    raw_prefix: Option<&'static str>,
+    /// Text the login shell runs before the quoted argv (a probe's mark, without sudo).
+    raw_prefix: Option<String>,
     argv: Vec<String>,
-    change: bool,
+    /// `Some`: a probe, and how it is marked; `None`: a change.
+    probe: Option<remote_deadline::Probe>,
 }
 
 impl Remote {
-    /// Runs it once: (exit code, stdout, stderr without the probe's announcement).
+    /// Runs it once: (exit code, stdout, stderr).
     async fn run(
         &self,
         session: &Session,
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<(i32, Vec<u8>, Vec<u8>), Spawn> {
-        let mut command = match self.raw_prefix {
+        let mut command = match &self.raw_prefix {
             Some(prefix) => {
                 let mut c = session.raw_command(prefix);
                 c.args(&self.argv);
@@ -402,60 +398,19 @@ impl Remote {
             let _ = pipe.write_all(bytes).await;
             let _ = pipe.shutdown().await;
         }
-        if self.change {
-            // A little longer than the remote `timeout -k`, for a hung connection.
-            let grace = Duration::from_secs(remote_deadline::GRACE + 5);
-            return match tokio::time::timeout(timeout + grace, child.wait_with_output()).await {
-                Ok(Ok(out)) => Ok((out.status.code().unwrap_or(255), out.stdout, out.stderr)),
-                Ok(Err(e)) => Err(Spawn::Failed(e)),
-                Err(_) => Err(Spawn::Hung),
-            };
-        }
-        // A probe: the client keeps the deadline. stderr is read as it comes, so the pid the
-        // probe announced is known when the deadline passes.
-        let stderr = std::sync::Mutex::new(Vec::new());
-        let stdout_pipe = child.stdout().take();
-        let stderr_pipe = child.stderr().take();
-        let work = async {
-            let out = async {
-                let mut bytes = Vec::new();
-                if let Some(mut pipe) = stdout_pipe {
-                    pipe.read_to_end(&mut bytes)
-                        .await
-                        .map_err(openssh::Error::ChildIo)?;
-                }
-                Ok::<_, openssh::Error>(bytes)
-            };
-            let err = async {
-                if let Some(mut pipe) = stderr_pipe {
-                    let mut chunk = [0u8; 4096];
-                    loop {
-                        let n = pipe
-                            .read(&mut chunk)
-                            .await
-                            .map_err(openssh::Error::ChildIo)?;
-                        if n == 0 {
-                            break;
-                        }
-                        stderr
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .extend_from_slice(&chunk[..n]);
-                    }
-                }
-                Ok::<_, openssh::Error>(())
-            };
-            let (out, ()) = tokio::try_join!(out, err)?;
-            let status = child.wait().await?;
-            Ok::<_, openssh::Error>((status.code().unwrap_or(255), out))
+        // A change: a little longer than its remote `timeout -k`, for a hung connection. A
+        // probe: the client keeps the deadline (the caller then stops the probe).
+        let (limit, expired) = match self.probe {
+            None => (
+                timeout + Duration::from_secs(remote_deadline::GRACE + 5),
+                Spawn::Hung,
+            ),
+            Some(_) => (Duration::from_secs(deadline_secs(timeout)), Spawn::Expired),
         };
-        let deadline = Duration::from_secs(deadline_secs(timeout));
-        let finished = tokio::time::timeout(deadline, work).await;
-        let stderr = stderr.into_inner().unwrap_or_else(|p| p.into_inner());
-        match finished {
-            Ok(Ok((code, out))) => Ok((code, out, remote_deadline::without_announcement(stderr))),
+        match tokio::time::timeout(limit, child.wait_with_output()).await {
+            Ok(Ok(out)) => Ok((out.status.code().unwrap_or(255), out.stdout, out.stderr)),
             Ok(Err(e)) => Err(Spawn::Failed(e)),
-            Err(_) => Err(Spawn::Expired(remote_deadline::announced(&stderr))),
+            Err(_) => Err(expired),
         }
     }
 }
