@@ -12,6 +12,10 @@
 //! `sudo: true` (optionally `sudo_user: NAME`) runs everything on a host through `sudo -n`,
 //! for teams that log in as themselves (see `transport::sudo`).
 //!
+//! `persist: SECONDS` (default 60, 0 to 3600) keeps a host's master connection open, idle, for
+//! the next run; `kex: NAMES` picks the key exchange (ssh's `KexAlgorithms`). See
+//! `transport::master` and the book's Inventory page.
+//!
 //! `storage_address` and `aliases` tell vzrun which node a `vstorage stat` HOST is when
 //! that is not the name or address above (vzrun also asks each node its own addresses).
 //!
