@@ -231,6 +231,9 @@ pub fn connect(
     control_dir: &Path,
     runtime: &Runtime,
 ) -> Result<Master, MasterError> {
+    // An inventory checked them already; settings an embedder made are checked here, so
+    // nothing but algorithm names ever reaches ssh's `-o`.
+    identity.settings.check().map_err(MasterError::Local)?;
     let persist = identity.settings.persist_secs();
     if persist == 0 {
         let dir = tempfile::Builder::new()
@@ -378,6 +381,37 @@ mod tests {
         }
         assert!(!is_socket_name("m-xyz"));
         assert!(!is_socket_name(&format!("{name}.lock")));
+    }
+
+    #[test]
+    fn settings_made_without_the_inventory_are_checked_before_ssh_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let settings = SshSettings {
+            kex: Some("curve25519-sha256 ProxyCommand=touch".into()),
+            ..SshSettings::default()
+        };
+        let identity = Identity {
+            address: "192.0.2.1",
+            settings: &settings,
+            accept_new: false,
+        };
+        match connect(&identity, dir.path(), &runtime) {
+            Err(MasterError::Local(why)) => assert!(why.contains("kex"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let huge = SshSettings {
+            persist: Some(u64::MAX),
+            ..SshSettings::default()
+        };
+        assert_eq!(
+            huge.persist_secs(),
+            crate::transport::ssh_settings::MAX_PERSIST
+        );
     }
 
     #[test]

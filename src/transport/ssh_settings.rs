@@ -85,9 +85,10 @@ impl SshSettings {
         }
     }
 
-    /// Seconds an idle master is kept after a run (`persist`, else the default).
+    /// Seconds an idle master is kept after a run (`persist`, else the default; never more
+    /// than `MAX_PERSIST`, also for settings an embedder made without `check`).
     pub fn persist_secs(&self) -> u64 {
-        self.persist.unwrap_or(DEFAULT_PERSIST)
+        self.persist.unwrap_or(DEFAULT_PERSIST).min(MAX_PERSIST)
     }
 
     /// Checks the settings that are passed on to ssh: `persist` in range and `kex` made of
