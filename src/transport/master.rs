@@ -13,7 +13,9 @@
 //!   user, port, key, known_hosts, ssh config, jump hosts, kex, host-key policy, persist, and
 //!   the size and age of those files). A run resumes a live master there, or, when there is
 //!   none or it is dead, removes what is left and launches one; an flock on `m-HASH.lock`
-//!   around that makes two runs that start at once launch one master. At the end of the run
+//!   around that makes two runs that start at once launch one master (without it, the
+//!   second `ssh -M` would find the socket taken and, as ssh does, go on as a plain
+//!   connection that nothing uses or ends). At the end of the run
 //!   the master is left (the `Session` was resumed, so dropping it does not close the master):
 //!   it relays only for clients that connect to its socket, which only this user can reach,
 //!   and exits after N idle seconds (`ControlPersist`). A run killed with -9 leaves only that.
