@@ -168,11 +168,12 @@ fn a_probe_whose_client_was_killed_dies_at_its_next_write() {
         "//! Probe for ever.\nlog(\"started\");\nhost(\"msk-01\").query([\"sh\", \"-c\", \"while :; do echo tick; sleep 0.2; done\", \"{marker}\"]);\n"
     );
     let test = Test::new().file("p.rhai", &runbook);
-    let (mut client, line) = crate::test::spawn_until_first_line(
+    let (mut client, line) = crate::test::spawn_until_stderr_line(
         test.command()
             .arg("--inventory")
             .arg(cluster.path("inventory.yaml"))
             .arg("./p.rhai"),
+        "started",
     );
     assert_eq!(line.trim(), "started");
     let wait_for = |running: bool| {

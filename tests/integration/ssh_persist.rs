@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::sshd::SshCluster;
 use crate::test::{Outcome, Test};
 
-const PROBE: &str = "//! Probe.\nlog(`code ${host(\"msk-01\").query([\"true\"]).code}`);\n";
+const PROBE: &str = "//! Probe.\nprint(`code ${host(\"msk-01\").query([\"true\"]).code}`);\n";
 
 /// One run of a probe of msk-01 with its own control directory.
 fn probe(inventory: &Path, control: &Path) -> Outcome {
@@ -211,7 +211,7 @@ fn a_run_killed_with_9_frees_its_host_lock_though_its_master_stays() {
     };
     let first = run();
     let (mut holder, line) =
-        crate::test::spawn_until_first_line(first.command().args(["--hold", "600"]));
+        crate::test::spawn_until_stderr_line(first.command().args(["--hold", "600"]), "changed");
     assert_eq!(line.trim(), "changed");
     run().run().status(4).stderr_has("msk-01 is locked by run ");
     let lock_file = cluster.path("locks/msk-01/vzrun-run.lock");
@@ -232,7 +232,7 @@ fn a_run_killed_with_9_frees_its_host_lock_though_its_master_stays() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // ...and the next run takes the lock without waiting for it.
-    run().run().status(0).stdout_has("changed");
+    run().run().status(0).stderr_has("changed");
     assert_eq!(
         cluster.connections("msk-01"),
         1,

@@ -240,7 +240,7 @@ fn sudo_is_checked_again_by_a_run_that_reuses_the_connection() {
     let Some(s) = Setup::start("{user} ALL=(ALL:ALL) NOPASSWD: ALL\n") else {
         return;
     };
-    let probe = "log(host(\"msk-01\").query([\"id\", \"-un\"]).stdout);\n";
+    let probe = "print(host(\"msk-01\").query([\"id\", \"-un\"]).stdout);\n";
     s.run(true, probe).status(0).stdout_has("root");
     // The master stays for the next run (inventory default `persist`); sudo's rules change.
     fs::write(
