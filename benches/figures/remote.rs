@@ -63,7 +63,8 @@ fn control_dir(name: &str) -> tempfile::TempDir {
 fn inventory(cluster: &SshCluster, file: &str, extra: &str) -> PathBuf {
     cluster.write_inventory_with(
         file,
-        &format!("known_hosts: known_hosts, ssh_config: ssh_config, connect_timeout: 10{extra}"),
+        "known_hosts",
+        &format!(", ssh_config: ssh_config{extra}"),
     )
 }
 

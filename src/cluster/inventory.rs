@@ -12,6 +12,10 @@
 //! `sudo: true` (optionally `sudo_user: NAME`) runs everything on a host through `sudo -n`,
 //! for teams that log in as themselves (see `transport::sudo`).
 //!
+//! `persist: SECONDS` (default 60, 0 to 3600) keeps a host's master connection open, idle, for
+//! the next run; `kex: NAMES` picks the key exchange (ssh's `KexAlgorithms`). See
+//! `transport::master` and the book's Inventory page.
+//!
 //! `storage_address` and `aliases` tell vzrun which node a `vstorage stat` HOST is when
 //! that is not the name or address above (vzrun also asks each node its own addresses).
 //!
@@ -162,8 +166,14 @@ impl Inventory {
                 }
             }
         }
+        if let Err(why) = inv.defaults.check() {
+            return Err(error(None, format!("defaults: {why}")));
+        }
         for h in &inv.hosts {
             let settings = h.ssh.or(&inv.defaults);
+            if let Err(why) = settings.check() {
+                return Err(error(None, format!("host {:?}: {why}", h.name)));
+            }
             if let Some(user) = &settings.sudo_user {
                 if !user_name_ok(user) {
                     return Err(error(
@@ -289,6 +299,69 @@ mod tests {
             .unwrap_err();
             assert!(e.message.contains(problem), "{e}");
         }
+    }
+
+    #[test]
+    fn persist_and_kex_are_checked_naming_the_host() {
+        let inv = Inventory::parse(
+            "cluster: c\ndefaults: {persist: 300, kex: curve25519-sha256}\nhosts:\n  - {name: a, address: 10.0.0.1}\n  - {name: b, address: 10.0.0.2, persist: 0, kex: \"sntrup761x25519-sha512@openssh.com,curve25519-sha256\"}\n",
+            "i",
+            Path::new("."),
+        )
+        .unwrap();
+        let a = inv.hosts[0].ssh.or(&inv.defaults);
+        let b = inv.hosts[1].ssh.or(&inv.defaults);
+        assert_eq!(
+            (a.persist_secs(), a.kex.as_deref()),
+            (300, Some("curve25519-sha256"))
+        );
+        assert_eq!(b.persist_secs(), 0);
+        assert_eq!(SshSettings::default().persist_secs(), 60);
+        for (yaml, problem) in [
+            (
+                "{name: a, address: b, persist: 3601}",
+                "host \"a\": persist 3601 is out of range",
+            ),
+            (
+                "{name: a, address: b, persist: -1}",
+                "persist -1: must be whole seconds",
+            ),
+            (
+                "{name: a, address: b, persist: 1.5}",
+                "persist 1.5: must be whole seconds",
+            ),
+            (
+                "{name: a, address: b, persist: soon}",
+                "persist soon: must be whole seconds",
+            ),
+            (
+                "{name: a, address: b, kex: \"curve25519-sha256 -oProxyCommand=x\"}",
+                "host \"a\": kex",
+            ),
+            (
+                "{name: a, address: b, kex: \"+diffie-hellman-group1-sha1\"}",
+                "\"+diffie-hellman-group1-sha1\" is not a key exchange algorithm name",
+            ),
+            (
+                "{name: a, address: b, kex: \"curve25519-sha256,\"}",
+                "\"\" is not a key exchange",
+            ),
+        ] {
+            let e = Inventory::parse(
+                &format!("cluster: c\nhosts:\n  - {yaml}\n"),
+                "i",
+                Path::new("."),
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains(problem), "{yaml}: {e}");
+        }
+        let e = Inventory::parse(
+            "cluster: c\ndefaults: {persist: 9000}\nhosts:\n  - {name: a, address: b}\n",
+            "i",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("defaults: persist 9000"), "{e}");
     }
 
     #[test]

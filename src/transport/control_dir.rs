@@ -37,13 +37,27 @@ pub fn private_control_dir(dir: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// Removes the per-connection directories (`.ssh-connection*`) that a killed vzrun left:
-/// older than a minute and with no socket that still answers. A live run's are kept.
+/// older than a minute and with no socket that still answers. A live run's are kept. Also
+/// removes the sockets (and logs) of persisted masters that are gone (see
+/// `transport::master`); a live persisted master, which answers, is kept.
 pub fn clean_stale_control_dirs(dir: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if super::master::is_socket_name(&name) {
+            clean_persisted(dir, &name);
+            continue;
+        }
+        // The log of a master that exited (or never started) and left no socket.
+        if let Some(socket) = name.strip_suffix(".log") {
+            if super::master::is_socket_name(socket) && !dir.join(socket).exists() {
+                clean_persisted(dir, socket);
+            }
+            continue;
+        }
         let is_ours = entry
             .file_name()
             .to_string_lossy()
@@ -65,5 +79,27 @@ pub fn clean_stale_control_dirs(dir: &std::path::Path) {
         if !alive {
             let _ = std::fs::remove_dir_all(&path);
         }
+    }
+}
+
+/// Removes a persisted master's socket and log when the master is gone: older than a minute,
+/// not being launched now (its launch lock is free) and not answering.
+fn clean_persisted(dir: &std::path::Path, name: &str) {
+    let socket = dir.join(name);
+    let log = dir.join(format!("{name}.log"));
+    let old = std::fs::symlink_metadata(&socket)
+        .or_else(|_| std::fs::symlink_metadata(&log))
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(60));
+    if !old {
+        return;
+    }
+    let Some(_launching) = super::master::LaunchLock::try_take(&dir.join(format!("{name}.lock")))
+    else {
+        return;
+    };
+    if std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        let _ = std::fs::remove_file(&socket);
+        let _ = std::fs::remove_file(&log);
     }
 }

@@ -8,6 +8,8 @@ pub mod cmd;
 mod control_dir;
 mod local;
 pub mod lock;
+mod master;
+mod remote_deadline;
 mod ssh;
 mod ssh_settings;
 mod sudo;

@@ -1,26 +1,38 @@
 //! The Ssh transport: a remote host over one multiplexed OpenSSH connection.
 //!
-//! One master connection per host per run (openssh native-mux), made on first use and
-//! reused by every command. Arguments are escaped by the crate (`arg`, never `raw_arg` with
+//! One master connection per host (openssh native-mux), made on first use and reused by every
+//! command of the run; by default it is also kept, idle, for the next run (inventory
+//! `persist`, see `master`). Arguments are escaped by the crate (`arg`, never `raw_arg` with
 //! user data); file contents travel on stdin; file operations use fixed scripts that receive
-//! paths as arguments. Every remote command runs under `timeout`, so a local deadline also
-//! stops the remote command. The master is told to exit soon after the last use
-//! (ControlPersist), so a killed run leaves nothing behind.
+//! paths as arguments.
+//!
+//! Every remote command has a deadline. A change runs under `timeout` (and the run lock's
+//! guard, see `run_lock`), so its deadline holds on the host even if the client dies. A probe
+//! runs without a process in between: it is marked (an environment variable its login shell
+//! sets before it `exec`s the probe) and the client stops the marked processes over another
+//! channel when the deadline passes (see `remote_deadline`); if the client dies, the probe
+//! dies of SIGPIPE at its next write. A master exits by itself after its idle time
+//! (ControlPersist) and only relays for clients of this user, so a killed run leaves nothing
+//! that acts on a host.
 
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use openssh::{Session, Stdio};
+use tokio::io::AsyncWriteExt;
 use tokio::runtime::Runtime;
 
 use super::control_dir::{clean_stale_control_dirs, control_dir, private_control_dir};
+use super::master::{self, Identity, Master, MasterError};
+use super::remote_deadline;
 use super::sudo::{ProbeError, Sudo};
 use super::SshSettings;
 use super::{Transport, TransportError};
 use crate::transport::cmd::{Cmd, Output};
 use crate::transport::lock::{HeldLock, LockError};
+
+mod run_lock;
+use run_lock::{Guard, LOCK_CONFLICT};
 
 /// Reads a file: exit 3 when it does not exist.
 const READ_SCRIPT: &str = r#"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#;
@@ -52,27 +64,8 @@ trap - EXIT"#;
 /// Follows a symlink (`-L`): the mode that matters is the target's, never a link's 0777.
 const MODE_SCRIPT: &str = r#"if [ -e "$1" ]; then exec stat -L -c %a -- "$1"; else exit 3; fi"#;
 
-/// Holds the run lock (`flock` on the lock file, taken by the caller) while its stdin, the SSH
-/// channel, is open. First it waits for the guard file ($3) to be free of changes that a
-/// previous holder started and that still run (they hold it shared, see GUARD_SCRIPT), up to
-/// $4 seconds. The holder file ($2) is replaced by rename, never written through a symlink.
-const LOCK_SCRIPT: &str = r#"flock -w "$4" -E 75 -- "$3" true || exit $?
-t=$(mktemp "$(dirname -- "$2")/.vzrun-holder.XXXXXX") || exit 1
-if printf '%s\n' "$1" > "$t" && mv -f -- "$t" "$2"; then :; else rm -f -- "$t"; exit 1; fi
-echo locked; exec cat"#;
-
-/// Runs a change only while this run holds the host's lock: under a shared `flock` on the
-/// guard file (inherited by the command, so it is held as long as the command runs, even when
-/// the client was killed), and only if the holder file still names this run ($2). A new run's
-/// lock holder waits for the guard, so it never takes the lock while an old change runs.
-const GUARD_SCRIPT: &str = r#"if [ "$(cat -- "$1" 2>/dev/null)" != "$2" ]; then echo "vzrun: lock lost: this run no longer holds the host's run lock" >&2; exit 75; fi
-shift 2; exec "$@""#;
-
 /// Runs a command with directories put first on PATH.
 const PATH_SCRIPT: &str = r#"PATH="$1:$PATH"; export PATH; shift; exec "$@""#;
-
-/// Exit code `flock -E` gives when the lock is held elsewhere.
-const LOCK_CONFLICT: i32 = 75;
 
 /// A host reached over SSH (one multiplexed OpenSSH connection per host).
 #[derive(Debug)]
@@ -82,39 +75,14 @@ pub struct Ssh {
     settings: SshSettings,
     accept_new: bool,
     runtime: Arc<Runtime>,
-    session: Mutex<Option<Arc<Session>>>,
+    /// The master connection, made on first use (see `master`).
+    session: Mutex<Option<Master>>,
     /// Set while this run holds the host's run lock: how its changes prove it.
     guard: Arc<Mutex<Option<Guard>>>,
     /// `sudo: true`: every remote argv runs through sudo (see `sudo`).
     sudo: Option<Sudo>,
     /// The SSH user, as sudo reported it at connect (for the lock holder).
     ssh_user: Mutex<Option<String>>,
-}
-
-/// What a change runs under while the run lock is held (see GUARD_SCRIPT).
-#[derive(Debug, Clone)]
-struct Guard {
-    guard_file: String,
-    holder_file: String,
-    holder: String,
-}
-
-impl Guard {
-    /// `flock -s GUARD sh -c GUARD_SCRIPT sh HOLDER_FILE HOLDER`, to be followed by the argv.
-    fn prefix(&self) -> Vec<String> {
-        vec![
-            "flock".into(),
-            "-s".into(),
-            "--".into(),
-            self.guard_file.clone(),
-            "sh".into(),
-            "-c".into(),
-            GUARD_SCRIPT.into(),
-            "sh".into(),
-            self.holder_file.clone(),
-            self.holder.clone(),
-        ]
-    }
 }
 
 impl Ssh {
@@ -153,63 +121,28 @@ impl Ssh {
         TransportError::Unreachable(format!("{} ({}): {what}", self.name, self.address))
     }
 
-    fn builder(&self) -> Result<SessionBuilder, TransportError> {
+    fn session(&self) -> Result<Arc<Session>, TransportError> {
+        let mut slot = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(master) = slot.as_ref() {
+            return Ok(master.session.clone());
+        }
         let dir = control_dir();
         private_control_dir(&dir)
             .map_err(|e| self.unreachable(format!("control directory {}: {e}", dir.display())))?;
         static CLEANED: std::sync::Once = std::sync::Once::new();
         CLEANED.call_once(|| clean_stale_control_dirs(&dir));
-        let s = &self.settings;
-        let mut b = SessionBuilder::default();
-        b.known_hosts_check(if self.accept_new {
-            KnownHosts::Add
-        } else {
-            KnownHosts::Strict
-        })
-        .server_alive_interval(Duration::from_secs(5))
-        .connect_timeout(Duration::from_secs(s.connect_timeout.unwrap_or(10)))
-        .control_directory(&dir)
-        .control_persist(ControlPersist::IdleFor(
-            NonZeroUsize::new(30).expect("non-zero"),
-        ));
-        if let Some(user) = &s.user {
-            b.user(user.clone());
-        }
-        if let Some(port) = s.port {
-            b.port(port);
-        }
-        if let Some(key) = &s.identity {
-            b.keyfile(key);
-        }
-        if let Some(kh) = &s.known_hosts {
-            b.user_known_hosts_file(kh);
-        }
-        if let Some(cfg) = &s.ssh_config {
-            b.config_file(cfg);
-        }
-        if let Some(jump) = &s.jump {
-            b.jump_hosts(jump.split(','));
-        }
-        Ok(b)
-    }
-
-    fn session(&self) -> Result<Arc<Session>, TransportError> {
-        let mut slot = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = slot.as_ref() {
-            return Ok(s.clone());
-        }
-        let builder = self.builder()?;
-        let session = self
-            .runtime
-            .block_on(builder.connect_mux(&self.address))
-            .map_err(|e| {
-                let why = error_chain(&e);
-                if why.contains("timed out") || why.contains("Timeout") {
-                    self.unreachable(why)
-                } else {
-                    TransportError::Connect(format!("{} ({}): {why}", self.name, self.address))
-                }
-            })?;
+        let identity = Identity {
+            address: &self.address,
+            settings: &self.settings,
+            accept_new: self.accept_new,
+        };
+        let master = master::connect(&identity, &dir, &self.runtime).map_err(|e| match e {
+            MasterError::TimedOut(why) => self.unreachable(why),
+            MasterError::Refused(why) | MasterError::Local(why) => {
+                TransportError::Connect(format!("{} ({}): {why}", self.name, self.address))
+            }
+        })?;
+        let session = master.session.clone();
         if let Some(sudo) = &self.sudo {
             // Before the first command: a sudo that would ask stops the run here.
             match sudo.check(&session, &self.runtime) {
@@ -229,8 +162,7 @@ impl Ssh {
                 Err(ProbeError::Lost(why)) => return Err(self.unreachable(why)),
             }
         }
-        let session = Arc::new(session);
-        *slot = Some(session.clone());
+        *slot = Some(master);
         Ok(session)
     }
 
@@ -253,26 +185,36 @@ impl Ssh {
         }
     }
 
+    /// Drops the master after a failure, so the next command connects afresh; a persisted
+    /// master is told to stop taking commands (it ends when those it runs end).
     fn forget_session(&self) {
-        self.session
+        let master = self
+            .session
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+        if let Some(socket) = master.and_then(|m| m.persisted) {
+            master::retire(&socket);
+        }
     }
 
-    /// The remote argv: under `timeout`, under the run lock's guard for a change, with the
-    /// PATH prefix when configured.
-    fn remote_argv(&self, argv: &[String], timeout: Duration, change: bool) -> Vec<String> {
-        let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
-        // sudo outermost: `timeout` then runs as root and can kill what it started.
+    /// The remote command: for a change, the argv under `timeout` and the run lock's guard;
+    /// for a probe, the argv after its mark (see `remote_deadline`): a raw prefix for the
+    /// login shell (fixed text and a hex token, no user data), or after sudo a `sh -c`.
+    /// Either way with the PATH prefix when configured.
+    fn remote_argv(&self, argv: &[String], timeout: Duration, change: bool) -> Remote {
+        let secs = deadline_secs(timeout);
+        // sudo outermost: `timeout` (or the probe) then runs as root and can be stopped.
         let mut full = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
-        full.extend([
-            "timeout".to_string(),
-            "-k".into(),
-            "5".into(),
-            secs.to_string(),
-        ]);
+        let mut raw_prefix = None;
+        let probe = (!change).then(remote_deadline::Probe::new);
         if change {
+            full.extend([
+                "timeout".to_string(),
+                "-k".into(),
+                remote_deadline::GRACE.to_string(),
+                secs.to_string(),
+            ]);
             if let Some(guard) = self
                 .guard
                 .lock()
@@ -280,6 +222,12 @@ impl Ssh {
                 .as_ref()
             {
                 full.extend(guard.prefix());
+            }
+        } else if let Some(probe) = &probe {
+            if self.sudo.is_some() {
+                full.extend(probe.argv_prefix());
+            } else {
+                raw_prefix = Some(probe.shell_prefix());
             }
         }
         if let Some(prefix) = &self.settings.path_prefix {
@@ -292,7 +240,11 @@ impl Ssh {
             ]);
         }
         full.extend(argv.iter().cloned());
-        full
+        Remote {
+            raw_prefix,
+            argv: full,
+            probe,
+        }
     }
 
     /// Runs an argv, returning raw bytes; reconnects once when the master went away before
@@ -306,56 +258,27 @@ impl Ssh {
     ) -> Result<(i32, Vec<u8>, Vec<u8>), TransportError> {
         let remote = self.remote_argv(argv, timeout, change);
         let started = Instant::now();
+        let timed_out = || TransportError::TimedOut {
+            command: crate::transport::cmd::shell_join(argv),
+            timeout,
+        };
         let mut last_error = None;
         for _attempt in 0..2 {
             let session = self.session()?;
-            let result = self.runtime.block_on(async {
-                let mut command = session.command(remote[0].as_str());
-                command
-                    .args(&remote[1..])
-                    .stdin(if stdin.is_some() {
-                        Stdio::piped()
-                    } else {
-                        Stdio::null()
-                    })
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-                let mut child = command.spawn().await.map_err(Spawn::NotStarted)?;
-                if let (Some(mut pipe), Some(bytes)) = (child.stdin().take(), stdin) {
-                    let _ = pipe.write_all(bytes).await;
-                    let _ = pipe.shutdown().await;
-                }
-                // A little longer than the remote `timeout -k 5`, for a hung connection.
-                match tokio::time::timeout(
-                    timeout + Duration::from_secs(10),
-                    child.wait_with_output(),
-                )
-                .await
-                {
-                    Ok(result) => result.map_err(Spawn::Failed),
-                    Err(_) => Err(Spawn::Hung),
-                }
-            });
+            let result = self.runtime.block_on(remote.run(&session, stdin, timeout));
             match result {
-                Ok(out) => {
-                    let code = out.status.code().unwrap_or(255);
+                Ok((code, stdout, stderr)) => {
                     // `timeout` exits 124 (137 after the KILL) when the deadline passed.
-                    if (code == 124 || code == 137) && started.elapsed() >= timeout {
-                        return Err(TransportError::TimedOut {
-                            command: crate::transport::cmd::shell_join(argv),
-                            timeout,
-                        });
+                    if change && (code == 124 || code == 137) && started.elapsed() >= timeout {
+                        return Err(timed_out());
                     }
-                    if change
-                        && code == LOCK_CONFLICT
-                        && out.stderr.starts_with(b"vzrun: lock lost")
-                    {
+                    if change && code == LOCK_CONFLICT && stderr.starts_with(b"vzrun: lock lost") {
                         return Err(TransportError::CannotRun {
                             program: argv.first().cloned().unwrap_or_default(),
-                            reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                            reason: String::from_utf8_lossy(&stderr).trim().to_string(),
                         });
                     }
-                    return Ok((code, out.stdout, out.stderr));
+                    return Ok((code, stdout, stderr));
                 }
                 Err(Spawn::NotStarted(e)) => {
                     self.forget_session();
@@ -383,124 +306,38 @@ impl Ssh {
                         error_chain(&e)
                     )));
                 }
+                // A probe past its deadline: stopped over another channel.
+                Err(Spawn::Expired) => {
+                    if let Some(probe) = &remote.probe {
+                        self.stop_remote(&session, probe);
+                    }
+                    return Err(timed_out());
+                }
                 Err(Spawn::Hung) => {
                     self.forget_session();
-                    return Err(TransportError::TimedOut {
-                        command: crate::transport::cmd::shell_join(argv),
-                        timeout,
-                    });
+                    return Err(timed_out());
                 }
             }
         }
         Err(self.unreachable(last_error.unwrap_or_default()))
     }
 
-    /// Takes the host's run lock: a remote `flock` holder whose stdin is kept open.
-    pub fn lock(
-        &self,
-        name: &str,
-        holder: &str,
-        wait: Duration,
-    ) -> Result<Box<dyn HeldLock>, LockError> {
-        let dir = self
-            .settings
-            .lock_dir
-            .clone()
-            .unwrap_or_else(|| "/run/lock".into());
-        let lock_file = format!("{dir}/vzrun-{name}.lock");
-        let holder_file = format!("{dir}/vzrun-{name}.holder");
-        let guard_file = format!("{dir}/vzrun-{name}.guard");
-        let session = self.session().map_err(|e| match e {
-            TransportError::Privilege(why) => LockError::Privilege(why),
-            e => LockError::Failed(e.to_string()),
-        })?;
-        let holder = &self.holder_here(holder);
-        let wait_secs = wait.as_secs().to_string();
-        let mut argv: Vec<String> = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
-        argv.extend(
-            [
-                "flock",
-                "-w",
-                &wait_secs,
-                "-E",
-                "75",
-                "--",
-                &lock_file,
-                "sh",
-                "-c",
-                LOCK_SCRIPT,
-                "sh",
-                holder,
-                &holder_file,
-                &guard_file,
-                &wait_secs,
-            ]
-            .map(str::to_string),
-        );
-        let spawned = self.runtime.block_on(async {
-            let mut command = Session::to_command(session.clone(), argv[0].as_str());
+    /// Stops a probe that ran past its deadline (TERM, then KILL after the grace), through
+    /// sudo when sudo is on. A connection that does not carry it is forgotten.
+    fn stop_remote(&self, session: &Session, probe: &remote_deadline::Probe) {
+        let mut argv = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
+        argv.extend(probe.kill_argv());
+        let stopped = self.runtime.block_on(async {
+            let mut command = session.command(argv[0].as_str());
             command
                 .args(&argv[1..])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            let mut child = command.spawn().await.map_err(|e| error_chain(&e))?;
-            let stdout = child.stdout().take().ok_or("no stdout")?;
-            let mut line = String::new();
-            let mut reader = BufReader::new(stdout);
-            let read = reader.read_line(&mut line);
-            match tokio::time::timeout(wait + Duration::from_secs(20), read).await {
-                Ok(Ok(_)) if line.trim() == "locked" => Ok(Ok(child)),
-                Ok(_) => {
-                    let out = child
-                        .wait_with_output()
-                        .await
-                        .map_err(|e| error_chain(&e))?;
-                    Ok(Err((
-                        out.status.code().unwrap_or(255),
-                        String::from_utf8_lossy(&out.stderr).into_owned(),
-                    )))
-                }
-                Err(_) => Err("no answer from the lock holder".to_string()),
-            }
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            tokio::time::timeout(remote_deadline::Probe::kill_deadline(), command.status()).await
         });
-        match spawned {
-            Ok(Ok(child)) => {
-                let guards_changes = name == "run";
-                if guards_changes {
-                    *self.guard.lock().unwrap_or_else(|p| p.into_inner()) = Some(Guard {
-                        guard_file,
-                        holder_file,
-                        holder: holder.trim().to_string(),
-                    });
-                }
-                Ok(Box::new(RemoteLock {
-                    child: Mutex::new(Some(child)),
-                    runtime: self.runtime.clone(),
-                    guard: guards_changes.then(|| self.guard.clone()),
-                }))
-            }
-            Ok(Err((LOCK_CONFLICT, _))) => {
-                let who = self
-                    .exec(
-                        &["cat".into(), holder_file],
-                        None,
-                        Duration::from_secs(30),
-                        false,
-                    )
-                    .map(|(_, out, _)| String::from_utf8_lossy(&out).trim().to_string())
-                    .unwrap_or_default();
-                Err(LockError::Held(if who.is_empty() {
-                    "another run".into()
-                } else {
-                    who
-                }))
-            }
-            Ok(Err((code, stderr))) => Err(LockError::Failed(format!(
-                "flock exited {code}: {}",
-                stderr.trim()
-            ))),
-            Err(e) => Err(LockError::Failed(e)),
+        if !matches!(stopped, Ok(Ok(_))) {
+            self.forget_session();
         }
     }
 }
@@ -508,7 +345,74 @@ impl Ssh {
 enum Spawn {
     NotStarted(openssh::Error),
     Failed(openssh::Error),
+    /// A probe ran past its deadline.
+    Expired,
+    /// A change's connection gave no answer long after its remote `timeout`.
     Hung,
+}
+
+/// Whole seconds of a deadline, at least 1 (what `timeout` is given; a probe gets as long).
+fn deadline_secs(timeout: Duration) -> u64 {
+    timeout.as_secs_f64().ceil().max(1.0) as u64
+}
+
+/// A command as it is sent to the host (see `Ssh::remote_argv`).
+struct Remote {
+    /// Text the login shell runs before the quoted argv (a probe's mark, without sudo).
+    raw_prefix: Option<String>,
+    argv: Vec<String>,
+    /// `Some`: a probe, and how it is marked; `None`: a change.
+    probe: Option<remote_deadline::Probe>,
+}
+
+impl Remote {
+    /// Runs it once: (exit code, stdout, stderr).
+    async fn run(
+        &self,
+        session: &Session,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<(i32, Vec<u8>, Vec<u8>), Spawn> {
+        let mut command = match &self.raw_prefix {
+            Some(prefix) => {
+                let mut c = session.raw_command(prefix);
+                c.args(&self.argv);
+                c
+            }
+            None => {
+                let mut c = session.command(self.argv[0].as_str());
+                c.args(&self.argv[1..]);
+                c
+            }
+        };
+        command
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().await.map_err(Spawn::NotStarted)?;
+        if let (Some(mut pipe), Some(bytes)) = (child.stdin().take(), stdin) {
+            let _ = pipe.write_all(bytes).await;
+            let _ = pipe.shutdown().await;
+        }
+        // A change: a little longer than its remote `timeout -k`, for a hung connection. A
+        // probe: the client keeps the deadline (the caller then stops the probe).
+        let (limit, expired) = match self.probe {
+            None => (
+                timeout + Duration::from_secs(remote_deadline::GRACE + 5),
+                Spawn::Hung,
+            ),
+            Some(_) => (Duration::from_secs(deadline_secs(timeout)), Spawn::Expired),
+        };
+        match tokio::time::timeout(limit, child.wait_with_output()).await {
+            Ok(Ok(out)) => Ok((out.status.code().unwrap_or(255), out.stdout, out.stderr)),
+            Ok(Err(e)) => Err(Spawn::Failed(e)),
+            Err(_) => Err(expired),
+        }
+    }
 }
 
 /// The error and its causes on one line.
@@ -521,31 +425,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
-}
-
-#[derive(Debug)]
-struct RemoteLock {
-    child: Mutex<Option<openssh::Child<Arc<Session>>>>,
-    runtime: Arc<Runtime>,
-    /// The transport's guard, cleared when the lock is released.
-    guard: Option<Arc<Mutex<Option<Guard>>>>,
-}
-
-impl HeldLock for RemoteLock {}
-
-impl Drop for RemoteLock {
-    fn drop(&mut self) {
-        if let Some(guard) = &self.guard {
-            guard.lock().unwrap_or_else(|p| p.into_inner()).take();
-        }
-        if let Some(mut child) = self.child.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            // Closing stdin ends the remote `cat`, which releases the flock.
-            drop(child.stdin().take());
-            let _ = self.runtime.block_on(async {
-                tokio::time::timeout(Duration::from_secs(5), child.wait()).await
-            });
-        }
-    }
 }
 
 impl Transport for Ssh {

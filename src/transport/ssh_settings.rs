@@ -37,7 +37,21 @@ pub struct SshSettings {
     pub sudo: Option<bool>,
     /// The user sudo runs as (`sudo -u`); default root. Only with `sudo: true`.
     pub sudo_user: Option<String>,
+    /// Seconds an idle master connection is kept after a run, for the next run to reuse
+    /// (default `DEFAULT_PERSIST`; `0`: closed at the end of the run). See `transport::master`.
+    #[serde(default, deserialize_with = "persist_seconds")]
+    pub persist: Option<u64>,
+    /// The key exchange algorithms to offer, as ssh's `KexAlgorithms` (comma-separated
+    /// names, e.g. `curve25519-sha256`); `None`: ssh's own list.
+    pub kex: Option<String>,
 }
+
+/// How long an idle master is kept when the inventory does not say (as Ansible's
+/// ControlPersist).
+pub const DEFAULT_PERSIST: u64 = 60;
+
+/// The largest `persist`: an hour.
+pub const MAX_PERSIST: u64 = 3600;
 
 impl SshSettings {
     /// These settings, with `defaults` filling what is unset.
@@ -66,7 +80,41 @@ impl SshSettings {
                 .sudo_user
                 .clone()
                 .or_else(|| defaults.sudo_user.clone()),
+            persist: self.persist.or(defaults.persist),
+            kex: self.kex.clone().or_else(|| defaults.kex.clone()),
         }
+    }
+
+    /// Seconds an idle master is kept after a run (`persist`, else the default; never more
+    /// than `MAX_PERSIST`, also for settings an embedder made without `check`).
+    pub fn persist_secs(&self) -> u64 {
+        self.persist.unwrap_or(DEFAULT_PERSIST).min(MAX_PERSIST)
+    }
+
+    /// Checks the settings that are passed on to ssh: `persist` in range and `kex` made of
+    /// algorithm names only. The error names the setting and the bad value.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(secs) = self.persist {
+            if secs > MAX_PERSIST {
+                return Err(format!(
+                    "persist {secs} is out of range: whole seconds from 0 to {MAX_PERSIST}"
+                ));
+            }
+        }
+        if let Some(kex) = &self.kex {
+            let name_ok = |name: &str| {
+                name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-@.".contains(c))
+            };
+            if let Some(bad) = kex.split(',').find(|name| !name_ok(name)) {
+                return Err(format!(
+                    "kex {kex:?}: {bad:?} is not a key exchange algorithm name (letters, digits, '-', '@', '.'; several separated by commas, e.g. curve25519-sha256)"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Resolves `~` and relative key, known_hosts and config paths against `base` (the
@@ -82,6 +130,20 @@ impl SshSettings {
         {
             *path = resolve(base, path);
         }
+    }
+}
+
+/// `persist`: whole seconds, with an error that names the setting (a flattened host's own
+/// errors would not).
+fn persist_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let value = serde_yaml::Value::deserialize(d)?;
+    match &value {
+        serde_yaml::Value::Null => Ok(None),
+        serde_yaml::Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64()),
+        other => Err(serde::de::Error::custom(format!(
+            "persist {}: must be whole seconds from 0 to {MAX_PERSIST}",
+            serde_yaml::to_string(other).unwrap_or_default().trim_end()
+        ))),
     }
 }
 

@@ -27,6 +27,7 @@ mod reliability;
 mod reliability2;
 mod soak;
 mod ssh;
+mod ssh_persist;
 mod sshd;
 mod storage;
 mod streams;

@@ -113,35 +113,89 @@ fn a_deadline_also_stops_the_remote_command() {
         return;
     };
     let ssh = transport(&cluster, 0);
-    // A duration no other process on the machine has (this test's pid and the time): the
-    // check below looks for exactly this command, never at other tests' or users' sleeps.
-    let marker = format!(
-        "41.{}{:09}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    let err = ssh
-        .run(&Cmd::read(["sleep", marker.as_str()]).with_timeout(Duration::from_secs(1)))
-        .unwrap_err();
-    assert!(matches!(err, TransportError::TimedOut { .. }), "{err}");
-    let sleep = format!("sleep {marker}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !processes_running(&sleep).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the remote `{sleep}` still runs: {:?}",
-            processes_running(&sleep)
+    // A probe (the client stops it over another channel) and a change (under `timeout`).
+    for (n, make) in [Cmd::read::<String> as fn(_) -> Cmd, Cmd::change::<String>]
+        .into_iter()
+        .enumerate()
+    {
+        // A duration no other process on the machine has (this test's pid and the time):
+        // the check below looks for exactly this command, never at other tests' or users'
+        // sleeps.
+        let marker = format!(
+            "4{n}.{}{:09}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
         );
-        std::thread::sleep(Duration::from_millis(50));
+        let err = ssh
+            .run(
+                &make(vec!["sleep".to_string(), marker.clone()])
+                    .with_timeout(Duration::from_secs(1)),
+            )
+            .unwrap_err();
+        assert!(matches!(err, TransportError::TimedOut { .. }), "{err}");
+        let sleep = format!("sleep {marker}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !processes_running(&sleep).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the remote `{sleep}` still runs: {:?}",
+                processes_running(&sleep)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
+    // The connection still works, and a probe's own stderr comes back as it was written.
+    let out = ssh
+        .run(&Cmd::read(["sh", "-c", "echo out; echo err >&2; exit 3"]))
+        .unwrap();
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (3, "out\n", "err\n")
+    );
+}
+
+#[test]
+fn a_probe_whose_client_was_killed_dies_at_its_next_write() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    // A probe that writes now and then and would run for ever; $0 marks it in /proc.
+    let marker = format!("probe-{}-{}", std::process::id(), line!());
+    let runbook = format!(
+        "//! Probe for ever.\nlog(\"started\");\nhost(\"msk-01\").query([\"sh\", \"-c\", \"while :; do echo tick; sleep 0.2; done\", \"{marker}\"]);\n"
+    );
+    let test = Test::new().file("p.rhai", &runbook);
+    let (mut client, line) = crate::test::spawn_until_stderr_line(
+        test.command()
+            .arg("--inventory")
+            .arg(cluster.path("inventory.yaml"))
+            .arg("./p.rhai"),
+        "started",
+    );
+    assert_eq!(line.trim(), "started");
+    let wait_for = |running: bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while processes_running(&marker).is_empty() == running {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the remote probe {marker}: expected running = {running}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for(true);
+    client.kill().unwrap(); // SIGKILL: nothing of the client's runs any more
+    client.wait().unwrap();
+    // Its channel closed with it: the probe's next `echo` gets SIGPIPE.
+    wait_for(false);
 }
 
 /// The pids whose command line (arguments joined by spaces) contains `needle`, read from
 /// /proc: no external `pgrep`.
-fn processes_running(needle: &str) -> Vec<u32> {
+pub fn processes_running(needle: &str) -> Vec<u32> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {

@@ -89,6 +89,11 @@ impl SshCluster {
     /// Starts `n` sshd instances for the lab `scenario` (its hosts must be msk-01..msk-NN
     /// with addresses 10.30.17.(30+N)).
     pub fn start_with(n: usize, scenario: &str) -> Option<SshCluster> {
+        Self::start_configured(n, scenario, "")
+    }
+
+    /// As `start_with`, with `sshd_extra` (sshd_config lines) added to every sshd's config.
+    pub fn start_configured(n: usize, scenario: &str, sshd_extra: &str) -> Option<SshCluster> {
         if !Path::new(SSHD).exists() {
             skip_unless_ci(std::env::var("CI").as_deref() == Ok("true"));
             return None;
@@ -123,7 +128,7 @@ impl SshCluster {
             fs::write(
                 &config,
                 format!(
-                    "ListenAddress {address}:{port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin yes\nMaxSessions 64\nMaxStartups 200:30:400\nLogLevel INFO\nSetEnv PATH={shim}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin VZRUN_LAB_STATE={state} VZRUN_LAB_HOST={name} VZRUN_LAB_SCENARIO={scenario} HOME={home}\n",
+                    "ListenAddress {address}:{port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin yes\nMaxSessions 64\nMaxStartups 200:30:400\nLogLevel INFO\nSetEnv PATH={shim}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin VZRUN_LAB_STATE={state} VZRUN_LAB_HOST={name} VZRUN_LAB_SCENARIO={scenario} HOME={home}\n{sshd_extra}",
                     hk = d.join("hostkey").display(),
                     ak = d.join("authorized_keys").display(),
                     pid = d.join(format!("{name}.pid")).display(),
@@ -176,18 +181,14 @@ impl SshCluster {
 
     /// Writes an inventory of these hosts using the given known_hosts file.
     pub fn write_inventory(&self, file: &str, known_hosts: &str) -> PathBuf {
-        self.write_inventory_with(
-            file,
-            &format!("known_hosts: {known_hosts}, connect_timeout: 5"),
-        )
+        self.write_inventory_with(file, known_hosts, "")
     }
 
-    /// Writes an inventory of these hosts whose SSH defaults are `user: root, identity: id`
-    /// and `defaults` (YAML flow-map entries, e.g. `known_hosts: known_hosts`).
-    pub fn write_inventory_with(&self, file: &str, defaults: &str) -> PathBuf {
+    /// As `write_inventory`, with `extra` (e.g. `, persist: 0`) added to the defaults.
+    pub fn write_inventory_with(&self, file: &str, known_hosts: &str, extra: &str) -> PathBuf {
         let d = self.dir.path();
         let mut yaml = format!(
-            "cluster: livelinux\ndefaults: {{user: root, identity: id, {defaults}}}\nhosts:\n"
+            "cluster: livelinux\ndefaults: {{user: root, identity: id, known_hosts: {known_hosts}, connect_timeout: 5{extra}}}\nhosts:\n"
         );
         for h in &self.hosts {
             writeln!(
@@ -215,10 +216,38 @@ impl SshCluster {
 }
 
 impl Drop for SshCluster {
+    /// Ends each sshd with the connections it accepted (their processes are its children),
+    /// so the masters that runs left for later (`persist`) see their connection close and
+    /// exit now rather than after their idle time.
     fn drop(&mut self) {
         for child in &mut self.sshds {
+            for pid in children_of(child.id()) {
+                // SAFETY: kill(2) on a connection process of the sshd this harness started.
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGTERM);
+                }
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
+
+/// The pids whose parent is `parent` (from /proc).
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            pids.push(pid);
+        }
+    }
+    pids
 }

@@ -234,3 +234,50 @@ fn a_refusal_after_changes_elsewhere_is_not_exit_2() {
         .stderr_has("this run already changed other hosts");
     assert_eq!(s.root_file(), "after\n");
 }
+
+#[test]
+fn sudo_is_checked_again_by_a_run_that_reuses_the_connection() {
+    let Some(s) = Setup::start("{user} ALL=(ALL:ALL) NOPASSWD: ALL\n") else {
+        return;
+    };
+    let probe = "print(host(\"msk-01\").query([\"id\", \"-un\"]).stdout);\n";
+    s.run(true, probe).status(0).stdout_has("root");
+    // The master stays for the next run (inventory default `persist`); sudo's rules change.
+    fs::write(
+        &s.user.sudoers,
+        format!("{} ALL=(ALL:ALL) ALL\n", s.user.name),
+    )
+    .unwrap();
+    s.run(true, probe)
+        .status(2)
+        .stderr_has("msk-01")
+        .stderr_has("sudo wants a password");
+    assert_eq!(
+        s.cluster.connections("msk-01"),
+        1,
+        "the second run reused the master"
+    );
+}
+
+#[test]
+fn a_probe_past_its_deadline_is_stopped_through_sudo() {
+    let Some(s) = Setup::start("{user} ALL=(ALL:ALL) NOPASSWD: ALL\n") else {
+        return;
+    };
+    let marker = format!("42.{}{}", std::process::id(), line!());
+    s.run(
+        true,
+        &format!("within(1, || host(\"msk-01\").query([\"sleep\", \"{marker}\"]));\n"),
+    )
+    .status(5)
+    .stderr_has(&format!("`sleep {marker}` did not finish within"));
+    // The probe ran as root: only a kill through sudo can stop it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !crate::ssh::processes_running(&format!("sleep {marker}")).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the remote sleep {marker} still runs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,195 @@
+//! The host's run lock over SSH: a remote `flock` holder whose stdin is the SSH channel, and
+//! the guard every change of the run holds (see `transport::lock`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openssh::{Session, Stdio};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::runtime::Runtime;
+
+use super::{error_chain, Ssh};
+use crate::transport::lock::{HeldLock, LockError};
+use crate::transport::sudo::Sudo;
+use crate::transport::TransportError;
+
+/// Holds the run lock (`flock` on the lock file, taken by the caller) while its stdin, the SSH
+/// channel, is open. First it waits for the guard file ($3) to be free of changes that a
+/// previous holder started and that still run (they hold it shared, see GUARD_SCRIPT), up to
+/// $4 seconds. The holder file ($2) is replaced by rename, never written through a symlink.
+const LOCK_SCRIPT: &str = r#"flock -w "$4" -E 75 -- "$3" true || exit $?
+t=$(mktemp "$(dirname -- "$2")/.vzrun-holder.XXXXXX") || exit 1
+if printf '%s\n' "$1" > "$t" && mv -f -- "$t" "$2"; then :; else rm -f -- "$t"; exit 1; fi
+echo locked; exec cat"#;
+
+/// Runs a change only while this run holds the host's lock: under a shared `flock` on the
+/// guard file (inherited by the command, so it is held as long as the command runs, even when
+/// the client was killed), and only if the holder file still names this run ($2). A new run's
+/// lock holder waits for the guard, so it never takes the lock while an old change runs.
+const GUARD_SCRIPT: &str = r#"if [ "$(cat -- "$1" 2>/dev/null)" != "$2" ]; then echo "vzrun: lock lost: this run no longer holds the host's run lock" >&2; exit 75; fi
+shift 2; exec "$@""#;
+
+/// Exit code `flock -E` gives when the lock is held elsewhere.
+pub(super) const LOCK_CONFLICT: i32 = 75;
+
+/// What a change runs under while the run lock is held (see GUARD_SCRIPT).
+#[derive(Debug, Clone)]
+pub(super) struct Guard {
+    guard_file: String,
+    holder_file: String,
+    holder: String,
+}
+
+impl Guard {
+    /// `flock -s GUARD sh -c GUARD_SCRIPT sh HOLDER_FILE HOLDER`, to be followed by the argv.
+    pub(super) fn prefix(&self) -> Vec<String> {
+        vec![
+            "flock".into(),
+            "-s".into(),
+            "--".into(),
+            self.guard_file.clone(),
+            "sh".into(),
+            "-c".into(),
+            GUARD_SCRIPT.into(),
+            "sh".into(),
+            self.holder_file.clone(),
+            self.holder.clone(),
+        ]
+    }
+}
+
+impl Ssh {
+    /// Takes the host's run lock: a remote `flock` holder whose stdin is kept open.
+    pub fn lock(
+        &self,
+        name: &str,
+        holder: &str,
+        wait: Duration,
+    ) -> Result<Box<dyn HeldLock>, LockError> {
+        let dir = self
+            .settings
+            .lock_dir
+            .clone()
+            .unwrap_or_else(|| "/run/lock".into());
+        let lock_file = format!("{dir}/vzrun-{name}.lock");
+        let holder_file = format!("{dir}/vzrun-{name}.holder");
+        let guard_file = format!("{dir}/vzrun-{name}.guard");
+        let session = self.session().map_err(|e| match e {
+            TransportError::Privilege(why) => LockError::Privilege(why),
+            e => LockError::Failed(e.to_string()),
+        })?;
+        let holder = &self.holder_here(holder);
+        let wait_secs = wait.as_secs().to_string();
+        let mut argv: Vec<String> = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
+        argv.extend(
+            [
+                "flock",
+                "-w",
+                &wait_secs,
+                "-E",
+                "75",
+                "--",
+                &lock_file,
+                "sh",
+                "-c",
+                LOCK_SCRIPT,
+                "sh",
+                holder,
+                &holder_file,
+                &guard_file,
+                &wait_secs,
+            ]
+            .map(str::to_string),
+        );
+        let spawned = self.runtime.block_on(async {
+            let mut command = Session::to_command(session.clone(), argv[0].as_str());
+            command
+                .args(&argv[1..])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = command.spawn().await.map_err(|e| error_chain(&e))?;
+            let stdout = child.stdout().take().ok_or("no stdout")?;
+            let mut line = String::new();
+            let mut reader = BufReader::new(stdout);
+            let read = reader.read_line(&mut line);
+            match tokio::time::timeout(wait + Duration::from_secs(20), read).await {
+                Ok(Ok(_)) if line.trim() == "locked" => Ok(Ok(child)),
+                Ok(_) => {
+                    let out = child
+                        .wait_with_output()
+                        .await
+                        .map_err(|e| error_chain(&e))?;
+                    Ok(Err((
+                        out.status.code().unwrap_or(255),
+                        String::from_utf8_lossy(&out.stderr).into_owned(),
+                    )))
+                }
+                Err(_) => Err("no answer from the lock holder".to_string()),
+            }
+        });
+        match spawned {
+            Ok(Ok(child)) => {
+                let guards_changes = name == "run";
+                if guards_changes {
+                    *self.guard.lock().unwrap_or_else(|p| p.into_inner()) = Some(Guard {
+                        guard_file,
+                        holder_file,
+                        holder: holder.trim().to_string(),
+                    });
+                }
+                Ok(Box::new(RemoteLock {
+                    child: Mutex::new(Some(child)),
+                    runtime: self.runtime.clone(),
+                    guard: guards_changes.then(|| self.guard.clone()),
+                }))
+            }
+            Ok(Err((LOCK_CONFLICT, _))) => {
+                let who = self
+                    .exec(
+                        &["cat".into(), holder_file],
+                        None,
+                        Duration::from_secs(30),
+                        false,
+                    )
+                    .map(|(_, out, _)| String::from_utf8_lossy(&out).trim().to_string())
+                    .unwrap_or_default();
+                Err(LockError::Held(if who.is_empty() {
+                    "another run".into()
+                } else {
+                    who
+                }))
+            }
+            Ok(Err((code, stderr))) => Err(LockError::Failed(format!(
+                "flock exited {code}: {}",
+                stderr.trim()
+            ))),
+            Err(e) => Err(LockError::Failed(e)),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RemoteLock {
+    child: Mutex<Option<openssh::Child<Arc<Session>>>>,
+    runtime: Arc<Runtime>,
+    /// The transport's guard, cleared when the lock is released.
+    guard: Option<Arc<Mutex<Option<Guard>>>>,
+}
+
+impl HeldLock for RemoteLock {}
+
+impl Drop for RemoteLock {
+    fn drop(&mut self) {
+        if let Some(guard) = &self.guard {
+            guard.lock().unwrap_or_else(|p| p.into_inner()).take();
+        }
+        if let Some(mut child) = self.child.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            // Closing stdin ends the remote `cat`, which releases the flock.
+            drop(child.stdin().take());
+            let _ = self.runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(5), child.wait()).await
+            });
+        }
+    }
+}

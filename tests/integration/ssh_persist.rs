@@ -1,0 +1,332 @@
+//! Master connections kept between runs (inventory `persist`) and the key exchange an
+//! inventory picks (`kex`), against real sshd instances on loopback.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::sshd::SshCluster;
+use crate::test::{Outcome, Test};
+
+const PROBE: &str = "//! Probe.\nprint(`code ${host(\"msk-01\").query([\"true\"]).code}`);\n";
+
+/// One run of a probe of msk-01 with its own control directory.
+fn probe(inventory: &Path, control: &Path) -> Outcome {
+    Test::new()
+        .file("p.rhai", PROBE)
+        .env("VZRUN_CONTROL_DIR", control)
+        .arg("--inventory")
+        .arg(inventory)
+        .arg("./p.rhai")
+        .run()
+}
+
+/// The persisted masters' sockets in a control directory.
+fn sockets(control: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(control)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("m-") && !name.contains('.')
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The pid of the master answering on `socket` (`ssh -O check`), if one answers.
+fn master_pid(socket: &Path) -> Option<i32> {
+    let out = Command::new("ssh")
+        .args(["-F", "/dev/null", "-S"])
+        .arg(socket)
+        .args(["-O", "check", "x"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let pid = text.split("pid=").nth(1)?.split(')').next()?;
+    pid.parse().ok()
+}
+
+fn connection_dirs(control: &Path) -> usize {
+    fs::read_dir(control)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".ssh-connection")
+        })
+        .count()
+}
+
+fn age(path: &Path) {
+    let aged = Command::new("touch")
+        .args(["-h", "-d", "2 minutes ago"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(aged.success());
+}
+
+/// Waits (at most 10 s) until no process has `pid`.
+fn wait_gone(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "process {pid} is still there");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_next_run_reuses_the_master_and_persist_0_closes_it_at_the_end() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let inventory = cluster.path("inventory.yaml");
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    assert_eq!(cluster.connections("msk-01"), 1, "the second run reused it");
+    let kept = sockets(&control);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(master_pid(&kept[0]).is_some(), "the master is left running");
+
+    // persist: 0, today's behaviour: a connection per run, closed when the run ends.
+    let closing = cluster.write_inventory_with("closing.yaml", "known_hosts", ", persist: 0");
+    probe(&closing, &control).status(0).stdout_has("code 0");
+    probe(&closing, &control).status(0).stdout_has("code 0");
+    assert_eq!(cluster.connections("msk-01"), 3);
+    assert_eq!(sockets(&control), kept, "persist 0 keeps no master");
+    assert_eq!(connection_dirs(&control), 0, "its master was closed");
+}
+
+#[test]
+fn relative_key_and_known_hosts_paths_still_work_from_the_inventorys_directory() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let test = Test::new().file("p.rhai", PROBE);
+    let (runbook, control) = (test.path("p.rhai"), test.path("ctl"));
+    // `--inventory inventory.yaml` run in its directory: `id` and `known_hosts` relative.
+    test.env("VZRUN_CONTROL_DIR", control)
+        .arg("--inventory")
+        .arg("inventory.yaml")
+        .arg(runbook)
+        .command_in(cluster.dir.path())
+        .status(0)
+        .stdout_has("code 0");
+}
+
+#[test]
+fn a_dead_master_is_replaced_and_the_cleaning_keeps_live_ones() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let inventory = cluster.path("inventory.yaml");
+    probe(&inventory, &control).status(0);
+    let socket = sockets(&control).remove(0);
+    let first = master_pid(&socket).expect("a live master");
+    // SAFETY: kill(2) on the master this test's run launched.
+    unsafe {
+        libc::kill(first, libc::SIGKILL);
+    }
+    wait_gone(first);
+    assert!(socket.exists(), "kill -9 leaves the socket");
+    // Another dead master's socket, old: the cleaning removes it.
+    let dead = control.join("m-0123456789abcdef0123");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+    age(&dead);
+
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    assert_eq!(cluster.connections("msk-01"), 2, "a new master replaced it");
+    let second = master_pid(&socket).expect("a live master at the same path");
+    assert_ne!(first, second);
+    assert!(!dead.exists(), "the dead master's socket was left");
+
+    // A live master's socket, however old, is kept (and used).
+    age(&socket);
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    assert_eq!(master_pid(&socket), Some(second));
+    assert_eq!(cluster.connections("msk-01"), 2);
+}
+
+#[test]
+fn two_runs_that_start_at_once_launch_one_master() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let runs: Vec<(Test, std::process::Child)> = (0..2)
+        .map(|_| {
+            let test = Test::new()
+                .file("p.rhai", PROBE)
+                .env("VZRUN_CONTROL_DIR", &control)
+                .arg("--inventory")
+                .arg(cluster.path("inventory.yaml"))
+                .arg("./p.rhai");
+            let child = test
+                .command()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (test, child)
+        })
+        .collect();
+    for (_test, child) in runs {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("code 0"));
+    }
+    assert_eq!(cluster.connections("msk-01"), 1);
+}
+
+#[test]
+fn a_run_killed_with_9_frees_its_host_lock_though_its_master_stays() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
+    let runbook = "//! Change and hold.\n//! opt hold = 0: seconds\nhost(\"msk-01\").run([\"true\"]);\nlog(\"changed\");\nsleep(ARGS.hold);\n";
+    let run = || {
+        Test::new()
+            .file("c.rhai", runbook)
+            .env("VZRUN_CONTROL_DIR", &control)
+            .arg("--inventory")
+            .arg(&inventory)
+            .arg("./c.rhai")
+    };
+    let first = run();
+    let (mut holder, line) =
+        crate::test::spawn_until_stderr_line(first.command().args(["--hold", "600"]), "changed");
+    assert_eq!(line.trim(), "changed");
+    run().run().status(4).stderr_has("msk-01 is locked by run ");
+    let lock_file = cluster.path("locks/msk-01/vzrun-run.lock");
+    let holders = || crate::ssh::processes_running(&lock_file.display().to_string());
+    assert!(!holders().is_empty(), "the remote lock holder runs");
+    holder.kill().unwrap(); // SIGKILL
+    holder.wait().unwrap();
+    let socket = sockets(&control).remove(0);
+    assert!(master_pid(&socket).is_some(), "the master outlives the run");
+    // The holder's remote `cat` saw EOF when the killed client's pipe closed: the remote
+    // `flock` ends although the master that carried it still runs...
+    let holder_gone = Instant::now() + Duration::from_secs(10);
+    while !holders().is_empty() {
+        assert!(
+            Instant::now() < holder_gone,
+            "the remote lock holder outlived its run"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // ...and the next run takes the lock without waiting for it.
+    run().run().status(0).stderr_has("changed");
+    assert_eq!(
+        cluster.connections("msk-01"),
+        1,
+        "all three runs used one master"
+    );
+}
+
+#[test]
+fn kex_picks_the_key_exchange_and_keeps_the_ssh_config_and_host_key_checks() {
+    // An sshd that offers one key exchange only.
+    let Some(cluster) = SshCluster::start_configured(
+        1,
+        "cluster: livelinux\nhosts:\n  - {name: msk-01, address: 10.30.17.31}\n",
+        "KexAlgorithms curve25519-sha256\n",
+    ) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let matching =
+        cluster.write_inventory_with("kex.yaml", "known_hosts", ", kex: curve25519-sha256");
+    probe(&matching, &control).status(0).stdout_has("code 0");
+
+    let other = cluster.write_inventory_with(
+        "other.yaml",
+        "known_hosts",
+        ", kex: diffie-hellman-group14-sha256",
+    );
+    probe(&other, &control)
+        .status(1)
+        .stderr_has("cannot connect: msk-01 (")
+        .stderr_has("no matching key exchange method found");
+
+    // The ssh config file is still read: its own KexAlgorithms fails alone, and the
+    // inventory's `kex` wins over it.
+    fs::write(
+        cluster.path("ssh_config"),
+        "Host *\n  KexAlgorithms diffie-hellman-group14-sha256\n",
+    )
+    .unwrap();
+    let config_only =
+        cluster.write_inventory_with("config.yaml", "known_hosts", ", ssh_config: ssh_config");
+    probe(&config_only, &control)
+        .status(1)
+        .stderr_has("no matching key exchange method found");
+    let both = cluster.write_inventory_with(
+        "both.yaml",
+        "known_hosts",
+        ", ssh_config: ssh_config, kex: curve25519-sha256",
+    );
+    probe(&both, &control).status(0).stdout_has("code 0");
+
+    // Host keys are checked as always.
+    fs::write(cluster.path("empty_known_hosts"), "").unwrap();
+    let unknown = cluster.write_inventory_with(
+        "unknown.yaml",
+        "empty_known_hosts",
+        ", kex: curve25519-sha256",
+    );
+    probe(&unknown, &control)
+        .status(1)
+        .stderr_has("cannot connect: msk-01 (")
+        .stderr_has("Host key verification failed");
+}
+
+#[test]
+fn a_bad_persist_or_kex_is_refused_before_anything_runs() {
+    for (setting, problem) in [
+        (
+            "persist: 4000",
+            "host \"msk-01\": persist 4000 is out of range",
+        ),
+        ("persist: later", "persist later: must be whole seconds"),
+        (
+            "kex: \"curve25519-sha256;touch x\"",
+            "\"curve25519-sha256;touch x\" is not a key exchange algorithm name",
+        ),
+    ] {
+        let test = Test::new()
+            .file(
+                "inv.yaml",
+                &format!(
+                    "cluster: c\nhosts:\n  - {{name: msk-01, address: 10.255.255.1, {setting}}}\n"
+                ),
+            )
+            .file("r.rhai", "//! Touch.\nlocal().run([\"touch\", \"ran\"]);\n");
+        let inv = test.path("inv.yaml");
+        let out = test
+            .arg("--inventory")
+            .arg(inv)
+            .arg("./r.rhai")
+            .run()
+            .status(2)
+            .stderr_has(problem);
+        assert!(!out.exists("ran"), "{setting}: something ran");
+    }
+}
