@@ -4,6 +4,7 @@
 //! runs, which on a cluster may be half-way through a change.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 
 use rhai::{ASTNode, Engine, Expr, Stmt, AST};
 
@@ -39,25 +40,42 @@ impl Signatures {
         Signatures { modules }
     }
 
-    /// Adds the public functions of a compiled script module under `alias`.
-    fn add_script_module(&mut self, alias: &str, ast: &AST) {
-        let mut functions: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
-        for f in ast.iter_functions() {
-            if f.access != rhai::FnAccess::Private {
-                functions
-                    .entry(f.name.to_string())
-                    .or_default()
-                    .insert(f.params.len());
-            }
-        }
+    /// Adds the public functions of a script module under `alias`.
+    fn add_script_module(&mut self, alias: &str, functions: Functions) {
         self.modules.insert(alias.to_string(), functions);
     }
 }
 
-/// The stdlib module `name`, compiled, when it exists.
-fn stdlib_module(engine: &Engine, name: &str) -> Option<AST> {
-    let source = STDLIB.get_file(format!("{name}.rhai"))?.contents_utf8()?;
-    engine.compile(source).ok()
+/// The public functions of a module: name -> argument counts.
+type Functions = BTreeMap<String, BTreeSet<usize>>;
+
+/// The public functions of the stdlib module `name`, when it exists and loads. They come
+/// from the engine's resolver, which compiled the module for the import being linted (and
+/// caches it), and are kept per process (the stdlib is embedded): re-parsing the module for
+/// every runbook that imports it was most of `vzrun check`'s time.
+fn stdlib_functions(engine: &Engine, name: &str) -> Option<Functions> {
+    static CACHE: Mutex<BTreeMap<String, Option<Functions>>> = Mutex::new(BTreeMap::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    cache
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            STDLIB.get_file(format!("{name}.rhai"))?;
+            let module = engine
+                .module_resolver()
+                .resolve(engine, None, name, rhai::Position::NONE)
+                .ok()?;
+            let mut functions: Functions = BTreeMap::new();
+            for (_, access, fname, params, _) in module.iter_script_fn_info() {
+                if access != rhai::FnAccess::Private {
+                    functions
+                        .entry(fname.to_string())
+                        .or_default()
+                        .insert(params);
+                }
+            }
+            Some(functions)
+        })
+        .clone()
 }
 
 /// Problems found in `ast`, each as `DISPLAY:LINE:COL: message`. `declared` lists the ARGS
@@ -75,11 +93,9 @@ pub fn lint(
         if let Some(ASTNode::Stmt(Stmt::Import(import, _))) = path.last() {
             let (module, alias) = import.as_ref();
             if let (Expr::StringConstant(name, _), alias) = (module, alias.as_str()) {
-                if let Some(module_ast) = stdlib_module(engine, name) {
-                    signatures.add_script_module(
-                        if alias.is_empty() { name } else { alias },
-                        &module_ast,
-                    );
+                if let Some(functions) = stdlib_functions(engine, name) {
+                    signatures
+                        .add_script_module(if alias.is_empty() { name } else { alias }, functions);
                 }
             }
         }

@@ -9,7 +9,7 @@ mod resolver;
 mod signatures;
 
 pub use crate::api::{describe, describe_parse};
-pub use resolver::{library_dirs, ImportDir, SandboxResolver};
+pub use resolver::{library_dirs, ImportDir, SandboxResolver, StdlibCache};
 pub use signatures::rhai_type;
 
 use std::sync::atomic::{AtomicBool, Ordering};

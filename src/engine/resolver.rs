@@ -34,7 +34,13 @@ pub struct SandboxResolver {
     runbook_dir: Option<ImportDir>,
     cache: Mutex<HashMap<String, SharedModule>>,
     on_load: Option<LoadHook>,
+    stdlib: Option<StdlibCache>,
 }
+
+/// Stdlib modules, compiled and evaluated, shared by the resolvers of several compile-only
+/// engines (`vzrun check` has one per import directory): the embedded stdlib is the same
+/// for all of them, so each module is compiled once per process.
+pub type StdlibCache = Arc<Mutex<HashMap<String, SharedModule>>>;
 
 type LoadHook = Box<dyn Fn(&str, &str, &str) + Send + Sync>;
 
@@ -70,7 +76,23 @@ impl SandboxResolver {
             runbook_dir,
             cache: Mutex::new(HashMap::new()),
             on_load: None,
+            stdlib: None,
         }
+    }
+
+    /// Shares the stdlib modules this resolver loads with other resolvers holding `cache`.
+    /// For compile-only engines: a shared module is not loaded again, so `on_load` would not
+    /// hear of it.
+    pub fn with_stdlib_cache(mut self, cache: StdlibCache) -> Self {
+        self.stdlib = Some(cache);
+        self
+    }
+
+    fn stdlib_cache(&self, path: &str) -> Option<&StdlibCache> {
+        let file = format!("{}.rhai", path.strip_suffix(".rhai").unwrap_or(path));
+        self.stdlib
+            .as_ref()
+            .filter(|_| STDLIB.get_file(file).is_some())
     }
 
     fn find(&self, path: &str) -> Option<Found> {
@@ -168,6 +190,19 @@ impl ModuleResolver for SandboxResolver {
         {
             return Ok(module.clone());
         }
+        let shared = self.stdlib_cache(path);
+        if let Some(module) = shared.and_then(|c| {
+            c.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(path)
+                .cloned()
+        }) {
+            self.cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(path.to_string(), module.clone());
+            return Ok(module);
+        }
         let found = self.find(path).ok_or_else(not_found)?;
         // A module that imports itself, directly or through others, would recurse until the
         // stack overflows: refuse the cycle, naming it.
@@ -204,6 +239,12 @@ impl ModuleResolver for SandboxResolver {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(path.to_string(), module.clone());
+        if let Some(shared) = shared {
+            shared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(path.to_string(), module.clone());
+        }
         Ok(module)
     }
 }

@@ -23,20 +23,20 @@ const MIGRATE_OFFLINE: f64 = 3.0;
 
 pub(super) fn find<'a>(state: &'a mut LabState, host: &str, id: &str) -> Option<&'a mut Ve> {
     let bare = id.trim_start_matches('{').trim_end_matches('}');
-    let on_host = |v: &&mut Ve| v.host.as_deref() == Some(host);
-    // IDs are looked up first as a UUID, then as a name.
-    if state
-        .ves
-        .iter()
-        .any(|v| v.host.as_deref() == Some(host) && v.uuid == bare)
-    {
-        return state
-            .ves
-            .iter_mut()
-            .filter(on_host)
-            .find(|v| v.uuid == bare);
+    let on_host = |v: &Ve| v.host.as_deref() == Some(host);
+    // IDs are looked up first as a UUID, then as a name: one pass, the UUID and the name
+    // compared before the host (every VE of a drained node has the same host, so comparing
+    // it first made each lookup a string comparison per VE of the cluster).
+    let mut by_name = None;
+    for (i, v) in state.ves.iter().enumerate() {
+        if v.uuid == bare && on_host(v) {
+            return state.ves.get_mut(i);
+        }
+        if by_name.is_none() && v.name == id && on_host(v) {
+            by_name = Some(i);
+        }
     }
-    state.ves.iter_mut().filter(on_host).find(|v| v.name == id)
+    by_name.and_then(|i| state.ves.get_mut(i))
 }
 
 pub(super) fn not_found() -> Reply {

@@ -342,53 +342,70 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
 /// group) follows the plain text `High Availability: enabled=yes prio=0` of the reference;
 /// no JSON sample is public. The `net0` device's keys are likewise invented from the plain
 /// device line (`net0 (+) dev='veth…' network='Bridged' …`).
+///
+/// Rendered one VE at a time: the whole list as JSON values, then as one string, then tabbed
+/// again was the peak of an evacuation's memory on a node with thousands of VEs.
 fn render_info_json(ves: &[&Ve], full: bool) -> String {
-    let values: Vec<serde_json::Value> = ves
-        .iter()
-        .map(|ve| {
-            let mut hardware = serde_json::json!({
-                "cpu": if ve.cpus == 0 {
-                    serde_json::json!({"sockets": 1, "cpus": "unlimited", "cores": "unlimited", "mode": "64"})
-                } else {
-                    serde_json::json!({"sockets": 1, "cpus": ve.cpus, "cores": ve.cpus, "mode": "64"})
-                },
-                "memory": {"size": format!("{}Mb", ve.memsize_mb)},
-                "hdd0": {"enabled": true, "size": format!("{}Mb", ve.disk_mb)},
-            });
-            // Adapters as `net0 (+) dev='veth…' network='Bridged' …` (reference §1.2, [INF]).
-            for (i, netif) in ve.netifs.iter().enumerate() {
-                let device = match ve.networks.get(netif) {
-                    Some(network) => serde_json::json!({"enabled": true, "dev": format!("veth{}.{i}", &ve.uuid[..8]), "network": network, "card": "virtio"}),
-                    None => serde_json::json!({"enabled": true, "type": "routed", "ips": ve.ip.join(" ")}),
-                };
-                hardware[netif] = device;
+    let mut text = String::from("[");
+    for (i, ve) in ves.iter().enumerate() {
+        let value = info_value(ve, full);
+        let pretty = serde_json::to_string_pretty(&value).expect("serializes");
+        text.push_str(if i == 0 { "\n" } else { ",\n" });
+        // As `to_string_pretty` of the whole array, one level in, with each two spaces a tab
+        // (a line at a time: a JSON string holds no raw newline).
+        for (j, line) in pretty.split('\n').enumerate() {
+            if j > 0 {
+                text.push('\n');
             }
-            let mut value = serde_json::json!({
-                "ID": ve.uuid,
-                "EnvID": cell(ve, "envid", false, true),
-                "Name": ve.name,
-                "Description": "",
-                "Type": ve.kind.as_str(),
-                "State": ve.status,
-                "OS": ve.ostemplate,
-                "Template": "no",
-                "Home": if ve.kind == VeKind::VM { format!("{}/", ve.home) } else { ve.home.clone() },
-                "Autostart": if ve.onboot { "on" } else { "off" },
-                "Hardware": hardware,
-                "Hostname": ve.hostname,
-            });
-            if full {
-                value["High Availability"] =
-                    serde_json::json!({"enabled": "yes", "prio": ve.ha_prio});
-            }
-            value
-        })
-        .collect();
-    let mut text = serde_json::to_string_pretty(&values)
-        .expect("serializes")
-        .replace("  ", "\t");
-    text.push('\n');
+            text.push_str(&format!("  {line}").replace("  ", "\t"));
+        }
+    }
+    if !ves.is_empty() {
+        text.push('\n');
+    }
+    text.push_str("]\n");
     text
+}
+
+/// One VE of `list -i -j`.
+fn info_value(ve: &Ve, full: bool) -> serde_json::Value {
+    let mut hardware = serde_json::json!({
+        "cpu": if ve.cpus == 0 {
+            serde_json::json!({"sockets": 1, "cpus": "unlimited", "cores": "unlimited", "mode": "64"})
+        } else {
+            serde_json::json!({"sockets": 1, "cpus": ve.cpus, "cores": ve.cpus, "mode": "64"})
+        },
+        "memory": {"size": format!("{}Mb", ve.memsize_mb)},
+        "hdd0": {"enabled": true, "size": format!("{}Mb", ve.disk_mb)},
+    });
+    // Adapters as `net0 (+) dev='veth…' network='Bridged' …` (reference §1.2, [INF]).
+    for (i, netif) in ve.netifs.iter().enumerate() {
+        let device = match ve.networks.get(netif) {
+            Some(network) => {
+                serde_json::json!({"enabled": true, "dev": format!("veth{}.{i}", &ve.uuid[..8]), "network": network, "card": "virtio"})
+            }
+            None => serde_json::json!({"enabled": true, "type": "routed", "ips": ve.ip.join(" ")}),
+        };
+        hardware[netif] = device;
+    }
+    let mut value = serde_json::json!({
+        "ID": ve.uuid,
+        "EnvID": cell(ve, "envid", false, true),
+        "Name": ve.name,
+        "Description": "",
+        "Type": ve.kind.as_str(),
+        "State": ve.status,
+        "OS": ve.ostemplate,
+        "Template": "no",
+        "Home": if ve.kind == VeKind::VM { format!("{}/", ve.home) } else { ve.home.clone() },
+        "Autostart": if ve.onboot { "on" } else { "off" },
+        "Hardware": hardware,
+        "Hostname": ve.hostname,
+    });
+    if full {
+        value["High Availability"] = serde_json::json!({"enabled": "yes", "prio": ve.ha_prio});
+    }
+    value
 }
 
 fn render_table(ves: &[&Ve], names: &[String], header: bool) -> String {

@@ -169,70 +169,119 @@ fn mb(value: &Value) -> Option<u64> {
 
 /// `prlctl list -i -j` (`PrlVm::append_configuration` through the JSON formatter,
 /// reference §1.2): one object per VE; keys it lacks are left empty.
+///
+/// The array is read one object at a time, each turned into a `VeInfo` before the next is
+/// read: the whole document as JSON values was the largest thing an evacuation of a node
+/// with thousands of VEs held.
 pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
-    let value: Value = serde_json::from_str(text)
+    let infos: InfoList = serde_json::from_str(text)
         .map_err(|e| ParseError::new("prlctl list -i -j", e.to_string()))?;
-    let items = match value {
-        Value::Array(items) => items,
-        object @ Value::Object(_) => vec![object],
-        _ => return Err(ParseError::new("prlctl list -i -j", "not a JSON array")),
-    };
-    Ok(items
-        .iter()
-        .map(|v| {
-            let s = |k: &str| {
-                v.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            let hw = &v["Hardware"];
-            // "memory" is a group with a size, or (in some builds) the size itself.
-            let memory = hw
-                .get("memory")
-                .and_then(|m| m.get("size").or(Some(m)))
-                .and_then(mb);
-            VeInfo {
-                uuid: unbrace(&s("ID")),
-                name: s("Name"),
-                status: s("State"),
-                kind: s("Type"),
-                home: home_path(&s("Home")),
-                hostname: s("Hostname"),
-                os: s("OS"),
-                memsize_mb: memory,
-                // A CT without a CPU limit says "cpus": "unlimited": no number to give.
-                cpus: hw
-                    .get("cpu")
-                    .and_then(|c| c.get("cpus"))
-                    .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok())),
-                disk_mb: hw.get("hdd0").and_then(|d| d.get("size")).and_then(mb),
-                autostart: s("Autostart"),
-                // `High Availability: enabled=yes prio=N` (reference §1.2, with -f); the
-                // number may come as a JSON number or a string.
-                ha_prio: v
-                    .get("High Availability")
-                    .and_then(|g| g.get("prio"))
-                    .and_then(|p| p.as_u64().or_else(|| p.as_str()?.trim().parse().ok()))
-                    .unwrap_or(0),
-                // Devices `net0`, `net1`, ... with `network='Bridged'` (reference §1.2).
-                networks: hw
-                    .as_object()
-                    .map(|devices| {
-                        devices
-                            .iter()
-                            .filter(|(name, _)| {
-                                name.strip_prefix("net")
-                                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
-                            })
-                            .filter_map(|(_, d)| d.get("network")?.as_str())
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+    infos
+        .0
+        .ok_or_else(|| ParseError::new("prlctl list -i -j", "not a JSON array"))
+}
+
+/// `list -i -j` read as it streams: an array of objects (or one object); `None` for any
+/// other JSON value.
+struct InfoList(Option<Vec<VeInfo>>);
+
+impl<'de> serde::Deserialize<'de> for InfoList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{MapAccess, SeqAccess, Visitor};
+        struct List;
+        impl<'de> Visitor<'de> for List {
+            type Value = InfoList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON array of objects")
             }
-        })
-        .collect())
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<InfoList, A::Error> {
+                let mut infos = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(v) = seq.next_element::<Value>()? {
+                    infos.push(info_of(&v));
+                }
+                Ok(InfoList(Some(infos)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<InfoList, A::Error> {
+                use serde::Deserialize;
+                let v = Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(InfoList(Some(vec![info_of(&v)])))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<InfoList, E> {
+                Ok(InfoList(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<InfoList, E> {
+                Ok(InfoList(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<InfoList, E> {
+                Ok(InfoList(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<InfoList, E> {
+                Ok(InfoList(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<InfoList, E> {
+                Ok(InfoList(None))
+            }
+            fn visit_unit<E>(self) -> Result<InfoList, E> {
+                Ok(InfoList(None))
+            }
+        }
+        d.deserialize_any(List)
+    }
+}
+
+/// One VE of `list -i -j`.
+fn info_of(v: &Value) -> VeInfo {
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let hw = &v["Hardware"];
+    // "memory" is a group with a size, or (in some builds) the size itself.
+    let memory = hw
+        .get("memory")
+        .and_then(|m| m.get("size").or(Some(m)))
+        .and_then(mb);
+    VeInfo {
+        uuid: unbrace(&s("ID")),
+        name: s("Name"),
+        status: s("State"),
+        kind: s("Type"),
+        home: home_path(&s("Home")),
+        hostname: s("Hostname"),
+        os: s("OS"),
+        memsize_mb: memory,
+        // A CT without a CPU limit says "cpus": "unlimited": no number to give.
+        cpus: hw
+            .get("cpu")
+            .and_then(|c| c.get("cpus"))
+            .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok())),
+        disk_mb: hw.get("hdd0").and_then(|d| d.get("size")).and_then(mb),
+        autostart: s("Autostart"),
+        // `High Availability: enabled=yes prio=N` (reference §1.2, with -f); the
+        // number may come as a JSON number or a string.
+        ha_prio: v
+            .get("High Availability")
+            .and_then(|g| g.get("prio"))
+            .and_then(|p| p.as_u64().or_else(|| p.as_str()?.trim().parse().ok()))
+            .unwrap_or(0),
+        // Devices `net0`, `net1`, ... with `network='Bridged'` (reference §1.2).
+        networks: hw
+            .as_object()
+            .map(|devices| {
+                devices
+                    .iter()
+                    .filter(|(name, _)| {
+                        name.strip_prefix("net")
+                            .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+                    })
+                    .filter_map(|(_, d)| d.get("network")?.as_str())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
 }
 
 /// Whether prlctl's stderr says the VE does not exist. prlctl exits 255 for every SDK error

@@ -1,6 +1,8 @@
 //! Real OpenSSH servers on loopback for the SSH tests (recipe in DESIGN §4): one `sshd` per
 //! 127.0.0.N, keys made with ssh-keygen, the lab shim first on PATH through `SetEnv`, all
-//! sharing one lab state file. Tests skip with a message where sshd is not installed, and
+//! sharing one lab state file. Sessions get a HOME of their own without rc files (`SetEnv
+//! HOME=`), so a remote command never runs root's .bashrc: the remote shell starts as fast
+//! as it can, and neither tests nor the bench depend on the machine's dotfiles. Tests skip with a message where sshd is not installed, and
 //! fail instead under `CI=true` (`.ci/run` installs it), so CI never passes them silently.
 
 use std::fmt::Write as _;
@@ -102,6 +104,7 @@ impl SshCluster {
         keygen(&d.join("id"));
         keygen(&d.join("hostkey"));
         fs::copy(d.join("id.pub"), d.join("authorized_keys")).unwrap();
+        fs::create_dir_all(d.join("home")).unwrap();
         let shim = d.join("shim");
         fs::create_dir_all(&shim).unwrap();
         for tool in ["prlctl", "prlsrvctl", "vstorage", "firewall-cmd", "findmnt"] {
@@ -125,13 +128,14 @@ impl SshCluster {
             fs::write(
                 &config,
                 format!(
-                    "ListenAddress {address}:{port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin yes\nMaxSessions 64\nMaxStartups 200:30:400\nLogLevel INFO\nSetEnv PATH={shim}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin VZRUN_LAB_STATE={state} VZRUN_LAB_HOST={name} VZRUN_LAB_SCENARIO={scenario}\n{sshd_extra}",
+                    "ListenAddress {address}:{port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin yes\nMaxSessions 64\nMaxStartups 200:30:400\nLogLevel INFO\nSetEnv PATH={shim}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin VZRUN_LAB_STATE={state} VZRUN_LAB_HOST={name} VZRUN_LAB_SCENARIO={scenario} HOME={home}\n{sshd_extra}",
                     hk = d.join("hostkey").display(),
                     ak = d.join("authorized_keys").display(),
                     pid = d.join(format!("{name}.pid")).display(),
                     shim = shim.display(),
                     state = d.join("lab.json").display(),
                     scenario = d.join("scenario.yaml").display(),
+                    home = d.join("home").display(),
                 ),
             )
             .unwrap();
