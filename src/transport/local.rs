@@ -401,4 +401,28 @@ mod tests {
         assert!(took >= Duration::from_millis(550), "{took:?}");
         never_appears(&marker);
     }
+
+    /// A change holds this run's locks too (its process inherits their descriptors, so a
+    /// lock outlives a killed vzrun while the change runs); a read does not.
+    #[test]
+    fn a_change_inherits_the_held_locks_and_a_read_does_not() {
+        let _serial = crate::transport::lock::TEST_SERIAL
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let _held =
+            crate::transport::lock::local_in(dir.path(), "local-run", "run 1", Duration::ZERO)
+                .unwrap();
+        let lock = dir.path().join("local-run.lock").display().to_string();
+        let open_files = |cmd: Cmd| Local::default().run(&cmd).unwrap().stdout;
+        let argv = [
+            "sh",
+            "-c",
+            "for f in /proc/$$/fd/*; do readlink \"$f\"; done",
+        ];
+        let change = open_files(Cmd::change(argv));
+        assert!(change.lines().any(|l| l == lock), "{change}");
+        let read = open_files(Cmd::read(argv));
+        assert!(!read.lines().any(|l| l == lock), "{read}");
+    }
 }

@@ -88,7 +88,7 @@ pub fn local(key: &str, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock
 }
 
 /// Takes the lock `key` in the directory `dir`, waiting up to `wait`.
-fn local_in(
+pub(crate) fn local_in(
     dir: &std::path::Path,
     key: &str,
     holder: &str,
@@ -131,12 +131,16 @@ fn local_in(
     }
 }
 
+/// The unit tests that take local locks run one at a time: they look at this process's
+/// held locks.
+#[cfg(test)]
+pub(crate) static TEST_SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The tests that take locks run one at a time: they look at this process's held locks.
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    use crate::transport::lock::TEST_SERIAL as SERIAL;
 
     fn take(
         dir: &std::path::Path,
