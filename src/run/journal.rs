@@ -421,4 +421,69 @@ mod tests {
         drop(held);
         assert!(!is_live(&path));
     }
+
+    /// What is kept: changes and their results, narration; not probes, their results, or a
+    /// wait's progress reports. Each record is one JSON line.
+    #[test]
+    fn an_open_journal_keeps_changes_and_narration_not_probes_or_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("20260108-000000-0008.jsonl");
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut journal = Journal {
+            path: path.clone(),
+            file: Some(file),
+            pending: Vec::new(),
+        };
+        let command = |effect| Event::Command {
+            host: "h".into(),
+            argv: vec!["prlctl".into(), "list".into()],
+            effect,
+            planned: false,
+        };
+        let finished = |effect| Event::CommandFinished {
+            host: "h".into(),
+            argv: vec!["prlctl".into(), "list".into()],
+            effect,
+            code: 0,
+            millis: 5,
+        };
+        let events = [
+            command(Effect::Read),
+            finished(Effect::Read),
+            Event::Waiting {
+                what: "CS#1 to drain".into(),
+                elapsed_s: 10,
+                timeout_s: 60,
+            },
+            command(Effect::Change),
+            finished(Effect::Change),
+            Event::Log {
+                message: "moved".into(),
+                data: false,
+            },
+        ];
+        for event in &events {
+            journal.record(event).unwrap();
+        }
+        let kept: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!("{} {}", v["event"].as_str().unwrap(), v["effect"])
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                r#"command "change""#,
+                r#"command_finished "change""#,
+                "log null"
+            ]
+        );
+    }
 }
