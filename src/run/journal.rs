@@ -404,6 +404,9 @@ mod tests {
             .map(|r| r.run_id)
             .collect();
         assert_eq!(ids, ["20260103-000000-000a", "20260102-000000-000b"]);
+        // A journal directory that cannot be read is an error, not "no runs".
+        let err = list_runs_in(&d.join("notes.txt")).unwrap_err();
+        assert!(format!("{err:#}").starts_with("cannot read "), "{err:#}");
     }
 
     /// A run is live while it holds its journal's lock (any other holder than this check).
