@@ -349,6 +349,7 @@ mod tests {
                 r#"{"v":1,"event":"command_finished","effect":"read","code":0}"#,
                 r#"{"v":1,"event":"command_finished","effect":"change","code":1}"#,
                 r#"{"v":1,"event":"file_edit","path":"/etc/a","planned":false}"#,
+                r#"{"v":1,"event":"file_edit","path":"/etc/c","planned":false}"#,
                 r#"{"v":1,"event":"file_edit","path":"/etc/b","planned":true}"#,
                 r#"{"v":1,"event":"deferred","what":"a","state":"registered"}"#,
                 r#"{"v":1,"event":"deferred","what":"b","state":"registered"}"#,
@@ -364,7 +365,7 @@ mod tests {
         assert_eq!(s.runbook, "evacuate");
         assert!(s.plan);
         assert_eq!(s.status, "failed");
-        assert_eq!((s.changes, s.pending_undos), (3, 2));
+        assert_eq!((s.changes, s.pending_undos), (4, 2));
         // With no end record, the run crashed or still runs; an undo that ran without one
         // registered (a damaged journal) does not count below zero.
         let path = journal(
