@@ -294,10 +294,18 @@ mod tests {
         assert!(err.to_string().contains("/nonexistent/prlctl"), "{err}");
     }
 
+    /// A transport whose files are under `root`, checked before any test writes through it:
+    /// a mutant that loses the root must not write to this machine's `/`.
+    fn under(root: &Path) -> Local {
+        let local = Local::with_root(root);
+        assert_eq!(local.resolve("/f.conf").unwrap(), root.join("f.conf"));
+        local
+    }
+
     #[test]
     fn atomic_write_keeps_mode_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let local = Local::with_root(dir.path());
+        let local = under(dir.path());
         fs::write(dir.path().join("f.conf"), "old").unwrap();
         fs::set_permissions(dir.path().join("f.conf"), fs::Permissions::from_mode(0o600)).unwrap();
         local.write_file_atomic("/f.conf", b"new", None).unwrap();
@@ -335,7 +343,7 @@ mod tests {
     #[test]
     fn an_atomic_write_lands_under_the_root_with_the_mode_asked_for() {
         let dir = tempfile::tempdir().unwrap();
-        let local = Local::with_root(dir.path());
+        let local = under(dir.path());
         let name = format!("vzrun-unit-{}.conf", std::process::id());
         local
             .write_file_atomic(&format!("/{name}"), b"a=1\n", None)
