@@ -218,8 +218,10 @@ fn lock_host_takes_the_lock_before_any_change_and_a_plan_takes_none() {
         .lines()
         .find_map(|l| l.strip_prefix("holder "))
         .unwrap_or_else(|| panic!("{}", alone.stdout));
-    let re = regex::Regex::new(r"^run \d{8}-\d{6}-[0-9a-f]{4} \(\S*r(\.rhai)?\) by .+@\S* pid \d+ since \S+Z$")
-        .unwrap();
+    let re = regex::Regex::new(
+        r"^run \d{8}-\d{6}-[0-9a-f]{4} \(\S*r(\.rhai)?\) by .+@\S* pid \d+ since \S+Z$",
+    )
+    .unwrap();
     assert!(re.is_match(holder), "{holder}");
     let _holder = Holder::start(&state);
     run(&["./r.rhai"])
