@@ -29,6 +29,8 @@ mod tests {
         assert_eq!(parse_bytes("105GB"), Some(105 << 30));
         assert_eq!(parse_bytes("1.5TB"), Some(3 << 39));
         assert_eq!(parse_bytes("88 GB"), Some(88 << 30));
+        assert_eq!(parse_bytes("2PB"), Some(2 << 50));
+        assert_eq!(parse_bytes("512k"), Some(512 << 10));
         assert_eq!(parse_bytes("12"), None);
         assert_eq!(parse_bytes("abc"), None);
     }

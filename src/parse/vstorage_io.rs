@@ -117,6 +117,15 @@ mod tests {
     }
 
     #[test]
+    fn operations_per_second_scale_by_k_and_m() {
+        assert_eq!(ops_per_second("(  0ops/s)"), Some(0.0));
+        assert_eq!(ops_per_second("12ops/s"), Some(12.0));
+        assert_eq!(ops_per_second("( 2.5Kops/s)"), Some(2500.0));
+        assert_eq!(ops_per_second("( 1.5Mops/s)"), Some(1_500_000.0));
+        assert_eq!(ops_per_second("( 1.5Gops/s)"), None);
+    }
+
+    #[test]
     fn the_older_header_has_no_io_figures() {
         let text = "connected to MDS#1\nCluster 'stor1': healthy\nSpace: [OK] allocatable 200GB of 211GB, free 211GB of 211GB\n";
         assert_eq!(io_rates(text), IoRates::default());

@@ -334,4 +334,160 @@ mod tests {
         let re = regex::Regex::new(r"^\d{8}-\d{6}-[0-9a-f]{4}$").unwrap();
         assert!(re.is_match(&id), "{id}");
     }
+
+    /// What `vzrun runs` shows of a run: changes made (a planned file edit and a probe are
+    /// not), undos registered and not yet run, the end status, and the start's details.
+    #[test]
+    fn a_summary_counts_changes_and_pending_undos_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal(
+            dir.path(),
+            "20260105-000000-0005",
+            &[
+                r#"{"v":1,"ts":"2026-01-05T00:00:00Z","event":"run_started","runbook":"evacuate","plan":true}"#,
+                r#"{"v":1,"event":"command_finished","effect":"change","code":0}"#,
+                r#"{"v":1,"event":"command_finished","effect":"read","code":0}"#,
+                r#"{"v":1,"event":"command_finished","effect":"change","code":1}"#,
+                r#"{"v":1,"event":"file_edit","path":"/etc/a","planned":false}"#,
+                r#"{"v":1,"event":"file_edit","path":"/etc/c","planned":false}"#,
+                r#"{"v":1,"event":"file_edit","path":"/etc/b","planned":true}"#,
+                r#"{"v":1,"event":"deferred","what":"a","state":"registered"}"#,
+                r#"{"v":1,"event":"deferred","what":"b","state":"registered"}"#,
+                r#"{"v":1,"event":"deferred","what":"c","state":"registered"}"#,
+                r#"{"v":1,"event":"deferred","what":"a","state":"done"}"#,
+                "a line cut short by a kill {\"event\":",
+                r#"{"v":1,"event":"run_finished","status":"failed"}"#,
+            ],
+        );
+        let s = summarize(&path).unwrap();
+        assert_eq!(s.run_id, "20260105-000000-0005");
+        assert_eq!(s.started, "2026-01-05T00:00:00Z");
+        assert_eq!(s.runbook, "evacuate");
+        assert!(s.plan);
+        assert_eq!(s.status, "failed");
+        assert_eq!((s.changes, s.pending_undos), (4, 2));
+        // With no end record, the run crashed or still runs; an undo that ran without one
+        // registered (a damaged journal) does not count below zero.
+        let path = journal(
+            dir.path(),
+            "20260106-000000-0006",
+            &[
+                &started("2026-01-06T00:00:00Z"),
+                r#"{"v":1,"event":"deferred","what":"a","state":"done"}"#,
+            ],
+        );
+        let s = summarize(&path).unwrap();
+        assert_eq!((s.status.as_str(), s.plan), ("unfinished", false));
+        assert_eq!((s.changes, s.pending_undos), (0, 0));
+    }
+
+    /// Only `*.jsonl` files are runs, listed oldest first by start time (not by name); no
+    /// directory yet means no runs.
+    #[test]
+    fn runs_are_the_jsonl_files_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert!(list_runs_in(&d.join("runs")).unwrap().is_empty());
+        journal(
+            d,
+            "20260102-000000-000b",
+            &[&started("2026-01-02T00:00:00Z")],
+        );
+        journal(
+            d,
+            "20260103-000000-000a",
+            &[&started("2026-01-01T00:00:00Z")],
+        );
+        std::fs::write(d.join("notes.txt"), started("2026-01-01T00:00:00Z")).unwrap();
+        let ids: Vec<String> = list_runs_in(d)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        assert_eq!(ids, ["20260103-000000-000a", "20260102-000000-000b"]);
+        // A journal directory that cannot be read is an error, not "no runs".
+        let err = list_runs_in(&d.join("notes.txt")).unwrap_err();
+        assert!(format!("{err:#}").starts_with("cannot read "), "{err:#}");
+    }
+
+    /// A run is live while it holds its journal's lock (any other holder than this check).
+    #[test]
+    fn a_run_is_live_while_its_journal_is_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal(dir.path(), "20260107-000000-0007", &[&started("x")]);
+        assert!(!is_live(&path));
+        assert!(!is_live(&dir.path().join("missing.jsonl")));
+        let held = File::open(&path).unwrap();
+        // SAFETY: flock on a descriptor we own.
+        let got = unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(got, 0);
+        assert!(is_live(&path));
+        drop(held);
+        assert!(!is_live(&path));
+    }
+
+    /// What is kept: changes and their results, narration; not probes, their results, or a
+    /// wait's progress reports. Each record is one JSON line.
+    #[test]
+    fn an_open_journal_keeps_changes_and_narration_not_probes_or_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("20260108-000000-0008.jsonl");
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut journal = Journal {
+            path: path.clone(),
+            file: Some(file),
+            pending: Vec::new(),
+        };
+        let command = |effect| Event::Command {
+            host: "h".into(),
+            argv: vec!["prlctl".into(), "list".into()],
+            effect,
+            planned: false,
+        };
+        let finished = |effect| Event::CommandFinished {
+            host: "h".into(),
+            argv: vec!["prlctl".into(), "list".into()],
+            effect,
+            code: 0,
+            millis: 5,
+        };
+        let events = [
+            command(Effect::Read),
+            finished(Effect::Read),
+            Event::Waiting {
+                what: "CS#1 to drain".into(),
+                elapsed_s: 10,
+                timeout_s: 60,
+            },
+            command(Effect::Change),
+            finished(Effect::Change),
+            Event::Log {
+                message: "moved".into(),
+                data: false,
+            },
+        ];
+        for event in &events {
+            journal.record(event).unwrap();
+        }
+        let kept: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!("{} {}", v["event"].as_str().unwrap(), v["effect"])
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                r#"command "change""#,
+                r#"command_finished "change""#,
+                "log null"
+            ]
+        );
+    }
 }

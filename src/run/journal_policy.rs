@@ -51,21 +51,28 @@ pub fn needs_journal(event: &Event) -> bool {
 
 /// The retention limits in force, from the environment (a bad value warns and uses the default).
 pub fn limits() -> (Option<Duration>, Option<usize>) {
-    fn number(var: &str, default: u64) -> u64 {
-        match std::env::var(var) {
-            Err(_) => default,
-            Ok(text) => text.trim().parse().unwrap_or_else(|_| {
-                eprintln!("warning: {var}={text:?} is not a number; using {default}");
-                default
-            }),
-        }
-    }
-    let days = number("VZRUN_JOURNAL_KEEP_DAYS", DEFAULT_KEEP_DAYS);
-    let runs = number("VZRUN_JOURNAL_KEEP_RUNS", DEFAULT_KEEP_RUNS as u64);
+    limits_from(|var| std::env::var(var).ok())
+}
+
+/// The retention limits given by `var` (the environment's value of a variable, if set).
+fn limits_from(var: impl Fn(&str) -> Option<String>) -> (Option<Duration>, Option<usize>) {
+    let days = number("VZRUN_JOURNAL_KEEP_DAYS", &var, DEFAULT_KEEP_DAYS);
+    let runs = number("VZRUN_JOURNAL_KEEP_RUNS", &var, DEFAULT_KEEP_RUNS as u64);
     (
         (days > 0).then(|| Duration::from_secs(days * 86_400)),
         (runs > 0).then_some(runs as usize),
     )
+}
+
+/// The number in the variable `name`, else `default` (a bad value warns).
+fn number(name: &str, var: impl Fn(&str) -> Option<String>, default: u64) -> u64 {
+    match var(name) {
+        None => default,
+        Some(text) => text.trim().parse().unwrap_or_else(|_| {
+            eprintln!("warning: {name}={text:?} is not a number; using {default}");
+            default
+        }),
+    }
 }
 
 /// A journaled run as pruning sees it: its id and how many undo actions it left pending.
@@ -140,5 +147,90 @@ mod tests {
             seconds: 0.1,
         };
         assert!(needs_journal(&failed));
+    }
+
+    fn edit(planned: bool) -> Event {
+        Event::FileEdit {
+            host: "h".into(),
+            path: "/etc/motd".into(),
+            diff: "-old\n+new\n".into(),
+            planned,
+        }
+    }
+
+    /// A file written and an undo registered each put the run on disk, even when no command
+    /// changed anything; a planned edit does not, nor a probe's end.
+    #[test]
+    fn a_written_file_or_a_registered_undo_needs_a_journal() {
+        assert!(needs_journal(&edit(false)));
+        assert!(!needs_journal(&edit(true)));
+        let undo = Event::Deferred {
+            what: "uncordon n1".into(),
+            state: "registered".into(),
+            function: None,
+            args: None,
+        };
+        assert!(needs_journal(&undo));
+        let change = Event::Command {
+            host: "h".into(),
+            argv: vec!["touch".into(), "x".into()],
+            effect: Effect::Change,
+            planned: false,
+        };
+        assert!(needs_journal(&change));
+        let finished_read = Event::CommandFinished {
+            host: "h".into(),
+            argv: vec!["true".into()],
+            effect: Effect::Read,
+            code: 0,
+            millis: 1,
+        };
+        assert!(!needs_journal(&finished_read));
+    }
+
+    fn limits_with(vars: &[(&str, &str)]) -> (Option<Duration>, Option<usize>) {
+        limits_from(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn retention_limits_come_from_the_environment_and_0_turns_one_off() {
+        const DAY: u64 = 86_400;
+        assert_eq!(
+            limits_with(&[]),
+            (Some(Duration::from_secs(30 * DAY)), Some(1000))
+        );
+        assert_eq!(
+            limits_with(&[
+                ("VZRUN_JOURNAL_KEEP_DAYS", " 7 "),
+                ("VZRUN_JOURNAL_KEEP_RUNS", "3")
+            ]),
+            (Some(Duration::from_secs(7 * DAY)), Some(3))
+        );
+        assert_eq!(
+            limits_with(&[
+                ("VZRUN_JOURNAL_KEEP_DAYS", "1"),
+                ("VZRUN_JOURNAL_KEEP_RUNS", "1")
+            ]),
+            (Some(Duration::from_secs(DAY)), Some(1))
+        );
+        assert_eq!(
+            limits_with(&[
+                ("VZRUN_JOURNAL_KEEP_DAYS", "0"),
+                ("VZRUN_JOURNAL_KEEP_RUNS", "0")
+            ]),
+            (None, None)
+        );
+        // A bad value warns and keeps the default.
+        assert_eq!(
+            limits_with(&[
+                ("VZRUN_JOURNAL_KEEP_DAYS", "a week"),
+                ("VZRUN_JOURNAL_KEEP_RUNS", "-1")
+            ]),
+            (Some(Duration::from_secs(30 * DAY)), Some(1000))
+        );
     }
 }

@@ -294,10 +294,18 @@ mod tests {
         assert!(err.to_string().contains("/nonexistent/prlctl"), "{err}");
     }
 
+    /// A transport whose files are under `root`, checked before any test writes through it:
+    /// a mutant that loses the root must not write to this machine's `/`.
+    fn under(root: &Path) -> Local {
+        let local = Local::with_root(root);
+        assert_eq!(local.resolve("/f.conf").unwrap(), root.join("f.conf"));
+        local
+    }
+
     #[test]
     fn atomic_write_keeps_mode_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let local = Local::with_root(dir.path());
+        let local = under(dir.path());
         fs::write(dir.path().join("f.conf"), "old").unwrap();
         fs::set_permissions(dir.path().join("f.conf"), fs::Permissions::from_mode(0o600)).unwrap();
         local.write_file_atomic("/f.conf", b"new", None).unwrap();
@@ -310,5 +318,119 @@ mod tests {
             1,
             "no temp file left"
         );
+    }
+
+    /// The file's permission bits (setuid and sticky included, the file type not); `None`
+    /// for a missing file; an error for a path that cannot be looked at, never `None`.
+    #[test]
+    fn mode_is_the_permission_bits_and_only_a_missing_file_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = Local::with_root(dir.path());
+        fs::write(dir.path().join("f"), "x").unwrap();
+        fs::set_permissions(dir.path().join("f"), fs::Permissions::from_mode(0o4751)).unwrap();
+        assert_eq!(local.mode("/f").unwrap(), Some(0o4751));
+        assert_eq!(local.mode("/missing").unwrap(), None);
+        let err = local.mode("/f/under-a-file").unwrap_err();
+        assert!(matches!(err, TransportError::File { .. }), "{err}");
+        let err = local.read_file("/f/under-a-file").unwrap_err();
+        assert!(err.to_string().contains("Not a directory"), "{err}");
+        assert!(local.read_file("/").is_err(), "a directory is not a file");
+        assert!(local.read_file("relative").is_err());
+    }
+
+    /// Written under the root given, never at the same path on this machine: a new file
+    /// gets the mode asked for, else 0644.
+    #[test]
+    fn an_atomic_write_lands_under_the_root_with_the_mode_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = under(dir.path());
+        let name = format!("vzrun-unit-{}.conf", std::process::id());
+        local
+            .write_file_atomic(&format!("/{name}"), b"a=1\n", None)
+            .unwrap();
+        assert_eq!(fs::read(dir.path().join(&name)).unwrap(), b"a=1\n");
+        let mode = |p: &str| fs::metadata(dir.path().join(p)).unwrap().mode() & 0o7777;
+        assert_eq!(mode(&name), 0o644);
+        local
+            .write_file_atomic("/secret", b"pw\n", Some(0o600))
+            .unwrap();
+        assert_eq!(mode("secret"), 0o600);
+        assert_eq!(fs::read(dir.path().join("secret")).unwrap(), b"pw\n");
+    }
+
+    /// A command killed by a signal exits 128 + the signal, as a shell reports it.
+    #[test]
+    fn a_command_killed_by_a_signal_exits_128_plus_the_signal() {
+        let out = Local::default()
+            .run(&Cmd::read(["sh", "-c", "kill -KILL $$"]))
+            .unwrap();
+        assert_eq!(out.code, 137);
+    }
+
+    /// `marker` appears a second after the command starts unless its whole process group was
+    /// killed.
+    fn never_appears(marker: &Path) {
+        std::thread::sleep(Duration::from_millis(2500));
+        assert!(!marker.exists(), "a process of the command outlived it");
+    }
+
+    /// Past its deadline the whole process group is killed, not only the command itself.
+    #[test]
+    fn a_command_past_its_deadline_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("marker");
+        let script = format!("(sleep 1; touch '{}') & sleep 30", marker.display());
+        let err = Local::default()
+            .run(&Cmd::read(["sh", "-c", &script]).with_timeout(Duration::from_millis(300)))
+            .unwrap_err();
+        assert!(matches!(err, TransportError::TimedOut { .. }), "{err}");
+        never_appears(&marker);
+    }
+
+    /// A command that exits leaving a process that holds its stderr open: vzrun waits for
+    /// the output until the command's deadline, then kills the group and returns what came.
+    #[test]
+    fn output_held_open_by_a_leftover_process_is_cut_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("marker");
+        let script = format!(
+            "echo out; echo err >&2; (sleep 1; touch '{}') >/dev/null & exit 0",
+            marker.display()
+        );
+        let started = Instant::now();
+        let out = Local::default()
+            .run(&Cmd::read(["sh", "-c", &script]).with_timeout(Duration::from_millis(600)))
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, "out\n", "err\n")
+        );
+        assert!(took >= Duration::from_millis(550), "{took:?}");
+        never_appears(&marker);
+    }
+
+    /// A change holds this run's locks too (its process inherits their descriptors, so a
+    /// lock outlives a killed vzrun while the change runs); a read does not.
+    #[test]
+    fn a_change_inherits_the_held_locks_and_a_read_does_not() {
+        let _serial = crate::transport::lock::TEST_SERIAL
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let _held =
+            crate::transport::lock::local_in(dir.path(), "local-run", "run 1", Duration::ZERO)
+                .unwrap();
+        let lock = dir.path().join("local-run.lock").display().to_string();
+        let open_files = |cmd: Cmd| Local::default().run(&cmd).unwrap().stdout;
+        let argv = [
+            "sh",
+            "-c",
+            "for f in /proc/$$/fd/*; do readlink \"$f\"; done",
+        ];
+        let change = open_files(Cmd::change(argv));
+        assert!(change.lines().any(|l| l == lock), "{change}");
+        let read = open_files(Cmd::read(argv));
+        assert!(!read.lines().any(|l| l == lock), "{read}");
     }
 }

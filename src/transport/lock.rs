@@ -84,6 +84,16 @@ pub fn local(key: &str, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock
     crate::state_dir::ensure_state_dir()
         .and_then(|()| crate::state_dir::private_dir(&dir))
         .map_err(|e| LockError::Failed(format!("{e:#}")))?;
+    local_in(&dir, key, holder, wait)
+}
+
+/// Takes the lock `key` in the directory `dir`, waiting up to `wait`.
+pub(crate) fn local_in(
+    dir: &std::path::Path,
+    key: &str,
+    holder: &str,
+    wait: Duration,
+) -> Result<Box<dyn HeldLock>, LockError> {
     let safe: String = key
         .chars()
         .map(|c| {
@@ -118,5 +128,119 @@ pub fn local(key: &str, holder: &str, wait: Duration) -> Result<Box<dyn HeldLock
             return Err(LockError::Held(who.trim().to_string()));
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The unit tests that take local locks run one at a time: they look at this process's
+/// held locks.
+#[cfg(test)]
+pub(crate) static TEST_SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::transport::lock::TEST_SERIAL as SERIAL;
+
+    fn take(
+        dir: &std::path::Path,
+        key: &str,
+        holder: &str,
+        wait: Duration,
+    ) -> Result<Box<dyn HeldLock>, LockError> {
+        local_in(dir, key, holder, wait)
+    }
+
+    /// A refused run names the holder: the run, its runbook, who, where, which process.
+    #[test]
+    fn the_holder_text_names_the_run_and_the_process() {
+        let text = holder_text("20261125-074512-3f2a", "evacuate");
+        let re = regex::Regex::new(r"^run 20261125-074512-3f2a \(evacuate\) by .+@\S* pid (\d+) since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$").unwrap();
+        let pid = re.captures(&text).unwrap_or_else(|| panic!("{text}"))[1].to_string();
+        assert_eq!(pid, std::process::id().to_string());
+    }
+
+    /// The lock's files are named after the key with anything but letters, digits and '-'
+    /// made '_', and the holder file says who holds it.
+    #[test]
+    fn a_lock_is_a_file_named_after_its_key_with_its_holder_beside_it() {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let _held = take(dir.path(), "local-cluster-a_b.c/d", "run 1", Duration::ZERO).unwrap();
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["local-cluster-a_b_c_d.holder", "local-cluster-a_b_c_d.lock"]
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("local-cluster-a_b_c_d.holder")).unwrap(),
+            "run 1"
+        );
+    }
+
+    /// Held elsewhere: refused at once naming the holder with no wait, taken once freed
+    /// within the wait; a different key is another lock.
+    #[test]
+    fn a_held_lock_is_refused_naming_its_holder_or_waited_for() {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let first = take(
+            dir.path(),
+            "local-run",
+            "run 1 (evacuate)\n",
+            Duration::ZERO,
+        )
+        .unwrap();
+        assert_eq!(
+            take(dir.path(), "local-run", "run 2", Duration::ZERO).unwrap_err(),
+            LockError::Held("run 1 (evacuate)".into())
+        );
+        let started = Instant::now();
+        assert_eq!(
+            take(dir.path(), "local-run", "run 2", Duration::from_millis(300)).unwrap_err(),
+            LockError::Held("run 1 (evacuate)".into())
+        );
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let _other = take(dir.path(), "local-ruN", "run 3", Duration::ZERO).unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(first);
+        });
+        let second = take(dir.path(), "local-run", "run 2", Duration::from_secs(30));
+        release.join().unwrap();
+        assert!(second.is_ok(), "{second:?}");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("local-run.holder")).unwrap(),
+            "run 2"
+        );
+    }
+
+    /// Local changes inherit exactly the locks held now: a freed lock's descriptor is
+    /// forgotten, the others stay.
+    #[test]
+    fn changes_inherit_the_held_locks_and_no_freed_one() {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let taken = |key: &str| {
+            let before = inheritable_fds();
+            let lock = take(dir.path(), key, "run 1", Duration::ZERO).unwrap();
+            let new: Vec<_> = inheritable_fds()
+                .into_iter()
+                .filter(|fd| !before.contains(fd))
+                .collect();
+            assert_eq!(new.len(), 1, "{new:?}");
+            (lock, new[0])
+        };
+        let (first, fd1) = taken("local-a");
+        let (second, fd2) = taken("local-b");
+        drop(first);
+        let fds = inheritable_fds();
+        assert!(!fds.contains(&fd1) && fds.contains(&fd2), "{fds:?}");
+        drop(second);
+        assert!(!inheritable_fds().contains(&fd2));
     }
 }

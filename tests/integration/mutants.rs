@@ -235,3 +235,164 @@ fn a_file_written_over_ssh_gets_the_mode_asked_for() {
     assert_eq!(fs::read_to_string(&created).unwrap(), "x=1\n");
     assert_eq!(mode(&created), 0o640);
 }
+
+/// The test's files under `root/` are this machine's files for the run.
+fn under_root(test: Test) -> Test {
+    let root = test.path("root");
+    test.env("VZRUN_LOCAL_ROOT", root)
+}
+
+/// The run's journal, as text (the test's state directory holds one run).
+fn journal_text(out: &crate::test::Outcome) -> String {
+    let state = out.path("state");
+    let id = crate::reliability2::only_run(&state);
+    fs::read_to_string(state.join("runs").join(format!("{id}.jsonl"))).unwrap()
+}
+
+/// Kills the runner's cluster-lock name check weakened (`&&` made `||`, `-` or `_` no
+/// longer allowed): a name with a space is refused before anything runs (exit 2); a name
+/// with '-' and '_' is held around the action.
+#[test]
+fn a_cluster_lock_name_is_letters_digits_dash_and_underscore() {
+    let bad = Test::new()
+        .file(
+            "r.rhai",
+            "//! Bad name.\ncluster_lock(\"roll out\", || { local().run([\"touch\", \"inside\"]); });\n",
+        )
+        .arg("./r.rhai")
+        .run()
+        .status(2)
+        .stderr_has(r#"lock name: "roll out": letters, digits, '-', '_'"#);
+    assert!(!bad.path("inside").exists(), "the action ran");
+    let good = Test::new()
+        .file(
+            "r.rhai",
+            "//! Good name.\nlet n = cluster_lock(\"roll-out_1\", || { log(\"inside the lock\"); 7 });\nlog(`returned ${n}`);\n",
+        )
+        .arg("./r.rhai")
+        .run()
+        .status(0);
+    let text = format!("{}{}", good.stdout, good.stderr);
+    let held = text
+        .find(r#"holding the cluster lock "roll-out_1" (on local)"#)
+        .unwrap_or_else(|| panic!("{text}"));
+    let inside = text.find("inside the lock").unwrap();
+    assert!(held < inside, "{text}");
+    assert!(text.contains("returned 7"), "{text}");
+    assert!(good
+        .path("state/locks/local-cluster-roll-out_1.lock")
+        .exists());
+}
+
+/// Kills the runner's "is this file private" test for an explicit mode (`m & 0o004 == 0`
+/// inverted or its `&` changed): a file written 0600 keeps its lines out of the journal, a
+/// file written 0644 has them in it.
+#[test]
+fn a_file_written_with_a_private_mode_stays_out_of_the_journal() {
+    let test = Test::new()
+        .file(
+            "r.rhai",
+            "//! Modes.\nfile::write(local(), \"/etc/token\", \"token=hunter3\\n\", #{mode: 0o600});\nfile::write(local(), \"/etc/motd\", \"visible-line\\n\", #{mode: 0o644});\nfile::write(local(), \"/etc/group-only\", \"group-line\\n\", #{mode: 0o640});\n",
+        )
+        .file("root/etc/.keep", "");
+    let root = test.path("root");
+    let out = under_root(test).arg("./r.rhai").run().status(0);
+    let text = journal_text(&out);
+    assert!(!text.contains("hunter3"), "{text}");
+    assert!(!text.contains("group-line"), "{text}");
+    assert!(
+        text.contains("not journaled: /etc/token is not world-readable"),
+        "{text}"
+    );
+    assert!(text.contains("+visible-line"), "{text}");
+    assert_eq!(
+        fs::read_to_string(root.join("etc/token")).unwrap(),
+        "token=hunter3\n"
+    );
+}
+
+/// Kills the runner comparing only the content (`mode_differs` inverted, `&&` made `||`):
+/// the same text with another mode changes the mode; asked again, nothing changes.
+#[test]
+fn the_same_text_with_another_mode_changes_the_mode_and_then_nothing() {
+    let test = Test::new()
+        .file(
+            "r.rhai",
+            "//! Mode only.\nlet first = file::write(local(), \"/etc/app.conf\", \"x=1\\n\", #{mode: 0o600});\nlet second = file::write(local(), \"/etc/app.conf\", \"x=1\\n\", #{mode: 0o600});\nlog(`changed ${first} then ${second}`);\n",
+        )
+        .file("root/etc/app.conf", "x=1\n");
+    let root = test.path("root");
+    fs::set_permissions(root.join("etc/app.conf"), fs::Permissions::from_mode(0o644)).unwrap();
+    let out = test
+        .env("VZRUN_LOCAL_ROOT", &root)
+        .arg("./r.rhai")
+        .run()
+        .status(0);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains("changed true then false"), "{text}");
+    assert!(
+        text.contains("/etc/app.conf is already as wanted"),
+        "{text}"
+    );
+    let mode = fs::metadata(root.join("etc/app.conf"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o600);
+}
+
+/// Kills `Runner::planned_changes` answering a constant: a plan of three changes says 3.
+#[test]
+fn a_plan_counts_every_change_it_lists() {
+    let test = Test::new().file(
+            "r.rhai",
+            "//! Three changes.\nlet h = local();\nh.run([\"touch\", \"a\"]);\nh.run([\"touch\", \"b\"]);\nfile::write(h, \"/tmp/vzrun-never-written\", \"x\\n\");\n",
+        )
+        .file("root/tmp/.keep", "");
+    let root = test.path("root");
+    under_root(test)
+        .args(["plan", "./r.rhai"])
+        .run()
+        .status(0)
+        .stdout_has("plan: 3 change(s) listed; nothing was changed");
+    assert!(!root.join("tmp/vzrun-never-written").exists());
+}
+
+/// Kills the error of a failed command showing an empty `stderr:` line (`!` dropped): a
+/// command that failed silently is named with its exit code and nothing after it.
+#[test]
+fn a_command_that_failed_silently_has_no_stderr_line() {
+    let out = Test::new()
+        .file(
+            "r.rhai",
+            "//! Fail.\nlocal().run([\"sh\", \"-c\", \"exit 7\"]);\n",
+        )
+        .arg("./r.rhai")
+        .run()
+        .status(1);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert_eq!(
+        lines[at],
+        "error: ./r.rhai:2:9: command failed on local (exit 7): sh -c 'exit 7'"
+    );
+    assert!(lines[at + 1].starts_with("failed after "), "{}", out.stderr);
+    assert!(!out.stderr.contains("stderr:"), "{}", out.stderr);
+}
+
+/// Kills `Runner::sleep` waking at once (its deadline computed backwards): `sleep(1.2)`
+/// takes at least 1.2 seconds.
+#[test]
+fn sleep_sleeps_as_long_as_asked() {
+    let started = std::time::Instant::now();
+    Test::new()
+        .file("r.rhai", "//! Nap.\nsleep(1.2);\nlog(\"awake\");\n")
+        .arg("./r.rhai")
+        .run()
+        .status(0);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1200));
+}

@@ -196,6 +196,42 @@ impl Drop for Holder {
     }
 }
 
+/// Kills `Runner::lock` taking no lock (`lock_host` before the first move) and
+/// `Runner::holder` naming nobody: with the host held, `lock_host` alone fails (exit 4)
+/// before the next line; a plan takes no lock; `run_holder()` names this run.
+#[test]
+fn lock_host_takes_the_lock_before_any_change_and_a_plan_takes_none() {
+    let scratch = Test::new();
+    let state = scratch.path("state");
+    let run = |args: &[&str]| {
+        Test::new()
+            .file(
+                "r.rhai",
+                "//! Lock first.\nlog(`holder ${run_holder()}`);\nlock_host(local());\nlog(\"locked\");\n",
+            )
+            .env("VZRUN_STATE_DIR", &state)
+            .args(args)
+            .run()
+    };
+    let alone = run(&["./r.rhai"]).status(0).stdout_has("locked");
+    let holder = alone
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("holder "))
+        .unwrap_or_else(|| panic!("{}", alone.stdout));
+    let re = regex::Regex::new(
+        r"^run \d{8}-\d{6}-[0-9a-f]{4} \(\S*r(\.rhai)?\) by .+@\S* pid \d+ since \S+Z$",
+    )
+    .unwrap();
+    assert!(re.is_match(holder), "{holder}");
+    let _holder = Holder::start(&state);
+    run(&["./r.rhai"])
+        .status(4)
+        .stderr_has("local is locked by run ")
+        .stdout_lacks("locked");
+    run(&["plan", "./r.rhai"]).status(0).stdout_has("locked");
+}
+
 #[test]
 fn a_held_lock_is_never_retried_and_never_caught_into_success() {
     let scratch = Test::new();
