@@ -355,7 +355,7 @@ fn a_plan_counts_every_change_it_lists() {
         .args(["plan", "./r.rhai"])
         .run()
         .status(0)
-        .stdout_has("plan: 3 change(s) listed; nothing was changed");
+        .stderr_has("plan: 3 change(s) listed; nothing was changed");
     assert!(!root.join("tmp/vzrun-never-written").exists());
 }
 
