@@ -327,10 +327,11 @@ fn a_host_that_does_not_answer_times_out_naming_host_and_command() {
     drop(silent);
 }
 
-#[test]
-fn a_malformed_inventory_is_an_error_with_line_and_column() {
+/// Runs a runbook that changes a local file with `inventory`: it must stop with exit 2,
+/// saying `problem`, before the change.
+pub fn inventory_refused_before_anything_runs(inventory: &str, problem: &str) {
     let test = Test::new()
-        .file("inv.yaml", "cluster: c\nhosts:\n  - {name: a, adress: b}\n")
+        .file("inv.yaml", inventory)
         .file("r.rhai", "//! Touch.\nlocal().run([\"touch\", \"ran\"]);\n");
     let inv = test.path("inv.yaml");
     let out = test
@@ -339,8 +340,16 @@ fn a_malformed_inventory_is_an_error_with_line_and_column() {
         .arg("./r.rhai")
         .run()
         .status(2)
-        .stderr_has("inv.yaml:3:");
-    assert!(!out.exists("ran"));
+        .stderr_has(problem);
+    assert!(!out.exists("ran"), "{inventory}: something ran");
+}
+
+#[test]
+fn a_malformed_inventory_is_an_error_with_line_and_column() {
+    inventory_refused_before_anything_runs(
+        "cluster: c\nhosts:\n  - {name: a, adress: b}\n",
+        "inv.yaml:3:",
+    );
 }
 
 #[test]
