@@ -48,9 +48,14 @@ pub struct Rule {
 /// The same rules hold for every action: a CS in maintenance or stopped for a reboot is
 /// re-replicated like a removed one once the offline timeout passes.
 pub fn rules(run: &RunContext, s: &Stat, ids: &[u64]) -> Vec<Rule> {
-    let nodes = node_names(run, s);
+    rules_for(&node_names(run, s), s, ids)
+}
+
+/// `rules` with the CS HOST → node names already matched: the rules themselves, which
+/// depend on nothing but `stat`'s answer.
+fn rules_for(nodes: &Map, s: &Stat, ids: &[u64]) -> Vec<Rule> {
     let stopping: Vec<&CsRow> = s.cs.iter().filter(|c| ids.contains(&c.id)).collect();
-    let nodes_stopping: BTreeSet<String> = stopping.iter().map(|c| node(&nodes, c)).collect();
+    let nodes_stopping: BTreeSet<String> = stopping.iter().map(|c| node(nodes, c)).collect();
     let others: Vec<&CsRow> = s.cs.iter().filter(|c| !ids.contains(&c.id)).collect();
     let norm = s.replicas_norm.unwrap_or(DEFAULT_NORM);
     let mut out = Vec::new();
@@ -59,7 +64,7 @@ pub fn rules(run: &RunContext, s: &Stat, ids: &[u64]) -> Vec<Rule> {
     let sick: Vec<String> = others
         .iter()
         .filter(|c| c.status != "active")
-        .map(|c| format!("CS#{} {} on {}", c.id, c.status, node(&nodes, c)))
+        .map(|c| format!("CS#{} {} on {}", c.id, c.status, node(nodes, c)))
         .collect();
     let degraded = s.chunks.get("degraded").copied().unwrap_or(0);
     let own_fault = s.status == "healthy" || sick.is_empty();
@@ -85,7 +90,7 @@ pub fn rules(run: &RunContext, s: &Stat, ids: &[u64]) -> Vec<Rule> {
     // 2. One node at a time: no other node may have CSs in maintenance.
     let mut elsewhere: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for c in others.iter().filter(|c| c.status == "maintenance") {
-        let n = node(&nodes, c);
+        let n = node(nodes, c);
         if !nodes_stopping.contains(&n) {
             elsewhere.entry(n).or_default().push(c.id);
         }
@@ -125,7 +130,7 @@ pub fn rules(run: &RunContext, s: &Stat, ids: &[u64]) -> Vec<Rule> {
             .filter(same)
             .filter(|c| c.status == "active")
             .collect();
-        let hosts: BTreeSet<String> = remaining.iter().map(|c| node(&nodes, c)).collect();
+        let hosts: BTreeSet<String> = remaining.iter().map(|c| node(nodes, c)).collect();
         out.push(Rule {
             rule: "failure_domains",
             ok: hosts.len() as u64 >= norm,
@@ -414,4 +419,121 @@ pub fn check_mds_removal(s: &Stat, id: u64, cluster: &str) -> Result<(), Failure
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::vstorage::MdsRow;
+
+    fn cs(id: u64, host: &str, tier: Option<u64>) -> CsRow {
+        CsRow {
+            id,
+            status: "active".into(),
+            space: Some(100 * GB),
+            free: Some(90 * GB),
+            host: host.into(),
+            tier,
+            ..CsRow::default()
+        }
+    }
+
+    fn healthy(cs: Vec<CsRow>) -> Stat {
+        Stat {
+            status: "healthy".into(),
+            replicas_norm: Some(2),
+            cs,
+            ..Stat::default()
+        }
+    }
+
+    fn details(rules: &[Rule], name: &str) -> Vec<(bool, String)> {
+        rules
+            .iter()
+            .filter(|r| r.rule == name)
+            .map(|r| (r.ok, r.detail.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn failure_domains_count_the_hosts_of_the_same_tier_only() {
+        // Tier 0 has three hosts; tier 1 two, one of which stops.
+        let s = healthy(vec![
+            cs(1, "x", Some(0)),
+            cs(2, "y", Some(0)),
+            cs(3, "z", Some(0)),
+            cs(4, "a", Some(1)),
+            cs(5, "b", Some(1)),
+        ]);
+        assert_eq!(
+            details(&rules_for(&Map::new(), &s, &[4]), "failure_domains"),
+            [(
+                false,
+                "tier 1: 1 hosts with active CSs afterwards (b) for 2 replicas".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_cs_without_a_tier_among_tiered_ones_is_scoped_tier_unknown() {
+        let s = healthy(vec![
+            cs(1, "x", Some(0)),
+            cs(2, "y", None),
+            cs(3, "z", None),
+            cs(4, "w", None),
+        ]);
+        assert_eq!(
+            details(&rules_for(&Map::new(), &s, &[2]), "failure_domains"),
+            [(
+                true,
+                "tier unknown: 2 hosts with active CSs afterwards (w, z) for 2 replicas"
+                    .to_string()
+            )]
+        );
+        // No tier anywhere: stat prints none, and every CS counts.
+        let s = healthy(vec![cs(2, "y", None), cs(3, "z", None)]);
+        assert_eq!(
+            details(&rules_for(&Map::new(), &s, &[2]), "failure_domains"),
+            [(
+                false,
+                "all tiers (vstorage stat shows no tiers): 1 hosts with active CSs afterwards (z) for 2 replicas"
+                    .to_string()
+            )]
+        );
+    }
+
+    fn mdss(states: &[&str]) -> Stat {
+        Stat {
+            mds: states
+                .iter()
+                .enumerate()
+                .map(|(i, status)| MdsRow {
+                    id: i as u64 + 1,
+                    status: status.to_string(),
+                    master: i == 0,
+                    host: format!("10.0.0.{}", i + 1),
+                })
+                .collect(),
+            ..Stat::default()
+        }
+    }
+
+    #[test]
+    fn an_mds_goes_only_when_a_majority_of_the_rest_runs() {
+        // Six MDSs, two down: removing a running one leaves 3 running of 5, a majority.
+        let six = mdss(&["avail", "avail", "avail", "avail", "offline", "offline"]);
+        assert!(check_mds_removal(&six, 4, "c").is_ok());
+        // Three down: 2 running of 5 is none.
+        let six = mdss(&["avail", "avail", "avail", "offline", "offline", "offline"]);
+        assert_eq!(
+            check_mds_removal(&six, 3, "c").unwrap_err().message,
+            "removing MDS#3 leaves 2 running of 5 MDSs: no majority; bring the stopped MDSs back first"
+        );
+        // Half is no majority either: 2 running of 4.
+        let five = mdss(&["avail", "avail", "avail", "offline", "offline"]);
+        assert!(check_mds_removal(&five, 3, "c").is_err());
+        // Removing a stopped one from 3 running of 4 leaves 3 of 3.
+        let four = mdss(&["avail", "avail", "avail", "offline"]);
+        assert!(check_mds_removal(&four, 4, "c").is_ok());
+    }
 }
