@@ -92,6 +92,21 @@ fn remove_cs_counts_hosts_not_chunk_servers() {
         );
 }
 
+/// A CS id the cluster does not have is bad input, named, before any rule is asked (a typo
+/// must not answer "ok to stop" about chunk servers that are not the ones meant).
+#[test]
+fn ok_to_stop_names_a_cs_the_cluster_does_not_have() {
+    let lab = Lab::with_scenario(TIERS);
+    // Known: answered (CS#5 is one of tier 1's three hosts for 3 replicas: no).
+    let known = lab
+        .query("print(vstorage::ok_to_stop(host(\"n1\"), [5]).ok);")
+        .status(0);
+    assert_eq!(known.stdout, "false\n");
+    lab.query("print(vstorage::ok_to_stop(host(\"n1\"), [5, 99]).ok);")
+        .status(2)
+        .stderr_has("invalid CS id: CS#99 is not in the cluster");
+}
+
 #[test]
 fn remove_cs_refuses_on_a_degraded_cluster() {
     let lab = Lab::with_scenario(&format!(
