@@ -26,10 +26,16 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
         ));
     }
     if path == "/proc/mounts" {
+        // The root file system comes first, as on every real node: a directory that is on no
+        // mount of its own is on it (a CS repository made on the system disk).
+        let root = "/dev/mapper/virtuozzo-root / xfs rw,relatime 0 0\n".to_string();
         return Some(
-            h.mounts
-                .iter()
-                .map(|m| format!("{} {} {} rw,relatime 0 0\n", m.source, m.target, m.fstype))
+            std::iter::once(root)
+                .chain(
+                    h.mounts.iter().map(|m| {
+                        format!("{} {} {} rw,relatime 0 0\n", m.source, m.target, m.fstype)
+                    }),
+                )
                 .collect(),
         );
     }

@@ -184,6 +184,27 @@ struct CsSpec {
     /// Reserved-blocks percentage of its ext4 (`tune2fs -m`); 0 as add-cs leaves it.
     #[serde(default)]
     reserved_pct: u32,
+    /// A repository directory on the root file system (no disk of its own, no mount, no
+    /// fstab line), as `make-cs -r /var/lib/cs1` leaves it; default: a disk of its own.
+    #[serde(default)]
+    repo: Option<String>,
+}
+
+/// A scenario's CS as the lab's cluster holds it.
+fn cs_state(c: &CsSpec, repo: String) -> Cs {
+    Cs {
+        id: c.id,
+        host: c.host.clone(),
+        tier: c.tier,
+        repo,
+        space_gb: c.space_gb,
+        free_gb: c.free_gb.unwrap_or(c.space_gb * 7 / 10),
+        replicas: 40,
+        status: c.status.clone().unwrap_or_else(|| "active".into()),
+        journal: None,
+        drained_at: None,
+        never_drains: c.never_drains,
+    }
 }
 
 pub(super) fn default_space() -> u64 {
@@ -549,6 +570,22 @@ fn build(s: Scenario) -> Result<LabState, String> {
             .unwrap_or('z');
         let device = format!("/dev/sd{letter}");
         let mount = format!("/vstorage/{cluster}-sd{letter}");
+        if let Some(repo) = &c.repo {
+            if !repo.starts_with('/') || repo.trim_end_matches('/').is_empty() {
+                return Err(format!(
+                    "CS#{}: repo {repo:?} must be an absolute directory",
+                    c.id
+                ));
+            }
+            let mut cs_unit = unit(&format!("Virtuozzo Storage CS {}", c.id), true);
+            cs_unit.repo = Some(repo.clone());
+            h.units
+                .insert(format!("vstorage-csd.{cluster}.{}.service", c.id), cs_unit);
+            h.dirs.push(repo.clone());
+            h.dirs.push(format!("{repo}/control"));
+            css.push(cs_state(c, repo.clone()));
+            continue;
+        }
         let repo = format!("{mount}/data");
         let part = Partition {
             device: format!("{device}1"),
@@ -588,19 +625,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         ] {
             h.dirs.push(dir);
         }
-        css.push(Cs {
-            id: c.id,
-            host: c.host.clone(),
-            tier: c.tier,
-            repo,
-            space_gb: c.space_gb,
-            free_gb: c.free_gb.unwrap_or(c.space_gb * 7 / 10),
-            replicas: 40,
-            status: c.status.clone().unwrap_or_else(|| "active".into()),
-            journal: None,
-            drained_at: None,
-            never_drains: c.never_drains,
-        });
+        css.push(cs_state(c, repo));
     }
     let mut mdss = Vec::new();
     for m in &s.mdss {

@@ -92,6 +92,37 @@ fn remove_cs_counts_hosts_not_chunk_servers() {
         );
 }
 
+/// A CS made on the system disk (`make-cs -r /var/lib/vstorage-cs4`) has no mount of its
+/// own: the mount holding its repository is `/`. Removing it must not unmount `/`, remove
+/// its fstab line or wipe the root device.
+#[test]
+fn remove_cs_on_the_root_file_system_leaves_the_root_alone() {
+    let lab = Lab::with_scenario(
+        "cluster: r\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage]}\n  - {name: n4, address: 10.0.0.4, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n4, repo: /var/lib/vstorage-cs4}\nmdss:\n  - {id: 1, host: n1, master: true}\n",
+    );
+    let loc = lab
+        .query("let l = vstorage::cs_location(host(\"n4\"), 4);\nprint(`repo ${l.repo} mount ${l.mount} device ${l.device} loaded ${l.unit_loaded}`);\nprint(`unit of CS#9 loaded ${vstorage::cs_location(host(\"n4\"), 9).unit_loaded}`);")
+        .status(0);
+    assert_eq!(
+        loc.stdout,
+        "repo /var/lib/vstorage-cs4 mount  device  loaded true\nunit of CS#9 loaded false\n"
+    );
+    let out = lab.run(&["remove-cs", "4", "--yes"]).status(0);
+    for never in ["umount", "wipefs", "virtuozzo-root", "fstab"] {
+        assert!(!out.stderr.contains(never), "{never}:\n{}", out.stderr);
+    }
+    let mounts = lab
+        .query("print(host(\"n4\").query([\"cat\", \"/proc/mounts\"]).stdout);")
+        .status(0);
+    assert!(
+        mounts
+            .stdout
+            .starts_with("/dev/mapper/virtuozzo-root / xfs "),
+        "{}",
+        mounts.stdout
+    );
+}
+
 /// A CS id the cluster does not have is bad input, named, before any rule is asked (a typo
 /// must not answer "ok to stop" about chunk servers that are not the ones meant).
 #[test]
