@@ -34,7 +34,6 @@ pub use scenario::{load, parse_replicas, ScenarioError, DEFAULT_SCENARIO};
 pub use state::{now, LabState};
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -92,10 +91,28 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
 #[derive(Debug)]
 enum Store {
     Memory(Box<Mutex<LabState>>),
-    File {
-        path: PathBuf,
-        initial: Box<LabState>,
+    File { path: PathBuf, initial: Initial },
+}
+
+/// The state a state file starts from when it does not exist yet.
+#[derive(Debug)]
+enum Initial {
+    State(Box<LabState>),
+    /// A scenario's text and name, parsed only when the file is missing: a shim answers
+    /// every SSH command, and the file exists for all but the first.
+    Scenario {
+        text: String,
+        name: String,
     },
+}
+
+impl Initial {
+    fn state(&self) -> Result<LabState, String> {
+        match self {
+            Initial::State(state) => Ok((**state).clone()),
+            Initial::Scenario { text, name } => load(text, name).map_err(|e| e.to_string()),
+        }
+    }
 }
 
 /// The simulated cluster as a transport target: its state, in memory or in a state file.
@@ -142,9 +159,21 @@ impl Lab {
         Arc::new(Lab {
             store: Store::File {
                 path,
-                initial: Box::new(initial),
+                initial: Initial::State(Box::new(initial)),
             },
             speed,
+        })
+    }
+
+    /// As `with_state_file`, starting from the scenario `text` (called `name` in errors),
+    /// parsed only if the file is missing.
+    pub fn with_state_file_from_scenario(path: PathBuf, text: String, name: String) -> Arc<Lab> {
+        Arc::new(Lab {
+            store: Store::File {
+                path,
+                initial: Initial::Scenario { text, name },
+            },
+            speed: None,
         })
     }
 
@@ -164,26 +193,36 @@ impl Lab {
             }
             Store::File { path, initial } => {
                 let _lock = FileLock::acquire(path).map_err(|e| store_error(path, e))?;
-                let mut state = match fs::read(path) {
-                    Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                        store_error(
-                            path,
-                            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                        )
-                    })?,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => (**initial).clone(),
+                let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+                let (mut state, before) = match fs::read(path) {
+                    Ok(bytes) => {
+                        let state: LabState = serde_json::from_slice(&bytes)
+                            .map_err(|e| store_error(path, invalid(e.to_string())))?;
+                        let before = state.clone();
+                        (state, Some(before))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                        initial.state().map_err(|e| store_error(path, invalid(e)))?,
+                        None,
+                    ),
                     Err(e) => return Err(store_error(path, e)),
                 };
                 if let Some(speed) = self.speed {
                     state.speed = speed;
                 }
                 let result = f(&mut state);
-                let temp = path.with_extension("tmp");
-                let bytes = serde_json::to_vec(&state).expect("state serializes");
-                fs::File::create(&temp)
-                    .and_then(|mut file| file.write_all(&bytes).and_then(|_| file.sync_all()))
-                    .and_then(|_| fs::rename(&temp, path))
-                    .map_err(|e| store_error(path, e))?;
+                // A command that changed nothing (most are reads) leaves the file alone. The
+                // rename keeps the file whole if a shim is killed mid-write; there is no fsync:
+                // the lab is a simulation, a machine crash may lose it, and a disk flush per
+                // command under the one lock made the shims of 32 "hosts" queue behind each
+                // other, which no real cluster does.
+                if before.as_ref() != Some(&state) {
+                    let bytes = serde_json::to_vec(&state).expect("state serializes");
+                    let temp = path.with_extension("tmp");
+                    fs::write(&temp, &bytes)
+                        .and_then(|_| fs::rename(&temp, path))
+                        .map_err(|e| store_error(path, e))?;
+                }
                 Ok(result)
             }
         }

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{load, Lab, DEFAULT_SCENARIO};
+use super::{Lab, DEFAULT_SCENARIO};
 
 /// The tools the shim answers to when called by that name.
 pub const TOOLS: &[&str] = &[
@@ -35,24 +35,17 @@ pub fn run(argv: &[String]) -> i32 {
         eprintln!("vzrun lab-shim: set VZRUN_LAB_HOST to the lab host this is");
         return 2;
     };
-    let scenario = match std::env::var_os("VZRUN_LAB_SCENARIO") {
+    let (text, name) = match std::env::var_os("VZRUN_LAB_SCENARIO") {
         Some(path) => match std::fs::read_to_string(&path) {
-            Ok(text) => load(&text, &PathBuf::from(&path).display().to_string()),
+            Ok(text) => (text, PathBuf::from(&path).display().to_string()),
             Err(e) => {
                 eprintln!("vzrun lab-shim: {}: {e}", PathBuf::from(path).display());
                 return 2;
             }
         },
-        None => load(DEFAULT_SCENARIO, "default scenario"),
+        None => (DEFAULT_SCENARIO.to_string(), "default scenario".to_string()),
     };
-    let initial = match scenario {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("vzrun lab-shim: {e}");
-            return 2;
-        }
-    };
-    let lab = Lab::with_state_file(PathBuf::from(state), initial, None);
+    let lab = Lab::with_state_file_from_scenario(PathBuf::from(state), text, name);
     match lab.answer(&host, argv) {
         Ok(Some((reply, speed))) => {
             if reply.takes.is_finite() {

@@ -232,3 +232,27 @@ fn concurrent_shims_do_not_lose_updates() {
         );
     }
 }
+
+#[test]
+fn a_shim_that_changes_nothing_leaves_the_state_file_alone() {
+    use std::os::unix::fs::MetadataExt;
+    let test = Test::new();
+    let state = test.path("lab.json");
+    let shim = |args: &[&str]| {
+        let out = Command::new(vzrun_bin())
+            .arg("lab-shim")
+            .args(args)
+            .env("VZRUN_LAB_STATE", &state)
+            .env("VZRUN_LAB_HOST", "msk-01")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        std::fs::metadata(&state).unwrap().ino()
+    };
+    // The first command creates the file; reads keep it (the file is replaced by a rename
+    // when written, so the inode tells); a change replaces it.
+    let created = shim(&["prlctl", "list", "-a", "-j"]);
+    assert_eq!(shim(&["prlctl", "status", "web01"]), created);
+    assert_eq!(shim(&["prlctl", "list", "-a", "-i", "-j"]), created);
+    assert_ne!(shim(&["prlctl", "stop", "web01"]), created);
+}
