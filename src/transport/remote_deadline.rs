@@ -68,7 +68,13 @@ impl Probe {
     /// and the token (hex digits), no user data. Needs a POSIX login shell (sh, bash, ksh,
     /// zsh), as the crate's quoting does.
     pub fn shell_prefix(&self) -> String {
-        format!("{MARK}={}; export {MARK}; exec", self.token)
+        format!("{}; exec", self.mark_prefix())
+    }
+
+    /// The mark alone, for text the login shell runs itself (its last command an `exec`, so
+    /// the process that does the work carries the mark).
+    pub fn mark_prefix(&self) -> String {
+        format!("{MARK}={}; export {MARK}", self.token)
     }
 
     /// The same as an argv prefix, for after sudo.

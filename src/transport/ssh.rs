@@ -31,11 +31,10 @@ use super::{Transport, TransportError};
 use crate::transport::cmd::{Cmd, Output};
 use crate::transport::lock::{HeldLock, LockError};
 
+mod probe_scripts;
 mod run_lock;
+use probe_scripts::{inline_script, MODE_SCRIPT, READ_SCRIPT};
 use run_lock::{Guard, LOCK_CONFLICT};
-
-/// Reads a file: exit 3 when it does not exist.
-const READ_SCRIPT: &str = r#"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#;
 
 /// Replaces a file atomically with stdin: temp file in the same directory, mode and owner of
 /// the old file (or $2 when given), fsync, rename. What arrived is checked first: exactly $3
@@ -59,10 +58,6 @@ if [ -n "$2" ]; then chmod "$2" -- "$t"; fi
 sync -- "$t" 2>/dev/null || sync
 mv -f -- "$t" "$p"
 trap - EXIT"#;
-
-/// The permission bits of a file in octal: exit 3 when it does not exist.
-/// Follows a symlink (`-L`): the mode that matters is the target's, never a link's 0777.
-const MODE_SCRIPT: &str = r#"if [ -e "$1" ]; then exec stat -L -c %a -- "$1"; else exit 3; fi"#;
 
 /// Runs a command with directories put first on PATH.
 const PATH_SCRIPT: &str = r#"PATH="$1:$PATH"; export PATH; shift; exec "$@""#;
@@ -226,6 +221,14 @@ impl Ssh {
         } else if let Some(probe) = &probe {
             if self.sudo.is_some() {
                 full.extend(probe.argv_prefix());
+            } else if let (None, Some(inline)) = (&self.settings.path_prefix, inline_script(argv)) {
+                // The login shell runs the script itself: one process less on the host
+                // for every file read.
+                return Remote {
+                    raw_prefix: Some(format!("{}; {inline}", probe.mark_prefix())),
+                    argv: Vec::new(),
+                    probe: Some(probe.clone()),
+                };
             } else {
                 raw_prefix = Some(probe.shell_prefix());
             }
