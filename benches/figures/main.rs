@@ -28,6 +28,7 @@ mod sshd;
 mod harness;
 mod lab;
 mod remote;
+mod sides;
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass other flags: run only

@@ -21,6 +21,7 @@ use vzrun::inventory::SshSettings;
 use vzrun::transport::{Ssh, Transport};
 
 use crate::harness::{self, paired, vzrun_env, Contender, Report};
+use crate::sides;
 use crate::sshd::SshCluster;
 use crate::test::vzrun_bin;
 
@@ -271,6 +272,22 @@ pub fn fan_out(report: &mut Report, hosts: usize) {
     };
     let peers = peers(report);
     let dir = cluster.dir.path();
+    // The CPU of each side (see `sides`): the sshds of this cluster serve the "hosts".
+    let sides = match sides::Sides::new() {
+        Ok(s) if s.adopt_remote_sshds() == hosts => Some(s),
+        Ok(_) => {
+            report.note(
+                "fan-out: CPU by side not measured: not every sshd could be moved into its group"
+                    .into(),
+            );
+            None
+        }
+        Err(why) => {
+            report.note(format!("fan-out: CPU by side not measured: {why}"));
+            None
+        }
+    };
+    let split = sides::Split::default();
     let cfg = write_ssh_config(&cluster);
     fs::write(
         dir.join("facts.rhai"),
@@ -394,6 +411,10 @@ pub fn fan_out(report: &mut Report, hosts: usize) {
             }),
         ));
     }
+    let contenders = match &sides {
+        Some(sides) => sides::recorded(sides, &split, contenders),
+        None => contenders,
+    };
     let p = paired(harness::rounds(5), contenders);
     let vz = p.median("vzrun cold");
     let mut cells = vec![
@@ -428,6 +449,14 @@ pub fn fan_out(report: &mut Report, hosts: usize) {
             cells.push(format!("{:.2}x vzrun warm", p.ratio(peer, "vzrun warm")));
         }
         report.row(&cells);
+    }
+    if sides.is_some() {
+        sides::report(
+            report,
+            &format!("facts from {hosts} hosts"),
+            &split,
+            best_vz,
+        );
     }
     if hosts == 32 {
         match p.has("Ansible warm") {

@@ -11,7 +11,7 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
     let h = state.host(host)?;
     if path == "/proc/meminfo" {
         let total = h.memory_mb * 1024;
-        let used = h.used_mb(&state.ves) * 1024 + 4 * 1024 * 1024;
+        let used = state.used_mb(&h.name) * 1024 + 4 * 1024 * 1024;
         let free = total.saturating_sub(used);
         // Page cache is available memory but not free memory: a node full of cache has a
         // low MemFree and a high MemAvailable.

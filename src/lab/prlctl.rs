@@ -22,21 +22,8 @@ const MIGRATE_LIVE: f64 = 8.0;
 const MIGRATE_OFFLINE: f64 = 3.0;
 
 pub(super) fn find<'a>(state: &'a mut LabState, host: &str, id: &str) -> Option<&'a mut Ve> {
-    let bare = id.trim_start_matches('{').trim_end_matches('}');
-    let on_host = |v: &Ve| v.host.as_deref() == Some(host);
-    // IDs are looked up first as a UUID, then as a name: one pass, the UUID and the name
-    // compared before the host (every VE of a drained node has the same host, so comparing
-    // it first made each lookup a string comparison per VE of the cluster).
-    let mut by_name = None;
-    for (i, v) in state.ves.iter().enumerate() {
-        if v.uuid == bare && on_host(v) {
-            return state.ves.get_mut(i);
-        }
-        if by_name.is_none() && v.name == id && on_host(v) {
-            by_name = Some(i);
-        }
-    }
-    by_name.and_then(|i| state.ves.get_mut(i))
+    let i = state.ve_position(host, id)?;
+    state.ves.get_mut(i)
 }
 
 pub(super) fn not_found() -> Reply {
@@ -70,9 +57,16 @@ pub fn prlctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         "stop" => stop(state, host, rest),
         "restart" => restart(state, host, rest),
         "migrate" => migrate(state, host, rest),
-        "register" => register(state, host, rest),
-        "unregister" => unregister(state, host, rest),
-        "create" => super::prlctl_config::create(state, host, rest),
+        // They add VEs or change the host a VE is on: its index is rebuilt.
+        "register" | "unregister" | "create" => {
+            let reply = match action.as_str() {
+                "register" => register(state, host, rest),
+                "unregister" => unregister(state, host, rest),
+                _ => super::prlctl_config::create(state, host, rest),
+            };
+            state.ve_index.invalidate();
+            reply
+        }
         "set" => super::prlctl_config::set(state, host, rest),
         other => Reply {
             code: 1,
@@ -208,10 +202,12 @@ fn start(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         "stopped" | "suspended" => {}
         _ => return Reply::fail(255, format!("Failed to start the {kind}: {}\n", wrong_state(ve))).before(&before),
     }
+    let mut due = None;
     let takes = match ve.slow_start_s {
         Some(slow) => {
             ve.status = "starting".into();
             ve.running_at = Some(done_at(start, speed, slow));
+            due = ve.running_at;
             slow
         }
         None => {
@@ -223,9 +219,13 @@ fn start(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             }
         }
     };
-    Reply::ok(format!("The {kind} has been successfully started.\n"))
+    let reply = Reply::ok(format!("The {kind} has been successfully started.\n"))
         .before(&before)
-        .takes(takes)
+        .takes(takes);
+    if let Some(due) = due {
+        state.ve_index.note_due(due);
+    }
+    reply
 }
 
 fn stop(state: &mut LabState, host: &str, args: &[String]) -> Reply {
@@ -333,20 +333,19 @@ fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let room = dst.as_deref().and_then(|d| {
         let h = state.host(d)?;
         Some((
-            (h.memory_mb * 1024).saturating_sub(h.used_mb(&state.ves) * 1024 + 4 * 1024 * 1024)
-                / 1024,
+            (h.memory_mb * 1024).saturating_sub(state.used_mb(d) * 1024 + 4 * 1024 * 1024) / 1024,
             h.cpus,
         ))
     });
-    let registered_there: Vec<(String, String)> = state
-        .ves
-        .iter()
-        .filter(|v| v.host.is_some() && v.host == dst)
-        .map(|v| (v.uuid.clone(), v.name.clone()))
-        .collect();
-    let Some(ve) = find(state, host, &src_id) else {
+    let Some(at) = state.ve_position(host, &src_id) else {
         return not_found();
     };
+    // A VE of the same UUID or name already on the destination.
+    let registered_there = dst.as_deref().is_some_and(|d| {
+        let ve = &state.ves[at];
+        state.ve_position(d, &ve.uuid).is_some() || state.ve_position(d, &ve.name).is_some()
+    });
+    let ve = &mut state.ves[at];
     let kind = ve.kind.as_str();
     let head = format!(
         "Migrate the {kind} {} on {dst_node} {dst_name} ()\n",
@@ -371,10 +370,7 @@ fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     ) {
         return failed(&wrong_state(ve));
     }
-    if registered_there
-        .iter()
-        .any(|(uuid, name)| *uuid == ve.uuid || *name == ve.name)
-    {
+    if registered_there {
         // Text not in the reference.
         return failed(&format!(
             "The virtual machine \"{}\" is already registered on the destination server.",
@@ -423,17 +419,23 @@ fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             copy.name = dst_name;
         }
         state.ves.push(copy);
+        let i = state.ves.len() - 1;
+        state.ve_index.added(i, &state.ves[i]);
     } else {
+        let was = (ve.uuid.clone(), ve.name.clone());
         ve.host = Some(dst.clone());
         ve.owner = Some(dst);
         // A slow-starting VE also resumes slowly on its new host.
         if let (true, Some(slow)) = (live, ve.slow_start_s) {
             ve.status = "starting".into();
-            ve.running_at = Some(done_at(start, speed, slow));
+            let due = done_at(start, speed, slow);
+            ve.running_at = Some(due);
+            state.ve_index.note_due(due);
         }
         if !dst_name.is_empty() {
             ve.name = dst_name;
         }
+        state.ve_index.moved(at, host, &was.0, &was.1, ve);
     }
     Reply::ok(format!(
         "{head}\nThe {kind} has been successfully migrated.\n"

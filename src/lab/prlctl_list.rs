@@ -282,20 +282,28 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
             .filter(|f| f.sortable)
             .map(|_| (names[0].clone(), false)),
     };
-    let mut ves: Vec<&Ve> = state
-        .ves
-        .iter()
-        .filter(|v| v.host.as_deref() == Some(host))
-        .filter(|v| match opts.vmtype.as_deref() {
-            Some("ct") => v.kind.as_str() == "CT",
-            Some("vm") => v.kind.as_str() == "VM",
-            _ => true,
-        })
-        .collect();
+    let of_type = |v: &&Ve| match opts.vmtype.as_deref() {
+        Some("ct") => v.kind.as_str() == "CT",
+        Some("vm") => v.kind.as_str() == "VM",
+        _ => true,
+    };
+    let mut ves: Vec<&Ve> = match &opts.id {
+        // One VE: looked up, not searched for among all of them.
+        Some(id) => state
+            .ve_position(host, id)
+            .map(|i| &state.ves[i])
+            .into_iter()
+            .filter(of_type)
+            .collect(),
+        None => state
+            .ves
+            .iter()
+            .filter(|v| v.host.as_deref() == Some(host))
+            .filter(of_type)
+            .collect(),
+    };
     let mut not_found = false;
-    if let Some(id) = &opts.id {
-        let id = id.trim_start_matches('{').trim_end_matches('}');
-        ves.retain(|v| v.uuid == id || v.name == id);
+    if opts.id.is_some() {
         not_found = ves.is_empty();
     } else if opts.stopped {
         ves.retain(|v| v.status == "stopped");

@@ -488,6 +488,9 @@ fn build(s: Scenario) -> Result<LabState, String> {
         });
     }
     let mut ves = Vec::new();
+    // A set, not a search of the VEs made so far: that was quadratic (a 16000-VE scenario
+    // spent seconds here).
+    let mut names = std::collections::HashSet::new();
     for v in &s.ves {
         known(&v.host, &format!("VE {:?}", v.name))?;
         let kind = match v.kind.as_str() {
@@ -495,7 +498,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
             "VM" | "vm" => VeKind::VM,
             other => return Err(format!("VE {:?}: kind {other:?} is not CT or VM", v.name)),
         };
-        if ves.iter().any(|x: &Ve| x.name == v.name) {
+        if !names.insert(v.name.as_str()) {
             return Err(format!("VE {:?} is listed twice", v.name));
         }
         if v.tier > 3 {
@@ -726,6 +729,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         path_attrs,
         serial: 0,
         shared_files: BTreeMap::new(),
+        ve_index: Default::default(),
     };
     for spec in s.hosts.iter().filter(|h| h.powered_off) {
         power_off(&mut state, &spec.name);

@@ -632,3 +632,96 @@ fn scenario_errors_carry_line_and_column() {
         "{err}"
     );
 }
+
+#[test]
+fn a_ve_listed_twice_is_refused_by_name() {
+    let twice = "cluster: x\nhosts:\n  - {name: a, address: 10.0.0.1}\n  - {name: b, address: 10.0.0.2}\nves:\n  - {name: v1, host: a}\n  - {name: v2, host: a}\n  - {name: v1, host: b}\n";
+    let err = load(twice, "s.yaml").unwrap_err();
+    assert!(
+        err.to_string().contains("VE \"v1\" is listed twice"),
+        "{err}"
+    );
+    assert!(load(
+        &twice.replace("name: v1, host: b", "name: v3, host: b"),
+        "s.yaml"
+    )
+    .is_ok());
+}
+
+#[test]
+fn ve_lookups_follow_migrations_registrations_and_creations() {
+    // Debug builds check every indexed answer against a search of all VEs: this walks the
+    // changes that move, add or re-register VEs, looking each one up after every step.
+    let mut s = lab();
+    let look =
+        |s: &LabState, host: &str, id: &str| s.ve_position(host, id).map(|i| s.ves[i].name.clone());
+    assert_eq!(look(&s, "msk-01", "web01").as_deref(), Some("web01"));
+    let uuid = s.ves[s.ve_position("msk-01", "web01").unwrap()]
+        .uuid
+        .clone();
+    let run = |s: &mut LabState, host: &str, argv: &[&str]| {
+        let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+        super::dispatch(s, host, &argv).expect("known command")
+    };
+    assert_eq!(
+        run(&mut s, "msk-01", &["prlctl", "migrate", "web01", "msk-02"]).code,
+        0
+    );
+    // The destination first: a stale index would not know it there yet.
+    assert_eq!(look(&s, "msk-02", "web01").as_deref(), Some("web01"));
+    assert_eq!(
+        look(&s, "msk-02", &format!("{{{uuid}}}")).as_deref(),
+        Some("web01")
+    );
+    assert_eq!(look(&s, "msk-01", "web01"), None);
+    let before = s.used_mb("msk-02");
+    assert_eq!(run(&mut s, "msk-02", &["prlctl", "stop", "web01"]).code, 0);
+    assert!(s.used_mb("msk-02") < before);
+    assert_eq!(
+        run(&mut s, "msk-02", &["prlctl", "unregister", "web01"]).code,
+        0
+    );
+    assert_eq!(look(&s, "msk-02", "web01"), None);
+    assert_eq!(
+        run(
+            &mut s,
+            "msk-03",
+            &["prlctl", "create", "fresh01", "--vmtype", "ct"]
+        )
+        .code,
+        0
+    );
+    assert_eq!(look(&s, "msk-03", "fresh01").as_deref(), Some("fresh01"));
+    // A clone arrives under its new name; the original stays.
+    assert_eq!(
+        run(
+            &mut s,
+            "msk-03",
+            &["prlctl", "migrate", "fresh01", "msk-01/copy01", "--clone"]
+        )
+        .code,
+        0
+    );
+    assert_eq!(look(&s, "msk-01", "copy01").as_deref(), Some("copy01"));
+    assert_eq!(look(&s, "msk-03", "fresh01").as_deref(), Some("fresh01"));
+}
+
+#[test]
+fn a_name_twice_on_a_host_is_found_as_a_search_finds_it() {
+    let mut s = lab();
+    let first = s.ve_position("msk-01", "web01").unwrap();
+    let mut twin = s.ves[first].clone();
+    twin.uuid = "0c0c0c0c-0000-4000-8000-000000000001".into();
+    s.ves.insert(0, twin);
+    s.ve_index.invalidate();
+    // The name is ambiguous: the first in order, as `prlctl` would meet it.
+    assert_eq!(s.ve_position("msk-01", "web01"), Some(0));
+    assert_eq!(
+        s.ve_position("msk-01", "0c0c0c0c-0000-4000-8000-000000000001"),
+        Some(0)
+    );
+    assert_eq!(
+        s.ve_position("msk-01", &s.ves[first + 1].uuid.clone()),
+        Some(first + 1)
+    );
+}
