@@ -196,15 +196,8 @@ pub fn timed(cmd: &mut Command) -> Duration {
     took
 }
 
-/// Runs a command to its end: its wall time, its stdout and its **own** peak RSS in MB
-/// (wait4 on that child: RUSAGE_CHILDREN would report the largest child of the whole bench,
-/// which was Ansible's).
-pub fn run_measured(cmd: &mut Command) -> (Duration, String, f64) {
-    let m = measured(cmd);
-    (m.wall, m.stdout, m.rss_mb)
-}
-
-/// What one run of a command took, from wait4 on it.
+/// What one run of a command took, from wait4 on it: its **own** peak RSS and CPU
+/// (RUSAGE_CHILDREN would report the largest child of the whole bench, which was Ansible's).
 pub struct Measured {
     pub wall: Duration,
     pub stdout: String,

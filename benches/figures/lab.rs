@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{self, measured, median, ms, paired, run_measured, vzrun, Contender, Report};
+use crate::harness::{self, measured, median, ms, paired, vzrun, Contender, Measured, Report};
 use crate::test::vzrun_bin;
 
 /// `vzrun check` of every runbook and stdlib module, paired with `vzrun --version` (the
