@@ -24,11 +24,22 @@ use std::time::Duration;
 use crate::transport::cmd::{Cmd, Output};
 use crate::transport::lock::{HeldLock, LockError};
 
+/// A deadline in seconds, to a tenth, without a trailing `.0`: "0.3", "2" (a deadline cut
+/// to what is left of a `within` is 1.9998... s; "5" as given).
+fn deadline_text(timeout: Duration) -> String {
+    let tenths = (timeout.as_secs_f64() * 10.0).round() as u64;
+    if tenths % 10 == 0 {
+        (tenths / 10).to_string()
+    } else {
+        format!("{}.{}", tenths / 10, tenths % 10)
+    }
+}
+
 /// Why a command could not be run to completion. A command that ran and exited non-zero is
 /// not an error at this level: that is an `Output` with its code.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    #[error("`{command}` did not finish within {}s", timeout.as_secs_f64())]
+    #[error("`{command}` did not finish within {}s", deadline_text(*timeout))]
     /// The command ran past its deadline and was killed.
     TimedOut {
         /// The command, shell-quoted.
@@ -93,4 +104,24 @@ pub trait Transport: Send + Sync + fmt::Debug {
         holder: &str,
         wait: Duration,
     ) -> Result<Box<dyn HeldLock>, LockError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_read_as_given() {
+        let said = |secs: f64| {
+            TransportError::TimedOut {
+                command: "true".into(),
+                timeout: Duration::from_secs_f64(secs),
+            }
+            .to_string()
+        };
+        assert_eq!(said(1.999854103), "`true` did not finish within 2s");
+        assert_eq!(said(0.3), "`true` did not finish within 0.3s");
+        assert_eq!(said(5.0), "`true` did not finish within 5s");
+        assert_eq!(said(7200.0), "`true` did not finish within 7200s");
+    }
 }

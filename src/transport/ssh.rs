@@ -350,7 +350,8 @@ enum Spawn {
     Failed(openssh::Error),
     /// A probe ran past its deadline.
     Expired,
-    /// A change's connection gave no answer long after its remote `timeout`.
+    /// The connection gave no answer: a change's long after its remote `timeout`, or any
+    /// command's channel never opened in time.
     Hung,
 }
 
@@ -396,13 +397,11 @@ impl Remote {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().await.map_err(Spawn::NotStarted)?;
-        if let (Some(mut pipe), Some(bytes)) = (child.stdin().take(), stdin) {
-            let _ = pipe.write_all(bytes).await;
-            let _ = pipe.shutdown().await;
-        }
         // A change: a little longer than its remote `timeout -k`, for a hung connection. A
-        // probe: the client keeps the deadline (the caller then stops the probe).
+        // probe: the client keeps the deadline (the caller then stops the probe). The deadline
+        // covers the whole exchange: opening the channel hangs too when the connection does
+        // not answer (a kept master's peer gone silent), and a probe under `within(2, ..)`
+        // waited for the master to give up on its peer instead (15 s and more).
         let (limit, expired) = match self.probe {
             None => (
                 timeout + Duration::from_secs(remote_deadline::GRACE + 5),
@@ -410,7 +409,24 @@ impl Remote {
             ),
             Some(_) => (Duration::from_secs(deadline_secs(timeout)), Spawn::Expired),
         };
-        match tokio::time::timeout(limit, child.wait_with_output()).await {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut child = match tokio::time::timeout_at(deadline, command.spawn()).await {
+            Ok(spawned) => spawned.map_err(Spawn::NotStarted)?,
+            // No answer to the channel's opening: the connection is useless (a kill could
+            // not get through it either).
+            Err(_) => return Err(Spawn::Hung),
+        };
+        if let (Some(mut pipe), Some(bytes)) = (child.stdin().take(), stdin) {
+            let fed = tokio::time::timeout_at(deadline, async {
+                let _ = pipe.write_all(bytes).await;
+                let _ = pipe.shutdown().await;
+            })
+            .await;
+            if fed.is_err() {
+                return Err(expired);
+            }
+        }
+        match tokio::time::timeout_at(deadline, child.wait_with_output()).await {
             Ok(Ok(out)) => Ok((out.status.code().unwrap_or(255), out.stdout, out.stderr)),
             Ok(Err(e)) => Err(Spawn::Failed(e)),
             Err(_) => Err(expired),

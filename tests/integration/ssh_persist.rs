@@ -319,3 +319,53 @@ fn a_bad_persist_or_kex_is_refused_before_anything_runs() {
         );
     }
 }
+
+#[test]
+fn a_kept_master_whose_connection_hangs_is_retired_and_the_run_goes_on_over_a_new_one() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    let socket = sockets(&control).remove(0);
+    let old = master_pid(&socket).expect("the master is kept");
+    // The kept master's connection stops answering; its process lives and still answers on
+    // its socket (a master answers `check` itself), so nothing local tells it is useless.
+    let frozen = cluster.freeze_connections("msk-01");
+    assert!(!frozen.is_empty());
+    let hung = "//! Hung.\nlet h = host(\"msk-01\");\ntry { within(2, || h.query([\"true\"])); print(\"first answered\"); } catch (e) { print(`first failed: ${e}`); }\nprint(`second ${within(60, || h.query([\"true\"])).code}`);\n";
+    let started = Instant::now();
+    let out = Test::new()
+        .file("h.rhai", hung)
+        .env("VZRUN_CONTROL_DIR", &control)
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./h.rhai")
+        .run();
+    for pid in &frozen {
+        // SAFETY: kill(2) on the connection processes this test froze.
+        unsafe {
+            libc::kill(*pid as i32, libc::SIGKILL);
+        }
+    }
+    // The probe under a 2 s deadline fails within it (it used to wait for the master to
+    // give up on its peer, 3 keepalives of 5 s, and then answered over a new one).
+    out.status(0)
+        .stdout_has("first failed")
+        .stdout_has("did not finish within 2s")
+        .stdout_has("second 0");
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "the run waited on the dead connection ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(
+        cluster.connections("msk-01"),
+        2,
+        "a new connection was made"
+    );
+    let new = master_pid(&socket).expect("a new master at the same path");
+    assert_ne!(new, old, "the hung master was retired");
+}

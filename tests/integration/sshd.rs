@@ -207,6 +207,31 @@ impl SshCluster {
     }
 
     /// How many SSH connections a host's sshd accepted so far.
+    /// Stops (SIGSTOP) every process that serves `host`'s open connections, the sshd that
+    /// listens for new ones excepted: the connections stay open and never answer, as behind
+    /// a dead switch port, while a new connection works. Returns them (SIGKILL ends them;
+    /// the drop sends TERM and CONT to the sshd's children).
+    pub fn freeze_connections(&self, host: &str) -> Vec<u32> {
+        let i = self
+            .hosts
+            .iter()
+            .position(|h| h.name == host)
+            .expect("a host of this cluster");
+        let mut frozen = Vec::new();
+        let mut parents = vec![self.sshds[i].id()];
+        while let Some(parent) = parents.pop() {
+            for pid in children_of(parent) {
+                // SAFETY: kill(2) on a connection process of the sshd this harness started.
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGSTOP);
+                }
+                frozen.push(pid);
+                parents.push(pid);
+            }
+        }
+        frozen
+    }
+
     pub fn connections(&self, host: &str) -> usize {
         fs::read_to_string(self.path(&format!("{host}.log")))
             .unwrap_or_default()
@@ -225,6 +250,8 @@ impl Drop for SshCluster {
                 // SAFETY: kill(2) on a connection process of the sshd this harness started.
                 unsafe {
                     libc::kill(pid as i32, libc::SIGTERM);
+                    // A frozen one (freeze_connections) gets the TERM once it runs again.
+                    libc::kill(pid as i32, libc::SIGCONT);
                 }
             }
             let _ = child.kill();

@@ -108,24 +108,31 @@ impl Ssh {
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
-            let mut child = command.spawn().await.map_err(|e| error_chain(&e))?;
+            // One deadline for the whole exchange: opening the channel hangs too on a
+            // connection whose peer went silent.
+            let deadline = tokio::time::Instant::now() + wait + Duration::from_secs(20);
+            let no_answer = || "no answer from the lock holder".to_string();
+            let mut child = tokio::time::timeout_at(deadline, command.spawn())
+                .await
+                .map_err(|_| no_answer())?
+                .map_err(|e| error_chain(&e))?;
             let stdout = child.stdout().take().ok_or("no stdout")?;
             let mut line = String::new();
             let mut reader = BufReader::new(stdout);
             let read = reader.read_line(&mut line);
-            match tokio::time::timeout(wait + Duration::from_secs(20), read).await {
+            match tokio::time::timeout_at(deadline, read).await {
                 Ok(Ok(_)) if line.trim() == "locked" => Ok(Ok(child)),
                 Ok(_) => {
-                    let out = child
-                        .wait_with_output()
+                    let out = tokio::time::timeout_at(deadline, child.wait_with_output())
                         .await
+                        .map_err(|_| no_answer())?
                         .map_err(|e| error_chain(&e))?;
                     Ok(Err((
                         out.status.code().unwrap_or(255),
                         String::from_utf8_lossy(&out.stderr).into_owned(),
                     )))
                 }
-                Err(_) => Err("no answer from the lock holder".to_string()),
+                Err(_) => Err(no_answer()),
             }
         });
         match spawned {
@@ -164,7 +171,11 @@ impl Ssh {
                 "flock exited {code}: {}",
                 stderr.trim()
             ))),
-            Err(e) => Err(LockError::Failed(e)),
+            Err(e) => {
+                // The connection failed or does not answer: the next command connects afresh.
+                self.forget_session();
+                Err(LockError::Failed(e))
+            }
         }
     }
 }
