@@ -27,7 +27,9 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+use wait_timeout::ChildExt;
 
 use openssh::Session;
 use tokio::runtime::Runtime;
@@ -178,9 +180,12 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// Launches `ssh -M` with its socket at `socket` and its log at `log`; returns when the
-/// master is connected (ssh `-f` forks then) or why it failed.
+/// master is connected (ssh `-f` forks then) or why it failed. Under a deadline (`within`)
+/// the connecting ssh is ended when it passes: ssh's own limits (ConnectTimeout for the TCP
+/// connection and the banner, keepalives afterwards) let a host whose sshd hangs in the
+/// middle of a login hold a `within(2, ..)` probe for 15 s.
 fn launch(identity: &Identity, idle: u64, socket: &Path, log: &Path) -> Result<(), MasterError> {
-    let status = Command::new("ssh")
+    let mut child = Command::new("ssh")
         .arg("-E")
         .arg(log)
         .arg("-S")
@@ -193,8 +198,24 @@ fn launch(identity: &Identity, idle: u64, socket: &Path, log: &Path) -> Result<(
         .stderr(Stdio::null())
         // The master may outlive the run: it must not keep the run's directory busy.
         .current_dir("/")
-        .status()
+        .spawn()
         .map_err(|e| MasterError::Local(format!("cannot run ssh: {e}")))?;
+    let waited = match crate::deadline::current() {
+        None => child.wait().map(Some),
+        Some(d) => child.wait_timeout(d.at.saturating_duration_since(Instant::now())),
+    }
+    .map_err(|e| MasterError::Local(format!("cannot wait for ssh: {e}")))?;
+    let Some(status) = waited else {
+        // Still logging in: ended before it forks its master (a master that came up in
+        // between is found dead by the next connect and replaced).
+        let _ = child.kill();
+        let _ = child.wait();
+        let budget = crate::deadline::current().map_or(0.0, |d| d.budget.as_secs_f64());
+        return Err(MasterError::TimedOut(format!(
+            "no connection within the deadline of {}s (ssh was still logging in)",
+            (budget * 10.0).round() / 10.0
+        )));
+    };
     if status.success() {
         return Ok(());
     }

@@ -369,3 +369,34 @@ fn a_kept_master_whose_connection_hangs_is_retired_and_the_run_goes_on_over_a_ne
     let new = master_pid(&socket).expect("a new master at the same path");
     assert_ne!(new, old, "the hung master was retired");
 }
+
+#[test]
+fn a_host_whose_sshd_hangs_during_the_login_holds_a_probe_no_longer_than_its_deadline() {
+    // sshd accepts the connection and sends its banner, then waits on a key lookup that
+    // never returns (a hung NFS home, LDAP or DNS behind AuthorizedKeysCommand).
+    let hangs = "Match User root\n  AuthorizedKeysFile none\n  AuthorizedKeysCommand /bin/sleep 600\n  AuthorizedKeysCommandUser root\n";
+    let scenario = vzrun::lab::DEFAULT_SCENARIO.replace("speed: 0.05", "speed: 0");
+    let Some(cluster) = SshCluster::start_configured(1, &scenario, hangs) else {
+        return;
+    };
+    let scratch = Test::new();
+    let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
+    let probe = "//! Probe.\nlet h = host(\"msk-01\");\ntry { within(3, || h.query([\"true\"])); print(\"answered\"); } catch (e) { print(`failed: ${e}`); }\n";
+    let started = Instant::now();
+    Test::new()
+        .file("h.rhai", probe)
+        .env("VZRUN_CONTROL_DIR", scratch.path("ctl"))
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./h.rhai")
+        .run()
+        .status(0)
+        .stdout_has("failed: ")
+        .stdout_has("no connection within the deadline of 3s");
+    // ssh alone gave up after 15 s (keepalives); the run ends at its deadline.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the probe outlived its deadline ({:?})",
+        started.elapsed()
+    );
+}
