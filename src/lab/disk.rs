@@ -53,7 +53,7 @@ pub fn prepare_drive(state: &mut LabState, host: &str, args: &[String]) -> Reply
         device: part.clone(),
         uuid: uuid_from(&format!("fs-{host}-{dev}-{serial}")),
         fstype: "ext4".into(),
-        reserved_pct: 5,
+        reserved_pct: 5.0,
         // mke2fs makes lost+found in the root of every new ext4.
         content: vec!["lost+found".into()],
     });
@@ -301,7 +301,8 @@ pub fn tune2fs(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         .iter()
         .position(|a| a == "-m")
         .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse::<u32>().ok());
+        // strtod(3), as tune2fs reads it: `-m 0.5` is half a percent.
+        .and_then(|v| v.parse::<f64>().ok().filter(|n| n.is_finite()));
     let Some(dev) = args.iter().rev().find(|a| a.starts_with('/')).cloned() else {
         return Reply::fail(1, "Usage: tune2fs [-m reserved_blocks_percent] device\n");
     };
@@ -328,11 +329,12 @@ pub fn tune2fs(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         return Reply::ok(format!("{head}{}", superblock(p, size_gb)));
     }
     match pct {
-        Some(n) if n <= 50 => {
+        Some(n) if (0.0..=50.0).contains(&n) => {
             p.reserved_pct = n;
+            // printf("%g%% (%llu blocks)"): `0.5%`, `5%`.
             Reply::ok(format!(
                 "{head}Setting reserved blocks percentage to {n}% ({} blocks)\n",
-                n as u64 * 4_882_812
+                reserved_blocks(size_gb * 262_144, n)
             ))
         }
         _ => Reply::fail(1, "tune2fs: bad reserved block ratio\n").before(head),
@@ -386,11 +388,18 @@ pub fn findmnt(state: &LabState, host: &str, args: &[String]) -> Reply {
     Reply::ok(format!("{}\n", cells.join(" ")))
 }
 
+/// The reserved block count tune2fs sets for a ratio: `blocks * ratio / 100.0`, cut to a
+/// whole block (so `-m 0.5` of a large disk still reserves many blocks, and a ratio of
+/// under one percent is not zero).
+fn reserved_blocks(blocks: u64, pct: f64) -> u64 {
+    (blocks as f64 * pct / 100.0) as u64
+}
+
 /// The superblock as `tune2fs -l` (dumpe2fs -h) prints it, e2fsprogs 1.45 layout: one
 /// `Name:` padded to column 27 per line. Only the lines a reader needs are kept.
 fn superblock(p: &Partition, size_gb: u64) -> String {
     let blocks = size_gb * 262_144;
-    let reserved = blocks * p.reserved_pct as u64 / 100;
+    let reserved = reserved_blocks(blocks, p.reserved_pct);
     let lines = [
         ("Filesystem volume name", "<none>".to_string()),
         ("Filesystem UUID", p.uuid.clone()),

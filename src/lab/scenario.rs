@@ -181,9 +181,10 @@ struct CsSpec {
     status: Option<String>,
     #[serde(default)]
     never_drains: bool,
-    /// Reserved-blocks percentage of its ext4 (`tune2fs -m`); 0 as add-cs leaves it.
+    /// Reserved-blocks percentage of its ext4 (`tune2fs -m`, fractions allowed as in
+    /// `-m 0.5`); 0 as add-cs leaves it.
     #[serde(default)]
-    reserved_pct: u32,
+    reserved_pct: f64,
     /// A repository directory on the root file system (no disk of its own, no mount, no
     /// fstab line), as `make-cs -r /var/lib/cs1` leaves it; default: a disk of its own.
     #[serde(default)]

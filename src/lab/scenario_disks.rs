@@ -34,7 +34,7 @@ pub fn scenario_disk(spec: &DiskSpec, mounts: &mut Vec<Mount>, dirs: &mut Vec<St
         device: format!("{device}1"),
         uuid: uuid_from(&format!("xfs-{device}")),
         fstype: "xfs".into(),
-        reserved_pct: 0,
+        reserved_pct: 0.0,
         content: Vec::new(),
     };
     let partition = match kind {

@@ -181,7 +181,8 @@ pub struct Partition {
     pub device: String,
     pub uuid: String,
     pub fstype: String,
-    pub reserved_pct: u32,
+    /// As `tune2fs -m` takes it: a ratio, fractions included (`-m 0.5`).
+    pub reserved_pct: f64,
     /// Directories on the file system (relative) while it is not mounted; once mounted they
     /// are the host's `dirs` below the mount point. A fresh ext4 holds `lost+found`.
     #[serde(default)]

@@ -593,11 +593,34 @@ fn set_attr(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
             _ => return Err(Reply::fail(1, format!("set-attr: unknown attribute {k}\n"))),
         }
     }
+    // -R gives everything below the attributes named, and only those: `replicas=3` leaves
+    // the tier of each VE home below as it was (set-tier may have set it one by one).
     let below = format!("{path}/");
+    let inside = |p: &str| recursive && p.starts_with(&below);
     for ve in &mut state.ves {
-        if ve.home == path || (recursive && ve.home.starts_with(&below)) {
+        if ve.home == path {
             ve.tier = attrs.tier;
             ve.replicas = attrs.replicas.clone();
+        } else if inside(&ve.home) {
+            for (k, v) in &changes {
+                match k.as_str() {
+                    "replicas" => ve.replicas = v.clone(),
+                    "tier" => ve.tier = attrs.tier,
+                    _ => {}
+                }
+            }
+        }
+    }
+    for (p, a) in state.path_attrs.iter_mut() {
+        if inside(p) {
+            for (k, v) in &changes {
+                match k.as_str() {
+                    "replicas" => a.replicas = v.clone(),
+                    "tier" => a.tier = attrs.tier,
+                    "failure-domain" => a.failure_domain = v.clone(),
+                    _ => {}
+                }
+            }
         }
     }
     if !state.ves.iter().any(|v| v.home == path) {

@@ -161,7 +161,8 @@ pub mod api {
         })
     }
 
-    /// The reserved-blocks percentage of an ext4 file system (from `tune2fs -l`).
+    /// The reserved-blocks percentage of an ext4 file system (from `tune2fs -l`), rounded
+    /// up: a file system that reserves any block (`tune2fs -m 0.4`) is never 0.
     ///
     /// ```rhai
     /// if disk::reserved_pct(h, "/dev/sdd1") > 0 { disk::reserved_blocks(h, "/dev/sdd1", 0); }

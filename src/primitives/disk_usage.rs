@@ -205,7 +205,7 @@ pub fn usage_map(dev: &str, uses: &[Use]) -> Map {
 }
 
 /// `Reserved block count` over `Block count` of `tune2fs -l` (e2fsprogs: `Name:` then the
-/// value), as a whole percentage rounded to nearest.
+/// value), as a whole percentage rounded up.
 pub fn parse_reserved_pct(text: &str) -> Option<i64> {
     let field = |name: &str| {
         text.lines().find_map(|l| {
@@ -215,10 +215,13 @@ pub fn parse_reserved_pct(text: &str) -> Option<i64> {
     };
     let blocks = field("Block count")?;
     let reserved = field("Reserved block count")?;
-    if blocks <= 0 {
+    if blocks <= 0 || reserved < 0 {
         return None;
     }
-    Some((reserved * 100 + blocks / 2) / blocks)
+    // Rounded up, never to the nearest: `tune2fs -m 0.4` of a 1 TB disk keeps 1 GB for root
+    // and must not read as 0 (nothing to fix). tune2fs cuts `blocks * ratio / 100` to a
+    // whole block, so a whole ratio N reads back as N.
+    Some((reserved * 100 + blocks - 1) / blocks)
 }
 
 #[cfg(test)]
@@ -238,5 +241,12 @@ mod tests {
         let text = "tune2fs 1.45.6 (20-Mar-2020)\nBlock count:              488378368\nReserved block count:     24418918\n";
         assert_eq!(super::parse_reserved_pct(text), Some(5));
         assert_eq!(super::parse_reserved_pct("nothing"), None);
+        // -m 0.4 of 268435456 blocks, and a single reserved block: not 0.
+        let small = "Block count:              268435456\nReserved block count:     1073741\n";
+        assert_eq!(super::parse_reserved_pct(small), Some(1));
+        let one = "Block count:              268435456\nReserved block count:     1\n";
+        assert_eq!(super::parse_reserved_pct(one), Some(1));
+        let none = "Block count:              268435456\nReserved block count:     0\n";
+        assert_eq!(super::parse_reserved_pct(none), Some(0));
     }
 }

@@ -44,6 +44,37 @@ fn set_replicas_sets_both_homes_refuses_too_many_and_asks_before_one() {
         .stderr_has("replicas=1");
 }
 
+/// Tier 0 on three hosts, tier 2 on two; web01's home on tier 0, db01's (set-tier) on 2.
+const HOME_TIERS: &str = "cluster: t\nspeed: 0\nstat_tiers: true\nreplicas: \"2:1\"\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n1, tier: 2}\n  - {id: 5, host: n2, tier: 2}\nmdss:\n  - {id: 1, host: n1, master: true}\nves:\n  - {name: web01, host: n1}\n  - {name: db01, host: n2, tier: 2}\n";
+
+#[test]
+fn set_replicas_of_a_directory_checks_each_ve_home_below_it_on_its_own_tier() {
+    let lab = Lab::with_scenario(HOME_TIERS);
+    // The directory is on tier 0 (three hosts), but -R reaches db01 on tier 2 (two hosts):
+    // its chunks would stay degraded for good.
+    refused_untouched(
+        &lab,
+        3,
+        &["set-replicas", "homes", "3:2"],
+        "db01) is on tier 2, which has 2 storage host(s) with an active CS, the norm needs 3",
+    );
+    // A VE below the directory with other replicas than asked: not "already" done.
+    lab.run(&["set-replicas", "db01", "1", "--yes"]).status(0);
+    lab.run(&["set-replicas", "/vstorage/t/private", "2:1"])
+        .status(0)
+        .stderr_lacks("already has replicas")
+        .stderr_has("set-attr -R /vstorage/t/private replicas=2:1");
+    unchanged(
+        lab.run(&["set-replicas", "/vstorage/t/private", "2:1"])
+            .status(0)
+            .stderr_has("already has replicas 2:1"),
+    );
+    lab.run(&["vm-tiers"])
+        .status(0)
+        .stdout_has("db01")
+        .stdout_lacks(" 1\n");
+}
+
 #[test]
 fn set_tier_refuses_a_tier_without_enough_chunk_servers() {
     let lab = Lab::with_scenario(&format!(

@@ -291,6 +291,28 @@ fn reserved_blocks_are_read_first_and_fixed_once() {
 }
 
 #[test]
+fn reserved_blocks_under_one_percent_are_not_taken_for_none() {
+    // `tune2fs -m 0.4` (fractions are allowed) on a 1 TB disk reserves 1 GB for root: the
+    // percentage rounds to 0, the block count does not.
+    let lab = Lab::with_scenario("cluster: r\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\ncss:\n  - {id: 1, host: n1, reserved_pct: 0.4, space_gb: 1024}\n  - {id: 2, host: n1}\n");
+    unchanged(
+        lab.run(&["cs-reserved-blocks"])
+            .status(0)
+            .stdout_has("n1    1   /dev/sdb1  1             run with --fix")
+            .stderr_has("1 CS disks reserve blocks for root"),
+    );
+    lab.run(&["cs-reserved-blocks", "--fix"])
+        .status(0)
+        .stderr_has("tune2fs -m 0 /dev/sdb1")
+        .stderr_lacks("tune2fs -m 0 /dev/sdc1");
+    unchanged(
+        lab.run(&["cs-reserved-blocks", "--fix"])
+            .status(0)
+            .stderr_has("nothing to do"),
+    );
+}
+
+#[test]
 fn add_cs_resumes_a_run_that_stopped_after_mounting_the_drive() {
     let lab = Lab::new();
     // As a run cut short after "mount it" leaves the drive: prepared, mounted, no CS.
