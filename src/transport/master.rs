@@ -238,14 +238,22 @@ fn launch(identity: &Identity, idle: u64, socket: &Path, log: &Path) -> Result<(
     }
 }
 
-/// Whether a master answers on `socket`.
-fn alive(session: &Session, runtime: &Runtime) -> bool {
-    runtime.block_on(async {
-        matches!(
-            tokio::time::timeout(Duration::from_secs(10), session.check()).await,
-            Ok(Ok(()))
-        )
-    })
+/// Whether a master answers on its socket. A live master answers at once (it answers a
+/// check itself); one that does not within a few seconds is taken for dead (a stopped
+/// process still accepts connections on its socket). `Err` when the caller's deadline
+/// (`within`) ends first: nothing is known then.
+fn alive(session: &Session, runtime: &Runtime) -> Result<bool, MasterError> {
+    const WAIT: Duration = Duration::from_secs(3);
+    let left = crate::deadline::current().map(|d| d.at.saturating_duration_since(Instant::now()));
+    let limit = left.map_or(WAIT, |left| left.min(WAIT));
+    let answered = runtime.block_on(async { tokio::time::timeout(limit, session.check()).await });
+    match answered {
+        Ok(checked) => Ok(checked.is_ok()),
+        Err(_) if left.is_some_and(|left| left < WAIT) => Err(MasterError::TimedOut(
+            "the master connection did not answer within the deadline".into(),
+        )),
+        Err(_) => Ok(false),
+    }
 }
 
 /// The master for `identity`: resumed, or launched (see the module's doc).
@@ -281,7 +289,7 @@ pub fn connect(
     let log = control_dir.join(format!("{name}.log"));
     let _lock = LaunchLock::take(&control_dir.join(format!("{name}.lock")))?;
     let resumed = Session::resume_mux(socket.clone().into_boxed_path(), None);
-    if socket.exists() && alive(&resumed, runtime) {
+    if socket.exists() && alive(&resumed, runtime)? {
         return Ok(Master {
             session: std::sync::Arc::new(resumed),
             persisted: Some(socket),
@@ -291,7 +299,7 @@ pub fn connect(
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&log);
     launch(identity, persist, &socket, &log)?;
-    if !alive(&resumed, runtime) {
+    if !alive(&resumed, runtime)? {
         return Err(MasterError::Local(format!(
             "the master connection launched at {} does not answer",
             socket.display()
@@ -304,9 +312,11 @@ pub fn connect(
 }
 
 /// Asks a persisted master to stop taking new commands (it exits when those it runs end):
-/// the next command launches a fresh one.
+/// the next command launches a fresh one. A master that does not answer within a few
+/// seconds (a stopped process still accepts on its socket) has its socket removed instead,
+/// so nothing waits on it again.
 pub fn retire(socket: &Path) {
-    let _ = Command::new("ssh")
+    let asked = Command::new("ssh")
         .args(["-F", "/dev/null", "-S"])
         .arg(socket)
         .args(["-O", "stop", "vzrun-master"])
@@ -314,7 +324,14 @@ pub fn retire(socket: &Path) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .current_dir("/")
-        .status();
+        .spawn();
+    if let Ok(mut ssh) = asked {
+        if let Ok(None) = ssh.wait_timeout(Duration::from_secs(5)) {
+            let _ = ssh.kill();
+            let _ = ssh.wait();
+            let _ = std::fs::remove_file(socket);
+        }
+    }
 }
 
 /// The flock that makes launching a master one run's job at a time.

@@ -400,3 +400,43 @@ fn a_host_whose_sshd_hangs_during_the_login_holds_a_probe_no_longer_than_its_dea
         started.elapsed()
     );
 }
+
+#[test]
+fn a_kept_master_that_does_not_answer_at_all_is_replaced_within_the_deadline() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    let socket = sockets(&control).remove(0);
+    let stuck = master_pid(&socket).expect("the master is kept");
+    // The master process itself stops (its socket still accepts: the kernel queues the
+    // connection, nobody answers).
+    // SAFETY: kill(2) on the master this test's run launched.
+    unsafe {
+        libc::kill(stuck, libc::SIGSTOP);
+    }
+    let script = "//! Probe.\nlet h = host(\"msk-01\");\nprint(`code ${within(4, || h.query([\"true\"])).code}`);\n";
+    let started = Instant::now();
+    let out = Test::new()
+        .file("s.rhai", script)
+        .env("VZRUN_CONTROL_DIR", &control)
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./s.rhai")
+        .run();
+    let took = started.elapsed();
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(stuck, libc::SIGKILL);
+    }
+    out.status(0).stdout_has("code 0");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(
+        cluster.connections("msk-01"),
+        2,
+        "a new master was launched"
+    );
+}
