@@ -154,7 +154,13 @@ impl Ssh {
                         sudo.refusal(user, code, &stderr)
                     )));
                 }
-                Err(ProbeError::Lost(why)) => return Err(self.unreachable(why)),
+                Err(ProbeError::Lost(why)) => {
+                    // The connection failed or went silent: the next command connects afresh.
+                    if let Some(socket) = &master.persisted {
+                        master::retire(socket);
+                    }
+                    return Err(self.unreachable(why));
+                }
             }
         }
         *slot = Some(master);

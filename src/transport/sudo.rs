@@ -58,8 +58,15 @@ impl Sudo {
     }
 
     /// Runs `probe` on a new connection: the SSH user who called sudo, or why sudo refused.
+    /// At most 30 s, and no longer than the caller's deadline (`within`): over a connection
+    /// whose host went silent it would wait that long.
     pub fn check(&self, session: &Session, runtime: &Runtime) -> Result<String, ProbeError> {
         let argv = self.probe();
+        const WAIT: Duration = Duration::from_secs(30);
+        let limit = crate::deadline::current().map_or(WAIT, |d| {
+            d.at.saturating_duration_since(std::time::Instant::now())
+                .min(WAIT)
+        });
         runtime.block_on(async {
             let mut command = session.command(argv[0].as_str());
             command
@@ -67,7 +74,7 @@ impl Sudo {
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
-            match tokio::time::timeout(Duration::from_secs(30), command.output()).await {
+            match tokio::time::timeout(limit, command.output()).await {
                 Ok(Ok(out)) if out.status.success() => {
                     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
                 }
@@ -80,9 +87,10 @@ impl Sudo {
                     Err(ProbeError::Refused(127, "sudo: command not found".into()))
                 }
                 Ok(Err(e)) => Err(ProbeError::Lost(e.to_string())),
-                Err(_) => Err(ProbeError::Lost(
-                    "`sudo -n` gave no answer within 30s".into(),
-                )),
+                Err(_) => Err(ProbeError::Lost(format!(
+                    "`sudo -n` gave no answer within {}s",
+                    limit.as_secs_f64().ceil()
+                ))),
             }
         })
     }

@@ -286,3 +286,44 @@ fn a_probe_past_its_deadline_is_stopped_through_sudo() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_sudo_check_over_a_silent_kept_connection_keeps_the_deadline_and_the_run_reconnects() {
+    let Some(s) = Setup::start("{user} ALL=(ALL:ALL) NOPASSWD: ALL\n") else {
+        return;
+    };
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let run = |script: &str| {
+        Test::new()
+            .file("r.rhai", &format!("//! Through sudo.\n{script}"))
+            .env("VZRUN_CONTROL_DIR", &control)
+            .arg("--inventory")
+            .arg(s.inventory(true))
+            .arg("./r.rhai")
+            .run()
+    };
+    // The inventory keeps masters (persist defaults to 60 s): the next run resumes this one.
+    run("print(host(\"msk-01\").query([\"id\", \"-un\"]).stdout);")
+        .status(0)
+        .stdout_has("root");
+    // Its connection goes silent; the master lives and answers its own checks.
+    let frozen = s.cluster.freeze_connections("msk-01");
+    assert!(!frozen.is_empty());
+    let started = std::time::Instant::now();
+    let out = run("let h = host(\"msk-01\");\ntry { within(3, || h.query([\"true\"])); print(\"first answered\"); } catch (e) { print(`first failed: ${e}`); }\nprint(`second ${within(60, || h.query([\"id\", \"-un\"])).stdout}`);");
+    let took = started.elapsed();
+    for pid in &frozen {
+        // SAFETY: kill(2) on the connection processes this test froze.
+        unsafe {
+            libc::kill(*pid as i32, libc::SIGKILL);
+        }
+    }
+    // The sudo check, run on the resumed connection, gave up at the deadline (it waited
+    // 30 s) and the master was retired: the second probe went over a new one.
+    out.status(0)
+        .stdout_has("first failed")
+        .stdout_has("`sudo -n` gave no answer within 3s")
+        .stdout_has("second root");
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+}
