@@ -440,3 +440,50 @@ fn a_kept_master_that_does_not_answer_at_all_is_replaced_within_the_deadline() {
         "a new master was launched"
     );
 }
+
+#[test]
+fn a_run_whose_machine_goes_silent_lets_its_host_lock_go_after_four_missed_heartbeats() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let scratch = Test::new();
+    let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
+    let runbook = "//! Change and hold.\n//! opt hold = 0: seconds\nhost(\"msk-01\").run([\"true\"]);\nlog(\"changed\");\nsleep(ARGS.hold);\n";
+    let run = |control: &str| {
+        Test::new()
+            .file("c.rhai", runbook)
+            .env("VZRUN_CONTROL_DIR", scratch.path(control))
+            .env("VZRUN_LOCK_HEARTBEAT", "1")
+            .arg("--inventory")
+            .arg(&inventory)
+    };
+    let first = run("ctl-a").arg("./c.rhai");
+    let (mut holder, line) =
+        crate::test::spawn_until_stderr_line(first.command().args(["--hold", "600"]), "changed");
+    assert_eq!(line.trim(), "changed");
+    // Its machine goes silent: the run and its master stop, nothing is closed, so sshd keeps
+    // the session (ClientAliveInterval is off) as for a laptop that lost its network.
+    let master = master_pid(&sockets(&scratch.path("ctl-a")).remove(0)).expect("a master");
+    let stop = |pid: i32, signal| {
+        // SAFETY: kill(2) on the run this test started and its master.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    };
+    stop(holder.id() as i32, libc::SIGSTOP);
+    stop(master, libc::SIGSTOP);
+    // Another machine's run waits for the lock and gets it once four heartbeats (1 s here)
+    // were missed, instead of never (the session stayed for hours).
+    let started = Instant::now();
+    let second = run("ctl-b")
+        .arg("--lock-wait")
+        .arg("60")
+        .arg("./c.rhai")
+        .run();
+    let took = started.elapsed();
+    stop(holder.id() as i32, libc::SIGKILL);
+    stop(master, libc::SIGKILL);
+    let _ = holder.wait();
+    second.status(0).stderr_has("changed");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}

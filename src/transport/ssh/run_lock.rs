@@ -14,13 +14,32 @@ use crate::transport::sudo::Sudo;
 use crate::transport::TransportError;
 
 /// Holds the run lock (`flock` on the lock file, taken by the caller) while its stdin, the SSH
-/// channel, is open. First it waits for the guard file ($3) to be free of changes that a
-/// previous holder started and that still run (they hold it shared, see GUARD_SCRIPT), up to
-/// $4 seconds. The holder file ($2) is replaced by rename, never written through a symlink.
+/// channel, is open and the run's heartbeat arrives: a byte at least every $5 seconds. First
+/// it waits for the guard file ($3) to be free of changes that a previous holder started and
+/// that still run (they hold it shared, see GUARD_SCRIPT), up to $4 seconds. The holder file
+/// ($2) is replaced by rename, never written through a symlink.
+///
+/// Why a heartbeat and not only the end of stdin: a run killed on a machine that stays up
+/// closes its channel at once, but a machine that vanishes (power lost, network cut, a laptop
+/// suspended) closes nothing, and sshd, whose ClientAliveInterval is off by default, kept
+/// the session, and so the lock, for hours. Without the heartbeat the holder ends within $5
+/// seconds; a change the run still had running keeps the guard, so the next holder waits for
+/// it, and the run's own next change finds the lock lost.
 const LOCK_SCRIPT: &str = r#"flock -w "$4" -E 75 -- "$3" true || exit $?
 t=$(mktemp "$(dirname -- "$2")/.vzrun-holder.XXXXXX") || exit 1
 if printf '%s\n' "$1" > "$t" && mv -f -- "$t" "$2"; then :; else rm -f -- "$t"; exit 1; fi
-echo locked; exec cat"#;
+echo locked
+while b=$(timeout "$5" head -c 1) && [ -n "$b" ]; do :; done"#;
+
+/// How often a run tells its lock holders that it lives; `$VZRUN_LOCK_HEARTBEAT` (seconds,
+/// 1..60) changes it (tests). A holder that hears nothing for four of them lets the lock go.
+fn heartbeat() -> Duration {
+    std::env::var("VZRUN_LOCK_HEARTBEAT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| (1..=60).contains(s))
+        .map_or(Duration::from_secs(15), Duration::from_secs)
+}
 
 /// Runs a change only while this run holds the host's lock: under a shared `flock` on the
 /// guard file (inherited by the command, so it is held as long as the command runs, even when
@@ -80,6 +99,8 @@ impl Ssh {
         })?;
         let holder = &self.holder_here(holder);
         let wait_secs = wait.as_secs().to_string();
+        let beat = heartbeat();
+        let silence_secs = (beat.as_secs() * 4).to_string();
         let mut argv: Vec<String> = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
         argv.extend(
             [
@@ -98,6 +119,7 @@ impl Ssh {
                 &holder_file,
                 &guard_file,
                 &wait_secs,
+                &silence_secs,
             ]
             .map(str::to_string),
         );
@@ -145,8 +167,22 @@ impl Ssh {
                         holder: holder.trim().to_string(),
                     });
                 }
+                let mut child = child;
+                let heartbeat = child.stdin().take().map(|mut stdin| {
+                    self.runtime.spawn(async move {
+                        use tokio::io::AsyncWriteExt;
+                        loop {
+                            tokio::time::sleep(beat).await;
+                            if stdin.write_all(b"x").await.is_err() || stdin.flush().await.is_err()
+                            {
+                                break;
+                            }
+                        }
+                    })
+                });
                 Ok(Box::new(RemoteLock {
                     child: Mutex::new(Some(child)),
+                    heartbeat: Mutex::new(heartbeat),
                     runtime: self.runtime.clone(),
                     guard: guards_changes.then(|| self.guard.clone()),
                 }))
@@ -183,6 +219,8 @@ impl Ssh {
 #[derive(Debug)]
 struct RemoteLock {
     child: Mutex<Option<openssh::Child<Arc<Session>>>>,
+    /// Writes the heartbeat to the holder's stdin; it owns that stdin.
+    heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
     runtime: Arc<Runtime>,
     /// The transport's guard, cleared when the lock is released.
     guard: Option<Arc<Mutex<Option<Guard>>>>,
@@ -195,8 +233,18 @@ impl Drop for RemoteLock {
         if let Some(guard) = &self.guard {
             guard.lock().unwrap_or_else(|p| p.into_inner()).take();
         }
+        if let Some(beating) = self
+            .heartbeat
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            // Ending the task drops the holder's stdin: the remote holder sees its end.
+            beating.abort();
+            let _ = self.runtime.block_on(beating);
+        }
         if let Some(mut child) = self.child.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            // Closing stdin ends the remote `cat`, which releases the flock.
+            // Closing stdin ends the remote holder, which releases the flock.
             drop(child.stdin().take());
             let _ = self.runtime.block_on(async {
                 tokio::time::timeout(Duration::from_secs(5), child.wait()).await
