@@ -76,6 +76,37 @@ fn set_replicas_of_a_directory_checks_each_ve_home_below_it_on_its_own_tier() {
 }
 
 #[test]
+fn set_tier_of_a_directory_checks_the_replicas_of_each_ve_home_below_it() {
+    let lab = Lab::with_scenario(HOME_TIERS);
+    // The directory keeps 2:1, which tier 2's two hosts can hold, but -R also moves web01,
+    // whose home keeps 3 replicas: on tier 2 its chunks would stay degraded for good.
+    lab.run(&["set-replicas", "web01", "3"]).status(0);
+    refused_untouched(
+        &lab,
+        3,
+        &["set-tier", "homes", "2"],
+        "web01) keeps 3 replicas but tier 2 has 2 storage host(s) with an active CS",
+    );
+    // The directory is on tier 0 already, but -R would move db01 (tier 2) there: not done.
+    lab.run(&["set-tier", "/vstorage/t/private", "0"])
+        .status(0)
+        .stderr_lacks("already has tier")
+        .stderr_has("set-attr -R /vstorage/t/private tier=0");
+    unchanged(
+        lab.run(&["set-tier", "/vstorage/t/private", "0"])
+            .status(0)
+            .stderr_has("already has tier 0: no change"),
+    );
+    let tiers = lab.run(&["vm-tiers"]).status(0);
+    let db01 = tiers
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("db01 "))
+        .expect("db01 is listed");
+    assert_eq!(db01.split_whitespace().nth(4), Some("0"), "{db01}");
+}
+
+#[test]
 fn set_tier_refuses_a_tier_without_enough_chunk_servers() {
     let lab = Lab::with_scenario(&format!(
         "{}stat_tiers: true\n",
