@@ -56,30 +56,43 @@ fn file_error(path: &Path, err: std::io::Error) -> TransportError {
     }
 }
 
-/// Reads a pipe to its end on a thread: the bytes so far, and a signal when it ended.
+/// Reads a pipe to its end on a thread: the bytes so far, and a signal when it ended. Past
+/// `max_output()` it stops reading and closes the pipe (the writer then dies of SIGPIPE).
 struct Reader {
     bytes: Arc<Mutex<Vec<u8>>>,
     done: mpsc::Receiver<()>,
+    overflowed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn read_all(mut pipe: impl Read + Send + 'static) -> Reader {
     let bytes = Arc::new(Mutex::new(Vec::new()));
+    let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (tx, done) = mpsc::channel();
-    let sink = bytes.clone();
+    let (sink, too_much) = (bytes.clone(), overflowed.clone());
+    let limit = super::max_output();
     thread::spawn(move || {
         let mut buf = [0u8; 8192];
         loop {
             match pipe.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => sink
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    if sink.len() + n > limit {
+                        too_much.store(true, std::sync::atomic::Ordering::SeqCst);
+                        break;
+                    }
+                    sink.extend_from_slice(&buf[..n]);
+                }
             }
         }
+        drop(pipe);
         let _ = tx.send(());
     });
-    Reader { bytes, done }
+    Reader {
+        bytes,
+        done,
+        overflowed,
+    }
 }
 
 impl Reader {
@@ -94,6 +107,10 @@ impl Reader {
 
     fn take(&self) -> Vec<u8> {
         std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn overflowed(&self) -> bool {
+        self.overflowed.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -180,6 +197,13 @@ impl Transport for Local {
                 let _ = writer.join();
             }
         }
+        if stdout.overflowed() || stderr.overflowed() {
+            // SAFETY: kill(2) on the process group we created; no memory is touched.
+            unsafe {
+                libc::kill(-(child.id() as i32), libc::SIGKILL);
+            }
+            return Err(super::output_too_large(cmd.program()));
+        }
         let stdout = stdout.take();
         let stderr = stderr.take();
         let code = status
@@ -195,11 +219,28 @@ impl Transport for Local {
 
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
         let full = self.resolve(path)?;
-        match fs::read(&full) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(file_error(&full, e)),
+        let file = match fs::File::open(&full) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(file_error(&full, e)),
+        };
+        // At most `max_output()` bytes, as over SSH: a device file or a runaway log is
+        // refused, not read into memory without end.
+        let limit = super::max_output();
+        let mut bytes = Vec::new();
+        file.take(limit as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| file_error(&full, e))?;
+        if bytes.len() > limit {
+            return Err(TransportError::File {
+                path: path.to_string(),
+                reason: format!(
+                    "larger than {} MB: not read ($VZRUN_MAX_OUTPUT_MB raises the limit)",
+                    limit / (1024 * 1024)
+                ),
+            });
         }
+        Ok(Some(bytes))
     }
 
     fn mode(&self, path: &str) -> Result<Option<u32>, TransportError> {

@@ -35,6 +35,30 @@ fn deadline_text(timeout: Duration) -> String {
     }
 }
 
+/// The most a command's stdout (or stderr) may bring back, in bytes: `$VZRUN_MAX_OUTPUT_MB`
+/// (1 to 65536), else 256 MB. A command that writes more (a log read by mistake, a device
+/// file, `cat /dev/zero`) is stopped and fails, instead of filling this machine's memory
+/// until its deadline.
+pub fn max_output() -> usize {
+    let mb = std::env::var("VZRUN_MAX_OUTPUT_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|mb| (1..=65536).contains(mb))
+        .unwrap_or(256);
+    mb * 1024 * 1024
+}
+
+/// The error of a command whose output passed `max_output()`.
+pub fn output_too_large(program: &str) -> TransportError {
+    TransportError::CannotRun {
+        program: program.to_string(),
+        reason: format!(
+            "its output passed {} MB and it was stopped ($VZRUN_MAX_OUTPUT_MB raises the limit)",
+            max_output() / (1024 * 1024)
+        ),
+    }
+}
+
 /// Why a command could not be run to completion. A command that ran and exited non-zero is
 /// not an error at this level: that is an `Output` with its code.
 #[derive(Debug, thiserror::Error)]

@@ -31,6 +31,7 @@ use super::{Transport, TransportError};
 use crate::transport::cmd::{Cmd, Output};
 use crate::transport::lock::{HeldLock, LockError};
 
+mod output;
 mod probe_scripts;
 mod run_lock;
 use probe_scripts::{inline_script, MODE_SCRIPT, READ_SCRIPT};
@@ -326,6 +327,14 @@ impl Ssh {
                     self.forget_session();
                     return Err(timed_out());
                 }
+                Err(Spawn::TooLarge) => {
+                    if let Some(probe) = &remote.probe {
+                        self.stop_remote(&session, probe);
+                    }
+                    return Err(super::output_too_large(
+                        argv.first().map_or("", String::as_str),
+                    ));
+                }
             }
         }
         Err(self.unreachable(last_error.unwrap_or_default()))
@@ -359,6 +368,8 @@ enum Spawn {
     /// The connection gave no answer: a change's long after its remote `timeout`, or any
     /// command's channel never opened in time.
     Hung,
+    /// Its stdout or stderr passed `max_output()`.
+    TooLarge,
 }
 
 /// Whole seconds of a deadline, at least 1 (what `timeout` is given; a probe gets as long).
@@ -432,9 +443,24 @@ impl Remote {
                 return Err(expired);
             }
         }
-        match tokio::time::timeout_at(deadline, child.wait_with_output()).await {
-            Ok(Ok(out)) => Ok((out.status.code().unwrap_or(255), out.stdout, out.stderr)),
-            Ok(Err(e)) => Err(Spawn::Failed(e)),
+        let limit = super::max_output();
+        let (out, err) = (child.stdout().take(), child.stderr().take());
+        let exchange = async move {
+            let (out, err) = tokio::join!(
+                output::read_capped(out, limit),
+                output::read_capped(err, limit)
+            );
+            match (out, err) {
+                (Some(out), Some(err)) => match child.wait().await {
+                    Ok(status) => Ok((status.code().unwrap_or(255), out, err)),
+                    Err(e) => Err(Spawn::Failed(e)),
+                },
+                // Dropping the child closes its channel: the command's next write fails.
+                _ => Err(Spawn::TooLarge),
+            }
+        };
+        match tokio::time::timeout_at(deadline, exchange).await {
+            Ok(done) => done,
             Err(_) => Err(expired),
         }
     }

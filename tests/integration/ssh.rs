@@ -448,3 +448,27 @@ fn a_cordon_made_over_ssh_is_seen_by_a_second_run() {
         .status(3)
         .stderr_has("no placement target for the VEs of msk-01");
 }
+
+#[test]
+fn output_past_the_limit_stops_the_command_instead_of_filling_memory() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    // 1 MB here ($VZRUN_MAX_OUTPUT_MB); 256 MB by default. Over SSH (a command, then a file
+    // read of a device that never ends) and locally.
+    let script = "let h = host(\"msk-01\");\nprint(`small ${h.query([\"head\", \"-c\", \"600000\", \"/dev/zero\"]).stdout.len()}`);\nfor what in [|| h.query([\"cat\", \"/dev/zero\"]), || file::read(h, \"/dev/zero\"), || local().query([\"cat\", \"/dev/zero\"])] {\n  try { what.call(); print(\"read it all\"); } catch (e) { print(`refused: ${e}`); }\n}\n";
+    let started = std::time::Instant::now();
+    let out = run_over(&cluster, script)
+        .env("VZRUN_MAX_OUTPUT_MB", "1")
+        .run()
+        .status(0)
+        .stdout_has("small 600000");
+    let refusals = out
+        .stdout
+        .matches("its output passed 1 MB and it was stopped")
+        .count();
+    assert_eq!(refusals, 3, "{}", out.stdout);
+    assert!(!out.stdout.contains("read it all"));
+    // Stopped at the limit, not at the commands' deadlines (minutes).
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
