@@ -22,6 +22,7 @@ mod services;
 pub mod shim;
 mod state;
 mod system;
+mod ve_index;
 mod vstorage;
 
 #[cfg(test)]
