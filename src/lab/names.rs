@@ -172,6 +172,16 @@ pub fn find(state: &LabState, host: &str, args: &[String]) -> Reply {
     Reply::ok(names.iter().map(|n| format!("{n}\0")).collect::<String>())
 }
 
+/// Whether `dir` is a directory of the cluster file system as `host` sees it (where it is
+/// mounted): what `test -d` answers there, as `find` lists it.
+pub fn shared_dir(state: &LabState, host: &str, dir: &str) -> bool {
+    let root = format!("/vstorage/{}", state.cluster);
+    let dir = dir.trim_end_matches('/');
+    state.cluster_mounted(host)
+        && (dir == root || dir.starts_with(&format!("{root}/")))
+        && entries_of(state, host, dir).is_some()
+}
+
 /// The entries directly below `dir` as `host` sees it, or `None` when it is no directory.
 fn entries_of(state: &LabState, host: &str, dir: &str) -> Option<Vec<String>> {
     let h = state.host(host)?;

@@ -790,6 +790,20 @@ fn find_lists_the_shared_file_system_with_every_home_registered_or_not() {
     );
     assert_eq!(r.code, 1);
     assert!(r.stderr.ends_with("Not a directory\n"), "{}", r.stderr);
+    // `test -d` agrees with the listing.
+    for (dir, code) in [
+        ("/vstorage/livelinux/private", 0),
+        ("/vstorage/livelinux/vmprivate", 0),
+        ("/vstorage/livelinux/.vzrun/maintenance", 0),
+        ("/vstorage/livelinux/nosuch", 1),
+        ("/vstorage/livelinux/.vzrun/maintenance/msk-03.json", 1),
+    ] {
+        assert_eq!(
+            run(&mut s, "msk-01", &format!("test -d {dir}")).code,
+            code,
+            "{dir}"
+        );
+    }
     // Any other form of find is not simulated, so a caller cannot lean on it by mistake.
     let r = run(&mut s, "msk-01", "find /vstorage/livelinux/private -type d");
     assert_eq!(r.code, 1);
