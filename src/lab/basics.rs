@@ -93,6 +93,7 @@ fn is_dir(state: &LabState, host: &str, path: &str) -> bool {
             || state.shared_files.keys().any(|f| f.starts_with(&prefix)));
     path == "/"
         || shared
+        || super::names::shared_dir(state, host, path)
         || h.dirs.iter().any(|d| d == path || d.starts_with(&prefix))
         || h.files.keys().any(|f| f.starts_with(&prefix))
 }

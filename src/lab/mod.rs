@@ -72,6 +72,7 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
         "wipefs" => disk::wipefs(state, host, args),
         "rmdir" => disk::rmdir(state, host, args),
         "prepare_vstorage_drive" => disk::prepare_drive(state, host, args),
+        "find" => names::find(state, host, args),
         "getent" | "ls" => {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             if name == "ls" {

@@ -1,5 +1,7 @@
 //! How a lab node names its peers: its `/etc/hosts`, `getent hosts KEY` over it, and `ls`
-//! of a directory (how discovery finds the clusters under /etc/vstorage/clusters/).
+//! of a directory (how discovery finds the clusters under /etc/vstorage/clusters/); and
+//! `find DIR/ -mindepth 1 -maxdepth 1 -printf '%f\0'` (file::list), which on the cluster
+//! file system shows what every node sees there.
 //!
 //! Formats: `/etc/hosts` as hosts(5); `getent hosts` as glibc's getent (`%-15s %s` address
 //! and canonical name, then the aliases; an address key is a reverse lookup; exit 2 when a
@@ -12,7 +14,7 @@
 //! leave a node unnamed.
 
 use super::reply::Reply;
-use super::state::{HostState, LabState};
+use super::state::{uuid_from, HostState, LabState, VeKind};
 
 /// The /etc/hosts every lab node starts with (see the module doc: invented content).
 pub fn hosts_file(cluster: &str, hosts: &[HostState]) -> String {
@@ -133,4 +135,105 @@ pub fn ls(state: &LabState, host: &str, args: &[&str]) -> Reply {
     names.sort_unstable();
     names.dedup();
     Reply::ok(names.iter().map(|n| format!("{n}\n")).collect::<String>())
+}
+
+/// `find DIR/ -mindepth 1 -maxdepth 1 -printf %f\0` (GNU findutils; the only form the lab
+/// answers): the names of DIR's entries, each followed by a NUL, in directory order (not
+/// sorted: the lab gives a hash order, so a caller cannot lean on one). Messages and exit
+/// codes as GNU find: `find: 'X': No such file or directory` and, for a file named with a
+/// trailing slash, `find: 'X/': Not a directory`, exit 1.
+///
+/// Where the cluster file system is mounted, a directory below /vstorage/CLUSTER is the
+/// shared one: the home of every VE below it, registered anywhere or nowhere (a VE of a
+/// node that does not answer, or unregistered after a node loss, has its home there all
+/// the same), the shared files and the paths set-attr named; the root always holds
+/// `private` and `vmprivate`. Invented (no public listing): what a VE home holds, here
+/// `root.hdd` and `ve.conf` for a CT, `config.pvs` and `harddisk.hdd` for a VM.
+pub fn find(state: &LabState, host: &str, args: &[String]) -> Reply {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let [arg, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"] = args.as_slice() else {
+        return Reply::fail(
+            1,
+            "find: the lab answers only `find DIR/ -mindepth 1 -maxdepth 1 -printf '%f\\0'`\n",
+        );
+    };
+    let dir = if *arg == "/" {
+        "/"
+    } else {
+        arg.trim_end_matches('/')
+    };
+    let Some(mut names) = entries_of(state, host, dir) else {
+        if arg.ends_with('/') && state.file(host, dir).is_some() {
+            return Reply::fail(1, format!("find: '{arg}': Not a directory\n"));
+        }
+        return Reply::fail(1, format!("find: '{arg}': No such file or directory\n"));
+    };
+    names.sort_by_cached_key(|n| uuid_from(&format!("dirent-{n}")));
+    Reply::ok(names.iter().map(|n| format!("{n}\0")).collect::<String>())
+}
+
+/// Whether `dir` is a directory of the cluster file system as `host` sees it (where it is
+/// mounted): what `test -d` answers there, as `find` lists it.
+pub fn shared_dir(state: &LabState, host: &str, dir: &str) -> bool {
+    let root = format!("/vstorage/{}", state.cluster);
+    let dir = dir.trim_end_matches('/');
+    state.cluster_mounted(host)
+        && (dir == root || dir.starts_with(&format!("{root}/")))
+        && entries_of(state, host, dir).is_some()
+}
+
+/// The entries directly below `dir` as `host` sees it, or `None` when it is no directory.
+fn entries_of(state: &LabState, host: &str, dir: &str) -> Option<Vec<String>> {
+    let h = state.host(host)?;
+    let root = format!("/vstorage/{}", state.cluster);
+    let prefix = if dir == "/" {
+        "/".to_string()
+    } else {
+        format!("{dir}/")
+    };
+    let below = |p: &str| -> Option<String> {
+        let rest = p.strip_prefix(&prefix)?;
+        rest.split('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+    };
+    let shared =
+        state.cluster_mounted(host) && (dir == root || dir.starts_with(&format!("{root}/")));
+    let mut names: Vec<String> = Vec::new();
+    let mut exists;
+    if shared {
+        exists = dir == root || state.path_attrs.contains_key(dir);
+        if dir == root {
+            names.extend(["private".to_string(), "vmprivate".to_string()]);
+        }
+        if dir == format!("{root}/private") || dir == format!("{root}/vmprivate") {
+            exists = true;
+        }
+        for ve in &state.ves {
+            let home = ve.home.trim_end_matches('/');
+            if home == dir {
+                exists = true;
+                names.extend(
+                    match ve.kind {
+                        VeKind::CT => ["root.hdd", "ve.conf"],
+                        VeKind::VM => ["config.pvs", "harddisk.hdd"],
+                    }
+                    .map(str::to_string),
+                );
+            }
+            names.extend(below(home));
+        }
+        names.extend(state.shared_files.keys().filter_map(|p| below(p)));
+        names.extend(state.path_attrs.keys().filter_map(|p| below(p)));
+    } else {
+        exists = dir == "/" || h.dirs.iter().any(|d| d.trim_end_matches('/') == dir);
+        names.extend(h.files.keys().chain(&h.dirs).filter_map(|p| below(p)));
+    }
+    if names.is_empty() && !exists {
+        return None;
+    }
+    names.sort_unstable();
+    names.dedup();
+    Some(names)
 }

@@ -135,6 +135,10 @@ struct VeSpec {
     cpus: u32,
     #[serde(default)]
     tier: u8,
+    /// Replicas of its home (`N` or `N:M`) when set-attr gave it its own; default: the
+    /// cluster's `replicas`.
+    #[serde(default)]
+    replicas: Option<String>,
     #[serde(default)]
     ostemplate: Option<String>,
     #[serde(default)]
@@ -505,6 +509,9 @@ fn build(s: Scenario) -> Result<LabState, String> {
         if v.tier > 3 {
             return Err(format!("VE {:?}: tier {} is outside 0-3", v.name, v.tier));
         }
+        if let Some(r) = &v.replicas {
+            parse_replicas(r).map_err(|e| format!("VE {:?}: replicas {r:?}: {e}", v.name))?;
+        }
         let uuid = v
             .uuid
             .clone()
@@ -537,7 +544,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
             disk_mb: 65536,
             onboot: true,
             tier: v.tier,
-            replicas: s.replicas.clone(),
+            replicas: v.replicas.clone().unwrap_or_else(|| s.replicas.clone()),
             netifs: vec![if kind == VeKind::CT { "venet0" } else { "net0" }.into()],
             // A VM's adapter is on a virtual network (`Bridged` by default); a CT's venet0
             // is routed unless the scenario puts it on one.

@@ -725,3 +725,86 @@ fn a_name_twice_on_a_host_is_found_as_a_search_finds_it() {
         Some(first + 1)
     );
 }
+
+/// `find DIR/ -mindepth 1 -maxdepth 1 -printf %f\0` as file::list runs it.
+fn find(state: &mut LabState, host: &str, dir: &str) -> Reply {
+    let argv: Vec<String> = [
+        "find",
+        dir,
+        "-mindepth",
+        "1",
+        "-maxdepth",
+        "1",
+        "-printf",
+        "%f\\0",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    dispatch(state, host, &argv).expect("find is simulated")
+}
+
+#[test]
+fn find_lists_the_shared_file_system_with_every_home_registered_or_not() {
+    let mut s = lab();
+    assert!(s.cluster_mounted("msk-01"));
+    // A VE that no hypervisor has registered (its node was lost): its home is still there.
+    let lost = s
+        .ves
+        .iter()
+        .position(|v| v.kind == state::VeKind::CT)
+        .unwrap();
+    s.ves[lost].host = None;
+    s.ve_index.invalidate();
+    let uuid = s.ves[lost].uuid.clone();
+    let cts = s.ves.iter().filter(|v| v.kind == state::VeKind::CT).count();
+    let r = find(&mut s, "msk-02", "/vstorage/livelinux/private/");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let names = crate::parse::find::entries(&r.stdout).unwrap();
+    assert_eq!(names.len(), cts);
+    assert!(names.contains(&uuid));
+    // Hidden entries are listed; the root always holds private and vmprivate.
+    s.shared_files.insert(
+        "/vstorage/livelinux/.vzrun/maintenance/msk-03.json".into(),
+        state::LabFile {
+            content: "{}".into(),
+            mode: 0o644,
+        },
+    );
+    let r = find(&mut s, "msk-01", "/vstorage/livelinux/");
+    let mut names = crate::parse::find::entries(&r.stdout).unwrap();
+    names.sort();
+    assert_eq!(names, [".vzrun", "private", "vmprivate"]);
+    // As GNU find: a missing directory, and a file named as one.
+    let r = find(&mut s, "msk-01", "/vstorage/livelinux/nosuch/");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            1,
+            "find: '/vstorage/livelinux/nosuch/': No such file or directory\n"
+        )
+    );
+    let r = find(
+        &mut s,
+        "msk-01",
+        "/vstorage/livelinux/.vzrun/maintenance/msk-03.json/",
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.ends_with("Not a directory\n"), "{}", r.stderr);
+    // `test -d` agrees with the listing.
+    for (dir, code) in [
+        ("/vstorage/livelinux/private", 0),
+        ("/vstorage/livelinux/vmprivate", 0),
+        ("/vstorage/livelinux/.vzrun/maintenance", 0),
+        ("/vstorage/livelinux/nosuch", 1),
+        ("/vstorage/livelinux/.vzrun/maintenance/msk-03.json", 1),
+    ] {
+        assert_eq!(
+            run(&mut s, "msk-01", &format!("test -d {dir}")).code,
+            code,
+            "{dir}"
+        );
+    }
+    // Any other form of find is not simulated, so a caller cannot lean on it by mistake.
+    let r = run(&mut s, "msk-01", "find /vstorage/livelinux/private -type d");
+    assert_eq!(r.code, 1);
+}

@@ -4,6 +4,7 @@
 //! and is never data.
 
 pub mod date;
+pub mod find;
 pub mod net;
 pub mod prlctl;
 pub mod rules;

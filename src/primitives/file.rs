@@ -1,11 +1,11 @@
 //! `file::` — whole files: read, test, write (idempotent, atomic, backed up, diffed in
-//! plans), and make sure a line is present.
+//! plans), make sure a line is present, and list a directory.
 
 use rhai::plugin::*;
 use rhai::Map;
 
 use super::OptionMap;
-use super::{call, validate};
+use super::{call, probe, validate};
 use crate::cluster::host::Host;
 use crate::failure::Failure;
 use crate::run::context::RunContext;
@@ -22,6 +22,44 @@ pub fn read_text(run: &RunContext, host: &Host, path: &str) -> Result<String, Fa
 pub fn read_or_empty(run: &RunContext, host: &Host, path: &str) -> Result<String, Failure> {
     let path = validate::abs_path("path", path)?;
     Ok(run.runner.read_file(host, &path)?.unwrap_or_default())
+}
+
+/// The names of a directory's entries (`.` and `..` left out, hidden ones in), in the
+/// order the directory gives them, from `find DIR/ -mindepth 1 -maxdepth 1 -printf '%f\0'`
+/// (GNU findutils): NUL-separated, so names with spaces or newlines come back exactly, and
+/// the trailing `/` makes a file that is not a directory an error, not an empty listing.
+pub fn list_dir(run: &RunContext, host: &Host, dir: &str) -> Result<Vec<String>, Failure> {
+    let dir = validate::abs_path("dir", dir)?;
+    let arg = format!("{}/", dir.trim_end_matches('/'));
+    let out = probe(
+        run,
+        host,
+        [
+            "find",
+            arg.as_str(),
+            "-mindepth",
+            "1",
+            "-maxdepth",
+            "1",
+            "-printf",
+            "%f\\0",
+        ],
+    )?;
+    let on = host.name();
+    if out.code != 0 {
+        let why = out.stderr.trim();
+        return Err(Failure::failed(
+            if why.contains("No such file or directory") {
+                format!("{dir} does not exist on {on}")
+            } else if why.contains("Not a directory") {
+                format!("{dir} is not a directory on {on}")
+            } else {
+                format!("cannot list {dir} on {on}: find exited {}: {why}", out.code)
+            },
+        ));
+    }
+    crate::parse::find::entries(&out.stdout)
+        .map_err(|e| Failure::failed(format!("listing {dir} on {on}: {e}")))
 }
 
 /// A mode given as `0o644`, `420` or `"0644"`.
@@ -79,6 +117,30 @@ pub mod api {
                 Err(f) if f.message.contains("Is a directory") => Ok(true),
                 Err(f) => Err(f),
             }
+        })
+    }
+
+    /// The names of the entries of a directory: names only (no path), `.` and `..` left
+    /// out, hidden entries in, unsorted (the directory's order). Names with spaces or
+    /// newlines come back exactly. A missing directory, or a path that is not one, is an
+    /// error naming the host and the path. Read-only: it runs in plans too.
+    ///
+    /// ```rhai
+    /// for name in file::list(h, "/vstorage/stor1/private") {
+    ///     log(`${name}: ${vstorage::get_attr(h, "/vstorage/stor1/private/" + name).tier}`);
+    /// }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn list(
+        ctx: NativeCallContext,
+        host: Host,
+        dir: &str,
+    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            Ok(list_dir(run, &host, dir)?
+                .into_iter()
+                .map(Dynamic::from)
+                .collect())
         })
     }
 

@@ -106,6 +106,95 @@ fn set_tier_of_a_directory_checks_the_replicas_of_each_ve_home_below_it() {
     assert_eq!(db01.split_whitespace().nth(4), Some("0"), "{db01}");
 }
 
+/// HOME_TIERS with n3 not answering (alive: its cluster mount, its CS and its VE go on),
+/// and web03 on n3, whose home keeps replicas 3 of its own.
+fn silent_node_scenario() -> String {
+    HOME_TIERS
+        .replace(
+            "{name: n3, address: 10.0.0.3, tags: [hypervisor, storage]}",
+            "{name: n3, address: 10.0.0.3, tags: [hypervisor, storage], unreachable: true}",
+        )
+        .replace(
+            "  - {name: db01, host: n2, tier: 2}\n",
+            "  - {name: db01, host: n2, tier: 2}\n  - {name: web03, host: n3, uuid: 0c3e8a52-7d1b-4f6a-9b2e-3f4a5b6c7d8e, replicas: \"3\"}\n",
+        )
+}
+
+#[test]
+fn set_tier_of_a_directory_checks_the_homes_of_a_node_that_does_not_answer() {
+    // `prlctl list` on n3 times out, but web03's home is on the cluster file system all the
+    // same, and `set-attr -R tier=2` on the directory would move it to tier 2's two hosts
+    // with its 3 replicas: degraded for good. Before, its home went unchecked (a warning).
+    let lab = Lab::with_scenario(&silent_node_scenario());
+    // The lab's clock moves on by the time n3 was waited for: all else stays as it was.
+    let without_clock = |mut state: serde_json::Value| {
+        state.as_object_mut().unwrap().remove("clock");
+        state
+    };
+    let before = without_clock(lab.state_value());
+    unchanged(
+        lab.run(&["set-tier", "homes", "2"])
+            .status(3)
+            .stderr_has("/vstorage/t/private/0c3e8a52-7d1b-4f6a-9b2e-3f4a5b6c7d8e below it (VE 0c3e8a52-7d1b-4f6a-9b2e-3f4a5b6c7d8e) keeps 3 replicas but tier 2 has 2 storage host(s)"),
+    );
+    assert!(
+        without_clock(lab.state_value()) == before,
+        "set-tier homes 2 was refused but changed the lab"
+    );
+    // The listing of the directory itself (file::list on the storage host) names it too.
+    lab.query(
+        "let names = file::list(host(\"n1\"), \"/vstorage/t/private\"); log(`homes: ${names.len()} ${names.contains(\"0c3e8a52-7d1b-4f6a-9b2e-3f4a5b6c7d8e\")}`);",
+    )
+    .status(0)
+    .stderr_has("homes: 3 true");
+}
+
+#[test]
+fn set_replicas_of_a_directory_checks_the_homes_of_a_node_that_does_not_answer() {
+    // web03 (on n3, which does not answer) was moved to tier 2, two hosts (db01 is not
+    // here): replicas 3 for the directory would reach its home too, and leave its chunks
+    // degraded.
+    let scenario = silent_node_scenario()
+        .replace("replicas: \"3\"}", "tier: 2}")
+        .replace("{name: db01, host: n2, tier: 2}", "{name: db01, host: n2}");
+    let lab = Lab::with_scenario(&scenario);
+    let before = lab.state_value();
+    let out = lab
+        .run(&["set-replicas", "homes", "3"])
+        .status(3)
+        .stderr_has("/vstorage/t/private/0c3e8a52-7d1b-4f6a-9b2e-3f4a5b6c7d8e below it (VE 0c3e8a52-7d1b-4f6a-9b2e-3f4a5b6c7d8e) is on tier 2, which has 2 storage host(s)");
+    unchanged(out);
+    let mut after = lab.state_value();
+    after["clock"] = before["clock"].clone();
+    assert!(
+        after == before,
+        "set-replicas homes 3 was refused but changed the lab"
+    );
+}
+
+#[test]
+fn a_directory_target_is_refused_where_the_storage_host_has_no_cluster_mount() {
+    // Unmounted, /vstorage/t on n1 is an empty local directory: listing it would find no
+    // home, and -R would then reach them all unchecked.
+    let lab = Lab::with_scenario(HOME_TIERS);
+    let mut state = lab.state_value();
+    state["hosts"][0]["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["fstype"] != "fuse.vstorage");
+    std::fs::write(
+        lab.dir.path().join("lab.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+    refused_untouched(
+        &lab,
+        3,
+        &["set-tier", "homes", "2"],
+        "/vstorage/t is not mounted on n1: the VE homes below it cannot be listed",
+    );
+}
+
 #[test]
 fn set_tier_refuses_a_tier_without_enough_chunk_servers() {
     let lab = Lab::with_scenario(&format!(

@@ -11,6 +11,7 @@ mod fieldnotes;
 mod fieldnotes_hosts;
 mod fieldnotes_storage;
 mod file_faults;
+mod file_list;
 mod flow;
 mod hardening;
 mod hostconf;
