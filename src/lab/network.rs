@@ -133,14 +133,29 @@ pub fn generated_file(h: &HostState, path: &str) -> Option<String> {
         "MII Status: up\nMII Polling Interval (ms): {}\nUp Delay (ms): 0\nDown Delay (ms): 0\n",
         opt("miimon").unwrap_or_else(|| "0".into())
     ));
-    if mode.starts_with("IEEE") {
+    // 802.3ad (the 3.10 kernel's bond_procfs layout, abridged): the active aggregator and
+    // its LACP partner. Without LACP on the switch no partner answers: the partner MAC stays
+    // all zeros and each slave is an aggregator of its own (one port), links all up.
+    let lacp = mode.starts_with("IEEE");
+    let partnered = lacp && !h.ops.switch_without_lacp;
+    if lacp {
+        let (ports, partner) = if partnered {
+            (b.slaves.len(), "52:54:00:7a:11:01")
+        } else {
+            (1, "00:00:00:00:00:00")
+        };
         out.push_str(&format!(
-            "\n802.3ad info\nLACP rate: {}\n",
-            opt("lacp_rate").unwrap_or_else(|| "slow".into())
+            "\n802.3ad info\nLACP rate: {}\nAggregator selection policy (ad_select): stable\nActive Aggregator Info:\n\tAggregator ID: 1\n\tNumber of ports: {ports}\n\tActor Key: 33\n\tPartner Key: {}\n\tPartner Mac Address: {partner}\n",
+            opt("lacp_rate").unwrap_or_else(|| "slow".into()),
+            if partnered { 32 } else { 1 }
         ));
     }
-    for s in &b.slaves {
+    for (i, s) in b.slaves.iter().enumerate() {
         out.push_str(&format!("\nSlave Interface: {s}\nMII Status: up\nSpeed: 10000 Mbps\nDuplex: full\nLink Failure Count: 0\n"));
+        if lacp {
+            let aggregator = if partnered { 1 } else { i + 1 };
+            out.push_str(&format!("Aggregator ID: {aggregator}\n"));
+        }
     }
     Some(out)
 }

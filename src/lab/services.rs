@@ -46,6 +46,10 @@ pub struct OpsState {
     pub running_units: Vec<String>,
     /// Bonds as the kernel runs them (from the ifcfg files at the last network start).
     pub bonds: Vec<Bond>,
+    /// Fault: the switch ports of this node are not in an LACP port-channel. An 802.3ad bond
+    /// still comes up with every slave's link up (what `MII Status` says), but no LACP
+    /// partner answers: each slave sits in an aggregator of its own, partner MAC all zeros.
+    pub switch_without_lacp: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +85,7 @@ impl Default for OpsState {
             fail_once: Vec::new(),
             running_units: Vec::new(),
             bonds: Vec::new(),
+            switch_without_lacp: false,
             client_options: None,
         }
     }

@@ -227,6 +227,29 @@ fn bonding_puts_the_old_files_back_when_the_restart_fails() {
 }
 
 #[test]
+fn bonding_without_lacp_on_the_switch_is_not_taken_for_a_running_bond() {
+    // n1's switch ports are not in a port-channel: the 802.3ad bond comes up with every
+    // slave's link up, but no LACP partner answers (partner MAC all zeros, one port per
+    // aggregator). Checking the links alone said "runs 802.3ad"; the node would then carry
+    // its traffic on one link, or lose it when the switch blocks the others.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {switch_without_lacp: true}}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
+    );
+    let before = lab.state_value();
+    lab.run(&["bonding", "eth2,eth3"])
+        .status(1)
+        .stderr_has("no LACP partner")
+        .stderr_has("is the switch port-channel set up?")
+        .stderr_has("n1: putting its previous network files back");
+    let after = lab.state_value();
+    assert_eq!(bond_options(&after, "n1"), "mode=active-backup miimon=100");
+    let ifcfg = "/etc/sysconfig/network-scripts/ifcfg-bond0";
+    assert_eq!(file(&after, "n1", ifcfg), file(&before, "n1", ifcfg));
+    // The run stopped at n1: n2 was not touched.
+    assert_eq!(file(&after, "n2", ifcfg), file(&before, "n2", ifcfg));
+}
+
+#[test]
 fn bonding_asks_before_cutting_the_connection_it_runs_over() {
     let lab = Lab::with_scenario(
         "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {address_on: bond0.100}}\n",
