@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::sshd::SshCluster;
+use crate::sshd::{signal, SshCluster};
 use crate::test::{Outcome, Test};
 
 const PROBE: &str = "//! Probe.\nprint(`code ${host(\"msk-01\").query([\"true\"]).code}`);\n";
@@ -69,6 +69,43 @@ fn age(path: &Path) {
         .status()
         .unwrap();
     assert!(aged.success());
+}
+
+/// What a first run with `persist: 60` leaves: its control directory (in `_scratch`), the
+/// inventory, and the kept master's socket and pid.
+struct Kept {
+    _scratch: Test,
+    control: PathBuf,
+    inventory: PathBuf,
+    socket: PathBuf,
+    pid: i32,
+}
+
+fn kept_master(cluster: &SshCluster) -> Kept {
+    let scratch = Test::new();
+    let control = scratch.path("ctl");
+    let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
+    probe(&inventory, &control).status(0).stdout_has("code 0");
+    let socket = sockets(&control).remove(0);
+    let pid = master_pid(&socket).expect("the master is kept");
+    Kept {
+        _scratch: scratch,
+        control,
+        inventory,
+        socket,
+        pid,
+    }
+}
+
+/// Runs `script` against the kept master's control directory and inventory.
+fn run_kept(kept: &Kept, script: &str) -> Outcome {
+    Test::new()
+        .file("k.rhai", &format!("//! Kept.\n{script}"))
+        .env("VZRUN_CONTROL_DIR", &kept.control)
+        .arg("--inventory")
+        .arg(&kept.inventory)
+        .arg("./k.rhai")
+        .run()
 }
 
 /// Waits (at most 10 s) until no process has `pid`.
@@ -325,31 +362,14 @@ fn a_kept_master_whose_connection_hangs_is_retired_and_the_run_goes_on_over_a_ne
     let Some(cluster) = SshCluster::start(1) else {
         return;
     };
-    let scratch = Test::new();
-    let control = scratch.path("ctl");
-    let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
-    probe(&inventory, &control).status(0).stdout_has("code 0");
-    let socket = sockets(&control).remove(0);
-    let old = master_pid(&socket).expect("the master is kept");
+    let kept = kept_master(&cluster);
     // The kept master's connection stops answering; its process lives and still answers on
     // its socket (a master answers `check` itself), so nothing local tells it is useless.
     let frozen = cluster.freeze_connections("msk-01");
-    assert!(!frozen.is_empty());
-    let hung = "//! Hung.\nlet h = host(\"msk-01\");\ntry { within(2, || h.query([\"true\"])); print(\"first answered\"); } catch (e) { print(`first failed: ${e}`); }\nprint(`second ${within(60, || h.query([\"true\"])).code}`);\n";
+    let hung = "let h = host(\"msk-01\");\ntry { within(2, || h.query([\"true\"])); print(\"first answered\"); } catch (e) { print(`first failed: ${e}`); }\nprint(`second ${within(60, || h.query([\"true\"])).code}`);\n";
     let started = Instant::now();
-    let out = Test::new()
-        .file("h.rhai", hung)
-        .env("VZRUN_CONTROL_DIR", &control)
-        .arg("--inventory")
-        .arg(&inventory)
-        .arg("./h.rhai")
-        .run();
-    for pid in &frozen {
-        // SAFETY: kill(2) on the connection processes this test froze.
-        unsafe {
-            libc::kill(*pid as i32, libc::SIGKILL);
-        }
-    }
+    let out = run_kept(&kept, hung);
+    drop(frozen);
     // The probe under a 2 s deadline fails within it (it used to wait for the master to
     // give up on its peer, 3 keepalives of 5 s, and then answered over a new one).
     out.status(0)
@@ -366,8 +386,8 @@ fn a_kept_master_whose_connection_hangs_is_retired_and_the_run_goes_on_over_a_ne
         2,
         "a new connection was made"
     );
-    let new = master_pid(&socket).expect("a new master at the same path");
-    assert_ne!(new, old, "the hung master was retired");
+    let new = master_pid(&kept.socket).expect("a new master at the same path");
+    assert_ne!(new, kept.pid, "the hung master was retired");
 }
 
 #[test]
@@ -406,32 +426,17 @@ fn a_kept_master_that_does_not_answer_at_all_is_replaced_within_the_deadline() {
     let Some(cluster) = SshCluster::start(1) else {
         return;
     };
-    let scratch = Test::new();
-    let control = scratch.path("ctl");
-    let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
-    probe(&inventory, &control).status(0).stdout_has("code 0");
-    let socket = sockets(&control).remove(0);
-    let stuck = master_pid(&socket).expect("the master is kept");
+    let kept = kept_master(&cluster);
     // The master process itself stops (its socket still accepts: the kernel queues the
     // connection, nobody answers).
-    // SAFETY: kill(2) on the master this test's run launched.
-    unsafe {
-        libc::kill(stuck, libc::SIGSTOP);
-    }
-    let script = "//! Probe.\nlet h = host(\"msk-01\");\nprint(`code ${within(4, || h.query([\"true\"])).code}`);\n";
+    signal(kept.pid, libc::SIGSTOP);
     let started = Instant::now();
-    let out = Test::new()
-        .file("s.rhai", script)
-        .env("VZRUN_CONTROL_DIR", &control)
-        .arg("--inventory")
-        .arg(&inventory)
-        .arg("./s.rhai")
-        .run();
+    let out = run_kept(
+        &kept,
+        "let h = host(\"msk-01\");\nprint(`code ${within(4, || h.query([\"true\"])).code}`);\n",
+    );
     let took = started.elapsed();
-    // SAFETY: as above.
-    unsafe {
-        libc::kill(stuck, libc::SIGKILL);
-    }
+    signal(kept.pid, libc::SIGKILL);
     out.status(0).stdout_has("code 0");
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert_eq!(
@@ -464,14 +469,8 @@ fn a_run_whose_machine_goes_silent_lets_its_host_lock_go_after_four_missed_heart
     // Its machine goes silent: the run and its master stop, nothing is closed, so sshd keeps
     // the session (ClientAliveInterval is off) as for a laptop that lost its network.
     let master = master_pid(&sockets(&scratch.path("ctl-a")).remove(0)).expect("a master");
-    let stop = |pid: i32, signal| {
-        // SAFETY: kill(2) on the run this test started and its master.
-        unsafe {
-            libc::kill(pid, signal);
-        }
-    };
-    stop(holder.id() as i32, libc::SIGSTOP);
-    stop(master, libc::SIGSTOP);
+    signal(holder.id() as i32, libc::SIGSTOP);
+    signal(master, libc::SIGSTOP);
     // Another machine's run waits for the lock and gets it once four heartbeats (1 s here)
     // were missed, instead of never (the session stayed for hours).
     let started = Instant::now();
@@ -481,8 +480,8 @@ fn a_run_whose_machine_goes_silent_lets_its_host_lock_go_after_four_missed_heart
         .arg("./c.rhai")
         .run();
     let took = started.elapsed();
-    stop(holder.id() as i32, libc::SIGKILL);
-    stop(master, libc::SIGKILL);
+    signal(holder.id() as i32, libc::SIGKILL);
+    signal(master, libc::SIGKILL);
     let _ = holder.wait();
     second.status(0).stderr_has("changed");
     assert!(took < Duration::from_secs(30), "took {took:?}");

@@ -209,9 +209,9 @@ impl SshCluster {
     /// How many SSH connections a host's sshd accepted so far.
     /// Stops (SIGSTOP) every process that serves `host`'s open connections, the sshd that
     /// listens for new ones excepted: the connections stay open and never answer, as behind
-    /// a dead switch port, while a new connection works. Returns them (SIGKILL ends them;
-    /// the drop sends TERM and CONT to the sshd's children).
-    pub fn freeze_connections(&self, host: &str) -> Vec<u32> {
+    /// a dead switch port, while a new connection works. They are killed when the returned
+    /// guard is dropped.
+    pub fn freeze_connections(&self, host: &str) -> Frozen {
         let i = self
             .hosts
             .iter()
@@ -229,7 +229,11 @@ impl SshCluster {
                 parents.push(pid);
             }
         }
-        frozen
+        assert!(
+            !frozen.is_empty(),
+            "{host} has no open connection to freeze"
+        );
+        Frozen(frozen)
     }
 
     pub fn connections(&self, host: &str) -> usize {
@@ -257,6 +261,25 @@ impl Drop for SshCluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Processes stopped by `freeze_connections`: SIGKILLed when dropped.
+pub struct Frozen(Vec<u32>);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            signal(*pid as i32, libc::SIGKILL);
+        }
+    }
+}
+
+/// Sends `sig` to `pid` (a process a test started or froze).
+pub fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill(2) has no memory effects; the callers name their own processes.
+    unsafe {
+        libc::kill(pid, sig);
     }
 }
 

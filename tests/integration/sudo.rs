@@ -309,16 +309,10 @@ fn the_sudo_check_over_a_silent_kept_connection_keeps_the_deadline_and_the_run_r
         .stdout_has("root");
     // Its connection goes silent; the master lives and answers its own checks.
     let frozen = s.cluster.freeze_connections("msk-01");
-    assert!(!frozen.is_empty());
     let started = std::time::Instant::now();
     let out = run("let h = host(\"msk-01\");\ntry { within(3, || h.query([\"true\"])); print(\"first answered\"); } catch (e) { print(`first failed: ${e}`); }\nprint(`second ${within(60, || h.query([\"id\", \"-un\"])).stdout}`);");
     let took = started.elapsed();
-    for pid in &frozen {
-        // SAFETY: kill(2) on the connection processes this test froze.
-        unsafe {
-            libc::kill(*pid as i32, libc::SIGKILL);
-        }
-    }
+    drop(frozen);
     // The sudo check, run on the resumed connection, gave up at the deadline (it waited
     // 30 s) and the master was retired: the second probe went over a new one.
     out.status(0)
