@@ -205,21 +205,34 @@ fn bonding_restarts_one_node_at_a_time_and_checks_the_bond() {
     );
 }
 
-#[test]
-fn bonding_puts_the_old_files_back_when_the_restart_fails() {
-    let lab = Lab::with_scenario(
-        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {fail_once: [network restart]}}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
-    );
+/// Runs `bonding eth2,eth3` on n1 (with `n1_ops`) and n2: it must fail at n1 saying `said`,
+/// put n1's previous files and bond back, and leave n2 untouched.
+fn bonding_rolls_back_n1(n1_ops: &str, said: &[&str]) {
+    let lab = Lab::with_scenario(&format!(
+        "cluster: c\nspeed: 0\nhosts:\n  - {{name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {{{n1_ops}}}}}\n  - {{name: n2, address: 10.0.0.2, tags: [hypervisor]}}\n"
+    ));
     let before = lab.state_value();
-    lab.run(&["bonding", "eth2,eth3"])
-        .status(1)
-        .stderr_has("Job for network.service failed")
-        .stderr_has("n1: putting its previous network files back");
+    let mut out = lab.run(&["bonding", "eth2,eth3"]).status(1);
+    for needle in said
+        .iter()
+        .chain(&["n1: putting its previous network files back"])
+    {
+        out = out.stderr_has(needle);
+    }
     let after = lab.state_value();
     assert_eq!(bond_options(&after, "n1"), "mode=active-backup miimon=100");
     let ifcfg = "/etc/sysconfig/network-scripts/ifcfg-bond0";
     assert_eq!(file(&after, "n1", ifcfg), file(&before, "n1", ifcfg));
+    // The run stopped at n1: n2 was not touched.
     assert_eq!(file(&after, "n2", ifcfg), file(&before, "n2", ifcfg));
+}
+
+#[test]
+fn bonding_puts_the_old_files_back_when_the_restart_fails() {
+    bonding_rolls_back_n1(
+        "fail_once: [network restart]",
+        &["Job for network.service failed"],
+    );
     let degraded = Lab::with_scenario(
         &crate::catalog::SMALL.replace("{id: 4, host: n3}", "{id: 4, host: n3, status: offline}"),
     );
@@ -232,21 +245,10 @@ fn bonding_without_lacp_on_the_switch_is_not_taken_for_a_running_bond() {
     // slave's link up, but no LACP partner answers (partner MAC all zeros, one port per
     // aggregator). Checking the links alone said "runs 802.3ad"; the node would then carry
     // its traffic on one link, or lose it when the switch blocks the others.
-    let lab = Lab::with_scenario(
-        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {switch_without_lacp: true}}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
+    bonding_rolls_back_n1(
+        "switch_without_lacp: true",
+        &["no LACP partner", "is the switch port-channel set up?"],
     );
-    let before = lab.state_value();
-    lab.run(&["bonding", "eth2,eth3"])
-        .status(1)
-        .stderr_has("no LACP partner")
-        .stderr_has("is the switch port-channel set up?")
-        .stderr_has("n1: putting its previous network files back");
-    let after = lab.state_value();
-    assert_eq!(bond_options(&after, "n1"), "mode=active-backup miimon=100");
-    let ifcfg = "/etc/sysconfig/network-scripts/ifcfg-bond0";
-    assert_eq!(file(&after, "n1", ifcfg), file(&before, "n1", ifcfg));
-    // The run stopped at n1: n2 was not touched.
-    assert_eq!(file(&after, "n2", ifcfg), file(&before, "n2", ifcfg));
 }
 
 #[test]
