@@ -808,3 +808,15 @@ fn find_lists_the_shared_file_system_with_every_home_registered_or_not() {
     let r = run(&mut s, "msk-01", "find /vstorage/livelinux/private -type d");
     assert_eq!(r.code, 1);
 }
+
+#[test]
+fn a_position_that_no_longer_matches_is_not_used() {
+    // A change to `ves` behind the index's back (a test, or a command that forgot the
+    // index): the stale position is checked against the VE, not trusted.
+    let mut s = lab();
+    let i = s.ve_position("msk-01", "web01").unwrap();
+    s.ves[i].host = Some("msk-02".into());
+    assert_eq!(s.ve_position("msk-01", "web01"), None);
+    // Found stale, the index was rebuilt: it knows the VE's new host.
+    assert_eq!(s.ve_position("msk-02", "web01"), Some(i));
+}
