@@ -820,3 +820,26 @@ fn a_position_that_no_longer_matches_is_not_used() {
     // Found stale, the index was rebuilt: it knows the VE's new host.
     assert_eq!(s.ve_position("msk-02", "web01"), Some(i));
 }
+
+#[test]
+fn a_slow_start_shorter_than_a_lab_second_ends_on_time() {
+    // The clock step skips the VEs only while no slow start can have ended: one that ends
+    // half a lab second after its start must be running when the clock gets there.
+    let state = load(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1}\nves:\n  - {name: v1, host: n1, status: stopped, slow_start_s: 0.5}\n",
+        "s.yaml",
+    )
+    .unwrap();
+    let lab = Lab::in_memory(state, None);
+    let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    let (started, _) = lab
+        .answer("n1", &argv(&["prlctl", "start", "v1"]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(started.code, 0);
+    let (status, _) = lab
+        .answer("n1", &argv(&["prlctl", "status", "v1"]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.stdout, "CT v1 exist running\n");
+}
