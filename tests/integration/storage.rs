@@ -270,13 +270,17 @@ fn an_mds_removal_that_breaks_the_majority_is_refused() {
         .stderr_has("removing MDS#2 leaves 1 running of 3 MDSs: no majority");
 }
 
-#[test]
-fn reserved_blocks_are_read_first_and_fixed_once() {
-    let lab = Lab::with_scenario("cluster: r\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\ncss:\n  - {id: 1, host: n1, reserved_pct: 5}\n  - {id: 2, host: n1}\n");
+/// cs-reserved-blocks on n1 with CS#1 reserving `pct` % (`extra`: more of CS#1's scenario
+/// fields) and CS#2 none: the report names CS#1 as `shown` %, `--fix` sets CS#1 (only) to
+/// 0, a second `--fix` finds nothing to do.
+fn reserved_blocks_found_and_fixed_once(pct: &str, extra: &str, shown: &str) {
+    let lab = Lab::with_scenario(&format!("cluster: r\nspeed: 0\nhosts:\n  - {{name: n1, address: 10.0.0.1, tags: [storage]}}\ncss:\n  - {{id: 1, host: n1, reserved_pct: {pct}{extra}}}\n  - {{id: 2, host: n1}}\n"));
     unchanged(
         lab.run(&["cs-reserved-blocks"])
             .status(0)
-            .stdout_has("n1    1   /dev/sdb1  5             run with --fix")
+            .stdout_has(&format!(
+                "n1    1   /dev/sdb1  {shown}             run with --fix"
+            ))
             .stderr_has("1 CS disks reserve blocks for root"),
     );
     lab.run(&["cs-reserved-blocks", "--fix"])
@@ -291,25 +295,15 @@ fn reserved_blocks_are_read_first_and_fixed_once() {
 }
 
 #[test]
+fn reserved_blocks_are_read_first_and_fixed_once() {
+    reserved_blocks_found_and_fixed_once("5", "", "5");
+}
+
+#[test]
 fn reserved_blocks_under_one_percent_are_not_taken_for_none() {
     // `tune2fs -m 0.4` (fractions are allowed) on a 1 TB disk reserves 1 GB for root: the
     // percentage rounds to 0, the block count does not.
-    let lab = Lab::with_scenario("cluster: r\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\ncss:\n  - {id: 1, host: n1, reserved_pct: 0.4, space_gb: 1024}\n  - {id: 2, host: n1}\n");
-    unchanged(
-        lab.run(&["cs-reserved-blocks"])
-            .status(0)
-            .stdout_has("n1    1   /dev/sdb1  1             run with --fix")
-            .stderr_has("1 CS disks reserve blocks for root"),
-    );
-    lab.run(&["cs-reserved-blocks", "--fix"])
-        .status(0)
-        .stderr_has("tune2fs -m 0 /dev/sdb1")
-        .stderr_lacks("tune2fs -m 0 /dev/sdc1");
-    unchanged(
-        lab.run(&["cs-reserved-blocks", "--fix"])
-            .status(0)
-            .stderr_has("nothing to do"),
-    );
+    reserved_blocks_found_and_fixed_once("0.4", ", space_gb: 1024", "1");
 }
 
 #[test]
