@@ -108,6 +108,28 @@ fn run_kept(kept: &Kept, script: &str) -> Outcome {
         .run()
 }
 
+/// A run of a runbook that changes msk-01 (so takes its lock), logs "changed" and sleeps
+/// `--hold` seconds; global options may follow, then `./c.rhai`.
+fn change_and_hold(inventory: &Path, control: &Path) -> Test {
+    Test::new()
+        .file(
+            "c.rhai",
+            "//! Change and hold.\n//! opt hold = 0: seconds\nhost(\"msk-01\").run([\"true\"]);\nlog(\"changed\");\nsleep(ARGS.hold);\n",
+        )
+        .env("VZRUN_CONTROL_DIR", control)
+        .arg("--inventory")
+        .arg(inventory)
+}
+
+/// Starts `run` holding msk-01's lock for 600 s; returns once it has changed the host, with
+/// the run's directory (kept while it runs).
+fn holding(run: Test) -> (Test, std::process::Child) {
+    let (holder, line) =
+        crate::test::spawn_until_stderr_line(run.command().args(["--hold", "600"]), "changed");
+    assert_eq!(line.trim(), "changed");
+    (run, holder)
+}
+
 /// Waits (at most 10 s) until no process has `pid`.
 fn wait_gone(pid: i32) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -237,19 +259,8 @@ fn a_run_killed_with_9_frees_its_host_lock_though_its_master_stays() {
     let scratch = Test::new();
     let control = scratch.path("ctl");
     let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
-    let runbook = "//! Change and hold.\n//! opt hold = 0: seconds\nhost(\"msk-01\").run([\"true\"]);\nlog(\"changed\");\nsleep(ARGS.hold);\n";
-    let run = || {
-        Test::new()
-            .file("c.rhai", runbook)
-            .env("VZRUN_CONTROL_DIR", &control)
-            .arg("--inventory")
-            .arg(&inventory)
-            .arg("./c.rhai")
-    };
-    let first = run();
-    let (mut holder, line) =
-        crate::test::spawn_until_stderr_line(first.command().args(["--hold", "600"]), "changed");
-    assert_eq!(line.trim(), "changed");
+    let run = || change_and_hold(&inventory, &control).arg("./c.rhai");
+    let (_first, mut holder) = holding(run());
     run().run().status(4).stderr_has("msk-01 is locked by run ");
     let lock_file = cluster.path("locks/msk-01/vzrun-run.lock");
     let holders = || crate::ssh::processes_running(&lock_file.display().to_string());
@@ -453,19 +464,10 @@ fn a_run_whose_machine_goes_silent_lets_its_host_lock_go_after_four_missed_heart
     };
     let scratch = Test::new();
     let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 60");
-    let runbook = "//! Change and hold.\n//! opt hold = 0: seconds\nhost(\"msk-01\").run([\"true\"]);\nlog(\"changed\");\nsleep(ARGS.hold);\n";
     let run = |control: &str| {
-        Test::new()
-            .file("c.rhai", runbook)
-            .env("VZRUN_CONTROL_DIR", scratch.path(control))
-            .env("VZRUN_LOCK_HEARTBEAT", "1")
-            .arg("--inventory")
-            .arg(&inventory)
+        change_and_hold(&inventory, &scratch.path(control)).env("VZRUN_LOCK_HEARTBEAT", "1")
     };
-    let first = run("ctl-a").arg("./c.rhai");
-    let (mut holder, line) =
-        crate::test::spawn_until_stderr_line(first.command().args(["--hold", "600"]), "changed");
-    assert_eq!(line.trim(), "changed");
+    let (_first, mut holder) = holding(run("ctl-a").arg("./c.rhai"));
     // Its machine goes silent: the run and its master stop, nothing is closed, so sshd keeps
     // the session (ClientAliveInterval is off) as for a laptop that lost its network.
     let master = master_pid(&sockets(&scratch.path("ctl-a")).remove(0)).expect("a master");
