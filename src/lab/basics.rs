@@ -157,8 +157,21 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
             }
         }
         "rm" => {
+            let recursive = args
+                .iter()
+                .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains(['r', 'R']));
             for p in args.iter().filter(|a| !a.starts_with('-')) {
                 state.files_mut(host, p).remove(p);
+                if recursive {
+                    let below = format!("{}/", p.trim_end_matches('/'));
+                    state
+                        .files_mut(host, p)
+                        .retain(|path, _| !path.starts_with(&below));
+                    state
+                        .host_mut(host)
+                        .dirs
+                        .retain(|d| d != p.trim_end_matches('/') && !d.starts_with(&below));
+                }
             }
             Reply::ok("")
         }

@@ -149,7 +149,14 @@ pub fn blkid(state: &LabState, host: &str, args: &[String]) -> Reply {
 pub fn mkdir(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let parents = args.iter().any(|a| a == "-p");
     let h = state.host_mut(host);
-    for path in args.iter().filter(|a| !a.starts_with('-')) {
+    // `-m MODE` takes the next word: it is no directory.
+    let mode_at = args.iter().position(|a| a == "-m").map(|i| i + 1);
+    let paths = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| !a.starts_with('-') && Some(*i) != mode_at)
+        .map(|(_, a)| a);
+    for path in paths {
         let path = path.trim_end_matches('/').to_string();
         if h.dirs.contains(&path) {
             if parents {

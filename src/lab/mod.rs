@@ -22,6 +22,7 @@ mod services;
 pub mod shim;
 mod state;
 mod system;
+mod timers;
 mod ve_index;
 mod vstorage;
 
@@ -48,6 +49,7 @@ use crate::transport::{Transport, TransportError};
 /// Runs one simulated command; `None` when the lab does not know the program.
 pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Reply> {
     state.advance(state.lab_now());
+    timers::fire_due(state);
     let (program, args) = argv.split_first()?;
     let name = program.rsplit('/').next().unwrap_or(program);
     let reply = match name {
@@ -61,6 +63,10 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
         "sysctl" => system::sysctl(state, host, args),
         "firewall-cmd" => system::firewall_cmd(state, host, args),
         "systemctl" => system::systemctl(state, host, args),
+        "systemd-run" => timers::systemd_run(state, host, args),
+        "sh" | "bash" if args.len() == 1 && !args[0].starts_with('-') => {
+            timers::run_script(state, host, &args[0])
+        }
         "blkid" => disk::blkid(state, host, args),
         "mkdir" => disk::mkdir(state, host, args),
         "mount" => disk::mount(state, host, args),
@@ -273,6 +279,8 @@ impl Lab {
     ) -> Result<Option<(Reply, f64)>, TransportError> {
         self.with_state(|state| {
             let speed = state.speed;
+            // A node that does not answer still runs its own timers (its way back).
+            timers::fire_due(state);
             let unreachable = state.host(host).is_some_and(|h| h.unreachable);
             let reply = if unreachable {
                 Some(Reply::hangs())
@@ -298,10 +306,10 @@ impl LabTransport {
     /// An error when the host is made to stop answering (a fault of the scenario).
     fn answering(&self) -> Result<(), TransportError> {
         let host = self.host.clone();
-        if self
-            .lab
-            .with_state(move |s| s.host(&host).is_some_and(|h| h.unreachable))?
-        {
+        if self.lab.with_state(move |s| {
+            timers::fire_due(s);
+            s.host(&host).is_some_and(|h| h.unreachable)
+        })? {
             return Err(TransportError::Unreachable(format!(
                 "{} does not answer",
                 self.host

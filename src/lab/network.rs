@@ -98,7 +98,46 @@ pub fn start_network(h: &mut HostState) -> Result<(), String> {
         }
     }
     h.ops.bonds = bonds;
+    // Whether the node keeps the address it is reached at. Only a cut-off made by a network
+    // start is undone by one: an unreachable host of the scenario stays so.
+    match (address_lost(h), h.ops.cut_off) {
+        (Some(_), false) if !h.unreachable => {
+            h.unreachable = true;
+            h.ops.cut_off = true;
+        }
+        (None, true) => {
+            h.unreachable = false;
+            h.ops.cut_off = false;
+        }
+        _ => {}
+    }
     Ok(())
+}
+
+/// Why the interface that carries the node's address (`address_on`) no longer carries it
+/// after a network start, or `None`:
+/// - it became a bond's slave: a slave has no address of its own (its ifcfg file, now
+///   `MASTER=`/`SLAVE=yes`, says nothing of one, and nothing moved it to the bond);
+/// - it is a VLAN on a bond that now runs 802.3ad, and the switch's port-channel does not
+///   carry that VLAN (`port_channel_without_vlans`).
+pub fn address_lost(h: &HostState) -> Option<String> {
+    let on = h.ops.address_on.as_str();
+    if let Some(b) = h
+        .ops
+        .bonds
+        .iter()
+        .find(|b| b.slaves.iter().any(|s| s == on))
+    {
+        return Some(format!("{on} is a slave of {}", b.name));
+    }
+    let (bond, _vlan) = on.split_once('.')?;
+    let b = h.ops.bonds.iter().find(|b| b.name == bond)?;
+    let lacp = b
+        .options
+        .split_whitespace()
+        .any(|o| o == "mode=802.3ad" || o == "mode=4");
+    (lacp && h.ops.port_channel_without_vlans)
+        .then(|| format!("the switch's port-channel does not carry the VLAN of {on}"))
 }
 
 /// `/proc/net/bonding/BOND` (the bonding driver's format, abridged to the lines runbooks read).

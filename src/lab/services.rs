@@ -50,6 +50,18 @@ pub struct OpsState {
     /// still comes up with every slave's link up (what `MII Status` says), but no LACP
     /// partner answers: each slave sits in an aggregator of its own, partner MAC all zeros.
     pub switch_without_lacp: bool,
+    /// Fault: the switch's port-channel for this node does not carry the VLANs its ports
+    /// carried one by one (a port-channel has its own allowed-VLAN list). Once the bond runs
+    /// 802.3ad (its ports join the port-channel), the VLAN interfaces on it (`bond0.100`)
+    /// reach nothing: a node reached over one is cut off.
+    pub port_channel_without_vlans: bool,
+    /// The last network start took away the address the node is reached at (see
+    /// `network::start_network`): it does not answer until a network start gives it back.
+    pub cut_off: bool,
+    /// Pending transient timers (`systemd-run --on-active=`).
+    pub timers: Vec<super::timers::Timer>,
+    /// Timers that fired: `UNIT: exit CODE`.
+    pub fired_timers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +98,10 @@ impl Default for OpsState {
             running_units: Vec::new(),
             bonds: Vec::new(),
             switch_without_lacp: false,
+            port_channel_without_vlans: false,
+            cut_off: false,
+            timers: Vec::new(),
+            fired_timers: Vec::new(),
             client_options: None,
         }
     }

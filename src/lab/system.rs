@@ -360,7 +360,14 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let Some(verb) = words.first() else {
         return Reply::fail(1, "systemctl: a command is required\n");
     };
-    let units: Vec<String> = words[1..].iter().map(|u| unit_name(u)).collect();
+    let mut units: Vec<String> = words[1..].iter().map(|u| unit_name(u)).collect();
+    if verb.as_str() == "stop" {
+        // A stopped transient timer is gone (see `timers`).
+        units.retain(|u| !super::timers::stop(state, host, u));
+        if units.is_empty() && words.len() > 1 {
+            return Reply::ok("");
+        }
+    }
     let exists =
         |state: &LabState, u: &str| state.host(host).is_some_and(|h| h.units.contains_key(u));
     match verb.as_str() {
