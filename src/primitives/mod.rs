@@ -17,6 +17,7 @@ mod options;
 pub mod prlctl;
 mod prlctl_config;
 pub mod prlsrvctl;
+pub mod rollback;
 pub mod sysctl;
 pub mod systemd;
 pub mod validate;
@@ -55,7 +56,9 @@ pub fn register(engine: &mut Engine) {
     engine.register_static_module("file", rhai::exported_module!(file::api).into());
     engine.register_static_module("json", rhai::exported_module!(json::api).into());
     engine.register_static_module("firewall", rhai::exported_module!(firewall::api).into());
-    engine.register_static_module("systemd", rhai::exported_module!(systemd::api).into());
+    let mut units = rhai::exported_module!(systemd::api);
+    units.combine_flatten(rhai::exported_module!(rollback::api));
+    engine.register_static_module("systemd", units.into());
     engine.register_static_module("mem", rhai::exported_module!(mem::api).into());
     let mut disks = rhai::exported_module!(disk::api);
     disks.combine_flatten(rhai::exported_module!(vstorage_safety::disk_api));

@@ -413,6 +413,14 @@ impl Runner {
             .map_err(|e| self.transport_failure(host, None, e))
     }
 
+    /// A file's permission bits (`0o644`), `None` when it does not exist.
+    pub fn file_mode(&self, host: &Host, path: &str) -> Result<Option<u32>, Failure> {
+        self.check_interrupted()?;
+        host.transport()
+            .mode(path)
+            .map_err(|e| self.transport_failure(host, None, e))
+    }
+
     /// Replaces a file's content: nothing when equal; else a unified diff is shown (and, in
     /// plan mode, that is all), the previous version is kept byte for byte as
     /// `<path>.vzrun.bak`, and the file is replaced atomically with its mode kept (or `mode`

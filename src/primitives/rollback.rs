@@ -1,0 +1,351 @@
+//! `systemd::arm_rollback` and `systemd::disarm`: a dead-man switch on the node itself.
+//!
+//! Some changes can cut a node off from the run that makes them: a network restart over
+//! the link vzrun reaches the node by (a bond whose switch side is not what the operator
+//! thought, a VLAN the new port-channel does not carry). Once the node does not answer,
+//! nothing can be put back over SSH, and without a console the node stays gone. So before
+//! such a change the run saves the previous versions of the files **on the node** and arms a
+//! transient systemd timer (`systemd-run --on-active=`, systemd 219 has it) that puts them
+//! back and restarts the unit; the run disarms it once its check has passed. Whatever stops
+//! the run from confirming (the node cut off, the client's machine or network lost, a
+//! `kill -9`) leaves the timer to fire: the node goes back to what worked.
+//!
+//! The restore script is plain lines (`mv -f SAVED PATH`, `rm -f PATH`, `systemctl restart
+//! UNIT`, then removing its own directory), so paths are limited to characters that need no
+//! quoting; they are checked before anything is written. A transient timer does not
+//! survive a reboot: a node rebooted before it fires keeps the new files (the saved ones
+//! stay in /var/lib/vzrun/rollback/UNIT, and the next `arm_rollback` there warns of them).
+
+use rhai::plugin::*;
+use rhai::Map;
+
+use super::{call, change, probe, validate};
+use crate::cluster::host::Host;
+use crate::failure::Failure;
+use crate::run::context::RunContext;
+use crate::transport::cmd::Cmd;
+
+/// Where the saved files and the restore script of each armed rollback live.
+const ROOT: &str = "/var/lib/vzrun/rollback";
+/// The transient units' names start so; `disarm` takes no other.
+const PREFIX: &str = "vzrun-rollback-";
+/// How long `disarm` waits for a rollback that has started to finish (a network restart).
+const ROLLBACK_RUNS_S: u32 = 120;
+
+/// A path the restore script can name without quoting.
+fn plain_path(path: &str) -> Result<String, Failure> {
+    let path = validate::abs_path("arm_rollback path", path)?;
+    if path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-@:+".contains(c))
+    {
+        Ok(path)
+    } else {
+        Err(Failure::bad_input(
+            "arm_rollback path",
+            format!("{path:?}: the restore script takes letters, digits and /._-@:+ only"),
+        ))
+    }
+}
+
+/// A unit name of this module's, as given back by `arm`.
+fn rollback_unit(unit: &str) -> Result<String, Failure> {
+    let unit = validate::unit(unit)?;
+    let token = unit.strip_prefix(PREFIX).unwrap_or_default();
+    if token.is_empty() || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Failure::bad_input(
+            "rollback",
+            format!("{unit:?} is not a unit made by systemd::arm_rollback"),
+        ));
+    }
+    Ok(unit)
+}
+
+/// The unit's name: a digest of what it puts back, so that a plan names it as the run
+/// will (a pending one of the same name is refused by `check_pending` first).
+fn unit_for(
+    host: &Host,
+    saved: &[(String, Option<String>)],
+    after: i64,
+    restart: Option<&str>,
+) -> String {
+    let mut seed = format!(
+        "{}\0{after}\0{}\0",
+        host.name(),
+        restart.unwrap_or_default()
+    );
+    for (path, old) in saved {
+        seed.push_str(&format!("{path}\0{}\0", old.as_deref().unwrap_or("\u{1}")));
+    }
+    format!(
+        "{PREFIX}{}",
+        &crate::digest::sha256_hex(seed.as_bytes())[..12]
+    )
+}
+
+fn timer_active(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failure> {
+    Ok(probe(
+        run,
+        host,
+        ["systemctl", "is-active", &format!("{unit}.timer")],
+    )?
+    .code
+        == 0)
+}
+
+/// Refuses to arm over a pending rollback of another run (it would put back its own files
+/// in the middle of this change); warns of saved files whose timer is gone.
+fn check_pending(run: &RunContext, host: &Host) -> Result<(), Failure> {
+    if probe(run, host, ["test", "-d", ROOT])?.code != 0 {
+        return Ok(());
+    }
+    for entry in super::file::list_dir(run, host, ROOT)? {
+        if !entry.starts_with(PREFIX) {
+            continue;
+        }
+        if timer_active(run, host, &entry)? {
+            return Err(Failure::failed(format!(
+                "{} has a pending rollback timer of another run ({entry}.timer): when it fires it \
+                 puts back that run's files and restarts a unit. Wait for it, or, if that run's \
+                 change is known good, stop it (systemctl stop {entry}.timer) and run again",
+                host.name()
+            )));
+        }
+        run.runner.warn(format!(
+            "{}: {ROOT}/{entry} holds files saved for a rollback whose timer is gone (the node \
+             rebooted before it fired?); left as is",
+            host.name()
+        ));
+    }
+    Ok(())
+}
+
+/// Arms the rollback: saves `files` (path → previous text, or `()` for a file that did not
+/// exist), writes the restore script, starts the timer. Returns the unit.
+fn arm(
+    run: &RunContext,
+    host: &Host,
+    files: Map,
+    after: i64,
+    restart: Option<&str>,
+) -> Result<String, Failure> {
+    let mut saved: Vec<(String, Option<String>)> = Vec::new();
+    for (path, old) in files {
+        let path = plain_path(&path)?;
+        let old = if old.is_unit() {
+            None
+        } else {
+            let text = old.into_string().map_err(|t| {
+                Failure::bad_input(
+                    "arm_rollback files",
+                    format!("{path}: expected the previous text or (), got {t}"),
+                )
+            })?;
+            Some(text)
+        };
+        saved.push((path, old));
+    }
+    if saved.is_empty() {
+        return Err(Failure::bad_input(
+            "arm_rollback files",
+            "no files to put back",
+        ));
+    }
+    if !(30..=3600).contains(&after) {
+        return Err(Failure::bad_input(
+            "arm_rollback after",
+            format!("{after} is outside 30..=3600 seconds"),
+        ));
+    }
+    let restart = restart.map(validate::unit).transpose()?;
+    check_pending(run, host)?;
+
+    let unit = unit_for(host, &saved, after, restart.as_deref());
+    let dir = format!("{ROOT}/{unit}");
+    change(run, host, Cmd::change(["mkdir", "-p", "-m", "0700", &dir]))?;
+    for (i, (path, old)) in saved.iter().enumerate() {
+        if let Some(text) = old {
+            let mode = run.runner.file_mode(host, path)?.unwrap_or(0o644);
+            run.runner
+                .write_file(host, &format!("{dir}/{i}"), text, Some(mode))?;
+        }
+    }
+    let script = restore_script(&unit, &dir, &saved, restart.as_deref());
+    let script_path = format!("{dir}/restore.sh");
+    run.runner
+        .write_file(host, &script_path, &script, Some(0o700))?;
+    change(
+        run,
+        host,
+        Cmd::change([
+            "systemd-run".to_string(),
+            format!("--unit={unit}"),
+            format!("--on-active={after}s"),
+            "--description=vzrun rollback: puts back what a run changed unless disarmed".into(),
+            "/bin/sh".into(),
+            script_path,
+        ]),
+    )?;
+    Ok(unit)
+}
+
+/// The script the timer runs: each saved file (`DIR/N`, N its place in `saved`) moved
+/// back over its path, each file that did not exist removed, the unit restarted, the
+/// directory removed. Plain lines (see the module doc).
+fn restore_script(
+    unit: &str,
+    dir: &str,
+    saved: &[(String, Option<String>)],
+    restart: Option<&str>,
+) -> String {
+    // The first line removes the script itself (the shell reads on from its open file):
+    // from then on `disarm` knows the rollback has started, whatever systemd says of an
+    // elapsed timer (systemd 219 keeps one "active (elapsed)").
+    let mut script = format!(
+        "# vzrun: puts back what a run changed on this node unless the run disarms it\n\
+         # (systemctl stop {unit}.timer). Plain lines, one command each.\n\
+         rm -f {dir}/restore.sh\n"
+    );
+    for (i, (path, old)) in saved.iter().enumerate() {
+        script.push_str(&match old {
+            Some(_) => format!("mv -f {dir}/{i} {path}\n"),
+            None => format!("rm -f {path}\n"),
+        });
+    }
+    if let Some(unit) = restart {
+        script.push_str(&format!("systemctl restart {unit}\n"));
+    }
+    script.push_str(&format!("rm -rf {dir}\n"));
+    script
+}
+
+/// Disarms: stops the timer if it is still pending and removes the saved files. Whether it
+/// was pending (`false`: it fired, and the files were put back; in a plan, `true`).
+fn disarm(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failure> {
+    let unit = rollback_unit(unit)?;
+    let dir = format!("{ROOT}/{unit}");
+    let stop = Cmd::change(["systemctl", "stop", &format!("{unit}.timer")]);
+    if run.runner.is_plan() {
+        change(run, host, stop)?;
+        return Ok(true);
+    }
+    // Stopped first, so that it cannot fire between the look and the cleanup. A timer
+    // already gone (fired and collected) is no error.
+    run.runner.exec(host, &stop)?;
+    if probe(run, host, ["test", "-e", &format!("{dir}/restore.sh")])?.code == 0 {
+        change(run, host, Cmd::change(["rm", "-rf", &dir]))?;
+        return Ok(true);
+    }
+    // The rollback started: it ends by removing its directory. Half a put-back is worse
+    // than none, so it is waited for, not stopped.
+    for _ in 0..ROLLBACK_RUNS_S {
+        if probe(run, host, ["test", "-d", &dir])?.code != 0 {
+            return Ok(false);
+        }
+        run.runner.sleep(std::time::Duration::from_secs(1))?;
+    }
+    Err(Failure::failed(format!(
+        "{}: the rollback {unit} started but has not finished after {ROLLBACK_RUNS_S}s \
+         ({dir} is still there): see journalctl -u {unit}.service",
+        host.name()
+    )))
+}
+
+#[export_module]
+pub mod api {
+    use super::*;
+
+    /// Arms a dead-man switch on the node before a change that may cut it off: saves the
+    /// previous text of each file (`()`: the file did not exist and is removed) under
+    /// /var/lib/vzrun/rollback, and starts a transient systemd timer that, `after` seconds
+    /// (30..3600) from now, puts them back and restarts `restart` (a unit; `()` for none).
+    /// Returns the timer's unit, for `systemd::disarm` once the change is checked. The
+    /// timer runs on the node: it fires even when the node no longer answers the run, or
+    /// the run is gone. Refused while another run's rollback is pending on the node.
+    ///
+    /// ```rhai
+    /// let old = #{"/etc/sysconfig/network-scripts/ifcfg-bond0": file::read(h, "/etc/sysconfig/network-scripts/ifcfg-bond0")};
+    /// let rollback = systemd::arm_rollback(h, old, 180, "network");
+    /// file::write(h, "/etc/sysconfig/network-scripts/ifcfg-bond0", new_text);
+    /// systemd::restart(h, "network");
+    /// // ... check, then:
+    /// systemd::disarm(h, rollback);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn arm_rollback(
+        ctx: NativeCallContext,
+        host: Host,
+        files: Map,
+        after: i64,
+        restart: Dynamic,
+    ) -> Result<String, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let restart = if restart.is_unit() {
+                None
+            } else {
+                Some(restart.into_string().map_err(|t| {
+                    Failure::bad_input(
+                        "arm_rollback restart",
+                        format!("expected a unit or (), got {t}"),
+                    )
+                })?)
+            };
+            arm(run, &host, files, after, restart.as_deref())
+        })
+    }
+
+    /// Disarms a rollback armed by `systemd::arm_rollback`: stops its timer if it is still
+    /// pending and removes its saved files. Returns whether it was pending; `false` means
+    /// the timer fired: the previous files are back and the unit was restarted.
+    ///
+    /// ```rhai
+    /// if !systemd::disarm(h, rollback) { throw "the rollback timer fired before the check ended"; }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn disarm(
+        ctx: NativeCallContext,
+        host: Host,
+        rollback: &str,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| super::disarm(run, &host, rollback))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restore_script;
+    use std::fs;
+
+    /// The script does with a real `sh` what the lab makes of it (`lab::timers`).
+    #[test]
+    fn the_restore_script_puts_files_back_under_a_real_shell() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_str().unwrap();
+        let dir = format!("{root}/rollback/vzrun-rollback-0a1b");
+        fs::create_dir_all(&dir).unwrap();
+        let (kept, added) = (format!("{root}/ifcfg-bond0"), format!("{root}/ifcfg-eth9"));
+        fs::write(&kept, "new\n").unwrap();
+        fs::write(&added, "new\n").unwrap();
+        fs::write(format!("{dir}/0"), "old\n").unwrap();
+        let saved = [
+            (kept.clone(), Some("old\n".to_string())),
+            (added.clone(), None),
+        ];
+        let script = restore_script("vzrun-rollback-0a1b", &dir, &saved, None);
+        assert!(script
+            .lines()
+            .all(|l| l.starts_with('#') || !l.contains(['\'', '"', ';', '$'])));
+        fs::write(format!("{dir}/restore.sh"), &script).unwrap();
+        let status = std::process::Command::new("sh")
+            .arg(format!("{dir}/restore.sh"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(fs::read_to_string(&kept).unwrap(), "old\n");
+        assert!(!std::path::Path::new(&added).exists());
+        assert!(
+            !std::path::Path::new(&dir).exists(),
+            "the script removes its directory"
+        );
+    }
+}
