@@ -1,6 +1,7 @@
 //! One integration-test binary: every test runs the real `vzrun` executable.
 
 mod args;
+mod bonding_cutoff;
 mod catalog;
 mod check;
 mod discover;

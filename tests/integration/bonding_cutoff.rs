@@ -1,0 +1,148 @@
+//! bonding against the ways a network restart cuts a node off: an address on an interface
+//! about to become a slave (seen beforehand: refused), and a cut-off nothing could foresee
+//! (the switch's port-channel lacks the node's VLAN), which the node undoes itself with the
+//! rollback timer the run armed before the restart.
+
+use serde_json::Value;
+
+use crate::catalog::Lab;
+use crate::fieldnotes::{file, node, refused_untouched};
+
+const DIR: &str = "/etc/sysconfig/network-scripts";
+
+/// Asserts `host` has no rollback timer pending and no rollback files left.
+fn no_rollback_left(state: &Value, host: &str) {
+    let n = node(state, host);
+    assert_eq!(
+        n["ops"]["timers"],
+        serde_json::json!([]),
+        "{host}: a timer is pending"
+    );
+    let leftovers: Vec<&String> = n["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| p.starts_with("/var/lib/vzrun/rollback/"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "{host}: rollback files left: {leftovers:?}"
+    );
+}
+
+fn two_nodes(n1_ops: &str) -> Lab {
+    Lab::with_scenario(&format!(
+        "cluster: c\nspeed: 0\nhosts:\n  - {{name: n1, address: 10.0.0.1, storage_address: 10.1.0.1, tags: [hypervisor], ops: {{{n1_ops}}}}}\n  - {{name: n2, address: 10.0.0.2, tags: [hypervisor]}}\n"
+    ))
+}
+
+#[test]
+fn bonding_refuses_to_make_a_slave_of_an_interface_that_carries_an_address() {
+    // n1 is reached at 10.0.0.1 on eth2, no bond yet: bonding eth2 would leave the address
+    // on no interface (a slave has none, and the bond's file names none), and the node
+    // would be gone until someone reaches its console.
+    let lab = two_nodes("interfaces: [lo, eth0, eth1, eth2, eth3], address_on: eth2");
+    refused_untouched(
+        &lab,
+        3,
+        &["bonding", "eth2,eth3", "--yes"],
+        "n1 has 10.0.0.1 on eth2, which would become a slave of bond0",
+    );
+    // The storage network's address (here on eth1, the first other interface) counts too:
+    // without it the node's chunk servers drop out of the cluster.
+    let lab = two_nodes("interfaces: [lo, eth0, eth1, eth2, eth3]");
+    refused_untouched(
+        &lab,
+        3,
+        &["bonding", "eth1,eth2", "--yes"],
+        "n1 has 10.1.0.1 on eth1, which would become a slave of bond0",
+    );
+}
+
+#[test]
+fn a_node_cut_off_by_its_new_bond_comes_back_through_its_rollback_timer() {
+    // n1 is reached over bond0.100; its switch's port-channel does not carry VLAN 100, so
+    // once bond0 runs 802.3ad n1 answers no more. No check can run, no file can be put back
+    // over SSH: only the timer armed on n1 before the restart can undo it.
+    let lab = two_nodes("address_on: bond0.100, port_channel_without_vlans: true");
+    let before = lab.state_value();
+    lab.run(&["bonding", "eth2,eth3", "--yes", "--rollback-after", "60"])
+        .status(1)
+        .stderr_has("n1 does not answer since its network restart")
+        .stderr_has("n1 answers again: its rollback timer put its previous network files back");
+    let after = lab.state_value();
+    let n1 = node(&after, "n1");
+    assert_eq!(n1["unreachable"], false, "n1 is still cut off");
+    assert_eq!(
+        n1["ops"]["bonds"][0]["options"],
+        "mode=active-backup miimon=100"
+    );
+    for f in ["ifcfg-bond0", "ifcfg-eth2", "ifcfg-eth3"] {
+        let path = format!("{DIR}/{f}");
+        assert_eq!(
+            file(&after, "n1", &path),
+            file(&before, "n1", &path),
+            "{path}"
+        );
+    }
+    assert_eq!(n1["ops"]["fired_timers"].as_array().unwrap().len(), 1);
+    no_rollback_left(&after, "n1");
+    // The run stopped at n1.
+    let path = format!("{DIR}/ifcfg-bond0");
+    assert_eq!(file(&after, "n2", &path), file(&before, "n2", &path));
+}
+
+#[test]
+fn a_bond_that_works_leaves_no_timer_behind() {
+    let lab = two_nodes("");
+    lab.run(&["bonding", "eth2,eth3"])
+        .status(0)
+        .stderr_has("systemd-run --unit=vzrun-rollback-")
+        .stderr_has("n2: bond0 runs 802.3ad");
+    let state = lab.state_value();
+    for host in ["n1", "n2"] {
+        no_rollback_left(&state, host);
+        assert_eq!(
+            node(&state, host)["ops"]["fired_timers"],
+            serde_json::json!([])
+        );
+    }
+}
+
+#[test]
+fn arm_rollback_checks_its_input_first_and_never_arms_over_a_pending_one() {
+    let lab = two_nodes("");
+    for (script, needle) in [
+        (
+            r#"systemd::arm_rollback(host("n1"), #{"/etc/my file": ()}, 60, ());"#,
+            "invalid arm_rollback path",
+        ),
+        (
+            r#"systemd::arm_rollback(host("n1"), #{"/etc/motd": ()}, 10, ());"#,
+            "10 is outside 30..=3600",
+        ),
+        (
+            r#"systemd::arm_rollback(host("n1"), #{}, 60, ());"#,
+            "no files to put back",
+        ),
+        (
+            r#"systemd::arm_rollback(host("n1"), #{"/etc/motd": 5}, 60, ());"#,
+            "expected the previous text or ()",
+        ),
+        (
+            r#"systemd::disarm(host("n1"), "network");"#,
+            "not a unit made by systemd::arm_rollback",
+        ),
+    ] {
+        let before = lab.state_value();
+        crate::catalog::unchanged(lab.query(script).status(2).stderr_has(needle));
+        assert!(lab.state_value() == before, "{script} changed the lab");
+    }
+    // A run that armed and went away (killed, lost): its timer is pending. Another run must
+    // not arm over it (that timer would put back its files in the middle of the new change).
+    lab.query(r#"systemd::arm_rollback(host("n1"), #{"/etc/motd": "old\n"}, 600, "network");"#)
+        .status(0);
+    lab.query(r#"systemd::arm_rollback(host("n1"), #{"/etc/motd": ()}, 60, ());"#)
+        .status(1)
+        .stderr_has("n1 has a pending rollback timer of another run (vzrun-rollback-");
+}
