@@ -213,3 +213,21 @@ fn bonding_keeps_the_address_and_mtu_that_the_bond_already_carries() {
         );
     }
 }
+
+#[test]
+fn a_rollback_that_fired_for_a_killed_run_does_not_block_the_next_run_on_systemd_219() {
+    // A run armed n1's rollback and was killed; the timer fired and put the files back.
+    // systemd 219 keeps the transient timer loaded, "active (elapsed)", until someone stops
+    // it. The next run arms the same unit (its name is a digest of the same files): that
+    // must not fail with "Unit ... already exists", half-written, and block every run after.
+    let mut lab = two_nodes("");
+    lab.speed = "0.01"; // a lab second is 10 ms: sleep(1) is 100 of them
+    let arm = r#"systemd::arm_rollback(host("n1"), #{"/etc/motd": "old\n"}, 30, ());"#;
+    lab.query(&format!("{arm} sleep(1); host(\"n1\").query([\"true\"]);"))
+        .status(0);
+    let state = lab.state_value();
+    assert_eq!(node(&state, "n1")["ops"]["fired_timers"].as_array().unwrap().len(), 1);
+    lab.query(arm).status(0);
+    lab.query(r#"if systemd::pending_rollbacks(host("n1")).len() != 1 { throw "not one pending"; }"#)
+        .status(0);
+}
