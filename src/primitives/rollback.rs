@@ -174,6 +174,17 @@ fn arm(
 
     let unit = unit_for(host, &saved, after, restart.as_deref());
     let dir = format!("{ROOT}/{unit}");
+    // systemd 219 keeps a transient timer that fired loaded, "active (elapsed)", until it is
+    // stopped, and its name taken: the timer of an earlier arming of the same files (a run
+    // killed before disarm, its rollback done). Pending ones were refused above (their
+    // directory is there); one without its directory is spent.
+    if timer_active(run, host, &unit)? {
+        change(
+            run,
+            host,
+            Cmd::change(["systemctl", "stop", &format!("{unit}.timer")]),
+        )?;
+    }
     change(run, host, Cmd::change(["mkdir", "-p", "-m", "0700", &dir]))?;
     for (i, (path, old)) in saved.iter().enumerate() {
         if let Some(text) = old {
