@@ -231,3 +231,22 @@ fn a_rollback_that_fired_for_a_killed_run_does_not_block_the_next_run_on_systemd
     lab.query(r#"if systemd::pending_rollbacks(host("n1")).len() != 1 { throw "not one pending"; }"#)
         .status(0);
 }
+
+#[test]
+fn bonding_refuses_to_take_a_bridge_port_away_from_its_bridge() {
+    // Virtuozzo 7 puts the node's address on br0, a bridge over the NIC (ifcfg-eth2 has
+    // BRIDGE=br0; the VEs' bridged network runs over it too). Rewriting ifcfg-eth2 as a
+    // slave drops BRIDGE=br0: br0 loses its only port, the node its address and the VEs
+    // their network, until the rollback timer puts it back minutes later. The address is on
+    // br0, not on eth2, so the check for addresses on slaves-to-be does not see it.
+    let eth2 = "DEVICE=eth2\nTYPE=Ethernet\nBOOTPROTO=none\nONBOOT=yes\nBRIDGE=br0\n";
+    let lab = two_nodes(&format!(
+        "interfaces: [lo, eth0, eth1, eth2, eth3, br0], address_on: br0}}, files: {{{DIR}/ifcfg-eth2: {eth2:?}"
+    ));
+    refused_untouched(
+        &lab,
+        3,
+        &["bonding", "eth2,eth3", "--yes"],
+        "n1: eth2 is a port of bridge br0",
+    );
+}
