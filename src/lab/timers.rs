@@ -24,6 +24,12 @@ pub struct Timer {
     /// When it fires, on the lab's clock.
     pub due: f64,
     pub argv: Vec<String>,
+    /// It fired. systemd 219 keeps such a timer loaded and "active (elapsed)" until it is
+    /// stopped (`RemainAfterElapse=no`, which unloads a transient timer once it has fired,
+    /// came with systemd 229): `is-active` says active, and `systemd-run` of the same unit
+    /// fails with "Unit NAME.timer already exists".
+    #[serde(default)]
+    pub elapsed: bool,
 }
 
 /// A time span as systemd reads one (`180`, `180s`, `3min`, `1h`), in seconds.
@@ -82,7 +88,8 @@ pub fn systemd_run(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     if rest.is_empty() {
         return Reply::fail(1, "systemd-run: command line to execute required\n");
     }
-    let due = state.lab_now() + after;
+    // Lab seconds: at a speed above 0 the lab's time is scaled wall time.
+    let due = state.done_after(after);
     let h = state.host_mut(host);
     let timer_unit = format!("{unit}.timer");
     if h.units.contains_key(&timer_unit) {
@@ -105,6 +112,7 @@ pub fn systemd_run(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         unit: unit.clone(),
         due,
         argv: rest.to_vec(),
+        elapsed: false,
     });
     let mut reply = Reply::ok("");
     reply.stderr =
@@ -128,9 +136,9 @@ pub fn stop(state: &mut LabState, host: &str, unit: &str) -> bool {
     true
 }
 
-/// Fires every timer that is due: its unit goes away and its command runs on its host (a
-/// node that does not answer still runs its own timers). Each firing is logged in the
-/// host's `fired_timers`.
+/// Fires every timer that is due: its command runs on its host (a node that does not answer
+/// still runs its own timers) and, as on systemd 219, the timer stays loaded and active,
+/// elapsed, until stopped. Each firing is logged in the host's `fired_timers`.
 pub fn fire_due(state: &mut LabState) {
     let now = state.lab_now();
     loop {
@@ -138,13 +146,13 @@ pub fn fire_due(state: &mut LabState) {
             h.ops
                 .timers
                 .iter()
-                .position(|t| t.due <= now)
+                .position(|t| !t.elapsed && t.due <= now)
                 .map(|i| (h.name.clone(), i))
         });
         let Some((host, index)) = due else { return };
         let h = state.host_mut(&host);
-        let timer = h.ops.timers.remove(index);
-        h.units.remove(&format!("{}.timer", timer.unit));
+        h.ops.timers[index].elapsed = true;
+        let timer = h.ops.timers[index].clone();
         let reply = super::dispatch(state, &host, &timer.argv);
         let code = reply.map_or(127, |r| r.code);
         state
@@ -254,7 +262,18 @@ mod tests {
             .iter()
             .all(|d| !d.starts_with("/var/lib/vzrun/rollback/t1")));
         assert_eq!(h.ops.fired_timers, ["t1: exit 0"]);
-        assert!(h.ops.timers.is_empty() && !h.units.contains_key("t1.timer"));
+        // systemd 219: the timer stays "active (elapsed)", and its name taken, until stopped.
+        assert!(h.ops.timers[0].elapsed && h.units["t1.timer"].active);
+        s.hosts[0].unreachable = false;
+        assert_eq!(run(&mut s, "msk-01", "systemctl is-active t1.timer").code, 0);
+        let again = run(&mut s, "msk-01", "systemd-run --unit=t1 --on-active=5 true");
+        assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+        s.pass(60.0);
+        crate::lab::timers::fire_due(&mut s);
+        assert_eq!(s.hosts[0].ops.fired_timers.len(), 1, "an elapsed timer fires once");
+        assert_eq!(run(&mut s, "msk-01", "systemctl stop t1.timer").code, 0);
+        assert_eq!(run(&mut s, "msk-01", "systemctl is-active t1.timer").code, 3);
+        assert!(s.hosts[0].ops.timers.is_empty() && !s.hosts[0].units.contains_key("t1.timer"));
     }
 
     #[test]

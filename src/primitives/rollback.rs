@@ -93,29 +93,41 @@ fn timer_active(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failu
         == 0)
 }
 
-/// Refuses to arm over a pending rollback of another run (it would put back its own files
-/// in the middle of this change); warns of saved files whose timer is gone.
-fn check_pending(run: &RunContext, host: &Host) -> Result<(), Failure> {
+/// The rollbacks armed on the node whose timer is still active (pending, or on systemd 219
+/// elapsed with its restore still running: its directory is still there); warns of saved
+/// files whose timer is gone.
+fn pending(run: &RunContext, host: &Host) -> Result<Vec<String>, Failure> {
+    let mut pending = Vec::new();
     if probe(run, host, ["test", "-d", ROOT])?.code != 0 {
-        return Ok(());
+        return Ok(pending);
     }
     for entry in super::file::list_dir(run, host, ROOT)? {
         if !entry.starts_with(PREFIX) {
             continue;
         }
         if timer_active(run, host, &entry)? {
-            return Err(Failure::failed(format!(
-                "{} has a pending rollback timer of another run ({entry}.timer): when it fires it \
-                 puts back that run's files and restarts a unit. Wait for it, or, if that run's \
-                 change is known good, stop it (systemctl stop {entry}.timer) and run again",
-                host.name()
-            )));
+            pending.push(entry);
+            continue;
         }
         run.runner.warn(format!(
             "{}: {ROOT}/{entry} holds files saved for a rollback whose timer is gone (the node \
              rebooted before it fired?); left as is",
             host.name()
         ));
+    }
+    Ok(pending)
+}
+
+/// Refuses to arm over a pending rollback of another run (it would put back its own files
+/// in the middle of this change); warns of saved files whose timer is gone.
+fn check_pending(run: &RunContext, host: &Host) -> Result<(), Failure> {
+    if let Some(entry) = pending(run, host)?.first() {
+        return Err(Failure::failed(format!(
+            "{} has a pending rollback timer of another run ({entry}.timer): when it fires it \
+             puts back that run's files and restarts a unit. Wait for it, or, if that run's \
+             change is known good, stop it (systemctl stop {entry}.timer) and run again",
+            host.name()
+        )));
     }
     Ok(())
 }
@@ -162,6 +174,17 @@ fn arm(
 
     let unit = unit_for(host, &saved, after, restart.as_deref());
     let dir = format!("{ROOT}/{unit}");
+    // systemd 219 keeps a transient timer that fired loaded, "active (elapsed)", until it is
+    // stopped, and its name taken: the timer of an earlier arming of the same files (a run
+    // killed before disarm, its rollback done). Pending ones were refused above (their
+    // directory is there); one without its directory is spent.
+    if timer_active(run, host, &unit)? {
+        change(
+            run,
+            host,
+            Cmd::change(["systemctl", "stop", &format!("{unit}.timer")]),
+        )?;
+    }
     change(run, host, Cmd::change(["mkdir", "-p", "-m", "0700", &dir]))?;
     for (i, (path, old)) in saved.iter().enumerate() {
         if let Some(text) = old {
@@ -291,6 +314,28 @@ pub mod api {
                 })?)
             };
             arm(run, &host, files, after, restart.as_deref())
+        })
+    }
+
+    /// The rollbacks of earlier runs still pending on the node (units, as `arm_rollback`
+    /// returned them): each will put back its run's files and restart a unit. A runbook
+    /// checks this before it calls a node done: a run killed between its check and its
+    /// `disarm` leaves the new files in place and the timer armed.
+    ///
+    /// ```rhai
+    /// let pending = systemd::pending_rollbacks(h);
+    /// if pending.len() > 0 { refuse(`${h.name} has a pending rollback: ${pending}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn pending_rollbacks(
+        ctx: NativeCallContext,
+        host: Host,
+    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            Ok(super::pending(run, &host)?
+                .into_iter()
+                .map(Dynamic::from)
+                .collect())
         })
     }
 

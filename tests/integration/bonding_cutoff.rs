@@ -146,3 +146,107 @@ fn arm_rollback_checks_its_input_first_and_never_arms_over_a_pending_one() {
         .status(1)
         .stderr_has("n1 has a pending rollback timer of another run (vzrun-rollback-");
 }
+
+/// The texts the bonding runbook writes on a node for `bonding eth2,eth3` (defaults).
+fn bonded_files() -> Vec<(String, String)> {
+    let mut files = vec![(
+        format!("{DIR}/ifcfg-bond0"),
+        "DEVICE=bond0\nTYPE=Bond\nBONDING_MASTER=yes\nBOOTPROTO=none\nONBOOT=yes\nBONDING_OPTS=\"mode=802.3ad xmit_hash_policy=layer3+4 miimon=100 lacp_rate=fast\"\n".to_string(),
+    )];
+    for s in ["eth2", "eth3"] {
+        files.push((
+            format!("{DIR}/ifcfg-{s}"),
+            format!("DEVICE={s}\nTYPE=Ethernet\nBOOTPROTO=none\nONBOOT=yes\nMASTER=bond0\nSLAVE=yes\n"),
+        ));
+    }
+    files
+}
+
+#[test]
+fn a_rerun_after_a_killed_run_does_not_skip_a_node_whose_rollback_is_still_pending() {
+    // Run 1 armed n1's rollback, wrote the bond, restarted the network, and its check
+    // passed; it was killed (kill -9, laptop lid, lost VPN) before `disarm`. This script
+    // leaves n1 exactly as that run did.
+    let lab = two_nodes("");
+    let mut script = String::from("let h = host(\"n1\"); let old = #{};\n");
+    for (path, _) in bonded_files() {
+        script.push_str(&format!("old[\"{path}\"] = file::read(h, \"{path}\");\n"));
+    }
+    script.push_str("systemd::arm_rollback(h, old, 600, \"network\");\n");
+    for (path, text) in bonded_files() {
+        script.push_str(&format!("file::write(h, \"{path}\", {text:?});\n"));
+    }
+    script.push_str("systemd::restart(h, \"network\");\n");
+    lab.query(&script).status(0);
+    assert_eq!(node(&lab.state_value(), "n1")["ops"]["timers"].as_array().unwrap().len(), 1);
+    // The operator runs again well within the 600 s. n1's files are the new ones and its
+    // bond runs, so the run used to call n1 done ("already runs"), go on to n2 and exit 0,
+    // while n1's timer was still due to put the active-backup files back and restart n1's
+    // network (possibly while n2's is restarting). It must stop first, nothing changed.
+    refused_untouched(
+        &lab,
+        3,
+        &["bonding", "eth2,eth3", "--yes"],
+        "pending rollback",
+    );
+}
+
+#[test]
+fn bonding_keeps_the_address_and_mtu_that_the_bond_already_carries() {
+    // The common case: an active-backup bond that carries the node's address (IPADDR in
+    // ifcfg-bond0, as the refusal for an address on a slave tells the operator to do) is
+    // turned into an LACP bond. Rewriting ifcfg-bond0 from scratch drops IPADDR, PREFIX,
+    // GATEWAY and MTU: on a real node the address is gone after the restart.
+    let bond0 = "DEVICE=bond0\nTYPE=Bond\nBONDING_MASTER=yes\nBOOTPROTO=none\nONBOOT=yes\nIPADDR=10.0.0.1\nPREFIX=24\nGATEWAY=10.0.0.254\nMTU=9000\nBONDING_OPTS=\"mode=active-backup miimon=100\"\n";
+    let lab = two_nodes(&format!(
+        "address_on: bond0}}, files: {{{DIR}/ifcfg-bond0: {bond0:?}"
+    ));
+    let before = lab.state_value();
+    assert_eq!(file(&before, "n1", &format!("{DIR}/ifcfg-bond0")), Some(bond0));
+    lab.run(&["bonding", "eth2,eth3", "--yes"]);
+    let after = lab.state_value();
+    let text = file(&after, "n1", &format!("{DIR}/ifcfg-bond0")).unwrap();
+    for key in ["IPADDR=10.0.0.1", "PREFIX=24", "GATEWAY=10.0.0.254", "MTU=9000"] {
+        assert!(
+            text.lines().any(|l| l == key),
+            "n1's new ifcfg-bond0 lost {key}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_rollback_that_fired_for_a_killed_run_does_not_block_the_next_run_on_systemd_219() {
+    // A run armed n1's rollback and was killed; the timer fired and put the files back.
+    // systemd 219 keeps the transient timer loaded, "active (elapsed)", until someone stops
+    // it. The next run arms the same unit (its name is a digest of the same files): that
+    // must not fail with "Unit ... already exists", half-written, and block every run after.
+    let mut lab = two_nodes("");
+    lab.speed = "0.01"; // a lab second is 10 ms: sleep(1) is 100 of them
+    let arm = r#"systemd::arm_rollback(host("n1"), #{"/etc/motd": "old\n"}, 30, ());"#;
+    lab.query(&format!("{arm} sleep(1); host(\"n1\").query([\"true\"]);"))
+        .status(0);
+    let state = lab.state_value();
+    assert_eq!(node(&state, "n1")["ops"]["fired_timers"].as_array().unwrap().len(), 1);
+    lab.query(arm).status(0);
+    lab.query(r#"if systemd::pending_rollbacks(host("n1")).len() != 1 { throw "not one pending"; }"#)
+        .status(0);
+}
+
+#[test]
+fn bonding_refuses_to_take_a_bridge_port_away_from_its_bridge() {
+    // Virtuozzo 7 puts the node's address on br0, a bridge over the NIC (ifcfg-eth2 has
+    // BRIDGE=br0; the VEs' bridged network runs over it too). Rewriting ifcfg-eth2 as a
+    // slave drops BRIDGE=br0: br0 loses its only port, the node its address and the VEs
+    // their network, until the rollback timer puts it back minutes later. The address is on
+    // br0, not on eth2, so the check for addresses on slaves-to-be does not see it.
+    let eth2 = "DEVICE=eth2\nTYPE=Ethernet\nBOOTPROTO=none\nONBOOT=yes\nBRIDGE=br0\n";
+    let lab = two_nodes(&format!(
+        "interfaces: [lo, eth0, eth1, eth2, eth3, br0], address_on: br0}}, files: {{{DIR}/ifcfg-eth2: {eth2:?}"
+    ));
+    refused_untouched(
+        &lab,
+        3,
+        &["bonding", "eth2,eth3", "--yes"],
+        "n1: eth2 is a port of bridge br0",
+    );
+}
