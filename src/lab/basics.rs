@@ -175,6 +175,28 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
             }
             Reply::ok("")
         }
+        // `cp [-f] SRC DST` of a file: an existing DST keeps its mode (as its inode does).
+        "cp" => {
+            let paths: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+            let [src, dst] = paths.as_slice() else {
+                return Some(Reply::fail(1, "cp: the lab copies one file to another\n"));
+            };
+            let Some(from) = state.file(host, src).cloned() else {
+                return Some(Reply::fail(
+                    1,
+                    format!("cp: cannot stat '{src}': No such file or directory\n"),
+                ));
+            };
+            let mode = state.file(host, dst).map_or(from.mode, |f| f.mode);
+            state.files_mut(host, dst).insert(
+                dst.to_string(),
+                super::state::LabFile {
+                    content: from.content,
+                    mode,
+                },
+            );
+            Reply::ok("")
+        }
         "nproc" => Reply::ok(format!("{}\n", state.host(host)?.cpus)),
         "pcompact" => {
             let running: Vec<String> = state

@@ -6,7 +6,8 @@
 //! otherwise the only test of the dead-man switch would be the code that arms it.
 //!
 //! The lab runs a script as `sh FILE` does: each line a simple command (words split on
-//! blanks, `#` lines skipped), run in turn, a failure not stopping the next line. Anything a
+//! blanks, `#` lines skipped), run in turn, a failure not stopping the next line unless
+//! `set -e` is in force (`set +e` ends it). Anything a
 //! plain line cannot say (quotes, pipes, `$`) is refused: the lab would otherwise run
 //! something other than what a real shell would.
 
@@ -67,6 +68,8 @@ pub fn systemd_run(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             "--unit" => unit = Some(value),
             "--on-active" => on_active = Some(value),
             "--description" => description = value,
+            // AccuracySec=…: the lab fires timers on time anyway.
+            "--timer-property" => {}
             _ => {
                 return Reply::fail(
                     1,
@@ -169,9 +172,14 @@ pub fn run_script(state: &mut LabState, host: &str, path: &str) -> Reply {
         return Reply::fail(127, format!("sh: {path}: No such file or directory\n"));
     };
     let mut out = Reply::ok("");
+    let mut errexit = false;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line == "set -e" || line == "set +e" {
+            errexit = line == "set -e";
             continue;
         }
         if line.contains(|c: char| "'\"`$|&;<>(){}\\*?".contains(c)) {
@@ -193,6 +201,9 @@ pub fn run_script(state: &mut LabState, host: &str, path: &str) -> Reply {
         out.stdout.push_str(&reply.stdout);
         out.stderr.push_str(&reply.stderr);
         out.code = reply.code;
+        if errexit && out.code != 0 {
+            break;
+        }
     }
     out
 }
@@ -265,14 +276,24 @@ mod tests {
         // systemd 219: the timer stays "active (elapsed)", and its name taken, until stopped.
         assert!(h.ops.timers[0].elapsed && h.units["t1.timer"].active);
         s.hosts[0].unreachable = false;
-        assert_eq!(run(&mut s, "msk-01", "systemctl is-active t1.timer").code, 0);
+        assert_eq!(
+            run(&mut s, "msk-01", "systemctl is-active t1.timer").code,
+            0
+        );
         let again = run(&mut s, "msk-01", "systemd-run --unit=t1 --on-active=5 true");
         assert!(again.stderr.contains("already exists"), "{}", again.stderr);
         s.pass(60.0);
         crate::lab::timers::fire_due(&mut s);
-        assert_eq!(s.hosts[0].ops.fired_timers.len(), 1, "an elapsed timer fires once");
+        assert_eq!(
+            s.hosts[0].ops.fired_timers.len(),
+            1,
+            "an elapsed timer fires once"
+        );
         assert_eq!(run(&mut s, "msk-01", "systemctl stop t1.timer").code, 0);
-        assert_eq!(run(&mut s, "msk-01", "systemctl is-active t1.timer").code, 3);
+        assert_eq!(
+            run(&mut s, "msk-01", "systemctl is-active t1.timer").code,
+            3
+        );
         assert!(s.hosts[0].ops.timers.is_empty() && !s.hosts[0].units.contains_key("t1.timer"));
     }
 

@@ -10,9 +10,11 @@
 //! the run from confirming (the node cut off, the client's machine or network lost, a
 //! `kill -9`) leaves the timer to fire: the node goes back to what worked.
 //!
-//! The restore script is plain lines (`mv -f SAVED PATH`, `rm -f PATH`, `systemctl restart
-//! UNIT`, then removing its own directory), so paths are limited to characters that need no
-//! quoting; they are checked before anything is written. A transient timer does not
+//! The restore script is plain lines (`cp -f SAVED PATH`, `rm -f PATH`, `systemctl stop` and
+//! `start UNIT`, then removing its own directory), so paths are limited to characters that
+//! need no quoting; they are checked before anything is written. The script and `disarm`
+//! race for one rename (`armed`), so exactly one of them acts: a timer that fires while the
+//! run disarms it either puts everything back or nothing. A transient timer does not
 //! survive a reboot: a node rebooted before it fires keeps the new files (the saved ones
 //! stay in /var/lib/vzrun/rollback/UNIT, and the next `arm_rollback` there warns of them).
 
@@ -193,6 +195,12 @@ fn arm(
                 .write_file(host, &format!("{dir}/{i}"), text, Some(mode))?;
         }
     }
+    run.runner.write_file(
+        host,
+        &format!("{dir}/armed"),
+        "armed: disarm or the restore script renames this file first\n",
+        Some(0o600),
+    )?;
     let script = restore_script(&unit, &dir, &saved, restart.as_deref());
     let script_path = format!("{dir}/restore.sh");
     run.runner
@@ -204,6 +212,8 @@ fn arm(
             "systemd-run".to_string(),
             format!("--unit={unit}"),
             format!("--on-active={after}s"),
+            // Timers may fire up to a minute late by default (AccuracySec=1min).
+            "--timer-property=AccuracySec=1s".into(),
             "--description=vzrun rollback: puts back what a run changed unless disarmed".into(),
             "/bin/sh".into(),
             script_path,
@@ -212,31 +222,38 @@ fn arm(
     Ok(unit)
 }
 
-/// The script the timer runs: each saved file (`DIR/N`, N its place in `saved`) moved
-/// back over its path, each file that did not exist removed, the unit restarted, the
-/// directory removed. Plain lines (see the module doc).
+/// The script the timer runs. It first claims the rollback by renaming `DIR/armed`, the
+/// one step `disarm` also tries (a rename succeeds for one of them only), under `set -e` so
+/// that a script that lost the claim stops there. Then, from `set +e` on, each line is tried
+/// whatever the one before did: the unit stopped (with the new files, so it takes down what
+/// only they set up, a new bond), each saved file (`DIR/N`, N its place in `saved`) copied
+/// back over its path (a copy keeps the path's mode, owner and SELinux label), each file
+/// that did not exist removed, the unit started, the directory removed. Plain lines (see
+/// the module doc).
 fn restore_script(
     unit: &str,
     dir: &str,
     saved: &[(String, Option<String>)],
     restart: Option<&str>,
 ) -> String {
-    // The first line removes the script itself (the shell reads on from its open file):
-    // from then on `disarm` knows the rollback has started, whatever systemd says of an
-    // elapsed timer (systemd 219 keeps one "active (elapsed)").
     let mut script = format!(
         "# vzrun: puts back what a run changed on this node unless the run disarms it\n\
          # (systemctl stop {unit}.timer). Plain lines, one command each.\n\
-         rm -f {dir}/restore.sh\n"
+         set -e\n\
+         mv {dir}/armed {dir}/fired\n\
+         set +e\n"
     );
+    if let Some(unit) = restart {
+        script.push_str(&format!("systemctl stop {unit}\n"));
+    }
     for (i, (path, old)) in saved.iter().enumerate() {
         script.push_str(&match old {
-            Some(_) => format!("mv -f {dir}/{i} {path}\n"),
+            Some(_) => format!("cp -f {dir}/{i} {path}\n"),
             None => format!("rm -f {path}\n"),
         });
     }
     if let Some(unit) = restart {
-        script.push_str(&format!("systemctl restart {unit}\n"));
+        script.push_str(&format!("systemctl start {unit}\n"));
     }
     script.push_str(&format!("rm -rf {dir}\n"));
     script
@@ -252,11 +269,19 @@ fn disarm(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failure> {
         change(run, host, stop)?;
         return Ok(true);
     }
-    // Stopped first, so that it cannot fire between the look and the cleanup. A timer
-    // already gone (fired and collected) is no error.
+    // Stopped first, so that it cannot fire after the look. A timer already gone (fired and
+    // collected) is no error.
     run.runner.exec(host, &stop)?;
-    if probe(run, host, ["test", "-e", &format!("{dir}/restore.sh")])?.code == 0 {
+    // The claim (see `restore_script`): whoever renames `armed` first, this or the script.
+    let claim = Cmd::change(["mv", &format!("{dir}/armed"), &format!("{dir}/disarmed")]);
+    if run.runner.exec(host, &claim)?.success() {
         change(run, host, Cmd::change(["rm", "-rf", &dir]))?;
+        // A script that started and lost the claim failed: its failed unit would keep the
+        // name that the next arming of the same files takes.
+        run.runner.exec(
+            host,
+            &Cmd::change(["systemctl", "reset-failed", &format!("{unit}.service")]),
+        )?;
         return Ok(true);
     }
     // The rollback started: it ends by removing its directory. Half a put-back is worse
@@ -381,11 +406,19 @@ mod tests {
             .lines()
             .all(|l| l.starts_with('#') || !l.contains(['\'', '"', ';', '$'])));
         fs::write(format!("{dir}/restore.sh"), &script).unwrap();
-        let status = std::process::Command::new("sh")
-            .arg(format!("{dir}/restore.sh"))
-            .status()
-            .unwrap();
-        assert!(status.success());
+        let sh = || {
+            std::process::Command::new("sh")
+                .arg(format!("{dir}/restore.sh"))
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+        };
+        // Without `armed` (disarm renamed it first) the script stops at its claim.
+        assert!(!sh().success());
+        assert_eq!(fs::read_to_string(&kept).unwrap(), "new\n");
+        assert!(std::path::Path::new(&added).exists());
+        fs::write(format!("{dir}/armed"), "").unwrap();
+        assert!(sh().success());
         assert_eq!(fs::read_to_string(&kept).unwrap(), "old\n");
         assert!(!std::path::Path::new(&added).exists());
         assert!(

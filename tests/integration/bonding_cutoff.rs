@@ -156,7 +156,9 @@ fn bonded_files() -> Vec<(String, String)> {
     for s in ["eth2", "eth3"] {
         files.push((
             format!("{DIR}/ifcfg-{s}"),
-            format!("DEVICE={s}\nTYPE=Ethernet\nBOOTPROTO=none\nONBOOT=yes\nMASTER=bond0\nSLAVE=yes\n"),
+            format!(
+                "DEVICE={s}\nTYPE=Ethernet\nBOOTPROTO=none\nONBOOT=yes\nMASTER=bond0\nSLAVE=yes\n"
+            ),
         ));
     }
     files
@@ -178,7 +180,13 @@ fn a_rerun_after_a_killed_run_does_not_skip_a_node_whose_rollback_is_still_pendi
     }
     script.push_str("systemd::restart(h, \"network\");\n");
     lab.query(&script).status(0);
-    assert_eq!(node(&lab.state_value(), "n1")["ops"]["timers"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        node(&lab.state_value(), "n1")["ops"]["timers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // The operator runs again well within the 600 s. n1's files are the new ones and its
     // bond runs, so the run used to call n1 done ("already runs"), go on to n2 and exit 0,
     // while n1's timer was still due to put the active-backup files back and restart n1's
@@ -202,11 +210,19 @@ fn bonding_keeps_the_address_and_mtu_that_the_bond_already_carries() {
         "address_on: bond0}}, files: {{{DIR}/ifcfg-bond0: {bond0:?}"
     ));
     let before = lab.state_value();
-    assert_eq!(file(&before, "n1", &format!("{DIR}/ifcfg-bond0")), Some(bond0));
+    assert_eq!(
+        file(&before, "n1", &format!("{DIR}/ifcfg-bond0")),
+        Some(bond0)
+    );
     lab.run(&["bonding", "eth2,eth3", "--yes"]);
     let after = lab.state_value();
     let text = file(&after, "n1", &format!("{DIR}/ifcfg-bond0")).unwrap();
-    for key in ["IPADDR=10.0.0.1", "PREFIX=24", "GATEWAY=10.0.0.254", "MTU=9000"] {
+    for key in [
+        "IPADDR=10.0.0.1",
+        "PREFIX=24",
+        "GATEWAY=10.0.0.254",
+        "MTU=9000",
+    ] {
         assert!(
             text.lines().any(|l| l == key),
             "n1's new ifcfg-bond0 lost {key}:\n{text}"
@@ -226,10 +242,18 @@ fn a_rollback_that_fired_for_a_killed_run_does_not_block_the_next_run_on_systemd
     lab.query(&format!("{arm} sleep(1); host(\"n1\").query([\"true\"]);"))
         .status(0);
     let state = lab.state_value();
-    assert_eq!(node(&state, "n1")["ops"]["fired_timers"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        node(&state, "n1")["ops"]["fired_timers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     lab.query(arm).status(0);
-    lab.query(r#"if systemd::pending_rollbacks(host("n1")).len() != 1 { throw "not one pending"; }"#)
-        .status(0);
+    lab.query(
+        r#"if systemd::pending_rollbacks(host("n1")).len() != 1 { throw "not one pending"; }"#,
+    )
+    .status(0);
 }
 
 #[test]
