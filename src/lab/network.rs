@@ -115,13 +115,30 @@ pub fn start_network(h: &mut HostState) -> Result<(), String> {
 }
 
 /// Why the interface that carries the node's address (`address_on`) no longer carries it
-/// after a network start, or `None`:
+/// after a network start, or `None` (see `iface_lost`).
+pub fn address_lost(h: &HostState) -> Option<String> {
+    iface_lost(h, &h.ops.address_on)
+}
+
+/// The interface that carries the node's storage-network address: `ops.storage_on`, else
+/// the first interface other than `lo` and the management one.
+pub fn storage_iface(h: &HostState) -> &str {
+    let on = h.ops.address_on.as_str();
+    h.ops.storage_on.as_deref().unwrap_or_else(|| {
+        h.ops
+            .interfaces
+            .iter()
+            .find(|i| *i != "lo" && i.as_str() != on)
+            .map_or(on, String::as_str)
+    })
+}
+
+/// Why interface `on` lost its address in the last network start, or `None`:
 /// - it became a bond's slave: a slave has no address of its own (its ifcfg file, now
 ///   `MASTER=`/`SLAVE=yes`, says nothing of one, and nothing moved it to the bond);
 /// - it is a VLAN on a bond that now runs 802.3ad, and the switch's port-channel does not
 ///   carry that VLAN (`port_channel_without_vlans`).
-pub fn address_lost(h: &HostState) -> Option<String> {
-    let on = h.ops.address_on.as_str();
+fn iface_lost(h: &HostState, on: &str) -> Option<String> {
     if let Some(b) = h
         .ops
         .bonds
@@ -138,6 +155,32 @@ pub fn address_lost(h: &HostState) -> Option<String> {
         .any(|o| o == "mode=802.3ad" || o == "mode=4");
     (lacp && h.ops.port_channel_without_vlans)
         .then(|| format!("the switch's port-channel does not carry the VLAN of {on}"))
+}
+
+/// After a network start: a node whose storage-network address went away (see
+/// `iface_lost`) is cut off from the storage cluster, so its active chunk servers go
+/// offline; a start that gives the address back brings those back.
+pub fn storage_reach(state: &mut LabState, host: &str) {
+    let h = state.host(host).expect("known host");
+    let lost = h.storage_address.is_some() && iface_lost(h, storage_iface(h)).is_some();
+    let cut: Vec<u32> = h.ops.storage_cut_off.clone();
+    if lost && cut.is_empty() {
+        let mut ids = Vec::new();
+        for cs in state
+            .css
+            .iter_mut()
+            .filter(|c| c.host == host && c.status == "active")
+        {
+            cs.status = "offline".into();
+            ids.push(cs.id);
+        }
+        state.host_mut(host).ops.storage_cut_off = ids;
+    } else if !lost && !cut.is_empty() {
+        for cs in state.css.iter_mut().filter(|c| cut.contains(&c.id)) {
+            cs.status = "active".into();
+        }
+        state.host_mut(host).ops.storage_cut_off.clear();
+    }
 }
 
 /// `/proc/net/bonding/BOND` (the bonding driver's format, abridged to the lines runbooks read).
@@ -235,12 +278,7 @@ pub fn ip(state: &LabState, host: &str, args: &[&str]) -> Reply {
             }
             let tail = "\\       valid_lft forever preferred_lft forever\n";
             let on = h.ops.address_on.as_str();
-            let storage_on = h
-                .ops
-                .interfaces
-                .iter()
-                .find(|i| *i != "lo" && i.as_str() != on)
-                .map_or(on, String::as_str);
+            let storage_on = storage_iface(h);
             let mut out = String::new();
             for (index, ifname) in h.ops.interfaces.iter().enumerate() {
                 if !(rest.is_empty() || rest == [ifname.as_str()]) {

@@ -35,6 +35,12 @@ pub struct OpsState {
     pub interfaces: Vec<String>,
     /// The interface that carries the host's (inventory) address.
     pub address_on: String,
+    /// The interface that carries its storage-network address (`storage_address`); `None`:
+    /// the first interface other than `lo` and `address_on`.
+    pub storage_on: Option<String>,
+    /// The chunk servers that went offline when a network start took the storage address
+    /// away (see `network::storage_reach`); empty while it has it.
+    pub storage_cut_off: Vec<u32>,
     /// Page cache in MB; `None`: a quarter of the free memory.
     pub page_cache_mb: Option<u64>,
     /// Fault: commands (`ploop mount`, `pfcached start`) that fail once each.
@@ -93,6 +99,8 @@ impl Default for OpsState {
                 .map(String::from)
                 .to_vec(),
             address_on: "eth0".into(),
+            storage_on: None,
+            storage_cut_off: Vec::new(),
             page_cache_mb: None,
             fail_once: Vec::new(),
             running_units: Vec::new(),

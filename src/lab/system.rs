@@ -442,6 +442,7 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     if let Err(problem) = result {
                         return job_failed(u, &problem);
                     }
+                    super::network::storage_reach(state, host);
                 }
                 if starts && u == "vcmmd.service" {
                     if let Some(problem) = super::services::vcmmd_config_error(state, host) {

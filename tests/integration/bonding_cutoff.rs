@@ -274,3 +274,60 @@ fn bonding_refuses_to_take_a_bridge_port_away_from_its_bridge() {
         "n1: eth2 is a port of bridge br0",
     );
 }
+
+#[test]
+fn a_storage_vlan_the_new_bond_does_not_carry_is_caught_before_the_rollback_is_disarmed() {
+    // n1 is managed over eth0, but its storage-network address is on bond0.200, which the
+    // switch's port-channel does not carry: the bond itself checks out (LACP partner, every
+    // slave in the aggregator), the node answers, yet its chunk servers drop out of the
+    // cluster. Disarming on the bond check alone left them offline for good.
+    let scenario = crate::catalog::SMALL.replace(
+        "{name: n1, address: 10.0.0.1, tags: [hypervisor, storage], memory_mb: 65536, disks: [/dev/sdd]}",
+        "{name: n1, address: 10.0.0.1, storage_address: 10.1.0.1, tags: [hypervisor, storage], memory_mb: 65536, disks: [/dev/sdd], ops: {interfaces: [lo, eth0, eth1, eth2, eth3, bond0, bond0.200], storage_on: bond0.200, port_channel_without_vlans: true}}",
+    );
+    let lab = Lab::with_scenario(&scenario);
+    // The CSs must be checked before the rollback fires.
+    refused_untouched(
+        &lab,
+        2,
+        &[
+            "bonding",
+            "eth2,eth3",
+            "--storage-timeout",
+            "60",
+            "--rollback-after",
+            "60",
+        ],
+        "invalid storage-timeout: 60s",
+    );
+    let before = lab.state_value();
+    lab.run(&[
+        "bonding",
+        "eth2,eth3",
+        "--nodes",
+        "n1",
+        "--rollback-after",
+        "60",
+        "--storage-timeout",
+        "1",
+        "--healthy-timeout",
+        "1",
+    ])
+    .status(1)
+    .stderr_has("the chunk servers of n1 (CS#1) are not all active")
+    .stderr_has("n1: putting its previous network files back");
+    let after = lab.state_value();
+    let cs1 = after["css"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == 1)
+        .unwrap();
+    assert_eq!(
+        cs1["status"], "active",
+        "n1's chunk server is still cut off"
+    );
+    let path = format!("{DIR}/ifcfg-bond0");
+    assert_eq!(file(&after, "n1", &path), file(&before, "n1", &path));
+    no_rollback_left(&after, "n1");
+}
