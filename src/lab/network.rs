@@ -157,29 +157,65 @@ fn iface_lost(h: &HostState, on: &str) -> Option<String> {
         .then(|| format!("the switch's port-channel does not carry the VLAN of {on}"))
 }
 
+/// How long the MDS goes on listing a chunk server active after it fell silent (lab
+/// seconds; the lab's figure): it notices a CS is gone only once its heartbeats have been
+/// missing for a while, so right after a network restart that cut a node off, the
+/// cluster, asked from elsewhere, still shows that node's CSs active.
+pub const MDS_MISSES_CS_S: f64 = 15.0;
+/// A silent CS is `inactive` for its first 5 minutes, `offline` after.
+const CS_OFFLINE_AFTER_S: f64 = 300.0;
+
 /// After a network start: a node whose storage-network address went away (see
-/// `iface_lost`) is cut off from the storage cluster, so its active chunk servers go
-/// offline; a start that gives the address back brings those back.
+/// `iface_lost`) is cut off from the storage cluster: its own `vstorage` reaches no MDS,
+/// and its active chunk servers fall silent (the MDS marks them so only later:
+/// `storage_silence`); a start that gives the address back brings those back.
 pub fn storage_reach(state: &mut LabState, host: &str) {
+    let now = state.lab_now();
     let h = state.host(host).expect("known host");
     let lost = h.storage_address.is_some() && iface_lost(h, storage_iface(h)).is_some();
-    let cut: Vec<u32> = h.ops.storage_cut_off.clone();
-    if lost && cut.is_empty() {
-        let mut ids = Vec::new();
-        for cs in state
+    let was_lost = h.ops.storage_lost_at.is_some();
+    if lost && !was_lost {
+        let ids: Vec<u32> = state
             .css
-            .iter_mut()
+            .iter()
             .filter(|c| c.host == host && c.status == "active")
-        {
-            cs.status = "offline".into();
-            ids.push(cs.id);
-        }
-        state.host_mut(host).ops.storage_cut_off = ids;
-    } else if !lost && !cut.is_empty() {
+            .map(|c| c.id)
+            .collect();
+        let ops = &mut state.host_mut(host).ops;
+        ops.storage_cut_off = ids;
+        ops.storage_lost_at = Some(now);
+    } else if !lost && was_lost {
+        let cut = std::mem::take(&mut state.host_mut(host).ops.storage_cut_off);
+        state.host_mut(host).ops.storage_lost_at = None;
         for cs in state.css.iter_mut().filter(|c| cut.contains(&c.id)) {
             cs.status = "active".into();
         }
-        state.host_mut(host).ops.storage_cut_off.clear();
+    }
+}
+
+/// What the MDS makes, at `now`, of the chunk servers of nodes cut off from the storage
+/// network: still active until it misses them (`MDS_MISSES_CS_S`), then inactive, then
+/// offline.
+pub fn storage_silence(state: &mut LabState, now: f64) {
+    let silent: Vec<(Vec<u32>, f64)> = state
+        .hosts
+        .iter()
+        .filter_map(|h| Some((h.ops.storage_cut_off.clone(), now - h.ops.storage_lost_at?)))
+        .filter(|(ids, for_s)| !ids.is_empty() && *for_s >= MDS_MISSES_CS_S)
+        .collect();
+    for (ids, for_s) in silent {
+        let status = if for_s >= CS_OFFLINE_AFTER_S {
+            "offline"
+        } else {
+            "inactive"
+        };
+        for cs in state
+            .css
+            .iter_mut()
+            .filter(|c| ids.contains(&c.id) && matches!(c.status.as_str(), "active" | "inactive"))
+        {
+            cs.status = status.into();
+        }
     }
 }
 

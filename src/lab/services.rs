@@ -41,6 +41,9 @@ pub struct OpsState {
     /// The chunk servers that went offline when a network start took the storage address
     /// away (see `network::storage_reach`); empty while it has it.
     pub storage_cut_off: Vec<u32>,
+    /// When (lab time) a network start took the storage address away; `None` while it has
+    /// it. Meanwhile the node's `vstorage` reaches no MDS.
+    pub storage_lost_at: Option<f64>,
     /// Page cache in MB; `None`: a quarter of the free memory.
     pub page_cache_mb: Option<u64>,
     /// Fault: commands (`ploop mount`, `pfcached start`) that fail once each.
@@ -101,6 +104,7 @@ impl Default for OpsState {
             address_on: "eth0".into(),
             storage_on: None,
             storage_cut_off: Vec::new(),
+            storage_lost_at: None,
             page_cache_mb: None,
             fail_once: Vec::new(),
             running_units: Vec::new(),

@@ -402,6 +402,7 @@ impl LabState {
         }
         self.css
             .retain(|cs| !cs.drained_at.is_some_and(|at| now >= at));
+        super::network::storage_silence(self, now);
     }
 
     /// A fresh UUID (deterministic from the serial, so runs are reproducible).

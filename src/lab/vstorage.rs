@@ -36,6 +36,17 @@ pub fn vstorage(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         }
         i += 1;
     }
+    // A node cut off from the storage network reaches no MDS (the lab's wording).
+    if state
+        .host(host)
+        .is_some_and(|h| h.ops.storage_lost_at.is_some())
+    {
+        return Reply::fail(
+            1,
+            "Failed to connect to the MDS: Connection timed out (the lab: this node lost its storage-network address)\n",
+        )
+        .takes(3.0);
+    }
     let Some(command) = args.get(i) else {
         return Reply::fail(1, "Usage: vstorage [-q] -c <cluster> <command> [options]\n");
     };

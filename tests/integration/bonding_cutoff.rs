@@ -331,3 +331,41 @@ fn a_storage_vlan_the_new_bond_does_not_carry_is_caught_before_the_rollback_is_d
     assert_eq!(file(&after, "n1", &path), file(&before, "n1", &path));
     no_rollback_left(&after, "n1");
 }
+
+#[test]
+fn a_node_without_chunk_servers_that_loses_its_storage_network_is_rolled_back() {
+    // n4 runs no CS, but as every Virtuozzo hypervisor it mounts the cluster over its
+    // storage network (its VEs' disks are there), on bond0.200, which the port-channel
+    // does not carry. With no CS to wait for, nothing checked the storage network: the
+    // rollback was disarmed and n4 kept a bond over which its VEs' storage hangs.
+    let scenario = crate::catalog::SMALL.replace(
+        "\ncss:\n",
+        "\n  - {name: n4, address: 10.0.0.4, storage_address: 10.1.0.4, tags: [hypervisor], memory_mb: 65536, ops: {interfaces: [lo, eth0, eth1, eth2, eth3, bond0, bond0.200], storage_on: bond0.200, port_channel_without_vlans: true}}\ncss:\n",
+    );
+    let lab = Lab::with_scenario(&scenario);
+    let before = lab.state_value();
+    lab.run(&[
+        "bonding",
+        "eth2,eth3",
+        "--nodes",
+        "n4",
+        "--rollback-after",
+        "60",
+        "--storage-timeout",
+        "1",
+        "--healthy-timeout",
+        "1",
+    ])
+    .status(1)
+    .stderr_has("n4 does not reach the storage cluster")
+    .stderr_has("n4: putting its previous network files back");
+    let after = lab.state_value();
+    let path = format!("{DIR}/ifcfg-bond0");
+    assert_eq!(file(&after, "n4", &path), file(&before, "n4", &path));
+    assert_eq!(
+        node(&after, "n4")["ops"]["storage_lost_at"],
+        Value::Null,
+        "n4 is still cut off from the storage network"
+    );
+    no_rollback_left(&after, "n4");
+}
