@@ -369,3 +369,23 @@ fn a_node_without_chunk_servers_that_loses_its_storage_network_is_rolled_back() 
     );
     no_rollback_left(&after, "n4");
 }
+
+#[test]
+fn a_storage_node_that_does_not_answer_does_not_fail_a_healthy_bond() {
+    // n2, the first other storage node, does not answer over SSH (a hung sshd; its CS
+    // still works). n1's new bond works, its CS is active: asking n2 only, and taking its
+    // failure for the answer, put n1's old files back and restarted its network again.
+    let scenario = crate::catalog::SMALL.replace(
+        "{name: n2, address: 10.0.0.2, tags: [hypervisor, storage], memory_mb: 65536}",
+        "{name: n2, address: 10.0.0.2, tags: [hypervisor, storage], memory_mb: 65536, unreachable: true}",
+    );
+    let lab = Lab::with_scenario(&scenario);
+    lab.run(&["bonding", "eth2,eth3", "--nodes", "n1", "--yes"])
+        .status(0)
+        .stderr_has("n1: bond0 runs 802.3ad over");
+    let after = lab.state_value();
+    assert!(file(&after, "n1", &format!("{DIR}/ifcfg-bond0"))
+        .unwrap()
+        .contains("mode=802.3ad"));
+    no_rollback_left(&after, "n1");
+}
