@@ -49,13 +49,9 @@ fn ifcfg_value(text: &str, key: &str) -> Option<String> {
         .map(|(_, v)| v.trim().trim_matches('"').to_string())
 }
 
-/// What `systemctl start/restart network` does to bonds: reads the ifcfg files and
-/// enslaves the interfaces that name a master. An error (as the network scripts would
-/// log it) for a master or slave that does not exist.
-pub fn start_network(h: &mut HostState) -> Result<(), String> {
-    let mut bonds: Vec<Bond> = Vec::new();
-    let files: Vec<(String, String)> = h
-        .files
+/// The ifcfg files the network scripts read: (path, text).
+fn ifcfg_files(h: &HostState) -> Vec<(String, String)> {
+    h.files
         .iter()
         .filter(|(p, _)| p.starts_with(&format!("{IFCFG}/ifcfg-")))
         // initscripts' is_ignored_file: backups and package leftovers are not read.
@@ -65,7 +61,15 @@ pub fn start_network(h: &mut HostState) -> Result<(), String> {
                 .any(|s| p.ends_with(s))
         })
         .map(|(p, f)| (p.clone(), f.content.clone()))
-        .collect();
+        .collect()
+}
+
+/// What `systemctl start/restart network` does to bonds: reads the ifcfg files and
+/// enslaves the interfaces that name a master. An error (as the network scripts would
+/// log it) for a master or slave that does not exist.
+pub fn start_network(h: &mut HostState) -> Result<(), String> {
+    let mut bonds: Vec<Bond> = Vec::new();
+    let files = ifcfg_files(h);
     for (_, text) in &files {
         if ifcfg_value(text, "BONDING_MASTER").as_deref() == Some("yes") {
             let name = ifcfg_value(text, "DEVICE").unwrap_or_default();
@@ -97,7 +101,19 @@ pub fn start_network(h: &mut HostState) -> Result<(), String> {
             h.ops.interfaces.push(b.name.clone());
         }
     }
-    h.ops.bonds = bonds;
+    // A bond that no file names now stays as the kernel has it, slaves and all: the
+    // network scripts only bring up and take down what their files name (a bond made by
+    // files that are gone needs a stop while they were there).
+    let mut running: Vec<Bond> = std::mem::take(&mut h.ops.bonds)
+        .into_iter()
+        .filter(|b| !bonds.iter().any(|n| n.name == b.name))
+        .collect();
+    for mut b in bonds {
+        b.slaves
+            .retain(|s| !running.iter().any(|r| r.slaves.contains(s)));
+        running.push(b);
+    }
+    h.ops.bonds = running;
     // Whether the node keeps the address it is reached at. Only a cut-off made by a network
     // start is undone by one: an unreachable host of the scenario stays so.
     match (address_lost(h), h.ops.cut_off) {
@@ -112,6 +128,17 @@ pub fn start_network(h: &mut HostState) -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// What `systemctl stop network` does to bonds: those the ifcfg files name now go down,
+/// their slaves freed; any other stays.
+pub fn stop_network(h: &mut HostState) {
+    let named: Vec<String> = ifcfg_files(h)
+        .into_iter()
+        .filter(|(_, text)| ifcfg_value(text, "BONDING_MASTER").as_deref() == Some("yes"))
+        .filter_map(|(_, text)| ifcfg_value(&text, "DEVICE"))
+        .collect();
+    h.ops.bonds.retain(|b| !named.contains(&b.name));
 }
 
 /// Why the interface that carries the node's address (`address_on`) no longer carries it

@@ -431,6 +431,15 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     mds_down(state, u);
                 }
                 let starts = verb.as_str() != "stop";
+                if starts {
+                    if let Some(reply) = super::timers::start_service(state, host, u) {
+                        return reply;
+                    }
+                }
+                if u == "network.service" && verb.as_str() != "start" {
+                    // Stopping takes down what the ifcfg files name now.
+                    super::network::stop_network(state.host_mut(host));
+                }
                 if starts && u == "network.service" {
                     let failed = super::services::fails_once(state, host, "network restart");
                     let h = state.host_mut(host);

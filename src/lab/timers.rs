@@ -111,6 +111,17 @@ pub fn systemd_run(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             repo: None,
         },
     );
+    // Its service, loaded beside it: `systemctl start NAME.service` runs ARGV at once.
+    h.units.insert(
+        format!("{unit}.service"),
+        Unit {
+            active: false,
+            enabled: false,
+            description: String::new(),
+            job: None,
+            repo: None,
+        },
+    );
     h.ops.timers.push(Timer {
         unit: unit.clone(),
         due,
@@ -136,7 +147,30 @@ pub fn stop(state: &mut LabState, host: &str, unit: &str) -> bool {
         return false;
     }
     h.units.remove(unit);
+    h.units.remove(&format!("{name}.service"));
     true
+}
+
+/// `systemctl start NAME.service` of a timer's service: runs the timer's command now (its
+/// timer stays as it is). `None` when `unit` is no such service.
+pub fn start_service(state: &mut LabState, host: &str, unit: &str) -> Option<Reply> {
+    let name = unit.strip_suffix(".service")?;
+    let argv = state
+        .host(host)?
+        .ops
+        .timers
+        .iter()
+        .find(|t| t.unit == name)?
+        .argv
+        .clone();
+    let reply = super::dispatch(state, host, &argv);
+    let code = reply.map_or(127, |r| r.code);
+    state
+        .host_mut(host)
+        .ops
+        .fired_timers
+        .push(format!("{name} (started): exit {code}"));
+    Some(Reply::ok(""))
 }
 
 /// Fires every timer that is due: its command runs on its host (a node that does not answer

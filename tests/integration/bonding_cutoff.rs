@@ -300,23 +300,11 @@ fn a_storage_vlan_the_new_bond_does_not_carry_is_caught_before_the_rollback_is_d
         ],
         "invalid storage-timeout: 60s",
     );
-    let before = lab.state_value();
-    lab.run(&[
-        "bonding",
-        "eth2,eth3",
-        "--nodes",
+    let after = storage_cut_off_and_put_back(
+        &lab,
         "n1",
-        "--rollback-after",
-        "60",
-        "--storage-timeout",
-        "1",
-        "--healthy-timeout",
-        "1",
-    ])
-    .status(1)
-    .stderr_has("the chunk servers of n1 (CS#1) are not all active")
-    .stderr_has("n1: putting its previous network files back");
-    let after = lab.state_value();
+        "the chunk servers of n1 (CS#1) are not all active",
+    );
     let cs1 = after["css"]
         .as_array()
         .unwrap()
@@ -327,9 +315,38 @@ fn a_storage_vlan_the_new_bond_does_not_carry_is_caught_before_the_rollback_is_d
         cs1["status"], "active",
         "n1's chunk server is still cut off"
     );
+}
+
+/// Bonds eth2,eth3 on `host`, whose storage VLAN the port-channel does not carry (short
+/// waits): the run must fail saying `said`, put the node's ifcfg-bond0 back and leave no
+/// rollback. The lab after.
+fn storage_cut_off_and_put_back(lab: &Lab, host: &str, said: &str) -> Value {
+    let before = lab.state_value();
+    lab.run(&[
+        "bonding",
+        "eth2,eth3",
+        "--nodes",
+        host,
+        "--rollback-after",
+        "60",
+        "--storage-timeout",
+        "1",
+        "--healthy-timeout",
+        "1",
+    ])
+    .status(1)
+    .stderr_has(said)
+    .stderr_has(&format!("{host}: putting its previous network files back"));
+    let after = lab.state_value();
     let path = format!("{DIR}/ifcfg-bond0");
-    assert_eq!(file(&after, "n1", &path), file(&before, "n1", &path));
-    no_rollback_left(&after, "n1");
+    assert_eq!(file(&after, host, &path), file(&before, host, &path));
+    assert_eq!(
+        node(&after, host)["ops"]["storage_lost_at"],
+        Value::Null,
+        "{host} is still cut off from the storage network"
+    );
+    no_rollback_left(&after, host);
+    after
 }
 
 #[test]
@@ -342,32 +359,11 @@ fn a_node_without_chunk_servers_that_loses_its_storage_network_is_rolled_back() 
         "\ncss:\n",
         "\n  - {name: n4, address: 10.0.0.4, storage_address: 10.1.0.4, tags: [hypervisor], memory_mb: 65536, ops: {interfaces: [lo, eth0, eth1, eth2, eth3, bond0, bond0.200], storage_on: bond0.200, port_channel_without_vlans: true}}\ncss:\n",
     );
-    let lab = Lab::with_scenario(&scenario);
-    let before = lab.state_value();
-    lab.run(&[
-        "bonding",
-        "eth2,eth3",
-        "--nodes",
+    storage_cut_off_and_put_back(
+        &Lab::with_scenario(&scenario),
         "n4",
-        "--rollback-after",
-        "60",
-        "--storage-timeout",
-        "1",
-        "--healthy-timeout",
-        "1",
-    ])
-    .status(1)
-    .stderr_has("n4 does not reach the storage cluster")
-    .stderr_has("n4: putting its previous network files back");
-    let after = lab.state_value();
-    let path = format!("{DIR}/ifcfg-bond0");
-    assert_eq!(file(&after, "n4", &path), file(&before, "n4", &path));
-    assert_eq!(
-        node(&after, "n4")["ops"]["storage_lost_at"],
-        Value::Null,
-        "n4 is still cut off from the storage network"
+        "n4 does not reach the storage cluster",
     );
-    no_rollback_left(&after, "n4");
 }
 
 #[test]
@@ -387,5 +383,27 @@ fn a_storage_node_that_does_not_answer_does_not_fail_a_healthy_bond() {
     assert!(file(&after, "n1", &format!("{DIR}/ifcfg-bond0"))
         .unwrap()
         .contains("mode=802.3ad"));
+    no_rollback_left(&after, "n1");
+}
+
+#[test]
+fn a_new_bond_that_fails_its_check_is_taken_down_when_the_node_is_put_back() {
+    // n1 has no bond yet; the switch does not speak LACP, so the new bond0 fails its check
+    // while n1 answers. Writing the old files back (no ifcfg-bond0) and restarting the
+    // network left bond0 up with eth2 and eth3 enslaved: the network scripts stop only what
+    // their files name, and the files naming bond0 were gone by then.
+    let lab = two_nodes("interfaces: [lo, eth0, eth1, eth2, eth3], switch_without_lacp: true");
+    lab.run(&["bonding", "eth2,eth3", "--nodes", "n1"])
+        .status(1)
+        .stderr_has("no LACP partner")
+        .stderr_has("n1: putting its previous network files back");
+    let after = lab.state_value();
+    let n1 = node(&after, "n1");
+    assert_eq!(
+        n1["ops"]["bonds"],
+        serde_json::json!([]),
+        "bond0 is still up on n1"
+    );
+    assert_eq!(file(&after, "n1", &format!("{DIR}/ifcfg-bond0")), None);
     no_rollback_left(&after, "n1");
 }
