@@ -284,19 +284,50 @@ fn disarm(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failure> {
         )?;
         return Ok(true);
     }
-    // The rollback started: it ends by removing its directory. Half a put-back is worse
-    // than none, so it is waited for, not stopped.
+    wait_done(run, host, &unit, &dir)?;
+    Ok(false)
+}
+
+/// Waits for a rollback that has started to end (it removes its directory last). Half a
+/// put-back is worse than none, so it is waited for, not stopped. The node may not answer
+/// for a while (its network restarts): a look that fails is tried again.
+fn wait_done(run: &RunContext, host: &Host, unit: &str, dir: &str) -> Result<(), Failure> {
     for _ in 0..ROLLBACK_RUNS_S {
-        if probe(run, host, ["test", "-d", &dir])?.code != 0 {
-            return Ok(false);
+        match probe(run, host, ["test", "-d", dir]) {
+            Ok(out) if out.code != 0 => return Ok(()),
+            Err(f) if f.kind == crate::failure::FailureKind::Interrupted => return Err(f),
+            _ => run.runner.sleep(std::time::Duration::from_secs(1))?,
         }
-        run.runner.sleep(std::time::Duration::from_secs(1))?;
     }
     Err(Failure::failed(format!(
         "{}: the rollback {unit} started but has not finished after {ROLLBACK_RUNS_S}s \
          ({dir} is still there): see journalctl -u {unit}.service",
         host.name()
     )))
+}
+
+/// Runs an armed rollback now, as its timer would: the unit stopped with the new files
+/// (taking down what only they set up), the previous files back, the unit started, and
+/// waits for it to end. Whether this call ran it (`false`: the timer had already).
+fn roll_back(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failure> {
+    let unit = rollback_unit(unit)?;
+    let dir = format!("{ROOT}/{unit}");
+    let start = Cmd::change(["systemctl", "start", &format!("{unit}.service")]);
+    let stop = Cmd::change(["systemctl", "stop", &format!("{unit}.timer")]);
+    if run.runner.is_plan() {
+        change(run, host, start)?;
+        change(run, host, stop)?;
+        return Ok(true);
+    }
+    // Started before the timer is stopped: a transient service whose timer is gone may be
+    // unloaded. Should the timer fire meanwhile, the claim lets one of them act.
+    let armed = probe(run, host, ["test", "-e", &format!("{dir}/armed")])?.code == 0;
+    if armed {
+        change(run, host, start)?;
+    }
+    wait_done(run, host, &unit, &dir)?;
+    run.runner.exec(host, &stop)?;
+    Ok(armed)
 }
 
 #[export_module]
@@ -362,6 +393,24 @@ pub mod api {
                 .map(Dynamic::from)
                 .collect())
         })
+    }
+
+    /// Runs a rollback armed by `systemd::arm_rollback` now, as its timer would (the unit
+    /// stopped while the new files are in place, so it takes down what only they set up;
+    /// the previous files back; the unit started), and waits for it to end, through the
+    /// node not answering for a while. Returns whether this call ran it; `false` means the
+    /// timer had already fired and put the files back.
+    ///
+    /// ```rhai
+    /// if problem != () { systemd::roll_back(h, rollback); throw problem; }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn roll_back(
+        ctx: NativeCallContext,
+        host: Host,
+        rollback: &str,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| super::roll_back(run, &host, rollback))
     }
 
     /// Disarms a rollback armed by `systemd::arm_rollback`: stops its timer if it is still
