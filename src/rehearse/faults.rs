@@ -53,6 +53,11 @@ pub struct Faults {
     pub unreachable: Option<(String, u64)>,
     /// kill -9 this many milliseconds into the run, then resume or abort.
     pub kill: Option<(u64, Recovery)>,
+    /// A host whose switch ports are in no LACP port-channel (`switch_without_lacp`).
+    pub no_lacp: Option<String>,
+    /// A host whose switch port-channel lacks its VLANs, its storage network on bond0.100
+    /// (`port_channel_without_vlans`, `storage_on`): harmless until its bond runs 802.3ad.
+    pub vlan_missing: Option<String>,
 }
 
 /// Up to `max` distinct items of `items`, anywhere in it: each of `max` draws picks one
@@ -128,6 +133,23 @@ impl Faults {
             };
             faults.kill = Some((rng.below(window), recovery));
         }
+        // Drawn last, so that the faults above stay what a seed gave before these existed.
+        let mut focus_hosts: Vec<String> = hosts
+            .iter()
+            .filter(|h| focus.contains(h))
+            .cloned()
+            .collect();
+        if focus_hosts.is_empty() {
+            focus_hosts = hosts.clone();
+        }
+        if !focus_hosts.is_empty() && rng.chance(20) {
+            faults.no_lacp =
+                Some(focus_hosts[rng.below(focus_hosts.len() as u64) as usize].clone());
+        }
+        if !focus_hosts.is_empty() && rng.chance(20) {
+            faults.vlan_missing =
+                Some(focus_hosts[rng.below(focus_hosts.len() as u64) as usize].clone());
+        }
         faults
     }
 
@@ -149,6 +171,21 @@ impl Faults {
                 cs.never_drains = true;
             }
         }
+        for (i, h) in lab.hosts.iter_mut().enumerate() {
+            if self.no_lacp.as_ref() == Some(&h.name) {
+                h.ops.switch_without_lacp = true;
+            }
+            if self.vlan_missing.as_ref() == Some(&h.name) {
+                h.ops.port_channel_without_vlans = true;
+                if h.ops.interfaces.iter().any(|i| i == "bond0.100") {
+                    // Its storage network on the VLAN (an address of its own there, as
+                    // `vstorage stat` then shows it).
+                    h.ops.storage_on = Some("bond0.100".into());
+                    h.storage_address
+                        .get_or_insert_with(|| format!("172.31.0.{}", 10 + i));
+                }
+            }
+        }
     }
 
     /// The faults in a few words, for the table.
@@ -168,6 +205,12 @@ impl Faults {
         }
         if let Some((host, at)) = &self.unreachable {
             parts.push(format!("{host} stops answering at {at}ms"));
+        }
+        if let Some(host) = &self.no_lacp {
+            parts.push(format!("no-lacp {host}"));
+        }
+        if let Some(host) = &self.vlan_missing {
+            parts.push(format!("port-channel-lacks-vlan {host}"));
         }
         if let Some((at, recovery)) = &self.kill {
             let then = match recovery {

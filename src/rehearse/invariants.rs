@@ -124,6 +124,7 @@ pub fn check(run: &RunRecord) -> Vec<String> {
             }
         }
     }
+    broken.extend(network_problems(run));
     broken.extend(held_locks(run.state_dir));
     broken.extend(journal_problems(run));
     if run.succeeded {
@@ -132,6 +133,34 @@ pub fn check(run: &RunRecord) -> Vec<String> {
         }
     }
     broken
+}
+
+/// No node is left cut off (its address, or its storage network's, gone) unless a rollback
+/// armed on it is still to fire and bring it back; a run that succeeded left none armed.
+fn network_problems(run: &RunRecord) -> Vec<String> {
+    let mut problems = Vec::new();
+    for h in &run.end.hosts {
+        let armed = h.ops.timers.iter().any(|t| !t.elapsed);
+        if !armed && h.ops.cut_off {
+            problems.push(format!(
+                "{} is cut off (its address is gone) and no rollback will bring it back",
+                h.name
+            ));
+        }
+        if !armed && h.ops.storage_lost_at.is_some() {
+            problems.push(format!(
+                "{} is cut off from the storage network and no rollback will bring it back",
+                h.name
+            ));
+        }
+        if armed && run.succeeded {
+            problems.push(format!(
+                "the run succeeded but left a rollback armed on {}",
+                h.name
+            ));
+        }
+    }
+    problems
 }
 
 /// Locks still held once every process of the run has exited (a lock is an flock: one
@@ -228,6 +257,44 @@ mod tests {
             aborted: false,
             state_dir: dir.path(),
         })
+    }
+
+    #[test]
+    fn a_node_left_cut_off_with_no_rollback_to_come_is_named() {
+        let start = lab();
+        let mut end = start.clone();
+        end.hosts[0].ops.storage_lost_at = Some(0.0);
+        end.hosts[1].ops.cut_off = true;
+        let b = broken(&start, &end, &[]);
+        assert!(
+            b.iter().any(|p| p
+                == "msk-01 is cut off from the storage network and no rollback will bring it back"),
+            "{b:?}"
+        );
+        assert!(
+            b.iter().any(|p| p
+                == "msk-02 is cut off (its address is gone) and no rollback will bring it back"),
+            "{b:?}"
+        );
+        // A rollback still to fire brings them back; a run that succeeded leaves none armed.
+        for host in ["msk-01", "msk-02"] {
+            let argv: Vec<String> = [
+                "systemd-run",
+                "--unit=vzrun-rollback-0a",
+                "--on-active=60",
+                "true",
+            ]
+            .map(String::from)
+            .to_vec();
+            assert_eq!(crate::lab::dispatch(&mut end, host, &argv).unwrap().code, 0);
+        }
+        let b = broken(&start, &end, &[]);
+        assert!(!b.iter().any(|p| p.contains("cut off")), "{b:?}");
+        assert!(
+            b.iter()
+                .any(|p| p == "the run succeeded but left a rollback armed on msk-01"),
+            "{b:?}"
+        );
     }
 
     #[test]
