@@ -46,16 +46,27 @@ impl Lab {
         test.args(args.iter().copied()).run()
     }
 
-    /// Starts a run, waits for the first line of its log with `needle`, kills it (-9): returns
-    /// that line and the run's id.
-    fn kill_after_log_line(&self, needle: &str, args: &[&str]) -> (String, String) {
-        // Kept alive: its directory is the child's working directory.
+    /// Starts a run on this lab in the background and waits for the first line of its log
+    /// with `needle`: the process (with the scratch directory it runs in) and that line.
+    pub(crate) fn spawn_until(
+        &self,
+        needle: &str,
+        args: &[&str],
+    ) -> (Test, std::process::Child, String) {
         let test = Test::new()
             .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
             .args(["--lab-speed", self.speed, "--lab-state"])
             .arg(self.dir.path().join("lab.json"))
             .args(args.iter().copied());
-        let (mut child, line) = crate::test::spawn_until_stderr_line(&mut test.command(), needle);
+        let (child, line) = crate::test::spawn_until_stderr_line(&mut test.command(), needle);
+        (test, child, line)
+    }
+
+    /// Starts a run, waits for the first line of its log with `needle`, kills it (-9): returns
+    /// that line and the run's id.
+    fn kill_after_log_line(&self, needle: &str, args: &[&str]) -> (String, String) {
+        // Kept alive: its directory is the child's working directory.
+        let (_test, mut child, line) = self.spawn_until(needle, args);
         child.kill().unwrap();
         child.wait().unwrap();
         let run_id = crate::test::run_ids(&self.dir.path().join("state"))
@@ -545,21 +556,6 @@ fn create_ct_then_a_second_run_changes_nothing() {
         .stderr_has("web99 runs on msk-04");
     unchanged(lab.run(&args).status(0));
     lab.query("let i = prlctl::info(host(\"msk-04\"), \"web99\");\nlog(`${i.cpus} ${i.memsize} ${i.disk} ${i.status}`);").status(0).stderr_has("4 8192 40960 running");
-}
-
-#[test]
-fn unmount_cluster_refuses_while_ves_run() {
-    let lab = Lab::new();
-    unchanged(
-        lab.run(&["unmount-cluster", "msk-07", "--yes"])
-            .status(3)
-            .stderr_has("still run on msk-07"),
-    );
-    lab.run(&["evacuate", "msk-07", "--yes"]).status(0);
-    lab.run(&["unmount-cluster", "msk-07", "--yes"])
-        .status(0)
-        .stderr_has("umount /vstorage/livelinux");
-    unchanged(lab.run(&["unmount-cluster", "msk-07", "--yes"]).status(0));
 }
 
 #[test]

@@ -35,5 +35,6 @@ mod storage;
 mod streams;
 mod sudo;
 mod test;
+mod unmount;
 mod ux;
 mod vstorage;
