@@ -268,4 +268,39 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_switch_fault_is_not_put_on_a_node_whose_bond_already_runs_lacp() {
+        // A node whose bond0 runs 802.3ad now, its storage network on bond0.100, shows that
+        // its switch's port-channel speaks LACP and carries VLAN 100. Putting the switch
+        // faults on it made a network restart with the very same files cut its storage off
+        // (and take its LACP partner away): a state no real cluster is in, which the
+        // network invariant then reports against the runbook.
+        let mut lab = lab();
+        let name = lab
+            .hosts
+            .iter()
+            .find(|h| h.ops.interfaces.iter().any(|i| i == "bond0.100"))
+            .map(|h| h.name.clone())
+            .expect("a lab node with bond0.100");
+        let path = "/etc/sysconfig/network-scripts/ifcfg-bond0";
+        let h = lab.host_mut(&name);
+        let file = h.files.get_mut(path).expect("ifcfg-bond0");
+        file.content = file.content.replace("mode=active-backup", "mode=802.3ad");
+        let restart: Vec<String> = ["systemctl", "restart", "network"].map(String::from).to_vec();
+        assert_eq!(crate::lab::dispatch(&mut lab, &name, &restart).unwrap().code, 0);
+        assert!(lab.host(&name).unwrap().ops.bonds[0].options.contains("802.3ad"));
+        let faults = Faults {
+            no_lacp: Some(name.clone()),
+            vlan_missing: Some(name.clone()),
+            ..Faults::default()
+        };
+        faults.apply(&mut lab);
+        // The same files, restarted.
+        assert_eq!(crate::lab::dispatch(&mut lab, &name, &restart).unwrap().code, 0);
+        let h = lab.host(&name).unwrap();
+        assert_eq!(h.ops.storage_lost_at, None, "an unchanged restart cut {name}'s storage off");
+        assert!(!h.ops.cut_off);
+        assert!(!h.ops.switch_without_lacp && !h.ops.port_channel_without_vlans);
+    }
 }
