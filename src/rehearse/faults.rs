@@ -60,6 +60,15 @@ pub struct Faults {
     pub vlan_missing: Option<String>,
 }
 
+/// Whether a bond of the node runs 802.3ad now (which the switch faults contradict).
+/// `options`: each bond's BONDING_OPTS as applied.
+fn runs_lacp<'a>(mut options: impl Iterator<Item = &'a str>) -> bool {
+    options.any(|o| {
+        o.split_whitespace()
+            .any(|o| o == "mode=802.3ad" || o == "mode=4")
+    })
+}
+
 /// Up to `max` distinct items of `items`, anywhere in it: each of `max` draws picks one
 /// with probability `percent`.
 fn some<T: Clone + PartialEq>(rng: &mut Rng, items: &[T], percent: u64, max: usize) -> Vec<T> {
@@ -142,6 +151,12 @@ impl Faults {
         if focus_hosts.is_empty() {
             focus_hosts = hosts.clone();
         }
+        // Not a node whose bond runs 802.3ad now: its switch side is shown to work.
+        focus_hosts.retain(|n| {
+            !lab.hosts
+                .iter()
+                .any(|h| &h.name == n && runs_lacp(h.ops.bonds.iter().map(|b| b.options.as_str())))
+        });
         if !focus_hosts.is_empty() && rng.chance(20) {
             faults.no_lacp =
                 Some(focus_hosts[rng.below(focus_hosts.len() as u64) as usize].clone());
@@ -172,6 +187,11 @@ impl Faults {
             }
         }
         for (i, h) in lab.hosts.iter_mut().enumerate() {
+            // A bond that runs 802.3ad now shows the switch side works (LACP, its VLANs):
+            // these faults would make an unchanged restart cut the node off.
+            if runs_lacp(h.ops.bonds.iter().map(|b| b.options.as_str())) {
+                continue;
+            }
             if self.no_lacp.as_ref() == Some(&h.name) {
                 h.ops.switch_without_lacp = true;
             }
@@ -267,5 +287,68 @@ mod tests {
                 assert_eq!(on.host.as_deref(), Some("msk-07"), "{ve}");
             }
         }
+    }
+
+    #[test]
+    fn a_switch_fault_is_not_put_on_a_node_whose_bond_already_runs_lacp() {
+        // A node whose bond0 runs 802.3ad now, its storage network on bond0.100, shows that
+        // its switch's port-channel speaks LACP and carries VLAN 100. Putting the switch
+        // faults on it made a network restart with the very same files cut its storage off
+        // (and take its LACP partner away): a state no real cluster is in, which the
+        // network invariant then reports against the runbook.
+        let mut lab = lab();
+        let name = lab
+            .hosts
+            .iter()
+            .find(|h| h.ops.interfaces.iter().any(|i| i == "bond0.100"))
+            .map(|h| h.name.clone())
+            .expect("a lab node with bond0.100");
+        let path = "/etc/sysconfig/network-scripts/ifcfg-bond0";
+        let h = lab.host_mut(&name);
+        let file = h.files.get_mut(path).expect("ifcfg-bond0");
+        file.content = file.content.replace("mode=active-backup", "mode=802.3ad");
+        let restart: Vec<String> = ["systemctl", "restart", "network"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            crate::lab::dispatch(&mut lab, &name, &restart)
+                .unwrap()
+                .code,
+            0
+        );
+        assert!(lab.host(&name).unwrap().ops.bonds[0]
+            .options
+            .contains("802.3ad"));
+        // Not drawn for it (the table names only faults the lab has)...
+        let focus = [name.clone()];
+        for run in 1..60 {
+            let f = Faults::draw(&mut Rng::for_run(7, run), run, &lab, 500, &focus);
+            assert!(
+                f.no_lacp.is_none() && f.vlan_missing.is_none(),
+                "{}",
+                f.describe()
+            );
+        }
+        // ...and not put on it when named.
+        let faults = Faults {
+            no_lacp: Some(name.clone()),
+            vlan_missing: Some(name.clone()),
+            ..Faults::default()
+        };
+        faults.apply(&mut lab);
+        // The same files, restarted.
+        assert_eq!(
+            crate::lab::dispatch(&mut lab, &name, &restart)
+                .unwrap()
+                .code,
+            0
+        );
+        let h = lab.host(&name).unwrap();
+        assert_eq!(
+            h.ops.storage_lost_at, None,
+            "an unchanged restart cut {name}'s storage off"
+        );
+        assert!(!h.ops.cut_off);
+        assert!(!h.ops.switch_without_lacp && !h.ops.port_channel_without_vlans);
     }
 }
