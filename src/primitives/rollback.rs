@@ -321,13 +321,41 @@ fn roll_back(run: &RunContext, host: &Host, unit: &str) -> Result<bool, Failure>
     }
     // Started before the timer is stopped: a transient service whose timer is gone may be
     // unloaded. Should the timer fire meanwhile, the claim lets one of them act.
-    let armed = probe(run, host, ["test", "-e", &format!("{dir}/armed")])?.code == 0;
+    let armed_path = format!("{dir}/armed");
+    let armed = probe(run, host, ["test", "-e", &armed_path])?.code == 0;
     if armed {
-        change(run, host, start)?;
+        if let Err(lost) = change(run, host, start) {
+            // The answer may be lost because the rollback, stopping the network the node is
+            // reached over, cut this connection: it has started if `armed` is gone.
+            if lost.kind != crate::failure::FailureKind::TimedOut
+                || !claimed_after_all(run, host, &armed_path)?
+            {
+                return Err(lost);
+            }
+        }
     }
     wait_done(run, host, &unit, &dir)?;
     run.runner.exec(host, &stop)?;
+    // Should the timer have fired after the script ended, its second run failed at the
+    // claim: a failed unit keeps the name the next arming of the same files takes.
+    run.runner.exec(
+        host,
+        &Cmd::change(["systemctl", "reset-failed", &format!("{unit}.service")]),
+    )?;
     Ok(armed)
+}
+
+/// After a start whose answer was lost: whether the rollback claimed `armed` (it is gone),
+/// looking again until the node answers (at most `ROLLBACK_RUNS_S`).
+fn claimed_after_all(run: &RunContext, host: &Host, armed_path: &str) -> Result<bool, Failure> {
+    for _ in 0..ROLLBACK_RUNS_S {
+        match probe(run, host, ["test", "-e", armed_path]) {
+            Ok(out) => return Ok(out.code != 0),
+            Err(f) if f.kind == crate::failure::FailureKind::Interrupted => return Err(f),
+            Err(_) => run.runner.sleep(std::time::Duration::from_secs(1))?,
+        }
+    }
+    Ok(false)
 }
 
 #[export_module]
