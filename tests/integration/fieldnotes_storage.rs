@@ -396,3 +396,29 @@ fn storage_top_snapshot_flags_what_needs_a_look() {
         "'--count <COUNT>': 0 is outside 1..1000",
     );
 }
+
+#[test]
+fn cs_maintenance_is_refused_where_its_record_would_land_on_a_local_directory() {
+    // The record of which nodes are in CS maintenance (and the MDS timeout to put back)
+    // lives on the cluster file system, read and written through the first storage host.
+    // Where that host has the cluster unmounted, /vstorage/small is an empty local
+    // directory: the record went there, hidden from every other node's run and from this
+    // one's once the cluster is mounted again.
+    let lab = Lab::with_scenario(crate::catalog::SMALL);
+    let mut state = lab.state_value();
+    state["hosts"][0]["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["fstype"] != "fuse.vstorage");
+    std::fs::write(
+        lab.dir.path().join("lab.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+    refused_untouched(
+        &lab,
+        3,
+        &["cs-maintenance", "n2", "on", "--force", "--yes"],
+        "/vstorage/small is not mounted on n1: the CS maintenance record kept there",
+    );
+}
