@@ -172,11 +172,9 @@ fn set_replicas_of_a_directory_checks_the_homes_of_a_node_that_does_not_answer()
     );
 }
 
-#[test]
-fn a_directory_target_is_refused_where_the_storage_host_has_no_cluster_mount() {
-    // Unmounted, /vstorage/t on n1 is an empty local directory: listing it would find no
-    // home, and -R would then reach them all unchecked.
-    let lab = Lab::with_scenario(HOME_TIERS);
+/// Takes the cluster file system's mount away from the lab's first host (the storage host
+/// runbooks ask): its mount point is then an empty local directory.
+fn unmount_cluster_on_first_host(lab: &Lab) {
     let mut state = lab.state_value();
     state["hosts"][0]["mounts"]
         .as_array_mut()
@@ -187,6 +185,14 @@ fn a_directory_target_is_refused_where_the_storage_host_has_no_cluster_mount() {
         serde_json::to_vec(&state).unwrap(),
     )
     .unwrap();
+}
+
+#[test]
+fn a_directory_target_is_refused_where_the_storage_host_has_no_cluster_mount() {
+    // Unmounted, /vstorage/t on n1 is an empty local directory: listing it would find no
+    // home, and -R would then reach them all unchecked.
+    let lab = Lab::with_scenario(HOME_TIERS);
+    unmount_cluster_on_first_host(&lab);
     refused_untouched(
         &lab,
         3,
@@ -405,16 +411,7 @@ fn cs_maintenance_is_refused_where_its_record_would_land_on_a_local_directory() 
     // directory: the record went there, hidden from every other node's run and from this
     // one's once the cluster is mounted again.
     let lab = Lab::with_scenario(crate::catalog::SMALL);
-    let mut state = lab.state_value();
-    state["hosts"][0]["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|m| m["fstype"] != "fuse.vstorage");
-    std::fs::write(
-        lab.dir.path().join("lab.json"),
-        serde_json::to_vec(&state).unwrap(),
-    )
-    .unwrap();
+    unmount_cluster_on_first_host(&lab);
     refused_untouched(
         &lab,
         3,
