@@ -496,6 +496,15 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             !args.iter().any(|a| a == "--no-legend"),
         ),
         "daemon-reload" => Reply::ok(""),
+        // The lab keeps no failed state: a loaded unit has none to reset (systemd 219's
+        // words for one that is not loaded).
+        "reset-failed" => match units.iter().find(|u| !exists(state, u)) {
+            Some(u) => Reply::fail(
+                1,
+                format!("Failed to reset failed state of unit {u}: Unit {u} not loaded.\n"),
+            ),
+            None => Reply::ok(""),
+        },
         "show" => show(state, host, args, &units),
         other => Reply::fail(1, format!("Unknown operation '{other}'.\n")),
     }
