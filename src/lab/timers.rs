@@ -345,6 +345,16 @@ mod tests {
             run(&mut s, "msk-01", "systemctl is-active t2.timer").code,
             3
         );
+        let gone = run(&mut s, "msk-01", "systemctl reset-failed t2.service");
+        assert!(
+            gone.code == 1 && gone.stderr.contains("Unit t2.service not loaded"),
+            "{}",
+            gone.stderr
+        );
+        assert_eq!(
+            run(&mut s, "msk-01", "systemctl reset-failed network").code,
+            0
+        );
         s.pass(120.0);
         crate::lab::timers::fire_due(&mut s);
         assert!(s.file("msk-01", "/etc/hosts").is_some());
