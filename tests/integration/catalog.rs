@@ -62,6 +62,18 @@ impl Lab {
         (test, child, line)
     }
 
+    /// Starts a run on a terminal without --yes and waits for its question (`needle`): an
+    /// operator reading it. Keep the `Test` alive while the run waits.
+    pub(crate) fn at_prompt(&self, needle: &str, args: &[&str]) -> (Test, crate::test::AtPrompt) {
+        let test = Test::new()
+            .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
+            .args(["--lab-speed", self.speed, "--lab-state"])
+            .arg(self.dir.path().join("lab.json"))
+            .args(args.iter().copied());
+        let prompt = crate::test::spawn_at_prompt(&test.command(), needle);
+        (test, prompt)
+    }
+
     /// Starts a run, waits for the first line of its log with `needle`, kills it (-9): returns
     /// that line and the run's id.
     fn kill_after_log_line(&self, needle: &str, args: &[&str]) -> (String, String) {

@@ -32,6 +32,7 @@ mod ssh;
 mod ssh_persist;
 mod sshd;
 mod storage;
+mod storage_races;
 mod streams;
 mod sudo;
 mod test;

@@ -251,3 +251,93 @@ impl Outcome {
         Path::new(&self.path(relative)).exists()
     }
 }
+
+/// A run waiting at its confirmation question on a terminal (a pseudo-terminal from
+/// util-linux `script`, as an operator's ssh session gives it): for tests where something
+/// happens while an operator reads the question.
+pub struct AtPrompt {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+/// Starts `cmd` on a terminal and waits until what it wrote (stdout and stderr both go to
+/// the terminal) contains `needle`, the question. Panics, with what it wrote, when it ends
+/// first.
+pub fn spawn_at_prompt(cmd: &Command, needle: &str) -> AtPrompt {
+    use std::io::Read;
+    let quoted: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
+        .collect();
+    let mut script = Command::new("script");
+    // -e: script exits with the command's status; /dev/null: keep no typescript.
+    script.args(["-q", "-e", "-c", &quoted.join(" "), "/dev/null"]);
+    if let Some(dir) = cmd.get_current_dir() {
+        script.current_dir(dir);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let mut child = script
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script (util-linux) starts");
+    let stdin = child.stdin.take().expect("piped");
+    let mut stdout = child.stdout.take().expect("piped");
+    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let mut at = AtPrompt {
+        child,
+        stdin,
+        output,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if at.text().contains(needle) {
+            return at;
+        }
+        let ended = at.child.try_wait().unwrap().is_some();
+        assert!(
+            !ended && std::time::Instant::now() < deadline,
+            "no question {needle:?}; the run wrote:\n{}",
+            at.text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+impl AtPrompt {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Types `answer` and Enter; returns the run's exit status and everything it wrote.
+    pub fn answer(mut self, answer: &str) -> (i32, String) {
+        use std::io::Write;
+        writeln!(self.stdin, "{answer}").unwrap();
+        let status = self.child.wait().unwrap().code().unwrap_or(-1);
+        // The reader ends with the terminal; give it a moment to take the last bytes.
+        for _ in 0..100 {
+            if std::sync::Arc::strong_count(&self.output) == 1 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        (status, self.text())
+    }
+}
