@@ -284,7 +284,8 @@ pub mod flow_api {
 
     /// Runs `action` holding a cluster-wide lock, so that two runs of the same rolling
     /// operation never overlap (the lock lives on the first host of the inventory and is
-    /// freed if this run dies). Returns the action's value.
+    /// freed if this run dies; while that host is down nobody can take it: see
+    /// `cluster_lock_on`). Returns the action's value.
     ///
     /// ```rhai
     /// cluster_lock("pcompact", || for h in hosts("hypervisor") { h.run(["pcompact"]); });
@@ -299,6 +300,45 @@ pub mod flow_api {
             .cloned()
             .unwrap_or_else(|| run.cluster.local().clone());
         run.runner.with_cluster_lock(&host, name, || {
+            action.call_within_context::<Dynamic>(&ctx, ())
+        })?
+    }
+
+    /// Runs `action` holding the lock `name` on each of `hosts` that answers, taken in the
+    /// order given (at least one must answer; those that do not are skipped and named). Two
+    /// runs that can reach a common host never both hold it, and a dead host does not block
+    /// it, unlike `cluster_lock`: for work around a dead node. Another run holding it on any
+    /// of them: exit 4, nothing held. Returns the action's value.
+    ///
+    /// ```rhai
+    /// cluster_lock_on(hosts("hypervisor"), "ve-takeover", || log("one takeover at a time"));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cluster_lock_on(
+        ctx: NativeCallContext,
+        hosts: rhai::Array,
+        name: &str,
+        action: FnPtr,
+    ) -> ApiResult<Dynamic> {
+        let run = RunContext::of(&ctx)?;
+        if hosts.is_empty() {
+            return Err(Failure::bad_input("cluster_lock_on hosts", "no host given").into());
+        }
+        let mut list = Vec::with_capacity(hosts.len());
+        for (i, item) in hosts.into_iter().enumerate() {
+            let type_name = item.type_name();
+            match item.try_cast::<crate::cluster::host::Host>() {
+                Some(host) => list.push(host),
+                None => {
+                    return Err(Failure::bad_input(
+                        &format!("cluster_lock_on hosts[{i}]"),
+                        format!("expected a host, got {type_name}"),
+                    )
+                    .into())
+                }
+            }
+        }
+        run.runner.with_lock_on_each(&list, name, || {
             action.call_within_context::<Dynamic>(&ctx, ())
         })?
     }

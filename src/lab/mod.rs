@@ -351,6 +351,12 @@ impl Transport for LabTransport {
         holder: &str,
         wait: Duration,
     ) -> Result<Box<dyn crate::transport::lock::HeldLock>, crate::transport::lock::LockError> {
+        use crate::transport::lock::LockError;
+        // As over SSH: a node that does not answer runs no lock holder.
+        self.answering().map_err(|e| match e {
+            TransportError::Unreachable(why) => LockError::Unreachable(why),
+            e => LockError::Failed(e.to_string()),
+        })?;
         match &self.lab.store {
             // A lab in this process alone: no other run can touch it.
             Store::Memory(_) => Ok(Box::new(crate::transport::lock::NoLock)),

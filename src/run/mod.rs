@@ -2,6 +2,7 @@
 //! (and reads back for resume and abort), the events it reports and how they are shown.
 
 mod bars;
+mod cluster_lock;
 pub mod context;
 pub mod event;
 pub mod journal;

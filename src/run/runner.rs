@@ -112,7 +112,7 @@ impl Runner {
             .clone()
     }
 
-    fn conflict(&self, message: String) -> Failure {
+    pub(super) fn conflict(&self, message: String) -> Failure {
         self.locking
             .conflict
             .lock()
@@ -142,7 +142,9 @@ impl Runner {
                 "{} is locked by {who}; nothing was changed there (--lock-wait SECONDS waits for it)",
                 host.name()
             ))),
-            Err(LockError::Failed(why)) => Err(Failure::failed(format!("on {}: {why}", host.name()))),
+            Err(LockError::Failed(why) | LockError::Unreachable(why)) => {
+                Err(Failure::failed(format!("on {}: {why}", host.name())))
+            }
             Err(LockError::Privilege(why)) => Err(privilege_failure(
                 format!("on {}: {why}", host.name()),
                 !held.is_empty(),
@@ -165,53 +167,9 @@ impl Runner {
         &self.locking.holder
     }
 
-    /// Runs `body` holding the cluster-wide lock `name` (taken on `host`), so that two runs of
-    /// a rolling operation never overlap. Plans take no lock.
-    pub fn with_cluster_lock<T>(
-        &self,
-        host: &Host,
-        name: &str,
-        body: impl FnOnce() -> T,
-    ) -> Result<T, Failure> {
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
-            return Err(Failure::bad_input(
-                "lock name",
-                format!("{name:?}: letters, digits, '-', '_'"),
-            ));
-        }
-        if self.is_plan() {
-            return Ok(body());
-        }
-        let guard = host
-            .transport()
-            .lock(
-                &format!("cluster-{name}"),
-                &self.locking.holder,
-                self.locking.wait,
-            )
-            .map_err(|e| match e {
-                LockError::Held(who) => self.conflict(format!(
-                    "the cluster lock {name:?} is held by {who} (--lock-wait SECONDS waits for it)"
-                )),
-                LockError::Failed(why) => {
-                    Failure::failed(format!("cluster lock {name:?} on {}: {why}", host.name()))
-                }
-                LockError::Privilege(why) => Failure::new(
-                    FailureKind::BadInput,
-                    format!("cluster lock {name:?} on {}: {why}", host.name()),
-                ),
-            })?;
-        self.log(format!(
-            "holding the cluster lock {name:?} (on {})",
-            host.name()
-        ));
-        let result = body();
-        drop(guard);
-        Ok(result)
+    /// How long this run waits for a lock another run holds (`--lock-wait`).
+    pub(super) fn lock_wait(&self) -> Duration {
+        self.locking.wait
     }
 
     /// Releases every lock this run holds.

@@ -22,6 +22,9 @@ pub enum LockError {
     /// Someone else holds it; the text says who.
     #[error("held by {0}")]
     Held(String),
+    /// The host does not answer (the text says how): nothing could be asked of it.
+    #[error("does not answer: {0}")]
+    Unreachable(String),
     /// Taking the lock failed for another reason (the text says why).
     #[error("cannot take the lock: {0}")]
     Failed(String),

@@ -33,7 +33,8 @@ impl Lab {
         }
     }
 
-    pub(crate) fn run(&self, args: &[&str]) -> Outcome {
+    /// A run of vzrun on this lab (its state, journal and scenario) with `args`.
+    fn test(&self, args: &[&str]) -> Test {
         let mut test = Test::new()
             .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
             .args(["--lab-speed", self.speed, "--lab-state"])
@@ -43,7 +44,11 @@ impl Lab {
             flag.push(s);
             test = test.arg(flag);
         }
-        test.args(args.iter().copied()).run()
+        test.args(args.iter().copied())
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> Outcome {
+        self.test(args).run()
     }
 
     /// Starts a run on this lab in the background and waits for the first line of its log
@@ -53,11 +58,7 @@ impl Lab {
         needle: &str,
         args: &[&str],
     ) -> (Test, std::process::Child, String) {
-        let test = Test::new()
-            .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
-            .args(["--lab-speed", self.speed, "--lab-state"])
-            .arg(self.dir.path().join("lab.json"))
-            .args(args.iter().copied());
+        let test = self.test(args);
         let (child, line) = crate::test::spawn_until_stderr_line(&mut test.command(), needle);
         (test, child, line)
     }
@@ -65,11 +66,7 @@ impl Lab {
     /// Starts a run on a terminal without --yes and waits for its question (`needle`): an
     /// operator reading it. Keep the `Test` alive while the run waits.
     pub(crate) fn at_prompt(&self, needle: &str, args: &[&str]) -> (Test, crate::test::AtPrompt) {
-        let test = Test::new()
-            .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
-            .args(["--lab-speed", self.speed, "--lab-state"])
-            .arg(self.dir.path().join("lab.json"))
-            .args(args.iter().copied());
+        let test = self.test(args);
         let prompt = crate::test::spawn_at_prompt(&test.command(), needle);
         (test, prompt)
     }
