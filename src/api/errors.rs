@@ -53,7 +53,13 @@ pub fn describe(err: &EvalAltResult, source: &str) -> (String, i32) {
     loop {
         match current {
             EvalAltResult::ErrorInFunctionCall(name, fn_source, inner, pos) => {
-                calls.push(format!("in `{name}` called at {}", location(&source, *pos)));
+                // Rhai names a closure `anon$<hash>`: say what it is instead.
+                let what = if name.starts_with("anon$") {
+                    "in a closure".to_string()
+                } else {
+                    format!("in `{name}`")
+                };
+                calls.push(format!("{what} called at {}", location(&source, *pos)));
                 if !fn_source.is_empty() {
                     source = fn_source.clone();
                 }

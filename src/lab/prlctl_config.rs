@@ -34,7 +34,13 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
         return Reply::fail(1, "No name specified.\n");
     };
     let k = kind.as_str();
-    if state.ves.iter().any(|v| v.name == name) {
+    // Names are unique per node: each node's dispatcher knows only its own VEs, so on a
+    // cluster another node may well have one of that name (a VE's home is named by UUID).
+    if state
+        .ves
+        .iter()
+        .any(|v| v.name == name && v.host.as_deref() == Some(host))
+    {
         // Text not in the reference.
         return Reply::fail(255, format!("Failed to create the {k}: The virtual machine with the name \"{name}\" already exists.\n"));
     }

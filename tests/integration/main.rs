@@ -4,6 +4,7 @@ mod args;
 mod bonding_cutoff;
 mod catalog;
 mod check;
+mod create_ct;
 mod discover;
 mod docs;
 mod engine;
