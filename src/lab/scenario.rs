@@ -503,8 +503,10 @@ fn build(s: Scenario) -> Result<LabState, String> {
             "VM" | "vm" => VeKind::VM,
             other => return Err(format!("VE {:?}: kind {other:?} is not CT or VM", v.name)),
         };
-        if !names.insert(v.name.as_str()) {
-            return Err(format!("VE {:?} is listed twice", v.name));
+        // Per node: each node's dispatcher knows its own VEs only, so two nodes may each
+        // have one of a name (a VE's home is named by its UUID).
+        if !names.insert((v.host.as_str(), v.name.as_str())) {
+            return Err(format!("VE {:?} is listed twice on {}", v.name, v.host));
         }
         if v.tier > 3 {
             return Err(format!("VE {:?}: tier {} is outside 0-3", v.name, v.tier));

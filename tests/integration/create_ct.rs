@@ -70,3 +70,18 @@ fn create_ct_run_again_without_on_finds_the_container_it_made() {
         "web99 already exists on {on} as asked: nothing to do"
     )));
 }
+
+#[test]
+fn a_name_two_nodes_carry_is_refused_where_a_ve_is_named() {
+    // Two nodes each have a container "twin" (a real cluster allows it): set-tier must not
+    // move whichever it meets first.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1, tier: 2}\n  - {id: 2, host: n2, tier: 2}\nves:\n  - {name: twin, host: n1, uuid: 11111111-2222-4333-8444-555555555551}\n  - {name: twin, host: n2, uuid: 11111111-2222-4333-8444-555555555552}\n",
+    );
+    refused_untouched(
+        &lab,
+        2,
+        &["set-tier", "twin", "2"],
+        "twin names 2 VEs (11111111-2222-4333-8444-555555555551 on n1, 11111111-2222-4333-8444-555555555552 on n2): give the UUID of the one you mean",
+    );
+}
