@@ -361,3 +361,28 @@ fn a_disk_shared_with_another_cs_stays_mounted() {
         .status(0)
         .stderr_has("CS#1046 is active\n");
 }
+
+#[test]
+fn add_mds_after_a_run_that_stopped_after_make_mds_starts_the_mds() {
+    // make-mds starts nothing (reference §2.7: enable/start after make-mds). A run stopped
+    // between make-mds and the start (Ctrl-C, a lost connection, a start that failed) left
+    // an MDS the cluster counts but that does not run: the next run must start it, not
+    // find it "already there".
+    let lab = Lab::new();
+    lab.query("vstorage::make_mds(host(\"msk-04\"), \"10.30.17.34:2510\");")
+        .status(0)
+        .stderr_has("make-mds -a 10.30.17.34:2510");
+    lab.run(&["add-mds", "msk-04", "10.30.17.34:2510", "--yes"])
+        .status(0)
+        .stderr_has("systemctl enable vstorage-mdsd.livelinux.4.service")
+        .stderr_has("systemctl start vstorage-mdsd.livelinux.4.service")
+        .stderr_lacks("make-mds");
+    lab.query("let m = vstorage::stat(host(\"msk-01\")).mds.filter(|m| m.id == 4)[0];\nlog(`MDS#4 ${m.status} active ${systemd::is_active(host(\"msk-04\"), \"vstorage-mdsd.livelinux.4.service\")}`);")
+        .status(0)
+        .stderr_has("MDS#4 avail active true");
+    unchanged(
+        lab.run(&["add-mds", "msk-04", "10.30.17.34:2510", "--yes"])
+            .status(0)
+            .stderr_has("already listens"),
+    );
+}
