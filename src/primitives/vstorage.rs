@@ -41,8 +41,16 @@ fn find_cs(s: &Stat, id: u64) -> Option<&parse::CsRow> {
     s.cs.iter().find(|c| c.id == id)
 }
 
-pub fn make_cs(run: &RunContext, host: &Host, options: Map) -> Result<Dynamic, Failure> {
-    let cluster = cluster_name(run)?;
+/// The checked options of `make_cs`.
+struct CsOptions {
+    repo: String,
+    tier: Option<u8>,
+    journal: Option<String>,
+    journal_size: Option<i64>,
+}
+
+/// Checks `make_cs`'s options (exit 2 naming the argument), running nothing.
+fn cs_options(options: Map) -> Result<CsOptions, Failure> {
     let mut opts = OptionMap::new("vstorage::make_cs", options);
     let repo = opts
         .string("repo")?
@@ -69,6 +77,22 @@ pub fn make_cs(run: &RunContext, host: &Host, options: Map) -> Result<Dynamic, F
             ));
         }
     }
+    Ok(CsOptions {
+        repo,
+        tier,
+        journal,
+        journal_size,
+    })
+}
+
+pub fn make_cs(run: &RunContext, host: &Host, options: Map) -> Result<Dynamic, Failure> {
+    let cluster = cluster_name(run)?;
+    let CsOptions {
+        repo,
+        tier,
+        journal,
+        journal_size,
+    } = cs_options(options)?;
     let before: Vec<u64> = stat(run, host)?.cs.iter().map(|c| c.id).collect();
     let mut argv = vs(&cluster, &["make-cs", "-r", &repo]);
     if let Some(t) = tier {
@@ -335,6 +359,17 @@ pub mod api {
     #[rhai_fn(return_raw)]
     pub fn make_cs(ctx: NativeCallContext, host: Host, options: Map) -> ApiResult<Dynamic> {
         call(&ctx, |run| super::make_cs(run, &host, options))
+    }
+
+    /// Checks the options `make_cs` would get, running nothing: a bad one stops the run
+    /// (exit 2, naming it) as `make_cs` would, so a runbook can ask before its first change.
+    ///
+    /// ```rhai
+    /// vstorage::check_cs_options(#{repo: "/vstorage/livelinux-sdd/data", tier: 1});
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn check_cs_options(ctx: NativeCallContext, options: Map) -> ApiResult<bool> {
+        call(&ctx, |_| super::cs_options(options).map(|_| true))
     }
 
     /// Removes a chunk server (its data is re-replicated elsewhere). A CS not in the cluster

@@ -386,3 +386,34 @@ fn add_mds_after_a_run_that_stopped_after_make_mds_starts_the_mds() {
             .stderr_has("already listens"),
     );
 }
+
+#[test]
+fn add_cs_refuses_a_repo_on_the_cluster_mount_point_and_changes_nothing() {
+    // --repo /vstorage/CLUSTER (or a path inside it) would put the new drive's fstab line
+    // in place of the cluster's own and the CS's chunks inside the cluster it serves.
+    let lab = Lab::new();
+    for repo in ["/vstorage/livelinux", "/vstorage/livelinux/cs-sdd"] {
+        changes_nothing(
+            &lab,
+            &["add-cs", "msk-06", "/dev/sdd", "--tier", "1", "--repo", repo, "--yes"],
+            3,
+        )
+        .stderr_has("fuse.vstorage");
+    }
+}
+
+#[test]
+fn add_cs_checks_the_journal_path_before_erasing_the_drive() {
+    // The journal was checked only by make-cs, after the drive was erased, mounted and
+    // written into fstab: exit 2 with the drive half made.
+    let lab = Lab::new();
+    changes_nothing(
+        &lab,
+        &[
+            "add-cs", "msk-06", "/dev/sdd", "--tier", "1", "--journal", "ssd/journal",
+            "--journal-size", "1024", "--yes",
+        ],
+        2,
+    )
+    .stderr_has("invalid journal: \"ssd/journal\" is not an absolute path");
+}
