@@ -453,6 +453,14 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     }
                     super::network::storage_reach(state, host);
                 }
+                // Fault `csd start`: a chunk server whose csd does not come up once (a disk
+                // that is slow to answer, a repository being checked): systemctl's words.
+                if starts
+                    && cs_of_unit(&state.cluster, u).is_some()
+                    && super::services::fails_once(state, host, "csd start")
+                {
+                    return job_failed(u, "csd: cannot open the repository (the lab's fault)");
+                }
                 if starts && u == "vcmmd.service" {
                     if let Some(problem) = super::services::vcmmd_config_error(state, host) {
                         set_active(state, host, u, false);

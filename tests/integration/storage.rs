@@ -417,3 +417,32 @@ fn add_cs_checks_the_journal_path_before_erasing_the_drive() {
     )
     .stderr_has("invalid journal: \"ssd/journal\" is not an absolute path");
 }
+
+#[test]
+fn add_cs_after_a_start_that_failed_starts_the_cs_it_made() {
+    // The CS's start failed once (fault `csd start`): the CS exists, registered and
+    // stopped, in the drive's data directory. The next run tried make-cs there again
+    // (which fails: the directory holds a CS) after asking to "erase" the drive, so the CS
+    // was never started.
+    let lab = Lab::with_scenario(&crate::catalog::SMALL.replace(
+        "disks: [/dev/sdd]}",
+        "disks: [/dev/sdd], ops: {fail_once: [csd start]}}",
+    ));
+    lab.run(&["add-cs", "n1", "/dev/sdd", "--tier", "0", "--yes"])
+        .status(1)
+        .stderr_has("make-cs -r /vstorage/small-sdd/data")
+        .stderr_has("systemctl start vstorage-csd.small.5.service");
+    lab.run(&["add-cs", "n1", "/dev/sdd", "--tier", "0", "--yes"])
+        .status(0)
+        .stderr_lacks("make-cs")
+        .stderr_lacks("Erase")
+        .stderr_has("systemctl start vstorage-csd.small.5.service");
+    lab.query("log(`CS#5 ${vstorage::stat(host(\"n1\")).cs.filter(|c| c.id == 5)[0].status}`);")
+        .status(0)
+        .stderr_has("CS#5 active");
+    unchanged(
+        lab.run(&["add-cs", "n1", "/dev/sdd", "--tier", "0", "--yes"])
+            .status(0)
+            .stderr_has("already serves CS#5"),
+    );
+}
