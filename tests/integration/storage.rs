@@ -446,3 +446,24 @@ fn add_cs_after_a_start_that_failed_starts_the_cs_it_made() {
             .stderr_has("already serves CS#5"),
     );
 }
+
+/// Four MDSs, the fourth on n4, which is powered off (its MDS offline).
+const MDS_NODE_DOWN: &str = "cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [storage], powered_off: true}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n4, status: offline}\n";
+
+#[test]
+fn remove_mds_of_a_dead_node_removes_it_and_names_the_unit_left_there() {
+    // The usual reason to remove an MDS is that its node died. rm-mds worked, then the
+    // run waited on the dead node to stop the unit and ended in a timeout (exit 5), and
+    // every later run timed out the same way before saying anything.
+    let lab = Lab::with_scenario(MDS_NODE_DOWN);
+    lab.run(&["remove-mds", "4", "--yes"])
+        .status(0)
+        .stderr_has("rm-mds 4")
+        .stderr_has("n4 does not answer: stop and disable vstorage-mdsd.m.4.service there");
+    unchanged(
+        lab.run(&["remove-mds", "4", "--yes"])
+            .status(0)
+            .stderr_has("n4 does not answer")
+            .stderr_has("nothing to do"),
+    );
+}
