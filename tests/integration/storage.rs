@@ -467,3 +467,15 @@ fn remove_mds_of_a_dead_node_removes_it_and_names_the_unit_left_there() {
             .stderr_has("nothing to do"),
     );
 }
+
+#[test]
+fn cs_reserved_blocks_checks_the_nodes_that_answer_when_one_is_down() {
+    // One node powered off stopped the whole report (and the fix of every other node)
+    // with a timeout at its `vstorage stat`.
+    let lab = Lab::with_scenario("cluster: r\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage], powered_off: true}\ncss:\n  - {id: 1, host: n1, reserved_pct: 5}\n  - {id: 2, host: n2, reserved_pct: 5}\n");
+    lab.run(&["cs-reserved-blocks", "--fix"])
+        .status(0)
+        .stdout_has("does not answer")
+        .stderr_has("n2 does not answer: its CS disks are not checked")
+        .stderr_has("tune2fs -m 0 /dev/sdb1");
+}
