@@ -41,6 +41,23 @@ fn find_cs(s: &Stat, id: u64) -> Option<&parse::CsRow> {
     s.cs.iter().find(|c| c.id == id)
 }
 
+/// An MDS address, `IP` or `IP:port` (IPv4), checked: its IP, or bad input naming `addr`.
+fn mds_address(addr: &str) -> Result<String, Failure> {
+    let (ip, port) = match addr.split_once(':') {
+        Some((ip, port)) => (ip, Some(port)),
+        None => (addr, None),
+    };
+    let ok = ip.parse::<std::net::IpAddr>().is_ok()
+        && port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    if !ok {
+        return Err(Failure::bad_input(
+            "addr",
+            format!("{addr:?}: expected IP or IP:port"),
+        ));
+    }
+    Ok(ip.to_string())
+}
+
 /// The checked options of `make_cs`.
 struct CsOptions {
     repo: String,
@@ -424,21 +441,7 @@ pub mod api {
     pub fn make_mds(ctx: NativeCallContext, host: Host, addr: &str) -> ApiResult<bool> {
         call(&ctx, |run| {
             let cluster = cluster_name(run)?;
-            let ok = addr
-                .split(':')
-                .next()
-                .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok())
-                && addr
-                    .split(':')
-                    .nth(1)
-                    .is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
-            if !ok {
-                return Err(Failure::bad_input(
-                    "addr",
-                    format!("{addr:?}: expected IP or IP:port"),
-                ));
-            }
-            let ip = addr.split(':').next().unwrap_or_default();
+            let ip = super::mds_address(addr)?;
             if super::stat(run, &host)?.mds.iter().any(|m| m.host == ip) {
                 return Ok(run
                     .runner
@@ -452,6 +455,17 @@ pub mod api {
             )?;
             Ok(true)
         })
+    }
+
+    /// Checks an MDS address as `make_mds` does (`IP` or `IP:port`; exit 2 naming `addr`
+    /// otherwise), running nothing, and returns its IP.
+    ///
+    /// ```rhai
+    /// let ip = vstorage::check_mds_address("10.30.17.34:2510"); // "10.30.17.34"
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn check_mds_address(ctx: NativeCallContext, addr: &str) -> ApiResult<String> {
+        call(&ctx, |_| super::mds_address(addr))
     }
 
     /// Removes a metadata server; one not in the cluster is no change. Refused (exit 3) for

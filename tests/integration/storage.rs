@@ -479,3 +479,17 @@ fn cs_reserved_blocks_checks_the_nodes_that_answer_when_one_is_down() {
         .stderr_has("n2 does not answer: its CS disks are not checked")
         .stderr_has("tune2fs -m 0 /dev/sdb1");
 }
+
+#[test]
+fn add_mds_refuses_an_address_the_node_does_not_have_and_changes_nothing() {
+    // A typo in the address (10.30.17.43 for msk-04's .34) only warned, then make-mds
+    // put an MDS in the cluster that cannot bind its address: one more MDS counted for
+    // the majority, none more running.
+    let lab = Lab::new();
+    changes_nothing(
+        &lab,
+        &["add-mds", "msk-04", "10.30.17.43:2510", "--yes"],
+        3,
+    )
+    .stderr_has("10.30.17.43 is not an address of msk-04 (it has 10.30.17.34)");
+}
