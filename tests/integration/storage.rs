@@ -493,3 +493,37 @@ fn add_mds_refuses_an_address_the_node_does_not_have_and_changes_nothing() {
     )
     .stderr_has("10.30.17.43 is not an address of msk-04 (it has 10.30.17.34)");
 }
+
+/// Two runs: `first` (a script) takes a host's lock, says "locked", waits, then changes
+/// what `second` is about to check, while `second` runs with --lock-wait. Returns `second`.
+fn second_run_while_locked(first: &str, second: &[&str]) -> crate::test::Outcome {
+    use crate::test::Test;
+    let test = Test::new().file("first.rhai", first);
+    let dir = test.path("");
+    let args = |t: Test| {
+        t.env("VZRUN_STATE_DIR", dir.join("journal"))
+            .args(["--lab-speed", "0", "--lab-state"])
+            .arg(dir.join("lab.json"))
+    };
+    let mut cmd = args(Test::new()).arg("./first.rhai").command();
+    let (mut first, line) = crate::test::spawn_until_stderr_line(cmd.current_dir(&dir), "locked");
+    assert_eq!(line.trim(), "locked");
+    let out = args(Test::new())
+        .args(["--lock-wait", "30"])
+        .args(second)
+        .command_in(&dir);
+    assert!(first.wait().unwrap().success());
+    out
+}
+
+#[test]
+fn add_cs_checks_the_drive_under_the_node_lock() {
+    // The drive was checked before the node's lock was taken (at the first change): a run
+    // waiting on the lock (--lock-wait) then prepared, i.e. erased, a drive the lock holder
+    // had just made a chunk server of.
+    let out = second_run_while_locked(
+        "//! Take msk-06's lock, then its /dev/sdd.\nlet h = host(\"msk-06\");\nlock_host(h);\nlog(\"locked\");\nsleep(2);\ndisk::prepare_vstorage_drive(h, \"/dev/sdd\");\n",
+        &["add-cs", "msk-06", "/dev/sdd", "--tier", "1", "--yes"],
+    );
+    unchanged(out.status(3).stderr_has("/dev/sdd on msk-06 is in use"));
+}
