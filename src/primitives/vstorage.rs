@@ -442,6 +442,7 @@ pub mod api {
         call(&ctx, |run| {
             let cluster = cluster_name(run)?;
             let ip = super::mds_address(addr)?;
+            run.runner.lock(&host)?;
             if super::stat(run, &host)?.mds.iter().any(|m| m.host == ip) {
                 return Ok(run
                     .runner
@@ -480,6 +481,8 @@ pub mod api {
         call(&ctx, |run| {
             let cluster = cluster_name(run)?;
             let id = validate::id("MDS id", id)?;
+            // The lock before the count: a run waiting on it must count what the holder left.
+            run.runner.lock(&host)?;
             let current = super::stat(run, &host)?;
             if !current.mds.iter().any(|m| m.id == id) {
                 return Ok(run

@@ -527,3 +527,18 @@ fn add_cs_checks_the_drive_under_the_node_lock() {
     );
     unchanged(out.status(3).stderr_has("/dev/sdd on msk-06 is in use"));
 }
+
+#[test]
+fn remove_mds_checks_the_majority_under_the_lock() {
+    // Three MDSs. Another run holds the storage host's lock and removes MDS#3; this one,
+    // waiting on the lock, had counted three MDSs before it and removed MDS#2 after: one
+    // MDS left, no majority to lose.
+    let out = second_run_while_locked(
+        "//! Take msk-01's lock, then remove MDS#3.\nlet h = host(\"msk-01\");\nlock_host(h);\nlog(\"locked\");\nsleep(2);\nvstorage::rm_mds(h, 3);\n",
+        &["remove-mds", "2", "--yes"],
+    );
+    unchanged(
+        out.status(3)
+            .stderr_has("removing MDS#2 leaves 1 MDS: keep at least 2"),
+    );
+}
