@@ -395,7 +395,9 @@ fn add_cs_refuses_a_repo_on_the_cluster_mount_point_and_changes_nothing() {
     for repo in ["/vstorage/livelinux", "/vstorage/livelinux/cs-sdd"] {
         changes_nothing(
             &lab,
-            &["add-cs", "msk-06", "/dev/sdd", "--tier", "1", "--repo", repo, "--yes"],
+            &[
+                "add-cs", "msk-06", "/dev/sdd", "--tier", "1", "--repo", repo, "--yes",
+            ],
             3,
         )
         .stderr_has("fuse.vstorage");
@@ -410,8 +412,16 @@ fn add_cs_checks_the_journal_path_before_erasing_the_drive() {
     changes_nothing(
         &lab,
         &[
-            "add-cs", "msk-06", "/dev/sdd", "--tier", "1", "--journal", "ssd/journal",
-            "--journal-size", "1024", "--yes",
+            "add-cs",
+            "msk-06",
+            "/dev/sdd",
+            "--tier",
+            "1",
+            "--journal",
+            "ssd/journal",
+            "--journal-size",
+            "1024",
+            "--yes",
         ],
         2,
     )
@@ -486,12 +496,8 @@ fn add_mds_refuses_an_address_the_node_does_not_have_and_changes_nothing() {
     // put an MDS in the cluster that cannot bind its address: one more MDS counted for
     // the majority, none more running.
     let lab = Lab::new();
-    changes_nothing(
-        &lab,
-        &["add-mds", "msk-04", "10.30.17.43:2510", "--yes"],
-        3,
-    )
-    .stderr_has("10.30.17.43 is not an address of msk-04 (it has 10.30.17.34)");
+    changes_nothing(&lab, &["add-mds", "msk-04", "10.30.17.43:2510", "--yes"], 3)
+        .stderr_has("10.30.17.43 is not an address of msk-04 (it has 10.30.17.34)");
 }
 
 /// Two runs: `first` (a script) takes a host's lock, says "locked", waits, then changes
@@ -541,4 +547,18 @@ fn remove_mds_checks_the_majority_under_the_lock() {
         out.status(3)
             .stderr_has("removing MDS#2 leaves 1 MDS: keep at least 2"),
     );
+}
+
+#[test]
+fn a_number_that_is_not_one_is_bad_input_and_changes_nothing() {
+    // Was exit 1 with "to finish it: vzrun resume", as if a run had stopped half-way.
+    let lab = Lab::new();
+    changes_nothing(&lab, &["remove-mds", "abc", "--yes"], 2)
+        .stderr_has("invalid id: abc is not a number");
+    changes_nothing(
+        &lab,
+        &["add-cs", "msk-06", "/dev/sdd", "--tier", "x", "--yes"],
+        2,
+    )
+    .stderr_has("invalid tier: x is not a number");
 }
