@@ -562,3 +562,22 @@ fn a_number_that_is_not_one_is_bad_input_and_changes_nothing() {
     )
     .stderr_has("invalid tier: x is not a number");
 }
+
+#[test]
+fn remove_mds_after_a_stopped_run_finds_the_unit_left_on_an_mds_only_node() {
+    // A run stopped after rm-mds left the unit of the MDS on its node. The next run
+    // looked for it only on `storage` hosts (a dedicated MDS node is tagged `mds`) and
+    // only for an active unit (one stopped but enabled starts the removed MDS at boot).
+    let lab = Lab::with_scenario("cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [mds]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n4}\n");
+    lab.query("vstorage::rm_mds(host(\"n1\"), 4);\nsystemd::stop(host(\"n4\"), \"vstorage-mdsd.m.4.service\");")
+        .status(0)
+        .stderr_has("rm-mds 4");
+    lab.run(&["remove-mds", "4", "--yes"])
+        .status(0)
+        .stderr_has("[n4] systemctl disable vstorage-mdsd.m.4.service");
+    unchanged(
+        lab.run(&["remove-mds", "4", "--yes"])
+            .status(0)
+            .stderr_has("nothing to do"),
+    );
+}
