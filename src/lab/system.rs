@@ -483,6 +483,12 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     if let Some(problem) = mds_cannot_bind(state, host, u) {
                         return job_failed(u, &problem);
                     }
+                    // Fault `mdsd start`: an MDS whose mdsd does not come up once.
+                    if mds_of_unit(&state.cluster, u).is_some()
+                        && super::services::fails_once(state, host, "mdsd start")
+                    {
+                        return job_failed(u, "mdsd: cannot lock the repository (the lab's fault)");
+                    }
                 }
                 if starts && u == "vcmmd.service" {
                     if let Some(problem) = super::services::vcmmd_config_error(state, host) {

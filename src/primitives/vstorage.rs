@@ -432,7 +432,8 @@ pub mod api {
     }
 
     /// Creates a metadata server listening on `addr` (`IP` or `IP:port`), repository
-    /// `/vstorage/<cluster>-mds`.
+    /// `/vstorage/<cluster>-mds`. Refused (exit 3) when the MDSs running would not be a
+    /// majority until the new one starts (make-mds starts nothing).
     ///
     /// ```rhai
     /// vstorage::make_mds(h, "10.30.17.34:2510");
@@ -443,11 +444,13 @@ pub mod api {
             let cluster = cluster_name(run)?;
             let ip = super::mds_address(addr)?;
             run.runner.lock(&host)?;
-            if super::stat(run, &host)?.mds.iter().any(|m| m.host == ip) {
+            let current = super::stat(run, &host)?;
+            if current.mds.iter().any(|m| m.host == ip) {
                 return Ok(run
                     .runner
                     .unchanged(&host, format!("an MDS already listens on {ip}")));
             }
+            super::super::vstorage_safety::check_mds_addition(&current)?;
             let repo = format!("/vstorage/{cluster}-mds");
             change(
                 run,

@@ -581,3 +581,27 @@ fn remove_mds_after_a_stopped_run_finds_the_unit_left_on_an_mds_only_node() {
             .stderr_has("nothing to do"),
     );
 }
+
+#[test]
+fn add_mds_refuses_when_the_new_mds_would_cost_the_majority() {
+    // Three MDSs, MDS#3 down. make-mds makes four members, of which two run until the
+    // new one starts: no majority. If that start fails (fault `mdsd start`) the cluster
+    // is left so. The safe order is remove-mds 3 first, then add-mds.
+    let scenario = "cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [storage], ops: {fail_once: [mdsd start]}}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3, status: offline}\n";
+    let lab = Lab::with_scenario(scenario);
+    changes_nothing(&lab, &["add-mds", "n4", "10.0.0.4:2510", "--yes"], 3)
+        .stderr_has("2 of 4 MDSs would run until the new one starts: no majority")
+        .stderr_has("remove-mds 3");
+    // The primitive refuses too.
+    lab.query("try { vstorage::make_mds(host(\"n4\"), \"10.0.0.4:2510\"); } catch (e) { log(`${e.kind}`); }")
+        .status(0)
+        .stderr_has("refused");
+    // The safe order works.
+    lab.run(&["remove-mds", "3", "--yes"]).status(0);
+    lab.run(&["add-mds", "n4", "10.0.0.4:2510", "--yes"])
+        .status(1)
+        .stderr_has("make-mds -a 10.0.0.4:2510");
+    lab.query("let s = vstorage::stat(host(\"n1\")).mds;\nlog(`${s.filter(|m| m.status == \"avail\").len()} of ${s.len()} running`);")
+        .status(0)
+        .stderr_has("2 of 3 running");
+}
