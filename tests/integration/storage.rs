@@ -605,3 +605,13 @@ fn add_mds_refuses_when_the_new_mds_would_cost_the_majority() {
         .status(0)
         .stderr_has("2 of 3 running");
 }
+
+#[test]
+fn add_mds_refuses_a_second_mds_on_a_node_and_changes_nothing() {
+    // MDS#1 listens on n1's storage-network address; given n1's other (inventory) address,
+    // add-mds made a second MDS on n1, in the same repository: one node down would take
+    // two MDSs, and the majority with them.
+    let lab = Lab::with_scenario("cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, storage_address: 10.40.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, storage_address: 10.40.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, storage_address: 10.40.0.3, tags: [storage]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n");
+    changes_nothing(&lab, &["add-mds", "n1", "10.0.0.1:2510", "--yes"], 3)
+        .stderr_has("n1 already runs MDS#1 (10.40.0.1)");
+}
