@@ -615,3 +615,26 @@ fn add_mds_refuses_a_second_mds_on_a_node_and_changes_nothing() {
     changes_nothing(&lab, &["add-mds", "n1", "10.0.0.1:2510", "--yes"], 3)
         .stderr_has("n1 already runs MDS#1 (10.40.0.1)");
 }
+
+#[test]
+fn add_cs_refuses_a_repo_where_another_cs_drive_is_mounted_and_changes_nothing() {
+    // --repo at another CS's mount point (or device names that moved after a reboot, so
+    // that the default /vstorage/CLUSTER-sdd holds another drive): the new drive's UUID
+    // took that CS's fstab line, so at the next boot its disk was no longer mounted.
+    let lab = Lab::new();
+    changes_nothing(
+        &lab,
+        &[
+            "add-cs",
+            "msk-06",
+            "/dev/sdd",
+            "--tier",
+            "1",
+            "--repo",
+            "/vstorage/livelinux-sdb",
+            "--yes",
+        ],
+        3,
+    )
+    .stderr_has("/vstorage/livelinux-sdb on msk-06 is the mount point of /dev/sdb1 (ext4)");
+}
