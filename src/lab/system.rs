@@ -290,6 +290,21 @@ fn mds_down(state: &mut LabState, unit: &str) {
     }
 }
 
+/// Why the MDS of unit `u` cannot start on `host`: its address is none of the node's
+/// (its inventory address, its storage-network address). `None` for any other unit.
+fn mds_cannot_bind(state: &LabState, host: &str, u: &str) -> Option<String> {
+    let id = mds_of_unit(&state.cluster, u)?;
+    let mds = state.mdss.iter().find(|m| m.id == id)?;
+    let h = state.host(host)?;
+    let own = [Some(h.address.as_str()), h.storage_address.as_deref()];
+    (!own.contains(&Some(mds.address.as_str()))).then(|| {
+        format!(
+            "mdsd: bind to {}: Cannot assign requested address",
+            mds.address
+        )
+    })
+}
+
 /// A CS unit `vstorage-csd.<cluster>.<id>.service` → the id.
 fn cs_of_unit(cluster: &str, unit: &str) -> Option<u32> {
     unit.strip_prefix(&format!("vstorage-csd.{cluster}."))?
@@ -452,6 +467,28 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                         return job_failed(u, &problem);
                     }
                     super::network::storage_reach(state, host);
+                }
+                // Fault `csd start`: a chunk server whose csd does not come up once (a disk
+                // that is slow to answer, a repository being checked): systemctl's words.
+                if starts
+                    && cs_of_unit(&state.cluster, u).is_some()
+                    && super::services::fails_once(state, host, "csd start")
+                {
+                    return job_failed(u, "csd: cannot open the repository (the lab's fault)");
+                }
+                // An mdsd listens on the address make-mds was given: one this node does not
+                // have cannot be bound (EADDRNOTAVAIL, as for any daemon on Linux), so the
+                // service fails and the MDS stays in the cluster, not running.
+                if starts {
+                    if let Some(problem) = mds_cannot_bind(state, host, u) {
+                        return job_failed(u, &problem);
+                    }
+                    // Fault `mdsd start`: an MDS whose mdsd does not come up once.
+                    if mds_of_unit(&state.cluster, u).is_some()
+                        && super::services::fails_once(state, host, "mdsd start")
+                    {
+                        return job_failed(u, "mdsd: cannot lock the repository (the lab's fault)");
+                    }
                 }
                 if starts && u == "vcmmd.service" {
                     if let Some(problem) = super::services::vcmmd_config_error(state, host) {

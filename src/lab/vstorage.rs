@@ -471,18 +471,22 @@ fn make_mds(state: &mut LabState, host: &str, args: &[String]) -> Result<Reply, 
         .ok_or_else(|| Reply::fail(1, "make-mds: -r <repository> is required\n"))?;
     let id = state.mdss.iter().map(|m| m.id).max().unwrap_or(0) + 1;
     let cluster = state.cluster.clone();
+    // make-mds registers the MDS and creates its repository; it starts nothing: the
+    // service is enabled and started afterwards (reference virtuozzo-cli.md §2.7,
+    // "enable/start after make-mds/make-cs" [OBS devstack, puppet]). Until then the
+    // cluster counts an MDS that does not run (its status word is invented: `offline`).
     state.mdss.push(Mds {
         id,
         host: host.to_string(),
         address: address.split(':').next().unwrap_or(&address).to_string(),
         master: state.mdss.is_empty(),
-        status: "avail".into(),
+        status: "offline".into(),
     });
     state.host_mut(host).units.insert(
         format!("vstorage-mdsd.{cluster}.{id}.service"),
         Unit {
-            active: true,
-            enabled: true,
+            active: false,
+            enabled: false,
             description: format!("Virtuozzo Storage MDS {id}"),
             job: None,
             repo: None,

@@ -41,8 +41,33 @@ fn find_cs(s: &Stat, id: u64) -> Option<&parse::CsRow> {
     s.cs.iter().find(|c| c.id == id)
 }
 
-pub fn make_cs(run: &RunContext, host: &Host, options: Map) -> Result<Dynamic, Failure> {
-    let cluster = cluster_name(run)?;
+/// An MDS address, `IP` or `IP:port` (IPv4), checked: its IP, or bad input naming `addr`.
+fn mds_address(addr: &str) -> Result<String, Failure> {
+    let (ip, port) = match addr.split_once(':') {
+        Some((ip, port)) => (ip, Some(port)),
+        None => (addr, None),
+    };
+    let ok = ip.parse::<std::net::IpAddr>().is_ok()
+        && port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    if !ok {
+        return Err(Failure::bad_input(
+            "addr",
+            format!("{addr:?}: expected IP or IP:port"),
+        ));
+    }
+    Ok(ip.to_string())
+}
+
+/// The checked options of `make_cs`.
+struct CsOptions {
+    repo: String,
+    tier: Option<u8>,
+    journal: Option<String>,
+    journal_size: Option<i64>,
+}
+
+/// Checks `make_cs`'s options (exit 2 naming the argument), running nothing.
+fn cs_options(options: Map) -> Result<CsOptions, Failure> {
     let mut opts = OptionMap::new("vstorage::make_cs", options);
     let repo = opts
         .string("repo")?
@@ -69,6 +94,22 @@ pub fn make_cs(run: &RunContext, host: &Host, options: Map) -> Result<Dynamic, F
             ));
         }
     }
+    Ok(CsOptions {
+        repo,
+        tier,
+        journal,
+        journal_size,
+    })
+}
+
+pub fn make_cs(run: &RunContext, host: &Host, options: Map) -> Result<Dynamic, Failure> {
+    let cluster = cluster_name(run)?;
+    let CsOptions {
+        repo,
+        tier,
+        journal,
+        journal_size,
+    } = cs_options(options)?;
     let before: Vec<u64> = stat(run, host)?.cs.iter().map(|c| c.id).collect();
     let mut argv = vs(&cluster, &["make-cs", "-r", &repo]);
     if let Some(t) = tier {
@@ -337,6 +378,17 @@ pub mod api {
         call(&ctx, |run| super::make_cs(run, &host, options))
     }
 
+    /// Checks the options `make_cs` would get, running nothing: a bad one stops the run
+    /// (exit 2, naming it) as `make_cs` would, so a runbook can ask before its first change.
+    ///
+    /// ```rhai
+    /// vstorage::check_cs_options(#{repo: "/vstorage/livelinux-sdd/data", tier: 1});
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn check_cs_options(ctx: NativeCallContext, options: Map) -> ApiResult<bool> {
+        call(&ctx, |_| super::cs_options(options).map(|_| true))
+    }
+
     /// Removes a chunk server (its data is re-replicated elsewhere). A CS not in the cluster
     /// is no change.
     ///
@@ -380,7 +432,8 @@ pub mod api {
     }
 
     /// Creates a metadata server listening on `addr` (`IP` or `IP:port`), repository
-    /// `/vstorage/<cluster>-mds`.
+    /// `/vstorage/<cluster>-mds`. Refused (exit 3) when the MDSs running would not be a
+    /// majority until the new one starts (make-mds starts nothing).
     ///
     /// ```rhai
     /// vstorage::make_mds(h, "10.30.17.34:2510");
@@ -389,26 +442,15 @@ pub mod api {
     pub fn make_mds(ctx: NativeCallContext, host: Host, addr: &str) -> ApiResult<bool> {
         call(&ctx, |run| {
             let cluster = cluster_name(run)?;
-            let ok = addr
-                .split(':')
-                .next()
-                .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok())
-                && addr
-                    .split(':')
-                    .nth(1)
-                    .is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
-            if !ok {
-                return Err(Failure::bad_input(
-                    "addr",
-                    format!("{addr:?}: expected IP or IP:port"),
-                ));
-            }
-            let ip = addr.split(':').next().unwrap_or_default();
-            if super::stat(run, &host)?.mds.iter().any(|m| m.host == ip) {
+            let ip = super::mds_address(addr)?;
+            run.runner.lock(&host)?;
+            let current = super::stat(run, &host)?;
+            if current.mds.iter().any(|m| m.host == ip) {
                 return Ok(run
                     .runner
                     .unchanged(&host, format!("an MDS already listens on {ip}")));
             }
+            super::super::vstorage_safety::check_mds_addition(&current)?;
             let repo = format!("/vstorage/{cluster}-mds");
             change(
                 run,
@@ -417,6 +459,17 @@ pub mod api {
             )?;
             Ok(true)
         })
+    }
+
+    /// Checks an MDS address as `make_mds` does (`IP` or `IP:port`; exit 2 naming `addr`
+    /// otherwise), running nothing, and returns its IP.
+    ///
+    /// ```rhai
+    /// let ip = vstorage::check_mds_address("10.30.17.34:2510"); // "10.30.17.34"
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn check_mds_address(ctx: NativeCallContext, addr: &str) -> ApiResult<String> {
+        call(&ctx, |_| super::mds_address(addr))
     }
 
     /// Removes a metadata server; one not in the cluster is no change. Refused (exit 3) for
@@ -431,6 +484,8 @@ pub mod api {
         call(&ctx, |run| {
             let cluster = cluster_name(run)?;
             let id = validate::id("MDS id", id)?;
+            // The lock before the count: a run waiting on it must count what the holder left.
+            run.runner.lock(&host)?;
             let current = super::stat(run, &host)?;
             if !current.mds.iter().any(|m| m.id == id) {
                 return Ok(run

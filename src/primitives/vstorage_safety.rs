@@ -421,6 +421,30 @@ pub fn check_mds_removal(s: &Stat, id: u64, cluster: &str) -> Result<(), Failure
     Ok(())
 }
 
+/// Refuses an MDS addition after which, until the new MDS starts (make-mds starts
+/// nothing), the MDSs running are no longer a majority: with 3 of which 1 is down, make-mds
+/// makes 4 members of which 2 run. Remove the stopped ones first (remove-mds), then add.
+pub fn check_mds_addition(s: &Stat) -> Result<(), Failure> {
+    if s.mds.is_empty() {
+        return Ok(());
+    }
+    let members = s.mds.len() + 1;
+    let running = s.mds.iter().filter(|m| m.status == "avail").count();
+    if running * 2 <= members {
+        let stopped: Vec<String> = s
+            .mds
+            .iter()
+            .filter(|m| m.status != "avail")
+            .map(|m| m.id.to_string())
+            .collect();
+        return Err(Failure::refused(format!(
+            "{running} of {members} MDSs would run until the new one starts: no majority; bring the stopped MDSs back or remove them first (remove-mds {}), then add one",
+            stopped.join(", remove-mds ")
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,6 +540,21 @@ mod tests {
                 .collect(),
             ..Stat::default()
         }
+    }
+
+    #[test]
+    fn an_mds_comes_only_when_a_majority_runs_until_it_starts() {
+        assert!(check_mds_addition(&mdss(&["avail", "avail", "avail"])).is_ok());
+        assert_eq!(
+            check_mds_addition(&mdss(&["avail", "avail", "offline"]))
+                .unwrap_err()
+                .message,
+            "2 of 4 MDSs would run until the new one starts: no majority; bring the stopped MDSs back or remove them first (remove-mds 3), then add one"
+        );
+        assert!(
+            check_mds_addition(&mdss(&["avail", "avail", "avail", "avail", "offline"])).is_ok()
+        );
+        assert!(check_mds_addition(&mdss(&[])).is_ok());
     }
 
     #[test]

@@ -361,3 +361,280 @@ fn a_disk_shared_with_another_cs_stays_mounted() {
         .status(0)
         .stderr_has("CS#1046 is active\n");
 }
+
+#[test]
+fn add_mds_after_a_run_that_stopped_after_make_mds_starts_the_mds() {
+    // make-mds starts nothing (reference §2.7: enable/start after make-mds). A run stopped
+    // between make-mds and the start (Ctrl-C, a lost connection, a start that failed) left
+    // an MDS the cluster counts but that does not run: the next run must start it, not
+    // find it "already there".
+    let lab = Lab::new();
+    lab.query("vstorage::make_mds(host(\"msk-04\"), \"10.30.17.34:2510\");")
+        .status(0)
+        .stderr_has("make-mds -a 10.30.17.34:2510");
+    lab.run(&["add-mds", "msk-04", "10.30.17.34:2510", "--yes"])
+        .status(0)
+        .stderr_has("systemctl enable vstorage-mdsd.livelinux.4.service")
+        .stderr_has("systemctl start vstorage-mdsd.livelinux.4.service")
+        .stderr_lacks("make-mds");
+    lab.query("let m = vstorage::stat(host(\"msk-01\")).mds.filter(|m| m.id == 4)[0];\nlog(`MDS#4 ${m.status} active ${systemd::is_active(host(\"msk-04\"), \"vstorage-mdsd.livelinux.4.service\")}`);")
+        .status(0)
+        .stderr_has("MDS#4 avail active true");
+    unchanged(
+        lab.run(&["add-mds", "msk-04", "10.30.17.34:2510", "--yes"])
+            .status(0)
+            .stderr_has("already listens"),
+    );
+}
+
+#[test]
+fn add_cs_refuses_a_repo_on_the_cluster_mount_point_and_changes_nothing() {
+    // --repo /vstorage/CLUSTER (or a path inside it) would put the new drive's fstab line
+    // in place of the cluster's own and the CS's chunks inside the cluster it serves.
+    let lab = Lab::new();
+    for repo in ["/vstorage/livelinux", "/vstorage/livelinux/cs-sdd"] {
+        changes_nothing(
+            &lab,
+            &[
+                "add-cs", "msk-06", "/dev/sdd", "--tier", "1", "--repo", repo, "--yes",
+            ],
+            3,
+        )
+        .stderr_has("fuse.vstorage");
+    }
+}
+
+#[test]
+fn add_cs_checks_the_journal_path_before_erasing_the_drive() {
+    // The journal was checked only by make-cs, after the drive was erased, mounted and
+    // written into fstab: exit 2 with the drive half made.
+    let lab = Lab::new();
+    changes_nothing(
+        &lab,
+        &[
+            "add-cs",
+            "msk-06",
+            "/dev/sdd",
+            "--tier",
+            "1",
+            "--journal",
+            "ssd/journal",
+            "--journal-size",
+            "1024",
+            "--yes",
+        ],
+        2,
+    )
+    .stderr_has("invalid journal: \"ssd/journal\" is not an absolute path");
+}
+
+#[test]
+fn add_cs_after_a_start_that_failed_starts_the_cs_it_made() {
+    // The CS's start failed once (fault `csd start`): the CS exists, registered and
+    // stopped, in the drive's data directory. The next run tried make-cs there again
+    // (which fails: the directory holds a CS) after asking to "erase" the drive, so the CS
+    // was never started.
+    let lab = Lab::with_scenario(&crate::catalog::SMALL.replace(
+        "disks: [/dev/sdd]}",
+        "disks: [/dev/sdd], ops: {fail_once: [csd start]}}",
+    ));
+    lab.run(&["add-cs", "n1", "/dev/sdd", "--tier", "0", "--yes"])
+        .status(1)
+        .stderr_has("make-cs -r /vstorage/small-sdd/data")
+        .stderr_has("systemctl start vstorage-csd.small.5.service");
+    lab.run(&["add-cs", "n1", "/dev/sdd", "--tier", "0", "--yes"])
+        .status(0)
+        .stderr_lacks("make-cs")
+        .stderr_lacks("Erase")
+        .stderr_has("systemctl start vstorage-csd.small.5.service");
+    lab.query("log(`CS#5 ${vstorage::stat(host(\"n1\")).cs.filter(|c| c.id == 5)[0].status}`);")
+        .status(0)
+        .stderr_has("CS#5 active");
+    unchanged(
+        lab.run(&["add-cs", "n1", "/dev/sdd", "--tier", "0", "--yes"])
+            .status(0)
+            .stderr_has("already serves CS#5"),
+    );
+}
+
+/// Four MDSs, the fourth on n4, which is powered off (its MDS offline).
+const MDS_NODE_DOWN: &str = "cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [storage], powered_off: true}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n4, status: offline}\n";
+
+#[test]
+fn remove_mds_of_a_dead_node_removes_it_and_names_the_unit_left_there() {
+    // The usual reason to remove an MDS is that its node died. rm-mds worked, then the
+    // run waited on the dead node to stop the unit and ended in a timeout (exit 5), and
+    // every later run timed out the same way before saying anything.
+    let lab = Lab::with_scenario(MDS_NODE_DOWN);
+    lab.run(&["remove-mds", "4", "--yes"])
+        .status(0)
+        .stderr_has("rm-mds 4")
+        .stderr_has("n4 does not answer: stop and disable vstorage-mdsd.m.4.service there");
+    unchanged(
+        lab.run(&["remove-mds", "4", "--yes"])
+            .status(0)
+            .stderr_has("n4 does not answer")
+            .stderr_has("nothing to do"),
+    );
+}
+
+#[test]
+fn cs_reserved_blocks_checks_the_nodes_that_answer_when_one_is_down() {
+    // One node powered off stopped the whole report (and the fix of every other node)
+    // with a timeout at its `vstorage stat`.
+    let lab = Lab::with_scenario("cluster: r\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage], powered_off: true}\ncss:\n  - {id: 1, host: n1, reserved_pct: 5}\n  - {id: 2, host: n2, reserved_pct: 5}\n");
+    lab.run(&["cs-reserved-blocks", "--fix"])
+        .status(0)
+        .stdout_has("does not answer")
+        .stderr_has("n2 does not answer: its CS disks are not checked")
+        .stderr_has("tune2fs -m 0 /dev/sdb1");
+}
+
+#[test]
+fn add_mds_refuses_an_address_the_node_does_not_have_and_changes_nothing() {
+    // A typo in the address (10.30.17.43 for msk-04's .34) only warned, then make-mds
+    // put an MDS in the cluster that cannot bind its address: one more MDS counted for
+    // the majority, none more running.
+    let lab = Lab::new();
+    changes_nothing(&lab, &["add-mds", "msk-04", "10.30.17.43:2510", "--yes"], 3)
+        .stderr_has("10.30.17.43 is not an address of msk-04 (it has 10.30.17.34)");
+}
+
+/// Two runs: `first` (a script) takes a host's lock, says "locked", waits, then changes
+/// what `second` is about to check, while `second` runs with --lock-wait. Returns `second`.
+fn second_run_while_locked(first: &str, second: &[&str]) -> crate::test::Outcome {
+    use crate::test::Test;
+    let test = Test::new().file("first.rhai", first);
+    let dir = test.path("");
+    let args = |t: Test| {
+        t.env("VZRUN_STATE_DIR", dir.join("journal"))
+            .args(["--lab-speed", "0", "--lab-state"])
+            .arg(dir.join("lab.json"))
+    };
+    let mut cmd = args(Test::new()).arg("./first.rhai").command();
+    let (mut first, line) = crate::test::spawn_until_stderr_line(cmd.current_dir(&dir), "locked");
+    assert_eq!(line.trim(), "locked");
+    let out = args(Test::new())
+        .args(["--lock-wait", "30"])
+        .args(second)
+        .command_in(&dir);
+    assert!(first.wait().unwrap().success());
+    out
+}
+
+#[test]
+fn add_cs_checks_the_drive_under_the_node_lock() {
+    // The drive was checked before the node's lock was taken (at the first change): a run
+    // waiting on the lock (--lock-wait) then prepared, i.e. erased, a drive the lock holder
+    // had just made a chunk server of.
+    let out = second_run_while_locked(
+        "//! Take msk-06's lock, then its /dev/sdd.\nlet h = host(\"msk-06\");\nlock_host(h);\nlog(\"locked\");\nsleep(2);\ndisk::prepare_vstorage_drive(h, \"/dev/sdd\");\n",
+        &["add-cs", "msk-06", "/dev/sdd", "--tier", "1", "--yes"],
+    );
+    unchanged(out.status(3).stderr_has("/dev/sdd on msk-06 is in use"));
+}
+
+#[test]
+fn remove_mds_checks_the_majority_under_the_lock() {
+    // Three MDSs. Another run holds the storage host's lock and removes MDS#3; this one,
+    // waiting on the lock, had counted three MDSs before it and removed MDS#2 after: one
+    // MDS left, no majority to lose.
+    let out = second_run_while_locked(
+        "//! Take msk-01's lock, then remove MDS#3.\nlet h = host(\"msk-01\");\nlock_host(h);\nlog(\"locked\");\nsleep(2);\nvstorage::rm_mds(h, 3);\n",
+        &["remove-mds", "2", "--yes"],
+    );
+    unchanged(
+        out.status(3)
+            .stderr_has("removing MDS#2 leaves 1 MDS: keep at least 2"),
+    );
+}
+
+#[test]
+fn a_number_that_is_not_one_is_bad_input_and_changes_nothing() {
+    // Was exit 1 with "to finish it: vzrun resume", as if a run had stopped half-way.
+    let lab = Lab::new();
+    changes_nothing(&lab, &["remove-mds", "abc", "--yes"], 2)
+        .stderr_has("invalid id: abc is not a number");
+    changes_nothing(
+        &lab,
+        &["add-cs", "msk-06", "/dev/sdd", "--tier", "x", "--yes"],
+        2,
+    )
+    .stderr_has("invalid tier: x is not a number");
+}
+
+#[test]
+fn remove_mds_after_a_stopped_run_finds_the_unit_left_on_an_mds_only_node() {
+    // A run stopped after rm-mds left the unit of the MDS on its node. The next run
+    // looked for it only on `storage` hosts (a dedicated MDS node is tagged `mds`) and
+    // only for an active unit (one stopped but enabled starts the removed MDS at boot).
+    let lab = Lab::with_scenario("cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [mds]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n4}\n");
+    lab.query("vstorage::rm_mds(host(\"n1\"), 4);\nsystemd::stop(host(\"n4\"), \"vstorage-mdsd.m.4.service\");")
+        .status(0)
+        .stderr_has("rm-mds 4");
+    lab.run(&["remove-mds", "4", "--yes"])
+        .status(0)
+        .stderr_has("[n4] systemctl disable vstorage-mdsd.m.4.service");
+    unchanged(
+        lab.run(&["remove-mds", "4", "--yes"])
+            .status(0)
+            .stderr_has("nothing to do"),
+    );
+}
+
+#[test]
+fn add_mds_refuses_when_the_new_mds_would_cost_the_majority() {
+    // Three MDSs, MDS#3 down. make-mds makes four members, of which two run until the
+    // new one starts: no majority. If that start fails (fault `mdsd start`) the cluster
+    // is left so. The safe order is remove-mds 3 first, then add-mds.
+    let scenario = "cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [storage], ops: {fail_once: [mdsd start]}}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3, status: offline}\n";
+    let lab = Lab::with_scenario(scenario);
+    changes_nothing(&lab, &["add-mds", "n4", "10.0.0.4:2510", "--yes"], 3)
+        .stderr_has("2 of 4 MDSs would run until the new one starts: no majority")
+        .stderr_has("remove-mds 3");
+    // The primitive refuses too.
+    lab.query("try { vstorage::make_mds(host(\"n4\"), \"10.0.0.4:2510\"); } catch (e) { log(`${e.kind}`); }")
+        .status(0)
+        .stderr_has("refused");
+    // The safe order works.
+    lab.run(&["remove-mds", "3", "--yes"]).status(0);
+    lab.run(&["add-mds", "n4", "10.0.0.4:2510", "--yes"])
+        .status(1)
+        .stderr_has("make-mds -a 10.0.0.4:2510");
+    lab.query("let s = vstorage::stat(host(\"n1\")).mds;\nlog(`${s.filter(|m| m.status == \"avail\").len()} of ${s.len()} running`);")
+        .status(0)
+        .stderr_has("2 of 3 running");
+}
+
+#[test]
+fn add_mds_refuses_a_second_mds_on_a_node_and_changes_nothing() {
+    // MDS#1 listens on n1's storage-network address; given n1's other (inventory) address,
+    // add-mds made a second MDS on n1, in the same repository: one node down would take
+    // two MDSs, and the majority with them.
+    let lab = Lab::with_scenario("cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, storage_address: 10.40.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, storage_address: 10.40.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, storage_address: 10.40.0.3, tags: [storage]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n");
+    changes_nothing(&lab, &["add-mds", "n1", "10.0.0.1:2510", "--yes"], 3)
+        .stderr_has("n1 already runs MDS#1 (10.40.0.1)");
+}
+
+#[test]
+fn add_cs_refuses_a_repo_where_another_cs_drive_is_mounted_and_changes_nothing() {
+    // --repo at another CS's mount point (or device names that moved after a reboot, so
+    // that the default /vstorage/CLUSTER-sdd holds another drive): the new drive's UUID
+    // took that CS's fstab line, so at the next boot its disk was no longer mounted.
+    let lab = Lab::new();
+    changes_nothing(
+        &lab,
+        &[
+            "add-cs",
+            "msk-06",
+            "/dev/sdd",
+            "--tier",
+            "1",
+            "--repo",
+            "/vstorage/livelinux-sdb",
+            "--yes",
+        ],
+        3,
+    )
+    .stderr_has("/vstorage/livelinux-sdb on msk-06 is the mount point of /dev/sdb1 (ext4)");
+}
