@@ -151,15 +151,19 @@ pub fn provision(h: &mut HostState) {
     for name in h.ops.running_units.clone() {
         h.units.insert(name.clone(), unit(&name));
     }
+    // The image is where PFCACHE_IMAGE in /etc/vz/vz.conf says (reference §4.1: vz.conf
+    // holds PFCACHE, PFCACHE_IMAGE, PFCACHE_IMAGE_SIZE; /etc/vz/pfcache.conf, §4.2, holds
+    // only pfcached's tuning). A scenario may give a vz.conf naming another place.
+    let image = configured_pfcache_image(h);
     // Invented content (no public sample of the pfcache image's descriptor): enough for
     // `ploop mount` to find it.
-    let descriptor = format!("{PFCACHE_IMAGE}/DiskDescriptor.xml");
+    let descriptor = format!("{image}/DiskDescriptor.xml");
     h.files.entry(descriptor.clone()).or_insert(LabFile {
         content: "<?xml version=\"1.0\"?>\n<Parallels_disk_image>\n  <Disk_Parameters><Disk_size>20971520</Disk_size></Disk_Parameters>\n  <StorageData><Storage><Image><File>pfcache.hdd</File></Image></Storage></StorageData>\n</Parallels_disk_image>\n".into(),
         mode: 0o644,
     });
     h.files
-        .entry(format!("{PFCACHE_IMAGE}/pfcache.hdd"))
+        .entry(format!("{image}/pfcache.hdd"))
         .or_insert(LabFile {
             content: "(lab ploop image)\n".into(),
             mode: 0o600,
@@ -171,7 +175,7 @@ pub fn provision(h: &mut HostState) {
             content: "0 2 * * * root /usr/sbin/pcompact -t 2h -q >/dev/null\n".into(),
             mode: 0o644,
         });
-    h.dirs.push(PFCACHE_IMAGE.into());
+    h.dirs.push(image);
     h.dirs.push(PFCACHE_MOUNT.into());
     h.dirs.push("/etc/cron.d".into());
     for fs in h.ops.filesystems.clone() {
@@ -182,6 +186,23 @@ pub fn provision(h: &mut HostState) {
     if h.ops.client_options.is_none() {
         h.ops.client_options = client_fstab_options(h);
     }
+}
+
+/// The pfcache image directory a node's vz service mounts at boot: `PFCACHE_IMAGE` in
+/// /etc/vz/vz.conf (the last assignment, quotes removed), else the stock place. Only
+/// vz.conf is read for it (reference §4.1); a `PFCACHE_IMAGE` in /etc/vz/pfcache.conf
+/// (§4.2) is not.
+pub fn configured_pfcache_image(h: &HostState) -> String {
+    h.files
+        .get("/etc/vz/vz.conf")
+        .and_then(|f| {
+            f.content.lines().rev().find_map(|l| {
+                let v = l.trim().strip_prefix("PFCACHE_IMAGE=")?;
+                let v = v.trim().trim_matches('"').trim_matches('\'');
+                (!v.is_empty()).then(|| v.to_string())
+            })
+        })
+        .unwrap_or_else(|| PFCACHE_IMAGE.to_string())
 }
 
 /// The options of the cluster client's line in /etc/fstab (`vstorage://… fuse.vstorage`).

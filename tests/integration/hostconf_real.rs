@@ -1,0 +1,57 @@
+//! Host-configuration runbooks against what a real Virtuozzo 7 node reads: the files the
+//! real services take their settings from, in the order they read them.
+
+use crate::catalog::Lab;
+use crate::fieldnotes::{file, node};
+
+/// A node whose pfcache image was put elsewhere by hand, the documented way:
+/// `PFCACHE_IMAGE` in /etc/vz/vz.conf (reference §4.1; /etc/vz/pfcache.conf, §4.2, holds
+/// only pfcached's tuning and is not where the vz service looks for the image).
+const PFCACHE_ELSEWHERE: &str = "cluster: c\nspeed: 0\nhosts:\n  - name: n1\n    address: 10.0.0.1\n    tags: [hypervisor]\n    files:\n      /etc/vz/vz.conf: \"VIRTUOZZO=yes\\nPFCACHE=/vz/pfcache\\nPFCACHE_IMAGE=/vz/pfcache-local.hdd\\n\"\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n";
+
+fn mounted_image(state: &serde_json::Value, host: &str) -> String {
+    node(state, host)["ops"]["ploops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["mountpoint"] == "/vz/pfcache")
+        .map(|m| m["descriptor"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn pfcache_resize_grows_the_image_vz_conf_names() {
+    let lab = Lab::with_scenario(PFCACHE_ELSEWHERE);
+    lab.run(&["pfcache-resize", "20"])
+        .status(0)
+        .stderr_has("[n1] prl_disk_tool resize --size 20G --hdd /vz/pfcache-local.hdd");
+    let state = lab.state_value();
+    assert!(file(&state, "n1", "/vz/pfcache-local.hdd/DiskDescriptor.xml")
+        .unwrap()
+        .contains("<Disk_size>41943040</Disk_size>"));
+}
+
+#[test]
+fn pfcache_move_sets_the_image_in_vz_conf_where_the_vz_service_reads_it() {
+    let lab = Lab::with_scenario(PFCACHE_ELSEWHERE);
+    let before = lab.state_value();
+    lab.run(&["pfcache-move", "/vz/pfcache2.hdd"])
+        .status(0)
+        .stderr_has("[n1] mv /vz/pfcache-local.hdd /vz/pfcache2.hdd")
+        .stderr_has("[n2] mv /vz/pfcache.hdd /vz/pfcache2.hdd");
+    let state = lab.state_value();
+    for h in ["n1", "n2"] {
+        assert_eq!(mounted_image(&state, h), "/vz/pfcache2.hdd/DiskDescriptor.xml");
+        let vz = file(&state, h, "/etc/vz/vz.conf").unwrap();
+        assert!(
+            vz.lines().any(|l| l == "PFCACHE_IMAGE=/vz/pfcache2.hdd"),
+            "{h}: vz.conf does not name the new image: {vz}"
+        );
+        assert_eq!(
+            file(&state, h, "/etc/vz/pfcache.conf"),
+            file(&before, h, "/etc/vz/pfcache.conf"),
+            "{h}: pfcache.conf changed"
+        );
+    }
+}
