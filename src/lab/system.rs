@@ -14,10 +14,12 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let mut ignore_unknown = false;
     let mut write = false;
     let mut load = None;
+    let mut system = false;
     let mut items = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--system" => system = true,
             "-n" => value_only = true,
             "-q" => quiet = true,
             "-e" => ignore_unknown = true,
@@ -41,6 +43,19 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             item => items.push(item.to_string()),
         }
     }
+    let mut applying = String::new();
+    if system {
+        // What boot does (procps-ng 3.3.10 `--system`, and systemd-sysctl likewise): every
+        // file is read in the order of its name, so a later file overrides an earlier one.
+        let Some(h) = state.host(host) else {
+            return Reply::fail(255, "unknown host\n");
+        };
+        for path in system_files(h) {
+            applying.push_str(&format!("* Applying {path} ...\n"));
+            items.extend(setting_lines(&h.files[&path].content));
+        }
+        write = true;
+    }
     if let Some(file) = load {
         let content = match state.host(host).and_then(|h| h.files.get(&file)) {
             Some(f) => f.content.clone(),
@@ -51,19 +66,11 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 )
             }
         };
-        items = content
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
-            .map(|l| {
-                l.split_once('=')
-                    .map_or(l.to_string(), |(k, v)| format!("{}={}", k.trim(), v.trim()))
-            })
-            .collect();
+        items = setting_lines(&content);
         write = true;
     }
     let h = state.host_mut(host);
-    let mut out = String::new();
+    let mut out = applying;
     let mut err = String::new();
     let mut failures = 0;
     for item in items {
@@ -116,6 +123,51 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         stderr: err,
         takes: 0.0,
     }
+}
+
+/// The `key=value` settings of a sysctl.conf file (comments, blank lines left out).
+fn setting_lines(content: &str) -> Vec<String> {
+    content
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+        .map(|l| {
+            l.split_once('=')
+                .map_or(l.to_string(), |(k, v)| format!("{}={}", k.trim(), v.trim()))
+        })
+        .collect()
+}
+
+/// The files `sysctl --system` applies, in order (procps-ng 3.3.10 `PreloadSystem`, the
+/// EL7 line of reference §6): the `*.conf` of /run/sysctl.d, /etc/sysctl.d,
+/// /usr/local/lib/sysctl.d, /usr/lib/sysctl.d and /lib/sysctl.d, a name found in an earlier
+/// directory hiding the same name in a later one, sorted by file name (not by directory),
+/// then /etc/sysctl.conf last. So /etc/sysctl.d/99-vzctl.conf (reference §4.5) overrides
+/// what a 90-*.conf sets.
+pub fn system_files(h: &HostState) -> Vec<String> {
+    let dirs = [
+        "/run/sysctl.d",
+        "/etc/sysctl.d",
+        "/usr/local/lib/sysctl.d",
+        "/usr/lib/sysctl.d",
+        "/lib/sysctl.d",
+    ];
+    let mut by_name = std::collections::BTreeMap::new();
+    for dir in dirs {
+        for path in h.files.keys() {
+            let Some(name) = path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) else {
+                continue;
+            };
+            if name.ends_with(".conf") && !name.contains('/') {
+                by_name.entry(name.to_string()).or_insert_with(|| path.clone());
+            }
+        }
+    }
+    let mut files: Vec<String> = by_name.into_values().collect();
+    if h.files.contains_key("/etc/sysctl.conf") {
+        files.push("/etc/sysctl.conf".into());
+    }
+    files
 }
 
 /// Checks a `port[-port]/proto` the way firewalld does; the error is (exit code, message).

@@ -55,3 +55,37 @@ fn pfcache_move_sets_the_image_in_vz_conf_where_the_vz_service_reads_it() {
         );
     }
 }
+
+/// What a node's kernel has for `key` after a reboot applies its sysctl files.
+fn after_boot(lab: &Lab, host: &str, key: &str) -> String {
+    let out = lab
+        .query(&format!(
+            "let h = host(\"{host}\");\nh.run([\"sysctl\", \"--system\"], #{{check: false}});\nlog(`after boot: ${{sysctl::get(h, \"{key}\")}}`);"
+        ))
+        .status(0);
+    out.stderr
+        .lines()
+        .find_map(|l| l.split_once("after boot: ").map(|(_, v)| v.to_string()))
+        .expect("the query logged the value")
+}
+
+#[test]
+fn sysctl_baseline_does_not_persist_what_a_later_sysctl_file_overrides_at_boot() {
+    let lab = Lab::new();
+    // /etc/sysctl.d/99-vzctl.conf (vzctl, reference §4.5) sets fs.file-max and is applied
+    // after 90-vzrun-baseline.conf: a different value kept there would be lost at the next
+    // boot. Refused before anything changes, naming the file.
+    crate::fieldnotes::refused_untouched(
+        &lab,
+        3,
+        &["sysctl-baseline", "--file-max", "6815744"],
+        "/etc/sysctl.d/99-vzctl.conf",
+    );
+    // The value it shares with 99-vzctl.conf is applied and survives a boot.
+    lab.run(&["sysctl-baseline"]).status(0);
+    assert_eq!(
+        after_boot(&lab, "msk-02", "fs.file-max"),
+        "18446744073709551615"
+    );
+    assert_eq!(after_boot(&lab, "msk-02", "kernel.panic"), "10");
+}
