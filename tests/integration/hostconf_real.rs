@@ -89,3 +89,26 @@ fn sysctl_baseline_does_not_persist_what_a_later_sysctl_file_overrides_at_boot()
     );
     assert_eq!(after_boot(&lab, "msk-02", "kernel.panic"), "10");
 }
+
+#[test]
+fn vm_tiers_lists_a_ve_on_local_disk_instead_of_failing() {
+    // vz.conf's stock VE_PRIVATE is /vz/private/$VEID (reference §4.1): a CT made without
+    // --private on the cluster lives on the node's disk, and `vstorage get-attr` fails
+    // there ("not on a vstorage file system"). One such VE must not cost the whole list.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\nves:\n  - {name: shared01, host: n1, tier: 2}\n  - {name: local01, host: n1, local: true}\n  - {name: localvm, kind: VM, host: n1, local: true, status: stopped}\n",
+    );
+    let out = lab.run(&["vm-tiers"]).status(0);
+    let row = |name: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{}", out.stdout))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("shared01")[4], "2");
+    assert_eq!(row("local01")[4], "local");
+    assert_eq!(row("localvm")[4], "local");
+}
