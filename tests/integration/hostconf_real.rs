@@ -112,3 +112,14 @@ fn vm_tiers_lists_a_ve_on_local_disk_instead_of_failing() {
     assert_eq!(row("local01")[4], "local");
     assert_eq!(row("localvm")[4], "local");
 }
+
+#[test]
+fn zabbix_firewall_checks_firewalld_on_every_node_before_opening_a_port() {
+    // firewall-cmd answers 'FirewallD is not running' (exit 252, reference §5) on a node
+    // whose firewalld is stopped, --permanent included: that node cannot be done, and it
+    // is known before the first port is opened anywhere.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], stopped_units: [firewalld.service]}\n",
+    );
+    crate::fieldnotes::refused_untouched(&lab, 3, &["zabbix-firewall"], "n2: firewalld is not running");
+}
