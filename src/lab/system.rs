@@ -102,6 +102,15 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 h.ops.page_cache_mb = Some(super::services::DROPPED_CACHE_MB);
                 v
             }
+            Some(v) if numeric(&h.sysctl[&key]) && !numeric(&v) => {
+                // A number key (proc_dointvec, proc_doulongvec_minmax) refuses a word that
+                // is not one, or one past its type: EINVAL, as procps-ng 3.3.10 reports it.
+                err.push_str(&format!(
+                    "sysctl: setting key \"{key}\": Invalid argument\n"
+                ));
+                failures += 1;
+                continue;
+            }
             Some(v) => {
                 h.sysctl.insert(key.clone(), v.clone());
                 v
@@ -123,6 +132,13 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         stderr: err,
         takes: 0.0,
     }
+}
+
+/// Whether every word of a sysctl value is a number the kernel's integer handlers take.
+fn numeric(value: &str) -> bool {
+    let mut words = value.split_whitespace().peekable();
+    words.peek().is_some()
+        && words.all(|w| w.parse::<u64>().is_ok() || w.parse::<i64>().is_ok())
 }
 
 /// The `key=value` settings of a sysctl.conf file (comments, blank lines left out).

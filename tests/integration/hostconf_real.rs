@@ -123,3 +123,35 @@ fn zabbix_firewall_checks_firewalld_on_every_node_before_opening_a_port() {
     );
     crate::fieldnotes::refused_untouched(&lab, 3, &["zabbix-firewall"], "n2: firewalld is not running");
 }
+
+#[test]
+fn sysctl_baseline_checks_file_max_before_anything_changes() {
+    // A node whose vzctl does not set fs.file-max (no 99-vzctl.conf line for it).
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - name: n1\n    address: 10.0.0.1\n    tags: [hypervisor]\n    files:\n      /etc/sysctl.d/99-vzctl.conf: \"net.ipv4.ip_forward=1\\n\"\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
+    );
+    // The kernel takes fs.file-max = 5 (it is a number): every node would be left unable
+    // to open a file, sshd included. Below the per-process limit it makes no sense.
+    crate::fieldnotes::refused_untouched(
+        &lab,
+        2,
+        &["sysctl-baseline", "--file-max", "5", "--nodes", "n1"],
+        "invalid file-max",
+    );
+    // Not a number: the kernel refuses it (EINVAL) only after the run began.
+    crate::fieldnotes::refused_untouched(
+        &lab,
+        2,
+        &["sysctl-baseline", "--file-max", "lots", "--nodes", "n1"],
+        "invalid file-max",
+    );
+    crate::fieldnotes::refused_untouched(
+        &lab,
+        2,
+        &["sysctl-baseline", "--file-max", "18446744073709551616", "--nodes", "n1"],
+        "invalid file-max",
+    );
+    lab.run(&["sysctl-baseline", "--file-max", "26000000", "--nodes", "n1"])
+        .status(0);
+    assert_eq!(after_boot(&lab, "n1", "fs.file-max"), "26000000");
+}
