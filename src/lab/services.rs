@@ -53,6 +53,12 @@ pub struct OpsState {
     pub client_options: Option<String>,
     /// Extra units, active and enabled (e.g. `ntpd.service`).
     pub running_units: Vec<String>,
+    /// Fault: interfaces that no host bridge has as its port (a VLAN interface made
+    /// without a BRIDGE= line). A bridged virtual network cannot be bound to one: the
+    /// dispatcher looks for the bridge whose master is the adapter and fails with
+    /// PRL_ERR_BRIDGE_NOT_FOUND_FOR_NETWORK_ADAPTER (prl-disp-service, network Dao
+    /// `craftBridge`; the message text is invented).
+    pub unbridged: Vec<String>,
     /// Bonds as the kernel runs them (from the ifcfg files at the last network start).
     pub bonds: Vec<Bond>,
     /// Fault: the switch ports of this node are not in an LACP port-channel. An 802.3ad bond
@@ -108,6 +114,7 @@ impl Default for OpsState {
             page_cache_mb: None,
             fail_once: Vec::new(),
             running_units: Vec::new(),
+            unbridged: Vec::new(),
             bonds: Vec::new(),
             switch_without_lacp: false,
             port_channel_without_vlans: false,

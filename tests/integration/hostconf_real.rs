@@ -155,3 +155,28 @@ fn sysctl_baseline_checks_file_max_before_anything_changes() {
         .status(0);
     assert_eq!(after_boot(&lab, "n1", "fs.file-max"), "26000000");
 }
+
+#[test]
+fn bridge_network_leaves_no_half_made_network_where_binding_fails() {
+    // bond0.100 exists on n2 (`ip link` finds it) but no host bridge holds it: the
+    // dispatcher cannot bind a bridged network to it. n1 is done first; on n2 the network
+    // was added, then binding failed: it must not stay behind, unbound.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], ops: {unbridged: [bond0.100]}}\n",
+    );
+    let before = lab.state_value();
+    lab.run(&["bridge-network", "vlan100", "bond0.100"])
+        .status(1)
+        .stderr_has("bridge for the network adapter bond0.100 was not found")
+        .stderr_has("[n2] prlsrvctl net del vlan100");
+    let after = lab.state_value();
+    assert_eq!(
+        node(&after, "n2")["networks"],
+        node(&before, "n2")["networks"],
+        "n2 kept a half-made network"
+    );
+    let n1 = node(&after, "n1")["networks"].as_array().unwrap().clone();
+    assert!(n1
+        .iter()
+        .any(|n| n["name"] == "vlan100" && n["ifname"] == "bond0.100"));
+}
