@@ -59,6 +59,10 @@ pub struct OpsState {
     /// PRL_ERR_BRIDGE_NOT_FOUND_FOR_NETWORK_ADAPTER (prl-disp-service, network Dao
     /// `craftBridge`; the message text is invented).
     pub unbridged: Vec<String>,
+    /// chronyd (re)started and has not measured its servers yet: its next `chronyc
+    /// tracking` says `Not synchronised` with no offset (`System time : 0.000000000
+    /// seconds fast`): chronyd knows the clock's error only from its first updates.
+    pub chrony_unmeasured: bool,
     /// Bonds as the kernel runs them (from the ifcfg files at the last network start).
     pub bonds: Vec<Bond>,
     /// Fault: the switch ports of this node are not in an LACP port-channel. An 802.3ad bond
@@ -115,6 +119,7 @@ impl Default for OpsState {
             fail_once: Vec::new(),
             running_units: Vec::new(),
             unbridged: Vec::new(),
+            chrony_unmeasured: false,
             bonds: Vec::new(),
             switch_without_lacp: false,
             port_channel_without_vlans: false,

@@ -527,6 +527,15 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                         return job_failed(u, &problem);
                     }
                 }
+                if u == "chronyd.service" && starts {
+                    // A chronyd that (re)starts has no measurement yet: see
+                    // `packages::chronyc` (a start of a running unit does nothing).
+                    let h = state.host_mut(host);
+                    let was_active = h.units.get(u).is_some_and(|x| x.active);
+                    if verb.as_str() != "start" || !was_active {
+                        h.ops.chrony_unmeasured = true;
+                    }
+                }
                 set_active(state, host, u, starts);
             }
             Reply::ok("").takes(1.0)

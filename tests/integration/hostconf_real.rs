@@ -180,3 +180,25 @@ fn bridge_network_leaves_no_half_made_network_where_binding_fails() {
         .iter()
         .any(|n| n["name"] == "vlan100" && n["ifname"] == "bond0.100"));
 }
+
+#[test]
+fn ntp_steps_a_clock_that_is_far_off_once_chronyd_has_measured_it() {
+    // A node with chrony already installed, running, its clock 300 s behind. New servers
+    // restart chronyd, which then knows nothing of the error until its first updates:
+    // `System time` reads 0 until then, and without makestep in chrony.conf it would slew
+    // 300 s away for days. The step must come after chronyd has measured the offset.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {packages: [chrony], clock_offset_s: 300.0}}\n",
+    );
+    lab.run(&["ntp", "--servers", "ntp1.example.net"])
+        .status(0)
+        .stderr_has("[n1] systemctl restart chronyd")
+        .stderr_has("n1: the clock is 300.0s off NTP time; stepping it once")
+        .stderr_has("[n1] chronyc makestep");
+    assert!(
+        node(&lab.state_value(), "n1")["ops"]["clock_offset_s"]
+            .as_f64()
+            .unwrap()
+            < 1.0
+    );
+}
