@@ -259,6 +259,7 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
         "ploop" => ploop(state, host, &args),
         "mv" => mv(state, host, &args),
         "df" => df(state, host, &args),
+        "du" => du(state, host, &args),
         "rpm" => super::packages::rpm(state, host, &args),
         "yum" => super::packages::yum(state, host, &args),
         "chronyc" => super::packages::chronyc(state, host, &args),
@@ -401,6 +402,37 @@ fn mv(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
             format!("mv: cannot move '{src}' to '{dst}': No such file or directory\n"),
         );
     }
+    // Across file systems GNU mv copies the tree, then removes the source only once all of
+    // it is copied (coreutils `mv`: copy, then remove): a disk that fills up (or the fault
+    // `mv`, once) leaves the source whole and a partial copy at the destination.
+    let (src_fs, dst_fs) = (fs_of(h, src).3, fs_of(h, parent(&target)));
+    if src_is_dir && src_fs != dst_fs.3 {
+        let need = tree_mb(h, src);
+        let full = need > dst_fs.2;
+        if full || fails_once(state, host, "mv") {
+            let h = state.host_mut(host);
+            let partial = h
+                .files
+                .keys()
+                .find(|p| p.starts_with(&format!("{src}/")) && p.ends_with(".hdd"))
+                .map(|p| format!("{target}/{}", &p[src.len() + 1..]))
+                .unwrap_or_else(|| format!("{target}/data"));
+            h.dirs.push(target.clone());
+            h.files.insert(
+                partial.clone(),
+                LabFile {
+                    content: "(partial copy)\n".into(),
+                    mode: 0o600,
+                },
+            );
+            return Reply::fail(
+                1,
+                format!("mv: error writing '{partial}': No space left on device\n"),
+            )
+            .takes(2.0);
+        }
+    }
+    let h = state.host_mut(host);
     let moved = |p: &str| -> Option<String> {
         if p == *src {
             Some(target.clone())
@@ -434,8 +466,19 @@ fn df(state: &LabState, host: &str, args: &[&str]) -> Reply {
     if !is_dir(h, path) && !h.files.contains_key(*path) {
         return Reply::fail(1, format!("df: '{path}': No such file or directory\n"));
     }
+    let (source, fstype, avail_mb, target) = fs_of(h, path);
+    let avail = avail_mb * 1024;
+    let size = avail * 2;
+    Reply::ok(format!(
+        "Filesystem                 Type      1024-blocks      Used Available Capacity Mounted on\n{source} {fstype} {size} {} {avail} 50% {target}\n",
+        size - avail
+    ))
+}
+
+/// The file system holding `path`: (source, type, free MB, mount point).
+fn fs_of(h: &HostState, path: &str) -> (String, String, u64, String) {
     let under = |target: &str| {
-        *path == target || path.starts_with(&format!("{}/", target.trim_end_matches('/')))
+        path == target || path.starts_with(&format!("{}/", target.trim_end_matches('/')))
     };
     let local = h.ops.filesystems.iter().map(|f| {
         (
@@ -464,13 +507,42 @@ fn df(state: &LabState, host: &str, args: &[&str]) -> Reply {
             h.ops.root_avail_mb,
             "/".into(),
         ));
-    let (source, fstype, avail_mb, target) = best;
-    let avail = avail_mb * 1024;
-    let size = avail * 2;
-    Reply::ok(format!(
-        "Filesystem                 Type      1024-blocks      Used Available Capacity Mounted on\n{source} {fstype} {size} {} {avail} 50% {target}\n",
-        size - avail
-    ))
+    best
+}
+
+/// The space a tree takes, in MB (rounded up): a ploop image file (`*.hdd` beside its
+/// DiskDescriptor.xml) as its `Disk_size` (the pfcache image is filled up to it), any
+/// other file as its length.
+fn tree_mb(h: &HostState, path: &str) -> u64 {
+    let below = format!("{}/", path.trim_end_matches('/'));
+    let mut bytes = 0u64;
+    for (p, f) in &h.files {
+        if p != path && !p.starts_with(&below) {
+            continue;
+        }
+        let descriptor = format!("{}/DiskDescriptor.xml", parent(p));
+        let image = p.ends_with(".hdd")
+            .then(|| h.files.get(&descriptor))
+            .flatten()
+            .and_then(|d| disk_size_sectors(&d.content));
+        bytes += image.map_or(f.content.len() as u64, |sectors| sectors * 512);
+    }
+    bytes.div_ceil(1024 * 1024)
+}
+
+/// `du -sk PATH` (coreutils): the KB it takes, a TAB, the path.
+fn du(state: &LabState, host: &str, args: &[&str]) -> Reply {
+    let h = state.host(host).expect("known host");
+    let Some(path) = args.iter().rev().find(|a| !a.starts_with('-')) else {
+        return Reply::fail(1, "du: the lab needs a path\n");
+    };
+    if !is_dir(h, path) && !h.files.contains_key(*path) {
+        return Reply::fail(
+            1,
+            format!("du: cannot access '{path}': No such file or directory\n"),
+        );
+    }
+    Reply::ok(format!("{}\t{path}\n", tree_mb(h, path) * 1024))
 }
 
 /// Why vcmmd would not start with this host's vstorage-limits.conf, if it would not: the

@@ -202,3 +202,64 @@ fn ntp_steps_a_clock_that_is_far_off_once_chronyd_has_measured_it() {
             < 1.0
     );
 }
+
+/// n1 with a second local file system at /vz2 (`avail_mb` free) and the stock 10 GB
+/// pfcache image on /.
+fn pfcache_and_vz2(avail_mb: u64, faults: &str) -> String {
+    format!(
+        "cluster: c\nspeed: 0\nhosts:\n  - {{name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {{filesystems: [{{source: /dev/sdb1, target: /vz2, fstype: ext4, avail_mb: {avail_mb}}}], fail_once: [{faults}]}}}}\n"
+    )
+}
+
+fn paths_under<'a>(state: &'a serde_json::Value, host: &str, dir: &str) -> Vec<&'a str> {
+    let below = format!("{dir}/");
+    let mut out: Vec<&str> = node(state, host)["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|p| *p == dir || p.starts_with(&below))
+        .collect();
+    out.extend(
+        node(state, host)["dirs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d.as_str())
+            .filter(|d| *d == dir || d.starts_with(&below)),
+    );
+    out
+}
+
+#[test]
+fn pfcache_move_to_a_file_system_without_room_is_refused_before_anything_stops() {
+    // mv to another file system copies: 10 GB do not fit in 2 GB. Found out by mv, it
+    // stopped pfcached and unmounted the image first, and left a partial copy behind.
+    let lab = Lab::with_scenario(&pfcache_and_vz2(2048, ""));
+    crate::fieldnotes::refused_untouched(&lab, 3, &["pfcache-move", "/vz2/pfcache.hdd"], "MB free");
+}
+
+#[test]
+fn pfcache_move_cut_short_removes_its_partial_copy_instead_of_moving_it_into_the_image() {
+    // The copy fails midway (the disk filled up meanwhile): the source is whole, the
+    // destination holds a partial copy. 'mv back' would put that copy inside the image's
+    // directory (mv into an existing directory), onto the file system of every CT.
+    let lab = Lab::with_scenario(&pfcache_and_vz2(50_000, "mv"));
+    let before = lab.state_value();
+    lab.run(&["pfcache-move", "/vz2/pfcache.hdd"])
+        .status(1)
+        .stderr_has("No space left on device");
+    let after = lab.state_value();
+    assert_eq!(
+        paths_under(&after, "n1", "/vz/pfcache.hdd"),
+        paths_under(&before, "n1", "/vz/pfcache.hdd"),
+        "the image directory changed"
+    );
+    assert!(paths_under(&after, "n1", "/vz2/pfcache.hdd").is_empty());
+    assert_eq!(mounted_image(&after, "n1"), "/vz/pfcache.hdd/DiskDescriptor.xml");
+    assert_eq!(node(&after, "n1")["units"]["pfcached.service"]["active"], true);
+    assert_eq!(
+        file(&after, "n1", "/etc/vz/vz.conf"),
+        file(&before, "n1", "/etc/vz/vz.conf")
+    );
+}
