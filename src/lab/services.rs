@@ -63,6 +63,14 @@ pub struct OpsState {
     /// tracking` says `Not synchronised` with no offset (`System time : 0.000000000
     /// seconds fast`): chronyd knows the clock's error only from its first updates.
     pub chrony_unmeasured: bool,
+    /// firewalld zones of interfaces bound to a zone other than the default one
+    /// (`public`), e.g. `{bond0: internal}`: traffic that arrives there meets that zone's
+    /// ports, not the default zone's (firewalld: a connection is handled by the zone of
+    /// its source, else of its interface, else the default zone).
+    pub firewall_zones: std::collections::BTreeMap<String, String>,
+    /// Open ports of the zones other than the default one: zone → (runtime, permanent).
+    /// The default zone's are the host's `ports_runtime` / `ports_permanent`.
+    pub zone_ports: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)>,
     /// Bonds as the kernel runs them (from the ifcfg files at the last network start).
     pub bonds: Vec<Bond>,
     /// Fault: the switch ports of this node are not in an LACP port-channel. An 802.3ad bond
@@ -120,6 +128,8 @@ impl Default for OpsState {
             running_units: Vec::new(),
             unbridged: Vec::new(),
             chrony_unmeasured: false,
+            firewall_zones: Default::default(),
+            zone_ports: Default::default(),
             bonds: Vec::new(),
             switch_without_lacp: false,
             port_channel_without_vlans: false,

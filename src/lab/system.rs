@@ -204,6 +204,7 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
     let h = state.host_mut(host);
     let running = h.units.get("firewalld.service").is_some_and(|u| u.active);
     let mut permanent = false;
+    let mut zone: Option<String> = None;
     let mut actions: Vec<(String, Option<String>)> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -213,8 +214,15 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
         };
         match name.as_str() {
             "--permanent" => permanent = true,
-            "--zone" => {}
-            "--list-ports" | "--reload" | "--state" | "--complete-reload" => actions.push((name, None)),
+            "--zone" => zone = inline.or_else(|| it.next().cloned()),
+            "--list-ports" | "--reload" | "--state" | "--complete-reload" | "--get-default-zone"
+            | "--get-active-zones" => actions.push((name, None)),
+            "--get-zone-of-interface" => {
+                let Some(v) = inline.or_else(|| it.next().cloned()) else {
+                    return Reply::fail(2, format!("usage: see firewall-cmd man page\nfirewall-cmd: error: argument {name}: expected one argument\n"));
+                };
+                actions.push((name, Some(v)));
+            }
             "--query-port" | "--add-port" | "--remove-port" => {
                 let Some(v) = inline.or_else(|| it.next().cloned()) else {
                     return Reply::fail(2, format!("usage: see firewall-cmd man page\nfirewall-cmd: error: argument {name}: expected one argument\n"));
@@ -239,6 +247,39 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
     if !running {
         return Reply::fail(252, "FirewallD is not running\n");
     }
+    const DEFAULT_ZONE: &str = "public";
+    if actions.iter().any(|(n, _)| n == "--get-default-zone") {
+        return Reply::ok(format!("{DEFAULT_ZONE}\n"));
+    }
+    if let Some((_, Some(ifname))) = actions.iter().find(|(n, _)| n == "--get-zone-of-interface") {
+        return match h.ops.firewall_zones.get(ifname) {
+            Some(z) => Reply::ok(format!("{z}\n")),
+            None if h.ops.interfaces.contains(ifname) => Reply::ok(format!("{DEFAULT_ZONE}\n")),
+            None => Reply::fail(2, "no zone\n"),
+        };
+    }
+    if actions.iter().any(|(n, _)| n == "--get-active-zones") {
+        // firewalld 0.6 `--get-active-zones`: each zone with interfaces, then its
+        // interfaces indented.
+        let mut by_zone: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for ifname in h.ops.interfaces.iter().filter(|i| *i != "lo") {
+            let z = h.ops.firewall_zones.get(ifname).map_or(DEFAULT_ZONE, String::as_str);
+            by_zone.entry(z).or_default().push(ifname);
+        }
+        return Reply::ok(
+            by_zone
+                .iter()
+                .map(|(z, ifs)| format!("{z}\n  interfaces: {}\n", ifs.join(" ")))
+                .collect::<String>(),
+        );
+    }
+    let zone = zone.filter(|z| z != DEFAULT_ZONE);
+    if let Some(z) = &zone {
+        const ZONES: &[&str] = &["block", "dmz", "drop", "external", "home", "internal", "public", "trusted", "work"];
+        if !ZONES.contains(&z.as_str()) && !h.ops.zone_ports.contains_key(z) {
+            return Reply::fail(112, format!("Error: INVALID_ZONE: {z}\n"));
+        }
+    }
     for (_, port) in &actions {
         if let Some(p) = port {
             if let Err((code, message)) = check_port(p) {
@@ -251,10 +292,17 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
         .filter(|(n, _)| n == "--query-port")
         .filter_map(|(_, p)| p.as_ref())
         .collect();
-    let ports = if permanent {
-        &mut h.ports_permanent
-    } else {
-        &mut h.ports_runtime
+    let ports = match &zone {
+        Some(z) => {
+            let (runtime, perm) = h.ops.zone_ports.entry(z.clone()).or_default();
+            if permanent {
+                perm
+            } else {
+                runtime
+            }
+        }
+        None if permanent => &mut h.ports_permanent,
+        None => &mut h.ports_runtime,
     };
     if !queries.is_empty() {
         if queries.len() == 1 {
@@ -305,6 +353,9 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
         .any(|(n, _)| n == "--reload" || n == "--complete-reload")
     {
         h.ports_runtime = h.ports_permanent.clone();
+        for (runtime, perm) in h.ops.zone_ports.values_mut() {
+            *runtime = perm.clone();
+        }
         out.push_str("success\n");
     } else if actions
         .iter()

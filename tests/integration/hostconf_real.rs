@@ -276,3 +276,22 @@ fn vm_tiers_lists_what_answers_when_one_hypervisor_does_not() {
         .stdout_has("web01")
         .stderr_has("n2");
 }
+
+#[test]
+fn zabbix_firewall_opens_the_ports_in_the_zone_of_the_nodes_address() {
+    // n1's address is on eth0, which is bound to the zone 'internal'; the default zone is
+    // 'public'. Zabbix traffic arrives on eth0 and meets internal's ports, so that is
+    // where they must be opened (firewall-cmd without --zone changes the default zone).
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {firewall_zones: {eth0: internal}}}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
+    );
+    lab.run(&["zabbix-firewall", "--ports", "10050/tcp"])
+        .status(0)
+        .stderr_has("[n1] firewall-cmd --permanent --zone=internal --add-port=10050/tcp")
+        .stderr_has("[n2] firewall-cmd --permanent --add-port=10050/tcp");
+    let state = lab.state_value();
+    let internal = &node(&state, "n1")["ops"]["zone_ports"]["internal"];
+    assert_eq!(internal[0], serde_json::json!(["10050/tcp"]), "runtime");
+    assert_eq!(internal[1], serde_json::json!(["10050/tcp"]), "permanent");
+    crate::catalog::unchanged(lab.run(&["zabbix-firewall", "--ports", "10050/tcp"]).status(0));
+}
