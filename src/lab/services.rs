@@ -507,7 +507,7 @@ fn fs_of(h: &HostState, path: &str) -> (String, String, u64, String) {
             m.target.clone(),
         )
     });
-    let best = local
+    local
         .chain(mounted)
         .filter(|(_, _, _, target)| under(target))
         .max_by_key(|(_, _, _, target)| target.len())
@@ -516,8 +516,7 @@ fn fs_of(h: &HostState, path: &str) -> (String, String, u64, String) {
             "xfs".into(),
             h.ops.root_avail_mb,
             "/".into(),
-        ));
-    best
+        ))
 }
 
 /// The space a tree takes, in MB (rounded up): a ploop image file (`*.hdd` beside its
@@ -531,7 +530,8 @@ fn tree_mb(h: &HostState, path: &str) -> u64 {
             continue;
         }
         let descriptor = format!("{}/DiskDescriptor.xml", parent(p));
-        let image = p.ends_with(".hdd")
+        let image = p
+            .ends_with(".hdd")
             .then(|| h.files.get(&descriptor))
             .flatten()
             .and_then(|d| disk_size_sectors(&d.content));

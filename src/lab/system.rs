@@ -137,8 +137,7 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 /// Whether every word of a sysctl value is a number the kernel's integer handlers take.
 fn numeric(value: &str) -> bool {
     let mut words = value.split_whitespace().peekable();
-    words.peek().is_some()
-        && words.all(|w| w.parse::<u64>().is_ok() || w.parse::<i64>().is_ok())
+    words.peek().is_some() && words.all(|w| w.parse::<u64>().is_ok() || w.parse::<i64>().is_ok())
 }
 
 /// The `key=value` settings of a sysctl.conf file (comments, blank lines left out).
@@ -175,7 +174,9 @@ pub fn system_files(h: &HostState) -> Vec<String> {
                 continue;
             };
             if name.ends_with(".conf") && !name.contains('/') {
-                by_name.entry(name.to_string()).or_insert_with(|| path.clone());
+                by_name
+                    .entry(name.to_string())
+                    .or_insert_with(|| path.clone());
             }
         }
     }
@@ -263,7 +264,11 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
         // interfaces indented.
         let mut by_zone: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
         for ifname in h.ops.interfaces.iter().filter(|i| *i != "lo") {
-            let z = h.ops.firewall_zones.get(ifname).map_or(DEFAULT_ZONE, String::as_str);
+            let z = h
+                .ops
+                .firewall_zones
+                .get(ifname)
+                .map_or(DEFAULT_ZONE, String::as_str);
             by_zone.entry(z).or_default().push(ifname);
         }
         return Reply::ok(
@@ -275,7 +280,9 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
     }
     let zone = zone.filter(|z| z != DEFAULT_ZONE);
     if let Some(z) = &zone {
-        const ZONES: &[&str] = &["block", "dmz", "drop", "external", "home", "internal", "public", "trusted", "work"];
+        const ZONES: &[&str] = &[
+            "block", "dmz", "drop", "external", "home", "internal", "public", "trusted", "work",
+        ];
         if !ZONES.contains(&z.as_str()) && !h.ops.zone_ports.contains_key(z) {
             return Reply::fail(112, format!("Error: INVALID_ZONE: {z}\n"));
         }

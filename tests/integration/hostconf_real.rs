@@ -27,9 +27,11 @@ fn pfcache_resize_grows_the_image_vz_conf_names() {
         .status(0)
         .stderr_has("[n1] prl_disk_tool resize --size 20G --hdd /vz/pfcache-local.hdd");
     let state = lab.state_value();
-    assert!(file(&state, "n1", "/vz/pfcache-local.hdd/DiskDescriptor.xml")
-        .unwrap()
-        .contains("<Disk_size>41943040</Disk_size>"));
+    assert!(
+        file(&state, "n1", "/vz/pfcache-local.hdd/DiskDescriptor.xml")
+            .unwrap()
+            .contains("<Disk_size>41943040</Disk_size>")
+    );
 }
 
 #[test]
@@ -42,7 +44,10 @@ fn pfcache_move_sets_the_image_in_vz_conf_where_the_vz_service_reads_it() {
         .stderr_has("[n2] mv /vz/pfcache.hdd /vz/pfcache2.hdd");
     let state = lab.state_value();
     for h in ["n1", "n2"] {
-        assert_eq!(mounted_image(&state, h), "/vz/pfcache2.hdd/DiskDescriptor.xml");
+        assert_eq!(
+            mounted_image(&state, h),
+            "/vz/pfcache2.hdd/DiskDescriptor.xml"
+        );
         let vz = file(&state, h, "/etc/vz/vz.conf").unwrap();
         assert!(
             vz.lines().any(|l| l == "PFCACHE_IMAGE=/vz/pfcache2.hdd"),
@@ -121,7 +126,12 @@ fn zabbix_firewall_checks_firewalld_on_every_node_before_opening_a_port() {
     let lab = Lab::with_scenario(
         "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], stopped_units: [firewalld.service]}\n",
     );
-    crate::fieldnotes::refused_untouched(&lab, 3, &["zabbix-firewall"], "n2: firewalld is not running");
+    crate::fieldnotes::refused_untouched(
+        &lab,
+        3,
+        &["zabbix-firewall"],
+        "n2: firewalld is not running",
+    );
 }
 
 #[test]
@@ -148,7 +158,13 @@ fn sysctl_baseline_checks_file_max_before_anything_changes() {
     crate::fieldnotes::refused_untouched(
         &lab,
         2,
-        &["sysctl-baseline", "--file-max", "18446744073709551616", "--nodes", "n1"],
+        &[
+            "sysctl-baseline",
+            "--file-max",
+            "18446744073709551616",
+            "--nodes",
+            "n1",
+        ],
         "invalid file-max",
     );
     lab.run(&["sysctl-baseline", "--file-max", "26000000", "--nodes", "n1"])
@@ -256,8 +272,14 @@ fn pfcache_move_cut_short_removes_its_partial_copy_instead_of_moving_it_into_the
         "the image directory changed"
     );
     assert!(paths_under(&after, "n1", "/vz2/pfcache.hdd").is_empty());
-    assert_eq!(mounted_image(&after, "n1"), "/vz/pfcache.hdd/DiskDescriptor.xml");
-    assert_eq!(node(&after, "n1")["units"]["pfcached.service"]["active"], true);
+    assert_eq!(
+        mounted_image(&after, "n1"),
+        "/vz/pfcache.hdd/DiskDescriptor.xml"
+    );
+    assert_eq!(
+        node(&after, "n1")["units"]["pfcached.service"]["active"],
+        true
+    );
     assert_eq!(
         file(&after, "n1", "/etc/vz/vz.conf"),
         file(&before, "n1", "/etc/vz/vz.conf")
@@ -293,5 +315,8 @@ fn zabbix_firewall_opens_the_ports_in_the_zone_of_the_nodes_address() {
     let internal = &node(&state, "n1")["ops"]["zone_ports"]["internal"];
     assert_eq!(internal[0], serde_json::json!(["10050/tcp"]), "runtime");
     assert_eq!(internal[1], serde_json::json!(["10050/tcp"]), "permanent");
-    crate::catalog::unchanged(lab.run(&["zabbix-firewall", "--ports", "10050/tcp"]).status(0));
+    crate::catalog::unchanged(
+        lab.run(&["zabbix-firewall", "--ports", "10050/tcp"])
+            .status(0),
+    );
 }
