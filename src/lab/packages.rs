@@ -76,6 +76,14 @@ pub fn chronyc(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
     }
     let synced = !active("ntpd.service");
     match args.iter().rfind(|a| !a.starts_with('-')).copied() {
+        // Right after a (re)start chronyd has no measurement: `System time` is the error it
+        // is correcting, which is none yet (chrony 3.x `tracking`; chronyc(1): the system
+        // clock is slewed, not stepped, unless makestep says so). The iburst answers come
+        // in a few seconds later: the next look sees them.
+        Some("tracking") if h.ops.chrony_unmeasured => {
+            h.ops.chrony_unmeasured = false;
+            Reply::ok("Reference ID    : 00000000 ()\nStratum         : 0\nRef time (UTC)  : Thu Jan 01 00:00:00 1970\nSystem time     : 0.000000000 seconds fast of NTP time\nLast offset     : +0.000000000 seconds\nRMS offset      : 0.000000000 seconds\nFrequency       : 0.000 ppm slow\nResidual freq   : +0.000 ppm\nSkew            : 0.000 ppm\nRoot delay      : 1.000000000 seconds\nRoot dispersion : 1.000000000 seconds\nUpdate interval : 0.0 seconds\nLeap status     : Not synchronised\n")
+        }
         Some("makestep") => {
             h.ops.clock_offset_s = 0.000_003;
             Reply::ok("200 OK\n")

@@ -12,7 +12,7 @@ fn unrecognized(option: &str) -> Reply {
     Reply::fail(1, format!("Unrecognized option: {option}\n"))
 }
 
-/// `prlsrvctl net add|set|list [-j]`.
+/// `prlsrvctl net add|set|del|list [-j]`.
 pub fn prlsrvctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let h = state.host_mut(host);
@@ -49,6 +49,29 @@ pub fn prlsrvctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     other => return unrecognized(other).warned(BANNER),
                 }
             }
+            let bridged = kind.as_deref().map_or_else(
+                || {
+                    h.networks
+                        .iter()
+                        .find(|n| n.name == *name)
+                        .is_some_and(|n| n.kind == "bridged")
+                },
+                |k| k == "bridged",
+            );
+            let bound = ifname.clone().or_else(|| {
+                h.networks
+                    .iter()
+                    .find(|n| n.name == *name)
+                    .and_then(|n| n.ifname.clone())
+            });
+            if let Some(i) = bound.filter(|i| bridged && h.ops.unbridged.contains(i)) {
+                let verb = if adding { "add" } else { "update" };
+                return Reply::fail(
+                    255,
+                    format!("Failed to {verb} the network {name}: the bridge for the network adapter {i} was not found.\n"),
+                )
+                .warned(BANNER);
+            }
             if adding {
                 h.networks.push(Network {
                     name: name.to_string(),
@@ -65,7 +88,14 @@ pub fn prlsrvctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             }
             Reply::ok("")
         }
-        _ => Reply::fail(1, "Usage: prlsrvctl net add|set|list ...\n"),
+        ["net", "del", name] => match h.networks.iter().position(|n| n.name == *name) {
+            Some(i) => {
+                h.networks.remove(i);
+                Reply::ok("")
+            }
+            None => Reply::fail(255, format!("Failed to find the network {name}.\n")),
+        },
+        _ => Reply::fail(1, "Usage: prlsrvctl net add|set|del|list ...\n"),
     };
     reply.warned(BANNER)
 }

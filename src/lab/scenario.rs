@@ -155,6 +155,12 @@ struct VeSpec {
     /// Virtual network of its adapter (default: `Bridged` for VMs, none for routed CTs).
     #[serde(default)]
     network: Option<String>,
+    /// Its home is on the node's local disk, not on the cluster: `VE_PRIVATE=/vz/private/$VEID`
+    /// is vz.conf's stock value (reference §4.1), so a CT created without `--private` on
+    /// the cluster lives in /vz/private (a VM in /vz/vmprivate), where `vstorage get-attr`
+    /// has nothing to say.
+    #[serde(default)]
+    local: bool,
 }
 
 fn default_kind() -> String {
@@ -523,8 +529,13 @@ fn build(s: Scenario) -> Result<LabState, String> {
         } else {
             "vmprivate"
         };
+        let root = if v.local {
+            "/vz".to_string()
+        } else {
+            format!("/vstorage/{cluster}")
+        };
         ves.push(Ve {
-            home: format!("/vstorage/{cluster}/{dir}/{uuid}"),
+            home: format!("{root}/{dir}/{uuid}"),
             uuid,
             name: v.name.clone(),
             kind,

@@ -54,6 +54,24 @@ pub struct OpsState {
     pub client_options: Option<String>,
     /// Extra units, active and enabled (e.g. `ntpd.service`).
     pub running_units: Vec<String>,
+    /// Fault: interfaces that no host bridge has as its port (a VLAN interface made
+    /// without a BRIDGE= line). A bridged virtual network cannot be bound to one: the
+    /// dispatcher looks for the bridge whose master is the adapter and fails with
+    /// PRL_ERR_BRIDGE_NOT_FOUND_FOR_NETWORK_ADAPTER (prl-disp-service, network Dao
+    /// `craftBridge`; the message text is invented).
+    pub unbridged: Vec<String>,
+    /// chronyd (re)started and has not measured its servers yet: its next `chronyc
+    /// tracking` says `Not synchronised` with no offset (`System time : 0.000000000
+    /// seconds fast`): chronyd knows the clock's error only from its first updates.
+    pub chrony_unmeasured: bool,
+    /// firewalld zones of interfaces bound to a zone other than the default one
+    /// (`public`), e.g. `{bond0: internal}`: traffic that arrives there meets that zone's
+    /// ports, not the default zone's (firewalld: a connection is handled by the zone of
+    /// its source, else of its interface, else the default zone).
+    pub firewall_zones: std::collections::BTreeMap<String, String>,
+    /// Open ports of the zones other than the default one: zone → (runtime, permanent).
+    /// The default zone's are the host's `ports_runtime` / `ports_permanent`.
+    pub zone_ports: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)>,
     /// Bonds as the kernel runs them (from the ifcfg files at the last network start).
     pub bonds: Vec<Bond>,
     /// Fault: the switch ports of this node are not in an LACP port-channel. An 802.3ad bond
@@ -109,6 +127,10 @@ impl Default for OpsState {
             page_cache_mb: None,
             fail_once: Vec::new(),
             running_units: Vec::new(),
+            unbridged: Vec::new(),
+            chrony_unmeasured: false,
+            firewall_zones: Default::default(),
+            zone_ports: Default::default(),
             bonds: Vec::new(),
             switch_without_lacp: false,
             port_channel_without_vlans: false,
@@ -152,15 +174,19 @@ pub fn provision(h: &mut HostState) {
     for name in h.ops.running_units.clone() {
         h.units.insert(name.clone(), unit(&name));
     }
+    // The image is where PFCACHE_IMAGE in /etc/vz/vz.conf says (reference §4.1: vz.conf
+    // holds PFCACHE, PFCACHE_IMAGE, PFCACHE_IMAGE_SIZE; /etc/vz/pfcache.conf, §4.2, holds
+    // only pfcached's tuning). A scenario may give a vz.conf naming another place.
+    let image = configured_pfcache_image(h);
     // Invented content (no public sample of the pfcache image's descriptor): enough for
     // `ploop mount` to find it.
-    let descriptor = format!("{PFCACHE_IMAGE}/DiskDescriptor.xml");
+    let descriptor = format!("{image}/DiskDescriptor.xml");
     h.files.entry(descriptor.clone()).or_insert(LabFile {
         content: "<?xml version=\"1.0\"?>\n<Parallels_disk_image>\n  <Disk_Parameters><Disk_size>20971520</Disk_size></Disk_Parameters>\n  <StorageData><Storage><Image><File>pfcache.hdd</File></Image></Storage></StorageData>\n</Parallels_disk_image>\n".into(),
         mode: 0o644,
     });
     h.files
-        .entry(format!("{PFCACHE_IMAGE}/pfcache.hdd"))
+        .entry(format!("{image}/pfcache.hdd"))
         .or_insert(LabFile {
             content: "(lab ploop image)\n".into(),
             mode: 0o600,
@@ -172,7 +198,7 @@ pub fn provision(h: &mut HostState) {
             content: "0 2 * * * root /usr/sbin/pcompact -t 2h -q >/dev/null\n".into(),
             mode: 0o644,
         });
-    h.dirs.push(PFCACHE_IMAGE.into());
+    h.dirs.push(image);
     h.dirs.push(PFCACHE_MOUNT.into());
     h.dirs.push("/etc/cron.d".into());
     for fs in h.ops.filesystems.clone() {
@@ -183,6 +209,23 @@ pub fn provision(h: &mut HostState) {
     if h.ops.client_options.is_none() {
         h.ops.client_options = client_fstab_options(h);
     }
+}
+
+/// The pfcache image directory a node's vz service mounts at boot: `PFCACHE_IMAGE` in
+/// /etc/vz/vz.conf (the last assignment, quotes removed), else the stock place. Only
+/// vz.conf is read for it (reference §4.1); a `PFCACHE_IMAGE` in /etc/vz/pfcache.conf
+/// (§4.2) is not.
+pub fn configured_pfcache_image(h: &HostState) -> String {
+    h.files
+        .get("/etc/vz/vz.conf")
+        .and_then(|f| {
+            f.content.lines().rev().find_map(|l| {
+                let v = l.trim().strip_prefix("PFCACHE_IMAGE=")?;
+                let v = v.trim().trim_matches('"').trim_matches('\'');
+                (!v.is_empty()).then(|| v.to_string())
+            })
+        })
+        .unwrap_or_else(|| PFCACHE_IMAGE.to_string())
 }
 
 /// The options of the cluster client's line in /etc/fstab (`vstorage://… fuse.vstorage`).
@@ -227,6 +270,7 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
         "ploop" => ploop(state, host, &args),
         "mv" => mv(state, host, &args),
         "df" => df(state, host, &args),
+        "du" => du(state, host, &args),
         "rpm" => super::packages::rpm(state, host, &args),
         "yum" => super::packages::yum(state, host, &args),
         "chronyc" => super::packages::chronyc(state, host, &args),
@@ -369,6 +413,37 @@ fn mv(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
             format!("mv: cannot move '{src}' to '{dst}': No such file or directory\n"),
         );
     }
+    // Across file systems GNU mv copies the tree, then removes the source only once all of
+    // it is copied (coreutils `mv`: copy, then remove): a disk that fills up (or the fault
+    // `mv`, once) leaves the source whole and a partial copy at the destination.
+    let (src_fs, dst_fs) = (fs_of(h, src).3, fs_of(h, parent(&target)));
+    if src_is_dir && src_fs != dst_fs.3 {
+        let need = tree_mb(h, src);
+        let full = need > dst_fs.2;
+        if full || fails_once(state, host, "mv") {
+            let h = state.host_mut(host);
+            let partial = h
+                .files
+                .keys()
+                .find(|p| p.starts_with(&format!("{src}/")) && p.ends_with(".hdd"))
+                .map(|p| format!("{target}/{}", &p[src.len() + 1..]))
+                .unwrap_or_else(|| format!("{target}/data"));
+            h.dirs.push(target.clone());
+            h.files.insert(
+                partial.clone(),
+                LabFile {
+                    content: "(partial copy)\n".into(),
+                    mode: 0o600,
+                },
+            );
+            return Reply::fail(
+                1,
+                format!("mv: error writing '{partial}': No space left on device\n"),
+            )
+            .takes(2.0);
+        }
+    }
+    let h = state.host_mut(host);
     let moved = |p: &str| -> Option<String> {
         if p == *src {
             Some(target.clone())
@@ -402,8 +477,19 @@ fn df(state: &LabState, host: &str, args: &[&str]) -> Reply {
     if !is_dir(h, path) && !h.files.contains_key(*path) {
         return Reply::fail(1, format!("df: '{path}': No such file or directory\n"));
     }
+    let (source, fstype, avail_mb, target) = fs_of(h, path);
+    let avail = avail_mb * 1024;
+    let size = avail * 2;
+    Reply::ok(format!(
+        "Filesystem                 Type      1024-blocks      Used Available Capacity Mounted on\n{source} {fstype} {size} {} {avail} 50% {target}\n",
+        size - avail
+    ))
+}
+
+/// The file system holding `path`: (source, type, free MB, mount point).
+fn fs_of(h: &HostState, path: &str) -> (String, String, u64, String) {
     let under = |target: &str| {
-        *path == target || path.starts_with(&format!("{}/", target.trim_end_matches('/')))
+        path == target || path.starts_with(&format!("{}/", target.trim_end_matches('/')))
     };
     let local = h.ops.filesystems.iter().map(|f| {
         (
@@ -422,7 +508,7 @@ fn df(state: &LabState, host: &str, args: &[&str]) -> Reply {
             m.target.clone(),
         )
     });
-    let best = local
+    local
         .chain(mounted)
         .filter(|(_, _, _, target)| under(target))
         .max_by_key(|(_, _, _, target)| target.len())
@@ -431,14 +517,43 @@ fn df(state: &LabState, host: &str, args: &[&str]) -> Reply {
             "xfs".into(),
             h.ops.root_avail_mb,
             "/".into(),
-        ));
-    let (source, fstype, avail_mb, target) = best;
-    let avail = avail_mb * 1024;
-    let size = avail * 2;
-    Reply::ok(format!(
-        "Filesystem                 Type      1024-blocks      Used Available Capacity Mounted on\n{source} {fstype} {size} {} {avail} 50% {target}\n",
-        size - avail
-    ))
+        ))
+}
+
+/// The space a tree takes, in MB (rounded up): a ploop image file (`*.hdd` beside its
+/// DiskDescriptor.xml) as its `Disk_size` (the pfcache image is filled up to it), any
+/// other file as its length.
+fn tree_mb(h: &HostState, path: &str) -> u64 {
+    let below = format!("{}/", path.trim_end_matches('/'));
+    let mut bytes = 0u64;
+    for (p, f) in &h.files {
+        if p != path && !p.starts_with(&below) {
+            continue;
+        }
+        let descriptor = format!("{}/DiskDescriptor.xml", parent(p));
+        let image = p
+            .ends_with(".hdd")
+            .then(|| h.files.get(&descriptor))
+            .flatten()
+            .and_then(|d| disk_size_sectors(&d.content));
+        bytes += image.map_or(f.content.len() as u64, |sectors| sectors * 512);
+    }
+    bytes.div_ceil(1024 * 1024)
+}
+
+/// `du -sk PATH` (coreutils): the KB it takes, a TAB, the path.
+fn du(state: &LabState, host: &str, args: &[&str]) -> Reply {
+    let h = state.host(host).expect("known host");
+    let Some(path) = args.iter().rev().find(|a| !a.starts_with('-')) else {
+        return Reply::fail(1, "du: the lab needs a path\n");
+    };
+    if !is_dir(h, path) && !h.files.contains_key(*path) {
+        return Reply::fail(
+            1,
+            format!("du: cannot access '{path}': No such file or directory\n"),
+        );
+    }
+    Reply::ok(format!("{}\t{path}\n", tree_mb(h, path) * 1024))
 }
 
 /// Why vcmmd would not start with this host's vstorage-limits.conf, if it would not: the

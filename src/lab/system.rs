@@ -14,10 +14,12 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let mut ignore_unknown = false;
     let mut write = false;
     let mut load = None;
+    let mut system = false;
     let mut items = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--system" => system = true,
             "-n" => value_only = true,
             "-q" => quiet = true,
             "-e" => ignore_unknown = true,
@@ -41,6 +43,19 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             item => items.push(item.to_string()),
         }
     }
+    let mut applying = String::new();
+    if system {
+        // What boot does (procps-ng 3.3.10 `--system`, and systemd-sysctl likewise): every
+        // file is read in the order of its name, so a later file overrides an earlier one.
+        let Some(h) = state.host(host) else {
+            return Reply::fail(255, "unknown host\n");
+        };
+        for path in system_files(h) {
+            applying.push_str(&format!("* Applying {path} ...\n"));
+            items.extend(setting_lines(&h.files[&path].content));
+        }
+        write = true;
+    }
     if let Some(file) = load {
         let content = match state.host(host).and_then(|h| h.files.get(&file)) {
             Some(f) => f.content.clone(),
@@ -51,19 +66,11 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 )
             }
         };
-        items = content
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
-            .map(|l| {
-                l.split_once('=')
-                    .map_or(l.to_string(), |(k, v)| format!("{}={}", k.trim(), v.trim()))
-            })
-            .collect();
+        items = setting_lines(&content);
         write = true;
     }
     let h = state.host_mut(host);
-    let mut out = String::new();
+    let mut out = applying;
     let mut err = String::new();
     let mut failures = 0;
     for item in items {
@@ -95,6 +102,15 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 h.ops.page_cache_mb = Some(super::services::DROPPED_CACHE_MB);
                 v
             }
+            Some(v) if numeric(&h.sysctl[&key]) && !numeric(&v) => {
+                // A number key (proc_dointvec, proc_doulongvec_minmax) refuses a word that
+                // is not one, or one past its type: EINVAL, as procps-ng 3.3.10 reports it.
+                err.push_str(&format!(
+                    "sysctl: setting key \"{key}\": Invalid argument\n"
+                ));
+                failures += 1;
+                continue;
+            }
             Some(v) => {
                 h.sysctl.insert(key.clone(), v.clone());
                 v
@@ -118,6 +134,59 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     }
 }
 
+/// Whether every word of a sysctl value is a number the kernel's integer handlers take.
+fn numeric(value: &str) -> bool {
+    let mut words = value.split_whitespace().peekable();
+    words.peek().is_some() && words.all(|w| w.parse::<u64>().is_ok() || w.parse::<i64>().is_ok())
+}
+
+/// The `key=value` settings of a sysctl.conf file (comments, blank lines left out).
+fn setting_lines(content: &str) -> Vec<String> {
+    content
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+        .map(|l| {
+            l.split_once('=')
+                .map_or(l.to_string(), |(k, v)| format!("{}={}", k.trim(), v.trim()))
+        })
+        .collect()
+}
+
+/// The files `sysctl --system` applies, in order (procps-ng 3.3.10 `PreloadSystem`, the
+/// EL7 line of reference §6): the `*.conf` of /run/sysctl.d, /etc/sysctl.d,
+/// /usr/local/lib/sysctl.d, /usr/lib/sysctl.d and /lib/sysctl.d, a name found in an earlier
+/// directory hiding the same name in a later one, sorted by file name (not by directory),
+/// then /etc/sysctl.conf last. So /etc/sysctl.d/99-vzctl.conf (reference §4.5) overrides
+/// what a 90-*.conf sets.
+pub fn system_files(h: &HostState) -> Vec<String> {
+    let dirs = [
+        "/run/sysctl.d",
+        "/etc/sysctl.d",
+        "/usr/local/lib/sysctl.d",
+        "/usr/lib/sysctl.d",
+        "/lib/sysctl.d",
+    ];
+    let mut by_name = std::collections::BTreeMap::new();
+    for dir in dirs {
+        for path in h.files.keys() {
+            let Some(name) = path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) else {
+                continue;
+            };
+            if name.ends_with(".conf") && !name.contains('/') {
+                by_name
+                    .entry(name.to_string())
+                    .or_insert_with(|| path.clone());
+            }
+        }
+    }
+    let mut files: Vec<String> = by_name.into_values().collect();
+    if h.files.contains_key("/etc/sysctl.conf") {
+        files.push("/etc/sysctl.conf".into());
+    }
+    files
+}
+
 /// Checks a `port[-port]/proto` the way firewalld does; the error is (exit code, message).
 /// Shared with the primitive where firewalld's rule is the same: `portid[-portid]/protocol`
 /// with protocol tcp, udp, sctp or dccp (firewall-cmd(1), INVALID_PORT/INVALID_PROTOCOL).
@@ -136,6 +205,7 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
     let h = state.host_mut(host);
     let running = h.units.get("firewalld.service").is_some_and(|u| u.active);
     let mut permanent = false;
+    let mut zone: Option<String> = None;
     let mut actions: Vec<(String, Option<String>)> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -145,8 +215,15 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
         };
         match name.as_str() {
             "--permanent" => permanent = true,
-            "--zone" => {}
-            "--list-ports" | "--reload" | "--state" | "--complete-reload" => actions.push((name, None)),
+            "--zone" => zone = inline.or_else(|| it.next().cloned()),
+            "--list-ports" | "--reload" | "--state" | "--complete-reload" | "--get-default-zone"
+            | "--get-active-zones" => actions.push((name, None)),
+            "--get-zone-of-interface" => {
+                let Some(v) = inline.or_else(|| it.next().cloned()) else {
+                    return Reply::fail(2, format!("usage: see firewall-cmd man page\nfirewall-cmd: error: argument {name}: expected one argument\n"));
+                };
+                actions.push((name, Some(v)));
+            }
             "--query-port" | "--add-port" | "--remove-port" => {
                 let Some(v) = inline.or_else(|| it.next().cloned()) else {
                     return Reply::fail(2, format!("usage: see firewall-cmd man page\nfirewall-cmd: error: argument {name}: expected one argument\n"));
@@ -171,6 +248,45 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
     if !running {
         return Reply::fail(252, "FirewallD is not running\n");
     }
+    const DEFAULT_ZONE: &str = "public";
+    if actions.iter().any(|(n, _)| n == "--get-default-zone") {
+        return Reply::ok(format!("{DEFAULT_ZONE}\n"));
+    }
+    if let Some((_, Some(ifname))) = actions.iter().find(|(n, _)| n == "--get-zone-of-interface") {
+        return match h.ops.firewall_zones.get(ifname) {
+            Some(z) => Reply::ok(format!("{z}\n")),
+            None if h.ops.interfaces.contains(ifname) => Reply::ok(format!("{DEFAULT_ZONE}\n")),
+            None => Reply::fail(2, "no zone\n"),
+        };
+    }
+    if actions.iter().any(|(n, _)| n == "--get-active-zones") {
+        // firewalld 0.6 `--get-active-zones`: each zone with interfaces, then its
+        // interfaces indented.
+        let mut by_zone: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for ifname in h.ops.interfaces.iter().filter(|i| *i != "lo") {
+            let z = h
+                .ops
+                .firewall_zones
+                .get(ifname)
+                .map_or(DEFAULT_ZONE, String::as_str);
+            by_zone.entry(z).or_default().push(ifname);
+        }
+        return Reply::ok(
+            by_zone
+                .iter()
+                .map(|(z, ifs)| format!("{z}\n  interfaces: {}\n", ifs.join(" ")))
+                .collect::<String>(),
+        );
+    }
+    let zone = zone.filter(|z| z != DEFAULT_ZONE);
+    if let Some(z) = &zone {
+        const ZONES: &[&str] = &[
+            "block", "dmz", "drop", "external", "home", "internal", "public", "trusted", "work",
+        ];
+        if !ZONES.contains(&z.as_str()) && !h.ops.zone_ports.contains_key(z) {
+            return Reply::fail(112, format!("Error: INVALID_ZONE: {z}\n"));
+        }
+    }
     for (_, port) in &actions {
         if let Some(p) = port {
             if let Err((code, message)) = check_port(p) {
@@ -183,10 +299,17 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
         .filter(|(n, _)| n == "--query-port")
         .filter_map(|(_, p)| p.as_ref())
         .collect();
-    let ports = if permanent {
-        &mut h.ports_permanent
-    } else {
-        &mut h.ports_runtime
+    let ports = match &zone {
+        Some(z) => {
+            let (runtime, perm) = h.ops.zone_ports.entry(z.clone()).or_default();
+            if permanent {
+                perm
+            } else {
+                runtime
+            }
+        }
+        None if permanent => &mut h.ports_permanent,
+        None => &mut h.ports_runtime,
     };
     if !queries.is_empty() {
         if queries.len() == 1 {
@@ -237,6 +360,9 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
         .any(|(n, _)| n == "--reload" || n == "--complete-reload")
     {
         h.ports_runtime = h.ports_permanent.clone();
+        for (runtime, perm) in h.ops.zone_ports.values_mut() {
+            *runtime = perm.clone();
+        }
         out.push_str("success\n");
     } else if actions
         .iter()
@@ -494,6 +620,15 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     if let Some(problem) = super::services::vcmmd_config_error(state, host) {
                         set_active(state, host, u, false);
                         return job_failed(u, &problem);
+                    }
+                }
+                if u == "chronyd.service" && starts {
+                    // A chronyd that (re)starts has no measurement yet: see
+                    // `packages::chronyc` (a start of a running unit does nothing).
+                    let h = state.host_mut(host);
+                    let was_active = h.units.get(u).is_some_and(|x| x.active);
+                    if verb.as_str() != "start" || !was_active {
+                        h.ops.chrony_unmeasured = true;
                     }
                 }
                 set_active(state, host, u, starts);

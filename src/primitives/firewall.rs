@@ -2,22 +2,65 @@
 //! configuration, each only where needed (checked with `--query-port`).
 
 use rhai::plugin::*;
-use rhai::Array;
+use rhai::{Array, Map};
 
+use super::options::OptionMap;
 use super::{call, change, probe, read, validate};
 use crate::cluster::host::Host;
 use crate::failure::Failure;
 use crate::run::context::RunContext;
 use crate::transport::cmd::Cmd;
 
-/// Whether the port is open (`permanent` or runtime). `--query-port` answers by exit code.
-fn is_open(run: &RunContext, host: &Host, port: &str, permanent: bool) -> Result<bool, Failure> {
-    let query = format!("--query-port={port}");
-    let argv: Vec<&str> = if permanent {
-        vec!["firewall-cmd", "--permanent", &query]
+/// The `--zone=Z` word for a zone other than the default one (`None`: the default zone).
+fn zone_arg(zone: Option<&str>) -> Option<String> {
+    zone.map(|z| format!("--zone={z}"))
+}
+
+/// A zone name as firewalld takes it: letters, digits, `_` and `-`, at most 17 characters
+/// (firewalld's zone name limit), not starting with `-`.
+fn check_zone(zone: &str) -> Result<String, Failure> {
+    let ok = !zone.is_empty()
+        && zone.len() <= 17
+        && !zone.starts_with('-')
+        && zone
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(zone.to_string())
     } else {
-        vec!["firewall-cmd", &query]
-    };
+        Err(Failure::bad_input(
+            "zone",
+            format!("{zone:?} is not a firewalld zone name"),
+        ))
+    }
+}
+
+/// The `zone` of an options map (`#{zone: "internal"}`), checked.
+fn zone_option(function: &'static str, options: Map) -> Result<Option<String>, Failure> {
+    let mut opts = OptionMap::new(function, options);
+    let zone = opts.string("zone")?;
+    opts.finish()?;
+    zone.as_deref().map(check_zone).transpose()
+}
+
+/// Whether the port is open (`permanent` or runtime). `--query-port` answers by exit code.
+fn is_open(
+    run: &RunContext,
+    host: &Host,
+    port: &str,
+    permanent: bool,
+    zone: Option<&str>,
+) -> Result<bool, Failure> {
+    let query = format!("--query-port={port}");
+    let zone = zone_arg(zone);
+    let mut argv: Vec<&str> = vec!["firewall-cmd"];
+    if permanent {
+        argv.push("--permanent");
+    }
+    if let Some(z) = &zone {
+        argv.push(z);
+    }
+    argv.push(&query);
     let out = probe(run, host, argv.clone())?;
     match out.code {
         0 => Ok(true),
@@ -31,15 +74,24 @@ fn is_open(run: &RunContext, host: &Host, port: &str, permanent: bool) -> Result
 }
 
 /// Opens (`open`) or closes a port where it is not yet so.
-fn set_port(run: &RunContext, host: &Host, port: &str, open: bool) -> Result<bool, Failure> {
+fn set_port(
+    run: &RunContext,
+    host: &Host,
+    port: &str,
+    open: bool,
+    zone: Option<&str>,
+) -> Result<bool, Failure> {
     let port = validate::port(port)?;
     let action = if open { "--add-port" } else { "--remove-port" };
     let mut changed = false;
     for permanent in [true, false] {
-        if is_open(run, host, &port, permanent)? != open {
+        if is_open(run, host, &port, permanent, zone)? != open {
             let mut argv = vec!["firewall-cmd".to_string()];
             if permanent {
                 argv.push("--permanent".into());
+            }
+            if let Some(z) = zone_arg(zone) {
+                argv.push(z);
             }
             argv.push(format!("{action}={port}"));
             change(run, host, Cmd::change(argv))?;
@@ -48,8 +100,9 @@ fn set_port(run: &RunContext, host: &Host, port: &str, open: bool) -> Result<boo
     }
     if !changed {
         let state = if open { "open" } else { "closed" };
+        let place = zone.map_or(String::new(), |z| format!(" in zone {z}"));
         run.runner
-            .unchanged(host, format!("{port} is already {state}"));
+            .unchanged(host, format!("{port} is already {state}{place}"));
     }
     Ok(changed)
 }
@@ -88,7 +141,63 @@ pub mod api {
         host: Host,
         port: &str,
     ) -> Result<bool, Box<EvalAltResult>> {
-        call(&ctx, |run| set_port(run, &host, port, true))
+        call(&ctx, |run| set_port(run, &host, port, true, None))
+    }
+
+    /// Opens a port in a given firewalld zone (`#{zone: "internal"}`), permanently and at
+    /// runtime; where it is already open there, nothing is done. Traffic meets the zone
+    /// of the interface it arrives on: see `firewall::zone_of_address`.
+    ///
+    /// ```rhai
+    /// firewall::open(h, "10050/tcp", #{zone: "internal"});
+    /// ```
+    #[rhai_fn(name = "open", return_raw)]
+    pub fn open_in(
+        ctx: NativeCallContext,
+        host: Host,
+        port: &str,
+        options: Map,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let zone = zone_option("firewall::open", options)?;
+            set_port(run, &host, port, true, zone.as_deref())
+        })
+    }
+
+    /// The firewalld zone that traffic to `address` meets on this host: the zone of the
+    /// interface holding that IPv4 address (`ip -o addr show`, then
+    /// `firewall-cmd --get-zone-of-interface`), or `()` when no interface holds it or the
+    /// interface has no zone of its own (the default zone then applies).
+    ///
+    /// ```rhai
+    /// let zone = firewall::zone_of_address(h, h.address);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn zone_of_address(
+        ctx: NativeCallContext,
+        host: Host,
+        address: &str,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let out = read(run, &host, ["ip", "-o", "addr", "show"])?;
+            // iproute2 one-line format: `N: IF    inet A/P ... scope global IF\ ...`.
+            let ifname = out.stdout.lines().find_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                let i = w.iter().position(|x| *x == "inet")?;
+                let a = w.get(i + 1)?.split('/').next()?;
+                (a == address).then(|| w.get(1).map(|n| n.trim_end_matches(':').to_string()))?
+            });
+            let Some(ifname) = ifname else {
+                return Ok(Dynamic::UNIT);
+            };
+            let arg = format!("--get-zone-of-interface={ifname}");
+            let out = probe(run, &host, ["firewall-cmd", arg.as_str()])?;
+            let zone = out.stdout.trim();
+            if out.code != 0 || zone.is_empty() || zone == "no zone" {
+                return Ok(Dynamic::UNIT);
+            }
+            Ok(Dynamic::from(zone.to_string()))
+        })
     }
 
     /// Closes a port permanently and at runtime; where it is closed, nothing is done.
@@ -102,7 +211,7 @@ pub mod api {
         host: Host,
         port: &str,
     ) -> Result<bool, Box<EvalAltResult>> {
-        call(&ctx, |run| set_port(run, &host, port, false))
+        call(&ctx, |run| set_port(run, &host, port, false, None))
     }
 
     /// Checks a port spec without touching any host: an error (exit 2) naming it when it is

@@ -436,7 +436,7 @@ fn client_cache_zabbix_baseline_ntp_pfcache_bridge_are_idempotent() {
         unchanged(lab.run(args).status(0));
     }
     lab.query(
-        "let h = host(\"msk-03\");\nlog(fstab::list(h).filter(|e| e.vfstype == \"fuse.vstorage\")[0].options);\nlog(`${firewall::ports(h)}`);\nlog(conf::get(h, \"/etc/vz/pfcache.conf\", \"PFCACHE_IMAGE\"));\nlog(file::read(h, \"/etc/sudoers.d/90-vzrun-notty\"));\nlog(`${prlsrvctl::net_list(h).filter(|n| n.name == \"vlan100\")[0].bound_to}`);\nlog(`running cache entries: ${vstorage::cache_info(h).len()}`);",
+        "let h = host(\"msk-03\");\nlog(fstab::list(h).filter(|e| e.vfstype == \"fuse.vstorage\")[0].options);\nlog(`${firewall::ports(h)}`);\nlog(conf::get(h, \"/etc/vz/vz.conf\", \"PFCACHE_IMAGE\"));\nlog(file::read(h, \"/etc/sudoers.d/90-vzrun-notty\"));\nlog(`${prlsrvctl::net_list(h).filter(|n| n.name == \"vlan100\")[0].bound_to}`);\nlog(`running cache entries: ${vstorage::cache_info(h).len()}`);",
     )
     .status(0)
     .stderr_has("_netdev,cache=/mnt/ssd/vstorage-livelinux-cache,cachesize=64000")

@@ -74,10 +74,11 @@ fn pfcache_move_unmounts_moves_remounts_and_a_second_run_changes_nothing() {
             ("/vz/pfcache2.hdd/DiskDescriptor.xml".into(), true)
         );
         assert!(file(&state, host, "/vz/pfcache.hdd/DiskDescriptor.xml").is_none());
-        // vz.conf is not where the image is set.
-        assert!(!file(&state, host, "/etc/vz/vz.conf")
-            .unwrap()
-            .contains("PFCACHE"));
+        // The image is set in vz.conf, where the vz service reads PFCACHE_IMAGE
+        // (reference §4.1); its mount point (PFCACHE) is not touched.
+        let vz = file(&state, host, "/etc/vz/vz.conf").unwrap();
+        assert!(vz.lines().any(|l| l == "PFCACHE_IMAGE=/vz/pfcache2.hdd"));
+        assert!(!vz.contains("PFCACHE="));
     }
     assert_eq!(
         pfcache(&state, "msk-03"),
@@ -114,6 +115,10 @@ fn pfcache_move_puts_the_node_back_when_the_mount_fails() {
     assert_eq!(
         file(&after, "n1", "/etc/vz/pfcache.conf"),
         file(&before, "n1", "/etc/vz/pfcache.conf")
+    );
+    assert_eq!(
+        file(&after, "n1", "/etc/vz/vz.conf"),
+        file(&before, "n1", "/etc/vz/vz.conf")
     );
     // The run stopped at the failed node: n2 was not touched.
     assert_eq!(node(&after, "n2"), node(&before, "n2"));

@@ -320,7 +320,7 @@ fn pfcache_resize_grows_only_with_room_and_once() {
             (2, &["pfcache-resize", "20G"][..], "invalid size"),
         ],
     );
-    // After a move the image is found where pfcache.conf says.
+    // After a move the image is found where vz.conf says.
     lab.run(&["pfcache-move", "/vz/pfcache2.hdd", "--nodes", "msk-03"])
         .status(0);
     lab.run(&["pfcache-resize", "12", "--nodes", "msk-03"])

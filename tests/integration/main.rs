@@ -17,6 +17,7 @@ mod file_list;
 mod flow;
 mod hardening;
 mod hostconf;
+mod hostconf_real;
 mod journal;
 mod lab;
 mod lab_adversary;
