@@ -56,8 +56,9 @@ impl Runner {
                     guards.push(guard);
                     held_on.push(host.name().to_string());
                 }
+                // The transport's text names the host already ("n1 does not answer").
                 Err(Taken::Unreachable(why)) if unanswered == Unanswered::Skipped => {
-                    skipped.push(format!("{}: {why}", host.name()))
+                    skipped.push(why)
                 }
                 Err(Taken::Unreachable(why)) => {
                     return Err(Failure::failed(format!(

@@ -5,6 +5,7 @@ mod bonding_cutoff;
 mod catalog;
 mod check;
 mod create_ct;
+mod dead_node;
 mod discover;
 mod docs;
 mod engine;

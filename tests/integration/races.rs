@@ -185,13 +185,15 @@ fn a_cluster_lock_cannot_live_on_a_host_that_does_not_answer() {
         r#"cluster_lock_on(hosts(), "x", || log("inside"));"#,
     )])
     .status(0)
-    .stderr_has("holding the lock \"x\" on n2 (skipped, not answering: n1:")
+    .stderr_has("holding the lock \"x\" on n2 (skipped, not answering: n1 does not answer)")
     .stderr_has("inside");
     lab.run(&[&script(
         r#"cluster_lock_on([host("n1")], "x", || log("inside"));"#,
     )])
     .status(1)
-    .stderr_has("the lock \"x\" needs at least one host that answers; none did (n1:")
+    .stderr_has(
+        "the lock \"x\" needs at least one host that answers; none did (n1 does not answer)",
+    )
     .stderr_lacks("inside");
     lab.run(&[&script(
         r#"cluster_lock_on(["n2"], "x", || log("inside"));"#,

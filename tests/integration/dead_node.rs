@@ -1,0 +1,50 @@
+//! A node that is dead for good (powered off: no SSH, no session with the cluster), and the
+//! first of the inventory at that: the storage runbooks an operator needs then must still
+//! work, asking a node that answers, and say what is left on the dead one.
+
+use crate::catalog::{unchanged, Lab};
+
+/// The built-in lab with msk-01 (first host, MDS master, three CSs) powered off.
+fn msk_01_dead() -> Lab {
+    let mut lab = Lab::with_scenario(&include_str!("../../src/lab/default.yaml").replacen(
+        "{name: msk-01, address: 10.30.17.31, tags:",
+        "{name: msk-01, address: 10.30.17.31, powered_off: true, tags:",
+        1,
+    ));
+    lab.speed = "0";
+    lab
+}
+
+#[test]
+fn a_dead_first_node_does_not_stop_the_storage_runbooks() {
+    let lab = msk_01_dead();
+    lab.run(&["storage-top"])
+        .status(0)
+        .stderr_has("msk-01 does not answer: asking msk-02 about the storage cluster");
+    lab.run(&["cs-maintenance", "msk-05", "on", "--yes", "--force"])
+        .status(0)
+        .stderr_has("holding the lock \"storage\" on msk-02,");
+    lab.run(&["cs-maintenance", "msk-05", "off", "--yes"])
+        .status(0);
+}
+
+#[test]
+fn remove_cs_of_a_dead_node_removes_it_from_the_cluster_and_names_what_is_left_there() {
+    let lab = msk_01_dead();
+    let out = lab
+        .run(&["remove-cs", "1025", "--yes", "--force"])
+        .status(0)
+        .stderr_has("vstorage -c livelinux rm-cs --wait 1025")
+        .stderr_has("msk-01 does not answer: CS#1025's unit, disk and fstab line are left there; run \"vzrun remove-cs 1025 --on msk-01\" when it is back");
+    assert!(
+        !out.stderr.contains("[msk-01]"),
+        "nothing ran on the dead node:\n{}",
+        out.stderr
+    );
+    // Gone from the cluster; the node still silent: nothing more to do now, said so.
+    unchanged(
+        lab.run(&["remove-cs", "1025", "--on", "msk-01", "--yes"])
+            .status(0)
+            .stderr_has("msk-01 does not answer"),
+    );
+}
