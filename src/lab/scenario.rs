@@ -759,8 +759,21 @@ fn build(s: Scenario) -> Result<LabState, String> {
 }
 
 /// What the cluster sees of a node that is off: no mount (so no client session), its CSs
-/// offline, its VEs still registered there but not running.
+/// and MDSs offline (when one was the master and the MDSs still running are a majority,
+/// they elect another: the lowest id, in the lab), its VEs still registered there but not
+/// running.
 fn power_off(state: &mut LabState, name: &str) {
+    let mut master_lost = false;
+    for m in state.mdss.iter_mut().filter(|m| m.host == name) {
+        m.status = "offline".into();
+        master_lost |= std::mem::take(&mut m.master);
+    }
+    let running = state.mdss.iter().filter(|m| m.status == "avail").count();
+    if master_lost && running * 2 > state.mdss.len() {
+        if let Some(m) = state.mdss.iter_mut().find(|m| m.status == "avail") {
+            m.master = true;
+        }
+    }
     let target = format!("/vstorage/{}", state.cluster);
     if let Some(h) = state.hosts.iter_mut().find(|h| h.name == name) {
         h.mounts.retain(|m| m.target != target);

@@ -48,3 +48,23 @@ fn remove_cs_of_a_dead_node_removes_it_from_the_cluster_and_names_what_is_left_t
             .stderr_has("msk-01 does not answer"),
     );
 }
+
+#[test]
+fn the_mds_of_a_dead_node_is_offline_and_the_others_elect_a_master() {
+    let lab = msk_01_dead();
+    // msk-01 ran MDS#1, the master: the two others, a majority of three, elect one.
+    lab.run(&["storage-top"])
+        .status(0)
+        .stdout_has("msk-02  master");
+    // Adding a fourth now would leave 2 of 4 running until it starts: no majority.
+    lab.run(&["add-mds", "msk-04", "10.30.17.34", "--yes"])
+        .status(3)
+        .stderr_has("2 of 4 MDSs would run until the new one starts: no majority");
+    // The dead node's MDS can go (it is not the master any more); its unit is left there.
+    lab.run(&["remove-mds", "1", "--yes"])
+        .status(0)
+        .stderr_has("vstorage -c livelinux rm-mds 1")
+        .stderr_has(
+            "msk-01 does not answer: stop and disable vstorage-mdsd.livelinux.1.service there",
+        );
+}
