@@ -15,6 +15,25 @@ fn msk_01_dead() -> Lab {
     lab
 }
 
+/// The lab state but its virtual clock, which moves while a run waits for the dead node.
+fn state_but_clock(lab: &Lab) -> serde_json::Value {
+    let mut state = lab.state_value();
+    if let Some(o) = state.as_object_mut() {
+        o.remove("clock");
+    }
+    state
+}
+
+/// Refused with `code` and `needle`, the lab as it was (but its clock).
+fn refused_untouched(lab: &Lab, code: i32, args: &[&str], needle: &str) {
+    let before = state_but_clock(lab);
+    unchanged(lab.run(args).status(code).stderr_has(needle));
+    assert!(
+        state_but_clock(lab) == before,
+        "{args:?} exited {code} but changed the lab"
+    );
+}
+
 #[test]
 fn a_dead_first_node_does_not_stop_the_storage_runbooks() {
     let lab = msk_01_dead();
@@ -67,4 +86,49 @@ fn the_mds_of_a_dead_node_is_offline_and_the_others_elect_a_master() {
         .stderr_has(
             "msk-01 does not answer: stop and disable vstorage-mdsd.livelinux.1.service there",
         );
+}
+
+/// Runbooks that set something on every node: with one dead, each stops before its first
+/// change, naming it and the --nodes that leaves it out (not a timeout after the others
+/// were set, nor a 600 s wait).
+#[test]
+fn a_runbook_that_sets_every_node_names_the_dead_one_before_any_change() {
+    let lab = msk_01_dead();
+    let others = "--nodes msk-02,msk-03,msk-04,msk-05,msk-06,msk-07";
+    for args in [
+        &["ntp", "--yes"][..],
+        &["sysctl-baseline", "--yes"],
+        &["zabbix-firewall", "--yes"],
+        &["memory-tuning", "--yes"],
+        &["client-cache", "/var/cache/vstorage", "20480", "--yes"],
+        &["pfcache-resize", "20", "--yes"],
+        &["drop-caches", "--yes"],
+        &["bridge-network", "vlan100", "eth0", "--yes"],
+    ] {
+        refused_untouched(
+            &lab,
+            3,
+            args,
+            &format!("msk-01 does not answer: nothing was changed; run again when it is back, or leave it out with {others}"),
+        );
+    }
+    // Left out as said, the run goes on.
+    lab.run(&[
+        "sysctl-baseline",
+        "--nodes",
+        "msk-02,msk-03,msk-04,msk-05,msk-06,msk-07",
+        "--yes",
+    ])
+    .status(0);
+}
+
+#[test]
+fn read_cache_lists_the_nodes_that_answer_and_names_the_dead_one() {
+    let lab = msk_01_dead();
+    // The others' rows, the dead one named; the run still ends as its read did (exit 5).
+    lab.run(&["read-cache"])
+        .status(5)
+        .stdout_has("msk-02")
+        .stdout_has("msk-07")
+        .stderr_has("warning: msk-01: its cache cannot be read");
 }
