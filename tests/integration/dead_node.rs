@@ -132,3 +132,25 @@ fn read_cache_lists_the_nodes_that_answer_and_names_the_dead_one() {
         .stdout_has("msk-07")
         .stderr_has("warning: msk-01: its cache cannot be read");
 }
+
+#[test]
+fn pcompact_rolling_runs_on_the_nodes_left_when_the_first_is_dead() {
+    // n1 is off for good; its storage is gone from the cluster, which is healthy again.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nreplicas: \"2:1\"\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], powered_off: true}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage], memory_mb: 65536}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage], memory_mb: 65536}\ncss:\n  - {id: 1, host: n2}\n  - {id: 2, host: n3}\nmdss:\n  - {id: 1, host: n2, master: true}\n",
+    );
+    // Every node is asked first: the dead one is named, with the --nodes that leaves it out.
+    refused_untouched(
+        &lab,
+        3,
+        &["pcompact-rolling", "--yes"],
+        "n1 does not answer: nothing was changed; run again when it is back, or leave it out with --nodes n2,n3",
+    );
+    // Left out, the rolling lock does not live on it (the inventory's first host).
+    lab.run(&["pcompact-rolling", "--nodes", "n2,n3", "--yes"])
+        .status(0)
+        .stderr_has(
+            "holding the lock \"pcompact\" on n2, n3 (skipped, not answering: n1 does not answer)",
+        )
+        .stderr_has("compacted: 2 node(s)");
+}
