@@ -89,6 +89,42 @@ fn one_unreachable_hypervisor_is_reported_down_and_the_rest_is_still_reported() 
 }
 
 #[test]
+fn the_table_for_people_reports_a_node_that_is_down_too() {
+    // The default format: a down node's row has no VE count, which ended the run (exit 1,
+    // "Property not found: running") exactly when the table mattered.
+    let lab = Lab::new(&three_nodes(&["n3"]));
+    let out = lab.run(&["cluster-health"]).status(0);
+    let row = |node: &str| -> Vec<String> {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{node} ")))
+            .unwrap_or_else(|| panic!("no row for {node}:\n{}", out.stdout))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(row("n3"), ["n3", "NO"]);
+    assert_eq!(row("n1")[..3], ["n1", "yes", "1"]);
+    // A storage-only node (no hypervisor tag) has no VE count either.
+    let lab = Lab::new(&three_nodes(&[]).replace(
+        "{name: n3, address: 10.0.0.3, tags: [hypervisor, storage]",
+        "{name: n3, address: 10.0.0.3, tags: [storage]",
+    ));
+    let out = lab.run(&["cluster-health"]).status(0);
+    let n3 = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("n3 "))
+        .unwrap_or_default();
+    assert_eq!(
+        n3.split_whitespace().take(2).collect::<Vec<_>>(),
+        ["n3", "yes"],
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
 fn the_storage_is_asked_through_the_next_node_when_the_first_is_down() {
     let lab = Lab::new(&three_nodes(&["n1"]));
     lab.run(&["cluster-health", "--format", "prometheus"])
