@@ -73,7 +73,7 @@ impl Lab {
 
     /// Starts a run, waits for the first line of its log with `needle`, kills it (-9): returns
     /// that line and the run's id.
-    fn kill_after_log_line(&self, needle: &str, args: &[&str]) -> (String, String) {
+    pub(crate) fn kill_after_log_line(&self, needle: &str, args: &[&str]) -> (String, String) {
         // Kept alive: its directory is the child's working directory.
         let (_test, mut child, line) = self.spawn_until(needle, args);
         child.kill().unwrap();
@@ -715,7 +715,7 @@ fn abort_runs_the_undo_a_killed_run_left_pending() {
     lab.run(&["abort", &run_id])
         .status(0)
         .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
-    lab.query("let h = host(\"msk-01\");\nlog(`margin ${vstorage::get_config(h)[\"mds.alloc.fill_margin\"]} kept '${file::read(h, \"/var/lib/vzrun/fill_margin\")}'`);")
+    lab.query("let h = host(\"msk-01\");\nlog(`margin ${vstorage::get_config(h)[\"mds.alloc.fill_margin\"]} kept '${file::read(h, \"/vstorage/livelinux/.vzrun/fill-margin\")}'`);")
         .status(0)
         .stderr_has("margin 5 kept ''");
     unchanged(

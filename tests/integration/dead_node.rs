@@ -154,3 +154,46 @@ fn pcompact_rolling_runs_on_the_nodes_left_when_the_first_is_dead() {
         )
         .stderr_has("compacted: 2 node(s)");
 }
+
+/// Makes a lab host stop answering from now on (its state file edited between runs).
+fn stop_answering(lab: &Lab, name: &str) {
+    let path = lab.dir.path().join("lab.json");
+    let mut state = lab.state_value();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        if h["name"] == name {
+            h["unreachable"] = true.into();
+        }
+    }
+    std::fs::write(path, serde_json::to_vec(&state).unwrap()).unwrap();
+}
+
+#[test]
+fn fill_margin_keeps_the_original_where_the_next_run_finds_it_whichever_node_it_asks() {
+    let lab = Lab::new();
+    let (line, _) =
+        lab.kill_after_log_line(" minutes (was ", &["fill-margin", "1", "--minutes", "30"]);
+    assert!(line.contains("(was 5)"), "{line}");
+    // msk-01, which the killed run asked and where it kept the original, stops answering.
+    stop_answering(&lab, "msk-01");
+    // The next run asks msk-02: the original is still 5, not the 1 the killed run left.
+    lab.run(&["fill-margin", "1", "--minutes", "0"])
+        .status(0)
+        .stderr_has("is 1 for 0.0 minutes (was 5)")
+        .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
+}
+
+#[test]
+fn fill_margin_still_finds_an_original_an_older_run_kept_on_the_storage_host() {
+    // Runs before this one kept it on the storage host's own disk.
+    let lab = Lab::new();
+    lab.query("let h = host(\"msk-01\");\ndisk::mkdir(h, \"/var/lib/vzrun\");\nfile::write(h, \"/var/lib/vzrun/fill_margin\", \"7\\n\");")
+        .status(0);
+    lab.run(&["fill-margin", "1", "--minutes", "0"])
+        .status(0)
+        .stderr_has("(was 7)")
+        .stderr_has("undo: restore mds.alloc.fill_margin to 7: done");
+    // Taken over by the shared record: a second run finds the true value again.
+    lab.run(&["fill-margin", "1", "--minutes", "0"])
+        .status(0)
+        .stderr_has("(was 7)");
+}
