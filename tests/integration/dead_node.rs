@@ -197,3 +197,18 @@ fn fill_margin_still_finds_an_original_an_older_run_kept_on_the_storage_host() {
         .status(0)
         .stderr_has("(was 7)");
 }
+
+#[test]
+fn a_ve_named_by_name_is_found_on_the_nodes_that_answer() {
+    // msk-04 lost its management network (it still runs its VEs and CSs): set-tier of a VE
+    // elsewhere goes on, naming msk-04, instead of a timeout on it.
+    let lab = Lab::with_scenario(&include_str!("../../src/lab/default.yaml").replacen(
+        "{name: msk-04, address: 10.30.17.34, tags:",
+        "{name: msk-04, address: 10.30.17.34, unreachable: true, tags:",
+        1,
+    ));
+    lab.run(&["set-tier", "web01", "2", "--yes"])
+        .status(0)
+        .stderr_has("msk-04 does not answer: a VE web01 there is not seen")
+        .stderr_has("tier 2");
+}
