@@ -212,3 +212,22 @@ fn a_ve_named_by_name_is_found_on_the_nodes_that_answer() {
         .stderr_has("msk-04 does not answer: a VE web01 there is not seen")
         .stderr_has("tier 2");
 }
+
+#[test]
+fn a_node_that_does_not_answer_is_refused_for_maintenance_saying_what_to_do_instead() {
+    let lab = Lab::with_scenario(&include_str!("../../src/lab/default.yaml").replacen(
+        "{name: msk-04, address: 10.30.17.34, tags:",
+        "{name: msk-04, address: 10.30.17.34, unreachable: true, tags:",
+        1,
+    ));
+    for args in [
+        &["maintenance", "msk-04", "on", "--yes"][..],
+        &["evacuate", "msk-04", "--yes"],
+        &["cs-maintenance", "msk-04", "on", "--yes"],
+    ] {
+        refused_untouched(&lab, 3, args, "msk-04 does not answer: it can be neither ");
+    }
+    lab.run(&["maintenance", "msk-04", "on", "--yes"])
+        .status(3)
+        .stderr_has("if it is down for good, take its VEs over elsewhere (vzrun force-register UUID NODE) and remove its chunk servers (vzrun remove-cs ID --force)");
+}
