@@ -8,6 +8,7 @@
 
 mod basics;
 mod disk;
+mod firewall;
 mod names;
 mod network;
 mod packages;
@@ -61,7 +62,7 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
         }
         "vstorage" => vstorage::vstorage(state, host, args),
         "sysctl" => system::sysctl(state, host, args),
-        "firewall-cmd" => system::firewall_cmd(state, host, args),
+        "firewall-cmd" => firewall::firewall_cmd(state, host, args),
         "systemctl" => system::systemctl(state, host, args),
         "systemd-run" => timers::systemd_run(state, host, args),
         "sh" | "bash" if args.len() == 1 && !args[0].starts_with('-') => {
