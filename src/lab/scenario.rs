@@ -42,6 +42,11 @@ struct Scenario {
     operator_fstab: bool,
     #[serde(default = "default_replicas")]
     replicas: String,
+    /// The cluster root's `failure-domain` (`get-attr`): `host` (the default), `disk`,
+    /// `rack`, `row` or `room` (reference virtuozzo-cli.md §2.5). Directories and files
+    /// below inherit it.
+    #[serde(default = "default_failure_domain")]
+    failure_domain: String,
     /// Cluster parameters (`vstorage get-config`) besides, or instead of, the defaults.
     #[serde(default)]
     config: BTreeMap<String, String>,
@@ -53,6 +58,10 @@ fn default_speed() -> f64 {
 
 fn default_replicas() -> String {
     "3:2".into()
+}
+
+fn default_failure_domain() -> String {
+    "host".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,6 +412,15 @@ fn build(s: Scenario) -> Result<LabState, String> {
         return Err(format!("speed {} must be within 0..=100", s.speed));
     }
     let (norm, min) = parse_replicas(&s.replicas)?;
+    if !matches!(
+        s.failure_domain.as_str(),
+        "disk" | "host" | "rack" | "row" | "room"
+    ) {
+        return Err(format!(
+            "failure_domain {:?}: expected disk, host, rack, row or room",
+            s.failure_domain
+        ));
+    }
     let known = |host: &str, what: &str| {
         if s.hosts.iter().any(|h| h.name == host) {
             Ok(())
@@ -721,7 +739,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         PathAttrs {
             replicas: s.replicas.clone(),
             tier: 0,
-            failure_domain: "host".into(),
+            failure_domain: s.failure_domain.clone(),
         },
     );
     let config = [

@@ -99,14 +99,26 @@ pub fn vstorage(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 /// Whether a CS's chunks are short of a replica: it is not active, or its tier has fewer
 /// hosts with active CSs than the replication norm (the failure domain is the host: two
 /// replicas never share one, so 3 replicas need 3 hosts, however many CSs there are).
+/// With the cluster root's failure domain `disk`, two replicas may share a host but not a
+/// CS, so the CSs are counted instead.
 fn short_of_replicas(state: &LabState, cs: &super::state::Cs) -> bool {
-    let hosts: std::collections::BTreeSet<&str> = state
+    let by_disk = state
+        .path_attrs
+        .get(&format!("/vstorage/{}", state.cluster))
+        .is_some_and(|a| a.failure_domain == "disk");
+    let domains: std::collections::BTreeSet<String> = state
         .css
         .iter()
         .filter(|c| c.tier == cs.tier && c.status == "active")
-        .map(|c| c.host.as_str())
+        .map(|c| {
+            if by_disk {
+                c.id.to_string()
+            } else {
+                c.host.clone()
+            }
+        })
         .collect();
-    cs.status != "active" || hosts.len() < state.replicas_norm as usize
+    cs.status != "active" || domains.len() < state.replicas_norm as usize
 }
 
 fn cluster_status(state: &LabState) -> &'static str {
@@ -522,13 +534,22 @@ fn attrs_at(state: &LabState, path: &str) -> Option<PathAttrs> {
     if path != root && !path.starts_with(&format!("{root}/")) {
         return None;
     }
+    let inherited = inherited_attrs(state, path)?;
     if let Some(ve) = state.ves.iter().find(|v| v.home == path) {
+        // A VE home keeps its own replicas and tier; its failure domain is the one it
+        // inherited from its directory ("File attributes are inherited from directory
+        // attributes on creation", pstorage-set-attr(1)).
         return Some(PathAttrs {
             replicas: ve.replicas.clone(),
             tier: ve.tier,
-            failure_domain: "host".into(),
+            failure_domain: inherited.failure_domain,
         });
     }
+    Some(inherited)
+}
+
+/// The attributes of the nearest configured path at or above `path`.
+fn inherited_attrs(state: &LabState, path: &str) -> Option<PathAttrs> {
     let mut p = path.to_string();
     loop {
         if let Some(a) = state.path_attrs.get(&p) {

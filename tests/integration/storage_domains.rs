@@ -1,0 +1,66 @@
+//! set-replicas and set-tier against what a real cluster places replicas by: the path's
+//! failure domain (`get-attr`'s `failure-domain=disk|host|rack|row|room`, reference
+//! virtuozzo-cli.md §2.5), and a `vstorage stat` without a TIER column (the documented
+//! VZ7 and VHI tables have none, §2.3).
+
+use crate::catalog::Lab;
+use crate::fieldnotes::refused_untouched;
+
+/// Two storage hosts with two CSs each: four disks.
+fn two_hosts_four_disks(domain: &str) -> String {
+    format!(
+        "cluster: d\nspeed: 0\nreplicas: \"2:1\"\nfailure_domain: {domain}\nhosts:\n  - {{name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}}\n  - {{name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}}\ncss:\n  - {{id: 1, host: n1}}\n  - {{id: 2, host: n1}}\n  - {{id: 3, host: n2}}\n  - {{id: 4, host: n2}}\nmdss:\n  - {{id: 1, host: n1, master: true}}\nves:\n  - {{name: web01, host: n1}}\n"
+    )
+}
+
+#[test]
+fn set_replicas_with_failure_domain_disk_counts_chunk_servers_not_hosts() {
+    // failure-domain=disk: two replicas may share a host but not a disk. Four CSs hold
+    // three replicas, though there are only two hosts.
+    let lab = Lab::with_scenario(&two_hosts_four_disks("disk"));
+    lab.run(&["set-replicas", "homes", "3:2"])
+        .status(0)
+        .stderr_has("set-attr -R /vstorage/d/private replicas=3:2");
+    refused_untouched(
+        &lab,
+        3,
+        &["set-replicas", "homes", "5:2"],
+        "4 active chunk server(s) (failure domain disk), the norm needs 5",
+    );
+}
+
+#[test]
+fn set_replicas_with_failure_domain_rack_says_it_cannot_count_racks() {
+    // failure-domain=rack: each replica needs its own rack, and `vstorage stat` says
+    // nothing of racks. Three hosts may be in one rack: the host count is only an upper
+    // bound, and the run says so instead of passing as checked.
+    let lab = Lab::with_scenario(&two_hosts_four_disks("rack"));
+    refused_untouched(
+        &lab,
+        3,
+        &["set-replicas", "homes", "3:2"],
+        "d has 2 storage host(s) with an active CS (failure domain rack: as many racks at most), the norm needs 3",
+    );
+    lab.run(&["set-replicas", "homes", "2:2"])
+        .status(0)
+        .stderr_has("failure domain is rack: vstorage stat does not say which rack a host is in")
+        .stderr_has("set-attr -R /vstorage/d/private replicas=2:2");
+}
+
+#[test]
+fn set_tier_with_failure_domain_disk_counts_chunk_servers_of_the_tier() {
+    let scenario = two_hosts_four_disks("disk")
+        .replace("{id: 3, host: n2}", "{id: 3, host: n2, tier: 1}")
+        .replace("{id: 4, host: n2}", "{id: 4, host: n2, tier: 1}")
+        .replace("{id: 2, host: n1}", "{id: 2, host: n1, tier: 1}")
+        .replace("speed: 0\n", "speed: 0\nstat_tiers: true\n");
+    let lab = Lab::with_scenario(&scenario);
+    // Tier 1: CSs 2, 3, 4 on two hosts; with failure domain disk, 3 replicas fit.
+    lab.run(&["set-replicas", "web01", "3:2"]).status(3);
+    lab.run(&["set-tier", "web01", "1"])
+        .status(0)
+        .stderr_has("tier=1");
+    lab.run(&["set-replicas", "web01", "3:2"])
+        .status(0)
+        .stderr_has("replicas=3:2");
+}
