@@ -47,7 +47,9 @@ struct Scenario {
     /// below inherit it.
     #[serde(default = "default_failure_domain")]
     failure_domain: String,
-    /// Cluster parameters (`vstorage get-config`) besides, or instead of, the defaults.
+    /// Cluster parameters (`vstorage get-config`) besides, or instead of, the defaults. An
+    /// empty value leaves the parameter out of get-config's list (the format and whether
+    /// it lists parameters left at their defaults are not documented: reference §7).
     #[serde(default)]
     config: BTreeMap<String, String>,
 }
@@ -750,6 +752,9 @@ fn build(s: Scenario) -> Result<LabState, String> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .chain(s.config.clone())
+    .collect::<BTreeMap<String, String>>()
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
     .collect();
     let mut state = LabState {
         cluster,

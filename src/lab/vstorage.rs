@@ -155,9 +155,18 @@ fn stat(state: &LabState) -> Reply {
     let chunk_word = if degraded == 0 { "OK" } else { "WARN" };
     let vhi = state.variant == Variant::Vhi;
     let mut out = format!("Cluster '{}': {}\n", state.cluster, cluster_status(state));
+    // The MDS keeps `mds.alloc.fill_margin` percent of each CS back from allocation (the
+    // lab's model of the parameter fill-margin lowers; its exact accounting is not
+    // documented).
+    let margin: u64 = state
+        .config
+        .get("mds.alloc.fill_margin")
+        .and_then(|m| m.parse().ok())
+        .filter(|m| *m <= 100)
+        .unwrap_or(5);
     out.push_str(&format!(
         "Space: [OK] allocatable {} of {}, free {} of {}\n",
-        size(free * 95 / 100),
+        size(free * (100 - margin) / 100),
         size(total),
         size(free),
         size(total)

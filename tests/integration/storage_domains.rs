@@ -64,3 +64,36 @@ fn set_tier_with_failure_domain_disk_counts_chunk_servers_of_the_tier() {
         .status(0)
         .stderr_has("replicas=3:2");
 }
+
+#[test]
+fn fill_margin_checks_its_input_and_the_current_value_before_changing_anything() {
+    let lab = Lab::new();
+    // Not a number: bad input (exit 2), not a script error.
+    refused_untouched(&lab, 2, &["fill-margin", "abc"], "invalid pct");
+    // Raising the margin (5 now) takes allocatable space away from a full cluster: the
+    // opposite of what the runbook is for.
+    refused_untouched(
+        &lab,
+        3,
+        &["fill-margin", "10", "--minutes", "0"],
+        "mds.alloc.fill_margin is 5: 10 would not lower it",
+    );
+    // Lowering it is allowed, and it is put back.
+    lab.run(&["fill-margin", "1", "--minutes", "0"]).status(0);
+}
+
+#[test]
+fn fill_margin_refuses_when_get_config_does_not_list_the_parameter() {
+    // get-config's format, and whether it lists parameters left at their defaults, are
+    // not documented: without the current value there is nothing to restore, so the run
+    // must refuse, naming what is missing (before: a script error, "Property not found").
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nconfig: {mds.alloc.fill_margin: \"\"}\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1}\n",
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &["fill-margin", "1", "--minutes", "0"],
+        "vstorage get-config on n1 does not list mds.alloc.fill_margin",
+    );
+}
