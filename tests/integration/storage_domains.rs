@@ -97,3 +97,17 @@ fn fill_margin_refuses_when_get_config_does_not_list_the_parameter() {
         "vstorage get-config on n1 does not list mds.alloc.fill_margin",
     );
 }
+
+#[test]
+fn set_replicas_without_a_tier_column_says_the_tier_was_not_checked() {
+    // The documented CS tables (VZ7 and VHI) have no TIER column, so the per-tier check
+    // cannot run: db01 is on tier 1, two hosts; three hosts in all. A norm of 3 passes the
+    // whole-cluster check and leaves db01's chunks degraded: the run must say what it did
+    // not check (before: silent).
+    let lab = Lab::with_scenario(
+        "cluster: t\nspeed: 0\nreplicas: \"2:1\"\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n1, tier: 1}\n  - {id: 5, host: n2, tier: 1}\nmdss:\n  - {id: 1, host: n1, master: true}\nves:\n  - {name: db01, host: n2, tier: 1}\n",
+    );
+    lab.run(&["set-replicas", "db01", "3"])
+        .status(0)
+        .stderr_has("vstorage stat shows no tiers (its CS table has no TIER column): the norm 3 was checked against the whole cluster's 3 storage host(s) with an active CS, not those of tier 1");
+}
