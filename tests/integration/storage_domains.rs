@@ -111,3 +111,25 @@ fn set_replicas_without_a_tier_column_says_the_tier_was_not_checked() {
         .status(0)
         .stderr_has("vstorage stat shows no tiers (its CS table has no TIER column): the norm 3 was checked against the whole cluster's 3 storage host(s) with an active CS, not those of tier 1");
 }
+
+#[test]
+fn memory_tuning_refuses_a_min_free_kbytes_the_node_cannot_keep_free() {
+    // n1 runs a VE of 60000 MB on 64 GiB: about 1.4 GiB is left. The kernel keeps
+    // vm.min_free_kbytes free and reclaims up to half as much again; past what is left,
+    // "setting this too high will OOM your machine instantly" (kernel vm.rst), and the lab's
+    // n1 stops answering. Before: vz.conf and vcmmd set on n1, then the sysctl took it down,
+    // the run timed out on it, and n2 was never reached.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], memory_mb: 65536}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], memory_mb: 65536}\nves:\n  - {name: big, host: n1, memsize: 60000}\n",
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &["memory-tuning"],
+        "vm.min_free_kbytes 1048576 on n1: the kernel would keep 1572864 kB free (and reclaim up to it), but only",
+    );
+    // A value that fits goes through on both.
+    lab.run(&["memory-tuning", "--min-free-kbytes", "262144"])
+        .status(0)
+        .stderr_has("[n1] sysctl -w vm.min_free_kbytes=262144");
+}
