@@ -133,3 +133,23 @@ fn memory_tuning_refuses_a_min_free_kbytes_the_node_cannot_keep_free() {
         .status(0)
         .stderr_has("[n1] sysctl -w vm.min_free_kbytes=262144");
 }
+
+#[test]
+fn client_cache_growing_the_cache_checks_the_room_beyond_the_present_one() {
+    // The cache of 64000 MB is there already (the mount made it): the drive has 36000 MB
+    // left. Growing it to 500000 MB cannot fit; the next mount would fail to make it.
+    // Before, any new size for the same path skipped the room check.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - name: n1\n    address: 10.0.0.1\n    tags: [hypervisor]\n    files: {/etc/fstab: \"vstorage://c /vstorage/c fuse.vstorage rw,nosuid,nodev,cache=/mnt/ssd/vc-cache,cachesize=64000 0 0\\n\"}\n    ops: {filesystems: [{source: /dev/sdb1, target: /mnt/ssd, fstype: ext4, avail_mb: 36000}]}\n",
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &["client-cache", "/mnt/ssd/vc-cache", "500000"],
+        "n1: /mnt/ssd has 36000 MB free besides the 64000 MB of the present cache, the cache needs 500000 MB",
+    );
+    // Growing within the room is fine.
+    lab.run(&["client-cache", "/mnt/ssd/vc-cache", "90000"])
+        .status(0)
+        .stderr_has("cachesize=90000");
+}
