@@ -153,3 +153,25 @@ fn client_cache_growing_the_cache_checks_the_room_beyond_the_present_one() {
         .status(0)
         .stderr_has("cachesize=90000");
 }
+
+/// Three hosts, 1000 GB each with 300 GB free (2100 GB in use), replicas 2:1.
+const NEARLY_FULL: &str = "cluster: f\nspeed: 0\nreplicas: \"2:1\"\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1, space_gb: 1000, free_gb: 300}\n  - {id: 2, host: n2, space_gb: 1000, free_gb: 300}\n  - {id: 3, host: n3, space_gb: 1000, free_gb: 300}\nmdss:\n  - {id: 1, host: n1, master: true}\nves:\n  - {name: web01, host: n1}\n";
+
+#[test]
+fn set_replicas_refuses_a_raise_the_cluster_has_no_room_for() {
+    // 2100 GB in use with 2 replicas: a third copy of it all is 1050 GB more, and the
+    // cluster has 855 GB allocatable. vstorage would fill every CS and then stop writes.
+    // Before: three hosts, so it passed.
+    let lab = Lab::with_scenario(NEARLY_FULL);
+    refused_untouched(
+        &lab,
+        3,
+        &["set-replicas", "homes", "3:2"],
+        "replicas 3:2 (from 2) copies the data 1 more time(s): up to 1050GB, and the cluster has 855GB allocatable (2100GB in use): it would fill up",
+    );
+    // One VE's home: vstorage does not say how much of the data is below it: a warning.
+    lab.run(&["set-replicas", "web01", "3:2"])
+        .status(0)
+        .stderr_has("if all its data were below")
+        .stderr_has("replicas=3:2");
+}
