@@ -175,3 +175,22 @@ fn set_replicas_refuses_a_raise_the_cluster_has_no_room_for() {
         .stderr_has("if all its data were below")
         .stderr_has("replicas=3:2");
 }
+
+#[test]
+fn set_tier_refuses_a_tier_without_room_for_the_data_moved_there() {
+    // Tier 0: three hosts with 700 GB each in use; tier 1: three small CSs, 100 GB free
+    // each. Moving every home to tier 1 brings 2100 GB to 300 GB of room.
+    let scenario = NEARLY_FULL
+        .replace("speed: 0\n", "speed: 0\nstat_tiers: true\n")
+        .replace(
+            "mdss:",
+            "  - {id: 4, host: n1, tier: 1, space_gb: 100, free_gb: 100}\n  - {id: 5, host: n2, tier: 1, space_gb: 100, free_gb: 100}\n  - {id: 6, host: n3, tier: 1, space_gb: 100, free_gb: 100}\nmdss:",
+        );
+    let lab = Lab::with_scenario(&scenario);
+    refused_untouched(
+        &lab,
+        3,
+        &["set-tier", "homes", "1"],
+        "tier 1 has 300GB free on its active chunk servers, and the data moved there takes 2100GB on the other tiers now",
+    );
+}
