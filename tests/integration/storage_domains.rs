@@ -194,3 +194,36 @@ fn set_tier_refuses_a_tier_without_room_for_the_data_moved_there() {
         "tier 1 has 300GB free on its active chunk servers, and the data moved there takes 2100GB on the other tiers now",
     );
 }
+
+#[test]
+fn read_cache_reads_the_info_directory_under_its_compatibility_name() {
+    // The client's info directory may have only its compatibility name, .pstorage.info
+    // (reference §2.8; the read-cache KB's own path). Before: read as "no cache", and the
+    // report said the running cache differs from fstab, which it does not.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - name: n1\n    address: 10.0.0.1\n    tags: [hypervisor]\n    files: {/etc/fstab: \"vstorage://c /vstorage/c fuse.vstorage rw,nosuid,nodev,cache=/mnt/ssd/vc-cache,cachesize=64000 0 0\\n\"}\n    ops: {info_dir_compat: true, filesystems: [{source: /dev/sdb1, target: /mnt/ssd, fstype: ext4, avail_mb: 36000}]}\n",
+    );
+    let out = lab.run(&["read-cache"]).status(0).stderr_lacks("differs");
+    let row: Vec<&str> = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("n1 "))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row,
+        [
+            "n1",
+            "/mnt/ssd/vc-cache",
+            "64000",
+            "8000",
+            "enabled",
+            "/mnt/ssd/vc-cache",
+            "64000"
+        ]
+    );
+    lab.run(&["cluster-health", "--format", "prometheus"])
+        .status(0)
+        .stdout_has("vzrun_node_read_cache_size_bytes{cluster=\"c\",node=\"n1\"} 67108864000");
+}
