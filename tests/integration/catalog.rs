@@ -73,7 +73,7 @@ impl Lab {
 
     /// Starts a run, waits for the first line of its log with `needle`, kills it (-9): returns
     /// that line and the run's id.
-    fn kill_after_log_line(&self, needle: &str, args: &[&str]) -> (String, String) {
+    pub(crate) fn kill_after_log_line(&self, needle: &str, args: &[&str]) -> (String, String) {
         // Kept alive: its directory is the child's working directory.
         let (_test, mut child, line) = self.spawn_until(needle, args);
         child.kill().unwrap();

@@ -227,3 +227,31 @@ fn read_cache_reads_the_info_directory_under_its_compatibility_name() {
         .status(0)
         .stdout_has("vzrun_node_read_cache_size_bytes{cluster=\"c\",node=\"n1\"} 67108864000");
 }
+
+#[test]
+fn fill_margin_after_a_crash_restores_the_true_original_when_the_first_node_is_gone() {
+    // A run lowered the margin to 2 and was killed; its note of the original (5) was on
+    // msk-01 only. msk-01 then stops answering (often why the operator is back): a new run
+    // asks msk-02, which had no note, took the lowered 2 for the original, and put 2 back
+    // at its end. The note is on the cluster file system too now, seen from every node.
+    let lab = Lab::new();
+    let (line, _run_id) =
+        lab.kill_after_log_line(" minutes (was ", &["fill-margin", "2", "--minutes", "30"]);
+    assert!(line.contains("(was 5)"), "{line}");
+    let mut state = lab.state_value();
+    state["hosts"][0]["unreachable"] = serde_json::Value::Bool(true);
+    std::fs::write(
+        lab.dir.path().join("lab.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+    lab.run(&["fill-margin", "1", "--minutes", "0"])
+        .status(0)
+        .stderr_has("(was 5)")
+        .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
+    lab.query(
+        "log(`fill_margin ${vstorage::get_config(host(\"msk-02\"))[\"mds.alloc.fill_margin\"]}`);",
+    )
+    .status(0)
+    .stderr_has("fill_margin 5\n");
+}
