@@ -47,6 +47,9 @@ struct Scenario {
     /// below inherit it.
     #[serde(default = "default_failure_domain")]
     failure_domain: String,
+    /// Chunks `vstorage stat` counts as `deleting` (space being freed after a removal).
+    #[serde(default)]
+    deleting_chunks: u64,
     /// Cluster parameters (`vstorage get-config`) besides, or instead of, the defaults. An
     /// empty value leaves the parameter out of get-config's list (the format and whether
     /// it lists parameters left at their defaults are not documented: reference §7).
@@ -773,6 +776,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         path_attrs,
         serial: 0,
         shared_files: BTreeMap::new(),
+        deleting_chunks: s.deleting_chunks,
         ve_index: Default::default(),
     };
     for spec in s.hosts.iter().filter(|h| h.powered_off) {

@@ -219,7 +219,11 @@ fn stat(state: &LabState) -> Reply {
     out.push_str(&format!(
         "             0 (0%) blocked,{pending}  0 (0%) offline,  0 (0%) replicating,\n"
     ));
-    out.push_str("             0 (0%) overcommitted,  0 (0%) deleting,  0 (0%) void\n");
+    let deleting = state.deleting_chunks;
+    out.push_str(&format!(
+        "             0 (0%) overcommitted,  {deleting} ({}%) deleting,  0 (0%) void\n",
+        pct(deleting)
+    ));
     if vhi {
         // Counts the lab does not model; the line shapes are the VHI sample's.
         out.push_str(&format!(

@@ -255,3 +255,26 @@ fn fill_margin_after_a_crash_restores_the_true_original_when_the_first_node_is_g
     .status(0)
     .stderr_has("fill_margin 5\n");
 }
+
+#[test]
+fn storage_top_does_not_flag_chunks_that_are_being_deleted() {
+    // After VEs are removed, vstorage counts their chunks as `deleting` until the space is
+    // freed: no fault. Before, storage-top warned "12 chunk(s) are not healthy".
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nreplicas: \"1\"\ndeleting_chunks: 12\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1}\nmdss:\n  - {id: 1, host: n1, master: true}\n",
+    );
+    lab.run(&["storage-top"])
+        .status(0)
+        .stdout_has("cluster c: healthy")
+        .stderr_lacks("not healthy");
+    lab.run(&["cluster-health", "--format", "prometheus"])
+        .status(0)
+        .stdout_has("vzrun_cluster_chunks_healthy_ratio{cluster=\"c\"} 1.0\n");
+    let degraded = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nreplicas: \"2:1\"\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1}\n  - {id: 2, host: n2, status: offline}\nmdss:\n  - {id: 1, host: n1, master: true}\n",
+    );
+    degraded
+        .run(&["storage-top"])
+        .status(0)
+        .stderr_has("chunk(s) are not healthy");
+}
