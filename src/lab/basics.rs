@@ -51,7 +51,12 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
     if let Some(text) = super::network::generated_file(h, path) {
         return Some(text);
     }
-    if path == format!("/vstorage/{}/.vstorage.info/read_cache_info", state.cluster) {
+    let info_dir = if h.ops.info_dir_compat {
+        ".pstorage.info"
+    } else {
+        ".vstorage.info"
+    };
+    if path == format!("/vstorage/{}/{info_dir}/read_cache_info", state.cluster) {
         return Some(read_cache_info(state, host));
     }
     if let Some(key) = path.strip_prefix("/proc/sys/") {

@@ -42,7 +42,17 @@ struct Scenario {
     operator_fstab: bool,
     #[serde(default = "default_replicas")]
     replicas: String,
-    /// Cluster parameters (`vstorage get-config`) besides, or instead of, the defaults.
+    /// The cluster root's `failure-domain` (`get-attr`): `host` (the default), `disk`,
+    /// `rack`, `row` or `room` (reference virtuozzo-cli.md §2.5). Directories and files
+    /// below inherit it.
+    #[serde(default = "default_failure_domain")]
+    failure_domain: String,
+    /// Chunks `vstorage stat` counts as `deleting` (space being freed after a removal).
+    #[serde(default)]
+    deleting_chunks: u64,
+    /// Cluster parameters (`vstorage get-config`) besides, or instead of, the defaults. An
+    /// empty value leaves the parameter out of get-config's list (the format and whether
+    /// it lists parameters left at their defaults are not documented: reference §7).
     #[serde(default)]
     config: BTreeMap<String, String>,
 }
@@ -53,6 +63,10 @@ fn default_speed() -> f64 {
 
 fn default_replicas() -> String {
     "3:2".into()
+}
+
+fn default_failure_domain() -> String {
+    "host".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,6 +417,15 @@ fn build(s: Scenario) -> Result<LabState, String> {
         return Err(format!("speed {} must be within 0..=100", s.speed));
     }
     let (norm, min) = parse_replicas(&s.replicas)?;
+    if !matches!(
+        s.failure_domain.as_str(),
+        "disk" | "host" | "rack" | "row" | "room"
+    ) {
+        return Err(format!(
+            "failure_domain {:?}: expected disk, host, rack, row or room",
+            s.failure_domain
+        ));
+    }
     let known = |host: &str, what: &str| {
         if s.hosts.iter().any(|h| h.name == host) {
             Ok(())
@@ -721,7 +744,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         PathAttrs {
             replicas: s.replicas.clone(),
             tier: 0,
-            failure_domain: "host".into(),
+            failure_domain: s.failure_domain.clone(),
         },
     );
     let config = [
@@ -732,6 +755,9 @@ fn build(s: Scenario) -> Result<LabState, String> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .chain(s.config.clone())
+    .collect::<BTreeMap<String, String>>()
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
     .collect();
     let mut state = LabState {
         cluster,
@@ -750,6 +776,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         path_attrs,
         serial: 0,
         shared_files: BTreeMap::new(),
+        deleting_chunks: s.deleting_chunks,
         ve_index: Default::default(),
     };
     for spec in s.hosts.iter().filter(|h| h.powered_off) {

@@ -52,6 +52,10 @@ pub struct OpsState {
     /// The options the cluster client was mounted with: its read cache is what they said
     /// then, not what /etc/fstab says now. `None` while the cluster is not mounted.
     pub client_options: Option<String>,
+    /// The client's info directory has only its compatibility name, `.pstorage.info`
+    /// (reference §2.8: `PCS_INFO_DIR_COMPAT`; the read-cache KB's path), not
+    /// `.vstorage.info`.
+    pub info_dir_compat: bool,
     /// Extra units, active and enabled (e.g. `ntpd.service`).
     pub running_units: Vec<String>,
     /// Fault: interfaces that no host bridge has as its port (a VLAN interface made
@@ -138,6 +142,7 @@ impl Default for OpsState {
             timers: Vec::new(),
             fired_timers: Vec::new(),
             client_options: None,
+            info_dir_compat: false,
         }
     }
 }

@@ -280,6 +280,10 @@ pub struct LabState {
     pub config: BTreeMap<String, String>,
     /// Attributes of paths that are not VE homes (`/vstorage/<cluster>` and below).
     pub path_attrs: BTreeMap<String, PathAttrs>,
+    /// Chunks being deleted (VEs or files removed lately): `vstorage stat` counts them in
+    /// the `deleting` state, which is no fault (reference §2.3, chunk states).
+    #[serde(default)]
+    pub deleting_chunks: u64,
     /// Counter behind generated UUIDs and ids.
     pub serial: u64,
     /// Files under `/vstorage/<cluster>/`: one file system shared by every host that has

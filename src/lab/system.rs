@@ -69,6 +69,11 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         items = setting_lines(&content);
         write = true;
     }
+    // MemAvailable as /proc/meminfo shows it (basics.rs): what the VEs and the system
+    // leave.
+    let available_kb = state.host(host).map_or(0, |h| {
+        (h.memory_mb * 1024).saturating_sub(state.used_mb(host) * 1024 + 4 * 1024 * 1024)
+    });
     let h = state.host_mut(host);
     let mut out = applying;
     let mut err = String::new();
@@ -113,6 +118,16 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             }
             Some(v) => {
                 h.sysctl.insert(key.clone(), v.clone());
+                // The kernel keeps vm.min_free_kbytes free, and wakes reclaim until its
+                // high watermark (min + min/2, mm/page_alloc.c) is free: past what the VEs
+                // leave, it cannot, and "setting this too high will OOM your machine
+                // instantly" (Documentation/admin-guide/sysctl/vm.rst). The lab's node
+                // then stops answering.
+                if key == "vm.min_free_kbytes"
+                    && v.parse::<u64>().is_ok_and(|kb| kb + kb / 2 > available_kb)
+                {
+                    h.unreachable = true;
+                }
                 v
             }
             None => h.sysctl[&key].clone(),

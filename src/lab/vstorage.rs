@@ -99,14 +99,26 @@ pub fn vstorage(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 /// Whether a CS's chunks are short of a replica: it is not active, or its tier has fewer
 /// hosts with active CSs than the replication norm (the failure domain is the host: two
 /// replicas never share one, so 3 replicas need 3 hosts, however many CSs there are).
+/// With the cluster root's failure domain `disk`, two replicas may share a host but not a
+/// CS, so the CSs are counted instead.
 fn short_of_replicas(state: &LabState, cs: &super::state::Cs) -> bool {
-    let hosts: std::collections::BTreeSet<&str> = state
+    let by_disk = state
+        .path_attrs
+        .get(&format!("/vstorage/{}", state.cluster))
+        .is_some_and(|a| a.failure_domain == "disk");
+    let domains: std::collections::BTreeSet<String> = state
         .css
         .iter()
         .filter(|c| c.tier == cs.tier && c.status == "active")
-        .map(|c| c.host.as_str())
+        .map(|c| {
+            if by_disk {
+                c.id.to_string()
+            } else {
+                c.host.clone()
+            }
+        })
         .collect();
-    cs.status != "active" || hosts.len() < state.replicas_norm as usize
+    cs.status != "active" || domains.len() < state.replicas_norm as usize
 }
 
 fn cluster_status(state: &LabState) -> &'static str {
@@ -143,9 +155,18 @@ fn stat(state: &LabState) -> Reply {
     let chunk_word = if degraded == 0 { "OK" } else { "WARN" };
     let vhi = state.variant == Variant::Vhi;
     let mut out = format!("Cluster '{}': {}\n", state.cluster, cluster_status(state));
+    // The MDS keeps `mds.alloc.fill_margin` percent of each CS back from allocation (the
+    // lab's model of the parameter fill-margin lowers; its exact accounting is not
+    // documented).
+    let margin: u64 = state
+        .config
+        .get("mds.alloc.fill_margin")
+        .and_then(|m| m.parse().ok())
+        .filter(|m| *m <= 100)
+        .unwrap_or(5);
     out.push_str(&format!(
         "Space: [OK] allocatable {} of {}, free {} of {}\n",
-        size(free * 95 / 100),
+        size(free * (100 - margin) / 100),
         size(total),
         size(free),
         size(total)
@@ -198,7 +219,11 @@ fn stat(state: &LabState) -> Reply {
     out.push_str(&format!(
         "             0 (0%) blocked,{pending}  0 (0%) offline,  0 (0%) replicating,\n"
     ));
-    out.push_str("             0 (0%) overcommitted,  0 (0%) deleting,  0 (0%) void\n");
+    let deleting = state.deleting_chunks;
+    out.push_str(&format!(
+        "             0 (0%) overcommitted,  {deleting} ({}%) deleting,  0 (0%) void\n",
+        pct(deleting)
+    ));
     if vhi {
         // Counts the lab does not model; the line shapes are the VHI sample's.
         out.push_str(&format!(
@@ -522,13 +547,22 @@ fn attrs_at(state: &LabState, path: &str) -> Option<PathAttrs> {
     if path != root && !path.starts_with(&format!("{root}/")) {
         return None;
     }
+    let inherited = inherited_attrs(state, path)?;
     if let Some(ve) = state.ves.iter().find(|v| v.home == path) {
+        // A VE home keeps its own replicas and tier; its failure domain is the one it
+        // inherited from its directory ("File attributes are inherited from directory
+        // attributes on creation", pstorage-set-attr(1)).
         return Some(PathAttrs {
             replicas: ve.replicas.clone(),
             tier: ve.tier,
-            failure_domain: "host".into(),
+            failure_domain: inherited.failure_domain,
         });
     }
+    Some(inherited)
+}
+
+/// The attributes of the nearest configured path at or above `path`.
+fn inherited_attrs(state: &LabState, path: &str) -> Option<PathAttrs> {
     let mut p = path.to_string();
     loop {
         if let Some(a) = state.path_attrs.get(&p) {

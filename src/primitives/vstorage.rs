@@ -621,7 +621,8 @@ pub mod api {
         })
     }
 
-    /// The client read cache of this host (`.vstorage.info/read_cache_info`): `#{}` when no
+    /// The client read cache of this host (`read_cache_info` in the cluster mount's
+    /// `.vstorage.info`, or `.pstorage.info` where only that name is there): `#{}` when no
     /// cache is configured, else `#{path, main_size_mb, boot_size_mb, block_size_kb,
     /// checksum}`.
     ///
@@ -632,9 +633,18 @@ pub mod api {
     #[rhai_fn(return_raw)]
     pub fn cache_info(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {
         call(&ctx, |run| {
-            let cluster = cluster_name(run)?;
-            let path = format!("/vstorage/{cluster}/.vstorage.info/read_cache_info");
-            let text = run.runner.read_file(&host, &path)?.unwrap_or_default();
+            cluster_name(run)?;
+            let mount = run.cluster.mount_point();
+            // `.vstorage.info`, or its compatibility name `.pstorage.info` (reference
+            // §2.8: the kernel's PCS_INFO_DIR_COMPAT; the read-cache KB's own path).
+            let mut text = String::new();
+            for dir in [".vstorage.info", ".pstorage.info"] {
+                let path = format!("{mount}/{dir}/read_cache_info");
+                if let Some(t) = run.runner.read_file(&host, &path)? {
+                    text = t;
+                    break;
+                }
+            }
             let mut m = Map::new();
             for (k, v) in parse::cache_info(&text) {
                 let key = match k.as_str() {

@@ -36,6 +36,7 @@ mod ssh;
 mod ssh_persist;
 mod sshd;
 mod storage;
+mod storage_domains;
 mod streams;
 mod sudo;
 mod test;
