@@ -630,3 +630,21 @@ fn a_cordoned_storage_node_counts_as_in_maintenance_for_ok_to_stop() {
     lab.run(&["cs-maintenance", "msk-05", "on", "--yes"])
         .status(0);
 }
+
+#[test]
+fn taking_a_node_out_of_maintenance_says_when_its_chunk_servers_are_still_in() {
+    let lab = Lab::new();
+    lab.run(&["maintenance", "msk-07", "on", "--yes"]).status(0);
+    lab.run(&["cs-maintenance", "msk-07", "on", "--yes"])
+        .status(0);
+    lab.run(&["maintenance", "msk-07", "off", "--yes"])
+        .status(0)
+        .stderr_has("msk-07's 3 chunk servers are still in maintenance")
+        .stderr_has("vzrun cs-maintenance msk-07 off");
+    lab.run(&["cs-maintenance", "msk-07", "off", "--yes"])
+        .status(0);
+    lab.run(&["maintenance", "msk-07", "on", "--yes"]).status(0);
+    lab.run(&["maintenance", "msk-07", "off", "--yes"])
+        .status(0)
+        .stderr_lacks("still in maintenance");
+}
