@@ -472,3 +472,55 @@ fn output_past_the_limit_stops_the_command_instead_of_filling_memory() {
     // Stopped at the limit, not at the commands' deadlines (minutes).
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+#[test]
+fn cluster_lock_on_skips_a_host_that_does_not_answer_over_ssh_and_two_runs_never_both_hold_it() {
+    let Some(cluster) = SshCluster::start(2) else {
+        return;
+    };
+    // A listener that accepts and never speaks: a node whose sshd hangs.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut yaml = std::fs::read_to_string(cluster.path("inventory.yaml")).unwrap();
+    yaml.push_str(&format!(
+        "  - {{name: dead-01, address: 127.0.0.1, port: {port}, tags: [hypervisor], connect_timeout: 1}}\n"
+    ));
+    let inventory = cluster.path("inventory-dead.yaml");
+    std::fs::write(&inventory, yaml).unwrap();
+    let script =
+        "//! Holds it.\ncluster_lock_on(hosts(), \"x\", || { log(\"inside\"); sleep(30); });\n";
+    let first = Test::new()
+        .file("h.rhai", script)
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./h.rhai");
+    let (mut holder, _) = crate::test::spawn_until_stderr_line(&mut first.command(), "inside");
+    // The second run meets it on msk-01 and msk-02: exit 4, naming the holder.
+    Test::new()
+        .file("h.rhai", script)
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./h.rhai")
+        .run()
+        .status(4)
+        .stderr_has("the cluster lock \"x\" is held by run ")
+        .stderr_lacks("inside");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // Killed, it holds nothing: the next run takes it on the hosts that answer.
+    Test::new()
+        .file(
+            "h.rhai",
+            "//! Takes it.\ncluster_lock_on(hosts(), \"x\", || log(\"inside\"));\n",
+        )
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./h.rhai")
+        .run()
+        .status(0)
+        .stderr_has(
+            "holding the lock \"x\" on msk-01, msk-02 (skipped, not answering: dead-01 (127.0.0.1)",
+        )
+        .stderr_has("inside");
+    drop(silent);
+}

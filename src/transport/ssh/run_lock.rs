@@ -95,7 +95,7 @@ impl Ssh {
         let guard_file = format!("{dir}/vzrun-{name}.guard");
         let session = self.session().map_err(|e| match e {
             TransportError::Privilege(why) => LockError::Privilege(why),
-            e @ TransportError::Unreachable(_) => LockError::Unreachable(e.to_string()),
+            TransportError::Unreachable(why) => LockError::Unreachable(why),
             e => LockError::Failed(e.to_string()),
         })?;
         let holder = &self.holder_here(holder);
