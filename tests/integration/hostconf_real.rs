@@ -320,3 +320,23 @@ fn zabbix_firewall_opens_the_ports_in_the_zone_of_the_nodes_address() {
             .status(0),
     );
 }
+
+#[test]
+fn memory_tuning_does_not_persist_what_etc_sysctl_conf_sets_otherwise_at_boot() {
+    // /etc/sysctl.conf is applied last at boot; it often sets vm.swappiness. The value kept
+    // in 90-vzrun-memory.conf would hold until the next reboot only.
+    let lab = Lab::new();
+    lab.query("file::write(host(\"msk-02\"), \"/etc/sysctl.conf\", \"# site settings\\nvm.swappiness = 60\\n\");")
+        .status(0);
+    crate::fieldnotes::refused_untouched(
+        &lab,
+        3,
+        &["memory-tuning", "--yes"],
+        "msk-02: /etc/sysctl.conf: vm.swappiness = 60 is applied after /etc/sysctl.d/90-vzrun-memory.conf at boot",
+    );
+    // Its value asked for, nothing is overridden: applied, and it survives a boot.
+    lab.run(&["memory-tuning", "--swappiness", "60", "--yes"])
+        .status(0);
+    assert_eq!(after_boot(&lab, "msk-02", "vm.swappiness"), "60");
+    assert_eq!(after_boot(&lab, "msk-02", "vm.min_free_kbytes"), "1048576");
+}
