@@ -201,3 +201,63 @@ fn a_cluster_lock_cannot_live_on_a_host_that_does_not_answer() {
     .status(2)
     .stderr_has("cluster_lock_on hosts[0]: expected a host, got string");
 }
+
+/// A lab of two nodes, both hypervisor and storage, and a way to run a script on it.
+fn two_node_lab() -> (Lab, impl Fn(&str, &str) -> String) {
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage]}\n",
+    );
+    let dir = lab.dir.path().join("scripts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = move |name: &str, body: &str| {
+        let path = dir.join(format!("{name}.rhai"));
+        std::fs::write(&path, format!("//! Lock.\n{body}\n")).unwrap();
+        path.display().to_string()
+    };
+    (lab, script)
+}
+
+#[test]
+fn a_run_that_names_a_host_twice_does_not_meet_its_own_cluster_lock() {
+    // A node that is both a hypervisor and a storage node is in both lists: the second
+    // lock on it was this run's own, and the run ended in exit 4 naming itself as holder.
+    let (lab, script) = two_node_lab();
+    lab.run(&[&script(
+        "both",
+        r#"cluster_lock_on(hosts("hypervisor") + hosts("storage"), "x", || log("inside"));"#,
+    )])
+    .status(0)
+    .stderr_has("holding the lock \"x\" on n1, n2\n")
+    .stderr_has("inside");
+}
+
+#[test]
+fn cluster_lock_on_takes_its_hosts_in_one_order_whatever_order_they_are_given() {
+    // Two runs given the same hosts in opposite orders (two inventories, a runbook's own
+    // list) each took one and waited for the other's: with --lock-wait both waited it out
+    // and ended in exit 4. In one order, a run waiting for its first host holds nothing.
+    let (lab, script) = two_node_lab();
+    let holder = script("a", r#"cluster_lock_on([host("n1")], "x", || confirm("go on?"));"#);
+    let (_keep, asking) = lab.at_prompt("go on?", &[&holder]);
+    let waiter = script(
+        "b",
+        r#"cluster_lock_on([host("n2"), host("n1")], "x", || log("b inside"));"#,
+    );
+    let test = lab.test(&["--lock-wait", "60", &waiter]);
+    let mut waiting = test
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // While it waits for n1, n2 is free.
+    lab.run(&[&script(
+        "c",
+        r#"cluster_lock_on([host("n2")], "x", || log("c inside"));"#,
+    )])
+    .status(0)
+    .stderr_has("c inside");
+    assert_eq!(asking.answer("yes").0, 0);
+    assert!(waiting.wait().unwrap().success());
+}
