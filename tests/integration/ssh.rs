@@ -472,3 +472,28 @@ fn output_past_the_limit_stops_the_command_instead_of_filling_memory() {
     // Stopped at the limit, not at the commands' deadlines (minutes).
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+#[test]
+fn cluster_lock_on_skips_a_host_that_refuses_connections_as_the_lab_skips_a_dead_node() {
+    // A node that refuses SSH (booting, shutting down, its sshd dead) runs no lock holder,
+    // as in the lab: the lock is taken on the others and the one passed over is named.
+    // Before, ssh's "Connection refused" counted as a failed lock and the run ended there
+    // (exit 1), so a dead node stopped every storage runbook over SSH, not in the lab.
+    let Some(mut cluster) = SshCluster::start(2) else {
+        return;
+    };
+    cluster.stop_sshd("msk-01");
+    Test::new()
+        .file(
+            "l.rhai",
+            "//! Lock.\ncluster_lock_on(hosts(), \"x\", || log(\"inside\"));\n",
+        )
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./l.rhai")
+        .run()
+        .status(0)
+        .stderr_has("holding the lock \"x\" on msk-02 (skipped, not answering: msk-01 (")
+        .stderr_has("Connection refused")
+        .stderr_has("inside");
+}
