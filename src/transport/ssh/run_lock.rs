@@ -96,6 +96,9 @@ impl Ssh {
         let session = self.session().map_err(|e| match e {
             TransportError::Privilege(why) => LockError::Privilege(why),
             e @ TransportError::Unreachable(_) => LockError::Unreachable(e.to_string()),
+            TransportError::Connect(why) if takes_no_connection(&why) => {
+                LockError::Unreachable(why)
+            }
             e => LockError::Failed(e.to_string()),
         })?;
         let holder = &self.holder_here(holder);
@@ -252,4 +255,21 @@ impl Drop for RemoteLock {
             });
         }
     }
+}
+
+/// Whether ssh's words say the host's address took no connection at all: nothing listens
+/// (a node booting or shutting down, its sshd dead) or nothing is there (a powered-off node
+/// on the same network: "No route to host" once ARP gets no answer). Such a host runs no lock
+/// holder, as one that times out does not: a lock that skips unanswering hosts skips it.
+/// A host key or login that ssh refused is no such case: that host answered.
+fn takes_no_connection(said: &str) -> bool {
+    [
+        "Connection refused",
+        "No route to host",
+        "Network is unreachable",
+        "Host is down",
+        "Connection timed out",
+    ]
+    .iter()
+    .any(|words| said.contains(words))
 }
