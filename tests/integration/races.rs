@@ -237,7 +237,10 @@ fn cluster_lock_on_takes_its_hosts_in_one_order_whatever_order_they_are_given() 
     // list) each took one and waited for the other's: with --lock-wait both waited it out
     // and ended in exit 4. In one order, a run waiting for its first host holds nothing.
     let (lab, script) = two_node_lab();
-    let holder = script("a", r#"cluster_lock_on([host("n1")], "x", || confirm("go on?"));"#);
+    let holder = script(
+        "a",
+        r#"cluster_lock_on([host("n1")], "x", || confirm("go on?"));"#,
+    );
     let (_keep, asking) = lab.at_prompt("go on?", &[&holder]);
     let waiter = script(
         "b",
@@ -260,4 +263,42 @@ fn cluster_lock_on_takes_its_hosts_in_one_order_whatever_order_they_are_given() 
     .stderr_has("c inside");
     assert_eq!(asking.answer("yes").0, 0);
     assert!(waiting.wait().unwrap().success());
+}
+
+/// Starts a run that changes `node` (taking its run lock) and holds it for a minute; the
+/// process is returned with the scratch `Test` it runs in (kill it when done).
+fn hold_node(lab: &Lab, node: &str) -> (crate::test::Test, std::process::Child) {
+    let dir = lab.dir.path().join("scripts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("hold-{node}.rhai"));
+    std::fs::write(
+        &path,
+        format!(
+            "//! Hold a node.\nhost(\"{node}\").run([\"true\"]);\nlog(\"held\");\nsleep(60);\n"
+        ),
+    )
+    .unwrap();
+    let (test, child, _) = lab.spawn_until("held", &[path.to_str().unwrap()]);
+    (test, child)
+}
+
+#[test]
+fn cs_maintenance_of_a_node_another_run_holds_changes_nothing_in_the_cluster() {
+    // The node's lock, held by another run, was met at the first rm-cs --maintenance: exit 4
+    // after the shared record named the node in maintenance and the MDS offline timeout was
+    // raised to 7 h for the whole cluster (a node failing meanwhile is not re-replicated).
+    let lab = Lab::new();
+    let (_test, mut holder) = hold_node(&lab, "msk-03");
+    let mut before = lab.state_value();
+    before.as_object_mut().unwrap().remove("clock");
+    let out = lab.run(&["cs-maintenance", "msk-03", "on", "--yes"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    unchanged(out.status(4).stderr_has("msk-03 is locked by run "));
+    let mut after = lab.state_value();
+    after.as_object_mut().unwrap().remove("clock");
+    assert!(
+        after == before,
+        "cs-maintenance exited 4 but changed the lab"
+    );
 }
