@@ -154,3 +154,27 @@ fn pcompact_rolling_runs_on_the_nodes_left_when_the_first_is_dead() {
         )
         .stderr_has("compacted: 2 node(s)");
 }
+
+#[test]
+fn a_ve_named_on_the_nodes_that_answer_is_found_while_another_node_is_dead() {
+    // vz::find_ve asked every hypervisor and stopped at the dead one: set-replicas of a VE
+    // of msk-02 failed (exit 5) while msk-01 was off. By name, the dead node may have one
+    // of that name too (names are unique per node only): refused, naming the UUID to give.
+    let lab = msk_01_dead();
+    let uuid = lab
+        .query(r#"for v in prlctl::list(host("msk-02")) { if v.name == "mail01" { print(`uuid ${v.uuid}`); } }"#)
+        .status(0)
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("uuid ").map(str::to_string))
+        .unwrap();
+    refused_untouched(
+        &lab,
+        3,
+        &["set-replicas", "mail01", "3:2"],
+        &format!("msk-01 does not answer: whether it has a VE named mail01 too is not known; give the UUID of the one on msk-02 ({uuid})"),
+    );
+    lab.run(&["set-replicas", &uuid, "3:2"])
+        .status(0)
+        .stderr_has(&format!("/vstorage/livelinux/private/{uuid}"));
+}
