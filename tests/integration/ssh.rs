@@ -497,3 +497,31 @@ fn cluster_lock_on_skips_a_host_that_refuses_connections_as_the_lab_skips_a_dead
         .stderr_has("Connection refused")
         .stderr_has("inside");
 }
+
+#[test]
+fn cluster_lock_on_skips_a_host_whose_sshd_never_greets() {
+    // A node hung under load: its kernel takes the connection, its sshd never answers.
+    let Some(cluster) = SshCluster::start(2) else {
+        return;
+    };
+    cluster.hang_sshd("msk-01");
+    let started = std::time::Instant::now();
+    Test::new()
+        .file(
+            "l.rhai",
+            "//! Lock.\ncluster_lock_on(hosts(), \"x\", || log(\"inside\"));\n",
+        )
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./l.rhai")
+        .run()
+        .status(0)
+        .stderr_has("holding the lock \"x\" on msk-02 (skipped, not answering: ")
+        .stderr_has("msk-01 (")
+        .stderr_has("inside");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}

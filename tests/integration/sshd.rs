@@ -218,6 +218,18 @@ impl SshCluster {
         let _ = self.sshds[i].wait();
     }
 
+    /// Stops (SIGSTOP) `host`'s listening sshd: a new connection is taken by the kernel
+    /// but never greeted, as on a node hung under load. It runs again (SIGCONT) when the
+    /// cluster is dropped.
+    pub fn hang_sshd(&self, host: &str) {
+        let i = self
+            .hosts
+            .iter()
+            .position(|h| h.name == host)
+            .expect("a host of the cluster");
+        signal(self.sshds[i].id() as i32, libc::SIGSTOP);
+    }
+
     /// How many SSH connections a host's sshd accepted so far.
     /// Stops (SIGSTOP) every process that serves `host`'s open connections, the sshd that
     /// listens for new ones excepted: the connections stay open and never answer, as behind
