@@ -302,3 +302,26 @@ fn cs_maintenance_of_a_node_another_run_holds_changes_nothing_in_the_cluster() {
         "cs-maintenance exited 4 but changed the lab"
     );
 }
+
+#[test]
+fn a_takeover_answered_after_its_target_went_into_maintenance_registers_nothing() {
+    // force-register checked that its target takes placements, then asked. Meanwhile an
+    // operator put the target in maintenance (about to be serviced); the answer "yes" then
+    // registered and started the dead node's VE on it.
+    let uuid = "11111111-2222-4333-8444-555555555555";
+    let lab = Lab::with_scenario(&format!(
+        "cluster: c\nspeed: 0\nhosts:\n  - {{name: n1, address: 10.0.0.1, tags: [hypervisor], powered_off: true}}\n  - {{name: n2, address: 10.0.0.2, tags: [hypervisor]}}\n  - {{name: n3, address: 10.0.0.3, tags: [hypervisor]}}\nves:\n  - {{name: orphan, host: n1, uuid: {uuid}}}\n"
+    ));
+    let (_keep, asking) = lab.at_prompt(
+        "Take 11111111-2222-4333-8444-555555555555 over on n2",
+        &["force-register", uuid, "n2"],
+    );
+    lab.run(&["maintenance", "n2", "on", "--yes"]).status(0);
+    let (code, out) = asking.answer("yes");
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("n2 went into maintenance"), "{out}");
+    let listed = lab
+        .query("for v in prlctl::list(host(\"n2\")) { print(`ve ${v.uuid}`); }")
+        .status(0);
+    assert!(!listed.stdout.contains(uuid), "{}", listed.stdout);
+}
