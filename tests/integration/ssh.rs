@@ -525,3 +525,40 @@ fn cluster_lock_on_skips_a_host_whose_sshd_never_greets() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_cluster_lock_outlives_a_killed_run_while_its_change_still_runs() {
+    // kill -9 of a run inside cluster_lock_on (remove-cs in `rm-cs --wait`, hours long):
+    // the change goes on on the node under `timeout`, and the host's run lock waits for it,
+    // but the cluster lock was let go at once: a second storage run took it and passed its
+    // check while the first one's change still ran.
+    let Some(cluster) = SshCluster::start(2) else {
+        return;
+    };
+    let runbook = "//! Change under a cluster lock.\ncluster_lock_on(hosts(), \"x\", || host(\"msk-01\").run([\"sleep\", \"20\"]));\n";
+    let first = Test::new().file("c.rhai", runbook);
+    let (mut holder, _) = crate::test::spawn_until_stderr_line(
+        first
+            .command()
+            .arg("--inventory")
+            .arg(cluster.path("inventory.yaml"))
+            .arg("./c.rhai"),
+        "[msk-01] sleep 20",
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    Test::new()
+        .file(
+            "l.rhai",
+            "//! Lock.\ncluster_lock_on(hosts(), \"x\", || log(\"inside\"));\n",
+        )
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./l.rhai")
+        .run()
+        .status(4)
+        .stderr_has("the cluster lock \"x\" is held by run ")
+        .stderr_lacks("inside");
+}
