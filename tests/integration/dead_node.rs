@@ -178,3 +178,32 @@ fn a_ve_named_on_the_nodes_that_answer_is_found_while_another_node_is_dead() {
         .status(0)
         .stderr_has(&format!("/vstorage/livelinux/private/{uuid}"));
 }
+
+#[test]
+fn cs_maintenance_off_of_a_node_that_died_in_maintenance_puts_the_offline_timeout_back() {
+    // msk-03 stopped answering during its CS maintenance: the cluster keeps its 7 h offline timeout, so
+    // the data of any CS that fails is not re-replicated for hours. `cs-maintenance msk-03
+    // off` asked msk-03 for its CSs and ended there (exit 5): the timeout stayed.
+    let mut lab = Lab::new();
+    lab.speed = "0";
+    lab.run(&["cs-maintenance", "msk-03", "on", "--yes"])
+        .status(0);
+    let path = lab.dir.path().join("lab.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        if h["name"] == "msk-03" {
+            h["unreachable"] = true.into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    lab.run(&["cs-maintenance", "msk-03", "off", "--yes"])
+        .status(0)
+        .stderr_has("msk-03 does not answer")
+        .stderr_has("rm-cs --maintenance --revert 1031")
+        .stderr_has("set-config mds.wd.offline_tout_mnt=180000");
+    let timeout = lab
+        .query("print(`t ${vstorage::get_config(host(\"msk-01\"))[\"mds.wd.offline_tout_mnt\"]}`);")
+        .status(0);
+    assert!(timeout.stdout.contains("t 180000"), "{}", timeout.stdout);
+}
