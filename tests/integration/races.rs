@@ -325,3 +325,33 @@ fn a_takeover_answered_after_its_target_went_into_maintenance_registers_nothing(
         .status(0);
     assert!(!listed.stdout.contains(uuid), "{}", listed.stdout);
 }
+
+#[test]
+fn pcompact_rolling_refused_by_a_running_one_leaves_the_cron_jobs_as_they_were() {
+    // Its --cron disable edited /etc/cron.d/pcompact on every node, then met the lock of a
+    // rolling run under way: exit 4 with every node's cron file changed.
+    let lab = Lab::new();
+    let dir = lab.dir.path().join("scripts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rolling.rhai");
+    std::fs::write(
+        &path,
+        "//! A rolling run under way.\ncluster_lock_on(hosts(\"hypervisor\"), \"pcompact\", || confirm(\"compact now?\"));\n",
+    )
+    .unwrap();
+    let (_keep, asking) = lab.at_prompt("compact now?", &[path.to_str().unwrap()]);
+    let mut before = lab.state_value();
+    before.as_object_mut().unwrap().remove("clock");
+    let out = lab.run(&["pcompact-rolling", "--cron", "disable", "--yes"]);
+    asking.answer("no");
+    unchanged(
+        out.status(4)
+            .stderr_has("the cluster lock \"pcompact\" is held"),
+    );
+    let mut after = lab.state_value();
+    after.as_object_mut().unwrap().remove("clock");
+    assert!(
+        after == before,
+        "pcompact-rolling exited 4 but changed the lab"
+    );
+}
