@@ -355,3 +355,28 @@ fn pcompact_rolling_refused_by_a_running_one_leaves_the_cron_jobs_as_they_were()
         "pcompact-rolling exited 4 but changed the lab"
     );
 }
+
+#[test]
+fn maintenance_refused_by_a_destination_another_run_holds_leaves_the_node_uncordoned() {
+    // The node was cordoned after the question, then its destinations locked: one held by
+    // another run ended it in exit 4 with the node left in maintenance, nothing moved, and
+    // every other storage node's maintenance refused for it (one node at a time).
+    let lab = Lab::new();
+    let (_test, mut holder) = hold_node(&lab, "msk-02");
+    let mut before = lab.state_value();
+    before.as_object_mut().unwrap().remove("clock");
+    let out = lab.run(&[
+        "maintenance",
+        "msk-07",
+        "on",
+        "--to",
+        "msk-02,msk-03",
+        "--yes",
+    ]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    unchanged(out.status(4).stderr_has("msk-02 is locked by run "));
+    let mut after = lab.state_value();
+    after.as_object_mut().unwrap().remove("clock");
+    assert!(after == before, "maintenance exited 4 but changed the lab");
+}
