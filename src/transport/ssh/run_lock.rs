@@ -216,8 +216,13 @@ impl Ssh {
             ))),
             Err(e) => {
                 // The connection failed or does not answer: the next command connects afresh.
+                // The host does not answer, as one that refuses a new connection (a node
+                // that died behind a connection made before): no lock holder runs there.
                 self.forget_session();
-                Err(LockError::Failed(e))
+                Err(LockError::Unreachable(format!(
+                    "{} ({}): {e}",
+                    self.name, self.address
+                )))
             }
         }
     }
