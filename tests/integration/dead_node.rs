@@ -207,3 +207,27 @@ fn cs_maintenance_off_of_a_node_that_died_in_maintenance_puts_the_offline_timeou
         .status(0);
     assert!(timeout.stdout.contains("t 180000"), "{}", timeout.stdout);
 }
+
+#[test]
+fn a_first_node_cut_off_from_the_storage_network_does_not_stop_the_storage_runbooks() {
+    // msk-01 answers over SSH but lost its storage network (its vstorage reaches no MDS):
+    // vz::storage_host chose it, and every storage runbook failed on its `vstorage stat`,
+    // often while the operator was there to take that node's storage out.
+    let mut lab = Lab::new();
+    lab.speed = "0";
+    lab.state_value();
+    let path = lab.dir.path().join("lab.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        if h["name"] == "msk-01" {
+            h["ops"]["storage_lost_at"] = 0.0.into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    lab.run(&["cs-maintenance", "msk-05", "on", "--yes"])
+        .status(0)
+        .stderr_has("msk-01 does not reach the storage cluster")
+        .stderr_has("asking msk-02 about the storage cluster")
+        .stderr_has("rm-cs --maintenance 1037");
+}
