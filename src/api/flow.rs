@@ -304,8 +304,10 @@ pub mod flow_api {
         })?
     }
 
-    /// Runs `action` holding the lock `name` on each of `hosts` that answers, taken in the
-    /// order given (at least one must answer; those that do not are skipped and named). Two
+    /// Runs `action` holding the lock `name` on each of `hosts` that answers, taken once each
+    /// in the order of their names, whatever order they are given in (so two runs never each
+    /// hold a part and wait for the other's); at least one must answer, those that do not
+    /// are skipped and named. Two
     /// runs that can reach a common host never both hold it, and a dead host does not block
     /// it, unlike `cluster_lock`: for work around a dead node. Another run holding it on any
     /// of them: exit 4, nothing held. Returns the action's value.

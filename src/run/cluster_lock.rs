@@ -25,7 +25,7 @@ impl Runner {
     }
 
     /// Runs `body` holding the lock `name` on each of `hosts` that answers (at least one
-    /// must), taken in the order given; a host that does not answer is skipped and named.
+    /// must), taken once each, in the order of their names; a host that does not answer is skipped and named.
     /// Another run holding it on any of them: exit 4, nothing held. Plans take no lock.
     pub fn with_lock_on_each<T>(
         &self,
@@ -50,7 +50,7 @@ impl Runner {
         let mut guards: Vec<Box<dyn HeldLock>> = Vec::new();
         let mut held_on = Vec::new();
         let mut skipped = Vec::new();
-        for host in hosts {
+        for host in lock_order(hosts) {
             match self.take(host, name) {
                 Ok(guard) => {
                     guards.push(guard);
@@ -128,6 +128,19 @@ enum Taken {
     Unreachable(String),
     /// Held elsewhere, refused or failed: the run stops here.
     Refused(Failure),
+}
+
+/// The hosts a lock is taken on, in the order it is taken: each once (a host given twice,
+/// as in `hosts("hypervisor") + hosts("storage")`, would otherwise meet this run's own lock
+/// there and refuse it, naming itself), sorted by name. One order for every run: two runs
+/// given the same hosts in different orders (two inventories, or a runbook's own list) would
+/// otherwise each take one host and wait for the other's, both waiting out `--lock-wait`
+/// and ending in exit 4 where one after the other would both have run.
+fn lock_order(hosts: &[Host]) -> Vec<&Host> {
+    let mut order: Vec<&Host> = hosts.iter().collect();
+    order.sort_by(|a, b| a.name().cmp(b.name()));
+    order.dedup_by(|a, b| a.name() == b.name());
+    order
 }
 
 /// Lock names become file names on the hosts: letters, digits, '-' and '_' only.

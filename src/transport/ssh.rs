@@ -73,8 +73,9 @@ pub struct Ssh {
     runtime: Arc<Runtime>,
     /// The master connection, made on first use (see `master`).
     session: Mutex<Option<Master>>,
-    /// Set while this run holds the host's run lock: how its changes prove it.
-    guard: Arc<Mutex<Option<Guard>>>,
+    /// One for each lock this run holds on the host (its run lock, the cluster locks held
+    /// there): how its changes prove they hold them, and keep them while they run.
+    guard: Arc<Mutex<Vec<Guard>>>,
     /// `sudo: true`: every remote argv runs through sudo (see `sudo`).
     sudo: Option<Sudo>,
     /// The SSH user, as sudo reported it at connect (for the lock holder).
@@ -217,12 +218,9 @@ impl Ssh {
                 remote_deadline::GRACE.to_string(),
                 secs.to_string(),
             ]);
-            if let Some(guard) = self
-                .guard
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
-            {
+            // Under the guard of every lock this run holds here (its run lock, and the
+            // cluster locks it holds on this host): each waits for the change to end.
+            for guard in self.guard.lock().unwrap_or_else(|p| p.into_inner()).iter() {
                 full.extend(guard.prefix());
             }
         } else if let Some(probe) = &probe {

@@ -34,7 +34,7 @@ impl Lab {
     }
 
     /// A run of vzrun on this lab (its state, journal and scenario) with `args`.
-    fn test(&self, args: &[&str]) -> Test {
+    pub(crate) fn test(&self, args: &[&str]) -> Test {
         let mut test = Test::new()
             .env("VZRUN_STATE_DIR", self.dir.path().join("state"))
             .args(["--lab-speed", self.speed, "--lab-state"])

@@ -155,6 +155,83 @@ fn pcompact_rolling_runs_on_the_nodes_left_when_the_first_is_dead() {
         .stderr_has("compacted: 2 node(s)");
 }
 
+#[test]
+fn a_ve_named_on_the_nodes_that_answer_is_found_while_another_node_is_dead() {
+    // vz::find_ve asked every hypervisor and stopped at the dead one: set-replicas of a VE
+    // of msk-02 failed (exit 5) while msk-01 was off. By name, the dead node may have one
+    // of that name too (names are unique per node only): refused, naming the UUID to give.
+    let lab = msk_01_dead();
+    let uuid = lab
+        .query(r#"for v in prlctl::list(host("msk-02")) { if v.name == "mail01" { print(`uuid ${v.uuid}`); } }"#)
+        .status(0)
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("uuid ").map(str::to_string))
+        .unwrap();
+    refused_untouched(
+        &lab,
+        3,
+        &["set-replicas", "mail01", "3:2"],
+        &format!("msk-01 does not answer: whether it has a VE named mail01 too is not known; give the UUID of the one on msk-02 ({uuid})"),
+    );
+    lab.run(&["set-replicas", &uuid, "3:2"])
+        .status(0)
+        .stderr_has(&format!("/vstorage/livelinux/private/{uuid}"));
+}
+
+#[test]
+fn cs_maintenance_off_of_a_node_that_died_in_maintenance_puts_the_offline_timeout_back() {
+    // msk-03 stopped answering during its CS maintenance: the cluster keeps its 7 h offline timeout, so
+    // the data of any CS that fails is not re-replicated for hours. `cs-maintenance msk-03
+    // off` asked msk-03 for its CSs and ended there (exit 5): the timeout stayed.
+    let mut lab = Lab::new();
+    lab.speed = "0";
+    lab.run(&["cs-maintenance", "msk-03", "on", "--yes"])
+        .status(0);
+    let path = lab.dir.path().join("lab.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        if h["name"] == "msk-03" {
+            h["unreachable"] = true.into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    lab.run(&["cs-maintenance", "msk-03", "off", "--yes"])
+        .status(0)
+        .stderr_has("msk-03 does not answer")
+        .stderr_has("rm-cs --maintenance --revert 1031")
+        .stderr_has("set-config mds.wd.offline_tout_mnt=180000");
+    let timeout = lab
+        .query("print(`t ${vstorage::get_config(host(\"msk-01\"))[\"mds.wd.offline_tout_mnt\"]}`);")
+        .status(0);
+    assert!(timeout.stdout.contains("t 180000"), "{}", timeout.stdout);
+}
+
+#[test]
+fn a_first_node_cut_off_from_the_storage_network_does_not_stop_the_storage_runbooks() {
+    // msk-01 answers over SSH but lost its storage network (its vstorage reaches no MDS):
+    // vz::storage_host chose it, and every storage runbook failed on its `vstorage stat`,
+    // often while the operator was there to take that node's storage out.
+    let mut lab = Lab::new();
+    lab.speed = "0";
+    lab.state_value();
+    let path = lab.dir.path().join("lab.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        if h["name"] == "msk-01" {
+            h["ops"]["storage_lost_at"] = 0.0.into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    lab.run(&["cs-maintenance", "msk-05", "on", "--yes"])
+        .status(0)
+        .stderr_has("msk-01 does not reach the storage cluster")
+        .stderr_has("asking msk-02 about the storage cluster")
+        .stderr_has("rm-cs --maintenance 1037");
+}
+
 /// Makes a lab host stop answering from now on (its state file edited between runs).
 fn stop_answering(lab: &Lab, name: &str) {
     let path = lab.dir.path().join("lab.json");
@@ -199,33 +276,22 @@ fn fill_margin_still_finds_an_original_an_older_run_kept_on_the_storage_host() {
 }
 
 #[test]
-fn a_ve_named_by_name_is_found_on_the_nodes_that_answer() {
-    // msk-04 lost its management network (it still runs its VEs and CSs): set-tier of a VE
-    // elsewhere goes on, naming msk-04, instead of a timeout on it.
-    let lab = Lab::with_scenario(&include_str!("../../src/lab/default.yaml").replacen(
-        "{name: msk-04, address: 10.30.17.34, tags:",
-        "{name: msk-04, address: 10.30.17.34, unreachable: true, tags:",
-        1,
-    ));
-    lab.run(&["set-tier", "web01", "2", "--yes"])
-        .status(0)
-        .stderr_has("msk-04 does not answer: a VE web01 there is not seen")
-        .stderr_has("tier 2");
-}
-
-#[test]
 fn a_node_that_does_not_answer_is_refused_for_maintenance_saying_what_to_do_instead() {
     let lab = Lab::with_scenario(&include_str!("../../src/lab/default.yaml").replacen(
         "{name: msk-04, address: 10.30.17.34, tags:",
         "{name: msk-04, address: 10.30.17.34, unreachable: true, tags:",
         1,
     ));
-    for args in [
-        &["maintenance", "msk-04", "on", "--yes"][..],
-        &["evacuate", "msk-04", "--yes"],
-        &["cs-maintenance", "msk-04", "on", "--yes"],
+    let neither = "msk-04 does not answer: it can be neither ";
+    for (args, needle) in [
+        (&["maintenance", "msk-04", "on", "--yes"][..], neither),
+        (&["evacuate", "msk-04", "--yes"], neither),
+        (
+            &["cs-maintenance", "msk-04", "on", "--yes"],
+            "msk-04 does not answer: its chunk servers are not put in maintenance",
+        ),
     ] {
-        refused_untouched(&lab, 3, args, "msk-04 does not answer: it can be neither ");
+        refused_untouched(&lab, 3, args, needle);
     }
     lab.run(&["maintenance", "msk-04", "on", "--yes"])
         .status(3)

@@ -488,3 +488,25 @@ fn a_run_whose_machine_goes_silent_lets_its_host_lock_go_after_four_missed_heart
     second.status(0).stderr_has("changed");
     assert!(took < Duration::from_secs(30), "took {took:?}");
 }
+
+#[test]
+fn cluster_lock_on_skips_a_host_that_died_behind_a_kept_master() {
+    // A master kept from an earlier run (or made earlier in this one) to a node that has
+    // died since: the master process still answers locally, the lock holder never starts
+    // over it, and no new connection is greeted. cluster_lock_on took that for a failed
+    // lock and ended the run (exit 1) where it skips a node that does not answer.
+    let Some(cluster) = SshCluster::start(2) else {
+        return;
+    };
+    let kept = kept_master(&cluster);
+    let _frozen = cluster.freeze_connections("msk-01");
+    cluster.hang_sshd("msk-01");
+    run_kept(
+        &kept,
+        "cluster_lock_on(hosts(), \"x\", || log(\"inside\"));\n",
+    )
+    .status(0)
+    .stderr_has("holding the lock \"x\" on msk-02 (skipped, not answering: ")
+    .stderr_has("msk-01")
+    .stderr_has("inside");
+}

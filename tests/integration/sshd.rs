@@ -206,6 +206,30 @@ impl SshCluster {
         path
     }
 
+    /// Ends `host`'s sshd (before any connection to it): its address refuses connections,
+    /// as a node does while it boots or shuts down, or once its sshd died.
+    pub fn stop_sshd(&mut self, host: &str) {
+        let i = self
+            .hosts
+            .iter()
+            .position(|h| h.name == host)
+            .expect("a host of the cluster");
+        let _ = self.sshds[i].kill();
+        let _ = self.sshds[i].wait();
+    }
+
+    /// Stops (SIGSTOP) `host`'s listening sshd: a new connection is taken by the kernel
+    /// but never greeted, as on a node hung under load. It runs again (SIGCONT) when the
+    /// cluster is dropped.
+    pub fn hang_sshd(&self, host: &str) {
+        let i = self
+            .hosts
+            .iter()
+            .position(|h| h.name == host)
+            .expect("a host of the cluster");
+        signal(self.sshds[i].id() as i32, libc::SIGSTOP);
+    }
+
     /// How many SSH connections a host's sshd accepted so far.
     /// Stops (SIGSTOP) every process that serves `host`'s open connections, the sshd that
     /// listens for new ones excepted: the connections stay open and never answer, as behind

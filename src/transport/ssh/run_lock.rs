@@ -45,7 +45,7 @@ fn heartbeat() -> Duration {
 /// guard file (inherited by the command, so it is held as long as the command runs, even when
 /// the client was killed), and only if the holder file still names this run ($2). A new run's
 /// lock holder waits for the guard, so it never takes the lock while an old change runs.
-const GUARD_SCRIPT: &str = r#"if [ "$(cat -- "$1" 2>/dev/null)" != "$2" ]; then echo "vzrun: lock lost: this run no longer holds the host's run lock" >&2; exit 75; fi
+const GUARD_SCRIPT: &str = r#"if [ "$(cat -- "$1" 2>/dev/null)" != "$2" ]; then echo "vzrun: lock lost: this run no longer holds its lock on this host ($1)" >&2; exit 75; fi
 shift 2; exec "$@""#;
 
 /// Exit code `flock -E` gives when the lock is held elsewhere.
@@ -96,6 +96,9 @@ impl Ssh {
         let session = self.session().map_err(|e| match e {
             TransportError::Privilege(why) => LockError::Privilege(why),
             TransportError::Unreachable(why) => LockError::Unreachable(why),
+            TransportError::Connect(why) if takes_no_connection(&why) => {
+                LockError::Unreachable(why)
+            }
             e => LockError::Failed(e.to_string()),
         })?;
         let holder = &self.holder_here(holder);
@@ -160,14 +163,17 @@ impl Ssh {
         });
         match spawned {
             Ok(Ok(child)) => {
-                let guards_changes = name == "run";
-                if guards_changes {
-                    *self.guard.lock().unwrap_or_else(|p| p.into_inner()) = Some(Guard {
-                        guard_file,
-                        holder_file,
-                        holder: holder.trim().to_string(),
-                    });
-                }
+                // Every lock guards the changes made here while it is held: a cluster lock
+                // too outlives a killed run for as long as a change it started runs.
+                let guard_of_lock = Guard {
+                    guard_file,
+                    holder_file,
+                    holder: holder.trim().to_string(),
+                };
+                self.guard
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(guard_of_lock.clone());
                 let mut child = child;
                 let heartbeat = child.stdin().take().map(|mut stdin| {
                     self.runtime.spawn(async move {
@@ -185,7 +191,7 @@ impl Ssh {
                     child: Mutex::new(Some(child)),
                     heartbeat: Mutex::new(heartbeat),
                     runtime: self.runtime.clone(),
-                    guard: guards_changes.then(|| self.guard.clone()),
+                    guard: Some((self.guard.clone(), guard_of_lock.guard_file)),
                 }))
             }
             Ok(Err((LOCK_CONFLICT, _))) => {
@@ -210,8 +216,13 @@ impl Ssh {
             ))),
             Err(e) => {
                 // The connection failed or does not answer: the next command connects afresh.
+                // The host does not answer, as one that refuses a new connection (a node
+                // that died behind a connection made before): no lock holder runs there.
                 self.forget_session();
-                Err(LockError::Failed(e))
+                Err(LockError::Unreachable(format!(
+                    "{} ({}): {e}",
+                    self.name, self.address
+                )))
             }
         }
     }
@@ -223,16 +234,20 @@ struct RemoteLock {
     /// Writes the heartbeat to the holder's stdin; it owns that stdin.
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
     runtime: Arc<Runtime>,
-    /// The transport's guard, cleared when the lock is released.
-    guard: Option<Arc<Mutex<Option<Guard>>>>,
+    /// The transport's guards and this lock's guard file: its guard is taken out of them
+    /// when the lock is released.
+    guard: Option<(Arc<Mutex<Vec<Guard>>>, String)>,
 }
 
 impl HeldLock for RemoteLock {}
 
 impl Drop for RemoteLock {
     fn drop(&mut self) {
-        if let Some(guard) = &self.guard {
-            guard.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((guards, file)) = &self.guard {
+            guards
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|g| &g.guard_file != file);
         }
         if let Some(beating) = self
             .heartbeat
@@ -252,4 +267,21 @@ impl Drop for RemoteLock {
             });
         }
     }
+}
+
+/// Whether ssh's words say the host's address took no connection at all: nothing listens
+/// (a node booting or shutting down, its sshd dead) or nothing is there (a powered-off node
+/// on the same network: "No route to host" once ARP gets no answer). Such a host runs no lock
+/// holder, as one that times out does not: a lock that skips unanswering hosts skips it.
+/// A host key or login that ssh refused is no such case: that host answered.
+fn takes_no_connection(said: &str) -> bool {
+    [
+        "Connection refused",
+        "No route to host",
+        "Network is unreachable",
+        "Host is down",
+        "Connection timed out",
+    ]
+    .iter()
+    .any(|words| said.contains(words))
 }
