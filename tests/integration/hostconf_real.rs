@@ -340,3 +340,32 @@ fn memory_tuning_does_not_persist_what_etc_sysctl_conf_sets_otherwise_at_boot() 
     assert_eq!(after_boot(&lab, "msk-02", "vm.swappiness"), "60");
     assert_eq!(after_boot(&lab, "msk-02", "vm.min_free_kbytes"), "1048576");
 }
+
+#[test]
+fn sysctl_baseline_refuses_where_a_later_limits_d_file_sets_nofile_or_core_otherwise() {
+    // pam_limits reads limits.d in name order, a later line for the same domain and item
+    // winning: 95-site.conf would keep the 4096 open files vzrun's 90-vzrun-nofile.conf
+    // raises, at every login, while the run said it was done.
+    let lab = Lab::new();
+    lab.query("let h = host(\"msk-03\");\ndisk::mkdir(h, \"/etc/security/limits.d\");\nfile::write(h, \"/etc/security/limits.d/95-site.conf\", \"# site\\n*\\tsoft\\tnofile\\t4096\\n\");")
+        .status(0);
+    crate::fieldnotes::refused_untouched(
+        &lab,
+        3,
+        &["sysctl-baseline"],
+        "msk-03: /etc/security/limits.d/95-site.conf: *\tsoft\tnofile\t4096 is read after /etc/security/limits.d/90-vzrun-nofile.conf",
+    );
+    // An earlier file, or one for another user, is overridden by ours or does not touch it.
+    lab.query("let h = host(\"msk-03\");\nfile::write(h, \"/etc/security/limits.d/95-site.conf\", \"zabbix soft nofile 4096\\n\");\nfile::write(h, \"/etc/security/limits.d/20-nproc.conf\", \"*  soft  nproc  4096\\n* soft nofile 1024\\n\");")
+        .status(0);
+    lab.run(&["sysctl-baseline"]).status(0);
+    // Core dumps, off by 90-vzrun-core.conf, back on through a later file.
+    lab.query("file::write(host(\"msk-05\"), \"/etc/security/limits.d/99-debug.conf\", \"* hard core unlimited\\n\");")
+        .status(0);
+    crate::fieldnotes::refused_untouched(
+        &lab,
+        3,
+        &["sysctl-baseline"],
+        "msk-05: /etc/security/limits.d/99-debug.conf: * hard core unlimited is read after /etc/security/limits.d/90-vzrun-core.conf",
+    );
+}
