@@ -47,6 +47,19 @@ pub fn vstorage(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         )
         .takes(3.0);
     }
+    // The MDSs agree by majority: with no majority running there is no master, and no
+    // command reaches the cluster (the lab's wording; a real client may rather hang).
+    let running = state.mdss.iter().filter(|m| m.status == "avail").count();
+    if !state.mdss.is_empty() && running * 2 <= state.mdss.len() {
+        return Reply::fail(
+            1,
+            format!(
+                "Failed to connect to the MDS: Connection timed out (the lab: {running} of {} MDSs run, no majority)\n",
+                state.mdss.len()
+            ),
+        )
+        .takes(3.0);
+    }
     let Some(command) = args.get(i) else {
         return Reply::fail(1, "Usage: vstorage [-q] -c <cluster> <command> [options]\n");
     };

@@ -297,3 +297,32 @@ fn a_node_that_does_not_answer_is_refused_for_maintenance_saying_what_to_do_inst
         .status(3)
         .stderr_has("if it is down for good, take its VEs over elsewhere (vzrun force-register UUID NODE) and remove its chunk servers (vzrun remove-cs ID --force)");
 }
+
+#[test]
+fn with_no_majority_of_mdss_running_nothing_reaches_the_cluster_and_health_says_so() {
+    // msk-01 and msk-02 off: two of the three MDSs, so no master is elected.
+    let lab = Lab::with_scenario(
+        &include_str!("../../src/lab/default.yaml")
+            .replacen(
+                "{name: msk-01, address: 10.30.17.31, tags:",
+                "{name: msk-01, address: 10.30.17.31, powered_off: true, tags:",
+                1,
+            )
+            .replacen(
+                "{name: msk-02, address: 10.30.17.32, tags:",
+                "{name: msk-02, address: 10.30.17.32, powered_off: true, tags:",
+                1,
+            ),
+    );
+    lab.run(&["cluster-health", "--format", "prometheus"])
+        .status(1)
+        .stdout_has("vzrun_storage_up{cluster=\"livelinux\"} 0")
+        .stderr_has("1 of 3 MDSs run, no majority");
+    // A storage runbook fails on its first question, naming why, and changes nothing.
+    refused_untouched(
+        &lab,
+        1,
+        &["cs-maintenance", "msk-05", "on", "--yes"],
+        "1 of 3 MDSs run, no majority",
+    );
+}

@@ -265,9 +265,12 @@ fn mds_removals_keep_a_majority_and_the_master() {
 
 #[test]
 fn an_mds_removal_that_breaks_the_majority_is_refused() {
-    let lab = Lab::with_scenario("cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [storage]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3, status: offline}\n  - {id: 4, host: n4, status: offline}\n");
+    // Three of five run: a majority, so the cluster answers (with two of four it would have
+    // no master and answer nothing, as the lab now models). Removing a running one leaves
+    // two running of four.
+    let lab = Lab::with_scenario("cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [storage]}\n  - {name: n5, address: 10.0.0.5, tags: [storage]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3, status: offline}\n  - {id: 4, host: n4, status: offline}\n  - {id: 5, host: n5}\n");
     changes_nothing(&lab, &["remove-mds", "2", "--yes"], 3)
-        .stderr_has("removing MDS#2 leaves 1 running of 3 MDSs: no majority");
+        .stderr_has("removing MDS#2 leaves 2 running of 4 MDSs: no majority");
 }
 
 /// cs-reserved-blocks on n1 with CS#1 reserving `pct` % (`extra`: more of CS#1's scenario
