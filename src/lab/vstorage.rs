@@ -12,6 +12,8 @@ use super::state::{Cs, LabState, Mds, PathAttrs, Unit, Variant};
 
 /// Lab seconds a removed CS takes to drain.
 pub(super) const DRAIN: f64 = 30.0;
+/// Lab seconds a set-config takes to be committed by the MDSs.
+const SET_CONFIG: f64 = 1.0;
 
 fn size(gb: u64) -> String {
     if gb >= 1024 {
@@ -696,7 +698,9 @@ fn set_config(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
         return Err(Reply::fail(1, "set-config: expected <name>=<value>\n"));
     };
     state.config.insert(key.to_string(), value.to_string());
-    Ok(Reply::ok(""))
+    // The master MDS commits it to its journal (and its peers) before answering: the change
+    // is made while the client still waits, and a client killed meanwhile does not undo it.
+    Ok(Reply::ok("").takes(SET_CONFIG))
 }
 
 fn view_license(state: &LabState) -> Reply {

@@ -31,6 +31,7 @@ mod races;
 mod rehearse;
 mod reliability;
 mod reliability2;
+mod resume_locks;
 mod soak;
 mod ssh;
 mod ssh_persist;
