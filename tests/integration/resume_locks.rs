@@ -39,3 +39,33 @@ fn fill_margin_killed_while_its_set_config_runs_is_restored_by_abort() {
             .stderr_has("no undo action pending"),
     );
 }
+
+#[test]
+fn create_ct_killed_after_its_create_is_finished_by_resume() {
+    let lab = Lab::new();
+    let args = [
+        "create-ct",
+        "web99",
+        "--on",
+        "msk-04",
+        "--ip",
+        "10.30.20.99/24",
+        "--yes",
+    ];
+    let (line, run_id) = lab.kill_after_log_line("prlctl set web99 --cpus", &args);
+    assert!(line.starts_with("[msk-04]"), "{line}");
+    // Was: exit 3, "web99 already exists on msk-04 (...): create-ct does not change an
+    // existing VE": the resumed run refused the container its own first part had made.
+    lab.run(&["resume", &run_id])
+        .status(0)
+        .stderr_has("web99 runs on msk-04");
+    lab.query("let h = host(\"msk-04\");\nlet v = prlctl::list(h).filter(|v| v.name == \"web99\")[0];\nlet i = prlctl::info(h, v.uuid);\nlog(`web99 ${v.status} cpus ${i.cpus} memsize ${i.memsize} disk ${i.disk} ips ${v.ips}`);")
+        .status(0)
+        .stderr_has("web99 running cpus 2 memsize 2048 disk 20480 ips [\"10.30.20.99\"]");
+    // A second, separate run of the same arguments still changes nothing.
+    unchanged(
+        lab.run(&args)
+            .status(0)
+            .stderr_has("web99 already exists on msk-04 as asked: nothing to do"),
+    );
+}
