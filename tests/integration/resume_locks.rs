@@ -27,7 +27,9 @@ fn fill_margin_killed_while_its_set_config_runs_is_restored_by_abort() {
         .unwrap();
     // Let the set-config the killed run started finish.
     std::thread::sleep(std::time::Duration::from_secs(3));
-    lab.query(MARGIN).status(0).stderr_has("margin 2 kept '5\n'");
+    lab.query(MARGIN)
+        .status(0)
+        .stderr_has("margin 2 kept '5\n'");
     // Was: "no undo action pending", exit 0, the margin left at 2 for good.
     lab.run(&["abort", &run_id])
         .status(0)
@@ -103,7 +105,14 @@ fn remove_cs_of_a_dead_node_killed_during_its_drain_waits_for_it_on_resume() {
             ),
     );
     lab.speed = "0.1";
-    let args = ["remove-cs", "1025", "--yes", "--force", "--drain-timeout", "30"];
+    let args = [
+        "remove-cs",
+        "1025",
+        "--yes",
+        "--force",
+        "--drain-timeout",
+        "30",
+    ];
     let (_test, mut child, line) = lab.spawn_until("rm-cs --wait 1025", &args);
     assert!(line.starts_with("[msk-02]"), "{line}");
     // Inside the drain, its first change journaled.
