@@ -133,3 +133,37 @@ fn remove_cs_of_a_dead_node_killed_during_its_drain_waits_for_it_on_resume() {
         .stderr_has("did not finish within 30s");
     assert!(!out.stderr.contains("out of the cluster"), "{}", out.stderr);
 }
+
+#[test]
+fn cs_maintenance_on_resumed_after_its_node_died_says_what_the_killed_run_did() {
+    let mut lab = Lab::new();
+    lab.speed = "1";
+    let (_test, mut child, _line) = lab.spawn_until(
+        "set-config mds.wd.offline_tout_mnt=25200000",
+        &["cs-maintenance", "msk-02", "on", "--yes"],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
+        .pop()
+        .unwrap();
+    // msk-02 dies before the run is resumed.
+    let path = lab.dir.path().join("lab.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        if h["name"] == "msk-02" {
+            h["unreachable"] = serde_json::Value::Bool(true);
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    lab.speed = "0";
+    // Was: "...; nothing was changed; run again when it answers": the killed run had
+    // recorded msk-02 in maintenance and raised the cluster's offline timeout for 7 h.
+    let out = lab
+        .run(&["resume", &run_id])
+        .status(3)
+        .stderr_has("vzrun cs-maintenance msk-02 off");
+    assert!(!out.stderr.contains("nothing was changed"), "{}", out.stderr);
+}
