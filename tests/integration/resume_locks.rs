@@ -165,5 +165,9 @@ fn cs_maintenance_on_resumed_after_its_node_died_says_what_the_killed_run_did() 
         .run(&["resume", &run_id])
         .status(3)
         .stderr_has("vzrun cs-maintenance msk-02 off");
-    assert!(!out.stderr.contains("nothing was changed"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("nothing was changed"),
+        "{}",
+        out.stderr
+    );
 }
