@@ -84,6 +84,22 @@ impl Lab {
         (line, run_id)
     }
 
+    /// Makes a host stop answering from now on (the state file edited between runs): a node
+    /// that dies or loses its management network between two runs.
+    pub(crate) fn stop_answering(&self, name: &str) {
+        let mut state = self.state_value();
+        for h in state["hosts"].as_array_mut().unwrap() {
+            if h["name"] == name {
+                h["unreachable"] = true.into();
+            }
+        }
+        std::fs::write(
+            self.dir.path().join("lab.json"),
+            serde_json::to_vec(&state).unwrap(),
+        )
+        .unwrap();
+    }
+
     /// The lab's state file as it stands (empty before the first run).
     pub(crate) fn state(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("lab.json")).unwrap_or_default()

@@ -188,15 +188,7 @@ fn cs_maintenance_off_of_a_node_that_died_in_maintenance_puts_the_offline_timeou
     lab.speed = "0";
     lab.run(&["cs-maintenance", "msk-03", "on", "--yes"])
         .status(0);
-    let path = lab.dir.path().join("lab.json");
-    let mut state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    for h in state["hosts"].as_array_mut().unwrap() {
-        if h["name"] == "msk-03" {
-            h["unreachable"] = true.into();
-        }
-    }
-    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    lab.stop_answering("msk-03");
     lab.run(&["cs-maintenance", "msk-03", "off", "--yes"])
         .status(0)
         .stderr_has("msk-03 does not answer")
@@ -232,18 +224,6 @@ fn a_first_node_cut_off_from_the_storage_network_does_not_stop_the_storage_runbo
         .stderr_has("rm-cs --maintenance 1037");
 }
 
-/// Makes a lab host stop answering from now on (its state file edited between runs).
-fn stop_answering(lab: &Lab, name: &str) {
-    let path = lab.dir.path().join("lab.json");
-    let mut state = lab.state_value();
-    for h in state["hosts"].as_array_mut().unwrap() {
-        if h["name"] == name {
-            h["unreachable"] = true.into();
-        }
-    }
-    std::fs::write(path, serde_json::to_vec(&state).unwrap()).unwrap();
-}
-
 #[test]
 fn fill_margin_keeps_the_original_where_the_next_run_finds_it_whichever_node_it_asks() {
     let lab = Lab::new();
@@ -251,7 +231,7 @@ fn fill_margin_keeps_the_original_where_the_next_run_finds_it_whichever_node_it_
         lab.kill_after_log_line(" minutes (was ", &["fill-margin", "1", "--minutes", "30"]);
     assert!(line.contains("(was 5)"), "{line}");
     // msk-01, which the killed run asked and where it kept the original, stops answering.
-    stop_answering(&lab, "msk-01");
+    lab.stop_answering("msk-01");
     // The next run asks msk-02: the original is still 5, not the 1 the killed run left.
     lab.run(&["fill-margin", "1", "--minutes", "0"])
         .status(0)

@@ -149,15 +149,7 @@ fn cs_maintenance_on_resumed_after_its_node_died_says_what_the_killed_run_did() 
         .pop()
         .unwrap();
     // msk-02 dies before the run is resumed.
-    let path = lab.dir.path().join("lab.json");
-    let mut state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    for h in state["hosts"].as_array_mut().unwrap() {
-        if h["name"] == "msk-02" {
-            h["unreachable"] = serde_json::Value::Bool(true);
-        }
-    }
-    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    lab.stop_answering("msk-02");
     lab.speed = "0";
     // Was: "...; nothing was changed; run again when it answers": the killed run had
     // recorded msk-02 in maintenance and raised the cluster's offline timeout for 7 h.
