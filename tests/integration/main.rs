@@ -34,6 +34,7 @@ mod reliability2;
 mod resume_locks;
 mod soak;
 mod ssh;
+mod ssh_dead;
 mod ssh_persist;
 mod sshd;
 mod storage;
