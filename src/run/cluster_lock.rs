@@ -47,10 +47,12 @@ impl Runner {
         if self.is_plan() {
             return Ok(body());
         }
+        let order = lock_order(hosts);
+        connect_all(&order);
         let mut guards: Vec<Box<dyn HeldLock>> = Vec::new();
         let mut held_on = Vec::new();
         let mut skipped = Vec::new();
-        for host in lock_order(hosts) {
+        for host in order {
             match self.take(host, name) {
                 Ok(guard) => {
                     guards.push(guard);
@@ -141,6 +143,23 @@ fn lock_order(hosts: &[Host]) -> Vec<&Host> {
     order.sort_by(|a, b| a.name().cmp(b.name()));
     order.dedup_by(|a, b| a.name() == b.name());
     order
+}
+
+/// Connects to every host at once before the locks are taken one after the other (in name
+/// order, see `lock_order`): one by one, a cluster of a hundred nodes paid a hundred SSH
+/// handshakes in a row, and each node that does not answer its whole connect timeout. What
+/// fails here is met again, at once, when its lock is taken (a host whose connect ran out of
+/// time is not asked again for a while: see the Ssh transport).
+fn connect_all(hosts: &[&Host]) {
+    /// At most this many connects at a time (each runs an ssh process).
+    const AT_ONCE: usize = 64;
+    for batch in hosts.chunks(AT_ONCE) {
+        std::thread::scope(|scope| {
+            for host in batch {
+                scope.spawn(|| host.transport().connect());
+            }
+        });
+    }
 }
 
 /// Lock names become file names on the hosts: letters, digits, '-' and '_' only.

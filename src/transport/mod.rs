@@ -119,6 +119,14 @@ pub trait Transport: Send + Sync + fmt::Debug {
         mode: Option<u32>,
     ) -> Result<(), TransportError>;
 
+    /// Opens what the transport needs before its first command (over SSH, the master
+    /// connection), so that a caller about to use many hosts one after the other can open
+    /// them all at once first. Nothing to open: `Ok`. An error here is the one the first
+    /// command would meet.
+    fn connect(&self) -> Result<(), TransportError> {
+        Ok(())
+    }
+
     /// Takes the lock `name` on this host (`run` for the per-run host lock), waiting up to
     /// `wait`; held until the guard is dropped, and released by the operating system if the
     /// holder dies.

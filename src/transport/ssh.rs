@@ -80,6 +80,24 @@ pub struct Ssh {
     sudo: Option<Sudo>,
     /// The SSH user, as sudo reported it at connect (for the lock holder).
     ssh_user: Mutex<Option<String>>,
+    /// When a connect last ran out of time, and why: for a while after, commands fail at
+    /// once instead of waiting out the connect timeout again (see `unanswered_pause`).
+    unanswered: Mutex<Option<(Instant, String)>>,
+}
+
+/// How long a host whose connect ran out of time is not asked again: `$VZRUN_UNANSWERED_PAUSE_S`
+/// (0 to 3600), else 30 s. Runbooks ask a dead node again and again (which storage host
+/// answers, is the node up, before each step); each attempt would wait the whole connect
+/// timeout, so a run with a dead node in its inventory took minutes to say what one attempt
+/// said. Short, so that a node coming back (a reboot, a network restart rolled back) is seen
+/// by a runbook waiting for it: the first call after the pause connects again.
+fn unanswered_pause() -> Duration {
+    let secs = std::env::var("VZRUN_UNANSWERED_PAUSE_S")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s <= 3600)
+        .unwrap_or(30);
+    Duration::from_secs(secs)
 }
 
 impl Ssh {
@@ -102,6 +120,7 @@ impl Ssh {
             session: Mutex::new(None),
             guard: Arc::default(),
             ssh_user: Mutex::new(None),
+            unanswered: Mutex::new(None),
         }
     }
 
@@ -123,6 +142,22 @@ impl Ssh {
         if let Some(master) = slot.as_ref() {
             return Ok(master.session.clone());
         }
+        // Checked under the slot's lock: callers that queued behind a connect that ran out of
+        // time fail at once too.
+        let mut unanswered = self.unanswered.lock().unwrap_or_else(|p| p.into_inner());
+        let pause = unanswered_pause();
+        if let Some((since, why)) = unanswered.as_ref() {
+            let ago = since.elapsed();
+            if ago < pause {
+                return Err(self.unreachable(format!(
+                    "{why} ({}s ago; not asked again before {}s have passed)",
+                    ago.as_secs(),
+                    pause.as_secs()
+                )));
+            }
+        }
+        *unanswered = None;
+        drop(unanswered);
         let dir = control_dir();
         private_control_dir(&dir)
             .map_err(|e| self.unreachable(format!("control directory {}: {e}", dir.display())))?;
@@ -134,7 +169,11 @@ impl Ssh {
             accept_new: self.accept_new,
         };
         let master = master::connect(&identity, &dir, &self.runtime).map_err(|e| match e {
-            MasterError::TimedOut(why) => self.unreachable(why),
+            MasterError::TimedOut(why) => {
+                *self.unanswered.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now(), why.clone()));
+                self.unreachable(why)
+            }
             MasterError::Refused(why) | MasterError::Local(why) => {
                 TransportError::Connect(format!("{} ({}): {why}", self.name, self.address))
             }
@@ -575,6 +614,10 @@ impl Transport for Ssh {
                 ),
             }),
         }
+    }
+
+    fn connect(&self) -> Result<(), TransportError> {
+        self.session().map(|_| ())
     }
 
     fn lock(
