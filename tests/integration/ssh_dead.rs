@@ -139,3 +139,26 @@ fn cluster_lock_on_connects_to_its_hosts_at_once() {
         "attempts spread over {spread:?}"
     );
 }
+
+#[test]
+fn a_connect_cut_short_by_the_runbook_deadline_does_not_count_as_not_answering() {
+    // `within(1, ..)` ended the connect before the host's own timeout: the host may just be
+    // slow (a loaded node's sshd); the next command without that deadline must try it.
+    let dead = SilentHost::start();
+    let test = Test::new()
+        .file("inv.yaml", &inventory(&[("slow-01", &dead)]))
+        .file(
+            "r.rhai",
+            "//! Probes.\ntry { within(1, || host(\"slow-01\").query([\"true\"])); } catch (e) { log(`first: ${e}`); }\ntry { host(\"slow-01\").query([\"true\"]); } catch (e) { log(`second: ${e}`); }\n",
+        );
+    let inv = test.path("inv.yaml");
+    test.arg("--inventory")
+        .arg(inv)
+        .arg("./r.rhai")
+        .run()
+        .status(0)
+        .stderr_has("first: ")
+        .stderr_has("second: ")
+        .stderr_lacks("not asked again");
+    assert_eq!(dead.accepted().len(), 2, "connection attempts");
+}
