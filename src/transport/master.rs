@@ -45,6 +45,9 @@ const UNPERSISTED_IDLE: u64 = 30;
 pub enum MasterError {
     /// No answer in time (ssh said it timed out).
     TimedOut(String),
+    /// The caller's deadline (`within`) ended before the host's own connect timeout: the
+    /// host may only be slow, nothing is known of it.
+    CutShort(String),
     /// ssh refused or failed (host key, authentication, key exchange, refused connection).
     Refused(String),
     /// The local side: control directory, lock file, ssh missing.
@@ -211,7 +214,7 @@ fn launch(identity: &Identity, idle: u64, socket: &Path, log: &Path) -> Result<(
         let _ = child.kill();
         let _ = child.wait();
         let budget = crate::deadline::current().map_or(0.0, |d| d.budget.as_secs_f64());
-        return Err(MasterError::TimedOut(format!(
+        return Err(MasterError::CutShort(format!(
             "no connection within the deadline of {}s (ssh was still logging in)",
             (budget * 10.0).round() / 10.0
         )));
@@ -249,7 +252,7 @@ fn alive(session: &Session, runtime: &Runtime) -> Result<bool, MasterError> {
     let answered = runtime.block_on(async { tokio::time::timeout(limit, session.check()).await });
     match answered {
         Ok(checked) => Ok(checked.is_ok()),
-        Err(_) if left.is_some_and(|left| left < WAIT) => Err(MasterError::TimedOut(
+        Err(_) if left.is_some_and(|left| left < WAIT) => Err(MasterError::CutShort(
             "the master connection did not answer within the deadline".into(),
         )),
         Err(_) => Ok(false),

@@ -174,6 +174,7 @@ impl Ssh {
                     Some((Instant::now(), why.clone()));
                 self.unreachable(why)
             }
+            MasterError::CutShort(why) => self.unreachable(why),
             MasterError::Refused(why) | MasterError::Local(why) => {
                 TransportError::Connect(format!("{} ({}): {why}", self.name, self.address))
             }
