@@ -34,8 +34,10 @@ use crate::transport::lock::{HeldLock, LockError};
 mod output;
 mod probe_scripts;
 mod run_lock;
+mod unanswered;
 use probe_scripts::{inline_script, MODE_SCRIPT, READ_SCRIPT};
 use run_lock::{Guard, LOCK_CONFLICT};
+use unanswered::Unanswered;
 
 /// Replaces a file atomically with stdin: temp file in the same directory, mode and owner of
 /// the old file (or $2 when given), fsync, rename. What arrived is checked first: exactly $3
@@ -80,24 +82,9 @@ pub struct Ssh {
     sudo: Option<Sudo>,
     /// The SSH user, as sudo reported it at connect (for the lock holder).
     ssh_user: Mutex<Option<String>>,
-    /// When a connect last ran out of time, and why: for a while after, commands fail at
-    /// once instead of waiting out the connect timeout again (see `unanswered_pause`).
-    unanswered: Mutex<Option<(Instant, String)>>,
-}
-
-/// How long a host whose connect ran out of time is not asked again: `$VZRUN_UNANSWERED_PAUSE_S`
-/// (0 to 3600), else 30 s. Runbooks ask a dead node again and again (which storage host
-/// answers, is the node up, before each step); each attempt would wait the whole connect
-/// timeout, so a run with a dead node in its inventory took minutes to say what one attempt
-/// said. Short, so that a node coming back (a reboot, a network restart rolled back) is seen
-/// by a runbook waiting for it: the first call after the pause connects again.
-fn unanswered_pause() -> Duration {
-    let secs = std::env::var("VZRUN_UNANSWERED_PAUSE_S")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|s| *s <= 3600)
-        .unwrap_or(30);
-    Duration::from_secs(secs)
+    /// When a connect last ran out of time: for a while after, commands fail at once
+    /// instead of waiting out the connect timeout again.
+    unanswered: Unanswered,
 }
 
 impl Ssh {
@@ -120,7 +107,7 @@ impl Ssh {
             session: Mutex::new(None),
             guard: Arc::default(),
             ssh_user: Mutex::new(None),
-            unanswered: Mutex::new(None),
+            unanswered: Unanswered::default(),
         }
     }
 
@@ -144,20 +131,9 @@ impl Ssh {
         }
         // Checked under the slot's lock: callers that queued behind a connect that ran out of
         // time fail at once too.
-        let mut unanswered = self.unanswered.lock().unwrap_or_else(|p| p.into_inner());
-        let pause = unanswered_pause();
-        if let Some((since, why)) = unanswered.as_ref() {
-            let ago = since.elapsed();
-            if ago < pause {
-                return Err(self.unreachable(format!(
-                    "{why} ({}s ago; not asked again before {}s have passed)",
-                    ago.as_secs(),
-                    pause.as_secs()
-                )));
-            }
+        if let Some(why) = self.unanswered.still_paused() {
+            return Err(self.unreachable(why));
         }
-        *unanswered = None;
-        drop(unanswered);
         let dir = control_dir();
         private_control_dir(&dir)
             .map_err(|e| self.unreachable(format!("control directory {}: {e}", dir.display())))?;
@@ -170,8 +146,7 @@ impl Ssh {
         };
         let master = master::connect(&identity, &dir, &self.runtime).map_err(|e| match e {
             MasterError::TimedOut(why) => {
-                *self.unanswered.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some((Instant::now(), why.clone()));
+                self.unanswered.failed(&why);
                 self.unreachable(why)
             }
             MasterError::CutShort(why) => self.unreachable(why),
