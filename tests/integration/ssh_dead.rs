@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::test::Test;
+use crate::test::{Outcome, Test};
 
 /// A listener that accepts and never speaks, noting when each connection came.
 struct SilentHost {
@@ -57,22 +57,28 @@ fn inventory(hosts: &[(&str, &SilentHost)]) -> String {
     yaml
 }
 
+/// Runs `script` (a runbook's body) against `hosts`, with `env` set.
+fn run(hosts: &[(&str, &SilentHost)], env: &[(&str, &str)], script: &str) -> Outcome {
+    let mut test = Test::new()
+        .file("inv.yaml", &inventory(hosts))
+        .file("r.rhai", &format!("//! Probes.\n{script}"));
+    for (key, value) in env {
+        test = test.env(*key, *value);
+    }
+    let inv = test.path("inv.yaml");
+    test.arg("--inventory").arg(inv).arg("./r.rhai").run()
+}
+
 #[test]
 fn a_host_that_did_not_answer_is_not_asked_again_at_once() {
     // Four probes of a dead node in a row: one connection attempt (2 s), not four (8 s); the
     // later ones fail at once, saying so.
     let dead = SilentHost::start();
-    let test = Test::new()
-        .file("inv.yaml", &inventory(&[("dead-01", &dead)]))
-        .file(
-            "r.rhai",
-            "//! Probes.\nfor i in 0..4 {\n    try { host(\"dead-01\").query([\"true\"]); log(\"answered\"); } catch (e) { log(`probe ${i}: ${e}`); }\n}\n",
-        );
-    let inv = test.path("inv.yaml");
-    test.arg("--inventory")
-        .arg(inv)
-        .arg("./r.rhai")
-        .run()
+    run(
+        &[("dead-01", &dead)],
+        &[],
+        "for i in 0..4 {\n    try { host(\"dead-01\").query([\"true\"]); log(\"answered\"); } catch (e) { log(`probe ${i}: ${e}`); }\n}\n",
+    )
         .status(0)
         .stderr_has("probe 0: ")
         .stderr_has("probe 3: ")
@@ -87,18 +93,11 @@ fn a_host_that_did_not_answer_is_asked_again_later() {
     // A node coming back (a reboot, a network restart rolled back) must be seen again: a
     // runbook that waits for it to answer tries again once the pause is over.
     let dead = SilentHost::start();
-    let test = Test::new()
-        .file("inv.yaml", &inventory(&[("dead-01", &dead)]))
-        .env("VZRUN_UNANSWERED_PAUSE_S", "1")
-        .file(
-            "r.rhai",
-            "//! Probes.\nfor i in 0..2 {\n    try { host(\"dead-01\").query([\"true\"]); } catch (e) { log(`probe ${i}: ${e}`); }\n    sleep(2);\n}\n",
-        );
-    let inv = test.path("inv.yaml");
-    test.arg("--inventory")
-        .arg(inv)
-        .arg("./r.rhai")
-        .run()
+    run(
+        &[("dead-01", &dead)],
+        &[("VZRUN_UNANSWERED_PAUSE_S", "1")],
+        "for i in 0..2 {\n    try { host(\"dead-01\").query([\"true\"]); } catch (e) { log(`probe ${i}: ${e}`); }\n    sleep(2);\n}\n",
+    )
         .status(0);
     assert_eq!(dead.accepted().len(), 2, "connection attempts");
 }
@@ -145,17 +144,11 @@ fn a_connect_cut_short_by_the_runbook_deadline_does_not_count_as_not_answering()
     // `within(1, ..)` ended the connect before the host's own timeout: the host may just be
     // slow (a loaded node's sshd); the next command without that deadline must try it.
     let dead = SilentHost::start();
-    let test = Test::new()
-        .file("inv.yaml", &inventory(&[("slow-01", &dead)]))
-        .file(
-            "r.rhai",
-            "//! Probes.\ntry { within(1, || host(\"slow-01\").query([\"true\"])); } catch (e) { log(`first: ${e}`); }\ntry { host(\"slow-01\").query([\"true\"]); } catch (e) { log(`second: ${e}`); }\n",
-        );
-    let inv = test.path("inv.yaml");
-    test.arg("--inventory")
-        .arg(inv)
-        .arg("./r.rhai")
-        .run()
+    run(
+        &[("slow-01", &dead)],
+        &[],
+        "try { within(1, || host(\"slow-01\").query([\"true\"])); } catch (e) { log(`first: ${e}`); }\ntry { host(\"slow-01\").query([\"true\"]); } catch (e) { log(`second: ${e}`); }\n",
+    )
         .status(0)
         .stderr_has("first: ")
         .stderr_has("second: ")
