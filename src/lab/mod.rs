@@ -20,6 +20,7 @@ mod reply;
 mod scenario;
 mod scenario_disks;
 mod services;
+mod shaman;
 pub mod shim;
 mod state;
 mod system;
@@ -80,6 +81,7 @@ pub fn dispatch(state: &mut LabState, host: &str, argv: &[String]) -> Option<Rep
         "rmdir" => disk::rmdir(state, host, args),
         "prepare_vstorage_drive" => disk::prepare_drive(state, host, args),
         "find" => names::find(state, host, args),
+        "grep" => names::grep(state, host, args),
         "getent" | "ls" => {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             if name == "ls" {

@@ -237,3 +237,37 @@ fn entries_of(state: &LabState, host: &str, dir: &str) -> Option<Vec<String>> {
     names.dedup();
     Some(names)
 }
+
+/// `grep -rlF -- TEXT DIR`: the files below `dir` (as `host` sees it) that hold `text`, one
+/// path a line; exit 1 when none does, 2 when `dir` does not exist (GNU grep's codes). The
+/// lab answers this form only.
+pub fn grep(state: &LabState, host: &str, args: &[String]) -> Reply {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (text, dir) = match args.as_slice() {
+        ["-rlF", "--", text, dir] | ["-r", "-l", "-F", "--", text, dir] => (*text, *dir),
+        _ => return Reply::fail(2, "grep: the lab answers only `grep -rlF -- TEXT DIR`\n"),
+    };
+    let dir = dir.trim_end_matches('/');
+    if entries_of(state, host, dir).is_none() {
+        return Reply::fail(2, format!("grep: {dir}: No such file or directory\n"));
+    }
+    let prefix = format!("{dir}/");
+    let files = if state.on_shared_fs(host, &prefix) {
+        &state.shared_files
+    } else {
+        match state.host(host) {
+            Some(h) => &h.files,
+            None => return Reply::fail(2, "grep: no such host\n"),
+        }
+    };
+    let found: String = files
+        .iter()
+        .filter(|(path, file)| path.starts_with(&prefix) && file.content.contains(text))
+        .map(|(path, _)| format!("{path}\n"))
+        .collect();
+    if found.is_empty() {
+        Reply::fail(1, "")
+    } else {
+        Reply::ok(found)
+    }
+}

@@ -436,6 +436,8 @@ fn migrate(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             ve.name = dst_name;
         }
         state.ve_index.moved(at, host, &was.0, &was.1, ve);
+        let (home, dst) = (ve.home.clone(), ve.host.clone().unwrap_or_default());
+        super::shaman::migrated(state, &dst, &home);
     }
     Reply::ok(format!(
         "{head}\nThe {kind} has been successfully migrated.\n"
@@ -447,13 +449,15 @@ fn register(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     let mut path = None;
     let mut preserve = false;
     let mut force = false;
+    let mut ignore_ha = false;
     let mut uuid = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--preserve-uuid" => preserve = true,
             "--force" => force = true,
-            "--regenerate-src-uuid" | "--ignore-ha-cluster" => {}
+            "--ignore-ha-cluster" => ignore_ha = true,
+            "--regenerate-src-uuid" => {}
             "--uuid" => uuid = it.next().cloned(),
             a if a.starts_with('-') => return unrecognized(a),
             p => path = Some(p.trim_end_matches('/').to_string()),
@@ -501,6 +505,7 @@ fn register(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     if let Some(u) = new_uuid {
         ve.uuid = u;
     }
+    super::shaman::registered(state, host, &path, force, ignore_ha);
     Reply::ok("The virtual environment has been successfully registered.\n")
         .before(head)
         .takes(1.0)

@@ -50,6 +50,13 @@ struct Scenario {
     /// Chunks `vstorage stat` counts as `deleting` (space being freed after a removal).
     #[serde(default)]
     deleting_chunks: u64,
+    /// High availability (shaman) on: each VE a resource in its node's repository on the
+    /// cluster file system (see `shaman`).
+    #[serde(default)]
+    ha: bool,
+    /// With `ha`: VEs (UUIDs) whose resource shaman gave up on (in `.shaman/broken`).
+    #[serde(default)]
+    ha_broken: Vec<String>,
     /// Cluster parameters (`vstorage get-config`) besides, or instead of, the defaults. An
     /// empty value leaves the parameter out of get-config's list (the format and whether
     /// it lists parameters left at their defaults are not documented: reference §7).
@@ -776,9 +783,13 @@ fn build(s: Scenario) -> Result<LabState, String> {
         path_attrs,
         serial: 0,
         shared_files: BTreeMap::new(),
+        ha: false,
         deleting_chunks: s.deleting_chunks,
         ve_index: Default::default(),
     };
+    if s.ha {
+        super::shaman::seed(&mut state, &s.ha_broken);
+    }
     for spec in s.hosts.iter().filter(|h| h.powered_off) {
         power_off(&mut state, &spec.name);
     }

@@ -286,6 +286,10 @@ pub struct LabState {
     pub deleting_chunks: u64,
     /// Counter behind generated UUIDs and ids.
     pub serial: u64,
+    /// High availability (shaman) runs on the cluster: its repositories live under
+    /// `/vstorage/<cluster>/.shaman` (see `shaman`).
+    #[serde(default)]
+    pub ha: bool,
     /// Files under `/vstorage/<cluster>/`: one file system shared by every host that has
     /// it mounted (a host where it is not mounted sees its own local directory instead).
     #[serde(default)]

@@ -306,3 +306,47 @@ fn with_no_majority_of_mdss_running_nothing_reaches_the_cluster_and_health_says_
         "1 of 3 MDSs run, no majority",
     );
 }
+
+/// A two-node HA cluster (shaman on): n1 is off, its VE `web` a resource of n1's shaman,
+/// which the master relocates by itself (VZ7 Users Guide §8.9).
+fn ha_cluster(extra: &str) -> Lab {
+    let mut lab = Lab::with_scenario(&format!(
+        "cluster: c\nspeed: 0\nha: true\n{extra}hosts:\n  - {{name: n1, address: 10.0.0.1, tags: [hypervisor], powered_off: true}}\n  - {{name: n2, address: 10.0.0.2, tags: [hypervisor]}}\nves:\n  - {{name: web, host: n1, uuid: {HA_VE}}}\n"
+    ));
+    lab.speed = "0";
+    lab
+}
+
+const HA_VE: &str = "11111111-2222-4333-8444-555555555555";
+
+#[test]
+fn force_register_leaves_a_ve_that_ha_relocates_to_ha() {
+    // shaman's master relocates a dead node's VEs itself: registering one by hand as well,
+    // while it does, makes two registrations (the second --force revokes the first one's
+    // leases while it runs).
+    let lab = ha_cluster("");
+    refused_untouched(
+        &lab,
+        3,
+        &["force-register", HA_VE, "n2", "--yes"],
+        "check \"not managed by HA\" failed: 11111111-2222-4333-8444-555555555555 is a resource of HA (shaman): /vstorage/c/.shaman/md.",
+    );
+    lab.run(&["force-register", HA_VE, "--help"])
+        .status(0)
+        .stdout_has("--despite-ha");
+    // The operator knows shaman runs nowhere (shaman stat): taken over, and out of HA.
+    lab.run(&["force-register", HA_VE, "n2", "--despite-ha", "--yes"])
+        .status(0)
+        .stderr_has("prlctl register /vstorage/c/private/11111111-2222-4333-8444-555555555555 --preserve-uuid --force")
+        .stderr_has("runs on n2");
+}
+
+#[test]
+fn force_register_takes_over_a_ve_that_ha_gave_up_on() {
+    // A resource shaman could not relocate is moved to .shaman/broken and left alone.
+    let lab = ha_cluster(&format!("ha_broken: [{HA_VE}]\n"));
+    lab.run(&["force-register", HA_VE, "n2", "--yes"])
+        .status(0)
+        .stderr_has("HA (shaman) gave up on 11111111-2222-4333-8444-555555555555")
+        .stderr_has("runs on n2");
+}
