@@ -126,3 +126,88 @@ pub fn migrated(state: &mut LabState, dst: &str, home: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::run;
+    use super::super::*;
+    use super::{file_name, repository};
+
+    fn ha_lab() -> LabState {
+        let yaml =
+            DEFAULT_SCENARIO.replacen("cluster: livelinux\n", "cluster: livelinux\nha: true\n", 1);
+        assert_ne!(yaml, DEFAULT_SCENARIO);
+        load(&yaml, "ha").expect("loads")
+    }
+
+    /// The resource files that name a VE's home, as `grep -rlF` finds them from msk-02.
+    fn listed(s: &mut LabState, home: &str) -> Vec<String> {
+        let r = run(
+            s,
+            "msk-02",
+            &format!("grep -rlF -- {home} /vstorage/livelinux/.shaman"),
+        );
+        assert!(r.code <= 1, "{}", r.stderr);
+        r.stdout.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn resources_follow_migrations_and_leave_with_a_forced_registration() {
+        let mut s = ha_lab();
+        let ve = s
+            .ves
+            .iter()
+            .find(|v| v.host.as_deref() == Some("msk-01"))
+            .unwrap()
+            .clone();
+        let on_01 = listed(&mut s, &ve.home);
+        assert_eq!(on_01.len(), 1, "one resource per VE");
+        assert_eq!(
+            on_01[0],
+            format!(
+                "{}/{}",
+                repository(&s, "msk-01"),
+                file_name(ve.kind, &ve.uuid)
+            )
+        );
+        run(&mut s, "msk-01", &format!("prlctl stop {}", ve.uuid));
+        let r = run(
+            &mut s,
+            "msk-01",
+            &format!("prlctl migrate {} msk-02", ve.uuid),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(listed(&mut s, &ve.home)[0].starts_with(&repository(&s, "msk-02")));
+        // A forced registration elsewhere takes it out of HA; with --ignore-ha-cluster it
+        // is not added where it goes.
+        s.ves.iter_mut().find(|v| v.uuid == ve.uuid).unwrap().host = None;
+        let r = run(
+            &mut s,
+            "msk-03",
+            &format!(
+                "prlctl register {} --preserve-uuid --force --ignore-ha-cluster",
+                ve.home
+            ),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(listed(&mut s, &ve.home).is_empty());
+        // grep's exit codes: none found, and no such directory.
+        let r = run(
+            &mut s,
+            "msk-02",
+            "grep -rlF -- nothing-like-this /vstorage/livelinux/.shaman",
+        );
+        assert_eq!((r.code, r.stdout.as_str()), (1, ""));
+        let r = run(
+            &mut s,
+            "msk-02",
+            "grep -rlF -- x /vstorage/livelinux/.nosuch",
+        );
+        assert_eq!(r.code, 2);
+        assert!(
+            r.stderr.contains("No such file or directory"),
+            "{}",
+            r.stderr
+        );
+    }
+}
