@@ -510,3 +510,46 @@ fn cluster_lock_on_skips_a_host_that_died_behind_a_kept_master() {
     .stderr_has("msk-01")
     .stderr_has("inside");
 }
+
+#[test]
+fn cluster_lock_on_waiting_for_one_host_does_not_skip_another_whose_idle_master_ended() {
+    // cluster_lock_on connects to all its hosts first, then takes the lock on each in turn,
+    // waiting (--lock-wait) for one another run holds. Meanwhile the masters made for the
+    // others sit idle, and a master with nothing to carry exits after its ControlPersist
+    // (`persist`, 60 s by default; 30 s with persist 0). The lock on such a host then met a
+    // dead master, and a host that answers was skipped as "not answering": the lock was not
+    // held there, and the changes made there ran without its guard.
+    let Some(cluster) = SshCluster::start(2) else {
+        return;
+    };
+    let scratch = Test::new();
+    let inventory = cluster.write_inventory_with("persist.yaml", "known_hosts", ", persist: 2");
+    let first = Test::new()
+        .file(
+            "h.rhai",
+            "//! Holds it on msk-01.\ncluster_lock_on([host(\"msk-01\")], \"x\", || { log(\"inside\"); sleep(6); });\n",
+        )
+        .env("VZRUN_CONTROL_DIR", scratch.path("ctl-a"))
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./h.rhai");
+    let (mut holder, _) = crate::test::spawn_until_stderr_line(&mut first.command(), "inside");
+    let second = Test::new()
+        .file(
+            "t.rhai",
+            "//! Takes it on both.\ncluster_lock_on(hosts(), \"x\", || log(\"inside\"));\n",
+        )
+        .env("VZRUN_CONTROL_DIR", scratch.path("ctl-b"))
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("--lock-wait")
+        .arg("60")
+        .arg("./t.rhai")
+        .run();
+    let _ = holder.wait();
+    second
+        .status(0)
+        .stderr_has("holding the lock \"x\" on msk-01, msk-02")
+        .stderr_lacks("skipped")
+        .stderr_has("inside");
+}
