@@ -93,74 +93,90 @@ impl Ssh {
         let lock_file = format!("{dir}/vzrun-{name}.lock");
         let holder_file = format!("{dir}/vzrun-{name}.holder");
         let guard_file = format!("{dir}/vzrun-{name}.guard");
-        let session = self.session().map_err(|e| match e {
-            TransportError::Privilege(why) => LockError::Privilege(why),
-            TransportError::Unreachable(why) => LockError::Unreachable(why),
-            TransportError::Connect(why) if takes_no_connection(&why) => {
-                LockError::Unreachable(why)
-            }
-            e => LockError::Failed(e.to_string()),
-        })?;
-        let holder = &self.holder_here(holder);
         let wait_secs = wait.as_secs().to_string();
         let beat = heartbeat();
         let silence_secs = (beat.as_secs() * 4).to_string();
-        let mut argv: Vec<String> = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
-        argv.extend(
-            [
-                "flock",
-                "-w",
-                &wait_secs,
-                "-E",
-                "75",
-                "--",
-                &lock_file,
-                "sh",
-                "-c",
-                LOCK_SCRIPT,
-                "sh",
-                holder,
-                &holder_file,
-                &guard_file,
-                &wait_secs,
-                &silence_secs,
-            ]
-            .map(str::to_string),
-        );
-        let spawned = self.runtime.block_on(async {
-            let mut command = Session::to_command(session.clone(), argv[0].as_str());
-            command
-                .args(&argv[1..])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            // One deadline for the whole exchange: opening the channel hangs too on a
-            // connection whose peer went silent.
-            let deadline = tokio::time::Instant::now() + wait + Duration::from_secs(20);
-            let no_answer = || "no answer from the lock holder".to_string();
-            let mut child = tokio::time::timeout_at(deadline, command.spawn())
-                .await
-                .map_err(|_| no_answer())?
-                .map_err(|e| error_chain(&e))?;
-            let stdout = child.stdout().take().ok_or("no stdout")?;
-            let mut line = String::new();
-            let mut reader = BufReader::new(stdout);
-            let read = reader.read_line(&mut line);
-            match tokio::time::timeout_at(deadline, read).await {
-                Ok(Ok(_)) if line.trim() == "locked" => Ok(Ok(child)),
-                Ok(_) => {
-                    let out = tokio::time::timeout_at(deadline, child.wait_with_output())
-                        .await
-                        .map_err(|_| no_answer())?
-                        .map_err(|e| error_chain(&e))?;
-                    Ok(Err((
-                        out.status.code().unwrap_or(255),
-                        String::from_utf8_lossy(&out.stderr).into_owned(),
-                    )))
+        // Twice at most: a master that ended before the holder started over it (one made
+        // ahead of its use, as cluster_lock_on makes them, then left idle past its
+        // ControlPersist while the lock of another host was waited for) says nothing of the
+        // host; a fresh connection does, and one to a host that no longer answers fails.
+        let mut attempts = 0;
+        let (holder, spawned) = loop {
+            attempts += 1;
+            let session = self.session().map_err(|e| match e {
+                TransportError::Privilege(why) => LockError::Privilege(why),
+                TransportError::Unreachable(why) => LockError::Unreachable(why),
+                TransportError::Connect(why) if takes_no_connection(&why) => {
+                    LockError::Unreachable(why)
                 }
-                Err(_) => Err(no_answer()),
+                e => LockError::Failed(e.to_string()),
+            })?;
+            let holder = &self.holder_here(holder);
+            let mut argv: Vec<String> = self.sudo.as_ref().map(Sudo::prefix).unwrap_or_default();
+            argv.extend(
+                [
+                    "flock",
+                    "-w",
+                    &wait_secs,
+                    "-E",
+                    "75",
+                    "--",
+                    &lock_file,
+                    "sh",
+                    "-c",
+                    LOCK_SCRIPT,
+                    "sh",
+                    holder,
+                    &holder_file,
+                    &guard_file,
+                    &wait_secs,
+                    &silence_secs,
+                ]
+                .map(str::to_string),
+            );
+            let spawned = self.runtime.block_on(async {
+                let mut command = Session::to_command(session.clone(), argv[0].as_str());
+                command
+                    .args(&argv[1..])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                // One deadline for the whole exchange: opening the channel hangs too on a
+                // connection whose peer went silent.
+                let deadline = tokio::time::Instant::now() + wait + Duration::from_secs(20);
+                let no_answer = || Lost::Failed("no answer from the lock holder".to_string());
+                let mut child = tokio::time::timeout_at(deadline, command.spawn())
+                    .await
+                    .map_err(|_| no_answer())?
+                    .map_err(|e| Lost::NotStarted(error_chain(&e)))?;
+                let stdout = child
+                    .stdout()
+                    .take()
+                    .ok_or(Lost::Failed("no stdout".into()))?;
+                let mut line = String::new();
+                let mut reader = BufReader::new(stdout);
+                let read = reader.read_line(&mut line);
+                match tokio::time::timeout_at(deadline, read).await {
+                    Ok(Ok(_)) if line.trim() == "locked" => Ok(Ok(child)),
+                    Ok(_) => {
+                        let out = tokio::time::timeout_at(deadline, child.wait_with_output())
+                            .await
+                            .map_err(|_| no_answer())?
+                            .map_err(|e| Lost::Failed(error_chain(&e)))?;
+                        Ok(Err((
+                            out.status.code().unwrap_or(255),
+                            String::from_utf8_lossy(&out.stderr).into_owned(),
+                        )))
+                    }
+                    Err(_) => Err(no_answer()),
+                }
+            });
+            match spawned {
+                Err(Lost::NotStarted(_)) if attempts < 2 => self.forget_session(),
+                spawned => break (holder.clone(), spawned.map_err(Lost::into_text)),
             }
-        });
+        };
+        let holder = &holder;
         match spawned {
             Ok(Ok(child)) => {
                 // Every lock guards the changes made here while it is held: a cluster lock
@@ -224,6 +240,21 @@ impl Ssh {
                     self.name, self.address
                 )))
             }
+        }
+    }
+}
+
+/// Why the lock holder did not report: `NotStarted`, its channel could not be opened (the
+/// master is gone); `Failed`, anything after that.
+enum Lost {
+    NotStarted(String),
+    Failed(String),
+}
+
+impl Lost {
+    fn into_text(self) -> String {
+        match self {
+            Lost::NotStarted(why) | Lost::Failed(why) => why,
         }
     }
 }
