@@ -155,3 +155,22 @@ fn a_connect_cut_short_by_the_runbook_deadline_does_not_count_as_not_answering()
         .stderr_lacks("not asked again");
     assert_eq!(dead.accepted().len(), 2, "connection attempts");
 }
+
+#[test]
+fn cluster_lock_on_under_a_runbook_deadline_connects_under_it_too() {
+    // cluster_lock_on connects to its hosts on threads of its own: they must keep the
+    // runbook's deadline (`within`), as `parallel`'s branches do. Without it the connect
+    // ran past the deadline to the host's own timeout, and the host then counted as not
+    // answering although only the runbook's deadline had run out.
+    let slow = SilentHost::start();
+    run(
+        &[("slow-01", &slow)],
+        &[],
+        "try { within(1, || cluster_lock_on(hosts(), \"x\", || log(\"inside\"))); } catch (e) { log(`first: ${e}`); }\ntry { host(\"slow-01\").query([\"true\"]); } catch (e) { log(`second: ${e}`); }\n",
+    )
+    .status(0)
+    .stderr_has("first: ")
+    .stderr_has("second: ")
+    .stderr_lacks("inside")
+    .stderr_lacks("not asked again");
+}
