@@ -153,10 +153,15 @@ fn lock_order(hosts: &[Host]) -> Vec<&Host> {
 fn connect_all(hosts: &[&Host]) {
     /// At most this many connects at a time (each runs an ssh process).
     const AT_ONCE: usize = 64;
+    // The runbook's deadline (`within`) holds on these threads too, as on `parallel`'s: a
+    // connect it cuts short says nothing of the host (see the Ssh transport).
+    let deadline = crate::deadline::current();
     for batch in hosts.chunks(AT_ONCE) {
         std::thread::scope(|scope| {
             for host in batch {
-                scope.spawn(|| host.transport().connect());
+                scope.spawn(move || {
+                    crate::deadline::run_under(deadline, || host.transport().connect())
+                });
             }
         });
     }
