@@ -3,6 +3,7 @@
 //! work, asking a node that answers, and say what is left on the dead one.
 
 use crate::catalog::{unchanged, Lab};
+use crate::test::Test;
 
 /// The built-in lab with msk-01 (first host, MDS master, three CSs) powered off.
 fn msk_01_dead() -> Lab {
@@ -349,4 +350,27 @@ fn force_register_takes_over_a_ve_that_ha_gave_up_on() {
         .status(0)
         .stderr_has("HA (shaman) gave up on 11111111-2222-4333-8444-555555555555")
         .stderr_has("runs on n2");
+}
+
+#[test]
+fn the_cluster_mount_of_an_inventory_is_one_spelling_of_the_path() {
+    // Runbooks compose paths on it (`${cluster_mount_point()}/private/UUID`). Written with a
+    // trailing slash (or a doubled one) in the inventory, force-register looked for
+    // "/vstorage/c//private/UUID" in shaman's resource files, which hold the VE's path as
+    // "/vstorage/c/private/UUID": found none, and took over a VE that HA relocates itself.
+    for written in ["/vstorage/c/", "/vstorage//c", "/vstorage/./c//"] {
+        let test = Test::new()
+            .file(
+                "inv.yaml",
+                &format!("cluster: c\ncluster_mount: {written}\nhosts:\n  - {{name: n1, address: 192.0.2.1, tags: [hypervisor]}}\n"),
+            )
+            .file("m.rhai", "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n");
+        let inv = test.path("inv.yaml");
+        test.arg("--inventory")
+            .arg(inv)
+            .arg("./m.rhai")
+            .run()
+            .status(0)
+            .stderr_has("mount=/vstorage/c|");
+    }
 }
