@@ -28,6 +28,18 @@ pub fn local_host() -> Host {
     )
 }
 
+/// An absolute path as one spelling: no doubled `/`, no `.` component, no trailing `/`.
+/// Runbooks compose paths on the mount point (`${cluster_mount_point()}/private/UUID`) and
+/// compare them with what the nodes' tools print and files hold (shaman's resources hold a
+/// VE's path): "/vstorage/c/" would make "/vstorage/c//private/UUID", which matches none.
+fn one_spelling(path: &str) -> String {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    format!("/{}", parts.join("/"))
+}
+
 #[derive(Debug, Clone)]
 pub struct Cluster {
     name: String,
@@ -54,7 +66,7 @@ impl Cluster {
 
     /// Sets where the cluster file system is mounted on the nodes (default `/vstorage/NAME`).
     pub fn with_mount(mut self, mount: Option<String>) -> Self {
-        self.mount = mount;
+        self.mount = mount.map(|m| one_spelling(&m));
         self
     }
 
