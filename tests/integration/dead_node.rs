@@ -374,3 +374,21 @@ fn the_cluster_mount_of_an_inventory_is_one_spelling_of_the_path() {
             .stderr_has("mount=/vstorage/c|");
     }
 }
+
+#[test]
+fn force_register_does_not_take_another_ves_resource_for_its_own() {
+    // Containers kept from Virtuozzo 6 keep numeric IDs, and their homes with them:
+    // /vstorage/c/private/101 is the beginning of /vstorage/c/private/1010. shaman gave up on
+    // 101 (.shaman/broken), and 1010, alive on n2, is a resource of n2's shaman: a search
+    // for the text of 101's home found 1010's resource too, and refused 101 as managed by
+    // HA, naming the other container's file.
+    let mut lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nha: true\nha_broken: [\"101\"]\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], powered_off: true}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\nves:\n  - {name: ct101, host: n1, uuid: \"101\"}\n  - {name: ct1010, host: n2, uuid: \"1010\"}\n",
+    );
+    lab.speed = "0";
+    lab.run(&["force-register", "101", "n2", "--yes"])
+        .status(0)
+        .stderr_lacks("1010")
+        .stderr_has("HA (shaman) gave up on 101")
+        .stderr_has("runs on n2");
+}
