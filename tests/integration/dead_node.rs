@@ -392,3 +392,14 @@ fn force_register_does_not_take_another_ves_resource_for_its_own() {
         .stderr_has("HA (shaman) gave up on 101")
         .stderr_has("runs on n2");
 }
+
+#[test]
+fn force_register_despite_ha_says_what_it_overrides() {
+    // An override is said where the run is read and journaled, as --force's reason is: the
+    // confirmation named only the silent node, not the HA resource taken over regardless.
+    let lab = ha_cluster("");
+    lab.run(&["force-register", HA_VE, "n2", "--despite-ha", "--yes"])
+        .status(0)
+        .stderr_has("although HA (shaman) lists it (/vstorage/c/.shaman/md.")
+        .stderr_has("--despite-ha");
+}
