@@ -134,7 +134,7 @@ fn cluster_lock_on_connects_to_its_hosts_at_once() {
     // Started together: the last attempt began before the first one's timeout (2 s) ran out.
     let spread = times[2] - times[0];
     assert!(
-        spread < Duration::from_millis(1500),
+        spread < Duration::from_millis(1900),
         "attempts spread over {spread:?}"
     );
 }
