@@ -221,13 +221,20 @@ pub fn storage_reach(state: &mut LabState, host: &str) {
 }
 
 /// What the MDS makes, at `now`, of the chunk servers of nodes cut off from the storage
-/// network: still active until it misses them (`MDS_MISSES_CS_S`), then inactive, then
-/// offline.
+/// network, or gone off (`power`): still active until it misses them (`MDS_MISSES_CS_S`),
+/// then inactive, then offline. Silences are measured in lab seconds (at a speed above 0,
+/// wall seconds scaled back), as every other lab duration.
 pub fn storage_silence(state: &mut LabState, now: f64) {
     let silent: Vec<(Vec<u32>, f64)> = state
         .hosts
         .iter()
-        .filter_map(|h| Some((h.ops.storage_cut_off.clone(), now - h.ops.storage_lost_at?)))
+        .filter_map(|h| {
+            let since = h.ops.storage_lost_at.or(h.ops.powered_off_at)?;
+            Some((
+                h.ops.storage_cut_off.clone(),
+                state.lab_seconds_between(since, now),
+            ))
+        })
         .filter(|(ids, for_s)| !ids.is_empty() && *for_s >= MDS_MISSES_CS_S)
         .collect();
     for (ids, for_s) in silent {

@@ -1,0 +1,162 @@
+//! A node that is off, and how long the cluster takes to notice.
+//!
+//! A node off for long (`powered_off`) is what the cluster shows once it has caught up:
+//! its CSs and MDS offline, no client session. One that died a moment ago (`off_for_s`)
+//! is not: the MDS goes on listing its chunk servers `active` until it misses their
+//! heartbeats, then `inactive` for their first 5 minutes of silence, `offline` after
+//! (replication starts then: VHI 4.7 "Monitoring chunk servers"), the same timing as a
+//! node cut off from the storage network (`network::storage_silence`); and its client
+//! session stays in `vstorage stat` until the MDS gives its leases up.
+
+use super::state::LabState;
+
+/// How long (lab seconds) the MDS goes on listing the client session of a node that died:
+/// until the leases it held expire. Invented: no public figure says how long a dead
+/// client stays in `vstorage stat`'s clients table, only that it is listed while it holds
+/// a session (reference §2.3, clients table).
+pub const CLIENT_SESSION_LINGERS_S: f64 = 60.0;
+
+/// What the cluster sees of a node that is off: no mount of its own (the node is down), its
+/// MDSs offline (when one was the master and the MDSs still running are a majority, they
+/// elect another: the lowest id, in the lab), its VEs still registered there but not
+/// running. `off_for`: how long ago (lab seconds) it went off; `None`, long ago: its CSs
+/// are offline and its client session gone. Given, its CSs that were active fall silent
+/// then (`network::storage_silence` marks them as the MDS would) and its session lingers
+/// (`session_lingers`).
+pub fn power_off(state: &mut LabState, name: &str, off_for: Option<f64>) {
+    let mut master_lost = false;
+    for m in state.mdss.iter_mut().filter(|m| m.host == name) {
+        m.status = "offline".into();
+        master_lost |= std::mem::take(&mut m.master);
+    }
+    let running = state.mdss.iter().filter(|m| m.status == "avail").count();
+    if master_lost && running * 2 > state.mdss.len() {
+        if let Some(m) = state.mdss.iter_mut().find(|m| m.status == "avail") {
+            m.master = true;
+        }
+    }
+    let target = format!("/vstorage/{}", state.cluster);
+    let silent: Vec<u32> = state
+        .css
+        .iter()
+        .filter(|c| c.host == name && c.status == "active")
+        .map(|c| c.id)
+        .collect();
+    if let Some(h) = state.hosts.iter_mut().find(|h| h.name == name) {
+        h.unreachable = true;
+        h.mounts.retain(|m| m.target != target);
+        if off_for.is_some() {
+            h.ops.off_for_s = off_for;
+            h.ops.storage_cut_off = silent;
+        }
+    }
+    if off_for.is_none() {
+        for cs in state.css.iter_mut().filter(|c| c.host == name) {
+            cs.status = "offline".into();
+        }
+    }
+    for ve in state
+        .ves
+        .iter_mut()
+        .filter(|v| v.host.as_deref() == Some(name))
+    {
+        ve.status = "stopped".into();
+    }
+}
+
+/// Puts the power-offs of the scenario (`off_for_s`) on the lab's clock, at the speed it
+/// runs at: the first command after the scenario was loaded does it.
+pub fn anchor(state: &mut LabState, now: f64) {
+    let speed = state.speed;
+    for h in state.hosts.iter_mut() {
+        if let Some(off_for) = h.ops.off_for_s.take() {
+            h.ops.powered_off_at = Some(super::state::done_at(now, speed, -off_for));
+        }
+    }
+}
+
+/// Whether the cluster still lists a client session of `host`, which is off: for
+/// `CLIENT_SESSION_LINGERS_S` after it went off.
+pub fn session_lingers(state: &LabState, host: &str, now: f64) -> bool {
+    state
+        .host(host)
+        .and_then(|h| h.ops.powered_off_at)
+        .is_some_and(|at| state.lab_seconds_between(at, now) < CLIENT_SESSION_LINGERS_S)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{dispatch, load, DEFAULT_SCENARIO};
+    use super::*;
+
+    /// The built-in lab with msk-04 off since `off_for` lab seconds, at speed 0.
+    fn msk_04_off(off_for: &str) -> LabState {
+        let yaml = DEFAULT_SCENARIO.replacen(
+            "{name: msk-04, address: 10.30.17.34, tags:",
+            &format!("{{name: msk-04, address: 10.30.17.34, powered_off: true{off_for}, tags:"),
+            1,
+        );
+        let mut s = load(&yaml, "test").expect("loads");
+        s.speed = 0.0;
+        s
+    }
+
+    /// msk-04's CS statuses and whether the clients table lists it, asked on msk-02.
+    fn seen(s: &mut LabState) -> (Vec<String>, bool) {
+        let argv: Vec<String> = ["vstorage", "-c", "livelinux", "stat"]
+            .map(String::from)
+            .to_vec();
+        let out = dispatch(s, "msk-02", &argv).expect("vstorage").stdout;
+        let statuses = s
+            .css
+            .iter()
+            .filter(|c| c.host == "msk-04")
+            .map(|c| c.status.clone())
+            .collect();
+        let client = out
+            .split("CLID")
+            .nth(1)
+            .is_some_and(|t| t.contains(" 10.30.17.34\n"));
+        (statuses, client)
+    }
+
+    #[test]
+    fn a_node_that_just_died_fades_from_the_cluster_as_the_mds_notices() {
+        let mut s = msk_04_off(", off_for_s: 0");
+        assert!(s.host("msk-04").unwrap().unreachable);
+        let all = |w: &str| vec![w.to_string(); 3];
+        assert_eq!(seen(&mut s), (all("active"), true));
+        s.pass(super::super::network::MDS_MISSES_CS_S);
+        assert_eq!(seen(&mut s), (all("inactive"), true));
+        s.pass(CLIENT_SESSION_LINGERS_S);
+        assert_eq!(seen(&mut s), (all("inactive"), false));
+        s.pass(300.0);
+        assert_eq!(seen(&mut s), (all("offline"), false));
+        // Its VEs do not run; a node the scenario has off for long is offline at once.
+        assert!(s
+            .ves
+            .iter()
+            .filter(|v| v.host.as_deref() == Some("msk-04"))
+            .all(|v| v.status == "stopped"));
+        let mut old = msk_04_off("");
+        assert_eq!(seen(&mut old), (all("offline"), false));
+    }
+
+    #[test]
+    fn off_for_s_needs_a_powered_off_node_and_a_duration() {
+        let yaml = DEFAULT_SCENARIO.replacen(
+            "{name: msk-04, address: 10.30.17.34, tags:",
+            "{name: msk-04, address: 10.30.17.34, off_for_s: 5, tags:",
+            1,
+        );
+        let e = load(&yaml, "s").unwrap_err().message;
+        assert_eq!(e, "host \"msk-04\": off_for_s needs powered_off: true");
+        let yaml = DEFAULT_SCENARIO.replacen(
+            "{name: msk-04, address: 10.30.17.34, tags:",
+            "{name: msk-04, address: 10.30.17.34, powered_off: true, off_for_s: -1, tags:",
+            1,
+        );
+        let e = load(&yaml, "s").unwrap_err().message;
+        assert_eq!(e, "host \"msk-04\": off_for_s -1 must be 0 or more seconds");
+    }
+}

@@ -1,0 +1,54 @@
+//! A node that died a moment ago (the lab's `off_for_s`): the cluster has not caught up.
+//! Its CSs are still listed `active` until the MDS misses them, then `inactive` for their
+//! first 5 minutes of silence, `offline` after; its client session is still listed for a
+//! while. The runbooks must decide on what the node is, not on what the cluster says yet.
+
+use crate::catalog::{unchanged, Lab};
+
+/// The built-in lab with `node` (one of msk-01..msk-07) off for `off_for` lab seconds.
+pub(crate) fn died(node: &str, off_for: u32) -> Lab {
+    let address = format!("10.30.17.3{}", &node[node.len() - 1..]);
+    let mut lab = Lab::with_scenario(&include_str!("../../src/lab/default.yaml").replacen(
+        &format!("{{name: {node}, address: {address}, tags:"),
+        &format!(
+            "{{name: {node}, address: {address}, powered_off: true, off_for_s: {off_for}, tags:"
+        ),
+        1,
+    ));
+    lab.speed = "0";
+    lab
+}
+
+/// The UUID of the first VE of `node` in the lab.
+fn a_ve_of(lab: &Lab, node: &str) -> String {
+    let state = lab.state_value();
+    state["ves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["host"] == node)
+        .map(|v| v["uuid"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+#[test]
+fn force_register_waits_while_the_cluster_still_lists_the_dead_nodes_session() {
+    // msk-04 went off a moment ago: its client session is still in `vstorage stat`, so
+    // nothing tells it from a node that lost only its management network and still runs
+    // the VE. Refused, saying to wait or declare it fenced; once the session is gone, the
+    // takeover goes ahead.
+    let lab = died("msk-04", 0);
+    let uuid = a_ve_of(&lab, "msk-04");
+    unchanged(
+        lab.run(&["force-register", &uuid, "msk-02", "--yes"])
+            .status(3)
+            .stderr_has(
+                "msk-04 does not answer over SSH, but the cluster still has a session of it",
+            )
+            .stderr_has("Wait until vstorage stat no longer lists it"),
+    );
+    lab.run(&["force-register", &uuid, "msk-02", "--yes"])
+        .status(0)
+        .stderr_has("--preserve-uuid --force")
+        .stderr_has(&format!("{uuid} runs on msk-02"));
+}
