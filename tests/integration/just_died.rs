@@ -52,3 +52,34 @@ fn force_register_waits_while_the_cluster_still_lists_the_dead_nodes_session() {
         .stderr_has("--preserve-uuid --force")
         .stderr_has(&format!("{uuid} runs on msk-02"));
 }
+
+#[test]
+fn storage_is_not_taken_from_another_node_while_the_cluster_still_lists_a_dead_nodes_css_active() {
+    // msk-04 went off a moment ago; the MDS still lists its three CSs active. The runs
+    // below each took the lock "storage" skipping msk-04 ("not answering"), then asked
+    // ok_to_stop, which saw a healthy cluster: msk-05's CSs went into maintenance (or
+    // msk-05 was drained, or CS#1037 removed) with msk-04's CSs gone too, two hosts' replicas
+    // at once, below the minimum for the chunks they shared.
+    for args in [
+        &["cs-maintenance", "msk-05", "on", "--yes"][..],
+        &["maintenance", "msk-05", "on", "--yes"],
+        &["remove-cs", "1037", "--yes"],
+    ] {
+        let lab = died("msk-04", 0);
+        unchanged(
+            lab.run(args)
+                .status(3)
+                .stderr_has("msk-04 does not answer, yet the cluster lists its chunk servers active (CS#1034, CS#1035, CS#1036)")
+                .stderr_has("pass --force to override"),
+        );
+        // The dead node's CSs fade as the clock moves; none was taken out.
+        let css = lab.state_value()["css"].clone();
+        let out: Vec<&serde_json::Value> = css
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == "maintenance" || c["status"] == "dropped")
+            .collect();
+        assert!(out.is_empty(), "{args:?} took CSs out: {out:?}");
+    }
+}
