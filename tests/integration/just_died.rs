@@ -83,3 +83,72 @@ fn storage_is_not_taken_from_another_node_while_the_cluster_still_lists_a_dead_n
         assert!(out.is_empty(), "{args:?} took CSs out: {out:?}");
     }
 }
+
+/// The node boots again (the lab's state edited between two commands of a run): it answers,
+/// mounts the cluster (a client session), its CSs and MDSs are back, and its dispatcher
+/// starts the VEs registered there that start on boot (Autostart).
+fn power_on(lab: &Lab, node: &str) {
+    let mut state = lab.state_value();
+    let cluster = state["cluster"].as_str().unwrap().to_string();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        if h["name"] == node {
+            h["unreachable"] = false.into();
+            h["ops"]["powered_off_at"] = serde_json::Value::Null;
+            h["ops"]["storage_cut_off"] = serde_json::json!([]);
+            h["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+                "source": format!("vstorage://{cluster}"),
+                "target": format!("/vstorage/{cluster}"),
+                "fstype": "fuse.vstorage",
+            }));
+        }
+    }
+    for c in state["css"].as_array_mut().unwrap() {
+        if c["host"] == node {
+            c["status"] = "active".into();
+        }
+    }
+    for m in state["mdss"].as_array_mut().unwrap() {
+        if m["host"] == node {
+            m["status"] = "avail".into();
+        }
+    }
+    for v in state["ves"].as_array_mut().unwrap() {
+        if v["host"] == node && v["onboot"] == true {
+            v["status"] = "running".into();
+        }
+    }
+    std::fs::write(
+        lab.dir.path().join("lab.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn force_register_changes_nothing_when_the_old_node_comes_back_while_the_question_is_read() {
+    // msk-04 died ten minutes ago: no session, its CSs offline; the checks pass. While the
+    // operator reads the question, msk-04 boots and starts the VE (Autostart). The run
+    // checked only that the target had not gone into maintenance meanwhile, then registered
+    // the VE with --force and started it on msk-02: one VE running on two nodes.
+    let lab = died("msk-04", 600);
+    let uuid = a_ve_of(&lab, "msk-04");
+    let (_keep, asking) = lab.at_prompt(
+        "revoking the old node's access?",
+        &["force-register", &uuid, "msk-02"],
+    );
+    power_on(&lab, "msk-04");
+    let (code, text) = asking.answer("yes");
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains(&format!(
+            "{uuid} is registered on msk-04 (running), which answers"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("prlctl register"), "{text}");
+    lab.query(&format!(
+        "print(`on msk-02: ${{prlctl::list(host(\"msk-02\")).filter(|v| v.uuid == \"{uuid}\").len()}}`);"
+    ))
+    .status(0)
+    .stdout_has("on msk-02: 0");
+}
