@@ -139,10 +139,9 @@ fn force_register_changes_nothing_when_the_old_node_comes_back_while_the_questio
     power_on(&lab, "msk-04");
     let (code, text) = asking.answer("yes");
     assert_eq!(code, 3, "{text}");
+    assert!(text.contains(&format!("{uuid} (")), "names the VE: {text}");
     assert!(
-        text.contains(&format!(
-            "{uuid} is registered on msk-04 (running), which answers"
-        )),
+        text.contains("is registered on msk-04 (running), which answers (checked again after the question; nothing was changed)"),
         "{text}"
     );
     assert!(!text.contains("prlctl register"), "{text}");
