@@ -237,6 +237,25 @@ pub fn storage_silence(state: &mut LabState, now: f64) {
         })
         .filter(|(ids, for_s)| !ids.is_empty() && *for_s >= MDS_MISSES_CS_S)
         .collect();
+    // The MDSs of a node gone off, once their peers have missed them (`power`).
+    let missed: Vec<(String, u32)> = state
+        .hosts
+        .iter()
+        .filter(|h| {
+            h.ops
+                .powered_off_at
+                .is_some_and(|at| state.lab_seconds_between(at, now) >= MDS_MISSES_CS_S)
+        })
+        .flat_map(|h| h.ops.mds_cut_off.iter().map(|id| (h.name.clone(), *id)))
+        .collect();
+    // By host and id: an id freed by rm-mds may be another node's MDS by now.
+    for m in state
+        .mdss
+        .iter_mut()
+        .filter(|m| missed.contains(&(m.host.clone(), m.id)))
+    {
+        m.status = "offline".into();
+    }
     for (ids, for_s) in silent {
         let status = if for_s >= CS_OFFLINE_AFTER_S {
             "offline"

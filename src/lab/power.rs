@@ -5,8 +5,9 @@
 //! is not: the MDS goes on listing its chunk servers `active` until it misses their
 //! heartbeats, then `inactive` for their first 5 minutes of silence, `offline` after
 //! (replication starts then: VHI 4.7 "Monitoring chunk servers"), the same timing as a
-//! node cut off from the storage network (`network::storage_silence`); and its client
-//! session stays in `vstorage stat` until the MDS gives its leases up.
+//! node cut off from the storage network (`network::storage_silence`); its MDS, unless it
+//! was the master, is listed `avail` until its peers miss it (as long, the lab's figure);
+//! and its client session stays in `vstorage stat` until the MDS gives its leases up.
 
 use super::state::LabState;
 
@@ -25,7 +26,14 @@ pub const CLIENT_SESSION_LINGERS_S: f64 = 60.0;
 /// (`session_lingers`).
 pub fn power_off(state: &mut LabState, name: &str, off_for: Option<f64>) {
     let mut master_lost = false;
+    let mut unnoticed = Vec::new();
     for m in state.mdss.iter_mut().filter(|m| m.host == name) {
+        // The master's loss is what the others notice first: no commits, an election. A
+        // peer that died a moment ago is still listed avail until they miss it.
+        if off_for.is_some() && !m.master && m.status == "avail" {
+            unnoticed.push(m.id);
+            continue;
+        }
         m.status = "offline".into();
         master_lost |= std::mem::take(&mut m.master);
     }
@@ -48,6 +56,7 @@ pub fn power_off(state: &mut LabState, name: &str, off_for: Option<f64>) {
         if off_for.is_some() {
             h.ops.off_for_s = off_for;
             h.ops.storage_cut_off = silent;
+            h.ops.mds_cut_off = unnoticed;
         }
     }
     if off_for.is_none() {
@@ -158,5 +167,30 @@ mod tests {
         );
         let e = load(&yaml, "s").unwrap_err().message;
         assert_eq!(e, "host \"msk-04\": off_for_s -1 must be 0 or more seconds");
+    }
+
+    #[test]
+    fn the_mds_of_a_node_that_just_died_is_listed_until_its_peers_miss_it() {
+        let yaml = DEFAULT_SCENARIO.replacen(
+            "{name: msk-03, address: 10.30.17.33, tags:",
+            "{name: msk-03, address: 10.30.17.33, powered_off: true, off_for_s: 0, tags:",
+            1,
+        );
+        let mut s = load(&yaml, "test").expect("loads");
+        s.speed = 0.0;
+        let mds3 = |s: &LabState| s.mdss.iter().find(|m| m.id == 3).unwrap().status.clone();
+        s.pass(1.0);
+        assert_eq!(mds3(&s), "avail");
+        s.pass(super::super::network::MDS_MISSES_CS_S);
+        assert_eq!(mds3(&s), "offline");
+        // The master is missed at once: the others elect another.
+        let yaml = DEFAULT_SCENARIO.replacen(
+            "{name: msk-01, address: 10.30.17.31, tags:",
+            "{name: msk-01, address: 10.30.17.31, powered_off: true, off_for_s: 0, tags:",
+            1,
+        );
+        let s = load(&yaml, "test").expect("loads");
+        assert_eq!(s.mdss[0].status, "offline");
+        assert!(s.mdss[1].master);
     }
 }

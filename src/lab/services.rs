@@ -54,6 +54,9 @@ pub struct OpsState {
     /// (`--lab-speed`) is known only once it runs, so the first command anchors it
     /// (`power::anchor`).
     pub off_for_s: Option<f64>,
+    /// The MDSs of a node that went off (`powered_off_at`) that the others have not missed
+    /// yet: listed `avail` until `network::MDS_MISSES_CS_S` after, then offline.
+    pub mds_cut_off: Vec<u32>,
     /// Page cache in MB; `None`: a quarter of the free memory.
     pub page_cache_mb: Option<u64>,
     /// Fault: commands (`ploop mount`, `pfcached start`, `csd start`,
@@ -140,6 +143,7 @@ impl Default for OpsState {
             storage_lost_at: None,
             powered_off_at: None,
             off_for_s: None,
+            mds_cut_off: Vec::new(),
             page_cache_mb: None,
             fail_once: Vec::new(),
             running_units: Vec::new(),
