@@ -151,3 +151,36 @@ fn force_register_changes_nothing_when_the_old_node_comes_back_while_the_questio
     .status(0)
     .stdout_has("on msk-02: 0");
 }
+
+#[test]
+fn the_mds_count_does_not_trust_an_mds_whose_node_just_died() {
+    // msk-03 went off a moment ago; MDS#3 is still listed avail (its peers have not missed
+    // it yet). remove-mds 2 counted 2 running of the 2 left and removed MDS#2: once MDS#3
+    // was missed, 1 of 2 ran, no majority, and no vstorage command reached the cluster.
+    // add-mds counted 3 running of 4 and made a fourth: 2 of 4 until it starts.
+    for (args, needle) in [
+        (
+            &["remove-mds", "2", "--yes"][..],
+            "removing MDS#2 leaves 1 running of 2 MDSs",
+        ),
+        (
+            &["add-mds", "msk-04", "10.30.17.34", "--yes"],
+            "2 of 4 MDSs would run until the new one starts",
+        ),
+    ] {
+        let lab = died("msk-03", 0);
+        unchanged(
+            lab.run(args)
+                .status(3)
+                .stderr_has(needle)
+                .stderr_has("MDS#3 is listed avail, but msk-03 does not answer"),
+        );
+        let mdss = lab.state_value()["mdss"].as_array().unwrap().len();
+        assert_eq!(mdss, 3, "{args:?} changed the MDSs");
+    }
+    // The dead node's own MDS may go: the two others run.
+    let lab = died("msk-03", 0);
+    lab.run(&["remove-mds", "3", "--yes"])
+        .status(0)
+        .stderr_has("rm-mds 3");
+}
