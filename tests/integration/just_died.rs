@@ -184,3 +184,18 @@ fn the_mds_count_does_not_trust_an_mds_whose_node_just_died() {
         .status(0)
         .stderr_has("rm-mds 3");
 }
+
+#[test]
+fn cluster_health_says_when_a_node_is_down_but_the_cluster_still_lists_its_chunk_servers_active() {
+    // Right after msk-04 died the report read "healthy, 21/21 active" with msk-04 down and
+    // nothing tying the two: the MDS had not missed msk-04's CSs yet.
+    let lab = died("msk-04", 0);
+    lab.run(&["cluster-health"])
+        .status(0)
+        .stderr_has("msk-04 did not answer, yet the cluster lists its 3 chunk servers active (CS#1034, CS#1035, CS#1036)");
+    let lab = died("msk-04", 0);
+    lab.run(&["cluster-health", "--format", "prometheus"])
+        .status(0)
+        .stdout_has("vzrun_node_active_chunk_servers{cluster=\"livelinux\",node=\"msk-04\"} 3")
+        .stdout_has("vzrun_node_active_chunk_servers{cluster=\"livelinux\",node=\"msk-05\"} 3");
+}
