@@ -199,3 +199,23 @@ fn cluster_health_says_when_a_node_is_down_but_the_cluster_still_lists_its_chunk
         .stdout_has("vzrun_node_active_chunk_servers{cluster=\"livelinux\",node=\"msk-04\"} 3")
         .stdout_has("vzrun_node_active_chunk_servers{cluster=\"livelinux\",node=\"msk-05\"} 3");
 }
+
+#[test]
+fn set_replicas_does_not_count_a_node_that_just_died_as_a_failure_domain() {
+    // msk-04 went off a moment ago; the cluster still lists its CSs active, and
+    // set-replicas counted 7 storage hosts with an active CS for a norm of 7: its chunks
+    // would stay degraded, as only 6 hosts remain to hold the replicas.
+    let lab = died("msk-04", 0);
+    unchanged(
+        lab.run(&["set-replicas", "homes", "7", "--yes"])
+            .status(3)
+            .stderr_has("livelinux has 6 storage host(s) with an active CS, the norm needs 7")
+            .stderr_has("msk-04 does not answer, yet the cluster lists its chunk servers active"),
+    );
+    // A norm the 6 others can hold goes ahead, saying which node was not counted.
+    let lab = died("msk-04", 0);
+    lab.run(&["set-replicas", "homes", "6", "--yes"])
+        .status(0)
+        .stderr_has("msk-04 does not answer, yet the cluster lists its chunk servers active")
+        .stderr_has("/vstorage/livelinux/private: replicas 6");
+}
