@@ -212,6 +212,14 @@ fn set_replicas_does_not_count_a_node_that_just_died_as_a_failure_domain() {
             .stderr_has("livelinux has 6 storage host(s) with an active CS, the norm needs 7")
             .stderr_has("msk-04 does not answer, yet the cluster lists its chunk servers active"),
     );
+    // --force counts it as it is listed (for a node that lost only its management network).
+    let lab = died("msk-04", 0);
+    lab.run(&["set-replicas", "homes", "7", "--yes", "--force"])
+        .status(0)
+        .stderr_has(
+            "--force: replicas 7 for /vstorage/livelinux/private: without msk-04 (not answering)",
+        )
+        .stderr_has("/vstorage/livelinux/private: replicas 7");
     // A norm the 6 others can hold goes ahead, saying which node was not counted.
     let lab = died("msk-04", 0);
     lab.run(&["set-replicas", "homes", "6", "--yes"])
