@@ -227,3 +227,35 @@ fn set_replicas_does_not_count_a_node_that_just_died_as_a_failure_domain() {
         .stderr_has("msk-04 does not answer, yet the cluster lists its chunk servers active")
         .stderr_has("/vstorage/livelinux/private: replicas 6");
 }
+
+#[test]
+fn set_tier_does_not_count_a_node_that_just_died_as_a_failure_domain() {
+    // web01 keeps 7 replicas; every tier has a CS on each of the 7 nodes. msk-04 went off a
+    // moment ago, its CSs still listed active: set-tier counted 7 hosts on tier 2 and moved
+    // web01 there, where 6 are left to hold its replicas.
+    let mut lab = died("msk-04", 0);
+    let yaml = std::fs::read_to_string(lab.dir.path().join("scenario.yaml"))
+        .unwrap()
+        .replacen("cluster: livelinux\n", "cluster: livelinux\nstat_tiers: true\n", 1)
+        .replacen(
+            "{name: web01, kind: CT, host: msk-01, status: running, ip: [10.30.20.11], memsize: 2048, cpus: 4, tier: 1}",
+            "{name: web01, kind: CT, host: msk-01, status: running, ip: [10.30.20.11], memsize: 2048, cpus: 4, tier: 1, replicas: \"7:2\"}",
+            1,
+        );
+    lab = Lab::with_scenario(&yaml);
+    lab.speed = "0";
+    unchanged(
+        lab.run(&["set-tier", WEB01_HOME, "2"])
+            .status(3)
+            .stderr_has("tier 2 has 6 storage host(s) with an active CS")
+            .stderr_has("msk-04 does not answer, yet the cluster lists its chunk servers active"),
+    );
+    lab.run(&["set-tier", WEB01_HOME, "2", "--force"])
+        .status(0)
+        .stderr_has("--force:")
+        .stderr_has("tier 2");
+}
+
+/// web01's home in the built-in lab (its UUID derives from its name): given as a path, no
+/// hypervisor is asked to find it.
+const WEB01_HOME: &str = "/vstorage/livelinux/private/5ff4bf17-809a-474d-a9e7-e5900856f0eb";
