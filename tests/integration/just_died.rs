@@ -250,6 +250,9 @@ fn set_tier_does_not_count_a_node_that_just_died_as_a_failure_domain() {
             .stderr_has("tier 2 has 6 storage host(s) with an active CS")
             .stderr_has("msk-04 does not answer, yet the cluster lists its chunk servers active"),
     );
+    // --force counts it as it is listed (a fresh lab: by now the MDS has missed msk-04).
+    let mut lab = Lab::with_scenario(&yaml);
+    lab.speed = "0";
     lab.run(&["set-tier", WEB01_HOME, "2", "--force"])
         .status(0)
         .stderr_has("--force:")
