@@ -222,6 +222,23 @@ mod tests {
         );
     }
 
+    /// The holder writes its name just after it took the lock: a run refused in between
+    /// read an empty holder file and said "msk-03 is locked by ; ..." (a flaky test of two
+    /// evacuations at once). It says "another run" then, and the holder's name is written
+    /// whole or not at all.
+    #[test]
+    fn a_holder_not_named_yet_is_another_run() {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let _first = take(dir.path(), "local-run", "run 1", Duration::ZERO).unwrap();
+        // Where the holder stands between creating its file and writing it.
+        fs::write(dir.path().join("local-run.holder"), "").unwrap();
+        assert_eq!(
+            take(dir.path(), "local-run", "run 2", Duration::ZERO).unwrap_err(),
+            LockError::Held("another run".into())
+        );
+    }
+
     /// Local changes inherit exactly the locks held now: a freed lock's descriptor is
     /// forgotten, the others stay.
     #[test]
