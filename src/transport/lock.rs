@@ -119,7 +119,12 @@ pub(crate) fn local_in(
     loop {
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            let _ = fs::File::create(&holder_path).and_then(|mut f| f.write_all(holder.as_bytes()));
+            // Whole or not at all (temp + rename): a run refused meanwhile must not read a
+            // file created but not yet written.
+            let temp = dir.join(format!("{safe}.holder.tmp"));
+            let _ = fs::File::create(&temp)
+                .and_then(|mut f| f.write_all(holder.as_bytes()))
+                .and_then(|()| fs::rename(&temp, &holder_path));
             HELD_FDS
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -127,8 +132,11 @@ pub(crate) fn local_in(
             return Ok(Box::new(LocalLock { file }));
         }
         if Instant::now() >= deadline {
-            let who = fs::read_to_string(&holder_path).unwrap_or_else(|_| "another run".into());
-            return Err(LockError::Held(who.trim().to_string()));
+            let who = fs::read_to_string(&holder_path).unwrap_or_default();
+            let who = who.trim();
+            // No name yet (a holder from before names were written whole, or none at all).
+            let who = if who.is_empty() { "another run" } else { who };
+            return Err(LockError::Held(who.to_string()));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
