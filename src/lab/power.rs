@@ -52,6 +52,7 @@ pub fn power_off(state: &mut LabState, name: &str, off_for: Option<f64>) {
         .collect();
     if let Some(h) = state.hosts.iter_mut().find(|h| h.name == name) {
         h.unreachable = true;
+        h.ops.powered_off = true;
         h.mounts.retain(|m| m.target != target);
         if off_for.is_some() {
             h.ops.off_for_s = off_for;
@@ -59,8 +60,14 @@ pub fn power_off(state: &mut LabState, name: &str, off_for: Option<f64>) {
             h.ops.mds_cut_off = unnoticed;
         }
     }
+    // A CS in maintenance stays so: that is what maintenance is for (the node serviced,
+    // off, while the MDS waits out `mds.wd.offline_tout_mnt`); a dropped one is leaving.
     if off_for.is_none() {
-        for cs in state.css.iter_mut().filter(|c| c.host == name) {
+        for cs in state
+            .css
+            .iter_mut()
+            .filter(|c| c.host == name && !matches!(c.status.as_str(), "maintenance" | "dropped"))
+        {
             cs.status = "offline".into();
         }
     }
@@ -71,6 +78,27 @@ pub fn power_off(state: &mut LabState, name: &str, off_for: Option<f64>) {
     {
         ve.status = "stopped".into();
     }
+}
+
+/// The status of a chunk server of `host` taken out of maintenance: active, unless the node
+/// is off. Then it is silent since the node went off: inactive or offline as
+/// `network::storage_silence` makes it (it joins the node's silent CSs), offline at once
+/// for a node off since long ago.
+pub fn out_of_maintenance(state: &mut LabState, host: &str, id: u32) -> &'static str {
+    let Some(h) = state.hosts.iter_mut().find(|h| h.name == host) else {
+        return "active";
+    };
+    if !h.ops.powered_off {
+        return "active";
+    }
+    if h.ops.powered_off_at.is_none() && h.ops.off_for_s.is_none() {
+        return "offline";
+    }
+    if !h.ops.storage_cut_off.contains(&id) {
+        h.ops.storage_cut_off.push(id);
+    }
+    // Active until storage_silence (run by the caller) says how long it has been silent.
+    "active"
 }
 
 /// Puts the power-offs of the scenario (`off_for_s`) on the lab's clock, at the speed it
@@ -192,5 +220,31 @@ mod tests {
         let s = load(&yaml, "test").expect("loads");
         assert_eq!(s.mdss[0].status, "offline");
         assert!(s.mdss[1].master);
+    }
+
+    #[test]
+    fn a_chunk_server_in_maintenance_stays_so_when_its_node_goes_off_and_leaves_it_silent() {
+        for (off_for, after) in [("", "offline"), (", off_for_s: 30", "inactive")] {
+            let mut yaml = DEFAULT_SCENARIO.replacen(
+                "{name: msk-03, address: 10.30.17.33, tags:",
+                &format!("{{name: msk-03, address: 10.30.17.33, powered_off: true{off_for}, tags:"),
+                1,
+            );
+            yaml = yaml.replacen(
+                "{id: 1031, host: msk-03,",
+                "{id: 1031, host: msk-03, status: maintenance,",
+                1,
+            );
+            let mut s = load(&yaml, "test").expect("loads");
+            s.speed = 0.0;
+            let status = |s: &LabState| s.css.iter().find(|c| c.id == 1031).unwrap().status.clone();
+            assert_eq!(status(&s), "maintenance");
+            let argv: Vec<String> = "vstorage -c livelinux rm-cs --maintenance --revert 1031"
+                .split(' ')
+                .map(String::from)
+                .collect();
+            assert_eq!(dispatch(&mut s, "msk-01", &argv).unwrap().code, 0);
+            assert_eq!(status(&s), after, "off{off_for}");
+        }
     }
 }

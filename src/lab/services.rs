@@ -57,6 +57,9 @@ pub struct OpsState {
     /// The MDSs of a node that went off (`powered_off_at`) that the others have not missed
     /// yet: listed `avail` until `network::MDS_MISSES_CS_S` after, then offline.
     pub mds_cut_off: Vec<u32>,
+    /// The node is off (`power`): a chunk server of it taken out of maintenance is silent,
+    /// not active.
+    pub powered_off: bool,
     /// Page cache in MB; `None`: a quarter of the free memory.
     pub page_cache_mb: Option<u64>,
     /// Fault: commands (`ploop mount`, `pfcached start`, `csd start`,
@@ -144,6 +147,7 @@ impl Default for OpsState {
             powered_off_at: None,
             off_for_s: None,
             mds_cut_off: Vec::new(),
+            powered_off: false,
             page_cache_mb: None,
             fail_once: Vec::new(),
             running_units: Vec::new(),

@@ -397,13 +397,32 @@ fn rm_cs(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
     }
     let id = cs_id(id)?;
     let drained_at = state.done_after(DRAIN);
-    let Some(cs) = state.css.iter_mut().find(|c| c.id == id) else {
+    let Some(host) = state
+        .css
+        .iter()
+        .find(|c| c.id == id)
+        .map(|c| c.host.clone())
+    else {
         return Err(Reply::fail(1, format!("CS#{id} is not found\n")));
     };
     if maintenance {
-        cs.status = if revert { "active" } else { "maintenance" }.into();
+        let status = if revert {
+            super::power::out_of_maintenance(state, &host, id)
+        } else {
+            "maintenance"
+        };
+        if let Some(cs) = state.css.iter_mut().find(|c| c.id == id) {
+            cs.status = status.into();
+        }
+        let now = state.lab_now();
+        super::network::storage_silence(state, now);
         return Ok(Reply::ok(""));
     }
+    let cs = state
+        .css
+        .iter_mut()
+        .find(|c| c.id == id)
+        .expect("found above");
     if cs.status != "dropped" {
         cs.status = "dropped".into();
         cs.drained_at = (!cs.never_drains).then_some(drained_at);
