@@ -262,3 +262,48 @@ fn set_tier_does_not_count_a_node_that_just_died_as_a_failure_domain() {
 /// web01's home in the built-in lab (its UUID derives from its name): given as a path, no
 /// hypervisor is asked to find it.
 const WEB01_HOME: &str = "/vstorage/livelinux/private/5ff4bf17-809a-474d-a9e7-e5900856f0eb";
+
+#[test]
+fn cs_maintenance_off_of_a_node_that_is_off_leaves_its_chunk_servers_silent_and_says_so() {
+    // msk-03 was powered off during its CS maintenance (as the support KB has it: CSs in
+    // maintenance, then the node serviced). The lab listed its CSs offline at once, out of
+    // maintenance though nobody took them out; and `cs-maintenance msk-03 off` made them
+    // active while the node was still off, and said "CSs back in service".
+    let mut yaml = include_str!("../../src/lab/default.yaml").replacen(
+        "{name: msk-03, address: 10.30.17.33, tags:",
+        "{name: msk-03, address: 10.30.17.33, powered_off: true, tags:",
+        1,
+    );
+    for id in 1031..=1033 {
+        yaml = yaml.replacen(
+            &format!("{{id: {id}, host: msk-03,"),
+            &format!("{{id: {id}, host: msk-03, status: maintenance,"),
+            1,
+        );
+    }
+    let mut lab = Lab::with_scenario(&yaml);
+    lab.speed = "0";
+    let statuses = |lab: &Lab| -> Vec<String> {
+        lab.state_value()["css"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["host"] == "msk-03")
+            .map(|c| c["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(statuses(&lab), ["maintenance"; 3]);
+    let out = lab
+        .run(&["cs-maintenance", "msk-03", "off", "--yes"])
+        .status(0)
+        .stderr_has("rm-cs --maintenance --revert 1031")
+        .stderr_has(
+            "msk-03 does not answer: its 3 chunk servers are out of maintenance but silent",
+        );
+    assert!(
+        !out.stderr.contains("CSs back in service"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(statuses(&lab), ["offline"; 3]);
+}
