@@ -307,3 +307,17 @@ fn cs_maintenance_off_of_a_node_that_is_off_leaves_its_chunk_servers_silent_and_
     );
     assert_eq!(statuses(&lab), ["offline"; 3]);
 }
+
+#[test]
+fn a_refusal_for_a_dead_nodes_silent_chunk_servers_says_how_to_proceed() {
+    // msk-04 went off 20 s ago: its CSs are inactive. Taking msk-05's storage out is refused
+    // (the cluster is degraded), but the refusal said only "fix that first": nothing says
+    // that the fix is msk-04 back, or its CSs removed if it is gone for good.
+    let lab = died("msk-04", 20);
+    unchanged(
+        lab.run(&["cs-maintenance", "msk-05", "on", "--yes"])
+            .status(3)
+            .stderr_has("not active: CS#1034 inactive on msk-04")
+            .stderr_has("msk-04 has chunk servers inactive or offline (CS#1034, CS#1035, CS#1036): bring it back, or if it is gone for good remove them first (vzrun remove-cs 1034 --force, one by one)"),
+    );
+}
