@@ -321,3 +321,27 @@ fn a_refusal_for_a_dead_nodes_silent_chunk_servers_says_how_to_proceed() {
             .stderr_has("msk-04 has chunk servers inactive or offline (CS#1034, CS#1035, CS#1036): bring it back, or if it is gone for good remove them first (vzrun remove-cs 1034 --force, one by one)"),
     );
 }
+
+#[test]
+fn force_register_changes_nothing_when_the_old_node_mounts_the_cluster_again_while_the_question_is_read(
+) {
+    // msk-04 boots during the question but its management network stays down: it does not
+    // answer, yet it mounts the cluster again (a session) and may run the VE.
+    let lab = died("msk-04", 600);
+    let uuid = a_ve_of(&lab, "msk-04");
+    let (_keep, asking) = lab.at_prompt(
+        "revoking the old node's access?",
+        &["force-register", &uuid, "msk-02"],
+    );
+    power_on(&lab, "msk-04");
+    lab.stop_answering("msk-04");
+    let (code, text) = asking.answer("yes");
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains(
+            "msk-04 does not answer over SSH, but the cluster still has a session of it (client "
+        ) && text.contains("(checked again after the question; nothing was changed)"),
+        "{text}"
+    );
+    assert!(!text.contains("prlctl register"), "{text}");
+}
