@@ -345,3 +345,24 @@ fn force_register_changes_nothing_when_the_old_node_mounts_the_cluster_again_whi
     );
     assert!(!text.contains("prlctl register"), "{text}");
 }
+
+#[test]
+fn remove_cs_of_a_dead_node_that_comes_back_during_the_question_does_not_say_it_is_still_silent() {
+    // msk-04 died long ago; its CS#1034 goes through msk-01. While the question is read,
+    // msk-04 boots. The run drained the CS, then said "msk-04 does not answer: ... left
+    // there; run ... when it is back", of a node that was back.
+    let lab = died("msk-04", 600);
+    let (_keep, asking) = lab.at_prompt(
+        "Remove CS#1034 from livelinux",
+        &["remove-cs", "1034", "--force"],
+    );
+    power_on(&lab, "msk-04");
+    let (code, text) = asking.answer("yes");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("rm-cs --wait 1034"), "{text}");
+    assert!(!text.contains("msk-04 does not answer: CS#1034"), "{text}");
+    assert!(
+        text.contains("msk-04 answers again: CS#1034's unit, disk and fstab line are still there; run \"vzrun remove-cs 1034 --on msk-04\" now"),
+        "{text}"
+    );
+}
