@@ -365,4 +365,9 @@ fn remove_cs_of_a_dead_node_that_comes_back_during_the_question_does_not_say_it_
         text.contains("msk-04 answers again: CS#1034's unit, disk and fstab line are still there; run \"vzrun remove-cs 1034 --on msk-04\" now"),
         "{text}"
     );
+    // Which cleans them up.
+    lab.run(&["remove-cs", "1034", "--on", "msk-04", "--yes"])
+        .status(0)
+        .stderr_has("[msk-04] systemctl stop vstorage-csd.livelinux.1034.service")
+        .stderr_has("[msk-04] umount ");
 }
