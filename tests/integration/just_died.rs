@@ -93,7 +93,9 @@ fn power_on(lab: &Lab, node: &str) {
     for h in state["hosts"].as_array_mut().unwrap() {
         if h["name"] == node {
             h["unreachable"] = false.into();
+            h["ops"]["powered_off"] = false.into();
             h["ops"]["powered_off_at"] = serde_json::Value::Null;
+            h["ops"]["mds_cut_off"] = serde_json::json!([]);
             h["ops"]["storage_cut_off"] = serde_json::json!([]);
             h["mounts"].as_array_mut().unwrap().push(serde_json::json!({
                 "source": format!("vstorage://{cluster}"),
