@@ -247,4 +247,24 @@ mod tests {
             assert_eq!(status(&s), after, "off{off_for}");
         }
     }
+
+    #[test]
+    fn at_a_speed_above_0_a_silence_is_measured_in_lab_seconds() {
+        // Off 20 lab seconds at speed 0.05: one wall second ago. Measured in wall seconds
+        // (as storage_silence did), the MDS would not have missed its CSs yet.
+        let mut s = msk_04_off(", off_for_s: 20");
+        s.speed = 0.05;
+        let statuses: Vec<String> = {
+            let argv: Vec<String> = ["vstorage", "-c", "livelinux", "stat"]
+                .map(String::from)
+                .to_vec();
+            dispatch(&mut s, "msk-02", &argv).expect("vstorage");
+            s.css
+                .iter()
+                .filter(|c| c.host == "msk-04")
+                .map(|c| c.status.clone())
+                .collect()
+        };
+        assert_eq!(statuses, vec!["inactive".to_string(); 3]);
+    }
 }
