@@ -373,3 +373,18 @@ fn remove_cs_of_a_dead_node_that_comes_back_during_the_question_does_not_say_it_
         .stderr_has("[msk-04] systemctl stop vstorage-csd.livelinux.1034.service")
         .stderr_has("[msk-04] umount ");
 }
+
+#[test]
+fn pcompact_rolling_does_not_start_while_a_node_that_just_died_is_still_listed_healthy() {
+    // pcompact-rolling refuses a cluster that is not healthy (compaction competes with
+    // recovery). msk-04 went off a moment ago: vstorage stat still said healthy, the lock
+    // skipped msk-04 as not answering, and msk-05 was compacted while the recovery of
+    // msk-04's data was minutes away.
+    let lab = died("msk-04", 0);
+    let out = unchanged(
+        lab.run(&["pcompact-rolling", "--nodes", "msk-05"])
+            .status(3)
+            .stderr_has("msk-04 does not answer, yet the cluster lists its chunk servers active"),
+    );
+    assert!(!out.stderr.contains("pcompact -v"), "{}", out.stderr);
+}
