@@ -221,15 +221,41 @@ pub fn storage_reach(state: &mut LabState, host: &str) {
 }
 
 /// What the MDS makes, at `now`, of the chunk servers of nodes cut off from the storage
-/// network: still active until it misses them (`MDS_MISSES_CS_S`), then inactive, then
-/// offline.
+/// network, or gone off (`power`): still active until it misses them (`MDS_MISSES_CS_S`),
+/// then inactive, then offline. Silences are measured in lab seconds (at a speed above 0,
+/// wall seconds scaled back), as every other lab duration.
 pub fn storage_silence(state: &mut LabState, now: f64) {
     let silent: Vec<(Vec<u32>, f64)> = state
         .hosts
         .iter()
-        .filter_map(|h| Some((h.ops.storage_cut_off.clone(), now - h.ops.storage_lost_at?)))
+        .filter_map(|h| {
+            let since = h.ops.storage_lost_at.or(h.ops.powered_off_at)?;
+            Some((
+                h.ops.storage_cut_off.clone(),
+                state.lab_seconds_between(since, now),
+            ))
+        })
         .filter(|(ids, for_s)| !ids.is_empty() && *for_s >= MDS_MISSES_CS_S)
         .collect();
+    // The MDSs of a node gone off, once their peers have missed them (`power`).
+    let missed: Vec<(String, u32)> = state
+        .hosts
+        .iter()
+        .filter(|h| {
+            h.ops
+                .powered_off_at
+                .is_some_and(|at| state.lab_seconds_between(at, now) >= MDS_MISSES_CS_S)
+        })
+        .flat_map(|h| h.ops.mds_cut_off.iter().map(|id| (h.name.clone(), *id)))
+        .collect();
+    // By host and id: an id freed by rm-mds may be another node's MDS by now.
+    for m in state
+        .mdss
+        .iter_mut()
+        .filter(|m| missed.contains(&(m.host.clone(), m.id)))
+    {
+        m.status = "offline".into();
+    }
     for (ids, for_s) in silent {
         let status = if for_s >= CS_OFFLINE_AFTER_S {
             "offline"

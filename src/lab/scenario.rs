@@ -101,6 +101,12 @@ struct HostSpec {
     /// session, its CSs offline, its VEs not running).
     #[serde(default)]
     powered_off: bool,
+    /// With `powered_off`: it went off this many lab seconds before the scenario starts
+    /// (default: long ago, all of the above). The cluster has not caught up yet: the MDS
+    /// lists its CSs active until it misses them, inactive for their first 5 minutes of
+    /// silence, offline after; its client session is still listed for a while (`power`).
+    #[serde(default)]
+    off_for_s: Option<f64>,
     /// Spare disks, e.g. `[/dev/sdc, /dev/sdd]`, or disks in other use:
     /// `{device: /dev/sdc, kind: lvm-pv}` (kinds: blank, lvm-pv, raid-member, swap,
     /// partitioned, mounted).
@@ -790,42 +796,25 @@ fn build(s: Scenario) -> Result<LabState, String> {
     if s.ha {
         super::shaman::seed(&mut state, &s.ha_broken);
     }
-    for spec in s.hosts.iter().filter(|h| h.powered_off) {
-        power_off(&mut state, &spec.name);
-    }
-    Ok(state)
-}
-
-/// What the cluster sees of a node that is off: no mount (so no client session), its CSs
-/// and MDSs offline (when one was the master and the MDSs still running are a majority,
-/// they elect another: the lowest id, in the lab), its VEs still registered there but not
-/// running.
-fn power_off(state: &mut LabState, name: &str) {
-    let mut master_lost = false;
-    for m in state.mdss.iter_mut().filter(|m| m.host == name) {
-        m.status = "offline".into();
-        master_lost |= std::mem::take(&mut m.master);
-    }
-    let running = state.mdss.iter().filter(|m| m.status == "avail").count();
-    if master_lost && running * 2 > state.mdss.len() {
-        if let Some(m) = state.mdss.iter_mut().find(|m| m.status == "avail") {
-            m.master = true;
+    for spec in &s.hosts {
+        match (spec.powered_off, spec.off_for_s) {
+            (false, Some(_)) => {
+                return Err(format!(
+                    "host {:?}: off_for_s needs powered_off: true",
+                    spec.name
+                ))
+            }
+            (true, Some(s)) if !(s.is_finite() && s >= 0.0) => {
+                return Err(format!(
+                    "host {:?}: off_for_s {s} must be 0 or more seconds",
+                    spec.name
+                ))
+            }
+            (true, off_for) => super::power::power_off(&mut state, &spec.name, off_for),
+            (false, None) => {}
         }
     }
-    let target = format!("/vstorage/{}", state.cluster);
-    if let Some(h) = state.hosts.iter_mut().find(|h| h.name == name) {
-        h.mounts.retain(|m| m.target != target);
-    }
-    for cs in state.css.iter_mut().filter(|c| c.host == name) {
-        cs.status = "offline".into();
-    }
-    for ve in state
-        .ves
-        .iter_mut()
-        .filter(|v| v.host.as_deref() == Some(name))
-    {
-        ve.status = "stopped".into();
-    }
+    Ok(state)
 }
 
 pub use crate::parse::rules::parse_replicas;

@@ -38,12 +38,28 @@ pub struct OpsState {
     /// The interface that carries its storage-network address (`storage_address`); `None`:
     /// the first interface other than `lo` and `address_on`.
     pub storage_on: Option<String>,
-    /// The chunk servers that went offline when a network start took the storage address
-    /// away (see `network::storage_reach`); empty while it has it.
+    /// The chunk servers that fell silent when a network start took the storage address
+    /// away (see `network::storage_reach`), or when the node went off (`powered_off_at`);
+    /// empty while it has it and runs.
     pub storage_cut_off: Vec<u32>,
     /// When (lab time) a network start took the storage address away; `None` while it has
     /// it. Meanwhile the node's `vstorage` reaches no MDS.
     pub storage_lost_at: Option<f64>,
+    /// When (lab time) the node went off, for a node that died while the lab watched (a
+    /// scenario's `off_for_s`): its chunk servers (`storage_cut_off`) fall silent from then
+    /// and its client session lingers a while (`power`). `None` while it runs, or when it
+    /// went off long ago.
+    pub powered_off_at: Option<f64>,
+    /// A scenario's `off_for_s` not yet put on the lab's clock: the speed the lab runs at
+    /// (`--lab-speed`) is known only once it runs, so the first command anchors it
+    /// (`power::anchor`).
+    pub off_for_s: Option<f64>,
+    /// The MDSs of a node that went off (`powered_off_at`) that the others have not missed
+    /// yet: listed `avail` until `network::MDS_MISSES_CS_S` after, then offline.
+    pub mds_cut_off: Vec<u32>,
+    /// The node is off (`power`): a chunk server of it taken out of maintenance is silent,
+    /// not active.
+    pub powered_off: bool,
     /// Page cache in MB; `None`: a quarter of the free memory.
     pub page_cache_mb: Option<u64>,
     /// Fault: commands (`ploop mount`, `pfcached start`, `csd start`,
@@ -128,6 +144,10 @@ impl Default for OpsState {
             storage_on: None,
             storage_cut_off: Vec::new(),
             storage_lost_at: None,
+            powered_off_at: None,
+            off_for_s: None,
+            mds_cut_off: Vec::new(),
+            powered_off: false,
             page_cache_mb: None,
             fail_once: Vec::new(),
             running_units: Vec::new(),

@@ -366,6 +366,16 @@ impl LabState {
         done_at(self.lab_now(), self.speed, lab_seconds)
     }
 
+    /// Lab seconds from `at` to `now` (both on the lab's time): wall seconds scaled back by
+    /// the speed above 0, virtual seconds at 0.
+    pub fn lab_seconds_between(&self, at: f64, now: f64) -> f64 {
+        if self.speed > 0.0 {
+            (now - at) / self.speed
+        } else {
+            now - at
+        }
+    }
+
     /// Lab seconds until `at` (on the lab's time), never negative.
     pub fn lab_seconds_until(&self, at: f64) -> f64 {
         if self.speed > 0.0 {
@@ -410,6 +420,7 @@ impl LabState {
         }
         self.css
             .retain(|cs| !cs.drained_at.is_some_and(|at| now >= at));
+        super::power::anchor(self, now);
         super::network::storage_silence(self, now);
     }
 

@@ -278,18 +278,19 @@ fn stat(state: &LabState) -> Reply {
     Reply::ok(out)
 }
 
-/// The clients table: one row per node that mounts the cluster, HOST its storage address.
-/// The columns are documented (reference §2.3); the widths and the rates are invented (no
-/// text sample exists; the reference's reconstructed row).
+/// The clients table: one row per node that mounts the cluster, or that went off so lately
+/// that the MDS still keeps its session (`power::session_lingers`), HOST its storage
+/// address. The columns are documented (reference §2.3); the widths and the rates are
+/// invented (no text sample exists; the reference's reconstructed row).
 fn clients_table(state: &LabState) -> String {
+    let now = state.lab_now();
     let mut out = format!(
         " {:>4} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>9} {}\n",
         "CLID", "LEASES", "READ", "WRITE", "RD_OPS", "WR_OPS", "FSYNCS", "IOLAT(ms)", "HOST"
     );
-    let clients = state
-        .hosts
-        .iter()
-        .filter(|h| state.cluster_mounted(&h.name));
+    let clients = state.hosts.iter().filter(|h| {
+        state.cluster_mounted(&h.name) || super::power::session_lingers(state, &h.name, now)
+    });
     for (i, h) in clients.enumerate() {
         out.push_str(&format!(
             " {:>4} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>9} {}\n",
@@ -396,13 +397,32 @@ fn rm_cs(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
     }
     let id = cs_id(id)?;
     let drained_at = state.done_after(DRAIN);
-    let Some(cs) = state.css.iter_mut().find(|c| c.id == id) else {
+    let Some(host) = state
+        .css
+        .iter()
+        .find(|c| c.id == id)
+        .map(|c| c.host.clone())
+    else {
         return Err(Reply::fail(1, format!("CS#{id} is not found\n")));
     };
     if maintenance {
-        cs.status = if revert { "active" } else { "maintenance" }.into();
+        let status = if revert {
+            super::power::out_of_maintenance(state, &host, id)
+        } else {
+            "maintenance"
+        };
+        if let Some(cs) = state.css.iter_mut().find(|c| c.id == id) {
+            cs.status = status.into();
+        }
+        let now = state.lab_now();
+        super::network::storage_silence(state, now);
         return Ok(Reply::ok(""));
     }
+    let cs = state
+        .css
+        .iter_mut()
+        .find(|c| c.id == id)
+        .expect("found above");
     if cs.status != "dropped" {
         cs.status = "dropped".into();
         cs.drained_at = (!cs.never_drains).then_some(drained_at);

@@ -119,7 +119,12 @@ pub(crate) fn local_in(
     loop {
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            let _ = fs::File::create(&holder_path).and_then(|mut f| f.write_all(holder.as_bytes()));
+            // Whole or not at all (temp + rename): a run refused meanwhile must not read a
+            // file created but not yet written.
+            let temp = dir.join(format!("{safe}.holder.tmp"));
+            let _ = fs::File::create(&temp)
+                .and_then(|mut f| f.write_all(holder.as_bytes()))
+                .and_then(|()| fs::rename(&temp, &holder_path));
             HELD_FDS
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -127,8 +132,11 @@ pub(crate) fn local_in(
             return Ok(Box::new(LocalLock { file }));
         }
         if Instant::now() >= deadline {
-            let who = fs::read_to_string(&holder_path).unwrap_or_else(|_| "another run".into());
-            return Err(LockError::Held(who.trim().to_string()));
+            let who = fs::read_to_string(&holder_path).unwrap_or_default();
+            let who = who.trim();
+            // No name yet (a holder from before names were written whole, or none at all).
+            let who = if who.is_empty() { "another run" } else { who };
+            return Err(LockError::Held(who.to_string()));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -219,6 +227,23 @@ mod tests {
         assert_eq!(
             fs::read_to_string(dir.path().join("local-run.holder")).unwrap(),
             "run 2"
+        );
+    }
+
+    /// The holder writes its name just after it took the lock: a run refused in between
+    /// read an empty holder file and said "msk-03 is locked by ; ..." (a flaky test of two
+    /// evacuations at once). It says "another run" then, and the holder's name is written
+    /// whole or not at all.
+    #[test]
+    fn a_holder_not_named_yet_is_another_run() {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let _first = take(dir.path(), "local-run", "run 1", Duration::ZERO).unwrap();
+        // Where the holder stands between creating its file and writing it.
+        fs::write(dir.path().join("local-run.holder"), "").unwrap();
+        assert_eq!(
+            take(dir.path(), "local-run", "run 2", Duration::ZERO).unwrap_err(),
+            LockError::Held("another run".into())
         );
     }
 

@@ -20,6 +20,7 @@ mod hardening;
 mod hostconf;
 mod hostconf_real;
 mod journal;
+mod just_died;
 mod lab;
 mod lab_adversary;
 mod maintenance;
