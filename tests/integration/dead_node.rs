@@ -403,3 +403,43 @@ fn force_register_despite_ha_says_what_it_overrides() {
         .stderr_has("although HA (shaman) lists it (/vstorage/c/.shaman/md.")
         .stderr_has("--despite-ha");
 }
+
+#[test]
+fn force_register_stops_when_ha_takes_the_ve_up_while_the_question_is_read() {
+    // shaman had given up on the VE (broken); while the operator reads the question, a
+    // colleague's `shaman cleanup-broken` hands it back to shaman, whose master starts
+    // relocating it: its resource is in a repository again, the VE registered nowhere yet.
+    let lab = ha_cluster(&format!("ha_broken: [{HA_VE}]\n"));
+    let (_keep, asking) = lab.at_prompt(
+        "revoking the old node's access?",
+        &["force-register", HA_VE, "n2"],
+    );
+    let mut state = lab.state_value();
+    let files = state["shared_files"].as_object_mut().unwrap();
+    let broken: Vec<String> = files
+        .keys()
+        .filter(|p| p.contains("/.shaman/broken/"))
+        .cloned()
+        .collect();
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    let file = files.remove(&broken[0]).unwrap();
+    files.insert(
+        broken[0].replace(
+            "/.shaman/broken/",
+            "/.shaman/md.0123456789abcdef/resources/",
+        ),
+        file,
+    );
+    std::fs::write(
+        lab.dir.path().join("lab.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+    let (code, text) = asking.answer("yes");
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains("check \"not managed by HA\" failed (checked again after the question; nothing was changed): HA (shaman) lists 11111111-2222-4333-8444-555555555555 now"),
+        "{text}"
+    );
+    assert!(!text.contains("prlctl register"), "{text}");
+}
