@@ -91,13 +91,19 @@ fn check_runbook(engines: &mut Engines, runbook: &Runbook) -> Result<(), String>
         .collect();
     let declared: Vec<String> = header.params.iter().map(|p| p.key()).collect();
     let scope = engine::runbook_scope(args, "", false);
+    let (engine, signatures) = engines.for_dir(Some(runbook.import_dir.clone()));
     compile(
-        engines.for_dir(Some(runbook.import_dir.clone())),
+        (engine, signatures),
         &scope,
         &runbook.source,
         &runbook.display_path,
         Some(&declared),
-    )
+    )?;
+    let ast = engine
+        .compile_with_scope(&scope, &runbook.source)
+        .map_err(|e| engine::describe_parse(&e, &runbook.display_path))?;
+    let finder = engine::SandboxResolver::new(Some(runbook.import_dir.clone()));
+    engine::refuse_name_clashes(engine, &finder, &runbook.display_path, &ast)
 }
 
 pub fn run(paths: &[PathBuf], format: OutputFormat) -> i32 {

@@ -5,10 +5,12 @@
 //! a constant map under `Simple`, and plans must reflect the script as written); strict
 //! variables and map properties so typos fail at `vzrun check` or at the line, not later.
 
+mod name_clash;
 mod resolver;
 mod signatures;
 
 pub use crate::api::{describe, describe_parse};
+pub use name_clash::check as refuse_name_clashes;
 pub use resolver::{library_dirs, ImportDir, SandboxResolver, StdlibCache};
 pub use signatures::rhai_type;
 

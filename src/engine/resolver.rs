@@ -143,6 +143,14 @@ impl SandboxResolver {
             .map(|found| crate::digest::sha256_hex(found.source.as_bytes()))
     }
 
+    /// Where `import` would be loaded from now and its text: `(display path, source)`.
+    pub fn source_of(&self, import: &str) -> Option<(String, String)> {
+        if !allowed(import) {
+            return None;
+        }
+        self.find(import).map(|found| (found.display, found.source))
+    }
+
     /// Calls `on_load(import, path, sha256)` for each module loaded (the journal records it).
     pub fn on_load(mut self, on_load: impl Fn(&str, &str, &str) + Send + Sync + 'static) -> Self {
         self.on_load = Some(Box::new(on_load));

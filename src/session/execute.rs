@@ -285,6 +285,12 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         ast.set_source(runbook.display_path.clone());
         engine::refuse_args_assignment(&ast, &runbook.display_path)
             .map_err(|message| (message, exit::FAILED))?;
+        if !aborting {
+            // Not for an abort: what a killed run left must still be taken back.
+            let finder = engine::SandboxResolver::new(Some(runbook.import_dir.clone()));
+            engine::refuse_name_clashes(&engine, &finder, &runbook.display_path, &ast)
+                .map_err(|message| (format!("{message} (nothing was run)"), exit::USAGE))?;
+        }
         if aborting {
             return run_undo_calls(&engine, &mut scope, &ast, &runner, undo);
         }

@@ -211,3 +211,41 @@ fn print_goes_to_the_event_stream() {
         .status(0)
         .stdout_has(r#""event":"log","message":"printed""#);
 }
+
+#[test]
+fn two_modules_with_a_function_of_one_name_are_refused_before_anything_runs() {
+    // rhai shares the cache of which function an unqualified call resolved to between
+    // modules: once m7's functions called its `join` (twice: the first hit is not cached),
+    // m8's `b` got m7's `join`, run in m8's environment, where m7's closure does not exist
+    // ("Function not found: anon$..."), half-way through the run.
+    let test = Test::new()
+        .file(
+            "m7.rhai",
+            "fn join(items, sep) { items.reduce(|all, item| if all == \"\" { `${item}` } else { all + sep + item }, \"\") }\nfn a() { join([\"x\", \"y\"], \"+\") }\n",
+        )
+        .file(
+            "m8.rhai",
+            "fn join(items, sep) { let out = \"\"; for i in items { if out != \"\" { out += sep; } out += `${i}`; } out }\nfn b() { join([\"p\", \"q\"], \"-\") }\n",
+        )
+        .file(
+            "r.rhai",
+            "//! Joins.\nimport \"m7\" as m7;\nimport \"m8\" as m8;\nlocal().run([\"touch\", \"ran\"]);\nprint(m8::b());\nprint(m7::a());\nprint(m7::a());\nprint(m8::b());\n",
+        );
+    let outcome = test.arg("./r.rhai").run();
+    let outcome = outcome
+        .status(2)
+        .stderr_has("function join (2 argument(s)) is defined in ./m7.rhai, ./m8.rhai and called without a module prefix in ./m7.rhai, ./m8.rhai")
+        .stderr_has("(nothing was run)");
+    assert!(!outcome.exists("ran"), "refused before the first change");
+}
+
+#[test]
+fn vzrun_check_finds_the_clash_too() {
+    Test::new()
+        .file("m1.rhai", "fn f(x) { 1 }\nfn g() { f(1) }\n")
+        .file("r.rhai", "//! Clash.\nimport \"m1\" as m1;\nfn f(x) { 2 }\nprint(m1::g());\nprint(f(3));\n")
+        .args(["check", "./r.rhai"])
+        .run()
+        .status(1)
+        .stdout_has("function f (1 argument(s)) is defined in ./m1.rhai, ./r.rhai and called without a module prefix in ./m1.rhai, ./r.rhai");
+}

@@ -1,0 +1,182 @@
+//! Functions of one name in two places: refused before a runbook runs.
+//!
+//! Rhai (1.27) remembers which function an unqualified call `f(x)` resolved to in a cache
+//! that the runbook and every module's functions share within one evaluation. Once a
+//! function of module A has called its own `f`, a function of module B that calls `f` gets
+//! A's `f`, run in B's environment: the wrong code, or a closure of A's that B cannot find
+//! ("Function not found: anon$..."). Seen with the stdlib: `storage::join` (a closure inside)
+//! called in place of `vz::join` failed half-way through a run. Two places that define a
+//! function of the same name and arity are harmless only while at most one of them calls it
+//! unqualified and nobody else calls it unqualified: that is what is checked here, over the
+//! runbook and every module it imports (the stdlib included), before anything runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rhai::{ASTNode, Engine, Expr, Stmt, AST};
+
+use super::resolver::SandboxResolver;
+
+/// A function by name and number of arguments.
+type Signature = (String, usize);
+
+/// What one source (a runbook or a module) defines and calls without a `module::` prefix.
+struct Source {
+    display: String,
+    defines: BTreeSet<Signature>,
+    calls: BTreeSet<Signature>,
+}
+
+impl Source {
+    fn of(display: &str, ast: &AST) -> Source {
+        let defines = ast
+            .iter_functions()
+            .map(|f| (f.name.to_string(), f.params.len()))
+            .collect();
+        let mut calls = BTreeSet::new();
+        ast.walk(&mut |path: &[ASTNode]| {
+            match path.last() {
+                Some(ASTNode::Expr(Expr::FnCall(call, _))) if call.namespace.is_empty() => {
+                    calls.insert((call.name.to_string(), call.args.len()));
+                }
+                Some(ASTNode::Stmt(Stmt::FnCall(call, _))) if call.namespace.is_empty() => {
+                    calls.insert((call.name.to_string(), call.args.len()));
+                }
+                _ => {}
+            }
+            true
+        });
+        Source {
+            display: display.to_string(),
+            defines,
+            calls,
+        }
+    }
+}
+
+/// The clashes among `sources`: a function that a source defines and that two sources call
+/// unqualified (the first to call it fills the cache for the other), or that one source
+/// calls without defining it while another defines it (what it gets depends on what else
+/// was called before). One line each.
+///
+/// One source defining and calling its own `f` is safe even when others define an `f` too:
+/// the caller's own environment is searched first, and only it fills the cache for `f`.
+fn clashes(sources: &[Source]) -> Vec<String> {
+    let mut callers: BTreeMap<&Signature, Vec<&Source>> = BTreeMap::new();
+    for source in sources {
+        for call in &source.calls {
+            callers.entry(call).or_default().push(source);
+        }
+    }
+    let mut problems = Vec::new();
+    for (signature, calling) in callers {
+        let defining: Vec<&Source> = sources
+            .iter()
+            .filter(|s| s.defines.contains(signature))
+            .collect();
+        let calls_its_own = calling.len() == 1 && calling[0].defines.contains(signature);
+        if defining.is_empty() || calls_its_own {
+            continue;
+        }
+        let (name, arity) = signature;
+        let names = |list: &[&Source]| {
+            let mut names: Vec<&str> = list.iter().map(|s| s.display.as_str()).collect();
+            names.sort_unstable();
+            names.join(", ")
+        };
+        problems.push(format!(
+            "function {name} ({arity} argument(s)) is defined in {} and called without a module prefix in {}: rhai may run one in place of the other; rename one of them, or call it as module::{name}",
+            names(&defining),
+            names(&calling)
+        ));
+    }
+    problems
+}
+
+/// The clashes of a runbook (`ast`, shown as `display`) with the modules it imports, found
+/// through `resolver`'s search path. Modules that do not parse are left to the run, which
+/// reports them where they are imported.
+pub fn check(
+    engine: &Engine,
+    resolver: &SandboxResolver,
+    display: &str,
+    ast: &AST,
+) -> Result<(), String> {
+    let mut sources = vec![Source::of(display, ast)];
+    let mut seen = BTreeSet::new();
+    let mut pending = imports(ast);
+    while let Some(import) = pending.pop() {
+        if !seen.insert(import.clone()) {
+            continue;
+        }
+        let Some((module_display, text)) = resolver.source_of(&import) else {
+            continue;
+        };
+        let Ok(module) = engine.compile(&text) else {
+            continue;
+        };
+        pending.extend(imports(&module));
+        sources.push(Source::of(&module_display, &module));
+    }
+    let problems = clashes(&sources);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{display}: {}", problems.join("; ")))
+    }
+}
+
+/// The paths a script imports (string literals only; others are resolved when they run).
+fn imports(ast: &AST) -> Vec<String> {
+    let mut found = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::Import(import, _))) = path.last() {
+            if let Expr::StringConstant(name, _) = &import.as_ref().0 {
+                found.push(name.to_string());
+            }
+        }
+        true
+    });
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(display: &str, text: &str) -> Source {
+        Source::of(display, &Engine::new().compile(text).unwrap())
+    }
+
+    #[test]
+    fn a_name_two_modules_define_and_call_is_a_clash() {
+        let a = source("a.rhai", "fn f(x) { 1 } fn g() { f(1) }");
+        let b = source("b.rhai", "fn f(x) { 2 } fn h() { f(2) }");
+        let found = clashes(&[a, b]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("function f (1 argument(s)) is defined in a.rhai, b.rhai and called without a module prefix in a.rhai, b.rhai"), "{}", found[0]);
+    }
+
+    #[test]
+    fn defined_twice_and_called_by_its_own_module_only_is_no_clash() {
+        // `vz::join` and `storage::join` once storage calls `vz::join` with its prefix.
+        let vz = source("vz.rhai", "fn join(a, b) { 1 } fn x() { join(1, 2) }");
+        let storage = source(
+            "storage.rhai",
+            "fn join(a, b) { 2 } fn y() { vz::join(1, 2) }",
+        );
+        let runbook = source("r.rhai", "storage::y(); vz::x();");
+        assert!(clashes(&[runbook, vz, storage]).is_empty());
+    }
+
+    #[test]
+    fn a_runbook_calling_a_name_a_module_calls_for_its_own_is_a_clash() {
+        // Unqualified in the runbook: its own function, or (after the module's call filled
+        // the cache) the module's.
+        let vz = source("vz.rhai", "fn join(a, b) { 1 } fn x() { join(1, 2) }");
+        let runbook = source("r.rhai", "fn join(a, b) { 3 } vz::x(); join(1, 2);");
+        assert_eq!(clashes(&[runbook, vz]).len(), 1);
+        let calls_only = source("r.rhai", "vz::x(); join(1, 2);");
+        let vz = source("vz.rhai", "fn join(a, b) { 1 } fn x() { join(1, 2) }");
+        assert_eq!(clashes(&[calls_only, vz]).len(), 1);
+    }
+}
