@@ -60,12 +60,15 @@ impl Engines {
 }
 
 /// Compiles with every import resolved, then lints; all problems in one message.
+/// `clashes`: also look for functions of one name in the runbook and its modules (see
+/// `engine::refuse_name_clashes`), found through this import search path.
 fn compile(
     (engine, signatures): (&Engine, &lint::Signatures),
     scope: &Scope,
     source: &str,
     display: &str,
     declared: Option<&[String]>,
+    clashes: Option<&engine::SandboxResolver>,
 ) -> Result<(), String> {
     let ast = engine
         .compile_into_self_contained(scope, source)
@@ -73,6 +76,11 @@ fn compile(
     let mut problems = lint::lint(engine, signatures, &ast, declared, display);
     if let Err(e) = engine::refuse_args_assignment(&ast, display) {
         problems.push(e);
+    }
+    if let Some(finder) = clashes {
+        if let Err(e) = engine::refuse_name_clashes(engine, finder, display, &ast) {
+            problems.push(e);
+        }
     }
     if problems.is_empty() {
         Ok(())
@@ -91,19 +99,15 @@ fn check_runbook(engines: &mut Engines, runbook: &Runbook) -> Result<(), String>
         .collect();
     let declared: Vec<String> = header.params.iter().map(|p| p.key()).collect();
     let scope = engine::runbook_scope(args, "", false);
-    let (engine, signatures) = engines.for_dir(Some(runbook.import_dir.clone()));
+    let finder = engine::SandboxResolver::new(Some(runbook.import_dir.clone()));
     compile(
-        (engine, signatures),
+        engines.for_dir(Some(runbook.import_dir.clone())),
         &scope,
         &runbook.source,
         &runbook.display_path,
         Some(&declared),
-    )?;
-    let ast = engine
-        .compile_with_scope(&scope, &runbook.source)
-        .map_err(|e| engine::describe_parse(&e, &runbook.display_path))?;
-    let finder = engine::SandboxResolver::new(Some(runbook.import_dir.clone()));
-    engine::refuse_name_clashes(engine, &finder, &runbook.display_path, &ast)
+        Some(&finder),
+    )
 }
 
 pub fn run(paths: &[PathBuf], format: OutputFormat) -> i32 {
@@ -119,9 +123,14 @@ pub fn run(paths: &[PathBuf], format: OutputFormat) -> i32 {
         for file in STDLIB.files() {
             let display = format!("stdlib/{}", file.path().display());
             let result = match file.contents_utf8() {
-                Some(source) => {
-                    compile(engines.for_dir(None), &Scope::new(), source, &display, None)
-                }
+                Some(source) => compile(
+                    engines.for_dir(None),
+                    &Scope::new(),
+                    source,
+                    &display,
+                    None,
+                    None,
+                ),
                 None => Err(format!("{display}: not UTF-8")),
             };
             results.push((display, result));

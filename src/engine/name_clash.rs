@@ -20,6 +20,7 @@ use super::resolver::SandboxResolver;
 type Signature = (String, usize);
 
 /// What one source (a runbook or a module) defines and calls without a `module::` prefix.
+#[derive(Clone)]
 struct Source {
     display: String,
     defines: BTreeSet<Signature>,
@@ -111,11 +112,11 @@ pub fn check(
         let Some((module_display, text)) = resolver.source_of(&import) else {
             continue;
         };
-        let Ok(module) = engine.compile(&text) else {
+        let Some(module) = parsed(engine, module_display, text) else {
             continue;
         };
-        pending.extend(imports(&module));
-        sources.push(Source::of(&module_display, &module));
+        pending.extend(module.imports.iter().cloned());
+        sources.push(module.source.clone());
     }
     let problems = clashes(&sources);
     if problems.is_empty() {
@@ -123,6 +124,30 @@ pub fn check(
     } else {
         Err(format!("{display}: {}", problems.join("; ")))
     }
+}
+
+/// A module as this check needs it: its functions, its calls and its imports.
+struct Parsed {
+    source: Source,
+    imports: Vec<String>,
+}
+
+/// The module `text` parsed, kept per process by its path and text: `vzrun check` meets the
+/// stdlib modules once per runbook, and parsing vz.rhai each time was most of its cost.
+fn parsed(engine: &Engine, display: String, text: String) -> Option<std::sync::Arc<Parsed>> {
+    type Cache = BTreeMap<(String, String), Option<std::sync::Arc<Parsed>>>;
+    static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(BTreeMap::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    cache
+        .entry((display, text))
+        .or_insert_with_key(|(display, text)| {
+            let ast = engine.compile(text).ok()?;
+            Some(std::sync::Arc::new(Parsed {
+                source: Source::of(display, &ast),
+                imports: imports(&ast),
+            }))
+        })
+        .clone()
 }
 
 /// The paths a script imports (string literals only; others are resolved when they run).
@@ -145,6 +170,24 @@ mod tests {
 
     fn source(display: &str, text: &str) -> Source {
         Source::of(display, &Engine::new().compile(text).unwrap())
+    }
+
+    #[test]
+    fn the_stdlib_modules_together_have_no_clash() {
+        let mut engine = Engine::new();
+        engine.set_max_expr_depths(128, 64);
+        let sources: Vec<Source> = crate::embedded::STDLIB
+            .files()
+            .map(|f| {
+                let text = f.contents_utf8().unwrap();
+                Source::of(
+                    &f.path().display().to_string(),
+                    &engine.compile(text).unwrap(),
+                )
+            })
+            .collect();
+        assert!(sources.len() >= 4);
+        assert_eq!(clashes(&sources), Vec::<String>::new());
     }
 
     #[test]
