@@ -1,0 +1,144 @@
+//! Runs killed after their first change, then `vzrun abort`: what the run changed is taken
+//! back, or named with the command that takes it back; never "nothing to do" while the
+//! cluster is changed.
+
+use crate::catalog::{unchanged, Lab};
+
+/// The offline timeout, the CSs in maintenance and the shared maintenance record.
+const CS_MAINTENANCE: &str = "let h = host(\"msk-01\");\nlet n = vstorage::stat(h).cs.filter(|c| c.status == \"maintenance\").len();\nlet path = \"/vstorage/livelinux/.vzrun/cs-maintenance.json\";\nlet record = if file::exists(h, path) { file::read(h, path) } else { \"none\" };\nlog(`timeout ${vstorage::get_config(h)[\"mds.wd.offline_tout_mnt\"]} in maintenance ${n} record ${record}`);";
+
+#[test]
+fn cs_maintenance_on_killed_after_its_first_changes_is_taken_back_by_abort() {
+    let lab = Lab::new();
+    let (line, run_id) = lab.kill_after_log_line(
+        "rm-cs --maintenance",
+        &["cs-maintenance", "msk-02", "on", "--yes"],
+    );
+    assert!(line.starts_with("[msk-02]"), "{line}");
+    lab.query(CS_MAINTENANCE)
+        .status(0)
+        .stderr_has("timeout 25200000");
+    // Was: "left no undo action pending: nothing to do", exit 0, with msk-02 in the
+    // maintenance record, its CSs in maintenance and the offline timeout at 7 h for good.
+    let out = lab.run(&["abort", &run_id]).status(0);
+    assert!(!out.stderr.contains("nothing to do"), "{}", out.stderr);
+    lab.query(CS_MAINTENANCE)
+        .status(0)
+        .stderr_has("timeout 180000 in maintenance 0 record {\"nodes\":[]");
+    // Taken back once: a second abort has nothing left to run, and says why.
+    unchanged(
+        lab.run(&["abort", &run_id])
+            .status(0)
+            .stderr_has("already ran"),
+    );
+}
+
+#[test]
+fn cs_maintenance_on_killed_then_resumed_to_its_end_is_not_taken_back_by_abort() {
+    let lab = Lab::new();
+    let (_line, run_id) = lab.kill_after_log_line(
+        "rm-cs --maintenance",
+        &["cs-maintenance", "msk-02", "on", "--yes"],
+    );
+    lab.run(&["resume", &run_id]).status(0);
+    // The resumed run finished the maintenance: an abort of the killed run must not undo it.
+    lab.run(&["abort", &run_id]).status(0);
+    lab.query(CS_MAINTENANCE)
+        .status(0)
+        .stderr_has("timeout 25200000 in maintenance 3 record {\"nodes\":[\"msk-02\"]");
+}
+
+#[test]
+fn evacuate_killed_after_its_cordon_is_uncordoned_by_abort() {
+    let lab = Lab::new();
+    let (_line, run_id) =
+        lab.kill_after_log_line("maintenance/msk-05.json", &["evacuate", "msk-05", "--yes"]);
+    // Was: "left no undo action pending: nothing to do", msk-05 cordoned for good.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("nothing was moved off msk-05");
+    lab.run(&["maintenance", "msk-05", "status"])
+        .status(0)
+        .stdout_has("msk-05 is not in maintenance");
+}
+
+#[test]
+fn maintenance_on_killed_after_its_cordon_is_uncordoned_by_abort() {
+    let lab = Lab::new();
+    let (_line, run_id) = lab.kill_after_log_line(
+        "maintenance/msk-02.json",
+        &["maintenance", "msk-02", "on", "--yes"],
+    );
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("nothing was moved off msk-02");
+    lab.run(&["maintenance", "msk-02", "status"])
+        .status(0)
+        .stdout_has("msk-02 is not in maintenance");
+}
+
+#[test]
+fn evacuate_killed_after_a_move_says_on_abort_what_stays_changed_and_how_to_take_it_back() {
+    let mut lab = Lab::new();
+    // Slow enough that the kill lands between the first and the last move.
+    lab.speed = "0.1";
+    let (_line, run_id) =
+        lab.kill_after_log_line("(1/5)", &["evacuate", "msk-05", "--yes", "--parallel", "1"]);
+    lab.speed = "0";
+    // Was: only "undo: check that the VEs moved off msk-05 that ran still run ...: done",
+    // not a word about msk-05 staying cordoned with some of its VEs elsewhere.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("msk-05 stays in maintenance")
+        .stderr_has("search01")
+        .stderr_has("vzrun maintenance msk-05 off --move-back")
+        .stderr_has(&format!("vzrun resume {run_id}"));
+    lab.run(&["maintenance", "msk-05", "status"])
+        .status(0)
+        .stdout_has("msk-05 is in maintenance");
+}
+
+#[test]
+fn abort_of_a_killed_run_without_undo_names_its_changes_and_the_resume() {
+    let lab = Lab::new();
+    // `off` registers no undo (taking a node out of maintenance is what it is for).
+    lab.run(&["cs-maintenance", "msk-02", "on", "--yes"])
+        .status(0);
+    // Run ids sort by the second they start in: the killed run must be the newest.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (_line, run_id) = lab.kill_after_log_line(
+        "rm-cs --maintenance --revert",
+        &["cs-maintenance", "msk-02", "off", "--yes"],
+    );
+    // Was: "left no undo action pending: nothing to do", exit 0.
+    let out = lab
+        .run(&["abort", &run_id])
+        .status(1)
+        .stderr_has("rm-cs --maintenance --revert")
+        .stderr_has(&format!("vzrun resume {run_id}"));
+    assert!(!out.stderr.contains("nothing to do"), "{}", out.stderr);
+}
+
+#[test]
+fn remove_cs_killed_during_its_drain_waits_on_resume_without_removing_it_again() {
+    let mut lab = Lab::new();
+    // The drain takes 3 s: the kill lands inside it, the resume outlives it.
+    lab.speed = "0.1";
+    let (_test, mut child, line) =
+        lab.spawn_until("rm-cs --wait 1025", &["remove-cs", "1025", "--yes"]);
+    assert!(line.starts_with("[msk-01]"), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
+        .pop()
+        .unwrap();
+    // Was: `rm-cs --wait 1025` again on a CS already dropped, which vstorage refuses.
+    lab.run(&["resume", &run_id])
+        .status(0)
+        .stderr_lacks("rm-cs --wait 1025")
+        .stderr_has("CS#1025 is removed from livelinux");
+    lab.query("log(`left ${vstorage::stat(host(\"msk-02\")).cs.filter(|c| c.id == 1025).len()}`);")
+        .status(0)
+        .stderr_has("left 0");
+}
