@@ -450,6 +450,37 @@ pub mod flow_api {
         Ok(())
     }
 
+    /// Drops the undo action last registered as `what` (by `defer`): the change it would
+    /// take back is now meant to stay, so it runs neither at the end of the run nor by
+    /// `vzrun abort`. For a change that is to be taken back only when the run does not get
+    /// to its end (killed, failed, Ctrl-C): register the undo before the first change, drop
+    /// it after the last. Returns whether such an action was registered (never in a plan).
+    ///
+    /// ```rhai
+    /// defer("take the CSs out of maintenance", "take_back", [h.name]);
+    /// for id in ids { vstorage::cs_maintenance(h, id, true); }
+    /// cancel_defer("take the CSs out of maintenance");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cancel_defer(ctx: NativeCallContext, what: &str) -> ApiResult<bool> {
+        let run = RunContext::of(&ctx)?;
+        let found = {
+            let mut deferred = run.deferred.lock().unwrap_or_else(|p| p.into_inner());
+            let at = deferred.iter().rposition(|d| d.what == what);
+            at.map(|i| deferred.remove(i)).is_some()
+        };
+        if found {
+            // Journaled, so that `vzrun abort` and `vzrun runs` no longer count it pending.
+            run.runner.emit(Event::Deferred {
+                what: what.to_string(),
+                state: "cancelled".into(),
+                function: None,
+                args: None,
+            });
+        }
+        Ok(found)
+    }
+
     /// Asks the operator a yes/no question on the terminal; `--yes` answers yes. Anything
     /// but yes, or no terminal and no `--yes`, stops the run as refused (exit 3). In plan
     /// mode nothing will change, so it answers yes.
