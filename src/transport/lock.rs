@@ -119,7 +119,12 @@ pub(crate) fn local_in(
     loop {
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            let _ = fs::File::create(&holder_path).and_then(|mut f| f.write_all(holder.as_bytes()));
+            // Written aside and renamed: a run that meets the lock reads the whole holder or
+            // the previous one, never the empty file a truncating write shows for a moment.
+            let aside = dir.join(format!("{safe}.holder.{}", std::process::id()));
+            let _ = fs::File::create(&aside)
+                .and_then(|mut f| f.write_all(holder.as_bytes()))
+                .and_then(|()| fs::rename(&aside, &holder_path));
             HELD_FDS
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -127,8 +132,21 @@ pub(crate) fn local_in(
             return Ok(Box::new(LocalLock { file }));
         }
         if Instant::now() >= deadline {
-            let who = fs::read_to_string(&holder_path).unwrap_or_else(|_| "another run".into());
-            return Err(LockError::Held(who.trim().to_string()));
+            // The holder names itself just after it takes the lock (the first time, the file
+            // does not exist yet): give it a moment before saying only "another run".
+            let mut who = String::new();
+            for _ in 0..20 {
+                who = fs::read_to_string(&holder_path).unwrap_or_default();
+                if !who.trim().is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let who = match who.trim() {
+                "" => "another run".to_string(),
+                named => named.to_string(),
+            };
+            return Err(LockError::Held(who));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
