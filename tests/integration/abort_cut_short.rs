@@ -142,3 +142,48 @@ fn remove_cs_killed_during_its_drain_waits_on_resume_without_removing_it_again()
         .status(0)
         .stderr_has("left 0");
 }
+
+#[test]
+fn create_ct_killed_while_prlctl_create_runs_is_removed_by_abort_and_made_again() {
+    let mut lab = Lab::new();
+    // The create takes 5 s: the kill lands while it runs, the container registered.
+    lab.speed = "1";
+    let args = [
+        "create-ct",
+        "web99",
+        "--on",
+        "msk-04",
+        "--ip",
+        "10.30.20.99/24",
+        "--yes",
+    ];
+    let (_test, mut child, line) = lab.spawn_until("prlctl create web99", &args);
+    assert!(line.starts_with("[msk-04]"), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
+        .pop()
+        .unwrap();
+    lab.speed = "0";
+    let count =
+        "log(`web99 ${prlctl::list(host(\"msk-04\")).filter(|v| v.name == \"web99\").len()}`);";
+    lab.query(count).status(0).stderr_has("web99 1");
+    // Half made (its create never said it finished): a resume does not configure and start
+    // it, and says what removes it.
+    unchanged(
+        lab.run(&["resume", &run_id])
+            .status(3)
+            .stderr_has(&format!("vzrun abort {run_id}")),
+    );
+    // Was: "left no undo action pending: nothing to do", web99 left registered half made.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("web99")
+        .stderr_has("is removed");
+    lab.query(count).status(0).stderr_has("web99 0");
+    // Taken back: the run can go again, and makes it whole.
+    lab.run(&["resume", &run_id])
+        .status(0)
+        .stderr_has("web99 runs on msk-04");
+}
