@@ -187,3 +187,29 @@ fn create_ct_killed_while_prlctl_create_runs_is_removed_by_abort_and_made_again(
         .status(0)
         .stderr_has("web99 runs on msk-04");
 }
+
+#[test]
+fn pfcache_move_killed_after_its_mv_is_put_back_by_abort() {
+    let lab = Lab::new();
+    let args = ["pfcache-move", "/vz/pfcache2.hdd", "--nodes", "msk-01"];
+    let (line, run_id) = lab.kill_after_log_line("mv /vz/pfcache.hdd /vz/pfcache2.hdd", &args);
+    assert!(line.starts_with("[msk-01]"), "{line}");
+    // Was: "registered ... as a closure, which cannot run after a crash: do it by hand",
+    // exit 1, with pfcached stopped and the image unmounted (and moved) on msk-01.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("undo: put the pfcache of msk-01 back in /vz/pfcache.hdd");
+    let state = lab.state_value();
+    assert_eq!(
+        crate::fieldnotes::pfcache(&state, "msk-01"),
+        ("/vz/pfcache.hdd/DiskDescriptor.xml".into(), true)
+    );
+    let vz = crate::fieldnotes::file(&state, "msk-01", "/etc/vz/vz.conf").unwrap();
+    assert!(!vz.contains("pfcache2"), "{vz}");
+    // Put back whole: the move can run again.
+    lab.run(&args).status(0);
+    assert_eq!(
+        crate::fieldnotes::pfcache(&lab.state_value(), "msk-01"),
+        ("/vz/pfcache2.hdd/DiskDescriptor.xml".into(), true)
+    );
+}
