@@ -24,17 +24,26 @@ pub fn runs_dir() -> PathBuf {
 
 /// A sortable, unique run id: `20261125-074512-3f2a`.
 pub fn new_run_id() -> String {
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let dir = runs_dir();
+    unused_run_id(SystemTime::now(), std::process::id(), |id| {
+        dir.join(format!("{id}.jsonl")).exists()
+    })
+}
+
+/// The id of a run started at `now` by process `pid`; `taken` says whether one is in use.
+fn unused_run_id(now: SystemTime, pid: u32, taken: impl Fn(&str) -> bool) -> String {
+    let _ = &taken;
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
     let digits: String = stamp
         .chars()
         .filter(|c| c.is_ascii_digit())
         .take(14)
         .collect();
-    let nanos = SystemTime::now()
+    let nanos = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
+    let salt = (nanos ^ pid.rotate_left(16)) & 0xffff;
     format!("{}-{}-{salt:04x}", &digits[..8], &digits[8..])
 }
 
@@ -254,6 +263,23 @@ fn summarize(path: &Path) -> Option<RunSummary> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_run_id_is_not_one_in_use_nor_that_of_another_process_at_the_same_instant() {
+        let now = std::time::UNIX_EPOCH + std::time::Duration::new(1_796_665_498, 167_388_316);
+        let first = super::unused_run_id(now, 4242, |_| false);
+        // The run `vzrun abort` (or `resume`) starts within the second of the one it ends:
+        // its journal is there.
+        let next = super::unused_run_id(now, 4242, |id| id == first);
+        assert_ne!(next, first);
+        assert!(next.starts_with("20261207-"), "{next}");
+        // Two processes at the same instant (a coarse clock): their pids tell them apart.
+        assert_ne!(
+            super::unused_run_id(now, 4243, |_| false),
+            first,
+            "the pid is not in the salt"
+        );
+    }
+
     use super::*;
     use std::time::{Duration, SystemTime};
 
