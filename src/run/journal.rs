@@ -31,8 +31,10 @@ pub fn new_run_id() -> String {
 }
 
 /// The id of a run started at `now` by process `pid`; `taken` says whether one is in use.
+/// The salt mixes the clock and the whole pid (two processes at one instant differ); an id
+/// whose journal exists (the run that `vzrun abort` or `resume`, started within the same
+/// second, ends) is passed over for the next salt.
 fn unused_run_id(now: SystemTime, pid: u32, taken: impl Fn(&str) -> bool) -> String {
-    let _ = &taken;
     let stamp = humantime::format_rfc3339_seconds(now).to_string();
     let digits: String = stamp
         .chars()
@@ -43,8 +45,13 @@ fn unused_run_id(now: SystemTime, pid: u32, taken: impl Fn(&str) -> bool) -> Str
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let salt = (nanos ^ pid.rotate_left(16)) & 0xffff;
-    format!("{}-{}-{salt:04x}", &digits[..8], &digits[8..])
+    let id = |salt: u32| format!("{}-{}-{salt:04x}", &digits[..8], &digits[8..]);
+    let first = (nanos ^ pid ^ (pid >> 16)) & 0xffff;
+    (0..0x10000)
+        .map(|step| id((first + step) & 0xffff))
+        .find(|candidate| !taken(candidate))
+        // Every salt of that second in use: the journal's creation says so.
+        .unwrap_or_else(|| id(first))
 }
 
 #[derive(Debug)]
