@@ -213,3 +213,31 @@ fn pfcache_move_killed_after_its_mv_is_put_back_by_abort() {
         ("/vz/pfcache2.hdd/DiskDescriptor.xml".into(), true)
     );
 }
+
+#[test]
+fn add_cs_killed_while_make_cs_runs_is_finished_by_resume() {
+    let mut lab = Lab::new();
+    // make-cs takes 2 s: the kill lands while it runs, the CS registered, nothing recorded.
+    lab.speed = "1";
+    let args = ["add-cs", "msk-06", "/dev/sdd", "--tier", "2", "--yes"];
+    let (_test, mut child, line) = lab.spawn_until("make-cs", &args);
+    assert!(line.starts_with("[msk-06]"), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
+        .pop()
+        .unwrap();
+    lab.speed = "0";
+    // Was: exit 1, "make-cs: ... already holds a chunk server repository": the resumed run
+    // made the CS again in the directory where the killed run had made it.
+    lab.run(&["resume", &run_id])
+        .status(0)
+        .stderr_lacks("make-cs")
+        .stderr_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-06");
+    unchanged(
+        lab.run(&args)
+            .status(0)
+            .stderr_has("already serves CS#1046"),
+    );
+}
