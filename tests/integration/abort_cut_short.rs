@@ -233,7 +233,7 @@ fn add_cs_killed_while_make_cs_runs_is_finished_by_resume() {
     // made the CS again in the directory where the killed run had made it.
     lab.run(&["resume", &run_id])
         .status(0)
-        .stderr_lacks("make-cs")
+        .stderr_lacks("vstorage -c livelinux make-cs")
         .stderr_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-06");
     unchanged(
         lab.run(&args)
