@@ -241,3 +241,33 @@ fn add_cs_killed_while_make_cs_runs_is_finished_by_resume() {
             .stderr_has("already serves CS#1046"),
     );
 }
+
+#[test]
+fn move_back_killed_after_a_move_is_finished_by_resume_knowing_what_is_back() {
+    let mut lab = Lab::new();
+    lab.run(&["evacuate", "msk-05", "--yes"]).status(0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    lab.speed = "0.1";
+    let (_line, run_id) = lab.kill_after_log_line(
+        "(1/5)",
+        &[
+            "maintenance",
+            "msk-05",
+            "off",
+            "--move-back",
+            "--yes",
+            "--parallel",
+            "1",
+        ],
+    );
+    lab.speed = "0";
+    // Was: "search01 is no longer on msk-03, where evacuate put it; left where it is" for
+    // the VE the killed run had moved back already.
+    lab.run(&["resume", &run_id])
+        .status(0)
+        .stderr_lacks("no longer on")
+        .stderr_has("already back on msk-05");
+    lab.query("log(`record ${file::exists(host(\"msk-01\"), \"/vstorage/livelinux/.vzrun/evacuations/msk-05.json\")} ves ${prlctl::list(host(\"msk-05\")).len()}`);")
+        .status(0)
+        .stderr_has("record false ves 5");
+}
