@@ -271,3 +271,46 @@ fn move_back_killed_after_a_move_is_finished_by_resume_knowing_what_is_back() {
         .status(0)
         .stderr_has("record false ves 5");
 }
+
+/// Every host of the default lab answers (`true`) or not.
+fn all_answer(lab: &Lab, answer: bool) {
+    let mut state = lab.state_value();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        h["unreachable"] = (!answer).into();
+    }
+    std::fs::write(
+        lab.dir.path().join("lab.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_undo_that_failed_at_the_end_of_its_run_is_run_again_by_abort() {
+    let lab = Lab::new();
+    let (_test, mut child, _line) =
+        lab.spawn_until("is 2 for", &["fill-margin", "2", "--minutes", "0.05"]);
+    // The storage nodes stop answering while the margin is lowered: its restore fails.
+    all_answer(&lab, false);
+    let status = child.wait().unwrap();
+    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
+        .pop()
+        .unwrap();
+    // The cluster is left changed: the run does not end ok.
+    assert_ne!(
+        status.code(),
+        Some(0),
+        "the run ended ok with its undo failed"
+    );
+    all_answer(&lab, true);
+    // Was: "finished ok and left no undo action pending: nothing to do", the margin left
+    // at 2 for good.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
+    lab.query(
+        "log(`margin ${vstorage::get_config(host(\"msk-01\"))[\"mds.alloc.fill_margin\"]}`);",
+    )
+    .status(0)
+    .stderr_has("margin 5");
+}
