@@ -359,7 +359,9 @@ pub mod flow_api {
 
     /// Registers an undo action: it runs at the end of the run whatever happens — success,
     /// failure or Ctrl-C — last registered first. Use it to put back what the runbook
-    /// changed only for a while (vzrun undoes only what it set). Not registered in a plan.
+    /// changed only for a while (vzrun undoes only what it set). One that fails makes the
+    /// run fail (what it puts back is still changed) and stays pending for `vzrun abort`.
+    /// Not registered in a plan.
     ///
     /// ```rhai
     /// vstorage::set_config(h, "mds.alloc.fill_margin", 1);

@@ -22,6 +22,13 @@ pub fn runs_dir() -> PathBuf {
     state_dir().join("runs")
 }
 
+/// Whether a journaled `deferred` record says its undo action failed (`FAILED: why`).
+pub fn undo_failed(event: &serde_json::Value) -> bool {
+    event["state"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("FAILED"))
+}
+
 /// A sortable, unique run id: `20261125-074512-3f2a`.
 pub fn new_run_id() -> String {
     let dir = runs_dir();
@@ -258,6 +265,8 @@ fn summarize(path: &Path) -> Option<RunSummary> {
             Some("command_finished") if value["effect"] == "change" => summary.changes += 1,
             Some("file_edit") if value["planned"] != true => summary.changes += 1,
             Some("deferred") if value["state"] == "registered" => summary.pending_undos += 1,
+            // Still pending: its change is in place (see `undo_failed`).
+            Some("deferred") if undo_failed(&value) => {}
             Some("deferred") => summary.pending_undos = summary.pending_undos.saturating_sub(1),
             Some("run_finished") => {
                 summary.status = value["status"].as_str().unwrap_or_default().to_string();

@@ -30,12 +30,15 @@ impl PastRun {
         self.events.iter().find(|e| e["event"] == "run_finished")
     }
 
-    /// Registrations of undo actions that never ran (their journal entries).
+    /// Registrations of undo actions that never ran, or failed (their journal entries): a
+    /// failed one left its change in place, and `vzrun abort` runs it again.
     pub fn pending_undos(&self) -> Vec<serde_json::Value> {
         let mut pending: Vec<serde_json::Value> = Vec::new();
         for e in self.events.iter().filter(|e| e["event"] == "deferred") {
             if e["state"] == "registered" {
                 pending.push(e.clone());
+            } else if journal::undo_failed(e) {
+                continue;
             } else if let Some(i) = pending.iter().position(|p| p["what"] == e["what"]) {
                 pending.remove(i);
             }
