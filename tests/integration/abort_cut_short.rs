@@ -314,3 +314,31 @@ fn an_undo_that_failed_at_the_end_of_its_run_is_run_again_by_abort() {
     .status(0)
     .stderr_has("margin 5");
 }
+
+#[test]
+fn an_abort_that_failed_is_neither_resumed_nor_aborted_but_run_again() {
+    let lab = Lab::new();
+    let (_line, run_id) = lab.kill_after_log_line(
+        "set-config mds.alloc.fill_margin=2",
+        &["fill-margin", "2", "--minutes", "30"],
+    );
+    all_answer(&lab, false);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    lab.run(&["abort", &run_id]).status(1);
+    let abort_id = crate::test::run_ids(&lab.dir.path().join("state"))
+        .pop()
+        .unwrap();
+    assert_ne!(abort_id, run_id);
+    all_answer(&lab, true);
+    // Was: the resume ran fill-margin's top level with the abort's arguments.
+    for command in ["resume", "abort"] {
+        unchanged(
+            lab.run(&[command, &abort_id])
+                .status(2)
+                .stderr_has(&format!("vzrun abort {run_id}")),
+        );
+    }
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
+}
