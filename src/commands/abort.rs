@@ -19,6 +19,9 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         Ok(r) => r,
         Err(e) => return super::report(e),
     };
+    if let Err(e) = past.refuse_if_abort(run_id) {
+        return super::report(e);
+    }
     let global = &match options_for_past_target(run_id, &past, global) {
         Ok(g) => g,
         Err(e) => return super::report(e),
@@ -72,6 +75,10 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         },
         interrupted,
     );
+    if code != exit::OK {
+        // They stay pending in the cut-short run's journal: what is left is tried again.
+        eprintln!("to try them again: vzrun abort {run_id}");
+    }
     if code == exit::OK && !finished_ok {
         // What the undo actions leave changed (they say it) is finished by a resume.
         eprintln!(

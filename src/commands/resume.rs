@@ -18,6 +18,9 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         Ok(r) => r,
         Err(e) => return super::report(e),
     };
+    if let Err(e) = past.refuse_if_abort(run_id) {
+        return super::report(e);
+    }
     if past.start["plan"].as_bool() == Some(true) {
         return super::report(RunError::new(
             exit::USAGE,

@@ -30,6 +30,23 @@ impl PastRun {
         self.events.iter().find(|e| e["event"] == "run_finished")
     }
 
+    /// The run this one aborted, when it is a `vzrun abort` (its journal names it in place of
+    /// arguments): it is not a run of its own, to resume or abort.
+    pub fn aborts(&self) -> Option<&str> {
+        self.start["args"]["aborts"].as_str()
+    }
+
+    /// A refusal (exit 2) for `vzrun resume`/`abort` of an abort run, naming what to do.
+    pub fn refuse_if_abort(&self, run_id: &str) -> Result<(), RunError> {
+        match self.aborts() {
+            Some(original) => Err(RunError::new(
+                exit::USAGE,
+                format!("{run_id} is `vzrun abort {original}`, not a run of its own: run `vzrun abort {original}` again (its undo actions take back what is still changed)"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Registrations of undo actions that never ran, or failed (their journal entries): a
     /// failed one left its change in place, and `vzrun abort` runs it again.
     pub fn pending_undos(&self) -> Vec<serde_json::Value> {
