@@ -342,3 +342,22 @@ fn an_abort_that_failed_is_neither_resumed_nor_aborted_but_run_again() {
         .status(0)
         .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
 }
+
+#[test]
+fn a_resume_of_a_killed_resume_that_finishes_settles_the_first_run_too() {
+    let lab = Lab::new();
+    let (_line, first) = lab.kill_after_log_line(
+        "rm-cs --maintenance",
+        &["cs-maintenance", "msk-02", "on", "--yes"],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (_line, second) = lab.kill_after_log_line("rm-cs --maintenance", &["resume", &first]);
+    assert_ne!(first, second);
+    lab.run(&["resume", &second]).status(0);
+    // The maintenance was finished by the chain of resumes: an abort of the first run
+    // must not take it back. Was: its undo action still pending, run by this abort.
+    lab.run(&["abort", &first]).status(0);
+    lab.query(CS_MAINTENANCE)
+        .status(0)
+        .stderr_has("timeout 25200000 in maintenance 3 record {\"nodes\":[\"msk-02\"]");
+}
