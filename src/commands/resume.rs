@@ -77,6 +77,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     let confirmed = past.events.iter().any(|e| e["event"] == "confirmed");
     global.yes = global.yes || confirmed;
     let path = past.path.clone();
+    let start = past.start.clone();
     let code = execute(
         Job {
             runbook: past.runbook,
@@ -96,8 +97,36 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     );
     if code == exit::OK {
         settle(&path, &pending);
+        settle_earlier(&start);
     }
     code
+}
+
+/// The runs a chain of resumes goes back through (this run resumed one that resumed
+/// another, each cut short): the resume that finished finished them all, so each is settled
+/// too. A journal gone (pruned) or unreadable ends the chain.
+fn settle_earlier(start: &serde_json::Value) {
+    let mut next = start["resumed_from"].as_str().map(str::to_string);
+    let mut seen = std::collections::HashSet::new();
+    while let Some(id) = next.take() {
+        if !seen.insert(id.clone()) {
+            break;
+        }
+        let path = crate::run::journal::runs_dir().join(format!("{id}.jsonl"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            break;
+        };
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        settle(&path, &crate::session::past::pending_in(&events));
+        next = events
+            .iter()
+            .find(|e| e["event"] == "run_started")
+            .and_then(|e| e["resumed_from"].as_str())
+            .map(str::to_string);
+    }
 }
 
 /// Journaled in a cut-short run once a resume of it finished ok.

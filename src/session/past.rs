@@ -50,18 +50,23 @@ impl PastRun {
     /// Registrations of undo actions that never ran, or failed (their journal entries): a
     /// failed one left its change in place, and `vzrun abort` runs it again.
     pub fn pending_undos(&self) -> Vec<serde_json::Value> {
-        let mut pending: Vec<serde_json::Value> = Vec::new();
-        for e in self.events.iter().filter(|e| e["event"] == "deferred") {
-            if e["state"] == "registered" {
-                pending.push(e.clone());
-            } else if journal::undo_failed(e) {
-                continue;
-            } else if let Some(i) = pending.iter().position(|p| p["what"] == e["what"]) {
-                pending.remove(i);
-            }
-        }
-        pending
+        pending_in(&self.events)
     }
+}
+
+/// `PastRun::pending_undos` of a journal's records.
+pub fn pending_in(events: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let mut pending: Vec<serde_json::Value> = Vec::new();
+    for e in events.iter().filter(|e| e["event"] == "deferred") {
+        if e["state"] == "registered" {
+            pending.push(e.clone());
+        } else if journal::undo_failed(e) {
+            continue;
+        } else if let Some(i) = pending.iter().position(|p| p["what"] == e["what"]) {
+            pending.remove(i);
+        }
+    }
+    pending
 }
 
 /// The journal's records. A last line cut short (the run was killed while writing it) is
