@@ -361,3 +361,19 @@ fn a_resume_of_a_killed_resume_that_finishes_settles_the_first_run_too() {
         .status(0)
         .stderr_has("timeout 25200000 in maintenance 3 record {\"nodes\":[\"msk-02\"]");
 }
+
+#[test]
+fn abort_of_a_cut_short_drain_whose_node_was_uncordoned_since_says_so() {
+    let mut lab = Lab::new();
+    lab.speed = "0.1";
+    let (_line, run_id) =
+        lab.kill_after_log_line("(1/5)", &["evacuate", "msk-05", "--yes", "--parallel", "1"]);
+    lab.speed = "0";
+    lab.run(&["maintenance", "msk-05", "off"]).status(0);
+    // Was: "msk-05 stays in maintenance: ...", of a node out of maintenance.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_lacks("stays in maintenance")
+        .stderr_has("msk-05 is not in maintenance")
+        .stderr_has("vzrun unevacuate msk-05");
+}
