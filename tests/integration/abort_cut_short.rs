@@ -377,3 +377,16 @@ fn abort_of_a_cut_short_drain_whose_node_was_uncordoned_since_says_so() {
         .stderr_has("msk-05 is not in maintenance")
         .stderr_has("vzrun unevacuate msk-05");
 }
+
+#[test]
+fn add_cs_killed_after_it_prepared_the_drive_is_finished_by_resume() {
+    let lab = Lab::new();
+    let args = ["add-cs", "msk-06", "/dev/sdd", "--tier", "2", "--yes"];
+    let (_line, run_id) = lab.kill_after_log_line("mkdir -p /vstorage/livelinux-sdd", &args);
+    // Was: exit 3, "/dev/sdd on msk-06 is in use: /dev/sdd1 holds an ext4 file system ...
+    // choose an empty drive": the file system the killed run had made on it.
+    lab.run(&["resume", &run_id])
+        .status(0)
+        .stderr_lacks("prepare_vstorage_drive")
+        .stderr_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-06");
+}
