@@ -390,3 +390,24 @@ fn add_cs_killed_after_it_prepared_the_drive_is_finished_by_resume() {
         .stderr_lacks("prepare_vstorage_drive")
         .stderr_has("CS#1046 serves /vstorage/livelinux-sdd/data on msk-06");
 }
+
+#[test]
+fn pfcache_move_killed_before_its_mount_is_finished_by_resume() {
+    let args = ["pfcache-move", "/vz/pfcache2.hdd", "--nodes", "msk-01"];
+    for needle in [
+        "edit /etc/vz/vz.conf",
+        "ploop mount -m /vz/pfcache /vz/pfcache2.hdd",
+    ] {
+        let lab = Lab::new();
+        let (_line, run_id) = lab.kill_after_log_line(needle, &args);
+        // Was: "msk-01: pfcache already in /vz/pfcache2.hdd", exit 0, the image unmounted
+        // and pfcached stopped (vz.conf already named the new place); or, vz.conf not yet
+        // changed, exit 3: "no pfcache image at /vz/pfcache.hdd".
+        lab.run(&["resume", &run_id]).status(0);
+        assert_eq!(
+            crate::fieldnotes::pfcache(&lab.state_value(), "msk-01"),
+            ("/vz/pfcache2.hdd/DiskDescriptor.xml".into(), true),
+            "killed at {needle}"
+        );
+    }
+}
