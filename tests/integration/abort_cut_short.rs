@@ -411,3 +411,33 @@ fn pfcache_move_killed_before_its_mount_is_finished_by_resume() {
         );
     }
 }
+
+/// Where search01 is and its state.
+const SEARCH01: &str = "for n in [\"msk-03\", \"msk-05\"] { for v in prlctl::list(host(n)).filter(|v| v.name == \"search01\") { log(`search01 ${v.status} on ${n}`); } }";
+
+#[test]
+fn a_move_back_cut_short_after_it_stopped_a_ve_starts_it_again_on_resume_and_abort() {
+    for command in ["resume", "abort"] {
+        let lab = Lab::new();
+        lab.run(&["evacuate", "msk-05", "--yes"]).status(0);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let (_line, run_id) = lab.kill_after_log_line(
+            "[msk-03] prlctl migrate",
+            &[
+                "unevacuate",
+                "msk-05",
+                "--yes",
+                "--mode",
+                "offline",
+                "--parallel",
+                "1",
+            ],
+        );
+        // Was: search01, running before, left stopped (it moved back in the state it had
+        // then: the one the killed run put it in).
+        lab.run(&[command, &run_id]).status(0);
+        lab.query(SEARCH01)
+            .status(0)
+            .stderr_has("search01 running on");
+    }
+}
