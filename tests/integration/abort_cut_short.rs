@@ -441,3 +441,17 @@ fn a_move_back_cut_short_after_it_stopped_a_ve_starts_it_again_on_resume_and_abo
             .stderr_has("search01 running on");
     }
 }
+
+#[test]
+fn fill_margin_killed_before_it_lowered_the_margin_is_aborted_cleanly() {
+    let lab = Lab::new();
+    let (_line, run_id) = lab.kill_after_log_line(
+        "mkdir -p /vstorage/livelinux/.vzrun",
+        &["fill-margin", "2", "--minutes", "30"],
+    );
+    // Was: exit 1, "registered no undo action for the 1 change(s) it made": its undo was
+    // registered only after it kept the original on the cluster file system.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
+}
