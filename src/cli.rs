@@ -72,8 +72,9 @@ pub enum Command {
         #[arg(long)]
         failed: bool,
     },
-    /// Run the undo actions a crashed run registered and never ran (those registered as
-    /// `defer(what, "function", [args])`), and nothing else.
+    /// Run the undo actions a crashed run registered and never ran, or that failed (those
+    /// registered as `defer(what, "function", [args])`), and nothing else; with none, name
+    /// the changes the run made that nothing takes back.
     Abort {
         /// The run, as `vzrun runs` lists it.
         run_id: String,

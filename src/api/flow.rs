@@ -359,7 +359,9 @@ pub mod flow_api {
 
     /// Registers an undo action: it runs at the end of the run whatever happens — success,
     /// failure or Ctrl-C — last registered first. Use it to put back what the runbook
-    /// changed only for a while (vzrun undoes only what it set). Not registered in a plan.
+    /// changed only for a while (vzrun undoes only what it set). One that fails makes the
+    /// run fail (what it puts back is still changed) and stays pending for `vzrun abort`.
+    /// Not registered in a plan.
     ///
     /// ```rhai
     /// vstorage::set_config(h, "mds.alloc.fill_margin", 1);
@@ -448,6 +450,37 @@ pub mod flow_api {
                 context: ctx.store_data(),
             });
         Ok(())
+    }
+
+    /// Drops the undo action last registered as `what` (by `defer`): the change it would
+    /// take back is now meant to stay, so it runs neither at the end of the run nor by
+    /// `vzrun abort`. For a change that is to be taken back only when the run does not get
+    /// to its end (killed, failed, Ctrl-C): register the undo before the first change, drop
+    /// it after the last. Returns whether such an action was registered (never in a plan).
+    ///
+    /// ```rhai
+    /// defer("take the CSs out of maintenance", "take_back", [h.name]);
+    /// for id in ids { vstorage::cs_maintenance(h, id, true); }
+    /// cancel_defer("take the CSs out of maintenance");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cancel_defer(ctx: NativeCallContext, what: &str) -> ApiResult<bool> {
+        let run = RunContext::of(&ctx)?;
+        let found = {
+            let mut deferred = run.deferred.lock().unwrap_or_else(|p| p.into_inner());
+            let at = deferred.iter().rposition(|d| d.what == what);
+            at.map(|i| deferred.remove(i)).is_some()
+        };
+        if found {
+            // Journaled, so that `vzrun abort` and `vzrun runs` no longer count it pending.
+            run.runner.emit(Event::Deferred {
+                what: what.to_string(),
+                state: "cancelled".into(),
+                function: None,
+                args: None,
+            });
+        }
+        Ok(found)
     }
 
     /// Asks the operator a yes/no question on the terminal; `--yes` answers yes. Anything

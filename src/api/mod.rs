@@ -21,9 +21,11 @@ use rhai::{Dynamic, Engine, NativeCallContext};
 use crate::failure::{Failure, FailureKind};
 
 /// Runs the deferred actions, last registered first; a failing one is reported and the
-/// others still run.
+/// others still run. Returns what failed (`what: why` for each): the run did not put back
+/// what it changed, so it must not end ok, and `vzrun abort` runs those again.
 #[allow(deprecated)] // from_stored_data is marked volatile, not deprecated.
-pub fn run_deferred(engine: &Engine, run: &RunContext) {
+pub fn run_deferred(engine: &Engine, run: &RunContext) -> Vec<String> {
+    let mut failed = Vec::new();
     let actions: Vec<Deferred> =
         std::mem::take(&mut *run.deferred.lock().unwrap_or_else(|p| p.into_inner()));
     for d in actions.into_iter().rev() {
@@ -34,7 +36,11 @@ pub fn run_deferred(engine: &Engine, run: &RunContext) {
         };
         let state = match result {
             Ok(_) => "done".to_string(),
-            Err(e) => format!("FAILED: {}", describe(&e, "").0),
+            Err(e) => {
+                let why = describe(&e, "").0;
+                failed.push(format!("{}: {why}", d.what));
+                format!("FAILED: {why}")
+            }
         };
         run.runner.emit(crate::run::event::Event::Deferred {
             what: d.what,
@@ -43,6 +49,7 @@ pub fn run_deferred(engine: &Engine, run: &RunContext) {
             args: None,
         });
     }
+    failed
 }
 
 /// Registers the types and functions of the script API (the primitives are registered

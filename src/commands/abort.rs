@@ -19,14 +19,16 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         Ok(r) => r,
         Err(e) => return super::report(e),
     };
+    if let Err(e) = past.refuse_if_abort(run_id) {
+        return super::report(e);
+    }
     let global = &match options_for_past_target(run_id, &past, global) {
         Ok(g) => g,
         Err(e) => return super::report(e),
     };
     let pending = past.pending_undos();
     if pending.is_empty() {
-        eprintln!("{run_id} left no undo action pending: nothing to do");
-        return exit::OK;
+        return nothing_pending(run_id, &past);
     }
     let (callable, by_hand): (Vec<_>, Vec<_>) =
         pending.into_iter().partition(|p| p["function"].is_string());
@@ -57,6 +59,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         }
     };
     let whats: Vec<String> = undo.iter().map(|u| u.what.clone()).collect();
+    let finished_ok = past.finished().is_some_and(|end| end["status"] == "ok");
     eprintln!("aborting {run_id}: running {} undo action(s)", undo.len());
     let code = execute(
         Job {
@@ -72,6 +75,16 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         },
         interrupted,
     );
+    if code != exit::OK {
+        // They stay pending in the cut-short run's journal: what is left is tried again.
+        eprintln!("to try them again: vzrun abort {run_id}");
+    }
+    if code == exit::OK && !finished_ok {
+        // What the undo actions leave changed (they say it) is finished by a resume.
+        eprintln!(
+            "to finish {run_id} instead (its completed steps are skipped): vzrun resume {run_id}"
+        );
+    }
     if code == exit::OK {
         // Mark them done in the crashed run's journal, so `vzrun runs` shows none pending.
         if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(&past.path) {
@@ -91,4 +104,66 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         }
     }
     code
+}
+
+/// A run with no undo action pending: nothing to do when its undo actions already ran, when
+/// it finished ok or when it changed nothing. Otherwise it changed the cluster and left
+/// nothing that takes it back: those changes are named with the resume that finishes them,
+/// and the abort fails (never "nothing to do" while the cluster is changed).
+fn nothing_pending(run_id: &str, past: &crate::session::past::PastRun) -> i32 {
+    let undone = past.events.iter().any(|e| {
+        e["event"] == "deferred"
+            && e["state"]
+                .as_str()
+                .is_some_and(|s| s == "done" || s.starts_with("done by"))
+    });
+    if undone {
+        eprintln!("{run_id} left no undo action pending: its undo actions already ran (at its end or by vzrun abort); nothing to do");
+        return exit::OK;
+    }
+    if past.finished().is_some_and(|end| end["status"] == "ok") {
+        eprintln!("{run_id} finished ok and left no undo action pending: nothing to do");
+        return exit::OK;
+    }
+    if past
+        .events
+        .iter()
+        .any(|e| e["event"] == "log" && e["message"] == super::resume::FINISHED_BY_RESUME)
+    {
+        eprintln!(
+            "{run_id} was finished by a resumed run and left no undo action pending: nothing to do"
+        );
+        return exit::OK;
+    }
+    let changes: Vec<String> = past
+        .events
+        .iter()
+        .filter_map(|e| {
+            let host = e["host"].as_str().unwrap_or_default();
+            match e["event"].as_str() {
+                Some("command") if e["effect"] == "change" && e["planned"] != true => {
+                    let argv: Vec<&str> = e["argv"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                        .unwrap_or_default();
+                    Some(format!("[{host}] {}", argv.join(" ")))
+                }
+                Some("file_edit") if e["planned"] != true => Some(format!(
+                    "[{host}] edit {}",
+                    e["path"].as_str().unwrap_or_default()
+                )),
+                _ => None,
+            }
+        })
+        .collect();
+    if changes.is_empty() {
+        eprintln!("{run_id} left no undo action pending and changed nothing: nothing to do");
+        return exit::OK;
+    }
+    eprintln!(
+        "error: {run_id} did not finish, and registered no undo action for the {} change(s) it made; abort cannot take them back:\n  {}\nto finish it (its completed steps are skipped): vzrun resume {run_id}\nor take them back by hand",
+        changes.len(),
+        changes.join("\n  ")
+    );
+    exit::FAILED
 }

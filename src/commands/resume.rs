@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::cli::GlobalOpts;
 use crate::exit;
+use crate::run::event::{Envelope, Event};
 use crate::session::RunError;
 
 use crate::session::execute::{execute, location, Job, Resume};
@@ -17,6 +18,9 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         Ok(r) => r,
         Err(e) => return super::report(e),
     };
+    if let Err(e) = past.refuse_if_abort(run_id) {
+        return super::report(e);
+    }
     if past.start["plan"].as_bool() == Some(true) {
         return super::report(RunError::new(
             exit::USAGE,
@@ -72,7 +76,9 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     // runbook may ask (evacuate asks through the stdlib without being `destructive`).
     let confirmed = past.events.iter().any(|e| e["event"] == "confirmed");
     global.yes = global.yes || confirmed;
-    execute(
+    let path = past.path.clone();
+    let start = past.start.clone();
+    let code = execute(
         Job {
             runbook: past.runbook,
             header,
@@ -88,5 +94,68 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             embedding: Default::default(),
         },
         interrupted,
-    )
+    );
+    if code == exit::OK {
+        settle(&path, &pending);
+        settle_earlier(&start);
+    }
+    code
+}
+
+/// The runs a chain of resumes goes back through (this run resumed one that resumed
+/// another, each cut short): the resume that finished finished them all, so each is settled
+/// too. A journal gone (pruned) or unreadable ends the chain.
+fn settle_earlier(start: &serde_json::Value) {
+    let mut next = start["resumed_from"].as_str().map(str::to_string);
+    let mut seen = std::collections::HashSet::new();
+    while let Some(id) = next.take() {
+        if !seen.insert(id.clone()) {
+            break;
+        }
+        let path = crate::run::journal::runs_dir().join(format!("{id}.jsonl"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            break;
+        };
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        settle(&path, &crate::session::past::pending_in(&events));
+        next = events
+            .iter()
+            .find(|e| e["event"] == "run_started")
+            .and_then(|e| e["resumed_from"].as_str())
+            .map(str::to_string);
+    }
+}
+
+/// Journaled in a cut-short run once a resume of it finished ok.
+pub const FINISHED_BY_RESUME: &str = "finished by a resumed run";
+
+/// The resumed run got to its end: the undo actions the cut-short run left pending are
+/// settled in its journal (the resumed run registered its own and dealt with them), so a
+/// later `vzrun abort` of it does not take back a finished run's work.
+fn settle(path: &std::path::Path, pending: &[serde_json::Value]) {
+    use std::io::Write;
+    let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(path) else {
+        return;
+    };
+    let settled = pending.iter().map(|p| Event::Deferred {
+        what: p["what"].as_str().unwrap_or_default().to_string(),
+        state: "settled by a resumed run that finished ok".into(),
+        function: None,
+        args: None,
+    });
+    // Also for a run with no undo pending: `vzrun abort` of it then says it was finished.
+    let finished = Event::Log {
+        message: FINISHED_BY_RESUME.into(),
+        data: false,
+    };
+    for event in settled.chain(std::iter::once(finished)) {
+        let _ = writeln!(
+            file,
+            "{}",
+            serde_json::to_string(&Envelope::now(&event)).expect("serializes")
+        );
+    }
 }

@@ -108,6 +108,14 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
         "true" => Reply::ok(""),
         "false" => Reply::fail(1, ""),
         "sync" => Reply::ok(""),
+        // Takes lab time: at speed 0 the virtual clock moves on (a poll's pause).
+        "sleep" => match args.first().and_then(|a| a.parse::<f64>().ok()) {
+            Some(secs) if secs >= 0.0 && args.len() == 1 => Reply::ok("").takes(secs),
+            _ => Reply::fail(
+                1,
+                format!("sleep: invalid time interval '{}'\n", args.join(" ")),
+            ),
+        },
         "hostname" => {
             let h = state.host(host).expect("known host");
             Reply::ok(format!("{}\n", h.hostname.as_deref().unwrap_or(host)))

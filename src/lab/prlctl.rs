@@ -58,10 +58,11 @@ pub fn prlctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         "restart" => restart(state, host, rest),
         "migrate" => migrate(state, host, rest),
         // They add VEs or change the host a VE is on: its index is rebuilt.
-        "register" | "unregister" | "create" => {
+        "register" | "unregister" | "create" | "delete" | "destroy" => {
             let reply = match action.as_str() {
                 "register" => register(state, host, rest),
                 "unregister" => unregister(state, host, rest),
+                "delete" | "destroy" => delete(state, host, rest),
                 _ => super::prlctl_config::create(state, host, rest),
             };
             state.ve_index.invalidate();
@@ -525,6 +526,25 @@ fn unregister(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     }
     ve.host = None;
     Reply::ok(format!("The {kind} has been successfully unregistered.\n"))
+}
+
+/// `prlctl delete|destroy <ID|NAME> [--force]`: a VE that is not up goes, its home too.
+fn delete(state: &mut LabState, host: &str, args: &[String]) -> Reply {
+    let (uuid, kind) = match target(state, host, args, &["--force"]) {
+        Ok((ve, _)) if is_up(&ve.status) => {
+            let kind = ve.kind.as_str();
+            return Reply::fail(
+                255,
+                format!("Failed to remove the {kind}: {}\n", wrong_state(ve)),
+            );
+        }
+        Ok((ve, _)) => (ve.uuid.clone(), ve.kind.as_str()),
+        Err(r) => return r,
+    };
+    state.ves.retain(|v| v.uuid != uuid);
+    Reply::ok(format!(
+        "Removing the {kind}...\nThe {kind} has been successfully removed.\n"
+    ))
 }
 
 fn exec(state: &mut LabState, host: &str, args: &[String]) -> Reply {

@@ -843,3 +843,16 @@ fn a_slow_start_shorter_than_a_lab_second_ends_on_time() {
         .unwrap();
     assert_eq!(status.stdout, "CT v1 exist running\n");
 }
+
+#[test]
+fn rm_cs_of_a_cs_already_being_removed_is_refused_naming_it() {
+    let mut s = lab();
+    s.speed = 1.0;
+    assert_eq!(
+        run(&mut s, "msk-01", "vstorage -c livelinux rm-cs 1025").code,
+        0
+    );
+    let again = run(&mut s, "msk-01", "vstorage -c livelinux rm-cs --wait 1025");
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("CS#1025"), "{}", again.stderr);
+}

@@ -423,10 +423,17 @@ fn rm_cs(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
         .iter_mut()
         .find(|c| c.id == id)
         .expect("found above");
-    if cs.status != "dropped" {
-        cs.status = "dropped".into();
-        cs.drained_at = (!cs.never_drains).then_some(drained_at);
+    // A CS already being removed is not removed again (unverified for the real tool, which
+    // is closed source; an MDS refusing a second removal of one CS is the plausible answer,
+    // and a runbook must not lean on it being accepted): wait for it in `stat` instead.
+    if cs.status == "dropped" {
+        return Err(Reply::fail(
+            1,
+            format!("rm-cs: CS#{id} is already being removed (dropped)\n"),
+        ));
     }
+    cs.status = "dropped".into();
+    cs.drained_at = (!cs.never_drains).then_some(drained_at);
     let head = format!("Removing CS#{id} ...\n");
     if !wait {
         return Ok(Reply::ok(head));

@@ -158,6 +158,9 @@ pub fn rm_cs(run: &RunContext, host: &Host, id: i64, options: Map) -> Result<boo
                 .runner
                 .unchanged(host, format!("CS#{id} is already being removed")))
         }
+        // Being removed already (a run cut short during its drain): vstorage refuses to
+        // remove it again, so its drain is awaited in `stat`.
+        Some(cs) if cs.status == "dropped" => return wait_removed(run, host, id, timeout),
         _ => {}
     }
     let id_text = id.to_string();
@@ -168,6 +171,50 @@ pub fn rm_cs(run: &RunContext, host: &Host, id: i64, options: Map) -> Result<boo
     };
     change(run, host, Cmd::change(argv).with_timeout(timeout))?;
     Ok(true)
+}
+
+/// Waits until CS `id`, already being removed (dropped), has left the cluster: polls `stat`
+/// (1 s, doubling up to 10 s) until `timeout`, then fails as timed out. True once it is out.
+/// The pauses are `sleep` on the host, not here: time passes where the drain runs, so the
+/// lab's clock (virtual at speed 0) moves on with them as a real cluster's does.
+fn wait_removed(
+    run: &RunContext,
+    host: &Host,
+    id: u64,
+    timeout: Duration,
+) -> Result<bool, Failure> {
+    if run.runner.is_plan() {
+        run.runner.log(format!(
+            "CS#{id} is already being removed: would wait up to {}s for its drain",
+            timeout.as_secs()
+        ));
+        return Ok(false);
+    }
+    run.runner.log(format!(
+        "CS#{id} is already being removed: waiting up to {}s for its drain (not removed again)",
+        timeout.as_secs()
+    ));
+    // Lab time is counted in the pauses (see above), wall time here: the longer wins.
+    let started = std::time::Instant::now();
+    let mut slept = Duration::ZERO;
+    let mut delay = Duration::from_secs(1);
+    loop {
+        if find_cs(&stat(run, host)?, id).is_none() {
+            run.runner.log(format!("CS#{id} has left the cluster"));
+            return Ok(true);
+        }
+        let elapsed = started.elapsed().max(slept);
+        if elapsed >= timeout {
+            return Err(Failure::timed_out(format!(
+                "CS#{id}'s drain did not finish within {}s: it is still dropped, its data still moving off",
+                timeout.as_secs()
+            )));
+        }
+        let pause = delay.min(timeout - elapsed).as_secs().max(1);
+        read(run, host, ["sleep".to_string(), pause.to_string()])?;
+        slept += Duration::from_secs(pause);
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
 }
 
 pub fn cs_maintenance(run: &RunContext, host: &Host, id: i64, on: bool) -> Result<bool, Failure> {
@@ -400,7 +447,8 @@ pub mod api {
         call(&ctx, |run| super::rm_cs(run, &host, id, Map::new()))
     }
 
-    /// `rm_cs` with options: `wait` (block until drained: `rm-cs --wait`), `timeout`
+    /// `rm_cs` with options: `wait` (block until drained: `rm-cs --wait`; a CS already being
+    /// removed, which vstorage does not remove twice, is awaited in `stat`), `timeout`
     /// (seconds, default 6 h).
     ///
     /// ```rhai

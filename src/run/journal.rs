@@ -22,20 +22,43 @@ pub fn runs_dir() -> PathBuf {
     state_dir().join("runs")
 }
 
+/// Whether a journaled `deferred` record says its undo action failed (`FAILED: why`).
+pub fn undo_failed(event: &serde_json::Value) -> bool {
+    event["state"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("FAILED"))
+}
+
 /// A sortable, unique run id: `20261125-074512-3f2a`.
 pub fn new_run_id() -> String {
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let dir = runs_dir();
+    unused_run_id(SystemTime::now(), std::process::id(), |id| {
+        dir.join(format!("{id}.jsonl")).exists()
+    })
+}
+
+/// The id of a run started at `now` by process `pid`; `taken` says whether one is in use.
+/// The salt mixes the clock and the whole pid (two processes at one instant differ); an id
+/// whose journal exists (the run that `vzrun abort` or `resume`, started within the same
+/// second, ends) is passed over for the next salt.
+fn unused_run_id(now: SystemTime, pid: u32, taken: impl Fn(&str) -> bool) -> String {
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
     let digits: String = stamp
         .chars()
         .filter(|c| c.is_ascii_digit())
         .take(14)
         .collect();
-    let nanos = SystemTime::now()
+    let nanos = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
-    format!("{}-{}-{salt:04x}", &digits[..8], &digits[8..])
+    let id = |salt: u32| format!("{}-{}-{salt:04x}", &digits[..8], &digits[8..]);
+    let first = (nanos ^ pid ^ (pid >> 16)) & 0xffff;
+    (0..0x10000)
+        .map(|step| id((first + step) & 0xffff))
+        .find(|candidate| !taken(candidate))
+        // Every salt of that second in use: the journal's creation says so.
+        .unwrap_or_else(|| id(first))
 }
 
 #[derive(Debug)]
@@ -242,6 +265,8 @@ fn summarize(path: &Path) -> Option<RunSummary> {
             Some("command_finished") if value["effect"] == "change" => summary.changes += 1,
             Some("file_edit") if value["planned"] != true => summary.changes += 1,
             Some("deferred") if value["state"] == "registered" => summary.pending_undos += 1,
+            // Still pending: its change is in place (see `undo_failed`).
+            Some("deferred") if undo_failed(&value) => {}
             Some("deferred") => summary.pending_undos = summary.pending_undos.saturating_sub(1),
             Some("run_finished") => {
                 summary.status = value["status"].as_str().unwrap_or_default().to_string();
@@ -254,6 +279,23 @@ fn summarize(path: &Path) -> Option<RunSummary> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_run_id_is_not_one_in_use_nor_that_of_another_process_at_the_same_instant() {
+        let now = std::time::UNIX_EPOCH + std::time::Duration::new(1_796_665_498, 167_388_316);
+        let first = super::unused_run_id(now, 4242, |_| false);
+        // The run `vzrun abort` (or `resume`) starts within the second of the one it ends:
+        // its journal is there.
+        let next = super::unused_run_id(now, 4242, |id| id == first);
+        assert_ne!(next, first);
+        assert!(next.starts_with("20261207-"), "{next}");
+        // Two processes at the same instant (a coarse clock): their pids tell them apart.
+        assert_ne!(
+            super::unused_run_id(now, 4243, |_| false),
+            first,
+            "the pid is not in the salt"
+        );
+    }
+
     use super::*;
     use std::time::{Duration, SystemTime};
 

@@ -290,7 +290,8 @@ pub fn text_of(event: &Event, verbosity: Verbosity) -> Option<(Stream, String)> 
         Event::RunFinished {
             status, seconds, ..
         } => logged(format!("{status} after {}\n", duration_text(*seconds))),
-        Event::Deferred { what, state, .. } if state != "registered" => {
+        // A cancelled undo is the change meant to stay: nothing to tell the operator.
+        Event::Deferred { what, state, .. } if state != "registered" && state != "cancelled" => {
             logged(format!("undo: {what}: {state}\n"))
         }
         Event::Waiting {

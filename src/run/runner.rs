@@ -195,8 +195,10 @@ impl Runner {
 
     /// Shows the event and records it in the journal.
     pub fn emit(&self, event: Event) {
-        self.sink.0.event(&event);
+        // Journaled first: a run killed right after it showed a change (its first one opens
+        // the journal) must have recorded it, or abort and resume find no start record.
         self.record(&event);
+        self.sink.0.event(&event);
     }
 
     /// Records an event in the journal (without showing it).

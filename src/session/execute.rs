@@ -315,7 +315,19 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
 
     // Deferred undo actions run whatever happened; a first Ctrl-C must not stop them.
     interrupted.store(false, Ordering::SeqCst);
-    crate::api::run_deferred(&engine, &context);
+    let undo_failed = crate::api::run_deferred(&engine, &context);
+    // What the run changed for a while is still changed: it did not end ok.
+    let outcome = match outcome {
+        Ok(()) if !undo_failed.is_empty() => Err((
+            format!(
+                "{} undo action(s) failed, so what they put back is still changed:\n  {}\nvzrun abort {run_id} runs them again",
+                undo_failed.len(),
+                undo_failed.join("\n  ")
+            ),
+            exit::FAILED,
+        )),
+        other => other,
+    };
 
     let (code, error) = match (outcome, runner.lock_conflict()) {
         // A conflict the script caught (or a loop swallowed) still ends the run in exit 4.

@@ -30,18 +30,43 @@ impl PastRun {
         self.events.iter().find(|e| e["event"] == "run_finished")
     }
 
-    /// Registrations of undo actions that never ran (their journal entries).
-    pub fn pending_undos(&self) -> Vec<serde_json::Value> {
-        let mut pending: Vec<serde_json::Value> = Vec::new();
-        for e in self.events.iter().filter(|e| e["event"] == "deferred") {
-            if e["state"] == "registered" {
-                pending.push(e.clone());
-            } else if let Some(i) = pending.iter().position(|p| p["what"] == e["what"]) {
-                pending.remove(i);
-            }
-        }
-        pending
+    /// The run this one aborted, when it is a `vzrun abort` (its journal names it in place of
+    /// arguments): it is not a run of its own, to resume or abort.
+    pub fn aborts(&self) -> Option<&str> {
+        self.start["args"]["aborts"].as_str()
     }
+
+    /// A refusal (exit 2) for `vzrun resume`/`abort` of an abort run, naming what to do.
+    pub fn refuse_if_abort(&self, run_id: &str) -> Result<(), RunError> {
+        match self.aborts() {
+            Some(original) => Err(RunError::new(
+                exit::USAGE,
+                format!("{run_id} is `vzrun abort {original}`, not a run of its own: run `vzrun abort {original}` again (its undo actions take back what is still changed)"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Registrations of undo actions that never ran, or failed (their journal entries): a
+    /// failed one left its change in place, and `vzrun abort` runs it again.
+    pub fn pending_undos(&self) -> Vec<serde_json::Value> {
+        pending_in(&self.events)
+    }
+}
+
+/// `PastRun::pending_undos` of a journal's records.
+pub fn pending_in(events: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let mut pending: Vec<serde_json::Value> = Vec::new();
+    for e in events.iter().filter(|e| e["event"] == "deferred") {
+        if e["state"] == "registered" {
+            pending.push(e.clone());
+        } else if journal::undo_failed(e) {
+            continue;
+        } else if let Some(i) = pending.iter().position(|p| p["what"] == e["what"]) {
+            pending.remove(i);
+        }
+    }
+    pending
 }
 
 /// The journal's records. A last line cut short (the run was killed while writing it) is

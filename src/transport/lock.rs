@@ -119,12 +119,12 @@ pub(crate) fn local_in(
     loop {
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            // Whole or not at all (temp + rename): a run refused meanwhile must not read a
-            // file created but not yet written.
-            let temp = dir.join(format!("{safe}.holder.tmp"));
-            let _ = fs::File::create(&temp)
+            // Written aside and renamed: a run that meets the lock reads the whole holder or
+            // the previous one, never the empty file a truncating write shows for a moment.
+            let aside = dir.join(format!("{safe}.holder.{}", std::process::id()));
+            let _ = fs::File::create(&aside)
                 .and_then(|mut f| f.write_all(holder.as_bytes()))
-                .and_then(|()| fs::rename(&temp, &holder_path));
+                .and_then(|()| fs::rename(&aside, &holder_path));
             HELD_FDS
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -132,11 +132,21 @@ pub(crate) fn local_in(
             return Ok(Box::new(LocalLock { file }));
         }
         if Instant::now() >= deadline {
-            let who = fs::read_to_string(&holder_path).unwrap_or_default();
-            let who = who.trim();
-            // No name yet (a holder from before names were written whole, or none at all).
-            let who = if who.is_empty() { "another run" } else { who };
-            return Err(LockError::Held(who.to_string()));
+            // The holder names itself just after it takes the lock (the first time, the file
+            // does not exist yet): give it a moment before saying only "another run".
+            let mut who = String::new();
+            for _ in 0..20 {
+                who = fs::read_to_string(&holder_path).unwrap_or_default();
+                if !who.trim().is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let who = match who.trim() {
+                "" => "another run".to_string(),
+                named => named.to_string(),
+            };
+            return Err(LockError::Held(who));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -227,23 +237,6 @@ mod tests {
         assert_eq!(
             fs::read_to_string(dir.path().join("local-run.holder")).unwrap(),
             "run 2"
-        );
-    }
-
-    /// The holder writes its name just after it took the lock: a run refused in between
-    /// read an empty holder file and said "msk-03 is locked by ; ..." (a flaky test of two
-    /// evacuations at once). It says "another run" then, and the holder's name is written
-    /// whole or not at all.
-    #[test]
-    fn a_holder_not_named_yet_is_another_run() {
-        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-        let dir = tempfile::tempdir().unwrap();
-        let _first = take(dir.path(), "local-run", "run 1", Duration::ZERO).unwrap();
-        // Where the holder stands between creating its file and writing it.
-        fs::write(dir.path().join("local-run.holder"), "").unwrap();
-        assert_eq!(
-            take(dir.path(), "local-run", "run 2", Duration::ZERO).unwrap_err(),
-            LockError::Held("another run".into())
         );
     }
 

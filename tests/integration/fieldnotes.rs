@@ -38,7 +38,7 @@ pub(crate) fn refused_all(lab: &Lab, cases: &[(i32, &[&str], &str)]) {
 }
 
 /// The pfcache image a host has mounted at /vz/pfcache, and whether pfcached runs.
-fn pfcache(state: &Value, host: &str) -> (String, bool) {
+pub(crate) fn pfcache(state: &Value, host: &str) -> (String, bool) {
     let h = node(state, host);
     let mounted = h["ops"]["ploops"]
         .as_array()

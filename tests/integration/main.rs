@@ -1,5 +1,6 @@
 //! One integration-test binary: every test runs the real `vzrun` executable.
 
+mod abort_cut_short;
 mod args;
 mod bonding_cutoff;
 mod catalog;
