@@ -455,3 +455,43 @@ fn fill_margin_killed_before_it_lowered_the_margin_is_aborted_cleanly() {
         .status(0)
         .stderr_has("undo: restore mds.alloc.fill_margin to 5: done");
 }
+
+#[test]
+fn abort_of_a_create_cut_short_long_ago_keeps_the_container_a_later_run_made() {
+    let mut lab = Lab::new();
+    lab.speed = "1";
+    let args = [
+        "create-ct",
+        "web99",
+        "--on",
+        "msk-04",
+        "--ip",
+        "10.30.20.99/24",
+        "--yes",
+    ];
+    let (_test, mut child, _line) = lab.spawn_until("prlctl create web99", &args);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
+        .pop()
+        .unwrap();
+    lab.speed = "0";
+    // The operator removes the half-made container by hand and makes it again with a new
+    // run, which configures and starts it; later it is stopped (for a while).
+    lab.query("host(\"msk-04\").run([\"prlctl\", \"delete\", \"web99\"]);")
+        .status(0);
+    lab.run(&args).status(0).stderr_has("web99 runs on msk-04");
+    lab.query("host(\"msk-04\").run([\"prlctl\", \"stop\", \"web99\"]);")
+        .status(0);
+    // `vzrun runs` still lists the killed run with an undo pending: the operator aborts it.
+    // Was: the container the later run made (configured, with its address) was deleted.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("not removed");
+    lab.query(
+        "log(`web99 ${prlctl::list(host(\"msk-04\")).filter(|v| v.name == \"web99\").len()}`);",
+    )
+    .status(0)
+    .stderr_has("web99 1");
+}
