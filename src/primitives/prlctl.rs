@@ -49,6 +49,7 @@ fn info_map(i: &parse::VeInfo, host: &Host) -> Map {
         ("cpus", super::opt_int(i.cpus)),
         ("disk", super::opt_int(i.disk_mb)),
         ("ha_prio", (i.ha_prio as i64).into()),
+        ("autostart", i.autostart.clone().into()),
         ("networks", strings(&i.networks)),
         ("host", host.name().to_string().into()),
     ])
@@ -331,9 +332,9 @@ pub mod api {
     }
 
     /// The configuration of every VE on the host: maps with `uuid name status kind home
-    /// hostname os memsize cpus disk ha_prio networks host` (sizes in MB; `()` when the tool
-    /// does not say; `ha_prio` 0 when HA does not say; `networks` the virtual networks of
-    /// its adapters).
+    /// hostname os memsize cpus disk ha_prio networks host autostart` (sizes in MB; `()` when
+    /// the tool does not say; `ha_prio` 0 when HA does not say; `networks` the virtual
+    /// networks of its adapters; `autostart` as the tool says it: `on`, `off`, `auto`).
     ///
     /// ```rhai
     /// let ram = prlctl::info(h).reduce(|sum, ve| sum + ve.memsize, 0);
