@@ -495,3 +495,29 @@ fn abort_of_a_create_cut_short_long_ago_keeps_the_container_a_later_run_made() {
     .status(0)
     .stderr_has("web99 1");
 }
+
+#[test]
+fn abort_of_a_drain_cut_short_long_ago_keeps_the_cordon_a_later_run_made() {
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], memory_mb: 65536}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], memory_mb: 65536}\nves:\n  - {name: v1, host: n1, memsize: 1024, status: stopped}\n",
+    );
+    let (_line, run_id) =
+        lab.kill_after_log_line("maintenance/n1.json", &["evacuate", "n1", "--yes"]);
+    // The operator takes n1 out by hand and moves its VE elsewhere; days later a colleague
+    // puts the empty n1 in maintenance for a disk swap (a run that finished).
+    lab.run(&["maintenance", "n1", "off", "--yes"]).status(0);
+    lab.query("host(\"n1\").run([\"prlctl\", \"migrate\", \"v1\", \"n2\"]);")
+        .status(0);
+    lab.run(&["maintenance", "n1", "on", "--reason", "disk swap", "--yes"])
+        .status(0);
+    lab.run(&["maintenance", "n1", "status"])
+        .status(0)
+        .stdout_has("disk swap");
+    // `vzrun runs` still lists the killed evacuate with an undo pending: it is aborted.
+    // Was: "nothing was moved off n1: it is out of maintenance again", the colleague's
+    // cordon gone, and placements targeting n1 during the disk swap.
+    lab.run(&["abort", &run_id]).status(0);
+    lab.run(&["maintenance", "n1", "status"])
+        .status(0)
+        .stdout_has("disk swap");
+}
