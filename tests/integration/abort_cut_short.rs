@@ -521,3 +521,28 @@ fn abort_of_a_drain_cut_short_long_ago_keeps_the_cordon_a_later_run_made() {
         .status(0)
         .stdout_has("disk swap");
 }
+
+#[test]
+fn abort_of_a_cs_maintenance_cut_short_long_ago_keeps_the_maintenance_a_later_run_began() {
+    let lab = Lab::new();
+    let (_line, run_id) = lab.kill_after_log_line(
+        "rm-cs --maintenance",
+        &["cs-maintenance", "msk-02", "on", "--yes"],
+    );
+    // The operator takes it back by hand; days later msk-02 goes into maintenance again
+    // for a disk swap (a run that finished).
+    lab.run(&["cs-maintenance", "msk-02", "off", "--yes"])
+        .status(0);
+    lab.run(&["cs-maintenance", "msk-02", "on", "--yes"])
+        .status(0);
+    lab.query(CS_MAINTENANCE)
+        .status(0)
+        .stderr_has("timeout 25200000 in maintenance 3 record {\"nodes\":[\"msk-02\"]");
+    // `vzrun runs` still lists the killed run with an undo pending: it is aborted.
+    // Was: msk-02's CSs out of maintenance and the offline timeout back at 3 min while
+    // its disks are being swapped.
+    lab.run(&["abort", &run_id]).status(0);
+    lab.query(CS_MAINTENANCE)
+        .status(0)
+        .stderr_has("timeout 25200000 in maintenance 3 record {\"nodes\":[\"msk-02\"]");
+}
