@@ -546,3 +546,25 @@ fn abort_of_a_cs_maintenance_cut_short_long_ago_keeps_the_maintenance_a_later_ru
         .status(0)
         .stderr_has("timeout 25200000 in maintenance 3 record {\"nodes\":[\"msk-02\"]");
 }
+
+#[test]
+fn abort_of_a_pfcache_move_finished_by_a_second_run_leaves_the_move_in_place() {
+    let lab = Lab::new();
+    let args = ["pfcache-move", "/vz/pfcache2.hdd", "--nodes", "msk-01"];
+    let (_line, run_id) = lab.kill_after_log_line("edit /etc/vz/vz.conf", &args);
+    // The header's way: a second run finishes the move.
+    lab.run(&args)
+        .status(0)
+        .stderr_has("the pfcache move to /vz/pfcache2.hdd a run cut short is finished");
+    // `vzrun runs` still lists the killed run with its undo ("... unless its move
+    // finished") pending: it is aborted. Was: pfcached stopped, the image unmounted and moved
+    // back, vz.conf put back: the finished move undone.
+    lab.run(&["abort", &run_id]).status(0);
+    let state = lab.state_value();
+    assert_eq!(
+        crate::fieldnotes::pfcache(&state, "msk-01"),
+        ("/vz/pfcache2.hdd/DiskDescriptor.xml".into(), true)
+    );
+    let vz = crate::fieldnotes::file(&state, "msk-01", "/etc/vz/vz.conf").unwrap();
+    assert!(vz.contains("pfcache2"), "{vz}");
+}
