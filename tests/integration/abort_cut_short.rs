@@ -568,3 +568,22 @@ fn abort_of_a_pfcache_move_finished_by_a_second_run_leaves_the_move_in_place() {
     let vz = crate::fieldnotes::file(&state, "msk-01", "/etc/vz/vz.conf").unwrap();
     assert!(vz.contains("pfcache2"), "{vz}");
 }
+
+#[test]
+fn cancel_defer_drops_in_the_journal_the_same_undo_it_drops_in_the_run() {
+    let lab = Lab::new();
+    // Two undo actions of one name (one per item, say), the last one dropped: the first is
+    // the one left pending, for the end of the run and for `vzrun abort` alike.
+    let path = lab.dir.path().join("two.rhai");
+    std::fs::write(
+        &path,
+        "//! Two undos of one name.\nfn put_back(n) { log(`putting back ${n}`); }\ndefer(\"put it back\", \"put_back\", [1]);\ndefer(\"put it back\", \"put_back\", [2]);\ncancel_defer(\"put it back\");\nlog(\"waiting\");\nsleep(600);\n",
+    )
+    .unwrap();
+    let (_line, run_id) = lab.kill_after_log_line("waiting", &[path.to_str().unwrap()]);
+    // Was: "putting back 2", the action cancel_defer had dropped, and 1 never run.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("putting back 1")
+        .stderr_lacks("putting back 2");
+}
