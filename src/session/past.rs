@@ -55,18 +55,32 @@ impl PastRun {
 }
 
 /// `PastRun::pending_undos` of a journal's records.
+/// A record names its action only by `what`; several of one name are told apart as the run
+/// did: `cancel_defer` drops the last registered, the end of the run runs the last first.
+/// One whose run failed stays pending (its change is in place) and is passed over by the
+/// records that follow, but for one that says it ran after all (`vzrun abort`).
 pub fn pending_in(events: &[serde_json::Value]) -> Vec<serde_json::Value> {
-    let mut pending: Vec<serde_json::Value> = Vec::new();
+    // Each registration, and whether its action failed.
+    let mut pending: Vec<(serde_json::Value, bool)> = Vec::new();
     for e in events.iter().filter(|e| e["event"] == "deferred") {
         if e["state"] == "registered" {
-            pending.push(e.clone());
-        } else if journal::undo_failed(e) {
+            pending.push((e.clone(), false));
             continue;
-        } else if let Some(i) = pending.iter().position(|p| p["what"] == e["what"]) {
+        }
+        let last = |failed: bool| {
+            pending
+                .iter()
+                .rposition(|(p, f)| p["what"] == e["what"] && *f == failed)
+        };
+        if journal::undo_failed(e) {
+            if let Some(i) = last(false) {
+                pending[i].1 = true;
+            }
+        } else if let Some(i) = last(false).or_else(|| last(true)) {
             pending.remove(i);
         }
     }
-    pending
+    pending.into_iter().map(|(p, _)| p).collect()
 }
 
 /// The journal's records. A last line cut short (the run was killed while writing it) is
