@@ -587,3 +587,39 @@ fn cancel_defer_drops_in_the_journal_the_same_undo_it_drops_in_the_run() {
         .stderr_has("putting back 1")
         .stderr_lacks("putting back 2");
 }
+
+#[test]
+fn abort_removes_a_container_whose_create_was_cut_short_leaving_its_config_damaged() {
+    let mut lab = Lab::new();
+    lab.speed = "1";
+    let args = ["create-ct", "web99", "--on", "msk-04", "--yes"];
+    let (_test, mut child, _line) = lab.spawn_until("prlctl create web99", &args);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
+        .pop()
+        .unwrap();
+    lab.speed = "0";
+    // A create cut short may leave the configuration half written: prlctl list -i of it
+    // fails ("configuration file is damaged").
+    let mut state = lab.state_value();
+    for ve in state["ves"].as_array_mut().unwrap() {
+        if ve["name"] == "web99" {
+            ve["broken_config"] = true.into();
+        }
+    }
+    std::fs::write(
+        lab.dir.path().join("lab.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("is removed");
+    lab.query(
+        "log(`web99 ${prlctl::list(host(\"msk-04\")).filter(|v| v.name == \"web99\").len()}`);",
+    )
+    .status(0)
+    .stderr_has("web99 0");
+}
