@@ -623,3 +623,27 @@ fn abort_removes_a_container_whose_create_was_cut_short_leaving_its_config_damag
     .status(0)
     .stderr_has("web99 0");
 }
+
+#[test]
+fn abort_of_a_killed_resume_takes_back_what_the_run_it_resumed_left_pending() {
+    let mut lab = Lab::new();
+    lab.speed = "0.1";
+    let (_line, first) =
+        lab.kill_after_log_line("(1/5)", &["evacuate", "msk-05", "--yes", "--parallel", "1"]);
+    // Resumed, and killed again after one more move: the cordon's undo is the first run's.
+    let (_line, second) = lab.kill_after_log_line("(1/4)", &["resume", &first]);
+    lab.speed = "0";
+    // Was: only the second run's "check that the VEs ... still run: done", exit 0, not a
+    // word about msk-05 staying cordoned with two of its VEs elsewhere (that undo pending
+    // in the first run's journal).
+    lab.run(&["abort", &second])
+        .status(0)
+        .stderr_has("msk-05 stays in maintenance")
+        .stderr_has("vzrun maintenance msk-05 off --move-back");
+    // Done: neither run is left with an undo pending.
+    unchanged(
+        lab.run(&["abort", &first])
+            .status(0)
+            .stderr_has("already ran"),
+    );
+}
