@@ -74,7 +74,8 @@ pub enum Command {
     },
     /// Run the undo actions a crashed run registered and never ran, or that failed (those
     /// registered as `defer(what, "function", [args])`), and nothing else; with none, name
-    /// the changes the run made that nothing takes back.
+    /// the changes the run made that nothing takes back. A resumed run's abort runs too those
+    /// the runs it resumes left pending.
     Abort {
         /// The run, as `vzrun runs` lists it.
         run_id: String,

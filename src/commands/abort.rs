@@ -26,13 +26,33 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         Ok(g) => g,
         Err(e) => return super::report(e),
     };
-    let pending = past.pending_undos();
+    // A resume cut short too: the runs it resumes may have left undo actions pending (the
+    // cordon of a drain, taken by the first run): they are part of what is taken back.
+    let earlier = earlier_pending(&past.start);
+    // Each pending action with the journal it is marked done in: the oldest run's first,
+    // as registered (they run last registered first).
+    let mut pending: Vec<(std::path::PathBuf, serde_json::Value)> = Vec::new();
+    for (id, path, undos) in earlier.iter().rev() {
+        if !undos.is_empty() {
+            eprintln!(
+                "{run_id} resumes {id}, which left {} undo action(s) pending: they run too",
+                undos.len()
+            );
+        }
+        pending.extend(undos.iter().map(|u| (path.clone(), u.clone())));
+    }
+    pending.extend(
+        past.pending_undos()
+            .into_iter()
+            .map(|u| (past.path.clone(), u)),
+    );
     if pending.is_empty() {
         return nothing_pending(run_id, &past);
     }
-    let (callable, by_hand): (Vec<_>, Vec<_>) =
-        pending.into_iter().partition(|p| p["function"].is_string());
-    for p in &by_hand {
+    let (callable, by_hand): (Vec<_>, Vec<_>) = pending
+        .into_iter()
+        .partition(|(_, p)| p["function"].is_string());
+    for (_, p) in &by_hand {
         eprintln!(
             "warning: {run_id} registered {:?} as a closure, which cannot run after a crash: do it by hand",
             p["what"].as_str().unwrap_or_default()
@@ -43,7 +63,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     }
     let undo: Vec<UndoCall> = callable
         .iter()
-        .map(|p| UndoCall {
+        .map(|(_, p)| UndoCall {
             what: p["what"].as_str().unwrap_or_default().to_string(),
             function: p["function"].as_str().unwrap_or_default().to_string(),
             args: p["args"]
@@ -58,7 +78,15 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             return super::report(RunError::new(exit::FAILED, e.to_string()));
         }
     };
-    let whats: Vec<String> = undo.iter().map(|u| u.what.clone()).collect();
+    let whats: Vec<(std::path::PathBuf, String)> = callable
+        .iter()
+        .map(|(path, p)| {
+            (
+                path.clone(),
+                p["what"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
     let finished_ok = past.finished().is_some_and(|end| end["status"] == "ok");
     eprintln!("aborting {run_id}: running {} undo action(s)", undo.len());
     let code = execute(
@@ -86,9 +114,10 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         );
     }
     if code == exit::OK {
-        // Mark them done in the crashed run's journal, so `vzrun runs` shows none pending.
-        if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(&past.path) {
-            for what in whats {
+        // Mark them done in the journal of the run that registered each (the crashed run,
+        // or one it resumes), so `vzrun runs` shows none pending.
+        for (path, what) in whats {
+            if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(&path) {
                 let event = Event::Deferred {
                     what,
                     state: "done by vzrun abort".into(),
@@ -166,4 +195,27 @@ fn nothing_pending(run_id: &str, past: &crate::session::past::PastRun) -> i32 {
         changes.join("\n  ")
     );
     exit::FAILED
+}
+
+/// The runs a resumed run (its journal's `start`) goes back through, nearest first, each with
+/// its journal and the undo actions it left pending. A journal gone (pruned) or unreadable
+/// ends the chain.
+fn earlier_pending(
+    start: &serde_json::Value,
+) -> Vec<(String, std::path::PathBuf, Vec<serde_json::Value>)> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut next = start["resumed_from"].as_str().map(str::to_string);
+    while let Some(id) = next.take() {
+        if !seen.insert(id.clone()) {
+            break;
+        }
+        let Ok(run) = crate::session::past::load(&id) else {
+            break;
+        };
+        next = run.start["resumed_from"].as_str().map(str::to_string);
+        let pending = run.pending_undos();
+        out.push((id, run.path, pending));
+    }
+    out
 }
