@@ -249,3 +249,50 @@ fn vzrun_check_finds_the_clash_too() {
         .status(1)
         .stdout_has("function f (1 argument(s)) is defined in ./m1.rhai, ./r.rhai and called without a module prefix in ./m1.rhai, ./r.rhai");
 }
+
+/// rhai answers `false` to `<`, `<=`, `>` and `>=` between a number and a value of another
+/// type (text, `()`, a bool): a guard on a number still in text form (tool output not yet
+/// parsed) or on a missing value never fires, and the run goes ahead as if it held.
+#[test]
+fn comparing_text_with_a_number_is_an_error_not_false() {
+    Test::new()
+        .file(
+            "c.rhai",
+            "//! Compare.\nlet free_gb = \"12\";\nif free_gb < 100 { refuse(`only ${free_gb} GB free`); }\nprint(\"went ahead\");\n",
+        )
+        .arg("./c.rhai")
+        .run()
+        .status(1)
+        .stderr_has("c.rhai:3:")
+        .stderr_has("cannot compare")
+        .stdout_lacks("went ahead");
+}
+
+#[test]
+fn comparing_unit_with_a_number_is_an_error_not_false() {
+    Test::new()
+        .file(
+            "u.rhai",
+            "//! Compare.\nlet m = #{used: ()};\nif m.used >= 90 { refuse(\"nearly full\"); }\nprint(\"went ahead\");\n",
+        )
+        .arg("./u.rhai")
+        .run()
+        .status(1)
+        .stderr_has("u.rhai:3:")
+        .stderr_has("cannot compare")
+        .stdout_lacks("went ahead");
+}
+
+/// What stays as it was: numbers of both kinds, text with text, chars, and `== ()` / `!= ()`.
+#[test]
+fn comparisons_that_make_sense_still_work() {
+    Test::new()
+        .file(
+            "ok.rhai",
+            "//! Compare.\nlet x = ();\nprint(`${1 < 2.5} ${2.5 > 1} ${\"a\" < \"b\"} ${'a' < 'b'} ${x == ()} ${5 != ()} ${\"a\" == \"a\"}`);\n",
+        )
+        .arg("./ok.rhai")
+        .run()
+        .status(0)
+        .stdout_has("true true true true true true true");
+}
