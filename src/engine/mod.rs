@@ -3,11 +3,13 @@
 //! Runbooks run against production clusters, so the engine is conservative: limits on
 //! operations, call depth and sizes; no `eval`; no optimizer (rhai 1.27 panics assigning into
 //! a constant map under `Simple`, and plans must reflect the script as written); strict
-//! variables and map properties so typos fail at `vzrun check` or at the line, not later.
+//! variables and map properties so typos fail at `vzrun check` or at the line, not later;
+//! a number ordered against text or `()` fails at the line instead of answering false.
 
 mod name_clash;
 mod resolver;
 mod signatures;
+mod strict_compare;
 
 pub use crate::api::{describe, describe_parse};
 pub use name_clash::check as refuse_name_clashes;
@@ -120,6 +122,8 @@ pub fn build_with(
     engine.disable_symbol("eval");
     engine.set_strict_variables(true);
     engine.set_fail_on_invalid_map_property(true);
+    // `"12" < 100` and `() >= 90` fail instead of answering false (see strict_compare).
+    strict_compare::register(&mut engine);
     let mut resolver = SandboxResolver::new(runbook_dir);
     if let Some(run) = &run {
         let runner = run.runner.clone();
