@@ -296,3 +296,37 @@ fn comparisons_that_make_sense_still_work() {
         .status(0)
         .stdout_has("true true true true true true true");
 }
+
+/// rhai wraps an error raised in a closure that an array method (`map`, `filter`, `some`,
+/// ...) runs, and the wrapper is catchable even when the error inside is not: the
+/// operation limit, hit there, went to the `catch` block as an ordinary failure and the
+/// run went on to exit 0 (the closure's operations are counted on a copy of the counter).
+#[test]
+fn a_catch_does_not_swallow_the_operation_limit_hit_in_a_closure() {
+    Test::new()
+        .file(
+            "o.rhai",
+            "//! Ops.\nlet answered = true;\ntry { [1, 2, 3].filter(|x| { let i = 0; loop { i += 1; } }); } catch { answered = false; }\nprint(`answered: ${answered}`);\nprint(\"went ahead\");\n",
+        )
+        .args(["./o.rhai", "--max-operations", "100000"])
+        .run()
+        .status(1)
+        .stderr_has("operation limit")
+        .stdout_lacks("went ahead");
+}
+
+/// The same for the memory guard: a catch turned it into a failure and the run went on.
+#[test]
+fn a_catch_does_not_swallow_the_memory_guard_hit_in_a_closure() {
+    Test::new()
+        .file(
+            "m.rhai",
+            "//! Memory.\nlet answered = true;\ntry { [1].map(|x| { let i = 0; loop { i += 1; } }); } catch { answered = false; }\nprint(`answered: ${answered}`);\nprint(\"went ahead\");\n",
+        )
+        .arg("./m.rhai")
+        .env("VZRUN_MAX_MEMORY_MB", "1")
+        .run()
+        .status(1)
+        .stderr_has("over its limit of 1 MB")
+        .stdout_lacks("went ahead");
+}
