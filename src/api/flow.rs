@@ -103,7 +103,10 @@ fn retry_with(
                             | FailureKind::LockHeld
                     )
                 });
-                if attempt == times || final_kind {
+                // The engine stopped the script (operation limit, memory guard): every
+                // attempt would stop at once.
+                let stopped = run.runner.script_stopped().is_some();
+                if attempt == times || final_kind || stopped {
                     return Err(err);
                 }
                 let message = failure
@@ -220,8 +223,8 @@ pub mod flow_api {
     }
 
     /// Calls `action` up to `times` times until it does not raise an error, waiting 1 s,
-    /// then 2 s, 4 s ... between attempts; returns the action's value. Bad input, refusals
-    /// and Ctrl-C are not retried.
+    /// then 2 s, 4 s ... between attempts; returns the action's value. Bad input, refusals,
+    /// Ctrl-C and the script's operation or memory limit are not retried.
     ///
     /// ```rhai
     /// retry(3, || prlctl::migrate(src, "web01", dst));

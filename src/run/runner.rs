@@ -37,6 +37,17 @@ pub struct Runner {
     locking: Locking,
     /// Why the journal could not be written; set once, then no further change runs.
     journal_error: Mutex<Option<String>>,
+    /// Why the engine stopped the script (operation limit, memory guard), once it did: every
+    /// further operation stops it again, so a `catch` cannot turn it into a failure the
+    /// script goes on from (see `engine::build`). Cleared before the undo actions run.
+    script_stop: ScriptStop,
+}
+
+/// The engine's reason to stop the script, with a flag read at every operation.
+#[derive(Debug, Default)]
+struct ScriptStop {
+    set: AtomicBool,
+    token: Mutex<Option<rhai::Dynamic>>,
 }
 
 /// Where events go (shown in `Debug` by name only: the sink is the embedder's).
@@ -87,6 +98,7 @@ impl Runner {
             planned: AtomicUsize::new(0),
             locking: Locking::default(),
             journal_error: Mutex::new(None),
+            script_stop: ScriptStop::default(),
         }
     }
 
@@ -255,6 +267,40 @@ impl Runner {
 
     pub fn interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// Remembers that the engine stopped the script (`token`: why): from now on every
+    /// operation of the script stops it again, until [`Runner::clear_script_stop`].
+    pub fn stop_script(&self, token: rhai::Dynamic) {
+        let mut held = self
+            .script_stop
+            .token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        held.get_or_insert(token);
+        self.script_stop.set.store(true, Ordering::SeqCst);
+    }
+
+    /// Why the engine stopped the script, once it did (read at every operation).
+    pub fn script_stopped(&self) -> Option<rhai::Dynamic> {
+        if !self.script_stop.set.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.script_stop
+            .token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Lets script code run again (the undo actions, at the end of the run).
+    pub fn clear_script_stop(&self) {
+        self.script_stop.set.store(false, Ordering::SeqCst);
+        *self
+            .script_stop
+            .token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     pub fn check_interrupted(&self) -> Result<(), Failure> {

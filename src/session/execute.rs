@@ -315,6 +315,9 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
 
     // Deferred undo actions run whatever happened; a first Ctrl-C must not stop them.
     interrupted.store(false, Ordering::SeqCst);
+    // Nor the operation limit or the memory guard that stopped the script (they ran out in
+    // the script; the undo actions count from where they were registered).
+    runner.clear_script_stop();
     let undo_failed = crate::api::run_deferred(&engine, &context);
     // What the run changed for a while is still changed: it did not end ok.
     let outcome = match outcome {
