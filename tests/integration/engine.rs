@@ -330,3 +330,60 @@ fn a_catch_does_not_swallow_the_memory_guard_hit_in_a_closure() {
         .stderr_has("over its limit of 1 MB")
         .stdout_lacks("went ahead");
 }
+
+/// `vzrun abort` calls a journaled undo (`defer(what, "name", [args])`) as a function of the
+/// runbook, whoever registered it. One registered by a module the runbook does not wrap, or
+/// a name misspelt, was found only at the end of the run (or, after a crash, by the abort
+/// that could not take the change back): it is refused where it is registered, before the
+/// change it is to take back.
+#[test]
+fn a_journaled_undo_the_runbook_does_not_define_stops_the_run_where_it_is_registered() {
+    Test::new()
+        .file(
+            "m.rhai",
+            "fn begin() { defer(\"take it back\", \"undo_it\", [\"x\"]); }\nfn undo_it(x) { print(`undone ${x}`); }\n",
+        )
+        .file(
+            "r.rhai",
+            "//! Undo by name.\nimport \"m\" as m;\nm::begin();\nprint(\"changed\");\n",
+        )
+        .arg("./r.rhai")
+        .run()
+        .status(1)
+        .stderr_has("undo_it")
+        .stderr_has("vzrun abort")
+        .stdout_lacks("changed");
+}
+
+#[test]
+fn a_misspelt_journaled_undo_stops_the_run_before_the_change() {
+    Test::new()
+        .file(
+            "t.rhai",
+            "//! Undo by name.\nfn restore(v) { print(`restored ${v}`); }\ndefer(\"restore it\", \"restor\", [5]);\nprint(\"changed\");\n",
+        )
+        .arg("./t.rhai")
+        .run()
+        .status(1)
+        .stderr_has("t.rhai:3:")
+        .stderr_has("restor")
+        .stdout_lacks("changed");
+}
+
+#[test]
+fn a_journaled_undo_the_runbook_wraps_runs_at_the_end() {
+    Test::new()
+        .file(
+            "m.rhai",
+            "fn begin() { defer(\"take it back\", \"undo_it\", [\"x\"]); }\nfn undo_it(x) { print(`undone ${x}`); }\n",
+        )
+        .file(
+            "w.rhai",
+            "//! Undo by name.\nimport \"m\" as m;\nfn undo_it(x) { m::undo_it(x); }\nm::begin();\nprint(\"changed\");\n",
+        )
+        .arg("./w.rhai")
+        .run()
+        .status(0)
+        .stdout_has("changed")
+        .stdout_has("undone x");
+}
