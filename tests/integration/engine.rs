@@ -387,3 +387,20 @@ fn a_journaled_undo_the_runbook_wraps_runs_at_the_end() {
         .stdout_has("changed")
         .stdout_has("undone x");
 }
+
+/// rhai shares a variable a closure captures, and holds the write lock of a shared variable
+/// for the whole of a method call on it (`h.query(...)`): `parallel` branches calling a
+/// method of a captured host each waited 50 ms for the lock, then failed ("Data race
+/// detected"), so one item ran and the others failed, a change half made.
+#[test]
+fn parallel_branches_call_methods_of_a_captured_host_at_once() {
+    Test::new()
+        .file(
+            "p.rhai",
+            "//! Race.\nlet h = local();\nlet codes = parallel([1, 2, 3, 4], 4, |i| h.query([\"sleep\", \"0.3\"]).code);\nprint(`codes: ${codes}`);\n",
+        )
+        .arg("./p.rhai")
+        .run()
+        .status(0)
+        .stdout_has("codes: [0, 0, 0, 0]");
+}
