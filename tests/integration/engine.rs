@@ -404,3 +404,30 @@ fn parallel_branches_call_methods_of_a_captured_host_at_once() {
         .status(0)
         .stdout_has("codes: [0, 0, 0, 0]");
 }
+
+/// rhai reports a call of a function that exists nowhere only when it is made, as an error
+/// that `catch` takes like any other: `try { answers(h); up = true; } catch { }` with a
+/// misspelt or missing function said "does not answer" for every node, and the run went
+/// on. Refused before anything runs (exit 2), and by `vzrun check`.
+#[test]
+fn a_call_of_a_function_defined_nowhere_is_refused_before_the_run() {
+    let script = "//! Nowhere.\nlet up = false;\ntry { answer(local(), 15); up = true; } catch { }\nprint(\"went ahead\");\n";
+    Test::new()
+        .file("n.rhai", script)
+        .arg("./n.rhai")
+        .run()
+        .status(2)
+        .stderr_has("answer (2 argument(s))")
+        .stdout_lacks("went ahead");
+    let checked = Test::new()
+        .file("n.rhai", script)
+        .args(["check", "./n.rhai"])
+        .run()
+        .status(1);
+    assert!(
+        format!("{}{}", checked.stdout, checked.stderr).contains("answer (2 argument(s))"),
+        "{}{}",
+        checked.stdout,
+        checked.stderr
+    );
+}
