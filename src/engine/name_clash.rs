@@ -9,6 +9,10 @@
 //! function of the same name and arity are harmless only while at most one of them calls it
 //! unqualified and nobody else calls it unqualified: that is what is checked here, over the
 //! runbook and every module it imports (the stdlib included), before anything runs.
+//!
+//! So is a call of a function that exists nowhere (see `defined_nowhere`): rhai finds out
+//! only when the call is made, and a `catch` around it takes that for a failure of the
+//! thing being tried.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -118,12 +122,80 @@ pub fn check(
         pending.extend(module.imports.iter().cloned());
         sources.push(module.source.clone());
     }
-    let problems = clashes(&sources);
+    let mut problems = clashes(&sources);
+    problems.extend(defined_nowhere(&sources, &native_names(engine)));
     if problems.is_empty() {
         Ok(())
     } else {
         Err(format!("{display}: {}", problems.join("; ")))
     }
+}
+
+/// Names rhai handles itself: calls of them are not looked up among functions.
+const KEYWORDS: [&str; 11] = [
+    "Fn",
+    "call",
+    "curry",
+    "is_shared",
+    "is_def_fn",
+    "is_def_var",
+    "type_of",
+    "print",
+    "debug",
+    "eval",
+    "this",
+];
+
+/// The names of every function the engine has (its API, the primitives, rhai's packages),
+/// by name alone: a native function may have overloads of several arities. A function of a
+/// namespace (`prlctl::list`) counts under its bare name too, which may be callable
+/// unqualified (`#[rhai_fn(global)]`): this errs on the side of not refusing.
+fn native_names(engine: &Engine) -> BTreeSet<String> {
+    engine
+        .gen_fn_signatures(true)
+        .iter()
+        .filter_map(|signature| {
+            let head = signature.split('(').next()?.trim();
+            let head = head.strip_prefix("fn ").unwrap_or(head);
+            Some(head.rsplit("::").next()?.to_string())
+        })
+        .collect()
+}
+
+/// Unqualified calls of a function that exists nowhere: not in the runbook, not in a module
+/// it loads (a module's function can call the runbook's), not an API, primitive or rhai
+/// function. rhai finds out only when the call is made, as an error that a `catch` takes
+/// like any other: `try { answers(h, 15); up = true; } catch { }` with a misspelt or
+/// missing function answered "does not answer" for every node, and the run went on.
+fn defined_nowhere(sources: &[Source], native: &BTreeSet<String>) -> Vec<String> {
+    let defined: BTreeSet<&Signature> = sources.iter().flat_map(|s| &s.defines).collect();
+    let mut missing: BTreeMap<&Signature, Vec<&str>> = BTreeMap::new();
+    for source in sources {
+        for call in &source.calls {
+            let (name, _) = call;
+            let identifier = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_');
+            if !identifier
+                || KEYWORDS.contains(&name.as_str())
+                || native.contains(name)
+                || defined.contains(call)
+            {
+                continue;
+            }
+            missing.entry(call).or_default().push(&source.display);
+        }
+    }
+    missing
+        .into_iter()
+        .map(|((name, arity), callers)| {
+            format!(
+                "function {name} ({arity} argument(s)) is called in {} but defined nowhere (not in the runbook, the modules it imports, nor vzrun's functions): rhai would fail only when the call is made, and a catch around it would take that for an ordinary failure",
+                callers.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// A module as this check needs it: its functions, its calls and its imports.
@@ -188,6 +260,29 @@ mod tests {
             .collect();
         assert!(sources.len() >= 4);
         assert_eq!(clashes(&sources), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_call_defined_nowhere_is_named_and_known_calls_are_not() {
+        let native: BTreeSet<String> = ["log".to_string()].into();
+        let runbook = source(
+            "r.rhai",
+            "fn mine(x) { x } mine(1); log(\"a\"); print(1); let f = Fn(\"mine\"); nosuch(1, 2); mine(1, 2); 1 + 2;",
+        );
+        let found = defined_nowhere(&[runbook], &native);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "function mine (2 argument(s)) is called in r.rhai but defined nowhere"
+            ),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].starts_with("function nosuch (2 argument(s))"),
+            "{}",
+            found[1]
+        );
     }
 
     #[test]
