@@ -431,3 +431,24 @@ fn a_call_of_a_function_defined_nowhere_is_refused_before_the_run() {
         checked.stderr
     );
 }
+
+/// The same for a call with a module prefix: a function the module does not have, or a
+/// primitive misspelt.
+#[test]
+fn a_qualified_call_of_a_function_the_module_does_not_have_is_refused_before_the_run() {
+    for (call, named) in [
+        ("vz::answer(local(), 15)", "vz::answer (2 argument(s))"),
+        ("prlctl::lsit(local())", "prlctl::lsit (1 argument(s))"),
+    ] {
+        Test::new()
+            .file(
+                "q.rhai",
+                &format!("//! Nowhere.\nimport \"vz\" as vz;\nlet up = false;\ntry {{ {call}; up = true; }} catch {{ }}\nprint(\"went ahead\");\n"),
+            )
+            .arg("./q.rhai")
+            .run()
+            .status(2)
+            .stderr_has(named)
+            .stdout_lacks("went ahead");
+    }
+}
