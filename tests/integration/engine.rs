@@ -452,3 +452,26 @@ fn a_qualified_call_of_a_function_the_module_does_not_have_is_refused_before_the
             .stdout_lacks("went ahead");
     }
 }
+
+/// `confirm` promises that anything but yes stops the run as refused, but its refusal is an
+/// error a `catch` can take: `try { confirm(...); } catch { }` went on to the change the
+/// operator had not agreed to. After a question not answered yes, no change runs, and the
+/// run ends refused (exit 3), whatever the script caught.
+#[test]
+fn a_caught_refusal_of_a_confirmation_still_stops_every_change() {
+    let t = Test::new();
+    let marker = t.path("changed");
+    let out = t.file(
+        "c.rhai",
+        &format!(
+            "//! Ask.\ntry {{ confirm(\"Go ahead?\"); }} catch {{ }}\nlocal().run([\"touch\", \"{}\"]);\nprint(\"went ahead\");\n",
+            marker.display()
+        ),
+    )
+    .arg("./c.rhai")
+    .run()
+    .status(3)
+    .stderr_has("Go ahead? not confirmed")
+    .stdout_lacks("went ahead");
+    assert!(!out.exists("changed"), "the change ran");
+}
