@@ -515,8 +515,9 @@ pub mod flow_api {
     }
 
     /// Asks the operator a yes/no question on the terminal; `--yes` answers yes. Anything
-    /// but yes, or no terminal and no `--yes`, stops the run as refused (exit 3). In plan
-    /// mode nothing will change, so it answers yes.
+    /// but yes, or no terminal and no `--yes`, stops the run as refused (exit 3); a script
+    /// that catches that runs no further change, and still ends refused (its undo actions
+    /// run). In plan mode nothing will change, so it answers yes.
     ///
     /// ```rhai
     /// confirm(`Remove CS#${ARGS.cs_id} from ${CLUSTER}?`);

@@ -41,6 +41,10 @@ pub struct Runner {
     /// further operation stops it again, so a `catch` cannot turn it into a failure the
     /// script goes on from (see `engine::build`). Cleared before the undo actions run.
     script_stop: ScriptStop,
+    /// The first question not answered yes. `confirm` stops the run as refused, but the
+    /// script can catch that; from then on no change runs and the run ends refused (exit 3),
+    /// as after a lock conflict.
+    declined: Mutex<Option<String>>,
 }
 
 /// The engine's reason to stop the script, with a flag read at every operation.
@@ -99,6 +103,7 @@ impl Runner {
             locking: Locking::default(),
             journal_error: Mutex::new(None),
             script_stop: ScriptStop::default(),
+            declined: Mutex::new(None),
         }
     }
 
@@ -135,6 +140,11 @@ impl Runner {
 
     /// Takes the host's lock before its first Change; held until the run ends.
     fn lock_host(&self, host: &Host) -> Result<(), Failure> {
+        if let Some(first) = self.declined() {
+            return Err(Failure::refused(format!(
+                "no further change after a question was not answered yes: {first}"
+            )));
+        }
         if let Some(first) = self.lock_conflict() {
             return Err(Failure::new(
                 FailureKind::LockHeld,
@@ -339,16 +349,39 @@ impl Runner {
             self.log(format!("{question} (would ask)"));
             return Ok(());
         }
-        let yes = self.confirm.0.ask(question).map_err(Failure::refused)?;
-        if yes {
-            self.emit(Event::Confirmed {
-                question: question.to_string(),
-                by: self.confirm.0.who().into(),
-            });
-            Ok(())
-        } else {
-            Err(Failure::refused(format!("{question} not confirmed")))
-        }
+        let refusal = match self.confirm.0.ask(question) {
+            Ok(true) => {
+                self.emit(Event::Confirmed {
+                    question: question.to_string(),
+                    by: self.confirm.0.who().into(),
+                });
+                return Ok(());
+            }
+            Ok(false) => Failure::refused(format!("{question} not confirmed")),
+            Err(why) => Failure::refused(why),
+        };
+        self.declined
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(refusal.message.clone());
+        Err(refusal)
+    }
+
+    /// The first question of this run not answered yes, if any (see `declined`).
+    pub fn declined(&self) -> Option<String> {
+        self.declined
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// [`Runner::declined`], forgotten: the undo actions at the end of the run put back
+    /// what the run changed, also after a question was not answered yes.
+    pub fn take_declined(&self) -> Option<String> {
+        self.declined
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// How many Changes this run listed instead of running (plan mode).

@@ -471,7 +471,26 @@ fn a_caught_refusal_of_a_confirmation_still_stops_every_change() {
     .arg("./c.rhai")
     .run()
     .status(3)
-    .stderr_has("Go ahead? not confirmed")
+    .stderr_has("no further change after a question was not answered yes: Go ahead?")
     .stdout_lacks("went ahead");
     assert!(!out.exists("changed"), "the change ran");
+}
+
+/// What the run registered to undo still runs after a question not answered yes.
+#[test]
+fn undo_actions_run_after_a_caught_refusal_of_a_confirmation() {
+    let t = Test::new();
+    let marker = t.path("undone");
+    let out = t
+        .file(
+            "u.rhai",
+            &format!(
+                "//! Ask.\ndefer(\"put it back\", || local().run([\"touch\", \"{}\"]));\ntry {{ confirm(\"Go ahead?\"); }} catch {{ }}\n",
+                marker.display()
+            ),
+        )
+        .arg("./u.rhai")
+        .run()
+        .status(3);
+    assert!(out.exists("undone"), "the undo did not run");
 }
