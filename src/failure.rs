@@ -61,6 +61,15 @@ pub struct MemoryExceeded {
     pub limit: u64,
 }
 
+/// Why the engine stopped a script that passed its operation limit inside a closure and had
+/// it caught (the token its progress callback returns from then on; see `engine::build`).
+#[derive(Debug, Clone, Copy)]
+pub struct OperationLimit;
+
+/// What an operator is told when the script passed its operation limit.
+pub const OPERATION_LIMIT_MESSAGE: &str =
+    "the script passed its operation limit (an endless loop?); --max-operations raises it";
+
 /// A failure with its kind and a message meant for an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -116,6 +125,9 @@ impl Failure {
                         m.used >> 20,
                         m.limit >> 20
                     )),
+                    None if token.is::<OperationLimit>() => {
+                        Failure::failed(OPERATION_LIMIT_MESSAGE)
+                    }
                     None => Failure::interrupted(),
                 },
             ),

@@ -82,8 +82,7 @@ pub fn describe(err: &EvalAltResult, source: &str) -> (String, i32) {
     } else {
         match current {
             EvalAltResult::ErrorTooManyOperations(_) => (
-                "the script passed its operation limit (an endless loop?); --max-operations raises it"
-                    .to_string(),
+                crate::failure::OPERATION_LIMIT_MESSAGE.to_string(),
                 exit::FAILED,
             ),
             EvalAltResult::ErrorAssignmentToConstant(name, _) => (

@@ -103,7 +103,10 @@ fn retry_with(
                             | FailureKind::LockHeld
                     )
                 });
-                if attempt == times || final_kind {
+                // The engine stopped the script (operation limit, memory guard): every
+                // attempt would stop at once.
+                let stopped = run.runner.script_stopped().is_some();
+                if attempt == times || final_kind || stopped {
                     return Err(err);
                 }
                 let message = failure
@@ -130,6 +133,24 @@ fn sleep_for(ctx: &NativeCallContext, secs: Dynamic) -> ApiResult<()> {
         return Ok(());
     }
     Ok(run.runner.sleep(duration)?)
+}
+
+/// Whether the runbook itself defines `name` with `arity` parameters.
+///
+/// A journaled undo (`defer(what, "name", [args])`) is called by name at the end of the run
+/// in the context it was registered in, where a module's own function is found; but after a
+/// crash `vzrun abort` compiles the runbook and calls `name` among the runbook's functions
+/// only (it runs nothing else, so no module is loaded). One that only a module defines (a
+/// runbook calling `vz::drain` without the wrappers the shipped runbooks have), or a
+/// misspelt name, ran fine or failed only at the end of the run, and the abort of a killed
+/// run could not take its change back. So it is refused where it is registered, before the
+/// change it is for. The runbook's functions are the first library of the evaluation (rhai
+/// pushes the AST's own first), in closures, `parallel` branches and modules alike.
+fn runbook_defines(ctx: &NativeCallContext, name: &str, arity: usize) -> bool {
+    ctx.global_runtime_state()
+        .lib
+        .first()
+        .is_some_and(|lib| lib.get_script_fn(name, arity).is_some())
 }
 
 fn cell(value: Option<&Dynamic>) -> String {
@@ -220,8 +241,8 @@ pub mod flow_api {
     }
 
     /// Calls `action` up to `times` times until it does not raise an error, waiting 1 s,
-    /// then 2 s, 4 s ... between attempts; returns the action's value. Bad input, refusals
-    /// and Ctrl-C are not retried.
+    /// then 2 s, 4 s ... between attempts; returns the action's value. Bad input, refusals,
+    /// Ctrl-C and the script's operation or memory limit are not retried.
     ///
     /// ```rhai
     /// retry(3, || prlctl::migrate(src, "web01", dst));
@@ -395,7 +416,9 @@ pub mod flow_api {
     /// Registers an undo action as a call of a function of the runbook with plain
     /// arguments (strings, numbers, bools, arrays, maps — pass `h.name`, not `h`). It runs
     /// like the closure form, and it is journaled, so `vzrun abort RUN_ID` can run it after
-    /// a crash.
+    /// a crash. The function must be the runbook's own, even when a module registers it (the
+    /// abort calls it there; wrap a module's: `fn f(x) { m::f(x); }`): else the run stops
+    /// where it is registered.
     ///
     /// ```rhai
     /// fn restore(host_name, value) { vstorage::set_config(host(host_name), "mds.alloc.fill_margin", value); }
@@ -428,6 +451,14 @@ pub mod flow_api {
                     "only plain values (strings, numbers, bools, arrays, maps): pass h.name, not h",
                 )
             })?;
+        // `vzrun abort` calls it as a function of the runbook (see `runbook_defines`).
+        if !runbook_defines(&ctx, function, args.len()) {
+            return Err(Failure::failed(format!(
+                "the undo {function:?} ({} argument(s)) registered for {what:?} is not a function of the runbook: after a crash `vzrun abort` calls it there, and could not take the change back; define `fn {function}(...)` in the runbook (calling the module's: `module::{function}(...)`), or fix the name",
+                args.len()
+            ))
+            .into());
+        }
         if run.runner.is_plan() {
             run.runner.log(format!("would undo at the end: {what}"));
             return Ok(());
@@ -484,8 +515,9 @@ pub mod flow_api {
     }
 
     /// Asks the operator a yes/no question on the terminal; `--yes` answers yes. Anything
-    /// but yes, or no terminal and no `--yes`, stops the run as refused (exit 3). In plan
-    /// mode nothing will change, so it answers yes.
+    /// but yes, or no terminal and no `--yes`, stops the run as refused (exit 3); a script
+    /// that catches that runs no further change, and still ends refused (its undo actions
+    /// run). In plan mode nothing will change, so it answers yes.
     ///
     /// ```rhai
     /// confirm(`Remove CS#${ARGS.cs_id} from ${CLUSTER}?`);

@@ -39,6 +39,34 @@ fn label(item: &Dynamic) -> String {
     item.to_string()
 }
 
+/// The action with each host it captured as a value of its own.
+///
+/// rhai shares a variable that a closure captures (the closure's curried arguments), and
+/// holds a shared value's write lock for the whole of a method call on it: branches calling
+/// `h.query(...)` or `h.run(...)` on a captured `h` at once each waited 50 ms for the lock,
+/// then failed ("Data race detected"): one item ran, the others failed, the change half
+/// made. A host is a read-only handle, so each branch gets a copy, which behaves the same.
+/// Other captured values stay shared: a branch may push to a captured array for the caller
+/// to read (a method call on one of those that lasts holds the others back the same way).
+fn with_hosts_unshared(action: &FnPtr) -> FnPtr {
+    let mut action = action.clone();
+    let curry: Vec<Dynamic> = action
+        .curry()
+        .iter()
+        .map(|value| {
+            if value.is_shared() {
+                let inner = value.clone().flatten();
+                if inner.is::<crate::cluster::host::Host>() {
+                    return inner;
+                }
+            }
+            value.clone()
+        })
+        .collect();
+    action.set_curry(curry);
+    action
+}
+
 #[allow(deprecated)] // NativeCallContext::store_data/from_stored_data are marked volatile, not deprecated.
 fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) -> ApiResult<Array> {
     let run = RunContext::of(ctx)?;
@@ -53,6 +81,7 @@ fn run_all(ctx: &NativeCallContext, items: Array, limit: i64, action: &FnPtr) ->
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
     run.runner.emit(Event::ParallelStarted { id, total });
+    let action = &with_hosts_unshared(action);
     let store = ctx.store_data();
     let engine = ctx.engine();
     // Each branch runs under the caller's `within` deadline, if any.
@@ -207,7 +236,11 @@ pub mod parallel_api {
 
     /// Calls `action` for every item, at most `limit` at once (threads), and returns the
     /// results in item order. Failures do not stop the other items; when any item failed,
-    /// all failures are reported together (the run fails after every item ran).
+    /// all failures are reported together (the run fails after every item ran). A host the
+    /// closure captures is each branch's own; other captured variables are shared, and a
+    /// method call on one (`m.h.query(...)` on a captured map) holds the other branches
+    /// back until they fail: take the host out first (`let h = m.h;`) or pass it as an
+    /// argument.
     ///
     /// ```rhai
     /// parallel(hosts("hypervisor"), 4, |h| sysctl::set(h, "vm.swappiness", 10));

@@ -3,11 +3,22 @@
 //! Runbooks run against production clusters, so the engine is conservative: limits on
 //! operations, call depth and sizes; no `eval`; no optimizer (rhai 1.27 panics assigning into
 //! a constant map under `Simple`, and plans must reflect the script as written); strict
-//! variables and map properties so typos fail at `vzrun check` or at the line, not later.
+//! variables and map properties so typos fail at `vzrun check` or at the line, not later;
+//! a number ordered against text or `()` fails at the line instead of answering false.
+//!
+//! The operation limit and the memory guard stop the script for good. rhai wraps an error
+//! raised in a closure that an array method runs (`filter`, `map`, `some`, ...) in a
+//! catchable `ErrorInFunctionCall`, even when the error inside (too many operations, the
+//! guard's termination) is not catchable, and counts the closure's operations on a copy of
+//! the counter: a `try { ... } catch { }` around it took the limit for an ordinary failure
+//! and the script went on, to exit 0. So once either trips, the Runner remembers it and the
+//! progress callback stops every further operation (as it does after Ctrl-C), until the
+//! undo actions run.
 
 mod name_clash;
 mod resolver;
 mod signatures;
+mod strict_compare;
 
 pub use crate::api::{describe, describe_parse};
 pub use name_clash::check as refuse_name_clashes;
@@ -120,6 +131,8 @@ pub fn build_with(
     engine.disable_symbol("eval");
     engine.set_strict_variables(true);
     engine.set_fail_on_invalid_map_property(true);
+    // `"12" < 100` and `() >= 90` fail instead of answering false (see strict_compare).
+    strict_compare::register(&mut engine);
     let mut resolver = SandboxResolver::new(runbook_dir);
     if let Some(run) = &run {
         let runner = run.runner.clone();
@@ -133,18 +146,34 @@ pub fn build_with(
     }
     engine.set_module_resolver(resolver);
     let memory_limit = limits.max_memory_bytes;
+    let max_operations = limits.max_operations;
+    // The operation limit and the memory guard stop the script for good (see `stops`).
+    let stops = run.as_ref().map(|run| run.runner.clone());
     engine.on_progress(move |operations| {
         if interrupted.load(Ordering::Relaxed) {
             return Some(Dynamic::from("interrupted"));
+        }
+        if let Some(token) = stops.as_ref().and_then(|runner| runner.script_stopped()) {
+            return Some(token);
+        }
+        // The last operation rhai allows: it raises ErrorTooManyOperations at the next one.
+        if max_operations > 0 && operations >= max_operations {
+            if let Some(runner) = &stops {
+                runner.stop_script(Dynamic::from(crate::failure::OperationLimit));
+            }
         }
         // Reading /proc/self/statm costs microseconds: every 65536 operations is enough to
         // stop a runaway loop long before it takes the machine's memory.
         if operations % 65_536 == 0 {
             if let Some(rss) = resident_bytes().filter(|rss| *rss > memory_limit) {
-                return Some(Dynamic::from(crate::failure::MemoryExceeded {
+                let token = Dynamic::from(crate::failure::MemoryExceeded {
                     used: rss,
                     limit: memory_limit,
-                }));
+                });
+                if let Some(runner) = &stops {
+                    runner.stop_script(token.clone());
+                }
+                return Some(token);
             }
         }
         None

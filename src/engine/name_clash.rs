@@ -9,6 +9,11 @@
 //! function of the same name and arity are harmless only while at most one of them calls it
 //! unqualified and nobody else calls it unqualified: that is what is checked here, over the
 //! runbook and every module it imports (the stdlib included), before anything runs.
+//!
+//! So is a call of a function that exists nowhere (see `defined_nowhere`), or with a prefix
+//! whose module or primitives' namespace has no such function (`qualified_nowhere`): rhai
+//! finds out only when the call is made, and a `catch` around it takes that for a failure
+//! of the thing being tried.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +30,10 @@ struct Source {
     display: String,
     defines: BTreeSet<Signature>,
     calls: BTreeSet<Signature>,
+    /// Calls with a one-level prefix: (prefix, name, number of arguments).
+    qualified: BTreeSet<(String, String, usize)>,
+    /// The modules it imports by a literal path: alias → path.
+    aliases: BTreeMap<String, String>,
 }
 
 impl Source {
@@ -34,15 +43,31 @@ impl Source {
             .map(|f| (f.name.to_string(), f.params.len()))
             .collect();
         let mut calls = BTreeSet::new();
+        let mut qualified = BTreeSet::new();
+        let mut aliases = BTreeMap::new();
         ast.walk(&mut |path: &[ASTNode]| {
-            match path.last() {
-                Some(ASTNode::Expr(Expr::FnCall(call, _))) if call.namespace.is_empty() => {
-                    calls.insert((call.name.to_string(), call.args.len()));
+            let call = match path.last() {
+                Some(ASTNode::Expr(Expr::FnCall(call, _))) => Some(call),
+                Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => Some(call),
+                Some(ASTNode::Stmt(Stmt::Import(import, _))) => {
+                    if let Expr::StringConstant(name, _) = &import.0 {
+                        aliases.insert(import.1.as_str().to_string(), name.to_string());
+                    }
+                    None
                 }
-                Some(ASTNode::Stmt(Stmt::FnCall(call, _))) if call.namespace.is_empty() => {
-                    calls.insert((call.name.to_string(), call.args.len()));
+                _ => None,
+            };
+            if let Some(call) = call {
+                let signature = (call.name.to_string(), call.args.len());
+                match call.namespace.path.as_slice() {
+                    [] => {
+                        calls.insert(signature);
+                    }
+                    [root] => {
+                        qualified.insert((root.as_str().to_string(), signature.0, signature.1));
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
             true
         });
@@ -50,6 +75,8 @@ impl Source {
             display: display.to_string(),
             defines,
             calls,
+            qualified,
+            aliases,
         }
     }
 }
@@ -103,6 +130,7 @@ pub fn check(
     ast: &AST,
 ) -> Result<(), String> {
     let mut sources = vec![Source::of(display, ast)];
+    let mut by_path = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut pending = imports(ast);
     while let Some(import) = pending.pop() {
@@ -116,14 +144,146 @@ pub fn check(
             continue;
         };
         pending.extend(module.imports.iter().cloned());
+        by_path.insert(import, sources.len());
         sources.push(module.source.clone());
     }
-    let problems = clashes(&sources);
+    let native = native_functions(engine);
+    let mut problems = clashes(&sources);
+    problems.extend(defined_nowhere(&sources, &native));
+    problems.extend(qualified_nowhere(&sources, &by_path, &native));
     if problems.is_empty() {
         Ok(())
     } else {
         Err(format!("{display}: {}", problems.join("; ")))
     }
+}
+
+/// Names rhai handles itself: calls of them are not looked up among functions.
+const KEYWORDS: [&str; 11] = [
+    "Fn",
+    "call",
+    "curry",
+    "is_shared",
+    "is_def_fn",
+    "is_def_var",
+    "type_of",
+    "print",
+    "debug",
+    "eval",
+    "this",
+];
+
+/// The names of every function the engine has (its API, the primitives, rhai's packages),
+/// by name alone (a native function may have overloads of several arities): the bare names,
+/// and for each namespace (`prlctl`) the names in it. A function of a namespace counts
+/// under its bare name too, as it may be callable unqualified (`#[rhai_fn(global)]`): this
+/// errs on the side of not refusing.
+fn native_functions(engine: &Engine) -> Native {
+    let mut native = Native::default();
+    for signature in engine.gen_fn_signatures(true) {
+        let Some(head) = signature.split('(').next() else {
+            continue;
+        };
+        let head = head.trim();
+        let head = head.strip_prefix("fn ").unwrap_or(head);
+        match head.rsplit_once("::") {
+            Some((namespace, name)) => {
+                native.names.insert(name.to_string());
+                native
+                    .namespaces
+                    .entry(namespace.to_string())
+                    .or_default()
+                    .insert(name.to_string());
+            }
+            None => {
+                native.names.insert(head.to_string());
+            }
+        }
+    }
+    native
+}
+
+/// What [`native_functions`] finds.
+#[derive(Default)]
+struct Native {
+    names: BTreeSet<String>,
+    namespaces: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Calls with a prefix of a function that the module (imported by a literal path and
+/// found) or the primitives' namespace does not have. Prefixes that are neither (a module
+/// imported by a computed path) are left to the run.
+fn qualified_nowhere(
+    sources: &[Source],
+    by_path: &BTreeMap<String, usize>,
+    native: &Native,
+) -> Vec<String> {
+    let mut missing: BTreeMap<(&str, &str, usize), Vec<&str>> = BTreeMap::new();
+    for source in sources {
+        for (root, name, arity) in &source.qualified {
+            let known = match source.aliases.get(root) {
+                Some(path) => match by_path.get(path) {
+                    Some(&i) => sources[i].defines.contains(&(name.clone(), *arity)),
+                    None => true,
+                },
+                None => match native.namespaces.get(root) {
+                    Some(names) => names.contains(name),
+                    None => true,
+                },
+            };
+            if !known {
+                missing
+                    .entry((root, name, *arity))
+                    .or_default()
+                    .push(&source.display);
+            }
+        }
+    }
+    missing
+        .into_iter()
+        .map(|((root, name, arity), callers)| {
+            format!(
+                "function {root}::{name} ({arity} argument(s)) is called in {} but {root} has no such function: rhai would fail only when the call is made, and a catch around it would take that for an ordinary failure",
+                callers.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Unqualified calls of a function that exists nowhere: not in the runbook, not in a module
+/// it loads (a module's function can call the runbook's), not an API, primitive or rhai
+/// function. rhai finds out only when the call is made, as an error that a `catch` takes
+/// like any other: `try { answers(h, 15); up = true; } catch { }` with a misspelt or
+/// missing function answered "does not answer" for every node, and the run went on.
+fn defined_nowhere(sources: &[Source], native: &Native) -> Vec<String> {
+    let defined: BTreeSet<&Signature> = sources.iter().flat_map(|s| &s.defines).collect();
+    let mut missing: BTreeMap<&Signature, Vec<&str>> = BTreeMap::new();
+    for source in sources {
+        for call in &source.calls {
+            let (name, _) = call;
+            let identifier = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_');
+            if !identifier
+                || KEYWORDS.contains(&name.as_str())
+                || native.names.contains(name)
+                || defined.contains(call)
+            {
+                continue;
+            }
+            missing.entry(call).or_default().push(&source.display);
+        }
+    }
+    missing
+        .into_iter()
+        .map(|((name, arity), callers)| {
+            format!(
+                "function {name} ({arity} argument(s)) is called in {} but defined nowhere (not in the runbook, the modules it imports, nor vzrun's functions): rhai would fail only when the call is made, and a catch around it would take that for an ordinary failure",
+                callers.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// A module as this check needs it: its functions, its calls and its imports.
@@ -188,6 +348,32 @@ mod tests {
             .collect();
         assert!(sources.len() >= 4);
         assert_eq!(clashes(&sources), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_call_defined_nowhere_is_named_and_known_calls_are_not() {
+        let native = Native {
+            names: ["log".to_string()].into(),
+            namespaces: BTreeMap::new(),
+        };
+        let runbook = source(
+            "r.rhai",
+            "fn mine(x) { x } mine(1); log(\"a\"); print(1); let f = Fn(\"mine\"); nosuch(1, 2); mine(1, 2); 1 + 2;",
+        );
+        let found = defined_nowhere(&[runbook], &native);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "function mine (2 argument(s)) is called in r.rhai but defined nowhere"
+            ),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].starts_with("function nosuch (2 argument(s))"),
+            "{}",
+            found[1]
+        );
     }
 
     #[test]

@@ -37,6 +37,21 @@ pub struct Runner {
     locking: Locking,
     /// Why the journal could not be written; set once, then no further change runs.
     journal_error: Mutex<Option<String>>,
+    /// Why the engine stopped the script (operation limit, memory guard), once it did: every
+    /// further operation stops it again, so a `catch` cannot turn it into a failure the
+    /// script goes on from (see `engine::build`). Cleared before the undo actions run.
+    script_stop: ScriptStop,
+    /// The first question not answered yes. `confirm` stops the run as refused, but the
+    /// script can catch that; from then on no change runs and the run ends refused (exit 3),
+    /// as after a lock conflict.
+    declined: Mutex<Option<String>>,
+}
+
+/// The engine's reason to stop the script, with a flag read at every operation.
+#[derive(Debug, Default)]
+struct ScriptStop {
+    set: AtomicBool,
+    token: Mutex<Option<rhai::Dynamic>>,
 }
 
 /// Where events go (shown in `Debug` by name only: the sink is the embedder's).
@@ -87,6 +102,8 @@ impl Runner {
             planned: AtomicUsize::new(0),
             locking: Locking::default(),
             journal_error: Mutex::new(None),
+            script_stop: ScriptStop::default(),
+            declined: Mutex::new(None),
         }
     }
 
@@ -123,6 +140,11 @@ impl Runner {
 
     /// Takes the host's lock before its first Change; held until the run ends.
     fn lock_host(&self, host: &Host) -> Result<(), Failure> {
+        if let Some(first) = self.declined() {
+            return Err(Failure::refused(format!(
+                "no further change after a question was not answered yes: {first}"
+            )));
+        }
         if let Some(first) = self.lock_conflict() {
             return Err(Failure::new(
                 FailureKind::LockHeld,
@@ -257,6 +279,40 @@ impl Runner {
         self.interrupted.load(Ordering::SeqCst)
     }
 
+    /// Remembers that the engine stopped the script (`token`: why): from now on every
+    /// operation of the script stops it again, until [`Runner::clear_script_stop`].
+    pub fn stop_script(&self, token: rhai::Dynamic) {
+        let mut held = self
+            .script_stop
+            .token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        held.get_or_insert(token);
+        self.script_stop.set.store(true, Ordering::SeqCst);
+    }
+
+    /// Why the engine stopped the script, once it did (read at every operation).
+    pub fn script_stopped(&self) -> Option<rhai::Dynamic> {
+        if !self.script_stop.set.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.script_stop
+            .token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Lets script code run again (the undo actions, at the end of the run).
+    pub fn clear_script_stop(&self) {
+        self.script_stop.set.store(false, Ordering::SeqCst);
+        *self
+            .script_stop
+            .token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     pub fn check_interrupted(&self) -> Result<(), Failure> {
         if self.interrupted() {
             Err(Failure::interrupted())
@@ -293,16 +349,39 @@ impl Runner {
             self.log(format!("{question} (would ask)"));
             return Ok(());
         }
-        let yes = self.confirm.0.ask(question).map_err(Failure::refused)?;
-        if yes {
-            self.emit(Event::Confirmed {
-                question: question.to_string(),
-                by: self.confirm.0.who().into(),
-            });
-            Ok(())
-        } else {
-            Err(Failure::refused(format!("{question} not confirmed")))
-        }
+        let refusal = match self.confirm.0.ask(question) {
+            Ok(true) => {
+                self.emit(Event::Confirmed {
+                    question: question.to_string(),
+                    by: self.confirm.0.who().into(),
+                });
+                return Ok(());
+            }
+            Ok(false) => Failure::refused(format!("{question} not confirmed")),
+            Err(why) => Failure::refused(why),
+        };
+        self.declined
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(refusal.message.clone());
+        Err(refusal)
+    }
+
+    /// The first question of this run not answered yes, if any (see `declined`).
+    pub fn declined(&self) -> Option<String> {
+        self.declined
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// [`Runner::declined`], forgotten: the undo actions at the end of the run put back
+    /// what the run changed, also after a question was not answered yes.
+    pub fn take_declined(&self) -> Option<String> {
+        self.declined
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// How many Changes this run listed instead of running (plan mode).

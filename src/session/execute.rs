@@ -315,6 +315,12 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
 
     // Deferred undo actions run whatever happened; a first Ctrl-C must not stop them.
     interrupted.store(false, Ordering::SeqCst);
+    // Nor the operation limit or the memory guard that stopped the script (they ran out in
+    // the script; the undo actions count from where they were registered).
+    runner.clear_script_stop();
+    // Nor a question not answered yes (which stops further changes of the script): the run
+    // still ends refused.
+    let declined = runner.take_declined();
     let undo_failed = crate::api::run_deferred(&engine, &context);
     // What the run changed for a while is still changed: it did not end ok.
     let outcome = match outcome {
@@ -335,9 +341,11 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         (Err((message, code)), Some(_)) if code != exit::INTERRUPTED => {
             (exit::LOCK_HELD, Some(message))
         }
-        (Ok(()), None) => match runner.journal_error() {
-            Some(why) => (exit::FAILED, Some(why)),
-            None => (exit::OK, None),
+        (Ok(()), None) => match (runner.journal_error(), declined) {
+            (Some(why), _) => (exit::FAILED, Some(why)),
+            // A refused confirmation the script caught still ends the run refused.
+            (None, Some(question)) => (exit::REFUSED, Some(question)),
+            (None, None) => (exit::OK, None),
         },
         (Err((message, code)), _) => (code, Some(message)),
     };
