@@ -38,11 +38,18 @@ fn compile_only_engine(dir: Option<ImportDir>, stdlib: &StdlibCache) -> Engine {
 struct Engines {
     by_dir: Vec<(Option<ImportDir>, Engine)>,
     signatures: Option<lint::Signatures>,
+    /// The engines' own function names, for the name clash check: read once (engines built
+    /// alike have the same), as the signatures are.
+    natives: Option<engine::NativeNames>,
     stdlib: StdlibCache,
 }
 
 impl Engines {
-    fn for_dir(&mut self, dir: Option<ImportDir>) -> (&Engine, &lint::Signatures) {
+    /// The engine for `dir`, the API's signatures, and the engines' function names.
+    fn for_dir(
+        &mut self,
+        dir: Option<ImportDir>,
+    ) -> (&Engine, &lint::Signatures, &engine::NativeNames) {
         let index = match self.by_dir.iter().position(|(d, _)| *d == dir) {
             Some(i) => i,
             None => {
@@ -55,7 +62,10 @@ impl Engines {
         let signatures = self
             .signatures
             .get_or_insert_with(|| lint::Signatures::of_engine(engine));
-        (engine, signatures)
+        let natives = self
+            .natives
+            .get_or_insert_with(|| engine::native_names(engine));
+        (engine, signatures, natives)
     }
 }
 
@@ -63,22 +73,31 @@ impl Engines {
 /// `clashes`: also look for functions of one name in the runbook and its modules (see
 /// `engine::refuse_name_clashes`), found through this import search path.
 fn compile(
-    (engine, signatures): (&Engine, &lint::Signatures),
+    (engine, signatures, natives): (&Engine, &lint::Signatures, &engine::NativeNames),
     scope: &Scope,
     source: &str,
     display: &str,
     declared: Option<&[String]>,
     clashes: Option<&engine::SandboxResolver>,
 ) -> Result<(), String> {
-    let ast = engine
-        .compile_into_self_contained(scope, source)
-        .map_err(|e| engine::describe(&e, display).0)?;
+    // A stdlib module the resolver compiled already (for a runbook that imports it) is not
+    // parsed again.
+    let cached = display
+        .starts_with("stdlib/")
+        .then(|| engine::compiled_module(display, source))
+        .flatten();
+    let ast = match cached {
+        Some(ast) => ast,
+        None => engine
+            .compile_into_self_contained(scope, source)
+            .map_err(|e| engine::describe(&e, display).0)?,
+    };
     let mut problems = lint::lint(engine, signatures, &ast, declared, display);
     if let Err(e) = engine::refuse_args_assignment(&ast, display) {
         problems.push(e);
     }
     if let Some(finder) = clashes {
-        if let Err(e) = engine::refuse_name_clashes(engine, finder, display, &ast) {
+        if let Err(e) = engine::refuse_name_clashes_with(engine, natives, finder, display, &ast) {
             problems.push(e);
         }
     }

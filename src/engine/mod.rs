@@ -22,6 +22,9 @@ mod strict_compare;
 
 pub use crate::api::{describe, describe_parse};
 pub use name_clash::check as refuse_name_clashes;
+pub use name_clash::{
+    check_with as refuse_name_clashes_with, compiled_module, native_names, NativeNames,
+};
 pub use resolver::{library_dirs, ImportDir, SandboxResolver, StdlibCache};
 pub use signatures::rhai_type;
 

@@ -129,6 +129,28 @@ pub fn check(
     display: &str,
     ast: &AST,
 ) -> Result<(), String> {
+    check_with(engine, &native_names(engine), resolver, display, ast)
+}
+
+/// The names of the engine's own functions, as [`check_with`] needs them: read once for
+/// many runbooks (`vzrun check`), as reading them (every signature of the API and of rhai's
+/// packages) took longer than the rest of the check of one runbook.
+pub struct NativeNames(Native);
+
+/// [`NativeNames`] of `engine`.
+pub fn native_names(engine: &Engine) -> NativeNames {
+    NativeNames(native_functions(engine))
+}
+
+/// [`check`], with the engine's function names read before (engines built alike have the
+/// same).
+pub fn check_with(
+    engine: &Engine,
+    natives: &NativeNames,
+    resolver: &SandboxResolver,
+    display: &str,
+    ast: &AST,
+) -> Result<(), String> {
     let mut sources = vec![Source::of(display, ast)];
     let mut by_path = BTreeMap::new();
     let mut seen = BTreeSet::new();
@@ -147,10 +169,10 @@ pub fn check(
         by_path.insert(import, sources.len());
         sources.push(module.source.clone());
     }
-    let native = native_functions(engine);
+    let native = &natives.0;
     let mut problems = clashes(&sources);
-    problems.extend(defined_nowhere(&sources, &native));
-    problems.extend(qualified_nowhere(&sources, &by_path, &native));
+    problems.extend(defined_nowhere(&sources, native));
+    problems.extend(qualified_nowhere(&sources, &by_path, native));
     if problems.is_empty() {
         Ok(())
     } else {
@@ -290,25 +312,54 @@ fn defined_nowhere(sources: &[Source], native: &Native) -> Vec<String> {
 struct Parsed {
     source: Source,
     imports: Vec<String>,
+    ast: AST,
 }
 
 /// The module `text` parsed, kept per process by its path and text: `vzrun check` meets the
 /// stdlib modules once per runbook, and parsing vz.rhai each time was most of its cost.
 fn parsed(engine: &Engine, display: String, text: String) -> Option<std::sync::Arc<Parsed>> {
-    type Cache = BTreeMap<(String, String), Option<std::sync::Arc<Parsed>>>;
-    static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(BTreeMap::new());
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cache = PARSED.lock().unwrap_or_else(|p| p.into_inner());
     cache
         .entry((display, text))
         .or_insert_with_key(|(display, text)| {
             let ast = engine.compile(text).ok()?;
-            Some(std::sync::Arc::new(Parsed {
-                source: Source::of(display, &ast),
-                imports: imports(&ast),
-            }))
+            Some(parse_of(display, &ast))
         })
         .clone()
 }
+
+/// Notes a module the resolver has just compiled (`ast` of `text`, shown as `display`), so
+/// that this check does not parse it a second time.
+pub(super) fn remember(display: &str, text: &str, ast: &AST) {
+    PARSED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry((display.to_string(), text.to_string()))
+        .or_insert_with(|| Some(parse_of(display, ast)));
+}
+
+fn parse_of(display: &str, ast: &AST) -> std::sync::Arc<Parsed> {
+    std::sync::Arc::new(Parsed {
+        source: Source::of(display, ast),
+        imports: imports(ast),
+        ast: ast.clone(),
+    })
+}
+
+/// The AST of a module already compiled in this process (by the resolver, or this check)
+/// from `text`, shown as `display`: `vzrun check` lints the stdlib modules themselves
+/// without parsing them a third time.
+pub fn compiled_module(display: &str, text: &str) -> Option<AST> {
+    PARSED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&(display.to_string(), text.to_string()))
+        .and_then(|parsed| parsed.as_ref().map(|p| p.ast.clone()))
+}
+
+type ParsedCache = BTreeMap<(String, String), Option<std::sync::Arc<Parsed>>>;
+/// Modules by their path and text, kept per process.
+static PARSED: std::sync::Mutex<ParsedCache> = std::sync::Mutex::new(BTreeMap::new());
 
 /// The paths a script imports (string literals only; others are resolved when they run).
 fn imports(ast: &AST) -> Vec<String> {

@@ -237,6 +237,7 @@ impl ModuleResolver for SandboxResolver {
             .compile(&found.source)
             .map_err(|e| EvalAltResult::ErrorInModule(found.display.clone(), e.into(), pos))?;
         ast.set_source(found.display.clone());
+        super::name_clash::remember(&found.display, &found.source, &ast);
         IMPORTING.with(|stack| stack.borrow_mut().push(path.to_string()));
         let module = Module::eval_ast_as_new(Scope::new(), &ast, engine);
         IMPORTING.with(|stack| stack.borrow_mut().pop());
