@@ -124,15 +124,12 @@ fn remove_cs_killed_during_its_drain_waits_on_resume_without_removing_it_again()
     let mut lab = Lab::new();
     // The drain takes 3 s: the kill lands inside it, the resume outlives it.
     lab.speed = "0.1";
-    let (_test, mut child, line) =
-        lab.spawn_until("rm-cs --wait 1025", &["remove-cs", "1025", "--yes"]);
+    let (line, run_id) = lab.kill_while_running(
+        "rm-cs --wait 1025",
+        &["remove-cs", "1025", "--yes"],
+        std::time::Duration::from_millis(500),
+    );
     assert!(line.starts_with("[msk-01]"), "{line}");
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
-        .pop()
-        .unwrap();
     // Was: `rm-cs --wait 1025` again on a CS already dropped, which vstorage refuses.
     lab.run(&["resume", &run_id])
         .status(0)
@@ -157,14 +154,12 @@ fn create_ct_killed_while_prlctl_create_runs_is_removed_by_abort_and_made_again(
         "10.30.20.99/24",
         "--yes",
     ];
-    let (_test, mut child, line) = lab.spawn_until("prlctl create web99", &args);
+    let (line, run_id) = lab.kill_while_running(
+        "prlctl create web99",
+        &args,
+        std::time::Duration::from_millis(500),
+    );
     assert!(line.starts_with("[msk-04]"), "{line}");
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
-        .pop()
-        .unwrap();
     lab.speed = "0";
     let count =
         "log(`web99 ${prlctl::list(host(\"msk-04\")).filter(|v| v.name == \"web99\").len()}`);";
@@ -220,14 +215,9 @@ fn add_cs_killed_while_make_cs_runs_is_finished_by_resume() {
     // make-cs takes 2 s: the kill lands while it runs, the CS registered, nothing recorded.
     lab.speed = "1";
     let args = ["add-cs", "msk-06", "/dev/sdd", "--tier", "2", "--yes"];
-    let (_test, mut child, line) = lab.spawn_until("make-cs", &args);
+    let (line, run_id) =
+        lab.kill_while_running("make-cs", &args, std::time::Duration::from_millis(500));
     assert!(line.starts_with("[msk-06]"), "{line}");
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
-        .pop()
-        .unwrap();
     lab.speed = "0";
     // Was: exit 1, "make-cs: ... already holds a chunk server repository": the resumed run
     // made the CS again in the directory where the killed run had made it.
@@ -469,13 +459,11 @@ fn abort_of_a_create_cut_short_long_ago_keeps_the_container_a_later_run_made() {
         "10.30.20.99/24",
         "--yes",
     ];
-    let (_test, mut child, _line) = lab.spawn_until("prlctl create web99", &args);
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
-        .pop()
-        .unwrap();
+    let (_line, run_id) = lab.kill_while_running(
+        "prlctl create web99",
+        &args,
+        std::time::Duration::from_millis(500),
+    );
     lab.speed = "0";
     // The operator removes the half-made container by hand and makes it again with a new
     // run, which configures and starts it; later it is stopped (for a while).
@@ -593,13 +581,11 @@ fn abort_removes_a_container_whose_create_was_cut_short_leaving_its_config_damag
     let mut lab = Lab::new();
     lab.speed = "1";
     let args = ["create-ct", "web99", "--on", "msk-04", "--yes"];
-    let (_test, mut child, _line) = lab.spawn_until("prlctl create web99", &args);
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let run_id = crate::test::run_ids(&lab.dir.path().join("state"))
-        .pop()
-        .unwrap();
+    let (_line, run_id) = lab.kill_while_running(
+        "prlctl create web99",
+        &args,
+        std::time::Duration::from_millis(500),
+    );
     lab.speed = "0";
     // A create cut short may leave the configuration half written: prlctl list -i of it
     // fails ("configuration file is damaged").

@@ -74,8 +74,20 @@ impl Lab {
     /// Starts a run, waits for the first line of its log with `needle`, kills it (-9): returns
     /// that line and the run's id.
     pub(crate) fn kill_after_log_line(&self, needle: &str, args: &[&str]) -> (String, String) {
+        self.kill_while_running(needle, args, std::time::Duration::ZERO)
+    }
+
+    /// As [`Lab::kill_after_log_line`], killing `after` the line: with a lab speed that
+    /// makes that command slow, the kill lands while it still runs.
+    pub(crate) fn kill_while_running(
+        &self,
+        needle: &str,
+        args: &[&str],
+        after: std::time::Duration,
+    ) -> (String, String) {
         // Kept alive: its directory is the child's working directory.
         let (_test, mut child, line) = self.spawn_until(needle, args);
+        std::thread::sleep(after);
         child.kill().unwrap();
         child.wait().unwrap();
         let run_id = crate::test::run_ids(&self.dir.path().join("state"))
