@@ -4,8 +4,9 @@
 //! that the runbook and every module's functions share within one evaluation. Once a
 //! function of module A has called its own `f`, a function of module B that calls `f` gets
 //! A's `f`, run in B's environment: the wrong code, or a closure of A's that B cannot find
-//! ("Function not found: anon$..."). Seen with the stdlib: `storage::join` (a closure inside)
-//! called in place of `vz::join` failed half-way through a run. Two places that define a
+//! ("Function not found: anon$..."). The stdlib had such a pair, `storage::join` (a closure
+//! inside) and `vz::join`; two modules built like them failed half-way through a run
+//! (tests/integration/engine.rs). Two places that define a
 //! function of the same name and arity are harmless only while at most one of them calls it
 //! unqualified and nobody else calls it unqualified: that is what is checked here, over the
 //! runbook and every module it imports (the stdlib included), before anything runs.
