@@ -7,6 +7,21 @@ use crate::catalog::{unchanged, Lab};
 /// The offline timeout, the CSs in maintenance and the shared maintenance record.
 const CS_MAINTENANCE: &str = "let h = host(\"msk-01\");\nlet n = vstorage::stat(h).cs.filter(|c| c.status == \"maintenance\").len();\nlet path = \"/vstorage/livelinux/.vzrun/cs-maintenance.json\";\nlet record = if file::exists(h, path) { file::read(h, path) } else { \"none\" };\nlog(`timeout ${vstorage::get_config(h)[\"mds.wd.offline_tout_mnt\"]} in maintenance ${n} record ${record}`);";
 
+/// A lab where `args` (a create-ct of web99) was killed while its `prlctl create` ran (5 s
+/// at lab speed 1): the container is registered, half made. The lab answers at once after.
+/// Returns the lab, the `prlctl create` log line and the run's id.
+fn create_cut_short(args: &[&str]) -> (Lab, String, String) {
+    let mut lab = Lab::new();
+    lab.speed = "1";
+    let (line, run_id) = lab.kill_while_running(
+        "prlctl create web99",
+        args,
+        std::time::Duration::from_millis(500),
+    );
+    lab.speed = "0";
+    (lab, line, run_id)
+}
+
 #[test]
 fn cs_maintenance_on_killed_after_its_first_changes_is_taken_back_by_abort() {
     let lab = Lab::new();
@@ -142,9 +157,7 @@ fn remove_cs_killed_during_its_drain_waits_on_resume_without_removing_it_again()
 
 #[test]
 fn create_ct_killed_while_prlctl_create_runs_is_removed_by_abort_and_made_again() {
-    let mut lab = Lab::new();
     // The create takes 5 s: the kill lands while it runs, the container registered.
-    lab.speed = "1";
     let args = [
         "create-ct",
         "web99",
@@ -154,13 +167,8 @@ fn create_ct_killed_while_prlctl_create_runs_is_removed_by_abort_and_made_again(
         "10.30.20.99/24",
         "--yes",
     ];
-    let (line, run_id) = lab.kill_while_running(
-        "prlctl create web99",
-        &args,
-        std::time::Duration::from_millis(500),
-    );
+    let (lab, line, run_id) = create_cut_short(&args);
     assert!(line.starts_with("[msk-04]"), "{line}");
-    lab.speed = "0";
     let count =
         "log(`web99 ${prlctl::list(host(\"msk-04\")).filter(|v| v.name == \"web99\").len()}`);";
     lab.query(count).status(0).stderr_has("web99 1");
@@ -448,8 +456,6 @@ fn fill_margin_killed_before_it_lowered_the_margin_is_aborted_cleanly() {
 
 #[test]
 fn abort_of_a_create_cut_short_long_ago_keeps_the_container_a_later_run_made() {
-    let mut lab = Lab::new();
-    lab.speed = "1";
     let args = [
         "create-ct",
         "web99",
@@ -459,12 +465,7 @@ fn abort_of_a_create_cut_short_long_ago_keeps_the_container_a_later_run_made() {
         "10.30.20.99/24",
         "--yes",
     ];
-    let (_line, run_id) = lab.kill_while_running(
-        "prlctl create web99",
-        &args,
-        std::time::Duration::from_millis(500),
-    );
-    lab.speed = "0";
+    let (lab, _line, run_id) = create_cut_short(&args);
     // The operator removes the half-made container by hand and makes it again with a new
     // run, which configures and starts it; later it is stopped (for a while).
     lab.query("host(\"msk-04\").run([\"prlctl\", \"delete\", \"web99\"]);")
@@ -578,15 +579,8 @@ fn cancel_defer_drops_in_the_journal_the_same_undo_it_drops_in_the_run() {
 
 #[test]
 fn abort_removes_a_container_whose_create_was_cut_short_leaving_its_config_damaged() {
-    let mut lab = Lab::new();
-    lab.speed = "1";
     let args = ["create-ct", "web99", "--on", "msk-04", "--yes"];
-    let (_line, run_id) = lab.kill_while_running(
-        "prlctl create web99",
-        &args,
-        std::time::Duration::from_millis(500),
-    );
-    lab.speed = "0";
+    let (lab, _line, run_id) = create_cut_short(&args);
     // A create cut short may leave the configuration half written: prlctl list -i of it
     // fails ("configuration file is damaged").
     let mut state = lab.state_value();
