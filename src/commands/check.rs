@@ -17,48 +17,52 @@ use crate::exit;
 use crate::run::output::OutputFormat;
 use crate::runbook::{self, ImportDir, Runbook};
 
-fn compile_only_engine(dir: Option<ImportDir>, stdlib: &StdlibCache) -> Engine {
+fn compile_only_engine() -> Engine {
     let mut engine = engine::build(
         None,
-        dir.clone(),
+        None,
         Limits::default(),
         Arc::new(AtomicBool::new(false)),
     );
-    engine.set_module_resolver(SandboxResolver::new(dir).with_stdlib_cache(stdlib.clone()));
     // Room for every identifier of the runbooks and the stdlib: past rhai's default of 256
     // interned strings, each new one scanned the whole cache to evict one (15% of the time).
     engine.set_max_strings_interned(8192);
     engine
 }
 
-/// One compile-only engine per import directory, the stdlib modules compiled once for all of
-/// them, and the API's signatures read once: building an engine and its metadata per file,
-/// and compiling the stdlib again for each, was most of `vzrun check`'s time.
+/// One compile-only engine for every file, its module resolver set to each file's import
+/// directory (registering the API is what building an engine costs, and only the resolver
+/// depends on the directory), the stdlib modules compiled once for all of them, and the
+/// API's signatures read once: building an engine and its metadata per file, and compiling
+/// the stdlib again for each, was most of `vzrun check`'s time.
 #[derive(Default)]
 struct Engines {
-    by_dir: Vec<(Option<ImportDir>, Engine)>,
+    engine: Option<Engine>,
+    /// The import directory the engine's resolver searches now (`Some(None)`: the stdlib
+    /// alone; `None`: no resolver set yet).
+    resolves_in: Option<Option<ImportDir>>,
     signatures: Option<lint::Signatures>,
-    /// The engines' own function names, for the name clash check: read once (engines built
-    /// alike have the same), as the signatures are.
+    /// The engine's own function names, for the name clash check: read once, as the
+    /// signatures are.
     natives: Option<engine::NativeNames>,
     stdlib: StdlibCache,
 }
 
 impl Engines {
-    /// The engine for `dir`, the API's signatures, and the engines' function names.
+    /// The engine, resolving imports in `dir`, the API's signatures, and the engine's
+    /// function names.
     fn for_dir(
         &mut self,
         dir: Option<ImportDir>,
     ) -> (&Engine, &lint::Signatures, &engine::NativeNames) {
-        let index = match self.by_dir.iter().position(|(d, _)| *d == dir) {
-            Some(i) => i,
-            None => {
-                self.by_dir
-                    .push((dir.clone(), compile_only_engine(dir, &self.stdlib)));
-                self.by_dir.len() - 1
-            }
-        };
-        let engine = &self.by_dir[index].1;
+        let engine = self.engine.get_or_insert_with(compile_only_engine);
+        if self.resolves_in.as_ref() != Some(&dir) {
+            engine.set_module_resolver(
+                SandboxResolver::new(dir.clone()).with_stdlib_cache(self.stdlib.clone()),
+            );
+            self.resolves_in = Some(dir);
+        }
+        let engine = &*engine;
         let signatures = self
             .signatures
             .get_or_insert_with(|| lint::Signatures::of_engine(engine));

@@ -26,7 +26,6 @@ use super::resolver::SandboxResolver;
 type Signature = (String, usize);
 
 /// What one source (a runbook or a module) defines and calls without a `module::` prefix.
-#[derive(Clone)]
 struct Source {
     display: String,
     defines: BTreeSet<Signature>,
@@ -89,17 +88,18 @@ impl Source {
 ///
 /// One source defining and calling its own `f` is safe even when others define an `f` too:
 /// the caller's own environment is searched first, and only it fills the cache for `f`.
-fn clashes(sources: &[Source]) -> Vec<String> {
+fn clashes(sources: &[&Source]) -> Vec<String> {
     let mut callers: BTreeMap<&Signature, Vec<&Source>> = BTreeMap::new();
     for source in sources {
         for call in &source.calls {
-            callers.entry(call).or_default().push(source);
+            callers.entry(call).or_default().push(*source);
         }
     }
     let mut problems = Vec::new();
     for (signature, calling) in callers {
         let defining: Vec<&Source> = sources
             .iter()
+            .copied()
             .filter(|s| s.defines.contains(signature))
             .collect();
         let calls_its_own = calling.len() == 1 && calling[0].defines.contains(signature);
@@ -152,7 +152,10 @@ pub fn check_with(
     display: &str,
     ast: &AST,
 ) -> Result<(), String> {
-    let mut sources = vec![Source::of(display, ast)];
+    let own = Source::of(display, ast);
+    // The modules are shared with the cache, not copied: their call lists are long, and
+    // `vzrun check` meets the stdlib modules once per runbook.
+    let mut modules = Vec::new();
     let mut by_path = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut pending = imports(ast);
@@ -167,13 +170,17 @@ pub fn check_with(
             continue;
         };
         pending.extend(module.imports.iter().cloned());
-        by_path.insert(import, sources.len());
-        sources.push(module.source.clone());
+        by_path.insert(import, modules.len() + 1);
+        modules.push(module);
     }
+    let sources: Vec<&Source> = std::iter::once(&own)
+        .chain(modules.iter().map(|m| &m.source))
+        .collect();
+    let sources = sources.as_slice();
     let native = &natives.0;
-    let mut problems = clashes(&sources);
-    problems.extend(defined_nowhere(&sources, native));
-    problems.extend(qualified_nowhere(&sources, &by_path, native));
+    let mut problems = clashes(sources);
+    problems.extend(defined_nowhere(sources, native));
+    problems.extend(qualified_nowhere(sources, &by_path, native));
     if problems.is_empty() {
         Ok(())
     } else {
@@ -203,25 +210,23 @@ const KEYWORDS: [&str; 11] = [
 /// errs on the side of not refusing.
 fn native_functions(engine: &Engine) -> Native {
     let mut native = Native::default();
-    for signature in engine.gen_fn_signatures(true) {
-        let Some(head) = signature.split('(').next() else {
-            continue;
-        };
-        let head = head.trim();
-        let head = head.strip_prefix("fn ").unwrap_or(head);
-        match head.rsplit_once("::") {
-            Some((namespace, name)) => {
-                native.names.insert(name.to_string());
-                native
-                    .namespaces
-                    .entry(namespace.to_string())
-                    .or_default()
-                    .insert(name.to_string());
-            }
-            None => {
-                native.names.insert(head.to_string());
-            }
+    let found = engine.collect_fn_metadata(
+        None,
+        |info| {
+            (info.metadata.access == rhai::FnAccess::Public)
+                .then(|| (info.namespace.to_string(), info.metadata.name.to_string()))
+        },
+        true,
+    );
+    for (namespace, name) in found {
+        if !namespace.is_empty() {
+            native
+                .namespaces
+                .entry(namespace)
+                .or_default()
+                .insert(name.clone());
         }
+        native.names.insert(name);
     }
     native
 }
@@ -237,7 +242,7 @@ struct Native {
 /// found) or the primitives' namespace does not have. Prefixes that are neither (a module
 /// imported by a computed path) are left to the run.
 fn qualified_nowhere(
-    sources: &[Source],
+    sources: &[&Source],
     by_path: &BTreeMap<String, usize>,
     native: &Native,
 ) -> Vec<String> {
@@ -278,7 +283,7 @@ fn qualified_nowhere(
 /// function. rhai finds out only when the call is made, as an error that a `catch` takes
 /// like any other: `try { answers(h, 15); up = true; } catch { }` with a misspelt or
 /// missing function answered "does not answer" for every node, and the run went on.
-fn defined_nowhere(sources: &[Source], native: &Native) -> Vec<String> {
+fn defined_nowhere(sources: &[&Source], native: &Native) -> Vec<String> {
     let defined: BTreeSet<&Signature> = sources.iter().flat_map(|s| &s.defines).collect();
     let mut missing: BTreeMap<&Signature, Vec<&str>> = BTreeMap::new();
     for source in sources {
@@ -384,6 +389,47 @@ mod tests {
         Source::of(display, &Engine::new().compile(text).unwrap())
     }
 
+    /// What `native_functions` read before: the engine's signatures as text.
+    fn native_functions_from_signatures(engine: &Engine) -> Native {
+        let mut native = Native::default();
+        for signature in engine.gen_fn_signatures(true) {
+            let Some(head) = signature.split('(').next() else {
+                continue;
+            };
+            let head = head.trim();
+            let head = head.strip_prefix("fn ").unwrap_or(head);
+            match head.rsplit_once("::") {
+                Some((namespace, name)) => {
+                    native.names.insert(name.to_string());
+                    native
+                        .namespaces
+                        .entry(namespace.to_string())
+                        .or_default()
+                        .insert(name.to_string());
+                }
+                None => {
+                    native.names.insert(head.to_string());
+                }
+            }
+        }
+        native
+    }
+
+    #[test]
+    fn native_names_agree_with_the_engines_signatures() {
+        let engine = crate::engine::build(
+            None,
+            None,
+            crate::engine::Limits::default(),
+            std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        );
+        let direct = native_functions(&engine);
+        let from_text = native_functions_from_signatures(&engine);
+        assert!(direct.names.contains("log") && direct.namespaces.contains_key("prlctl"));
+        assert_eq!(direct.names, from_text.names);
+        assert_eq!(direct.namespaces, from_text.namespaces);
+    }
+
     #[test]
     fn the_stdlib_modules_together_have_no_clash() {
         let mut engine = Engine::new();
@@ -399,7 +445,10 @@ mod tests {
             })
             .collect();
         assert!(sources.len() >= 4);
-        assert_eq!(clashes(&sources), Vec::<String>::new());
+        assert_eq!(
+            clashes(&sources.iter().collect::<Vec<_>>()),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -412,7 +461,7 @@ mod tests {
             "r.rhai",
             "fn mine(x) { x } mine(1); log(\"a\"); print(1); let f = Fn(\"mine\"); nosuch(1, 2); mine(1, 2); 1 + 2;",
         );
-        let found = defined_nowhere(&[runbook], &native);
+        let found = defined_nowhere(&[&runbook], &native);
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(
             found[0].starts_with(
@@ -432,7 +481,7 @@ mod tests {
     fn a_name_two_modules_define_and_call_is_a_clash() {
         let a = source("a.rhai", "fn f(x) { 1 } fn g() { f(1) }");
         let b = source("b.rhai", "fn f(x) { 2 } fn h() { f(2) }");
-        let found = clashes(&[a, b]);
+        let found = clashes(&[&a, &b]);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("function f (1 argument(s)) is defined in a.rhai, b.rhai and called without a module prefix in a.rhai, b.rhai"), "{}", found[0]);
     }
@@ -446,7 +495,7 @@ mod tests {
             "fn join(a, b) { 2 } fn y() { vz::join(1, 2) }",
         );
         let runbook = source("r.rhai", "storage::y(); vz::x();");
-        assert!(clashes(&[runbook, vz, storage]).is_empty());
+        assert!(clashes(&[&runbook, &vz, &storage]).is_empty());
     }
 
     #[test]
@@ -455,9 +504,9 @@ mod tests {
         // the cache) the module's.
         let vz = source("vz.rhai", "fn join(a, b) { 1 } fn x() { join(1, 2) }");
         let runbook = source("r.rhai", "fn join(a, b) { 3 } vz::x(); join(1, 2);");
-        assert_eq!(clashes(&[runbook, vz]).len(), 1);
+        assert_eq!(clashes(&[&runbook, &vz]).len(), 1);
         let calls_only = source("r.rhai", "vz::x(); join(1, 2);");
         let vz = source("vz.rhai", "fn join(a, b) { 1 } fn x() { join(1, 2) }");
-        assert_eq!(clashes(&[calls_only, vz]).len(), 1);
+        assert_eq!(clashes(&[&calls_only, &vz]).len(), 1);
     }
 }
