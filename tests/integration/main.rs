@@ -32,6 +32,7 @@ mod prlctl;
 mod races;
 mod rehearse;
 mod reliability;
+mod refused_journal;
 mod reliability2;
 mod resume_locks;
 mod soak;
