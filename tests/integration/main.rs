@@ -6,6 +6,7 @@ mod bonding_cutoff;
 mod catalog;
 mod check;
 mod create_ct;
+mod cut_short_later;
 mod dead_node;
 mod discover;
 mod docs;

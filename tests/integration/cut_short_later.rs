@@ -1,0 +1,40 @@
+//! Runs cut short, then resumed or aborted later: what the kill left (a configuration half
+//! written, a VE stopped by hand since, undo actions of later resumes) is named, refused or
+//! taken back, never guessed at.
+
+use crate::abort_cut_short::create_cut_short;
+use crate::catalog::unchanged;
+
+#[test]
+fn resume_of_a_create_cut_short_with_its_config_half_written_is_refused_naming_it() {
+    let args = ["create-ct", "web99", "--on", "msk-04", "--yes"];
+    // The kill lands inside `prlctl create`: the lab leaves its configuration half written
+    // (as the real one may), so `prlctl list -i web99` fails.
+    let (lab, _line, run_id) = create_cut_short(&args);
+    let state = lab.state_value();
+    let web99 = state["ves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "web99")
+        .unwrap();
+    assert_eq!(web99["broken_config"], true, "{web99}");
+    // Was: exit 1, "Failed to get VM config: The virtual machine configuration file is
+    // damaged" from the resumed run's check of the VE that exists.
+    let before = lab.state_value();
+    unchanged(
+        lab.run(&["resume", &run_id])
+            .status(3)
+            .stderr_has("web99")
+            .stderr_has("msk-04")
+            .stderr_has(&format!("vzrun abort {run_id}")),
+    );
+    assert!(lab.state_value() == before, "the refused resume changed the lab");
+    // The way out it names works: the abort removes it, and the run can go again.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("is removed");
+    lab.run(&["resume", &run_id])
+        .status(0)
+        .stderr_has("web99 runs on msk-04");
+}
