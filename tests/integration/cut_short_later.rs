@@ -27,6 +27,9 @@ fn resume_of_a_create_cut_short_with_its_config_half_written_is_refused_naming_i
             .status(3)
             .stderr_has("web99")
             .stderr_has("msk-04")
+            .stderr_has("configuration prlctl cannot read (command failed on msk-04")
+            .stderr_has("Failed to get VM config")
+            .stderr_has("nothing was changed")
             .stderr_has(&format!("vzrun abort {run_id}")),
     );
     assert!(lab.state_value() == before, "the refused resume changed the lab");
