@@ -41,3 +41,35 @@ fn resume_of_a_create_cut_short_with_its_config_half_written_is_refused_naming_i
         .status(0)
         .stderr_has("web99 runs on msk-04");
 }
+
+#[test]
+fn abort_of_the_first_run_of_a_chain_of_killed_resumes_takes_back_theirs_too() {
+    let mut lab = crate::catalog::Lab::new();
+    lab.speed = "0.1";
+    let (_line, first) =
+        lab.kill_after_log_line("(1/5)", &["evacuate", "msk-05", "--yes", "--parallel", "1"]);
+    // Resumed, and killed again after one more move: the resume left undo actions of its own.
+    let (_line, second) = lab.kill_after_log_line("(1/4)", &["resume", &first]);
+    lab.speed = "0";
+    let pending_of = |id: &str| {
+        let out = lab.run(&["runs"]).status(0);
+        out.stdout
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(!pending_of(&second).is_empty());
+    // Was: only the first run's undo actions ran, not a word of the second's, left pending
+    // for an abort nobody would think of running.
+    lab.run(&["abort", &first])
+        .status(0)
+        .stderr_has(&second)
+        .stderr_has("msk-05 stays in maintenance");
+    // Done: neither run is left with an undo pending.
+    unchanged(
+        lab.run(&["abort", &second])
+            .status(0)
+            .stderr_has("already ran"),
+    );
+}
