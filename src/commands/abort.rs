@@ -1,6 +1,7 @@
 //! `vzrun abort RUN_ID`: run the undo actions a crashed run registered (with
 //! `defer(what, "function", [args])`) and never ran, by calling those functions of its
-//! runbook with the journaled arguments. Nothing else of the runbook runs.
+//! runbook with the journaled arguments. Nothing else of the runbook runs. A chain of
+//! resumes cut short is taken back whole, from its first run or its last.
 
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
@@ -46,6 +47,22 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             .into_iter()
             .map(|u| (past.path.clone(), u)),
     );
+    // Resumes of this run cut short too (a chain of them): their undo actions take back
+    // what they changed on its behalf, so they run as well, newest last registered first
+    // (as `vzrun abort` of the last resume runs this run's). One still running is refused.
+    let later = match later_pending(run_id) {
+        Ok(later) => later,
+        Err(e) => return super::report(e),
+    };
+    for (id, path, undos) in &later {
+        if !undos.is_empty() {
+            eprintln!(
+                "{id} resumed {run_id} and was cut short too, leaving {} undo action(s) pending: they run too",
+                undos.len()
+            );
+        }
+        pending.extend(undos.iter().map(|u| (path.clone(), u.clone())));
+    }
     if pending.is_empty() {
         return nothing_pending(run_id, &past);
     }
@@ -218,4 +235,61 @@ fn earlier_pending(
         out.push((id, run.path, pending));
     }
     out
+}
+
+/// The resumes of run `run_id` (and resumes of those: the chain after it), oldest first, each
+/// with its journal and the undo actions it left pending. A resume still running is refused
+/// (exit 4), as `vzrun abort` of it is; an abort run is not a resume.
+fn later_pending(
+    run_id: &str,
+) -> Result<Vec<(String, std::path::PathBuf, Vec<serde_json::Value>)>, RunError> {
+    let dir = crate::run::journal::runs_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    // Each journal's run id and the run it resumed.
+    let mut resumes: Vec<(String, String)> = Vec::new();
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        let Some(id) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let from = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["event"] == "run_started")
+            .and_then(|e| e["resumed_from"].as_str().map(str::to_string));
+        if let Some(from) = from {
+            resumes.push((id, from));
+        }
+    }
+    resumes.sort();
+    let mut out = Vec::new();
+    let mut chain = vec![run_id.to_string()];
+    let mut seen: std::collections::HashSet<String> = chain.iter().cloned().collect();
+    while let Some(current) = chain.pop() {
+        for (id, from) in &resumes {
+            if from != &current || !seen.insert(id.clone()) {
+                continue;
+            }
+            // Nothing runs until every resume of the chain is read: its undo actions
+            // are part of what this abort takes back.
+            let run = crate::session::past::load(id).map_err(|e| {
+                RunError::new(
+                    e.code(),
+                    format!("{id} resumed {run_id} (cut short too), and its undo actions cannot be run: {e}; nothing was changed"),
+                )
+            })?;
+            out.push((id.clone(), run.path.clone(), run.pending_undos()));
+            chain.push(id.clone());
+        }
+    }
+    // Oldest first (run ids sort by their start).
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
