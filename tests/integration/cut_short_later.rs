@@ -73,3 +73,36 @@ fn abort_of_the_first_run_of_a_chain_of_killed_resumes_takes_back_theirs_too() {
             .stderr_has("already ran"),
     );
 }
+
+/// Where search01 is and its state.
+const SEARCH01: &str = "for n in [\"msk-03\", \"msk-05\"] { for v in prlctl::list(host(n)).filter(|v| v.name == \"search01\") { log(`search01 ${v.status} on ${n}`); } }";
+
+#[test]
+fn abort_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
+    let mut lab = crate::catalog::Lab::new();
+    // Slow enough that the kill lands after the first move (search01, running, to msk-03).
+    lab.speed = "0.1";
+    let (_line, run_id) =
+        lab.kill_after_log_line("(1/5)", &["evacuate", "msk-05", "--yes", "--parallel", "1"]);
+    lab.speed = "0";
+    lab.query(SEARCH01)
+        .status(0)
+        .stderr_has("search01 running on msk-03");
+    // Days later an operator stops it by hand (a maintenance inside it, say).
+    lab.query("host(\"msk-03\").run([\"prlctl\", \"stop\", \"search01\"]);")
+        .status(0);
+    // `vzrun runs` still lists the killed drain with undo actions pending: it is aborted.
+    // Was: "search01 was running before its move and is stopped on msk-03: starting it
+    // again", and search01 running behind the operator's back.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_lacks("starting it again")
+        .stderr_has("search01")
+        .stderr_has("not started")
+        .stderr_has("prlctl start")
+        // The rest of the abort goes on.
+        .stderr_has("msk-05 stays in maintenance");
+    lab.query(SEARCH01)
+        .status(0)
+        .stderr_has("search01 stopped on msk-03");
+}
