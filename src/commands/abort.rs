@@ -104,6 +104,16 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             )
         })
         .collect();
+    // What the runs taken back changed, oldest first: an undo action tells by it the state
+    // they left a VE in from one an operator put it in since (`cut_short_changes()`).
+    let mut journals: Vec<std::path::PathBuf> = earlier
+        .iter()
+        .rev()
+        .map(|(_, path, _)| path.clone())
+        .collect();
+    journals.push(past.path.clone());
+    journals.extend(later.iter().map(|(_, path, _)| path.clone()));
+    let cut_short: Vec<serde_json::Value> = journals.iter().flat_map(|p| changes_in(p)).collect();
     let finished_ok = past.finished().is_some_and(|end| end["status"] == "ok");
     eprintln!("aborting {run_id}: running {} undo action(s)", undo.len());
     let code = execute(
@@ -116,6 +126,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             plan: false,
             resume: None,
             undo,
+            cut_short: Some(cut_short),
             embedding: Default::default(),
         },
         interrupted,
@@ -292,4 +303,34 @@ fn later_pending(
     // Oldest first (run ids sort by their start).
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// The commands that changed something in the journal at `path`, in order, each
+/// `{host, argv, finished, code}`: `finished` once its end is recorded (a command cut short
+/// by the kill has none), with its exit code.
+fn changes_in(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    for e in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["effect"] == "change" && e["planned"] != true)
+    {
+        match e["event"].as_str() {
+            Some("command") => out.push(serde_json::json!({
+                "host": e["host"], "argv": e["argv"], "finished": false, "code": null,
+            })),
+            Some("command_finished") => {
+                let open = out.iter_mut().rev().find(|c| {
+                    c["finished"] == false && c["host"] == e["host"] && c["argv"] == e["argv"]
+                });
+                if let Some(c) = open {
+                    c["finished"] = true.into();
+                    c["code"] = e["code"].clone();
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }

@@ -32,7 +32,10 @@ fn resume_of_a_create_cut_short_with_its_config_half_written_is_refused_naming_i
             .stderr_has("nothing was changed")
             .stderr_has(&format!("vzrun abort {run_id}")),
     );
-    assert!(lab.state_value() == before, "the refused resume changed the lab");
+    assert!(
+        lab.state_value() == before,
+        "the refused resume changed the lab"
+    );
     // The way out it names works: the abort removes it, and the run can go again.
     lab.run(&["abort", &run_id])
         .status(0)
@@ -105,4 +108,33 @@ fn abort_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_si
     lab.query(SEARCH01)
         .status(0)
         .stderr_has("search01 stopped on msk-03");
+}
+
+#[test]
+fn abort_of_a_drain_cut_short_between_a_stop_and_its_start_starts_that_ve_again() {
+    let mut lab = crate::catalog::Lab::new();
+    lab.speed = "0.1";
+    // Offline: stop, migrate, start; the kill lands while the first migrate runs.
+    let (_line, run_id) = lab.kill_while_running(
+        "[msk-05] prlctl migrate",
+        &[
+            "evacuate",
+            "msk-05",
+            "--yes",
+            "--parallel",
+            "1",
+            "--mode",
+            "offline",
+        ],
+        std::time::Duration::from_millis(100),
+    );
+    lab.speed = "0";
+    let stopped = lab.query("for n in hosts() { for v in prlctl::list(n).filter(|v| v.status == \"stopped\") { log(`stopped ${v.name} on ${n.name}`); } }").status(0).stderr;
+    // The run left it stopped: the abort starts it again, as it did before.
+    let out = lab.run(&["abort", &run_id]).status(0);
+    assert!(
+        out.stderr.contains("starting it again"),
+        "{stopped}\n{}",
+        out.stderr
+    );
 }
