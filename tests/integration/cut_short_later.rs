@@ -138,3 +138,37 @@ fn abort_of_a_drain_cut_short_between_a_stop_and_its_start_starts_that_ve_again(
         out.stderr
     );
 }
+
+#[test]
+fn abort_long_after_a_move_back_was_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
+    let mut lab = crate::catalog::Lab::new();
+    lab.run(&["evacuate", "msk-05", "--yes"]).status(0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    lab.speed = "0.1";
+    let (_line, run_id) = lab.kill_after_log_line(
+        "(1/5)",
+        &["unevacuate", "msk-05", "--yes", "--parallel", "1"],
+    );
+    lab.speed = "0";
+    let back = lab
+        .query("for v in prlctl::list(host(\"msk-05\")).filter(|v| v.status == \"running\") { log(`back ${v.name}`); }")
+        .status(0)
+        .stderr;
+    let name = back
+        .lines()
+        .find_map(|l| l.strip_prefix("back "))
+        .unwrap_or_else(|| panic!("no VE running back on msk-05: {back}"))
+        .to_string();
+    // Later an operator stops it by hand.
+    lab.query(&format!(
+        "host(\"msk-05\").run([\"prlctl\", \"stop\", \"{name}\"]);"
+    ))
+    .status(0);
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_lacks("starting it again")
+        .stderr_has("not started");
+    lab.query(&format!("for v in prlctl::list(host(\"msk-05\")).filter(|v| v.name == \"{name}\") {{ log(`{name} ${{v.status}}`); }}"))
+        .status(0)
+        .stderr_has(&format!("{name} stopped"));
+}
