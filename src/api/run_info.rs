@@ -1,5 +1,5 @@
 //! What a run knows about itself and the hosts it holds: `run_holder()`, `now_utc()`,
-//! `cluster_name()`, `cluster_mount_point()`, `lock_host(h)`.
+//! `cluster_name()`, `cluster_mount_point()`, `lock_host(h)`, `cut_short_changes()`.
 //!
 //! Records other runs must see (a node's maintenance cordon) say who made them, when and in
 //! which run; and a run that moves work into a host takes that host's lock before it does,
@@ -56,6 +56,29 @@ pub mod run_info_api {
         let run = RunContext::of(&ctx)?;
         crate::primitives::cluster_name(&run)?;
         Ok(run.cluster.mount_point())
+    }
+
+    /// In `vzrun abort`: what the runs it takes back (the run cut short, and the resumes
+    /// of its chain) changed, oldest first, each `#{host, argv, finished, code}`
+    /// (`finished`: the command returned, with exit `code`; else it was cut short while it
+    /// ran). `()` in any other run. An undo action run long after a kill tells by it the
+    /// state the run left a VE in from one an operator put it in since.
+    ///
+    /// ```rhai
+    /// let done = cut_short_changes();
+    /// if done != () { log(`the run cut short made ${done.len()} changes`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn cut_short_changes(ctx: NativeCallContext) -> ApiResult<rhai::Dynamic> {
+        let run = RunContext::of(&ctx)?;
+        Ok(match &run.cut_short {
+            None => rhai::Dynamic::UNIT,
+            Some(changes) => changes
+                .iter()
+                .map(|c| rhai::serde::to_dynamic(c).unwrap_or(rhai::Dynamic::UNIT))
+                .collect::<rhai::Array>()
+                .into(),
+        })
     }
 
     /// Takes the host's lock now and holds it until the run ends (a plan takes none). A run

@@ -1,6 +1,7 @@
 //! `vzrun abort RUN_ID`: run the undo actions a crashed run registered (with
 //! `defer(what, "function", [args])`) and never ran, by calling those functions of its
-//! runbook with the journaled arguments. Nothing else of the runbook runs.
+//! runbook with the journaled arguments. Nothing else of the runbook runs. A chain of
+//! resumes cut short is taken back whole, from its first run or its last.
 
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
@@ -46,6 +47,22 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             .into_iter()
             .map(|u| (past.path.clone(), u)),
     );
+    // Resumes of this run cut short too (a chain of them): their undo actions take back
+    // what they changed on its behalf, so they run as well, newest last registered first
+    // (as `vzrun abort` of the last resume runs this run's). One still running is refused.
+    let later = match later_pending(run_id) {
+        Ok(later) => later,
+        Err(e) => return super::report(e),
+    };
+    for (id, path, undos) in &later {
+        if !undos.is_empty() {
+            eprintln!(
+                "{id} resumed {run_id} and was cut short too, leaving {} undo action(s) pending: they run too",
+                undos.len()
+            );
+        }
+        pending.extend(undos.iter().map(|u| (path.clone(), u.clone())));
+    }
     if pending.is_empty() {
         return nothing_pending(run_id, &past);
     }
@@ -87,6 +104,16 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             )
         })
         .collect();
+    // What the runs taken back changed, oldest first: an undo action tells by it the state
+    // they left a VE in from one an operator put it in since (`cut_short_changes()`).
+    let mut journals: Vec<std::path::PathBuf> = earlier
+        .iter()
+        .rev()
+        .map(|(_, path, _)| path.clone())
+        .collect();
+    journals.push(past.path.clone());
+    journals.extend(later.iter().map(|(_, path, _)| path.clone()));
+    let cut_short: Vec<serde_json::Value> = journals.iter().flat_map(|p| changes_in(p)).collect();
     let finished_ok = past.finished().is_some_and(|end| end["status"] == "ok");
     eprintln!("aborting {run_id}: running {} undo action(s)", undo.len());
     let code = execute(
@@ -99,6 +126,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
             plan: false,
             resume: None,
             undo,
+            cut_short: Some(cut_short),
             embedding: Default::default(),
         },
         interrupted,
@@ -216,6 +244,93 @@ fn earlier_pending(
         next = run.start["resumed_from"].as_str().map(str::to_string);
         let pending = run.pending_undos();
         out.push((id, run.path, pending));
+    }
+    out
+}
+
+/// The resumes of run `run_id` (and resumes of those: the chain after it), oldest first, each
+/// with its journal and the undo actions it left pending. A resume still running is refused
+/// (exit 4), as `vzrun abort` of it is; an abort run is not a resume.
+fn later_pending(
+    run_id: &str,
+) -> Result<Vec<(String, std::path::PathBuf, Vec<serde_json::Value>)>, RunError> {
+    let dir = crate::run::journal::runs_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    // Each journal's run id and the run it resumed.
+    let mut resumes: Vec<(String, String)> = Vec::new();
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        let Some(id) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let from = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["event"] == "run_started")
+            .and_then(|e| e["resumed_from"].as_str().map(str::to_string));
+        if let Some(from) = from {
+            resumes.push((id, from));
+        }
+    }
+    resumes.sort();
+    let mut out = Vec::new();
+    let mut chain = vec![run_id.to_string()];
+    let mut seen: std::collections::HashSet<String> = chain.iter().cloned().collect();
+    while let Some(current) = chain.pop() {
+        for (id, from) in &resumes {
+            if from != &current || !seen.insert(id.clone()) {
+                continue;
+            }
+            // Nothing runs until every resume of the chain is read: its undo actions
+            // are part of what this abort takes back.
+            let run = crate::session::past::load(id).map_err(|e| {
+                RunError::new(
+                    e.code(),
+                    format!("{id} resumed {run_id} (cut short too), and its undo actions cannot be run: {e}; nothing was changed"),
+                )
+            })?;
+            out.push((id.clone(), run.path.clone(), run.pending_undos()));
+            chain.push(id.clone());
+        }
+    }
+    // Oldest first (run ids sort by their start).
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The commands that changed something in the journal at `path`, in order, each
+/// `{host, argv, finished, code}`: `finished` once its end is recorded (a command cut short
+/// by the kill has none), with its exit code.
+fn changes_in(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    for e in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["effect"] == "change" && e["planned"] != true)
+    {
+        match e["event"].as_str() {
+            Some("command") => out.push(serde_json::json!({
+                "host": e["host"], "argv": e["argv"], "finished": false, "code": null,
+            })),
+            Some("command_finished") => {
+                let open = out.iter_mut().rev().find(|c| {
+                    c["finished"] == false && c["host"] == e["host"] && c["argv"] == e["argv"]
+                });
+                if let Some(c) = open {
+                    c["finished"] = true.into();
+                    c["code"] = e["code"].clone();
+                }
+            }
+            _ => {}
+        }
     }
     out
 }

@@ -91,6 +91,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
                 completed_steps,
             }),
             undo: Vec::new(),
+            cut_short: None,
             embedding: Default::default(),
         },
         interrupted,

@@ -78,6 +78,7 @@ pub fn run(
             plan,
             resume: None,
             undo: Vec::new(),
+            cut_short: None,
             embedding: Default::default(),
         },
         interrupted,

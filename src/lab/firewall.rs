@@ -59,6 +59,7 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
                 stdout: "not running\n".into(),
                 stderr: String::new(),
                 takes: 0.0,
+                finishes: None,
             }
         };
     }
@@ -138,6 +139,7 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
                     stdout: "no\n".into(),
                     stderr: String::new(),
                     takes: 0.0,
+                    finishes: None,
                 }
             };
         }

@@ -299,6 +299,20 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Does what a command finishes as it returns (see [`reply::Finish`]): not done when
+    /// the command is cut short (the process killed while it ran, or a timeout).
+    pub fn finish(&self, what: &reply::Finish) -> Result<(), TransportError> {
+        self.with_state(|state| match what {
+            reply::Finish::ConfigWritten { uuid } => {
+                if let Some(ve) = state.ves.iter_mut().find(|v| &v.uuid == uuid) {
+                    ve.broken_config = false;
+                }
+            }
+        })
+    }
+}
+
 /// One lab host, as a transport.
 #[derive(Debug)]
 pub struct LabTransport {
@@ -341,6 +355,9 @@ impl Transport for LabTransport {
             });
         }
         std::thread::sleep(Duration::from_secs_f64(reply.takes * speed));
+        if let Some(what) = &reply.finishes {
+            self.lab.finish(what)?;
+        }
         Ok(Output {
             code: reply.code,
             stdout: reply.stdout,

@@ -27,6 +27,7 @@ pub fn rpm(state: &LabState, host: &str, args: &[&str]) -> Reply {
         stdout: out,
         stderr: String::new(),
         takes: 0.0,
+        finishes: None,
     }
 }
 

@@ -44,6 +44,7 @@ pub fn prlctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             stdout: USAGE.into(),
             stderr: String::new(),
             takes: 0.0,
+            finishes: None,
         };
     };
     let rest = &args[1..];
@@ -74,6 +75,7 @@ pub fn prlctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
             stdout: USAGE.into(),
             stderr: format!("Unknown action: {other}\n"),
             takes: 0.0,
+            finishes: None,
         },
     };
     reply.warned(BANNER)

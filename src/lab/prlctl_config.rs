@@ -2,7 +2,7 @@
 //! configured"; texts the reference lacks are kept short).
 
 use super::prlctl::{find, not_found, unrecognized};
-use super::reply::Reply;
+use super::reply::{Finish, Reply};
 use super::state::{LabState, Ve, VeKind};
 
 pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply {
@@ -45,6 +45,7 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
         return Reply::fail(255, format!("Failed to create the {k}: The virtual machine with the name \"{name}\" already exists.\n"));
     }
     let uuid = state.next_uuid();
+    let written = Finish::ConfigWritten { uuid: uuid.clone() };
     let dir = if kind == VeKind::CT {
         "private"
     } else {
@@ -73,7 +74,8 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
         networks: Default::default(),
         slow_start_s: None,
         fail_migrations: 0,
-        broken_config: false,
+        // Written last, as the create returns (see `Finish::ConfigWritten`).
+        broken_config: true,
         running_at: None,
         live_migration_fails: false,
         ha_prio: 0,
@@ -83,6 +85,7 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
         "Creating the {k}...\nThe {k} has been successfully created.\n"
     ))
     .takes(5.0)
+    .finishing(written)
 }
 
 /// `1024`, `1024M`, `2G` → MB.

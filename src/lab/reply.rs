@@ -12,6 +12,17 @@ pub struct Reply {
     pub stderr: String,
     /// Lab seconds the command takes before it answers.
     pub takes: f64,
+    /// What the command finishes only when it returns: a command cut short (killed, timed
+    /// out) leaves it undone (see [`Finish`]).
+    pub finishes: Option<Finish>,
+}
+
+/// The last part of a slow command's work, done as it returns (`Lab::finish`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    /// `prlctl create` writes the VE's configuration last: until then it is half written
+    /// (`broken_config`), as a create cut short leaves it.
+    ConfigWritten { uuid: String },
 }
 
 impl Reply {
@@ -22,6 +33,7 @@ impl Reply {
             stdout: stdout.into(),
             stderr: String::new(),
             takes: 0.0,
+            finishes: None,
         }
     }
 
@@ -32,6 +44,7 @@ impl Reply {
             stdout: String::new(),
             stderr: stderr.into(),
             takes: 0.0,
+            finishes: None,
         }
     }
 
@@ -50,6 +63,12 @@ impl Reply {
     /// This reply, taking `seconds` lab seconds.
     pub fn takes(mut self, seconds: f64) -> Self {
         self.takes = seconds;
+        self
+    }
+
+    /// This reply, finishing `what` as it returns (not when cut short).
+    pub fn finishing(mut self, what: Finish) -> Self {
+        self.finishes = Some(what);
         self
     }
 

@@ -56,6 +56,12 @@ pub fn run(argv: &[String]) -> i32 {
                     std::thread::sleep(Duration::from_secs(3600));
                 }
             }
+            if let Some(what) = &reply.finishes {
+                if let Err(e) = lab.finish(what) {
+                    eprintln!("vzrun lab-shim: {e}");
+                    return 1;
+                }
+            }
             let _ = std::io::stdout().write_all(reply.stdout.as_bytes());
             let _ = std::io::stderr().write_all(reply.stderr.as_bytes());
             reply.code

@@ -146,6 +146,7 @@ pub fn sysctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         stdout: out,
         stderr: err,
         takes: 0.0,
+        finishes: None,
     }
 }
 
@@ -318,6 +319,7 @@ fn job_failed(unit: &str, problem: &str) -> Reply {
         stdout: format!("{problem}\n"),
         stderr: format!("Job for {unit} failed because the control process exited with error code. See \"systemctl status {unit}\" and \"journalctl -xe\" for details.\n"),
         takes: 1.0,
+        finishes: None,
     }
 }
 
@@ -353,6 +355,7 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 stdout: out,
                 stderr: String::new(),
                 takes: 0.0,
+                finishes: None,
             }
         }
         "is-enabled" => {
@@ -379,6 +382,7 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                 stdout: out,
                 stderr: String::new(),
                 takes: 0.0,
+                finishes: None,
             }
         }
         "start" | "stop" | "restart" | "try-restart" | "reload" => {

@@ -23,6 +23,8 @@ pub struct RunContext {
     pub steps_to_skip: Arc<Mutex<HashMap<String, usize>>>,
     /// Undo actions registered with `defer`, run at the end of the run (last first).
     pub deferred: Arc<Mutex<Vec<Deferred>>>,
+    /// For `vzrun abort`: the changes of the runs it takes back (`cut_short_changes()`).
+    pub cut_short: Option<Arc<Vec<serde_json::Value>>>,
 }
 
 /// An undo action and the script context to call it in.

@@ -396,6 +396,13 @@ impl Runner {
         cmd.validate()
             .map_err(|problem| Failure::bad_input("command", problem))?;
         let planned = self.is_plan() && cmd.effect == Effect::Change;
+        // A change refused before it runs (a lock another run holds, a question not
+        // answered yes, a journal that cannot be written) is neither shown nor journaled as
+        // a command: resume, abort and `vzrun runs` would take it for one that ran.
+        if cmd.effect == Effect::Change && !planned {
+            self.check_journal()?;
+            self.lock_host(host)?;
+        }
         self.emit(Event::Command {
             host: host.name().to_string(),
             argv: cmd.argv.clone(),
@@ -407,8 +414,9 @@ impl Runner {
             return Ok(Output::planned());
         }
         if cmd.effect == Effect::Change {
+            // Its record opens the journal (the run's first change): it must be on disk
+            // before the command runs.
             self.check_journal()?;
-            self.lock_host(host)?;
         }
         // Under `within(...)`, the command gets only what is left of that deadline.
         let limited = crate::deadline::limit(cmd.timeout)
@@ -497,6 +505,11 @@ impl Runner {
             .header(&format!("a{path}"), &format!("b{path}"))
             .to_string();
         let planned = self.is_plan();
+        if !planned {
+            // Refused before it is written (see `exec`): not shown nor journaled as an edit.
+            self.check_journal()?;
+            self.lock_host(host)?;
+        }
         // A file others may not read (a 0600 file with a password line) is shown to the
         // operator, but its lines are not kept in the journal.
         let private = match mode {
@@ -528,7 +541,6 @@ impl Runner {
             return Ok(true);
         }
         self.check_journal()?;
-        self.lock_host(host)?;
         let transport = host.transport();
         if let Some(previous) = &current_bytes {
             // The backup is as private as the file it keeps (a 0600 file stays 0600).

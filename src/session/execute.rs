@@ -33,6 +33,9 @@ pub struct Job {
     pub resume: Option<Resume>,
     /// For `vzrun abort`: the undo calls to make instead of running the runbook.
     pub undo: Vec<UndoCall>,
+    /// For `vzrun abort`: the changes the runs it takes back made, oldest first, each
+    /// `{host, argv, finished, code}` (see `cut_short_changes()` in the API).
+    pub cut_short: Option<Vec<serde_json::Value>>,
     /// What a program embedding vzrun replaces; the command line keeps the defaults.
     pub embedding: Embedding,
 }
@@ -168,6 +171,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
         plan,
         resume,
         undo,
+        cut_short,
         embedding,
     } = job;
     let stderr = embedding.stderr;
@@ -245,6 +249,7 @@ pub fn execute(job: Job, interrupted: Arc<AtomicBool>) -> i32 {
             resume.map(|r| r.completed_steps).unwrap_or_default(),
         )),
         deferred: Arc::default(),
+        cut_short: cut_short.map(Arc::new),
     };
     let limits = Limits {
         max_operations: global

@@ -323,6 +323,7 @@ impl Session {
                 plan,
                 resume: None,
                 undo: Vec::new(),
+                cut_short: None,
                 embedding: Embedding {
                     sink: Some(sink),
                     confirm: Some(confirm),

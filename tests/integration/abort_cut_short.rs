@@ -10,7 +10,7 @@ const CS_MAINTENANCE: &str = "let h = host(\"msk-01\");\nlet n = vstorage::stat(
 /// A lab where `args` (a create-ct of web99) was killed while its `prlctl create` ran (5 s
 /// at lab speed 1): the container is registered, half made. The lab answers at once after.
 /// Returns the lab, the `prlctl create` log line and the run's id.
-fn create_cut_short(args: &[&str]) -> (Lab, String, String) {
+pub(crate) fn create_cut_short(args: &[&str]) -> (Lab, String, String) {
     let mut lab = Lab::new();
     lab.speed = "1";
     let (line, run_id) = lab.kill_while_running(

@@ -1,0 +1,174 @@
+//! Runs cut short, then resumed or aborted later: what the kill left (a configuration half
+//! written, a VE stopped by hand since, undo actions of later resumes) is named, refused or
+//! taken back, never guessed at.
+
+use crate::abort_cut_short::create_cut_short;
+use crate::catalog::unchanged;
+
+#[test]
+fn resume_of_a_create_cut_short_with_its_config_half_written_is_refused_naming_it() {
+    let args = ["create-ct", "web99", "--on", "msk-04", "--yes"];
+    // The kill lands inside `prlctl create`: the lab leaves its configuration half written
+    // (as the real one may), so `prlctl list -i web99` fails.
+    let (lab, _line, run_id) = create_cut_short(&args);
+    let state = lab.state_value();
+    let web99 = state["ves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "web99")
+        .unwrap();
+    assert_eq!(web99["broken_config"], true, "{web99}");
+    // Was: exit 1, "Failed to get VM config: The virtual machine configuration file is
+    // damaged" from the resumed run's check of the VE that exists.
+    let before = lab.state_value();
+    unchanged(
+        lab.run(&["resume", &run_id])
+            .status(3)
+            .stderr_has("web99")
+            .stderr_has("msk-04")
+            .stderr_has("configuration prlctl cannot read (command failed on msk-04")
+            .stderr_has("Failed to get VM config")
+            .stderr_has("nothing was changed")
+            .stderr_has(&format!("vzrun abort {run_id}")),
+    );
+    assert!(
+        lab.state_value() == before,
+        "the refused resume changed the lab"
+    );
+    // The way out it names works: the abort removes it, and the run can go again.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("is removed");
+    lab.run(&["resume", &run_id])
+        .status(0)
+        .stderr_has("web99 runs on msk-04");
+}
+
+#[test]
+fn abort_of_the_first_run_of_a_chain_of_killed_resumes_takes_back_theirs_too() {
+    let mut lab = crate::catalog::Lab::new();
+    lab.speed = "0.1";
+    let (_line, first) =
+        lab.kill_after_log_line("(1/5)", &["evacuate", "msk-05", "--yes", "--parallel", "1"]);
+    // Resumed, and killed again after one more move: the resume left undo actions of its own.
+    let (_line, second) = lab.kill_after_log_line("(1/4)", &["resume", &first]);
+    lab.speed = "0";
+    let pending_of = |id: &str| {
+        let out = lab.run(&["runs"]).status(0);
+        out.stdout
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(!pending_of(&second).is_empty());
+    // Was: only the first run's undo actions ran, not a word of the second's, left pending
+    // for an abort nobody would think of running.
+    lab.run(&["abort", &first])
+        .status(0)
+        .stderr_has(&second)
+        .stderr_has("msk-05 stays in maintenance");
+    // Done: neither run is left with an undo pending.
+    unchanged(
+        lab.run(&["abort", &second])
+            .status(0)
+            .stderr_has("already ran"),
+    );
+}
+
+/// Where search01 is and its state.
+const SEARCH01: &str = "for n in [\"msk-03\", \"msk-05\"] { for v in prlctl::list(host(n)).filter(|v| v.name == \"search01\") { log(`search01 ${v.status} on ${n}`); } }";
+
+#[test]
+fn abort_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
+    let mut lab = crate::catalog::Lab::new();
+    // Slow enough that the kill lands after the first move (search01, running, to msk-03).
+    lab.speed = "0.1";
+    let (_line, run_id) =
+        lab.kill_after_log_line("(1/5)", &["evacuate", "msk-05", "--yes", "--parallel", "1"]);
+    lab.speed = "0";
+    lab.query(SEARCH01)
+        .status(0)
+        .stderr_has("search01 running on msk-03");
+    // Days later an operator stops it by hand (a maintenance inside it, say).
+    lab.query("host(\"msk-03\").run([\"prlctl\", \"stop\", \"search01\"]);")
+        .status(0);
+    // `vzrun runs` still lists the killed drain with undo actions pending: it is aborted.
+    // Was: "search01 was running before its move and is stopped on msk-03: starting it
+    // again", and search01 running behind the operator's back.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_lacks("starting it again")
+        .stderr_has("search01")
+        .stderr_has("not started")
+        .stderr_has("prlctl start")
+        // The rest of the abort goes on.
+        .stderr_has("msk-05 stays in maintenance");
+    lab.query(SEARCH01)
+        .status(0)
+        .stderr_has("search01 stopped on msk-03");
+}
+
+#[test]
+fn abort_of_a_drain_cut_short_between_a_stop_and_its_start_starts_that_ve_again() {
+    let mut lab = crate::catalog::Lab::new();
+    lab.speed = "0.1";
+    // Offline: stop, migrate, start; the kill lands while the first migrate runs.
+    let (_line, run_id) = lab.kill_while_running(
+        "[msk-05] prlctl migrate",
+        &[
+            "evacuate",
+            "msk-05",
+            "--yes",
+            "--parallel",
+            "1",
+            "--mode",
+            "offline",
+        ],
+        std::time::Duration::from_millis(100),
+    );
+    lab.speed = "0";
+    let stopped = lab.query("for n in hosts() { for v in prlctl::list(n).filter(|v| v.status == \"stopped\") { log(`stopped ${v.name} on ${n.name}`); } }").status(0).stderr;
+    // The run left it stopped: the abort starts it again, as it did before.
+    let out = lab.run(&["abort", &run_id]).status(0);
+    assert!(
+        out.stderr.contains("starting it again"),
+        "{stopped}\n{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn abort_long_after_a_move_back_was_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
+    let mut lab = crate::catalog::Lab::new();
+    lab.run(&["evacuate", "msk-05", "--yes"]).status(0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    lab.speed = "0.1";
+    let (_line, run_id) = lab.kill_after_log_line(
+        "(1/5)",
+        &["unevacuate", "msk-05", "--yes", "--parallel", "1"],
+    );
+    lab.speed = "0";
+    let back = lab
+        .query("for v in prlctl::list(host(\"msk-05\")).filter(|v| v.status == \"running\") { log(`back ${v.name}`); }")
+        .status(0)
+        .stderr;
+    let name = back
+        .lines()
+        .find_map(|l| l.strip_prefix("back "))
+        .unwrap_or_else(|| panic!("no VE running back on msk-05: {back}"))
+        .to_string();
+    // Later an operator stops it by hand.
+    lab.query(&format!(
+        "host(\"msk-05\").run([\"prlctl\", \"stop\", \"{name}\"]);"
+    ))
+    .status(0);
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_lacks("starting it again")
+        .stderr_has("not started");
+    lab.query(&format!("for v in prlctl::list(host(\"msk-05\")).filter(|v| v.name == \"{name}\") {{ log(`{name} ${{v.status}}`); }}"))
+        .status(0)
+        .stderr_has(&format!("{name} stopped"));
+}
