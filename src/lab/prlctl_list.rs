@@ -241,6 +241,8 @@ pub struct ListOptions {
     /// `-f`: also the HA group (and more the lab does not print).
     pub full: bool,
     pub id: Option<String>,
+    /// `-j` values written as they are (a prlctl build whose formatter does not escape).
+    pub unescaped_json: bool,
 }
 
 pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
@@ -319,7 +321,7 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
     let out = if opts.info && opts.json {
         render_info_json(&ves, opts.full)
     } else if opts.json {
-        render_json(&ves, &names)
+        render_json(&ves, &names, opts.unescaped_json)
     } else {
         render_table(&ves, &names, !opts.no_header)
     };
@@ -454,7 +456,7 @@ fn render_table(ves: &[&Ve], names: &[String], header: bool) -> String {
     out
 }
 
-fn render_json(ves: &[&Ve], names: &[String]) -> String {
+fn render_json(ves: &[&Ve], names: &[String], unescaped: bool) -> String {
     if ves.is_empty() {
         return "[\n\n]\n".into();
     }
@@ -466,11 +468,13 @@ fn render_json(ves: &[&Ve], names: &[String]) -> String {
                 .iter()
                 .enumerate()
                 .map(|(i, n)| {
-                    format!(
-                        "\t\t\"{}\": \"{}\"",
-                        n,
-                        json_escape(&cell(ve, n, i == last, true))
-                    )
+                    let value = cell(ve, n, i == last, true);
+                    let value = if unescaped {
+                        value
+                    } else {
+                        json_escape(&value)
+                    };
+                    format!("\t\t\"{n}\": \"{value}\"")
                 })
                 .collect();
             format!("\t{{\n{}\n\t}}", members.join(",\n"))

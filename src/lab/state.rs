@@ -276,6 +276,10 @@ pub struct LabState {
     /// Which release's output formats the simulated tools print.
     #[serde(default)]
     pub variant: Variant,
+    /// `prlctl list -j` writes values without JSON escapes (see the scenario's
+    /// `prlctl_json_unescaped`).
+    #[serde(default)]
+    pub prlctl_json_unescaped: bool,
     /// `vstorage get-config` values.
     pub config: BTreeMap<String, String>,
     /// Attributes of paths that are not VE homes (`/vstorage/<cluster>` and below).
