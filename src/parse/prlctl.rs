@@ -46,7 +46,7 @@ fn ips(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
+pub(super) fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
     VeRow {
         uuid: get("uuid").map(|u| unbrace(&u)).unwrap_or_default(),
         name: get("name").map(|n| dash_empty(&n)).unwrap_or_default(),
@@ -89,44 +89,7 @@ pub fn list_json(text: &str) -> Result<Vec<VeRow>, ParseError> {
         .collect()
 }
 
-/// The plain table (`PrlList.cpp` field table, reference §1.2), mapped by header name. Cells are split on white space, so only the last
-/// column may hold spaces (IP lists); vzrun puts the IP column last.
-pub fn list_table(text: &str, fields: &str) -> Result<Vec<VeRow>, ParseError> {
-    let names: Vec<&str> = fields.split(',').collect();
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header = lines
-        .next()
-        .ok_or_else(|| ParseError::new("prlctl list", "no header line"))?;
-    if !header
-        .trim_start()
-        .starts_with(|c: char| c.is_ascii_uppercase())
-    {
-        return Err(ParseError::new(
-            "prlctl list",
-            format!("the first line is not a header: {header:?}"),
-        ));
-    }
-    let mut rows = Vec::new();
-    for line in lines {
-        let tokens: Vec<&str> = line.split_whitespace().collect();
-        if tokens.len() < names.len() - 1 {
-            return Err(ParseError::new(
-                "prlctl list",
-                format!("too few columns in {line:?}"),
-            ));
-        }
-        let get = |key: &str| {
-            let i = names.iter().position(|n| *n == key)?;
-            if i + 1 == names.len() {
-                Some(tokens[i.min(tokens.len())..].join(" "))
-            } else {
-                tokens.get(i).map(|s| s.to_string())
-            }
-        };
-        rows.push(row_from(get));
-    }
-    Ok(rows)
-}
+pub use super::prlctl_table::list_table;
 
 /// A VE's configuration from `prlctl list -i -j`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -347,34 +310,6 @@ mod tests {
             list_json(text).unwrap()[0].ips,
             vec!["10.0.0.1", "10.0.0.2", "fe80::1"]
         );
-    }
-
-    #[test]
-    fn plain_table_from_the_reference() {
-        let text = "UUID                                    STATUS       IP_ADDR         T  NAME\n{600adc12-0e39-41b3-bf05-c59b7d26dd73}  running      10.10.1.101     CT MyCT\n{b2de86d9-6539-4ccc-9120-928b33ed31b9}  stopped      -               VM MyVM\n";
-        let rows = list_table(text, "uuid,status,ip_configured,type,name").unwrap();
-        assert_eq!(rows[0].uuid, "600adc12-0e39-41b3-bf05-c59b7d26dd73");
-        assert_eq!(
-            (
-                rows[0].status.as_str(),
-                rows[0].kind.as_str(),
-                rows[0].name.as_str()
-            ),
-            ("running", "CT", "MyCT")
-        );
-        assert_eq!(rows[1].ips, Vec::<String>::new());
-    }
-
-    #[test]
-    fn plain_table_with_the_ip_column_last_and_a_long_name() {
-        let text = "UUID                                    NAME                             STATUS       T  HOME                             HOSTNAME                         DIST            IP_ADDR\n{6}  a-very-long-container-name-that-overflows-its-column running CT /vz/private/6 - centos-7 10.0.0.1 10.0.0.2  \n";
-        let rows = list_table(text, LIST_FIELDS).unwrap();
-        assert_eq!(
-            rows[0].name,
-            "a-very-long-container-name-that-overflows-its-column"
-        );
-        assert_eq!(rows[0].hostname, "");
-        assert_eq!(rows[0].ips, vec!["10.0.0.1", "10.0.0.2"]);
     }
 
     #[test]
