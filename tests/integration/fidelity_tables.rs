@@ -43,3 +43,19 @@ fn a_name_with_spaces_and_quotes_keeps_its_status_when_json_is_unescaped() {
         .stderr_has("ve Win 2019 \"gold\"|running|VM|10.30.20.17\n")
         .stderr_has("ve web01|running|CT|");
 }
+
+/// A CS status word wider than its column runs into the right-aligned SPACE after it, with
+/// no space between (`%-8s%8s` as reference §2.3 infers the layout; the lab's newer layout
+/// prints `maintenance1.82TB`). The CS is still in maintenance, on its node, and ending its
+/// maintenance is a change, not "nothing to do".
+#[test]
+fn a_status_run_into_the_space_column_is_still_read() {
+    let yaml = scenario("variant: vhi\n", &[]);
+    query(
+        &yaml,
+        "let h = host(\"msk-01\");\nvstorage::cs_maintenance(h, 1026, true);\nlet c = vstorage::stat(h).cs.filter(|c| c.id == 1026)[0];\nlog(`in ${c.status}|${c.space == ()}|${c.node}`);\nlet changed = vstorage::cs_maintenance(h, 1026, false);\nlet c = vstorage::stat(h).cs.filter(|c| c.id == 1026)[0];\nlog(`out ${changed} ${c.status}`);",
+    )
+    .status(0)
+    .stderr_has("in maintenance|false|msk-01\n")
+    .stderr_has("out true active\n");
+}
