@@ -319,7 +319,7 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
         }
     }
     let out = if opts.info && opts.json {
-        render_info_json(&ves, opts.full)
+        render_info_json(&ves, opts.full, opts.unescaped_json)
     } else if opts.json {
         render_json(&ves, &names, opts.unescaped_json)
     } else {
@@ -355,7 +355,7 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
 ///
 /// Rendered one VE at a time: the whole list as JSON values, then as one string, then tabbed
 /// again was the peak of an evacuation's memory on a node with thousands of VEs.
-fn render_info_json(ves: &[&Ve], full: bool) -> String {
+fn render_info_json(ves: &[&Ve], full: bool, unescaped: bool) -> String {
     let mut text = String::from("[");
     for (i, ve) in ves.iter().enumerate() {
         let value = info_value(ve, full);
@@ -367,6 +367,11 @@ fn render_info_json(ves: &[&Ve], full: bool) -> String {
             if j > 0 {
                 text.push('\n');
             }
+            let line = if unescaped {
+                unescape_value(line)
+            } else {
+                line.to_string()
+            };
             text.push_str(&format!("  {line}").replace("  ", "\t"));
         }
     }
@@ -375,6 +380,22 @@ fn render_info_json(ves: &[&Ve], full: bool) -> String {
     }
     text.push_str("]\n");
     text
+}
+
+/// A `"key": "value"` line of pretty JSON with its value written as it is, unescaped (a
+/// prlctl build whose formatter does not escape); other lines unchanged.
+fn unescape_value(line: &str) -> String {
+    let Some((key, value)) = line.split_once("\": \"") else {
+        return line.to_string();
+    };
+    let (value, comma) = match value.strip_suffix(',') {
+        Some(v) => (v, ","),
+        None => (value, ""),
+    };
+    match serde_json::from_str::<String>(&format!("\"{value}")) {
+        Ok(raw) => format!("{key}\": \"{raw}\"{comma}"),
+        Err(_) => line.to_string(),
+    }
 }
 
 /// One VE of `list -i -j`.
