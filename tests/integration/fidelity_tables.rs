@@ -59,3 +59,21 @@ fn a_status_run_into_the_space_column_is_still_read() {
     .stderr_has("in maintenance|false|msk-01\n")
     .stderr_has("out true active\n");
 }
+
+/// The same unescaping build writes `list -i -j` raw too: a VE named with a quote and a
+/// backslash (a Windows path) does not make the configuration of every VE of its node
+/// unreadable, which would stop a drain of that node, or onto it, from planning at all.
+#[test]
+fn the_configuration_of_a_node_is_read_when_json_is_unescaped() {
+    let yaml = scenario(
+        "prlctl_json_unescaped: true\n",
+        &[("{name: db03,", "{name: 'Win 2019 \"gold\" C:\\vm',")],
+    );
+    query(
+        &yaml,
+        "for v in prlctl::info(host(\"msk-01\")) { log(`info ${v.name}|${v.status}|${v.memsize}`); }",
+    )
+    .status(0)
+    .stderr_has("info Win 2019 \"gold\" C:\\vm|running|16384\n")
+    .stderr_has("info web01|running|2048\n");
+}
