@@ -64,11 +64,48 @@ pub(super) fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
     }
 }
 
+/// A `-j` document of a prlctl build whose JSON formatter writes values as they are
+/// (OpenVZ/prlctl `PrlOutFormatterJSON::add` at 7e13fcc: `out << '"' << value << '"'`; the
+/// vz7-u22 one escapes, reference §1.2), with each string value escaped. The formatter
+/// writes one `"key": value` a line, so a string value is what lies between the `": "`
+/// after its key and the last `"` of its line. `None` when no line needed it.
+fn reescaped(text: &str) -> Option<String> {
+    let mut changed = false;
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let string_value = body.split_once("\": \"").and_then(|(key, rest)| {
+            let (rest, comma) = match rest.strip_suffix(',') {
+                Some(r) => (r, ","),
+                None => (rest, ""),
+            };
+            Some((key, rest.strip_suffix('"')?, comma))
+        });
+        match string_value {
+            Some((key, value, comma)) => {
+                let escaped = serde_json::to_string(value).ok()?;
+                changed |= escaped.len() != value.len() + 2;
+                out.push_str(&format!("{key}\": {escaped}{comma}{newline}"));
+            }
+            None => out.push_str(line),
+        }
+    }
+    changed.then_some(out)
+}
+
 /// `prlctl list -j`: an array of objects whose values are all strings (reference §1.2,
 /// `PrlOutFormatterJSON`).
 pub fn list_json(text: &str) -> Result<Vec<VeRow>, ParseError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| ParseError::new("prlctl list -j", e.to_string()))?;
+    let value: Value = serde_json::from_str(text)
+        .or_else(|e| {
+            reescaped(text)
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .ok_or(e)
+        })
+        .map_err(|e| ParseError::new("prlctl list -j", e.to_string()))?;
     let array = value
         .as_array()
         .ok_or_else(|| ParseError::new("prlctl list -j", "not a JSON array"))?;
@@ -138,6 +175,11 @@ fn mb(value: &Value) -> Option<u64> {
 /// with thousands of VEs held.
 pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
     let infos: InfoList = serde_json::from_str(text)
+        .or_else(|e| {
+            reescaped(text)
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .ok_or(e)
+        })
         .map_err(|e| ParseError::new("prlctl list -i -j", e.to_string()))?;
     infos
         .0
@@ -301,6 +343,20 @@ mod tests {
         assert_eq!(rows[1].name, "My \"VM\"");
         assert_eq!(list_json("[\n\n]\n").unwrap(), vec![]);
         assert!(list_json("Failed to get VM config").is_err());
+    }
+
+    #[test]
+    fn json_of_a_build_that_does_not_escape() {
+        let text = "[\n\t{\n\t\t\"uuid\": \"a\",\n\t\t\"name\": \"Win \"gold\" C:\\vm\",\n\t\t\"ip_configured\": \"10.0.0.1  \"\n\t}\n]\n";
+        let rows = list_json(text).unwrap();
+        assert_eq!(rows[0].name, "Win \"gold\" C:\\vm");
+        assert_eq!(rows[0].ips, ["10.0.0.1"]);
+        let info = "[\n\t{\n\t\t\"ID\": \"a\",\n\t\t\"Name\": \"x\"y\",\n\t\t\"Hardware\": {\n\t\t\t\"memory\": {\n\t\t\t\t\"size\": \"1024Mb\"\n\t\t\t}\n\t\t}\n\t}\n]\n";
+        let v = info_json(info).unwrap();
+        assert_eq!((v[0].name.as_str(), v[0].memsize_mb), ("x\"y", Some(1024)));
+        // A raw newline splits a value over two lines: still an error.
+        assert!(list_json("[\n\t{\n\t\t\"name\": \"a\nb\"\n\t}\n]\n").is_err());
+        assert_eq!(reescaped("[\n\t{\n\t\t\"name\": \"a\"\n\t}\n]\n"), None);
     }
 
     #[test]
