@@ -9,8 +9,8 @@ use super::ParseError;
 /// cut, and a NAME may hold spaces, so a row is read as every way its words can fill the
 /// columns (one word a column, any number for NAME, the rest of the line for the last
 /// column, where vzrun puts the IP list) whose cells are what their columns hold (a status
-/// word, `CT`/`VM`, addresses); where several ways fit, the one whose cells start under
-/// their headers (cells no longer than their width) is taken. A row no way fits, or
+/// word, `CT`/`VM`, addresses); where several ways fit, the one laid out as prlctl prints
+/// (`%-Ns `, never cut) is taken. A row no way fits, or
 /// several fit alike, is an error naming the line, never a row with its words shifted.
 pub fn list_table(text: &str, fields: &str) -> Result<Vec<VeRow>, ParseError> {
     let names: Vec<&str> = fields.split(',').collect();
@@ -20,35 +20,31 @@ pub fn list_table(text: &str, fields: &str) -> Result<Vec<VeRow>, ParseError> {
         .ok_or_else(|| ParseError::new("prlctl list", "no header line"))?;
     let words = spans(header);
     let header_ok = words.len() == names.len()
-        && words
-            .iter()
-            .zip(&names)
-            .all(|((a, b), n)| column(n).is_none_or(|(expected, _)| &header[*a..*b] == expected));
+        && words.iter().zip(&names).all(|((a, b), n)| {
+            column(n).is_none_or(|(expected, _, _)| &header[*a..*b] == expected)
+        });
     if !header_ok {
         return Err(ParseError::new(
             "prlctl list",
             format!("the first line is not the header of -o {fields}: {header:?}"),
         ));
     }
-    let offsets: Vec<usize> = words.iter().map(|(a, _)| *a).collect();
-    lines
-        .map(|line| table_row(line, &names, &offsets))
-        .collect()
+    lines.map(|line| table_row(line, &names)).collect()
 }
 
-/// Header and whether a cell may hold spaces, for the `-o` fields whose values vzrun
-/// reads (`vm_field_tbl[]` of `PrlList.cpp`, reference §1.2).
-fn column(field: &str) -> Option<(&'static str, bool)> {
+/// Header, `%-Ns` width, and whether a cell may hold spaces, for the `-o` fields whose
+/// values vzrun reads (`vm_field_tbl[]` of `PrlList.cpp`, reference §1.2).
+fn column(field: &str) -> Option<(&'static str, usize, bool)> {
     Some(match field {
-        "uuid" | "id" | "ctid" | "veid" => ("UUID", false),
-        "home" => ("HOME", false),
-        "type" => ("T", false),
-        "name" => ("NAME", true),
-        "status" => ("STATUS", false),
-        "dist" => ("DIST", false),
-        "description" => ("DESCRIPTION", true),
-        "ip" | "ip_configured" => ("IP_ADDR", false),
-        "hostname" => ("HOSTNAME", false),
+        "uuid" | "id" | "ctid" | "veid" => ("UUID", 39, false),
+        "home" => ("HOME", 32, false),
+        "type" => ("T", 2, false),
+        "name" => ("NAME", 32, true),
+        "status" => ("STATUS", 12, false),
+        "dist" => ("DIST", 15, false),
+        "description" => ("DESCRIPTION", 32, true),
+        "ip" | "ip_configured" => ("IP_ADDR", 15, false),
+        "hostname" => ("HOSTNAME", 32, false),
         _ => return None,
     })
 }
@@ -134,7 +130,7 @@ fn fills(
             Vec::new()
         };
     }
-    let most = if column(name).is_some_and(|c| c.1) {
+    let most = if column(name).is_some_and(|c| c.2) {
         words.len()
     } else {
         (word + 1).min(words.len())
@@ -153,16 +149,27 @@ fn fills(
 }
 
 /// One row of `list_table`.
-fn table_row(line: &str, names: &[&str], offsets: &[usize]) -> Result<VeRow, ParseError> {
+fn table_row(line: &str, names: &[&str]) -> Result<VeRow, ParseError> {
     let words = spans(line);
     let mut ways = fills(line, &words, names, 0, 0);
     if ways.len() > 1 {
-        // Cells no longer than their width start under their headers.
-        let start = |w: usize| words.get(w).map_or(line.len(), |s| s.0);
+        // prlctl prints each cell but the last as `%-Ns `, never cut: the next cell starts
+        // one byte after the longer of the width and the text.
         ways.retain(|way| {
-            way.iter()
-                .zip(offsets)
-                .all(|((first, end), offset)| first == end || start(*first) == *offset)
+            let mut at = 0;
+            for (i, (first, end)) in way.iter().enumerate() {
+                if first == end {
+                    continue;
+                }
+                if words[*first].0 != at {
+                    return false;
+                }
+                let Some((_, width, _)) = column(names[i]) else {
+                    return true;
+                };
+                at = (at + width + 1).max(words[*end - 1].1 + 1);
+            }
+            true
         });
     }
     let way = match ways.as_slice() {
@@ -260,6 +267,31 @@ mod tests {
             (rows[0].name.as_str(), rows[0].status.as_str()),
             ("old stopped VM copy", "running")
         );
+        // A name over its width holding a status word and a type.
+        let text = format!(
+            "{header}\n{:<39} {} {:<12} {:<2} {:<32} {:<32} {:<15} 10.0.0.8  \n",
+            "{b2de86d9-6539-4ccc-9120-928b33ed31b9}",
+            "the old stopped VM of the accounting team",
+            "running",
+            "VM",
+            "/vz/vmprivate/b2de86d9",
+            "-",
+            "win2019"
+        );
+        let rows = list_table(&text, LIST_FIELDS).unwrap();
+        assert_eq!(
+            (
+                rows[0].name.as_str(),
+                rows[0].status.as_str(),
+                rows[0].home.as_str()
+            ),
+            (
+                "the old stopped VM of the accounting team",
+                "running",
+                "/vz/vmprivate/b2de86d9"
+            )
+        );
+        assert_eq!(rows[0].ips, ["10.0.0.8"]);
         // Not a status word where STATUS is: an error naming the row.
         let text = format!("{header}\n{}\n", row("web", "sleeping"));
         let e = list_table(&text, LIST_FIELDS).unwrap_err().to_string();
