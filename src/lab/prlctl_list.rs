@@ -189,7 +189,7 @@ fn cell(ve: &Ve, name: &str, last: bool, json: bool) -> String {
         "status" => ve.status.clone(),
         "dist" => or_dash(&ve.ostemplate),
         "owner" => "root".into(),
-        "description" => "-".into(),
+        "description" => or_dash(&ve.description),
         "numproc" => "-".into(),
         "ip" => {
             let live: Vec<String> = if is_up(&ve.status) {
@@ -423,7 +423,7 @@ fn info_value(ve: &Ve, full: bool) -> serde_json::Value {
         "ID": ve.uuid,
         "EnvID": cell(ve, "envid", false, true),
         "Name": ve.name,
-        "Description": "",
+        "Description": ve.description,
         "Type": ve.kind.as_str(),
         "State": ve.status,
         "OS": ve.ostemplate,

@@ -194,6 +194,9 @@ struct VeSpec {
     /// has nothing to say.
     #[serde(default)]
     local: bool,
+    /// Its description (`prlctl list -i`'s `Description`), new lines and all.
+    #[serde(default)]
+    description: String,
 }
 
 fn default_kind() -> String {
@@ -587,6 +590,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
             owner: Some(v.host.clone()),
             // A name that is no host name label ("Win 2019") gives the VE no host name
             // (prlctl prints `-`), as a VM created by its display name has none.
+            description: v.description.clone(),
             hostname: if v
                 .name
                 .chars()

@@ -59,6 +59,9 @@ pub struct Ve {
     pub owner: Option<String>,
     pub home: String,
     pub hostname: String,
+    /// `prlctl set --description`: free text, new lines and all.
+    #[serde(default)]
+    pub description: String,
     pub ostemplate: String,
     pub memsize_mb: u64,
     /// 0: no CPU limit (`unlimited`).
