@@ -77,3 +77,23 @@ fn the_configuration_of_a_node_is_read_when_json_is_unescaped() {
     .stderr_has("info Win 2019 \"gold\" C:\\vm|running|16384\n")
     .stderr_has("info web01|running|2048\n");
 }
+
+/// A description of two lines, written raw by the unescaping build, splits its JSON value
+/// over two lines: the node's configuration is still read.
+#[test]
+fn a_description_of_two_lines_is_read_when_json_is_unescaped() {
+    let yaml = scenario(
+        "prlctl_json_unescaped: true\n",
+        &[(
+            "{name: db03,",
+            "{name: db03, description: \"Billing DB\\nowner: \\\"ops\\\"\",",
+        )],
+    );
+    query(
+        &yaml,
+        "for v in prlctl::info(host(\"msk-01\")) { log(`info ${v.name}|${v.status}|${v.memsize}`); }",
+    )
+    .status(0)
+    .stderr_has("info db03|running|16384\n")
+    .stderr_has("info web01|running|2048\n");
+}
