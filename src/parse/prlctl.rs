@@ -68,32 +68,42 @@ pub(super) fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
 /// (OpenVZ/prlctl `PrlOutFormatterJSON::add` at 7e13fcc: `out << '"' << value << '"'`; the
 /// vz7-u22 one escapes, reference §1.2), with each string value escaped. The formatter
 /// writes one `"key": value` a line, so a string value is what lies between the `": "`
-/// after its key and the last `"` of its line. `None` when no line needed it.
+/// after its key and the last `"` of its line, or of a later line when the value holds new
+/// lines (a description). `None` when no value needed it, or one is never closed.
 fn reescaped(text: &str) -> Option<String> {
     let mut changed = false;
-    let mut out = String::with_capacity(text.len() + 64);
-    for line in text.split_inclusive('\n') {
-        let (body, newline) = match line.strip_suffix('\n') {
-            Some(b) => (b, "\n"),
-            None => (line, ""),
+    let mut out: Vec<String> = Vec::new();
+    // A string value left open at the end of its line: its line's start, and its text.
+    let mut open: Option<(String, String)> = None;
+    // `value"` or `value",` → (value, comma).
+    let closed = |rest: &str| -> Option<(String, &'static str)> {
+        let (rest, comma) = match rest.strip_suffix(',') {
+            Some(r) => (r, ","),
+            None => (rest, ""),
         };
-        let string_value = body.split_once("\": \"").and_then(|(key, rest)| {
-            let (rest, comma) = match rest.strip_suffix(',') {
-                Some(r) => (r, ","),
-                None => (rest, ""),
-            };
-            Some((key, rest.strip_suffix('"')?, comma))
-        });
-        match string_value {
-            Some((key, value, comma)) => {
-                let escaped = serde_json::to_string(value).ok()?;
+        Some((rest.strip_suffix('"')?.to_string(), comma))
+    };
+    for line in text.split('\n') {
+        let (key, text) = match open.take() {
+            Some((key, so_far)) => (key, format!("{so_far}\n{line}")),
+            None => match line.split_once("\": \"") {
+                Some((key, rest)) => (key.to_string(), rest.to_string()),
+                None => {
+                    out.push(line.to_string());
+                    continue;
+                }
+            },
+        };
+        match closed(&text) {
+            Some((value, comma)) => {
+                let escaped = serde_json::to_string(&value).ok()?;
                 changed |= escaped.len() != value.len() + 2;
-                out.push_str(&format!("{key}\": {escaped}{comma}{newline}"));
+                out.push(format!("{key}\": {escaped}{comma}"));
             }
-            None => out.push_str(line),
+            None => open = Some((key, text)),
         }
     }
-    changed.then_some(out)
+    (changed && open.is_none()).then(|| out.join("\n"))
 }
 
 /// `prlctl list -j`: an array of objects whose values are all strings (reference §1.2,
@@ -354,8 +364,11 @@ mod tests {
         let info = "[\n\t{\n\t\t\"ID\": \"a\",\n\t\t\"Name\": \"x\"y\",\n\t\t\"Hardware\": {\n\t\t\t\"memory\": {\n\t\t\t\t\"size\": \"1024Mb\"\n\t\t\t}\n\t\t}\n\t}\n]\n";
         let v = info_json(info).unwrap();
         assert_eq!((v[0].name.as_str(), v[0].memsize_mb), ("x\"y", Some(1024)));
-        // A raw newline splits a value over two lines: still an error.
-        assert!(list_json("[\n\t{\n\t\t\"name\": \"a\nb\"\n\t}\n]\n").is_err());
+        // A raw newline splits a value over two lines: read as one value.
+        let rows = list_json("[\n\t{\n\t\t\"name\": \"a\nb\"\n\t}\n]\n").unwrap();
+        assert_eq!(rows[0].name, "a\nb");
+        // A value never closed: still an error.
+        assert!(list_json("[\n\t{\n\t\t\"name\": \"a\n\t}\n]\n").is_err());
         assert_eq!(reescaped("[\n\t{\n\t\t\"name\": \"a\"\n\t}\n]\n"), None);
     }
 
