@@ -130,6 +130,7 @@ fn list(state: &LabState, host: &str, args: &[String]) -> Reply {
             id => opts.id = Some(id.to_string()),
         }
     }
+    opts.unescaped_json = state.prlctl_json_unescaped;
     prlctl_list::list(state, host, &opts)
 }
 

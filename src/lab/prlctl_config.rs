@@ -63,6 +63,7 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
         host: Some(host.to_string()),
         owner: Some(host.to_string()),
         hostname: String::new(),
+        description: String::new(),
         ostemplate: ostemplate.unwrap_or_else(|| "centos-7-x86_64".into()),
         memsize_mb: 1024,
         cpus: 1,

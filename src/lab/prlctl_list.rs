@@ -189,7 +189,7 @@ fn cell(ve: &Ve, name: &str, last: bool, json: bool) -> String {
         "status" => ve.status.clone(),
         "dist" => or_dash(&ve.ostemplate),
         "owner" => "root".into(),
-        "description" => "-".into(),
+        "description" => or_dash(&ve.description),
         "numproc" => "-".into(),
         "ip" => {
             let live: Vec<String> = if is_up(&ve.status) {
@@ -241,6 +241,8 @@ pub struct ListOptions {
     /// `-f`: also the HA group (and more the lab does not print).
     pub full: bool,
     pub id: Option<String>,
+    /// `-j` values written as they are (a prlctl build whose formatter does not escape).
+    pub unescaped_json: bool,
 }
 
 pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
@@ -317,9 +319,9 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
         }
     }
     let out = if opts.info && opts.json {
-        render_info_json(&ves, opts.full)
+        render_info_json(&ves, opts.full, opts.unescaped_json)
     } else if opts.json {
-        render_json(&ves, &names)
+        render_json(&ves, &names, opts.unescaped_json)
     } else {
         render_table(&ves, &names, !opts.no_header)
     };
@@ -353,7 +355,7 @@ pub fn list(state: &LabState, host: &str, opts: &ListOptions) -> Reply {
 ///
 /// Rendered one VE at a time: the whole list as JSON values, then as one string, then tabbed
 /// again was the peak of an evacuation's memory on a node with thousands of VEs.
-fn render_info_json(ves: &[&Ve], full: bool) -> String {
+fn render_info_json(ves: &[&Ve], full: bool, unescaped: bool) -> String {
     let mut text = String::from("[");
     for (i, ve) in ves.iter().enumerate() {
         let value = info_value(ve, full);
@@ -365,6 +367,11 @@ fn render_info_json(ves: &[&Ve], full: bool) -> String {
             if j > 0 {
                 text.push('\n');
             }
+            let line = if unescaped {
+                unescape_value(line)
+            } else {
+                line.to_string()
+            };
             text.push_str(&format!("  {line}").replace("  ", "\t"));
         }
     }
@@ -373,6 +380,22 @@ fn render_info_json(ves: &[&Ve], full: bool) -> String {
     }
     text.push_str("]\n");
     text
+}
+
+/// A `"key": "value"` line of pretty JSON with its value written as it is, unescaped (a
+/// prlctl build whose formatter does not escape); other lines unchanged.
+fn unescape_value(line: &str) -> String {
+    let Some((key, value)) = line.split_once("\": \"") else {
+        return line.to_string();
+    };
+    let (value, comma) = match value.strip_suffix(',') {
+        Some(v) => (v, ","),
+        None => (value, ""),
+    };
+    match serde_json::from_str::<String>(&format!("\"{value}")) {
+        Ok(raw) => format!("{key}\": \"{raw}\"{comma}"),
+        Err(_) => line.to_string(),
+    }
 }
 
 /// One VE of `list -i -j`.
@@ -400,7 +423,7 @@ fn info_value(ve: &Ve, full: bool) -> serde_json::Value {
         "ID": ve.uuid,
         "EnvID": cell(ve, "envid", false, true),
         "Name": ve.name,
-        "Description": "",
+        "Description": ve.description,
         "Type": ve.kind.as_str(),
         "State": ve.status,
         "OS": ve.ostemplate,
@@ -454,7 +477,7 @@ fn render_table(ves: &[&Ve], names: &[String], header: bool) -> String {
     out
 }
 
-fn render_json(ves: &[&Ve], names: &[String]) -> String {
+fn render_json(ves: &[&Ve], names: &[String], unescaped: bool) -> String {
     if ves.is_empty() {
         return "[\n\n]\n".into();
     }
@@ -466,11 +489,13 @@ fn render_json(ves: &[&Ve], names: &[String]) -> String {
                 .iter()
                 .enumerate()
                 .map(|(i, n)| {
-                    format!(
-                        "\t\t\"{}\": \"{}\"",
-                        n,
-                        json_escape(&cell(ve, n, i == last, true))
-                    )
+                    let value = cell(ve, n, i == last, true);
+                    let value = if unescaped {
+                        value
+                    } else {
+                        json_escape(&value)
+                    };
+                    format!("\t\t\"{n}\": \"{value}\"")
                 })
                 .collect();
             format!("\t{{\n{}\n\t}}", members.join(",\n"))

@@ -36,6 +36,12 @@ struct Scenario {
     /// layouts). See `Variant`.
     #[serde(default)]
     variant: Variant,
+    /// `prlctl list -j` writes values as they are, without JSON escapes, as the JSON
+    /// formatter of OpenVZ/prlctl's `PrlOutFormatter.cpp` does in the versions published
+    /// (commit 7e13fcc: `out << '"' << value << '"'`); reference §1.2 says vz7-u22 escapes
+    /// `\\ \" \n \t \b \f \r`. A name holding `"` or a backslash then makes the document invalid.
+    #[serde(default)]
+    prlctl_json_unescaped: bool,
     /// Write each host's /etc/fstab as operators leave it (tabs, a trailing slash on the
     /// cluster's mount point, comments) instead of the installer's layout.
     #[serde(default)]
@@ -188,6 +194,9 @@ struct VeSpec {
     /// has nothing to say.
     #[serde(default)]
     local: bool,
+    /// Its description (`prlctl list -i`'s `Description`), new lines and all.
+    #[serde(default)]
+    description: String,
 }
 
 fn default_kind() -> String {
@@ -579,7 +588,18 @@ fn build(s: Scenario) -> Result<LabState, String> {
             ip: v.ip.clone(),
             host: Some(v.host.clone()),
             owner: Some(v.host.clone()),
-            hostname: format!("{}.livelinux.local", v.name),
+            // A name that is no host name label ("Win 2019") gives the VE no host name
+            // (prlctl prints `-`), as a VM created by its display name has none.
+            description: v.description.clone(),
+            hostname: if v
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            {
+                format!("{}.livelinux.local", v.name)
+            } else {
+                String::new()
+            },
             ostemplate: v.ostemplate.clone().unwrap_or_else(|| {
                 if kind == VeKind::CT {
                     "centos-7-x86_64"
@@ -784,6 +804,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         replicas_norm: norm,
         stat_tiers: s.stat_tiers,
         variant: s.variant,
+        prlctl_json_unescaped: s.prlctl_json_unescaped,
         replicas_min: min,
         config,
         path_attrs,

@@ -59,6 +59,9 @@ pub struct Ve {
     pub owner: Option<String>,
     pub home: String,
     pub hostname: String,
+    /// `prlctl set --description`: free text, new lines and all.
+    #[serde(default)]
+    pub description: String,
     pub ostemplate: String,
     pub memsize_mb: u64,
     /// 0: no CPU limit (`unlimited`).
@@ -276,6 +279,10 @@ pub struct LabState {
     /// Which release's output formats the simulated tools print.
     #[serde(default)]
     pub variant: Variant,
+    /// `prlctl list -j` writes values without JSON escapes (see the scenario's
+    /// `prlctl_json_unescaped`).
+    #[serde(default)]
+    pub prlctl_json_unescaped: bool,
     /// `vstorage get-config` values.
     pub config: BTreeMap<String, String>,
     /// Attributes of paths that are not VE homes (`/vstorage/<cluster>` and below).

@@ -46,7 +46,7 @@ fn ips(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
+pub(super) fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
     VeRow {
         uuid: get("uuid").map(|u| unbrace(&u)).unwrap_or_default(),
         name: get("name").map(|n| dash_empty(&n)).unwrap_or_default(),
@@ -64,11 +64,58 @@ fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
     }
 }
 
+/// A `-j` document of a prlctl build whose JSON formatter writes values as they are
+/// (OpenVZ/prlctl `PrlOutFormatterJSON::add` at 7e13fcc: `out << '"' << value << '"'`; the
+/// vz7-u22 one escapes, reference §1.2), with each string value escaped. The formatter
+/// writes one `"key": value` a line, so a string value is what lies between the `": "`
+/// after its key and the last `"` of its line, or of a later line when the value holds new
+/// lines (a description). `None` when no value needed it, or one is never closed.
+fn reescaped(text: &str) -> Option<String> {
+    let mut changed = false;
+    let mut out: Vec<String> = Vec::new();
+    // A string value left open at the end of its line: its line's start, and its text.
+    let mut open: Option<(String, String)> = None;
+    // `value"` or `value",` → (value, comma).
+    let closed = |rest: &str| -> Option<(String, &'static str)> {
+        let (rest, comma) = match rest.strip_suffix(',') {
+            Some(r) => (r, ","),
+            None => (rest, ""),
+        };
+        Some((rest.strip_suffix('"')?.to_string(), comma))
+    };
+    for line in text.split('\n') {
+        let (key, text) = match open.take() {
+            Some((key, so_far)) => (key, format!("{so_far}\n{line}")),
+            None => match line.split_once("\": \"") {
+                Some((key, rest)) => (key.to_string(), rest.to_string()),
+                None => {
+                    out.push(line.to_string());
+                    continue;
+                }
+            },
+        };
+        match closed(&text) {
+            Some((value, comma)) => {
+                let escaped = serde_json::to_string(&value).ok()?;
+                changed |= escaped.len() != value.len() + 2;
+                out.push(format!("{key}\": {escaped}{comma}"));
+            }
+            None => open = Some((key, text)),
+        }
+    }
+    (changed && open.is_none()).then(|| out.join("\n"))
+}
+
 /// `prlctl list -j`: an array of objects whose values are all strings (reference §1.2,
 /// `PrlOutFormatterJSON`).
 pub fn list_json(text: &str) -> Result<Vec<VeRow>, ParseError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| ParseError::new("prlctl list -j", e.to_string()))?;
+    let value: Value = serde_json::from_str(text)
+        .or_else(|e| {
+            reescaped(text)
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .ok_or(e)
+        })
+        .map_err(|e| ParseError::new("prlctl list -j", e.to_string()))?;
     let array = value
         .as_array()
         .ok_or_else(|| ParseError::new("prlctl list -j", "not a JSON array"))?;
@@ -89,44 +136,7 @@ pub fn list_json(text: &str) -> Result<Vec<VeRow>, ParseError> {
         .collect()
 }
 
-/// The plain table (`PrlList.cpp` field table, reference §1.2), mapped by header name. Cells are split on white space, so only the last
-/// column may hold spaces (IP lists); vzrun puts the IP column last.
-pub fn list_table(text: &str, fields: &str) -> Result<Vec<VeRow>, ParseError> {
-    let names: Vec<&str> = fields.split(',').collect();
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header = lines
-        .next()
-        .ok_or_else(|| ParseError::new("prlctl list", "no header line"))?;
-    if !header
-        .trim_start()
-        .starts_with(|c: char| c.is_ascii_uppercase())
-    {
-        return Err(ParseError::new(
-            "prlctl list",
-            format!("the first line is not a header: {header:?}"),
-        ));
-    }
-    let mut rows = Vec::new();
-    for line in lines {
-        let tokens: Vec<&str> = line.split_whitespace().collect();
-        if tokens.len() < names.len() - 1 {
-            return Err(ParseError::new(
-                "prlctl list",
-                format!("too few columns in {line:?}"),
-            ));
-        }
-        let get = |key: &str| {
-            let i = names.iter().position(|n| *n == key)?;
-            if i + 1 == names.len() {
-                Some(tokens[i.min(tokens.len())..].join(" "))
-            } else {
-                tokens.get(i).map(|s| s.to_string())
-            }
-        };
-        rows.push(row_from(get));
-    }
-    Ok(rows)
-}
+pub use super::prlctl_table::list_table;
 
 /// A VE's configuration from `prlctl list -i -j`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -175,6 +185,11 @@ fn mb(value: &Value) -> Option<u64> {
 /// with thousands of VEs held.
 pub fn info_json(text: &str) -> Result<Vec<VeInfo>, ParseError> {
     let infos: InfoList = serde_json::from_str(text)
+        .or_else(|e| {
+            reescaped(text)
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .ok_or(e)
+        })
         .map_err(|e| ParseError::new("prlctl list -i -j", e.to_string()))?;
     infos
         .0
@@ -341,40 +356,29 @@ mod tests {
     }
 
     #[test]
+    fn json_of_a_build_that_does_not_escape() {
+        let text = "[\n\t{\n\t\t\"uuid\": \"a\",\n\t\t\"name\": \"Win \"gold\" C:\\vm\",\n\t\t\"ip_configured\": \"10.0.0.1  \"\n\t}\n]\n";
+        let rows = list_json(text).unwrap();
+        assert_eq!(rows[0].name, "Win \"gold\" C:\\vm");
+        assert_eq!(rows[0].ips, ["10.0.0.1"]);
+        let info = "[\n\t{\n\t\t\"ID\": \"a\",\n\t\t\"Name\": \"x\"y\",\n\t\t\"Hardware\": {\n\t\t\t\"memory\": {\n\t\t\t\t\"size\": \"1024Mb\"\n\t\t\t}\n\t\t}\n\t}\n]\n";
+        let v = info_json(info).unwrap();
+        assert_eq!((v[0].name.as_str(), v[0].memsize_mb), ("x\"y", Some(1024)));
+        // A raw newline splits a value over two lines: read as one value.
+        let rows = list_json("[\n\t{\n\t\t\"name\": \"a\nb\"\n\t}\n]\n").unwrap();
+        assert_eq!(rows[0].name, "a\nb");
+        // A value never closed: still an error.
+        assert!(list_json("[\n\t{\n\t\t\"name\": \"a\n\t}\n]\n").is_err());
+        assert_eq!(reescaped("[\n\t{\n\t\t\"name\": \"a\"\n\t}\n]\n"), None);
+    }
+
+    #[test]
     fn json_with_ip_last_keeps_every_address() {
         let text = "[\n\t{\n\t\t\"uuid\": \"a\",\n\t\t\"ip_configured\": \"10.0.0.1 10.0.0.2 fe80::1  \"\n\t}\n]\n";
         assert_eq!(
             list_json(text).unwrap()[0].ips,
             vec!["10.0.0.1", "10.0.0.2", "fe80::1"]
         );
-    }
-
-    #[test]
-    fn plain_table_from_the_reference() {
-        let text = "UUID                                    STATUS       IP_ADDR         T  NAME\n{600adc12-0e39-41b3-bf05-c59b7d26dd73}  running      10.10.1.101     CT MyCT\n{b2de86d9-6539-4ccc-9120-928b33ed31b9}  stopped      -               VM MyVM\n";
-        let rows = list_table(text, "uuid,status,ip_configured,type,name").unwrap();
-        assert_eq!(rows[0].uuid, "600adc12-0e39-41b3-bf05-c59b7d26dd73");
-        assert_eq!(
-            (
-                rows[0].status.as_str(),
-                rows[0].kind.as_str(),
-                rows[0].name.as_str()
-            ),
-            ("running", "CT", "MyCT")
-        );
-        assert_eq!(rows[1].ips, Vec::<String>::new());
-    }
-
-    #[test]
-    fn plain_table_with_the_ip_column_last_and_a_long_name() {
-        let text = "UUID                                    NAME                             STATUS       T  HOME                             HOSTNAME                         DIST            IP_ADDR\n{6}  a-very-long-container-name-that-overflows-its-column running CT /vz/private/6 - centos-7 10.0.0.1 10.0.0.2  \n";
-        let rows = list_table(text, LIST_FIELDS).unwrap();
-        assert_eq!(
-            rows[0].name,
-            "a-very-long-container-name-that-overflows-its-column"
-        );
-        assert_eq!(rows[0].hostname, "");
-        assert_eq!(rows[0].ips, vec!["10.0.0.1", "10.0.0.2"]);
     }
 
     #[test]

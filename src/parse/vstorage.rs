@@ -267,7 +267,11 @@ fn mds_row(line: &str) -> Result<MdsRow, ParseError> {
         .ok_or_else(bad)?;
     Ok(MdsRow {
         id,
-        status: tokens.get(1).ok_or_else(bad)?.to_string(),
+        status: tokens
+            .get(1)
+            .map(|t| split_status(t).0)
+            .ok_or_else(bad)?
+            .to_string(),
         master,
         // UPTIME holds a space ("19d 5h"), so HOST is taken from the end.
         host: tokens.last().ok_or_else(bad)?.to_string(),
@@ -297,8 +301,27 @@ fn client_row(line: &str) -> Result<ClientRow, ParseError> {
     })
 }
 
+/// A status word run into the right-aligned number after it (`maintenance1.82TB`: the word
+/// is wider than its `%-8s` column and the number fills its own, reference §2.3) → the word
+/// and the number; any other token as it is.
+fn split_status(token: &str) -> (&str, Option<&str>) {
+    match token.find(|c: char| !(c.is_ascii_alphabetic() || c == '_')) {
+        Some(i) if i > 0 && token[i..].starts_with(|c: char| c.is_ascii_digit()) => {
+            (&token[..i], Some(&token[i..]))
+        }
+        _ => (token, None),
+    }
+}
+
 fn cs_row(header: &[String], line: &str) -> Result<CsRow, ParseError> {
-    let tokens: Vec<&str> = line.split_whitespace().collect();
+    let mut tokens: Vec<&str> = line.split_whitespace().collect();
+    if tokens.len() < header.len() {
+        if let Some(i) = header.iter().position(|h| h == "STATUS") {
+            if let Some((word, Some(number))) = tokens.get(i).map(|t| split_status(t)) {
+                tokens.splice(i..=i, [word, number]);
+            }
+        }
+    }
     let bad = || ParseError::new("vstorage stat", format!("cannot read the CS row {line:?}"));
     let get = |name: &str| -> Option<&str> {
         let i = header
@@ -451,6 +474,26 @@ mod tests {
             (s.cs[1].status.as_str(), s.cs[1].host.as_str()),
             ("maintenance", "10.30.18.40")
         );
+    }
+
+    #[test]
+    fn a_status_run_into_the_next_column_is_split() {
+        let text = format!(
+            "{VHI}  1026 maintenance1.82TB  936GB       40      0     0%   0/0   0.0 10.30.17.31 7.0.123-4\n"
+        );
+        let s = stat(&text).unwrap();
+        let cs = &s.cs[1];
+        assert_eq!(
+            (cs.id, cs.status.as_str(), cs.host.as_str()),
+            (1026, "maintenance", "10.30.17.31")
+        );
+        assert_eq!(
+            (cs.space, cs.free),
+            (parse_bytes("1.82TB"), Some(936 << 30))
+        );
+        assert_eq!(split_status("ill"), ("ill", None));
+        assert_eq!(split_status("avail0.1%"), ("avail", Some("0.1%")));
+        assert_eq!(split_status("1025"), ("1025", None));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod discover;
 mod docs;
 mod engine;
 mod fidelity;
+mod fidelity_tables;
 mod fieldnotes;
 mod fieldnotes_hosts;
 mod fieldnotes_storage;
