@@ -526,6 +526,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_stopping_cs_whose_space_stat_does_not_show_is_not_counted_as_empty() {
+        // A row whose SPACE cell could not be read (a cell with a space, a `-`): its data
+        // is unknown, not zero, so the free space rule cannot pass on it.
+        let mut unknown = cs(3, "z", None);
+        unknown.space = None;
+        let s = healthy(vec![cs(1, "x", None), cs(2, "y", None), unknown]);
+        let found = details(&rules_for(&Map::new(), &s, &[3]), "free_space");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(!found[0].0, "{found:?}");
+        assert!(found[0].1.contains("CS#3"), "{found:?}");
+        // Free unknown, space known: all of its space counts as data to re-replicate.
+        let mut no_free = cs(3, "z", None);
+        no_free.free = None;
+        no_free.space = Some(500 * GB);
+        let s = healthy(vec![cs(1, "x", None), cs(2, "y", None), no_free]);
+        let found = details(&rules_for(&Map::new(), &s, &[3]), "free_space");
+        assert_eq!(
+            found,
+            [(
+                false,
+                "all tiers (vstorage stat shows no tiers): 180 GB free on the other active CSs to re-replicate 500 GB"
+                    .to_string()
+            )]
+        );
+    }
+
     fn mdss(states: &[&str]) -> Stat {
         Stat {
             mds: states
