@@ -140,20 +140,37 @@ fn rules_for(nodes: &Map, s: &Stat, ids: &[u64]) -> Vec<Rule> {
                 hosts.iter().cloned().collect::<Vec<_>>().join(", ")
             ),
         });
+        // What a cell of stat does not show is not zero: a stopping CS of unknown size
+        // fails the rule, one of unknown free space counts all its space as data; a
+        // remaining CS of unknown free space gives no room.
+        let unknown: Vec<u64> = stopping
+            .iter()
+            .filter(same)
+            .filter(|c| c.space.is_none())
+            .map(|c| c.id)
+            .collect();
         let used: u64 = stopping
             .iter()
             .filter(same)
-            .map(|c| c.space.unwrap_or(0).saturating_sub(c.free.unwrap_or(0)))
+            .filter_map(|c| Some(c.space?.saturating_sub(c.free.unwrap_or(0))))
             .sum();
         let room: u64 = remaining.iter().map(|c| c.free.unwrap_or(0)).sum();
         out.push(Rule {
             rule: "free_space",
-            ok: room >= used,
-            detail: format!(
-                "{scope}: {} GB free on the other active CSs to re-replicate {} GB",
-                room / GB,
-                used.div_ceil(GB)
-            ),
+            ok: unknown.is_empty() && room >= used,
+            detail: if unknown.is_empty() {
+                format!(
+                    "{scope}: {} GB free on the other active CSs to re-replicate {} GB",
+                    room / GB,
+                    used.div_ceil(GB)
+                )
+            } else {
+                let ids: Vec<String> = unknown.iter().map(|id| format!("CS#{id}")).collect();
+                format!(
+                    "{scope}: vstorage stat does not show the space of {}: how much data would be re-replicated is unknown; check `vstorage list-services` / `vstorage stat` on the node",
+                    ids.join(", ")
+                )
+            },
         });
     }
     out
