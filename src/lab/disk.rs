@@ -284,6 +284,7 @@ pub fn umount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         h.ops.client_options = None;
     }
     let gone = h.mounts.remove(pos);
+    let cluster_gone = gone.fstype == "fuse.vstorage";
     // What is below the mount point lives on the file system: it leaves with it.
     let below = format!("{}/", gone.target);
     let content: Vec<String> = h
@@ -299,6 +300,9 @@ pub fn umount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         .find(|p| p.device == gone.source)
     {
         p.content = content;
+    }
+    if cluster_gone {
+        super::shaman::cluster_lost(state, host);
     }
     Reply::ok("")
 }
