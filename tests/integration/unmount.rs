@@ -72,6 +72,6 @@ fn unmount_cluster_refuses_a_node_whose_shaman_would_fence_it() {
         state_but_clock(&lab) == before,
         "a refused unmount changed the lab"
     );
-    lab.query("log(host(\"n1\").query([\"true\"]).code)")
+    lab.query("log(`${host(\"n1\").query([\"true\"]).code}`)")
         .status(0);
 }
