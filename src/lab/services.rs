@@ -89,6 +89,10 @@ pub struct OpsState {
     /// ports, not the default zone's (firewalld: a connection is handled by the zone of
     /// its source, else of its interface, else the default zone).
     pub firewall_zones: std::collections::BTreeMap<String, String>,
+    /// Bindings made at runtime only (`--change-interface` without `--permanent`): they win
+    /// over `firewall_zones` until `--reload` or a boot, which bring the permanent ones back.
+    #[serde(default)]
+    pub firewall_zones_runtime: std::collections::BTreeMap<String, String>,
     /// Open ports of the zones other than the default one: zone → (runtime, permanent).
     /// The default zone's are the host's `ports_runtime` / `ports_permanent`.
     pub zone_ports: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)>,
@@ -154,6 +158,7 @@ impl Default for OpsState {
             unbridged: Vec::new(),
             chrony_unmeasured: false,
             firewall_zones: Default::default(),
+            firewall_zones_runtime: Default::default(),
             zone_ports: Default::default(),
             bonds: Vec::new(),
             switch_without_lacp: false,
