@@ -1,4 +1,5 @@
-//! unmount-cluster: refused while VEs run on the node, and the node locked before it looks.
+//! unmount-cluster: refused while VEs run on the node, and the node locked before it looks;
+//! refused on an HA node.
 
 use crate::catalog::{unchanged, Lab};
 
