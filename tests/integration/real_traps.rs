@@ -1,4 +1,5 @@
-//! Host runbooks against traps of a real node: a CS disk that is not ext4.
+//! Host runbooks against traps of a real node: a CS disk that is not ext4; nodes that carry
+//! storage only.
 
 use crate::catalog::{unchanged, Lab};
 
@@ -18,4 +19,29 @@ fn cs_reserved_blocks_reports_and_fixes_around_an_xfs_cs_disk() {
         .stderr_has("tune2fs -m 0 /dev/sdc1")
         .stderr_lacks("tune2fs -m 0 /dev/sdb1");
     unchanged(lab.run(&["cs-reserved-blocks", "--fix"]).status(0));
+}
+
+/// n1 a hypervisor; s1 a storage node only (an MDS and a CS, no VEs), as larger clusters
+/// have them.
+const STORAGE_ONLY_NODE: &str = "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: s1, address: 10.0.0.2, tags: [storage, mds]}\ncss:\n  - {id: 1, host: n1}\n  - {id: 2, host: s1}\nmdss:\n  - {id: 1, host: s1, master: true}\n";
+
+#[test]
+fn ntp_keeps_time_on_the_storage_only_nodes_too() {
+    // The header promises every host by default; the run went to the hypervisors only, and
+    // the MDS node, where the cluster needs its clock right most, was left drifting.
+    let lab = Lab::with_scenario(STORAGE_ONLY_NODE);
+    lab.run(&["ntp", "--servers", "ntp1.example.org"])
+        .status(0)
+        .stderr_has("[n1] ")
+        .stderr_has("[s1] ");
+}
+
+#[test]
+fn zabbix_firewall_and_sysctl_baseline_reach_the_storage_only_nodes_too() {
+    // Both promise every host by default: a storage node is monitored and hardened too.
+    let lab = Lab::with_scenario(STORAGE_ONLY_NODE);
+    lab.run(&["zabbix-firewall"])
+        .status(0)
+        .stderr_has("[s1] firewall-cmd --permanent --add-port=10050/tcp");
+    lab.run(&["sysctl-baseline"]).status(0).stderr_has("[s1] ");
 }
