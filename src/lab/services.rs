@@ -84,6 +84,11 @@ pub struct OpsState {
     /// tracking` says `Not synchronised` with no offset (`System time : 0.000000000
     /// seconds fast`): chronyd knows the clock's error only from its first updates.
     pub chrony_unmeasured: bool,
+    /// The NTP servers the node can reach (an isolated management or storage network reaches
+    /// only the site's own); empty: any. chronyd synchronises only with a `server`/`pool`
+    /// of /etc/chrony.conf in this list.
+    #[serde(default)]
+    pub ntp_reachable: Vec<String>,
     /// firewalld zones of interfaces bound to a zone other than the default one
     /// (`public`), e.g. `{bond0: internal}`: traffic that arrives there meets that zone's
     /// ports, not the default zone's (firewalld: a connection is handled by the zone of
@@ -157,6 +162,7 @@ impl Default for OpsState {
             running_units: Vec::new(),
             unbridged: Vec::new(),
             chrony_unmeasured: false,
+            ntp_reachable: Vec::new(),
             firewall_zones: Default::default(),
             firewall_zones_runtime: Default::default(),
             zone_ports: Default::default(),

@@ -1,5 +1,5 @@
 //! Host runbooks against traps of a real node: a CS disk that is not ext4; nodes that carry
-//! storage only.
+//! storage only; a node that reaches only its own NTP server.
 
 use crate::catalog::{unchanged, Lab};
 
@@ -44,4 +44,38 @@ fn zabbix_firewall_and_sysctl_baseline_reach_the_storage_only_nodes_too() {
         .status(0)
         .stderr_has("[s1] firewall-cmd --permanent --add-port=10050/tcp");
     lab.run(&["sysctl-baseline"]).status(0).stderr_has("[s1] ");
+}
+
+/// n1 keeps time with ntpd from the site's server 10.0.0.254, the only one its network
+/// reaches; chrony is not installed yet.
+const ISOLATED_NTPD_NODE: &str = "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], files: {/etc/ntp.conf: \"server 10.0.0.254 iburst\\n\"}, ops: {packages: [ploop], running_units: [ntpd.service], ntp_reachable: [10.0.0.254]}}\n";
+
+#[test]
+fn ntp_puts_ntpd_back_where_chronyd_cannot_synchronise() {
+    // ntpd was stopped and disabled before chronyd had shown it can reach a server. With
+    // servers the node cannot reach, the run failed and left it with no working time
+    // daemon, now and after the next boot: the clock of a cluster node drifting freely.
+    let lab = Lab::with_scenario(ISOLATED_NTPD_NODE);
+    lab.run(&[
+        "ntp",
+        "--servers",
+        "ntp1.example.net",
+        "--sync-timeout",
+        "2",
+    ])
+    .status(1)
+    .stderr_has("n1: chronyd is not synchronised after 2s")
+    .stderr_has("ntpd is back");
+    let state = lab.state_value();
+    let units = &crate::fieldnotes::node(&state, "n1")["units"];
+    assert_eq!(units["ntpd.service"]["active"], true, "ntpd runs again");
+    assert_eq!(units["ntpd.service"]["enabled"], true, "and starts at boot");
+    assert_eq!(
+        units["chronyd.service"]["active"], false,
+        "no second daemon"
+    );
+    assert_eq!(
+        units["chronyd.service"]["enabled"], false,
+        "not at boot either"
+    );
 }
