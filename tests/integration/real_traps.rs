@@ -1,5 +1,5 @@
 //! Host runbooks against traps of a real node: a CS disk that is not ext4; nodes that carry
-//! storage only; a node that reaches only its own NTP server.
+//! storage only; a node that reaches only its own NTP server; a CS on the root file system.
 
 use crate::catalog::{unchanged, Lab};
 
@@ -78,4 +78,21 @@ fn ntp_puts_ntpd_back_where_chronyd_cannot_synchronise() {
         units["chronyd.service"]["enabled"], false,
         "not at boot either"
     );
+}
+
+#[test]
+fn cs_reserved_blocks_tells_a_cs_on_the_root_file_system_from_one_that_is_down() {
+    // CS#1 runs, its repository a directory of the root file system (`make-cs -r
+    // /var/lib/cs1`). It was reported "CS not running": at 3 am that sends the operator to
+    // restart a healthy CS. Its blocks reserved for root are the OS's: left alone, and said so.
+    let lab = Lab::with_scenario("cluster: r\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\ncss:\n  - {id: 1, host: n1, repo: /var/lib/cs1}\n  - {id: 2, host: n1, reserved_pct: 5}\n");
+    unchanged(
+        lab.run(&["cs-reserved-blocks"])
+            .status(0)
+            .stdout_has("on the root file system")
+            .stdout_lacks("not running"),
+    );
+    lab.run(&["cs-reserved-blocks", "--fix"])
+        .status(0)
+        .stderr_has("tune2fs -m 0 /dev/sdb1");
 }
