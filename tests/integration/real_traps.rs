@@ -1,5 +1,6 @@
 //! Host runbooks against traps of a real node: a CS disk that is not ext4; nodes that carry
-//! storage only; a node that reaches only its own NTP server; a CS on the root file system.
+//! storage only; a node that reaches only its own NTP server; a CS on the root file system;
+//! pam_limits, which applies no wildcard line to root.
 
 use crate::catalog::{unchanged, Lab};
 
@@ -95,4 +96,41 @@ fn cs_reserved_blocks_tells_a_cs_on_the_root_file_system_from_one_that_is_down()
     lab.run(&["cs-reserved-blocks", "--fix"])
         .status(0)
         .stderr_has("tune2fs -m 0 /dev/sdb1");
+}
+
+/// What a login of `user` on `node` gets from pam_limits: `su - USER -c 'ulimit ...'`.
+fn login_limit(lab: &Lab, node: &str, user: &str, ulimit: &str) -> String {
+    let out = lab
+        .query(&format!(
+            "log(`limit=${{host(\"{node}\").query([\"su\", \"-\", \"{user}\", \"-c\", \"{ulimit}\"]).stdout}}`);"
+        ))
+        .status(0);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("limit="))
+        .unwrap_or_default();
+    line.split("limit=")
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn sysctl_baseline_turns_core_dumps_off_for_root_too() {
+    // `* hard core 0` is a wildcard line, and pam_limits applies no wildcard (or group) line
+    // to root (limits.conf(5)): root, the user on these nodes, kept unlimited core dumps.
+    let lab = Lab::new();
+    lab.run(&["sysctl-baseline", "--nodes", "msk-01"]).status(0);
+    assert_eq!(login_limit(&lab, "msk-01", "admin", "ulimit -H -c"), "0");
+    assert_eq!(
+        login_limit(&lab, "msk-01", "root", "ulimit -H -n"),
+        "1048576"
+    );
+    assert_eq!(
+        login_limit(&lab, "msk-01", "root", "ulimit -H -c"),
+        "0",
+        "root's core dumps"
+    );
 }
