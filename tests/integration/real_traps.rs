@@ -134,3 +134,14 @@ fn sysctl_baseline_turns_core_dumps_off_for_root_too() {
         "root's core dumps"
     );
 }
+
+#[test]
+fn ntp_names_the_server_ntpd_used_where_chronyd_cannot_synchronise() {
+    // No --servers: chrony.conf keeps CentOS's pool servers, which the node cannot reach;
+    // ntpd used the site's 10.0.0.254. The run must say which server to pass.
+    let lab = Lab::with_scenario(ISOLATED_NTPD_NODE);
+    lab.run(&["ntp", "--sync-timeout", "2"])
+        .status(1)
+        .stderr_has("ntpd is back")
+        .stderr_has("ntpd used 10.0.0.254 (/etc/ntp.conf): pass --servers 10.0.0.254");
+}
