@@ -95,3 +95,35 @@ pub fn su(state: &LabState, host: &str, args: &[String]) -> Reply {
     };
     Reply::ok(format!("{}\n", limit(state, host, user, item, hard)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::state::LabFile;
+    use super::super::tests::lab;
+    use super::limit;
+
+    #[test]
+    fn a_users_own_line_wins_and_root_takes_no_wildcard() {
+        let mut s = lab();
+        let h = s.host_mut("msk-01");
+        let file = |c: &str| LabFile {
+            content: c.into(),
+            mode: 0o644,
+        };
+        h.files.insert(
+            "/etc/security/limits.d/10-admin.conf".into(),
+            file("admin hard core 5\n"),
+        );
+        h.files.insert(
+            "/etc/security/limits.d/90-all.conf".into(),
+            file("# comment\n*    hard    core      0\n*    -    nofile    65536\n"),
+        );
+        // The user's own line, read first, beats the later wildcard.
+        assert_eq!(limit(&s, "msk-01", "admin", "core", true), "5");
+        assert_eq!(limit(&s, "msk-01", "other", "core", true), "0");
+        assert_eq!(limit(&s, "msk-01", "other", "nofile", false), "65536");
+        // Root: no wildcard line applies; the EL7 defaults hold.
+        assert_eq!(limit(&s, "msk-01", "root", "core", true), "unlimited");
+        assert_eq!(limit(&s, "msk-01", "root", "nofile", true), "4096");
+    }
+}
