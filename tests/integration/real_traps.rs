@@ -1,6 +1,6 @@
 //! Host runbooks against traps of a real node: a CS disk that is not ext4; nodes that carry
 //! storage only; a node that reaches only its own NTP server; a CS on the root file system;
-//! pam_limits, which applies no wildcard line to root.
+//! pam_limits, which applies no wildcard line to root; a rebind that fails on a later node.
 
 use crate::catalog::{unchanged, Lab};
 
@@ -144,4 +144,30 @@ fn ntp_names_the_server_ntpd_used_where_chronyd_cannot_synchronise() {
         .status(1)
         .stderr_has("ntpd is back")
         .stderr_has("ntpd used 10.0.0.254 (/etc/ntp.conf): pass --servers 10.0.0.254");
+}
+
+#[test]
+fn bridge_network_binds_the_nodes_back_where_a_rebind_fails_on_a_later_one() {
+    // Bridged moves from eth0 to eth1. n1 is rebound first; on n2 no host bridge holds
+    // eth1 and the binding fails. The run stopped there with n1 on eth1 and n2 on eth0: the
+    // same network on two segments, and a VE moved between the nodes lands on the other.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], ops: {unbridged: [eth1]}}\n",
+    );
+    lab.run(&["bridge-network", "Bridged", "eth1", "--yes"])
+        .status(1)
+        .stderr_has("bridge for the network adapter eth1 was not found")
+        .stderr_has("n1: Bridged bound back to eth0");
+    let state = lab.state_value();
+    for n in ["n1", "n2"] {
+        let nets = crate::fieldnotes::node(&state, n)["networks"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(
+            nets.iter()
+                .any(|x| x["name"] == "Bridged" && x["ifname"] == "eth0"),
+            "{n}: {nets:?}"
+        );
+    }
 }
