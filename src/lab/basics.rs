@@ -132,6 +132,7 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
             Reply::ok(format!("{out}\n"))
         }
         "echo" => Reply::ok(format!("{}\n", args.join(" "))),
+        "su" => super::pam::su(state, host, args),
         "cat" => {
             let mut out = String::new();
             for path in args {

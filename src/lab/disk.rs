@@ -284,6 +284,7 @@ pub fn umount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         h.ops.client_options = None;
     }
     let gone = h.mounts.remove(pos);
+    let cluster_gone = gone.fstype == "fuse.vstorage";
     // What is below the mount point lives on the file system: it leaves with it.
     let below = format!("{}/", gone.target);
     let content: Vec<String> = h
@@ -299,6 +300,9 @@ pub fn umount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
         .find(|p| p.device == gone.source)
     {
         p.content = content;
+    }
+    if cluster_gone {
+        super::shaman::cluster_lost(state, host);
     }
     Reply::ok("")
 }
@@ -332,6 +336,15 @@ pub fn tune2fs(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     else {
         return Reply::fail(1, format!("tune2fs: No such file or directory while trying to open {dev}\nCouldn't find valid filesystem superblock.\n")).before(head);
     };
+    // e2fsprogs reads only ext2/3/4 superblocks: on any other file system it stops at the
+    // magic number (and names the file system it found there).
+    if !p.fstype.starts_with("ext") {
+        return Reply::fail(
+            1,
+            format!("tune2fs: Bad magic number in super-block while trying to open {dev}\n{dev} contains a {} file system\n", p.fstype),
+        )
+        .before(head);
+    }
     if listing {
         return Reply::ok(format!("{head}{}", superblock(p, size_gb)));
     }

@@ -71,9 +71,16 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
         return Reply::ok(format!("{DEFAULT_ZONE}\n"));
     }
     if let Some((_, Some(ifname))) = actions.iter().find(|(n, _)| n == "--get-zone-of-interface") {
-        return match h.ops.firewall_zones.get(ifname) {
+        // The runtime binding (a runtime-only one first); with --permanent, the permanent
+        // one only: an interface no zone's permanent configuration names is in no zone there.
+        let runtime = (!permanent)
+            .then(|| h.ops.firewall_zones_runtime.get(ifname))
+            .flatten();
+        return match runtime.or_else(|| h.ops.firewall_zones.get(ifname)) {
             Some(z) => Reply::ok(format!("{z}\n")),
-            None if h.ops.interfaces.contains(ifname) => Reply::ok(format!("{DEFAULT_ZONE}\n")),
+            None if !permanent && h.ops.interfaces.contains(ifname) => {
+                Reply::ok(format!("{DEFAULT_ZONE}\n"))
+            }
             None => Reply::fail(2, "no zone\n"),
         };
     }
@@ -84,8 +91,9 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
         for ifname in h.ops.interfaces.iter().filter(|i| *i != "lo") {
             let z = h
                 .ops
-                .firewall_zones
+                .firewall_zones_runtime
                 .get(ifname)
+                .or_else(|| h.ops.firewall_zones.get(ifname))
                 .map_or(DEFAULT_ZONE, String::as_str);
             by_zone.entry(z).or_default().push(ifname);
         }
@@ -179,6 +187,7 @@ pub fn firewall_cmd(state: &mut LabState, host: &str, args: &[String]) -> Reply 
         .any(|(n, _)| n == "--reload" || n == "--complete-reload")
     {
         h.ports_runtime = h.ports_permanent.clone();
+        h.ops.firewall_zones_runtime.clear();
         for (runtime, perm) in h.ops.zone_ports.values_mut() {
             *runtime = perm.clone();
         }

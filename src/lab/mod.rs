@@ -12,6 +12,7 @@ mod firewall;
 mod names;
 mod network;
 mod packages;
+mod pam;
 mod power;
 mod prlctl;
 mod prlctl_config;

@@ -68,14 +68,24 @@ pub fn yum(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
 }
 
 /// `chronyc tracking` / `chronyc makestep` (chrony 3.x report layout). Synchronised only
-/// while no ntpd fights chronyd for the clock.
+/// while no ntpd fights chronyd for the clock, and with a server the node reaches.
 pub fn chronyc(state: &mut LabState, host: &str, args: &[&str]) -> Reply {
     let h = state.host_mut(host);
     let active = |u: &str| h.units.get(u).is_some_and(|x| x.active);
     if !active("chronyd.service") {
         return Reply::fail(1, "506 Cannot talk to daemon\n");
     }
-    let synced = !active("ntpd.service");
+    // chrony.conf's `server NAME ...` / `pool NAME ...` lines: one the node reaches.
+    let reaches = h.ops.ntp_reachable.is_empty()
+        || h.files.get("/etc/chrony.conf").is_some_and(|f| {
+            f.content.lines().any(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() >= 2
+                    && (w[0] == "server" || w[0] == "pool")
+                    && h.ops.ntp_reachable.iter().any(|r| r == w[1])
+            })
+        });
+    let synced = !active("ntpd.service") && reaches;
     match args.iter().rfind(|a| !a.starts_with('-')).copied() {
         // Right after a (re)start chronyd has no measurement: `System time` is the error it
         // is correcting, which is none yet (chrony 3.x `tracking`; chronyc(1): the system

@@ -235,6 +235,10 @@ struct CsSpec {
     /// fstab line), as `make-cs -r /var/lib/cs1` leaves it; default: a disk of its own.
     #[serde(default)]
     repo: Option<String>,
+    /// The file system of its disk (default ext4, as prepare_vstorage_drive makes it); an
+    /// older or hand-made CS disk may be xfs, which has no reserved blocks (tune2fs fails).
+    #[serde(default)]
+    fstype: Option<String>,
 }
 
 /// A scenario's CS as the lab's cluster holds it.
@@ -670,7 +674,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         let part = Partition {
             device: format!("{device}1"),
             uuid: uuid_from(&format!("cs-{}-{}", c.host, c.id)),
-            fstype: "ext4".into(),
+            fstype: c.fstype.clone().unwrap_or_else(|| "ext4".into()),
             reserved_pct: c.reserved_pct,
             content: Vec::new(),
         };
@@ -685,7 +689,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         h.mounts.push(Mount {
             source: part.device.clone(),
             target: mount.clone(),
-            fstype: "ext4".into(),
+            fstype: part.fstype.clone(),
         });
         h.disks.push(Disk {
             device,

@@ -84,11 +84,20 @@ pub struct OpsState {
     /// tracking` says `Not synchronised` with no offset (`System time : 0.000000000
     /// seconds fast`): chronyd knows the clock's error only from its first updates.
     pub chrony_unmeasured: bool,
+    /// The NTP servers the node can reach (an isolated management or storage network reaches
+    /// only the site's own); empty: any. chronyd synchronises only with a `server`/`pool`
+    /// of /etc/chrony.conf in this list.
+    #[serde(default)]
+    pub ntp_reachable: Vec<String>,
     /// firewalld zones of interfaces bound to a zone other than the default one
     /// (`public`), e.g. `{bond0: internal}`: traffic that arrives there meets that zone's
     /// ports, not the default zone's (firewalld: a connection is handled by the zone of
     /// its source, else of its interface, else the default zone).
     pub firewall_zones: std::collections::BTreeMap<String, String>,
+    /// Bindings made at runtime only (`--change-interface` without `--permanent`): they win
+    /// over `firewall_zones` until `--reload` or a boot, which bring the permanent ones back.
+    #[serde(default)]
+    pub firewall_zones_runtime: std::collections::BTreeMap<String, String>,
     /// Open ports of the zones other than the default one: zone → (runtime, permanent).
     /// The default zone's are the host's `ports_runtime` / `ports_permanent`.
     pub zone_ports: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)>,
@@ -153,7 +162,9 @@ impl Default for OpsState {
             running_units: Vec::new(),
             unbridged: Vec::new(),
             chrony_unmeasured: false,
+            ntp_reachable: Vec::new(),
             firewall_zones: Default::default(),
+            firewall_zones_runtime: Default::default(),
             zone_ports: Default::default(),
             bonds: Vec::new(),
             switch_without_lacp: false,

@@ -36,10 +36,26 @@ fn file_name(kind: VeKind, uuid: &str) -> String {
     }
 }
 
-/// Turns HA on: every registered VE a resource of its node's shaman, or of `broken` when
-/// its UUID is listed there.
+/// Turns HA on: shaman (`shaman.service`, running shaman-monitor) active on every node that
+/// mounts the cluster, and every registered VE a resource of its node's shaman, or of
+/// `broken` when its UUID is listed there.
 pub fn seed(state: &mut LabState, broken: &[String]) {
     state.ha = true;
+    let cluster = format!("/vstorage/{}", state.cluster);
+    for h in state.hosts.iter_mut() {
+        if h.mounts.iter().any(|m| m.target == cluster) {
+            h.units.insert(
+                UNIT.to_string(),
+                super::state::Unit {
+                    active: true,
+                    enabled: true,
+                    description: "Virtuozzo high availability service".into(),
+                    job: None,
+                    repo: None,
+                },
+            );
+        }
+    }
     let resources: Vec<(String, String)> = state
         .ves
         .iter()
@@ -58,6 +74,24 @@ pub fn seed(state: &mut LabState, broken: &[String]) {
         .collect();
     for (path, home) in resources {
         add(state, path, &home);
+    }
+}
+
+/// The unit of shaman-monitor on a node of an HA cluster. The lab's name: the documents name
+/// the daemon (`shaman-monitor`) and the tool (`shaman`), not the unit.
+pub const UNIT: &str = "shaman.service";
+
+/// After the cluster file system went away from `host` (`umount`, lazy or not): a node whose
+/// shaman-monitor runs loses its lease on the cluster; the master fences it and its watchdog
+/// acts (`WATCHDOG_ACTION`, `reboot` by default: Parallels KB 119207). The lab's node stops
+/// answering (it is rebooting).
+pub fn cluster_lost(state: &mut LabState, host: &str) {
+    if !state.ha {
+        return;
+    }
+    let h = state.host_mut(host);
+    if h.units.get(UNIT).is_some_and(|u| u.active) {
+        h.unreachable = true;
     }
 }
 

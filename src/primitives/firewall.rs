@@ -107,6 +107,29 @@ fn set_port(
     Ok(changed)
 }
 
+/// The interface holding the IPv4 `address` (`ip -o addr show`), if any.
+fn interface_of(run: &RunContext, host: &Host, address: &str) -> Result<Option<String>, Failure> {
+    let out = read(run, host, ["ip", "-o", "addr", "show"])?;
+    // iproute2 one-line format: `N: IF    inet A/P ... scope global IF\ ...`.
+    Ok(out.stdout.lines().find_map(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let i = w.iter().position(|x| *x == "inet")?;
+        let a = w.get(i + 1)?.split('/').next()?;
+        (a == address).then(|| w.get(1).map(|n| n.trim_end_matches(':').to_string()))?
+    }))
+}
+
+/// `ZONE=` of the interface's EL7 ifcfg file (`ZONE=internal`, quoted or not), if set.
+fn ifcfg_zone(run: &RunContext, host: &Host, ifname: &str) -> Result<Option<String>, Failure> {
+    let path = format!("/etc/sysconfig/network-scripts/ifcfg-{ifname}");
+    let text = super::file::read_or_empty(run, host, &path)?;
+    Ok(text.lines().rev().find_map(|l| {
+        let v = l.trim().strip_prefix("ZONE=")?;
+        let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+        (!v.is_empty()).then(|| v.to_string())
+    }))
+}
+
 #[export_module]
 pub mod api {
     use super::*;
@@ -179,15 +202,7 @@ pub mod api {
         address: &str,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
         call(&ctx, |run| {
-            let out = read(run, &host, ["ip", "-o", "addr", "show"])?;
-            // iproute2 one-line format: `N: IF    inet A/P ... scope global IF\ ...`.
-            let ifname = out.stdout.lines().find_map(|l| {
-                let w: Vec<&str> = l.split_whitespace().collect();
-                let i = w.iter().position(|x| *x == "inet")?;
-                let a = w.get(i + 1)?.split('/').next()?;
-                (a == address).then(|| w.get(1).map(|n| n.trim_end_matches(':').to_string()))?
-            });
-            let Some(ifname) = ifname else {
+            let Some(ifname) = interface_of(run, &host, address)? else {
                 return Ok(Dynamic::UNIT);
             };
             let arg = format!("--get-zone-of-interface={ifname}");
@@ -197,6 +212,44 @@ pub mod api {
                 return Ok(Dynamic::UNIT);
             }
             Ok(Dynamic::from(zone.to_string()))
+        })
+    }
+
+    /// Where traffic to `address` goes after a firewall reload or a boot: `#{interface,
+    /// zone}` for the interface holding that IPv4 address, `zone` being the `ZONE=` of its
+    /// EL7 ifcfg file (initscripts bind the interface to it as it comes up), else its zone
+    /// in firewalld's permanent configuration (`--permanent --get-zone-of-interface`), else
+    /// `()` (the default zone). `()` when no interface holds the address. Compare it with
+    /// `zone_of_address` (the runtime binding): a zone changed at runtime only is lost at
+    /// the next `firewall-cmd --reload`.
+    ///
+    /// ```rhai
+    /// let boot = firewall::boot_zone_of_address(h, h.address);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn boot_zone_of_address(
+        ctx: NativeCallContext,
+        host: Host,
+        address: &str,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        call(&ctx, |run| {
+            let Some(ifname) = interface_of(run, &host, address)? else {
+                return Ok(Dynamic::UNIT);
+            };
+            let zone = match ifcfg_zone(run, &host, &ifname)? {
+                Some(z) => Some(z),
+                None => {
+                    let arg = format!("--get-zone-of-interface={ifname}");
+                    let out = probe(run, &host, ["firewall-cmd", "--permanent", arg.as_str()])?;
+                    let zone = out.stdout.trim();
+                    (out.code == 0 && !zone.is_empty() && zone != "no zone")
+                        .then(|| zone.to_string())
+                }
+            };
+            let mut m = Map::new();
+            m.insert("interface".into(), ifname.into());
+            m.insert("zone".into(), zone.map_or(Dynamic::UNIT, Dynamic::from));
+            Ok(Dynamic::from_map(m))
         })
     }
 

@@ -282,13 +282,15 @@ fn cs_location(run: &RunContext, host: &Host, id: i64) -> Result<Map, Failure> {
         ("repo", repo.clone().map_or(Dynamic::UNIT, Dynamic::from)),
         ("mount", Dynamic::UNIT),
         ("device", Dynamic::UNIT),
+        ("fstype", Dynamic::UNIT),
     ]);
     if let Some(repo) = repo {
-        if let Some((source, target, _)) =
+        if let Some((source, target, fstype)) =
             mount_of(run, host, &repo)?.filter(|(s, t, _)| t != "/" && s.starts_with("/dev/"))
         {
             m.insert("mount".into(), target.into());
             m.insert("device".into(), source.into());
+            m.insert("fstype".into(), fstype.into());
         }
     }
     Ok(m)
@@ -331,8 +333,8 @@ pub mod api {
     }
 
     /// Where a chunk server of this host keeps its data, asked of the node: `#{id, unit,
-    /// unit_loaded, running, repo, mount, device}`. `repo` comes from the running `csd -r
-    /// DIR` process (its unit's MainPID), `mount`/`device` from /proc/mounts; each is `()`
+    /// unit_loaded, running, repo, mount, device, fstype}`. `repo` comes from the running `csd -r
+    /// DIR` process (its unit's MainPID), `mount`/`device`/`fstype` from /proc/mounts; each is `()`
     /// when the node cannot tell (the CS is not running, or its repository is on the root
     /// file system).
     ///

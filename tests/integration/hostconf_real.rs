@@ -369,3 +369,31 @@ fn sysctl_baseline_refuses_where_a_later_limits_d_file_sets_nofile_or_core_other
         "msk-05: /etc/security/limits.d/99-debug.conf: * hard core unlimited is read after /etc/security/limits.d/90-vzrun-core.conf",
     );
 }
+
+#[test]
+fn zabbix_firewall_refuses_an_interface_whose_zone_is_runtime_only() {
+    // n1's eth0 was moved to 'internal' at runtime only (`firewall-cmd --zone=internal
+    // --change-interface=eth0`, no --permanent): its permanent zone is still the default,
+    // 'public'. Ports opened in 'internal' (permanent and runtime) work until the next
+    // `firewall-cmd --reload` or boot, when eth0 goes back to 'public', where they are closed.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {firewall_zones_runtime: {eth0: internal}}}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
+    );
+    crate::fieldnotes::refused_untouched(
+        &lab,
+        3,
+        &["zabbix-firewall", "--ports", "10050/tcp"],
+        "n1: eth0 (which holds 10.0.0.1) is in zone internal now, but in public after a firewall reload or a boot",
+    );
+    // The other way round: bound to 'internal' in the permanent configuration only (no
+    // reload since). Opened in 'public' now, the ports would be lost at the next reload.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], ops: {firewall_zones: {eth0: internal}, firewall_zones_runtime: {eth0: public}}}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
+    );
+    crate::fieldnotes::refused_untouched(
+        &lab,
+        3,
+        &["zabbix-firewall", "--ports", "10050/tcp"],
+        "n1: eth0 (which holds 10.0.0.1) is in zone public now, but in internal after a firewall reload or a boot",
+    );
+}

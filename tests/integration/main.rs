@@ -32,6 +32,7 @@ mod mutants;
 mod plan;
 mod prlctl;
 mod races;
+mod real_traps;
 mod refused_journal;
 mod rehearse;
 mod reliability;

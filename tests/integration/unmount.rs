@@ -1,4 +1,5 @@
-//! unmount-cluster: refused while VEs run on the node, and the node locked before it looks.
+//! unmount-cluster: refused while VEs run on the node, and the node locked before it looks;
+//! refused on an HA node.
 
 use crate::catalog::{unchanged, Lab};
 
@@ -34,4 +35,44 @@ fn unmount_cluster_locks_the_node_before_it_looks_at_its_ves() {
     child.wait().unwrap();
     drop(test);
     unchanged(out.status(4).stderr_has("msk-07"));
+}
+
+/// The lab state but its virtual clock.
+fn state_but_clock(lab: &Lab) -> serde_json::Value {
+    let mut state = lab.state_value();
+    if let Some(o) = state.as_object_mut() {
+        o.remove("clock");
+    }
+    state
+}
+
+/// SMALL with HA on (shaman-monitor running on every node that mounts the cluster).
+fn ha_small() -> Lab {
+    Lab::with_scenario(&crate::catalog::SMALL.replacen(
+        "cluster: small\n",
+        "cluster: small\nha: true\n",
+        1,
+    ))
+}
+
+#[test]
+fn unmount_cluster_refuses_a_node_whose_shaman_would_fence_it() {
+    // On an HA cluster, shaman-monitor keeps its node's lease on the cluster file system; a
+    // node that loses the cluster is fenced by its watchdog (WATCHDOG_ACTION, reboot by
+    // default: Parallels KB 119207). The node is empty, the unmount would go through, and the
+    // node would reboot under the operator: refused, nothing changed, the node still up.
+    let lab = ha_small();
+    let before = state_but_clock(&lab);
+    unchanged(
+        lab.run(&["unmount-cluster", "n1", "--yes"])
+            .status(3)
+            .stderr_has("shaman")
+            .stderr_has("n1"),
+    );
+    assert!(
+        state_but_clock(&lab) == before,
+        "a refused unmount changed the lab"
+    );
+    lab.query("log(`${host(\"n1\").query([\"true\"]).code}`)")
+        .status(0);
 }
