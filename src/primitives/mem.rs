@@ -47,8 +47,8 @@ pub mod api {
         })
     }
 
-    /// Drops the page cache: `sync`, then 3 into /proc/sys/vm/drop_caches (`sysctl -w
-    /// vm.drop_caches=3`).
+    /// Drops the page cache, and the dentry and inode caches: `sync`, then 3 into
+    /// /proc/sys/vm/drop_caches (`sysctl -w vm.drop_caches=3`).
     ///
     /// ```rhai
     /// mem::drop_caches(h);
