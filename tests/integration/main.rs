@@ -38,6 +38,7 @@ mod rehearse;
 mod reliability;
 mod reliability2;
 mod resume_locks;
+mod review_k;
 mod soak;
 mod ssh;
 mod ssh_dead;
