@@ -30,3 +30,17 @@ fn add_mds_refuses_the_public_address_where_the_mdss_are_on_the_storage_network(
         .status(0)
         .stderr_has("4 of 4 running");
 }
+
+#[test]
+fn add_mds_does_not_say_the_mds_runs_when_its_peers_never_list_it() {
+    // With --routed on a network that is not routed (or a firewall that drops its port),
+    // the new MDS's unit starts, its peers never hear from it, and add-mds ended with "n4
+    // runs an MDS", exit 0: the operator left a member that counts for the majority and
+    // does not run.
+    let lab = Lab::with_scenario(TWO_NETWORKS);
+    lab.run(&["add-mds", "n4", "10.0.0.4:2510", "--routed", "--yes"])
+        .status(1)
+        .stderr_lacks("n4 runs an MDS")
+        .stderr_has("MDS#4 on n4 (10.0.0.4) started, but the cluster does not list it avail")
+        .stderr_has("vzrun remove-mds 4");
+}
