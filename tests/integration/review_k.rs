@@ -38,9 +38,17 @@ fn add_mds_does_not_say_the_mds_runs_when_its_peers_never_list_it() {
     // runs an MDS", exit 0: the operator left a member that counts for the majority and
     // does not run.
     let lab = Lab::with_scenario(TWO_NETWORKS);
-    lab.run(&["add-mds", "n4", "10.0.0.4:2510", "--routed", "--yes"])
-        .status(1)
-        .stderr_lacks("n4 runs an MDS")
-        .stderr_has("MDS#4 on n4 (10.0.0.4) started, but the cluster does not list it avail")
-        .stderr_has("vzrun remove-mds 4");
+    lab.run(&[
+        "add-mds",
+        "n4",
+        "10.0.0.4:2510",
+        "--routed",
+        "--join-timeout",
+        "2",
+        "--yes",
+    ])
+    .status(1)
+    .stderr_lacks("n4 runs an MDS")
+    .stderr_has("MDS#4 on n4 (10.0.0.4) started, but the cluster does not list it avail")
+    .stderr_has("vzrun remove-mds 4");
 }
