@@ -212,6 +212,22 @@ pub fn run(state: &mut LabState, host: &str, program: &str, args: &[String]) -> 
             Reply::ok("")
         }
         "nproc" => Reply::ok(format!("{}\n", state.host(host)?.cpus)),
+        // `pgrep -x NAME` (procps-ng): the pids, exit 0; none: exit 1. The lab knows one
+        // process by name: a pcompact already running (`ops.pcompact_running`).
+        "pgrep" => {
+            let name = args.iter().rfind(|a| !a.starts_with('-'));
+            if name.is_some_and(|n| n == "pcompact") && state.host(host)?.ops.pcompact_running {
+                Reply::ok("4242\n")
+            } else {
+                Reply::fail(1, "")
+            }
+        }
+        // Another pcompact holds the state file: this one compacts nothing, says so on
+        // stderr and exits 0 all the same (OpenVZ/pcompact main.c).
+        "pcompact" if state.host(host)?.ops.pcompact_running => Reply::fail(
+            0,
+            "Can't lock /var/run/pcompact.pid: Resource temporarily unavailable\n",
+        ),
         "pcompact" => {
             let running: Vec<String> = state
                 .ves

@@ -65,6 +65,10 @@ pub struct OpsState {
     /// Fault: commands (`ploop mount`, `pfcached start`, `csd start`,
     /// `mdsd start`) that fail once each.
     pub fail_once: Vec<String>,
+    /// A pcompact already runs there (the stock cron job started at 02:00 with `-t 2h`):
+    /// it holds /var/run/pcompact.pid, so another one prints `Can't lock …`, compacts
+    /// nothing and exits 0 (OpenVZ/pcompact main.c: `open_state_file`, `main` returns 0).
+    pub pcompact_running: bool,
     /// The options the cluster client was mounted with: its read cache is what they said
     /// then, not what /etc/fstab says now. `None` while the cluster is not mounted.
     pub client_options: Option<String>,
@@ -142,6 +146,7 @@ impl Default for OpsState {
                 avail_mb: 400_000,
             }],
             root_avail_mb: 50_000,
+            pcompact_running: false,
             packages: ["chrony", "ploop", "pcompact", "vstorage-client", "prlctl"]
                 .map(String::from)
                 .to_vec(),

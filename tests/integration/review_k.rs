@@ -52,3 +52,25 @@ fn add_mds_does_not_say_the_mds_runs_when_its_peers_never_list_it() {
     .stderr_has("MDS#4 on n4 (10.0.0.4) started, but the cluster does not list it avail")
     .stderr_has("vzrun remove-mds 4");
 }
+
+#[test]
+fn pcompact_rolling_refuses_while_the_nightly_pcompact_still_runs() {
+    // At 3 am the stock 02:00 job (`pcompact -t 2h`) still compacts n2. pcompact holds
+    // /var/run/pcompact.pid: the rolling run's own pcompact there printed "Can't lock",
+    // compacted nothing and exited 0 (OpenVZ/pcompact main.c), and the run said
+    // "compacted: 3 node(s)" while the nightly job went on, every node at once; commenting
+    // the cron line out (--cron disable) stops no pcompact already running.
+    let lab = Lab::with_scenario(&crate::catalog::SMALL.replace(
+        "{name: n2, address: 10.0.0.2, tags: [hypervisor, storage], memory_mb: 65536}",
+        "{name: n2, address: 10.0.0.2, tags: [hypervisor, storage], memory_mb: 65536, ops: {pcompact_running: true}}",
+    ));
+    refused_untouched(
+        &lab,
+        3,
+        &["pcompact-rolling", "--cron", "disable"],
+        "a pcompact already runs on n2",
+    );
+    lab.run(&["pcompact-rolling", "--nodes", "n1,n2"])
+        .stderr_lacks("compacted: 2 node(s)")
+        .stderr_has("pgrep -x pcompact");
+}
