@@ -74,3 +74,53 @@ fn pcompact_rolling_refuses_while_the_nightly_pcompact_still_runs() {
         .stderr_lacks("compacted: 2 node(s)")
         .stderr_has("pgrep -x pcompact");
 }
+
+#[test]
+fn add_mds_counts_the_mdss_under_the_lock_a_second_add_or_remove_takes() {
+    // Four MDSs, three running. Two operators add one each at once (n5 and n6): each run
+    // counted 3 running of 5 members, a majority, and both made theirs: 3 of 6, no
+    // majority until both start. add-mds locked only its own node; remove-mds and
+    // make_mds counted under different locks too.
+    let scenario = "cluster: m\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [storage]}\n  - {name: n2, address: 10.0.0.2, tags: [storage]}\n  - {name: n3, address: 10.0.0.3, tags: [storage]}\n  - {name: n4, address: 10.0.0.4, tags: [storage]}\n  - {name: n5, address: 10.0.0.5, tags: [storage]}\n  - {name: n6, address: 10.0.0.6, tags: [storage]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n4, status: offline}\n";
+    let out = second_run_while_locked_in(
+        scenario,
+        "//! Another add-mds: the storage host's lock, then an MDS on n5.\nlet h = host(\"n1\");\nlock_host(h);\nlog(\"locked\");\nsleep(2);\nvstorage::make_mds(host(\"n5\"), \"10.0.0.5:2510\");\n",
+        &["add-mds", "n6", "10.0.0.6:2510", "--yes"],
+    );
+    crate::catalog::unchanged(
+        out.status(3)
+            .stderr_has("3 of 6 MDSs would run until the new one starts: no majority"),
+    );
+}
+
+/// Two runs on the lab of `scenario`: `first` (a script) takes a host's lock, says
+/// "locked", waits, then changes what `second` is about to check, while `second` runs with
+/// --lock-wait. Returns `second`.
+fn second_run_while_locked_in(
+    scenario: &str,
+    first: &str,
+    second: &[&str],
+) -> crate::test::Outcome {
+    use crate::test::Test;
+    let test = Test::new()
+        .file("first.rhai", first)
+        .file("scenario.yaml", scenario);
+    let dir = test.path("");
+    let args = |t: Test| {
+        let mut lab = std::ffi::OsString::from("--lab=");
+        lab.push(dir.join("scenario.yaml"));
+        t.env("VZRUN_STATE_DIR", dir.join("journal"))
+            .args(["--lab-speed", "0", "--lab-state"])
+            .arg(dir.join("lab.json"))
+            .arg(lab)
+    };
+    let mut cmd = args(Test::new()).arg("./first.rhai").command();
+    let (mut first, line) = crate::test::spawn_until_stderr_line(cmd.current_dir(&dir), "locked");
+    assert_eq!(line.trim(), "locked");
+    let out = args(Test::new())
+        .args(["--lock-wait", "30"])
+        .args(second)
+        .command_in(&dir);
+    assert!(first.wait().unwrap().success());
+    out
+}
