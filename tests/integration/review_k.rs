@@ -124,3 +124,44 @@ fn second_run_while_locked_in(
     assert!(first.wait().unwrap().success());
     out
 }
+
+#[test]
+fn client_cache_refuses_the_mount_point_itself_and_a_chunk_servers_disk() {
+    // `cache=/vstorage/livelinux`, the cluster's mount point itself (only paths below it
+    // were refused): the next mount has a directory where the cache file goes. And a cache
+    // on a chunk server's disk (/vstorage/livelinux-sdb): its cachesize MB come out of the
+    // CS's free space, and every cache read competes with the CS's own I/O.
+    let lab = Lab::new();
+    refused_untouched(
+        &lab,
+        2,
+        &[
+            "client-cache",
+            "/vstorage/livelinux",
+            "2048",
+            "--nodes",
+            "msk-01",
+        ],
+        "/vstorage/livelinux is the cluster's mount point",
+    );
+    refused_untouched(
+        &lab,
+        3,
+        &[
+            "client-cache",
+            "/vstorage/livelinux-sdb/cache",
+            "2048",
+            "--nodes",
+            "msk-01",
+        ],
+        "msk-01: /vstorage/livelinux-sdb/cache is on the disk of CS#",
+    );
+    lab.run(&[
+        "client-cache",
+        "/mnt/ssd/cache",
+        "2048",
+        "--nodes",
+        "msk-01",
+    ])
+    .status(0);
+}
