@@ -409,3 +409,30 @@ fn link_line(index: usize, name: &str) -> String {
     };
     format!("{}: {name}: {flags}\n", index + 1)
 }
+
+/// Whether MDS `id` listens on a network none of the other MDSs is on: a node's public
+/// address where the MDSs talk over a separate storage network (the lab's networks are
+/// /24s, not routed to each other). Its mdsd runs but never reaches a peer, so the
+/// cluster lists it as not running (status word invented: `offline`).
+pub(super) fn mds_cut_off(state: &LabState, id: u32) -> bool {
+    let net = |a: &str| {
+        a.parse::<std::net::Ipv4Addr>()
+            .ok()
+            .map(|ip| u32::from(ip) & 0xffff_ff00)
+    };
+    let Some(own) = state
+        .mdss
+        .iter()
+        .find(|m| m.id == id)
+        .and_then(|m| net(&m.address))
+    else {
+        return false;
+    };
+    let peers: Vec<u32> = state
+        .mdss
+        .iter()
+        .filter(|m| m.id != id)
+        .filter_map(|m| net(&m.address))
+        .collect();
+    !peers.is_empty() && !peers.contains(&own)
+}

@@ -258,33 +258,6 @@ fn mds_cannot_bind(state: &LabState, host: &str, u: &str) -> Option<String> {
     })
 }
 
-/// Whether MDS `id` listens on a network none of the other MDSs is on: a node's public
-/// address where the MDSs talk over a separate storage network (the lab's networks are
-/// /24s, not routed to each other). Its mdsd runs but never reaches a peer, so the
-/// cluster lists it as not running (status word invented: `offline`).
-fn mds_cut_off(state: &LabState, id: u32) -> bool {
-    let net = |a: &str| {
-        a.parse::<std::net::Ipv4Addr>()
-            .ok()
-            .map(|ip| u32::from(ip) & 0xffff_ff00)
-    };
-    let Some(own) = state
-        .mdss
-        .iter()
-        .find(|m| m.id == id)
-        .and_then(|m| net(&m.address))
-    else {
-        return false;
-    };
-    let peers: Vec<u32> = state
-        .mdss
-        .iter()
-        .filter(|m| m.id != id)
-        .filter_map(|m| net(&m.address))
-        .collect();
-    !peers.is_empty() && !peers.contains(&own)
-}
-
 /// A CS unit `vstorage-csd.<cluster>.<id>.service` → the id.
 fn cs_of_unit(cluster: &str, unit: &str) -> Option<u32> {
     unit.strip_prefix(&format!("vstorage-csd.{cluster}."))?
@@ -311,7 +284,7 @@ fn set_active(state: &mut LabState, host: &str, unit: &str, active: bool) {
             u.active = active;
         }
         if let Some(id) = mds_of_unit(&cluster, m) {
-            let isolated = active && mds_cut_off(state, id);
+            let isolated = active && super::network::mds_cut_off(state, id);
             if let Some(mds) = state.mdss.iter_mut().find(|x| x.id == id) {
                 mds.status = if active && !isolated {
                     "avail"
