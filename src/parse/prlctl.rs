@@ -373,6 +373,22 @@ mod tests {
     }
 
     #[test]
+    fn json_of_a_build_that_does_not_escape_a_description_line_ending_in_a_quote() {
+        // A description written raw whose lines end in `"` or `",`: a line ending so is not
+        // the end of the value where the next line is no key, nor the end of an object.
+        let info = "[\n\t{\n\t\t\"ID\": \"a\",\n\t\t\"Name\": \"web\",\n\t\t\"Description\": \"set up by \"ops\"\nticket \"42\",\nthird\",\n\t\t\"Type\": \"CT\"\n\t}\n]\n";
+        let v = info_json(info).unwrap();
+        assert_eq!((v[0].name.as_str(), v[0].kind.as_str()), ("web", "CT"));
+        let rows =
+            list_json("[\n\t{\n\t\t\"name\": \"a \"b\"\nc\",\n\t\t\"type\": \"VM\"\n\t}\n]\n")
+                .unwrap();
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].kind.as_str()),
+            ("a \"b\"\nc", "VM")
+        );
+    }
+
+    #[test]
     fn json_with_ip_last_keeps_every_address() {
         let text = "[\n\t{\n\t\t\"uuid\": \"a\",\n\t\t\"ip_configured\": \"10.0.0.1 10.0.0.2 fe80::1  \"\n\t}\n]\n";
         assert_eq!(
