@@ -1,6 +1,6 @@
 //! Runs cut short, then resumed or aborted later: what the kill left (a configuration half
 //! written, a VE stopped by hand since, undo actions of later resumes) is named, refused or
-//! taken back, never guessed at.
+//! taken back, never guessed at; a rebind cut short between its nodes is bound back.
 
 use crate::abort_cut_short::create_cut_short;
 use crate::catalog::unchanged;
@@ -171,4 +171,38 @@ fn abort_long_after_a_move_back_was_cut_short_does_not_start_a_ve_stopped_by_han
     lab.query(&format!("for v in prlctl::list(host(\"msk-05\")).filter(|v| v.name == \"{name}\") {{ log(`{name} ${{v.status}}`); }}"))
         .status(0)
         .stderr_has(&format!("{name} stopped"));
+}
+
+#[test]
+fn abort_of_a_rebind_cut_short_binds_the_nodes_it_rebound_back() {
+    // Bridged moves from eth0 to eth1 on n1, n2, n3, one after another; the kill lands while
+    // n2's binding runs (the dispatcher reconfigures the host bridge: it takes a while).
+    // n1 (maybe n2) is left on eth1, n3 on eth0: the network on two segments.
+    let mut lab = crate::catalog::Lab::with_scenario(
+        "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor]}\n",
+    );
+    lab.speed = "0.5";
+    let (_line, run_id) = lab.kill_while_running(
+        "[n2] prlsrvctl net set",
+        &["bridge-network", "Bridged", "eth1", "--yes"],
+        std::time::Duration::from_millis(100),
+    );
+    lab.speed = "0";
+    // Was: "registered no undo action for the change(s) it made; abort cannot take them
+    // back" (exit 1), n1 left on eth1.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_has("n1: Bridged bound back to eth0");
+    let state = lab.state_value();
+    for n in ["n1", "n2", "n3"] {
+        let nets = crate::fieldnotes::node(&state, n)["networks"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(
+            nets.iter()
+                .any(|x| x["name"] == "Bridged" && x["ifname"] == "eth0"),
+            "{n}: {nets:?}"
+        );
+    }
 }
