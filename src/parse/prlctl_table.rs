@@ -306,3 +306,39 @@ mod tests {
         assert!(e.contains("not the header of -o"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod more_tests {
+    use super::super::prlctl::LIST_FIELDS;
+    use super::*;
+
+    #[test]
+    fn plain_table_home_with_spaces() {
+        // A VM registered from a bundle whose path holds a space (a PCS 6 `NAME.pvm`, a
+        // clone's --dst): HOME holds it, as NAME holds the VM's name.
+        let header = format!(
+            "{:<39} {:<32} {:<12} {:<2} {:<32} {:<32} {:<15} IP_ADDR",
+            "UUID", "NAME", "STATUS", "T", "HOME", "HOSTNAME", "DIST"
+        );
+        let text = format!(
+            "{header}\n{:<39} {:<32} {:<12} {:<2} {:<32} {:<32} {:<15} 10.0.0.9  \n",
+            "{b2de86d9-6539-4ccc-9120-928b33ed31b9}",
+            "Win 2019",
+            "stopped",
+            "VM",
+            "/var/parallels/Win 2019.pvm",
+            "-",
+            "win2019"
+        );
+        let rows = list_table(&text, LIST_FIELDS).unwrap();
+        assert_eq!(
+            (
+                rows[0].name.as_str(),
+                rows[0].status.as_str(),
+                rows[0].home.as_str()
+            ),
+            ("Win 2019", "stopped", "/var/parallels/Win 2019.pvm")
+        );
+        assert_eq!(rows[0].ips, ["10.0.0.9"]);
+    }
+}
