@@ -206,3 +206,29 @@ fn abort_of_a_rebind_cut_short_binds_the_nodes_it_rebound_back() {
         );
     }
 }
+
+#[test]
+fn resume_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
+    let mut lab = crate::catalog::Lab::new();
+    // Slow enough that the kill lands after the first move (search01, running, to msk-03).
+    lab.speed = "0.1";
+    let (_line, run_id) =
+        lab.kill_after_log_line("(1/5)", &["evacuate", "msk-05", "--yes", "--parallel", "1"]);
+    lab.speed = "0";
+    lab.query(SEARCH01)
+        .status(0)
+        .stderr_has("search01 running on msk-03");
+    // Days later an operator stops it by hand, then finishes the drain with the resume the
+    // tool names.
+    lab.query("host(\"msk-03\").run([\"prlctl\", \"stop\", \"search01\"]);")
+        .status(0);
+    lab.run(&["resume", &run_id])
+        .status(0)
+        .stderr_lacks(
+            "search01 was running before its move and is stopped on msk-03: starting it again",
+        )
+        .stderr_has("not started");
+    lab.query(SEARCH01)
+        .status(0)
+        .stderr_has("search01 stopped on msk-03");
+}
