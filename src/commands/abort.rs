@@ -13,7 +13,7 @@ use crate::run::event::{Envelope, Event};
 use crate::session::RunError;
 
 use crate::session::execute::{execute, Job, UndoCall};
-use crate::session::past::{load, options_for_past_target, to_dynamic};
+use crate::session::past::{changes_in, load, options_for_past_target, to_dynamic};
 
 pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i32 {
     let past = match load(run_id) {
@@ -228,7 +228,7 @@ fn nothing_pending(run_id: &str, past: &crate::session::past::PastRun) -> i32 {
 /// The runs a resumed run (its journal's `start`) goes back through, nearest first, each with
 /// its journal and the undo actions it left pending. A journal gone (pruned) or unreadable
 /// ends the chain.
-fn earlier_pending(
+pub(crate) fn earlier_pending(
     start: &serde_json::Value,
 ) -> Vec<(String, std::path::PathBuf, Vec<serde_json::Value>)> {
     let mut out = Vec::new();
@@ -303,34 +303,4 @@ fn later_pending(
     // Oldest first (run ids sort by their start).
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
-}
-
-/// The commands that changed something in the journal at `path`, in order, each
-/// `{host, argv, finished, code}`: `finished` once its end is recorded (a command cut short
-/// by the kill has none), with its exit code.
-fn changes_in(path: &std::path::Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out: Vec<serde_json::Value> = Vec::new();
-    for e in text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["effect"] == "change" && e["planned"] != true)
-    {
-        match e["event"].as_str() {
-            Some("command") => out.push(serde_json::json!({
-                "host": e["host"], "argv": e["argv"], "finished": false, "code": null,
-            })),
-            Some("command_finished") => {
-                let open = out.iter_mut().rev().find(|c| {
-                    c["finished"] == false && c["host"] == e["host"] && c["argv"] == e["argv"]
-                });
-                if let Some(c) = open {
-                    c["finished"] = true.into();
-                    c["code"] = e["code"].clone();
-                }
-            }
-            _ => {}
-        }
-    }
-    out
 }
