@@ -63,7 +63,8 @@ pub struct OpsState {
     /// Page cache in MB; `None`: a quarter of the free memory.
     pub page_cache_mb: Option<u64>,
     /// Fault: commands (`ploop mount`, `pfcached start`, `csd start`,
-    /// `mdsd start`) that fail once each.
+    /// `mdsd start`, `UNIT start` for a systemd unit: `ntpd.service start`) that fail once
+    /// each.
     pub fail_once: Vec<String>,
     /// The options the cluster client was mounted with: its read cache is what they said
     /// then, not what /etc/fstab says now. `None` while the cluster is not mounted.
