@@ -232,3 +232,77 @@ fn resume_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_s
         .status(0)
         .stderr_has("search01 stopped on msk-03");
 }
+
+#[test]
+fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
+    let mut lab = crate::catalog::Lab::new();
+    let list_stopped = "for n in hosts() { for v in prlctl::list(n).filter(|v| v.status == \"stopped\") { log(`stopped ${v.name} on ${n.name}`); } }";
+    let before = lab.query(list_stopped).status(0).stderr;
+    lab.speed = "0.1";
+    // Offline: stop, migrate, start; the kill lands while the first migrate runs, leaving
+    // that VE stopped.
+    let (_line, run_id) = lab.kill_while_running(
+        "[msk-05] prlctl migrate",
+        &[
+            "evacuate",
+            "msk-05",
+            "--yes",
+            "--parallel",
+            "1",
+            "--mode",
+            "offline",
+        ],
+        std::time::Duration::from_millis(100),
+    );
+    let stopped = lab.query(list_stopped).status(0).stderr;
+    let was_stopped = |n: &str| {
+        before
+            .lines()
+            .any(|l| l.contains(&format!("stopped {n} on ")))
+    };
+    let (name, on) = stopped
+        .lines()
+        .filter_map(|l| l.split_once("stopped ")?.1.split_once(" on "))
+        .find(|(n, on)| *on != "msk-05" && !was_stopped(n))
+        .map(|(n, o)| (n.to_string(), o.to_string()))
+        .unwrap_or_else(|| panic!("no VE left stopped off msk-05: {stopped}"));
+    // The first abort starts it again, then waits for msk-05, which does not answer: it is
+    // cut short there (a lost laptop), its undo actions still pending.
+    // (Its start takes 0.15 s, then it waits 0.75 s for msk-05: the kill lands between.)
+    lab.stop_answering("msk-05");
+    lab.speed = "0.05";
+    let (_line, _abort) = lab.kill_while_running(
+        "starting it again",
+        &["abort", &run_id],
+        std::time::Duration::from_millis(500),
+    );
+    lab.speed = "0";
+    let mut state = lab.state_value();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        if h["name"] == "msk-05" {
+            h["unreachable"] = false.into();
+        }
+    }
+    std::fs::write(
+        lab.dir.path().join("lab.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+    let running = format!("for v in prlctl::list(host(\"{on}\")).filter(|v| v.name == \"{name}\") {{ log(`{name} ${{v.status}}`); }}");
+    lab.query(&running)
+        .status(0)
+        .stderr_has(&format!("{name} running"));
+    // Later an operator stops it by hand, then runs the abort again, as the tool says.
+    lab.query(&format!(
+        "host(\"{on}\").run([\"prlctl\", \"stop\", \"{name}\"]);"
+    ))
+    .status(0);
+    // Was: "starting it again", the first abort's start of it not counted.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_lacks("starting it again")
+        .stderr_has("not started");
+    lab.query(&running)
+        .status(0)
+        .stderr_has(&format!("{name} stopped"));
+}
