@@ -59,8 +59,8 @@ pub mod run_info_api {
     }
 
     /// In `vzrun abort` and `vzrun resume`: what the runs it takes back or finishes (the
-    /// run cut short and the other runs of its resume chain) changed, then what this run
-    /// changed so far, oldest first, each `#{host, argv, finished, code}` (`finished`: the
+    /// run cut short and the other runs of its resume chain; in an abort, earlier aborts of
+    /// them too) changed, then what this run changed so far, oldest first, each `#{host, argv, finished, code}` (`finished`: the
     /// command returned, with exit `code`; else it was cut short while it ran). `()` in any
     /// other run. An undo action run long after a kill tells by it the state the runs left a
     /// VE in from one an operator put it in since.

@@ -106,14 +106,20 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         .collect();
     // What the runs taken back changed, oldest first: an undo action tells by it the state
     // they left a VE in from one an operator put it in since (`cut_short_changes()`).
-    let mut journals: Vec<std::path::PathBuf> = earlier
+    // Earlier aborts of the chain, cut short or failed, count too: a VE one of them started
+    // again and someone stopped since is not started again.
+    let mut journals: Vec<(String, std::path::PathBuf)> = earlier
         .iter()
-        .rev()
-        .map(|(_, path, _)| path.clone())
+        .chain(later.iter())
+        .map(|(id, path, _)| (id.clone(), path.clone()))
         .collect();
-    journals.push(past.path.clone());
-    journals.extend(later.iter().map(|(_, path, _)| path.clone()));
-    let cut_short: Vec<serde_json::Value> = journals.iter().flat_map(|p| changes_in(p)).collect();
+    journals.push((run_id.to_string(), past.path.clone()));
+    let chain: Vec<String> = journals.iter().map(|(id, _)| id.clone()).collect();
+    journals.extend(aborts_of(&chain));
+    // Oldest first (run ids sort by their start).
+    journals.sort();
+    let cut_short: Vec<serde_json::Value> =
+        journals.iter().flat_map(|(_, p)| changes_in(p)).collect();
     let finished_ok = past.finished().is_some_and(|end| end["status"] == "ok");
     eprintln!("aborting {run_id}: running {} undo action(s)", undo.len());
     let code = execute(
@@ -303,4 +309,26 @@ fn later_pending(
     // Oldest first (run ids sort by their start).
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// The journals of the aborts of any of the runs `ids` (their start's `args.aborts`), each
+/// with its run id.
+fn aborts_of(ids: &[String]) -> Vec<(String, std::path::PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(crate::run::journal::runs_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|x| x == "jsonl"))
+        .filter_map(|path| {
+            let id = path.file_stem()?.to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).ok()?;
+            let start = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|e| e["event"] == "run_started")?;
+            let aborts = start["args"]["aborts"].as_str()?;
+            ids.iter().any(|i| i == aborts).then_some((id, path))
+        })
+        .collect()
 }
