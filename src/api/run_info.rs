@@ -58,27 +58,34 @@ pub mod run_info_api {
         Ok(run.cluster.mount_point())
     }
 
-    /// In `vzrun abort`: what the runs it takes back (the run cut short, and the resumes
-    /// of its chain) changed, oldest first, each `#{host, argv, finished, code}`
-    /// (`finished`: the command returned, with exit `code`; else it was cut short while it
-    /// ran). `()` in any other run. An undo action run long after a kill tells by it the
-    /// state the run left a VE in from one an operator put it in since.
+    /// In `vzrun abort` and `vzrun resume`: what the runs it takes back or finishes (the
+    /// run cut short and the other runs of its resume chain; in an abort, earlier aborts of
+    /// them too) changed, then what this run changed so far, oldest first, each `#{host, argv, finished, code}` (`finished`: the
+    /// command returned, with exit `code`; else it was cut short while it ran). `()` in any
+    /// other run. An undo action run long after a kill tells by it the state the runs left a
+    /// VE in from one an operator put it in since.
     ///
     /// ```rhai
     /// let done = cut_short_changes();
-    /// if done != () { log(`the run cut short made ${done.len()} changes`); }
+    /// if done != () { log(`the runs cut short made ${done.len()} changes`); }
     /// ```
     #[rhai_fn(return_raw)]
     pub fn cut_short_changes(ctx: NativeCallContext) -> ApiResult<rhai::Dynamic> {
         let run = RunContext::of(&ctx)?;
-        Ok(match &run.cut_short {
-            None => rhai::Dynamic::UNIT,
-            Some(changes) => changes
-                .iter()
-                .map(|c| rhai::serde::to_dynamic(c).unwrap_or(rhai::Dynamic::UNIT))
-                .collect::<rhai::Array>()
-                .into(),
-        })
+        let Some(earlier) = &run.cut_short else {
+            return Ok(rhai::Dynamic::UNIT);
+        };
+        let own = run
+            .runner
+            .journal_path()
+            .map(|p| crate::session::past::changes_in(&p))
+            .unwrap_or_default();
+        Ok(earlier
+            .iter()
+            .chain(own.iter())
+            .map(|c| rhai::serde::to_dynamic(c).unwrap_or(rhai::Dynamic::UNIT))
+            .collect::<rhai::Array>()
+            .into())
     }
 
     /// Takes the host's lock now and holds it until the run ends (a plan takes none). A run

@@ -13,7 +13,7 @@ use crate::run::event::{Envelope, Event};
 use crate::session::RunError;
 
 use crate::session::execute::{execute, Job, UndoCall};
-use crate::session::past::{load, options_for_past_target, to_dynamic};
+use crate::session::past::{changes_in, load, options_for_past_target, to_dynamic};
 
 pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i32 {
     let past = match load(run_id) {
@@ -106,14 +106,20 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
         .collect();
     // What the runs taken back changed, oldest first: an undo action tells by it the state
     // they left a VE in from one an operator put it in since (`cut_short_changes()`).
-    let mut journals: Vec<std::path::PathBuf> = earlier
+    // Earlier aborts of the chain, cut short or failed, count too: a VE one of them started
+    // again and someone stopped since is not started again.
+    let mut journals: Vec<(String, std::path::PathBuf)> = earlier
         .iter()
-        .rev()
-        .map(|(_, path, _)| path.clone())
+        .chain(later.iter())
+        .map(|(id, path, _)| (id.clone(), path.clone()))
         .collect();
-    journals.push(past.path.clone());
-    journals.extend(later.iter().map(|(_, path, _)| path.clone()));
-    let cut_short: Vec<serde_json::Value> = journals.iter().flat_map(|p| changes_in(p)).collect();
+    journals.push((run_id.to_string(), past.path.clone()));
+    let chain: Vec<String> = journals.iter().map(|(id, _)| id.clone()).collect();
+    journals.extend(aborts_of(&chain));
+    // Oldest first (run ids sort by their start).
+    journals.sort();
+    let cut_short: Vec<serde_json::Value> =
+        journals.iter().flat_map(|(_, p)| changes_in(p)).collect();
     let finished_ok = past.finished().is_some_and(|end| end["status"] == "ok");
     eprintln!("aborting {run_id}: running {} undo action(s)", undo.len());
     let code = execute(
@@ -228,7 +234,7 @@ fn nothing_pending(run_id: &str, past: &crate::session::past::PastRun) -> i32 {
 /// The runs a resumed run (its journal's `start`) goes back through, nearest first, each with
 /// its journal and the undo actions it left pending. A journal gone (pruned) or unreadable
 /// ends the chain.
-fn earlier_pending(
+pub(crate) fn earlier_pending(
     start: &serde_json::Value,
 ) -> Vec<(String, std::path::PathBuf, Vec<serde_json::Value>)> {
     let mut out = Vec::new();
@@ -305,32 +311,24 @@ fn later_pending(
     Ok(out)
 }
 
-/// The commands that changed something in the journal at `path`, in order, each
-/// `{host, argv, finished, code}`: `finished` once its end is recorded (a command cut short
-/// by the kill has none), with its exit code.
-fn changes_in(path: &std::path::Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out: Vec<serde_json::Value> = Vec::new();
-    for e in text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["effect"] == "change" && e["planned"] != true)
-    {
-        match e["event"].as_str() {
-            Some("command") => out.push(serde_json::json!({
-                "host": e["host"], "argv": e["argv"], "finished": false, "code": null,
-            })),
-            Some("command_finished") => {
-                let open = out.iter_mut().rev().find(|c| {
-                    c["finished"] == false && c["host"] == e["host"] && c["argv"] == e["argv"]
-                });
-                if let Some(c) = open {
-                    c["finished"] = true.into();
-                    c["code"] = e["code"].clone();
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+/// The journals of the aborts of any of the runs `ids` (their start's `args.aborts`), each
+/// with its run id.
+fn aborts_of(ids: &[String]) -> Vec<(String, std::path::PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(crate::run::journal::runs_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|x| x == "jsonl"))
+        .filter_map(|path| {
+            let id = path.file_stem()?.to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).ok()?;
+            let start = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|e| e["event"] == "run_started")?;
+            let aborts = start["args"]["aborts"].as_str()?;
+            ids.iter().any(|i| i == aborts).then_some((id, path))
+        })
+        .collect()
 }

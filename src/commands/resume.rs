@@ -78,6 +78,19 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     global.yes = global.yes || confirmed;
     let path = past.path.clone();
     let start = past.start.clone();
+    // What the runs this one finishes changed, oldest first: an undo action at its end tells
+    // by it the state they left a VE in from one an operator put it in since
+    // (`cut_short_changes()`, which adds this run's own).
+    let mut chain: Vec<std::path::PathBuf> = super::abort::earlier_pending(&start)
+        .into_iter()
+        .rev()
+        .map(|(_, p, _)| p)
+        .collect();
+    chain.push(path.clone());
+    let cut_short: Vec<serde_json::Value> = chain
+        .iter()
+        .flat_map(|p| crate::session::past::changes_in(p))
+        .collect();
     let code = execute(
         Job {
             runbook: past.runbook,
@@ -91,7 +104,7 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
                 completed_steps,
             }),
             undo: Vec::new(),
-            cut_short: None,
+            cut_short: Some(cut_short),
             embedding: Default::default(),
         },
         interrupted,

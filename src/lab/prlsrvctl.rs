@@ -8,6 +8,10 @@ use super::prlctl::BANNER;
 use super::reply::Reply;
 use super::state::{LabState, Network};
 
+/// Lab seconds a `net add`/`net set` that binds takes at speed 1: the dispatcher
+/// reconfigures the host bridge, and the VEs on the network lose their link meanwhile.
+const NET_SET: f64 = 1.0;
+
 fn unrecognized(option: &str) -> Reply {
     Reply::fail(1, format!("Unrecognized option: {option}\n"))
 }
@@ -86,7 +90,7 @@ pub fn prlsrvctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                     n.ifname = ifname;
                 }
             }
-            Reply::ok("")
+            Reply::ok("").takes(NET_SET)
         }
         ["net", "del", name] => match h.networks.iter().position(|n| n.name == *name) {
             Some(i) => {

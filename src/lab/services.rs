@@ -63,7 +63,8 @@ pub struct OpsState {
     /// Page cache in MB; `None`: a quarter of the free memory.
     pub page_cache_mb: Option<u64>,
     /// Fault: commands (`ploop mount`, `pfcached start`, `csd start`,
-    /// `mdsd start`) that fail once each.
+    /// `mdsd start`, `UNIT start` for a systemd unit: `ntpd.service start`) that fail once
+    /// each.
     pub fail_once: Vec<String>,
     /// A pcompact already runs there (the stock cron job started at 02:00 with `-t 2h`):
     /// it holds /var/run/pcompact.pid, so another one prints `Can't lock …`, compacts

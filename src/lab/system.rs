@@ -458,6 +458,12 @@ pub fn systemctl(state: &mut LabState, host: &str, args: &[String]) -> Reply {
                         return job_failed(u, &problem);
                     }
                 }
+                // Fault `UNIT start` (`ntpd.service start`): a service whose daemon does not
+                // come up once (a configuration it rejects, a port another holds).
+                if starts && super::services::fails_once(state, host, &format!("{u} start")) {
+                    set_active(state, host, u, false);
+                    return job_failed(u, "the daemon exited at once (the lab's fault)");
+                }
                 if u == "chronyd.service" && starts {
                     // A chronyd that (re)starts has no measurement yet: see
                     // `packages::chronyc` (a start of a running unit does nothing).

@@ -69,7 +69,9 @@ pub(super) fn row_from(get: impl Fn(&str) -> Option<String>) -> VeRow {
 /// vz7-u22 one escapes, reference §1.2), with each string value escaped. The formatter
 /// writes one `"key": value` a line, so a string value is what lies between the `": "`
 /// after its key and the last `"` of its line, or of a later line when the value holds new
-/// lines (a description). `None` when no value needed it, or one is never closed.
+/// lines (a description): the first line ending in `"` (or `",`) that the formatter's next
+/// line follows (a tab-indented key, the end of an object or array), so a quoted word
+/// ending a line of a description does not end it. `None` when no value needed it, or one is never closed.
 fn reescaped(text: &str) -> Option<String> {
     let mut changed = false;
     let mut out: Vec<String> = Vec::new();
@@ -83,7 +85,9 @@ fn reescaped(text: &str) -> Option<String> {
         };
         Some((rest.strip_suffix('"')?.to_string(), comma))
     };
-    for line in text.split('\n') {
+    let lines: Vec<&str> = text.split('\n').collect();
+    for (n, line) in lines.iter().enumerate() {
+        let line = *line;
         let (key, text) = match open.take() {
             Some((key, so_far)) => (key, format!("{so_far}\n{line}")),
             None => match line.split_once("\": \"") {
@@ -94,7 +98,10 @@ fn reescaped(text: &str) -> Option<String> {
                 }
             },
         };
-        match closed(&text) {
+        // A line of the value that ends in `"` (a quoted word of a description) ends it only
+        // where the formatter's next line follows: a key, or the end of an object or array.
+        let last = n + 1 >= lines.len() || (n + 2 == lines.len() && lines[n + 1].is_empty());
+        match closed(&text).filter(|_| last || structural(lines[n + 1])) {
             Some((value, comma)) => {
                 let escaped = serde_json::to_string(&value).ok()?;
                 changed |= escaped.len() != value.len() + 2;
@@ -104,6 +111,14 @@ fn reescaped(text: &str) -> Option<String> {
         }
     }
     (changed && open.is_none()).then(|| out.join("\n"))
+}
+
+/// Whether a line of JSON is one the formatter writes after a value: a key line (tab
+/// indented, `"key": `), or an object or array closing or opening.
+fn structural(line: &str) -> bool {
+    let inner = line.trim_start_matches('\t');
+    matches!(inner, "}" | "}," | "]" | "]," | "{")
+        || (inner.len() < line.len() && inner.starts_with('"') && inner.contains("\": "))
 }
 
 /// `prlctl list -j`: an array of objects whose values are all strings (reference §1.2,
@@ -370,6 +385,25 @@ mod tests {
         // A value never closed: still an error.
         assert!(list_json("[\n\t{\n\t\t\"name\": \"a\n\t}\n]\n").is_err());
         assert_eq!(reescaped("[\n\t{\n\t\t\"name\": \"a\"\n\t}\n]\n"), None);
+    }
+
+    #[test]
+    fn json_of_a_build_that_does_not_escape_a_description_line_ending_in_a_quote() {
+        // A description written raw whose lines end in `"` or `",`: a line ending so is not
+        // the end of the value where the next line is no key, nor the end of an object.
+        let info = "[\n\t{\n\t\t\"ID\": \"a\",\n\t\t\"Name\": \"web\",\n\t\t\"Description\": \"set up by \"ops\"\nticket \"42\",\nthird\",\n\t\t\"Type\": \"CT\"\n\t}\n]\n";
+        let v = info_json(info).unwrap();
+        assert_eq!((v[0].name.as_str(), v[0].kind.as_str()), ("web", "CT"));
+        let rows =
+            list_json("[\n\t{\n\t\t\"name\": \"a \"b\"\nc\",\n\t\t\"type\": \"VM\"\n\t}\n]\n")
+                .unwrap();
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].kind.as_str()),
+            ("a \"b\"\nc", "VM")
+        );
+        // An empty line after a quote: still inside the value.
+        let rows = list_json("[\n\t{\n\t\t\"name\": \"\"a\"\n\nb\"\n\t}\n]\n").unwrap();
+        assert_eq!(rows[0].name, "\"a\"\n\nb");
     }
 
     #[test]

@@ -7,8 +7,9 @@ use super::ParseError;
 /// The plain table (`PrlList.cpp` field table, reference §1.2), read by its header: each
 /// header word must be the one of the `-o` field asked for in that place. A cell is never
 /// cut, and a NAME may hold spaces, so a row is read as every way its words can fill the
-/// columns (one word a column, any number for NAME, the rest of the line for the last
-/// column, where vzrun puts the IP list) whose cells are what their columns hold (a status
+/// columns (one word a column, any number for NAME, and for HOME where only that way is
+/// laid out as prlctl prints: a VM bundle's path may hold spaces; the rest of the line for
+/// the last column, where vzrun puts the IP list) whose cells are what their columns hold (a status
 /// word, `CT`/`VM`, addresses); where several ways fit, the one laid out as prlctl prints
 /// (`%-Ns `, never cut) is taken. A row no way fits, or
 /// several fit alike, is an error naming the line, never a row with its words shifted.
@@ -107,13 +108,14 @@ fn spans(line: &str) -> Vec<(usize, usize)> {
 }
 
 /// Every way the words from `word` on fill the columns from `field` on: each a list of
-/// word ranges `(first, end)` per column.
+/// word ranges `(first, end)` per column. `paths`: a HOME may hold spaces too (a VM bundle
+/// registered from such a path).
 fn fills(
     line: &str,
     words: &[(usize, usize)],
     names: &[&str],
-    word: usize,
-    field: usize,
+    (word, field): (usize, usize),
+    paths: bool,
 ) -> Vec<Vec<(usize, usize)>> {
     let text = |a: usize, b: usize| -> &str {
         if a >= b {
@@ -130,7 +132,7 @@ fn fills(
             Vec::new()
         };
     }
-    let most = if column(name).is_some_and(|c| c.2) {
+    let most = if column(name).is_some_and(|c| c.2) || (paths && name == "home") {
         words.len()
     } else {
         (word + 1).min(words.len())
@@ -140,7 +142,7 @@ fn fills(
         if !plausible(name, text(word, end)) {
             continue;
         }
-        for mut rest in fills(line, words, names, end, field + 1) {
+        for mut rest in fills(line, words, names, (end, field + 1), paths) {
             rest.insert(0, (word, end));
             out.push(rest);
         }
@@ -148,29 +150,39 @@ fn fills(
     out
 }
 
+/// Whether `way` is laid out as prlctl prints: each cell but the last `%-Ns `, never cut,
+/// so the next cell starts one byte after the longer of the width and the text.
+fn laid_out(words: &[(usize, usize)], names: &[&str], way: &[(usize, usize)]) -> bool {
+    let mut at = 0;
+    for (i, (first, end)) in way.iter().enumerate() {
+        if first == end {
+            continue;
+        }
+        if words[*first].0 != at {
+            return false;
+        }
+        let Some((_, width, _)) = column(names[i]) else {
+            return true;
+        };
+        at = (at + width + 1).max(words[*end - 1].1 + 1);
+    }
+    true
+}
+
 /// One row of `list_table`.
 fn table_row(line: &str, names: &[&str]) -> Result<VeRow, ParseError> {
     let words = spans(line);
-    let mut ways = fills(line, &words, names, 0, 0);
+    // A HOME holding spaces (rare) is read so only where one way fits, or one is laid out
+    // as prlctl prints; else the row is read with HOME one word, as before.
+    let mut ways = fills(line, &words, names, (0, 0), true);
     if ways.len() > 1 {
-        // prlctl prints each cell but the last as `%-Ns `, never cut: the next cell starts
-        // one byte after the longer of the width and the text.
-        ways.retain(|way| {
-            let mut at = 0;
-            for (i, (first, end)) in way.iter().enumerate() {
-                if first == end {
-                    continue;
-                }
-                if words[*first].0 != at {
-                    return false;
-                }
-                let Some((_, width, _)) = column(names[i]) else {
-                    return true;
-                };
-                at = (at + width + 1).max(words[*end - 1].1 + 1);
-            }
-            true
-        });
+        ways.retain(|way| laid_out(&words, names, way));
+    }
+    if ways.len() != 1 {
+        ways = fills(line, &words, names, (0, 0), false);
+        if ways.len() > 1 {
+            ways.retain(|way| laid_out(&words, names, way));
+        }
     }
     let way = match ways.as_slice() {
         [way] => way,
@@ -304,5 +316,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not the header of -o"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::super::prlctl::LIST_FIELDS;
+    use super::*;
+
+    #[test]
+    fn plain_table_home_with_spaces() {
+        // A VM registered from a bundle whose path holds a space (a PCS 6 `NAME.pvm`, a
+        // clone's --dst): HOME holds it, as NAME holds the VM's name.
+        let header = format!(
+            "{:<39} {:<32} {:<12} {:<2} {:<32} {:<32} {:<15} IP_ADDR",
+            "UUID", "NAME", "STATUS", "T", "HOME", "HOSTNAME", "DIST"
+        );
+        let text = format!(
+            "{header}\n{:<39} {:<32} {:<12} {:<2} {:<32} {:<32} {:<15} 10.0.0.9  \n",
+            "{b2de86d9-6539-4ccc-9120-928b33ed31b9}",
+            "Win 2019",
+            "stopped",
+            "VM",
+            "/var/parallels/Win 2019.pvm",
+            "-",
+            "win2019"
+        );
+        let rows = list_table(&text, LIST_FIELDS).unwrap();
+        assert_eq!(
+            (
+                rows[0].name.as_str(),
+                rows[0].status.as_str(),
+                rows[0].home.as_str()
+            ),
+            ("Win 2019", "stopped", "/var/parallels/Win 2019.pvm")
+        );
+        assert_eq!(rows[0].ips, ["10.0.0.9"]);
     }
 }

@@ -203,6 +203,15 @@ impl Runner {
             .clear();
     }
 
+    /// Where this run's journal is (written from its first change on), if it keeps one.
+    pub fn journal_path(&self) -> Option<std::path::PathBuf> {
+        self.journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|j| j.path().to_path_buf())
+    }
+
     /// Whether this run records a journal (so `resume`/`abort` can find it).
     pub fn has_journal(&self) -> bool {
         self.journal

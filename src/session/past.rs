@@ -232,3 +232,33 @@ fn describe(target: &serde_json::Value) -> String {
         _ => "this machine only".into(),
     }
 }
+
+/// The commands that changed something in the journal at `path`, in order, each
+/// `{host, argv, finished, code}`: `finished` once its end is recorded (a command cut short
+/// by the kill has none), with its exit code.
+pub(crate) fn changes_in(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    for e in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["effect"] == "change" && e["planned"] != true)
+    {
+        match e["event"].as_str() {
+            Some("command") => out.push(serde_json::json!({
+                "host": e["host"], "argv": e["argv"], "finished": false, "code": null,
+            })),
+            Some("command_finished") => {
+                let open = out.iter_mut().rev().find(|c| {
+                    c["finished"] == false && c["host"] == e["host"] && c["argv"] == e["argv"]
+                });
+                if let Some(c) = open {
+                    c["finished"] = true.into();
+                    c["code"] = e["code"].clone();
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

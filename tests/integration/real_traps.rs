@@ -1,6 +1,7 @@
 //! Host runbooks against traps of a real node: a CS disk that is not ext4; nodes that carry
 //! storage only; a node that reaches only its own NTP server; a CS on the root file system;
-//! pam_limits, which applies no wildcard line to root; a rebind that fails on a later node.
+//! pam_limits, which applies no wildcard line to root; a rebind that fails on a later node;
+//! an ntpd that does not come back.
 
 use crate::catalog::{unchanged, Lab};
 
@@ -170,4 +171,36 @@ fn bridge_network_binds_the_nodes_back_where_a_rebind_fails_on_a_later_one() {
             "{n}: {nets:?}"
         );
     }
+}
+
+#[test]
+fn ntp_keeps_a_time_daemon_where_ntpd_cannot_be_put_back() {
+    // chronyd cannot reach its servers, so ntpd is put back; but ntpd does not start again
+    // (it exits at once). The run stopped there with chronyd stopped too: no time daemon
+    // on the node, and the error named only the failed start of ntpd.
+    let lab = Lab::with_scenario(&ISOLATED_NTPD_NODE.replace(
+        "ntp_reachable: [10.0.0.254]",
+        "ntp_reachable: [10.0.0.254], fail_once: [ntpd.service start]",
+    ));
+    lab.run(&[
+        "ntp",
+        "--servers",
+        "ntp1.example.net",
+        "--sync-timeout",
+        "2",
+    ])
+    .status(1)
+    .stderr_has("n1: chronyd is not synchronised after 2s")
+    .stderr_has("ntpd could not be put back")
+    .stderr_has("chronyd is left running");
+    let state = lab.state_value();
+    let units = &crate::fieldnotes::node(&state, "n1")["units"];
+    assert_eq!(
+        units["chronyd.service"]["active"], true,
+        "a time daemon runs: {units}"
+    );
+    assert_eq!(
+        units["chronyd.service"]["enabled"], true,
+        "and starts at boot: {units}"
+    );
 }
