@@ -268,13 +268,14 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
         .unwrap_or_else(|| panic!("no VE left stopped off msk-05: {stopped}"));
     // The first abort starts it again, then waits for msk-05, which does not answer: it is
     // cut short there (a lost laptop), its undo actions still pending.
-    // (Its start takes 0.15 s, then it waits 0.75 s for msk-05: the kill lands between.)
+    // (Its start takes 0.3 s, then it waits 1.5 s for msk-05: the kill lands between, with
+    // 0.7 s of margin either side for a machine busy with other tests.)
     lab.stop_answering("msk-05");
-    lab.speed = "0.05";
+    lab.speed = "0.1";
     let (_line, _abort) = lab.kill_while_running(
         "starting it again",
         &["abort", &run_id],
-        std::time::Duration::from_millis(500),
+        std::time::Duration::from_millis(1000),
     );
     lab.speed = "0";
     let mut state = lab.state_value();
