@@ -39,12 +39,12 @@ fn compile_only_engine() -> Engine {
     engine
 }
 
-/// One compile-only engine for every file, its module resolver set to the import directory
-/// of the files being checked (registering the API is what building an engine costs, and
-/// only the resolver depends on the directory), the stdlib modules compiled once for all of
-/// them, and the API's signatures and function names read once: building an engine and its
-/// metadata per file, and compiling the stdlib again for each, was most of `vzrun check`'s
-/// time.
+/// One compile-only engine for all files (and one more for each further thread), its module
+/// resolver set to the import directory of the files being checked (registering the API is
+/// what building an engine costs, and only the resolver depends on the directory), the
+/// stdlib modules compiled once for all of them, and the API's signatures and function names
+/// read once: building an engine and its metadata per file, and compiling the stdlib again
+/// for each, was most of `vzrun check`'s time.
 struct Checker {
     engine: Engine,
     signatures: lint::Signatures,
