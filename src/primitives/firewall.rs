@@ -119,6 +119,25 @@ fn interface_of(run: &RunContext, host: &Host, address: &str) -> Result<Option<S
     }))
 }
 
+/// The zone firewalld binds `ifname` to (`--get-zone-of-interface`), at runtime or in its
+/// permanent configuration; `None` where it has none of its own (the default zone applies).
+fn zone_of_interface(
+    run: &RunContext,
+    host: &Host,
+    ifname: &str,
+    permanent: bool,
+) -> Result<Option<String>, Failure> {
+    let arg = format!("--get-zone-of-interface={ifname}");
+    let argv: Vec<&str> = if permanent {
+        vec!["firewall-cmd", "--permanent", &arg]
+    } else {
+        vec!["firewall-cmd", &arg]
+    };
+    let out = probe(run, host, argv)?;
+    let zone = out.stdout.trim();
+    Ok((out.code == 0 && !zone.is_empty() && zone != "no zone").then(|| zone.to_string()))
+}
+
 /// `ZONE=` of the interface's EL7 ifcfg file (`ZONE=internal`, quoted or not), if set.
 fn ifcfg_zone(run: &RunContext, host: &Host, ifname: &str) -> Result<Option<String>, Failure> {
     let path = format!("/etc/sysconfig/network-scripts/ifcfg-{ifname}");
@@ -205,13 +224,7 @@ pub mod api {
             let Some(ifname) = interface_of(run, &host, address)? else {
                 return Ok(Dynamic::UNIT);
             };
-            let arg = format!("--get-zone-of-interface={ifname}");
-            let out = probe(run, &host, ["firewall-cmd", arg.as_str()])?;
-            let zone = out.stdout.trim();
-            if out.code != 0 || zone.is_empty() || zone == "no zone" {
-                return Ok(Dynamic::UNIT);
-            }
-            Ok(Dynamic::from(zone.to_string()))
+            Ok(zone_of_interface(run, &host, &ifname, false)?.map_or(Dynamic::UNIT, Dynamic::from))
         })
     }
 
@@ -238,13 +251,7 @@ pub mod api {
             };
             let zone = match ifcfg_zone(run, &host, &ifname)? {
                 Some(z) => Some(z),
-                None => {
-                    let arg = format!("--get-zone-of-interface={ifname}");
-                    let out = probe(run, &host, ["firewall-cmd", "--permanent", arg.as_str()])?;
-                    let zone = out.stdout.trim();
-                    (out.code == 0 && !zone.is_empty() && zone != "no zone")
-                        .then(|| zone.to_string())
-                }
+                None => zone_of_interface(run, &host, &ifname, true)?,
             };
             let mut m = Map::new();
             m.insert("interface".into(), ifname.into());
