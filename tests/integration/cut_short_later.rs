@@ -80,10 +80,12 @@ fn abort_of_the_first_run_of_a_chain_of_killed_resumes_takes_back_theirs_too() {
 /// Where search01 is and its state.
 const SEARCH01: &str = "for n in [\"msk-03\", \"msk-05\"] { for v in prlctl::list(host(n)).filter(|v| v.name == \"search01\") { log(`search01 ${v.status} on ${n}`); } }";
 
-#[test]
-fn abort_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
+/// A drain of msk-05 killed after its first move (search01, running, to msk-03), and days
+/// later an operator stops search01 by hand (a maintenance inside it, say): the lab and the
+/// drain's run id.
+fn drain_cut_short_then_search01_stopped_by_hand() -> (crate::catalog::Lab, String) {
     let mut lab = crate::catalog::Lab::new();
-    // Slow enough that the kill lands after the first move (search01, running, to msk-03).
+    // Slow enough that the kill lands after the first move.
     lab.speed = "0.1";
     let (_line, run_id) =
         lab.kill_after_log_line("(1/5)", &["evacuate", "msk-05", "--yes", "--parallel", "1"]);
@@ -91,9 +93,14 @@ fn abort_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_si
     lab.query(SEARCH01)
         .status(0)
         .stderr_has("search01 running on msk-03");
-    // Days later an operator stops it by hand (a maintenance inside it, say).
     lab.query("host(\"msk-03\").run([\"prlctl\", \"stop\", \"search01\"]);")
         .status(0);
+    (lab, run_id)
+}
+
+#[test]
+fn abort_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
+    let (lab, run_id) = drain_cut_short_then_search01_stopped_by_hand();
     // `vzrun runs` still lists the killed drain with undo actions pending: it is aborted.
     // Was: "search01 was running before its move and is stopped on msk-03: starting it
     // again", and search01 running behind the operator's back.
@@ -209,19 +216,8 @@ fn abort_of_a_rebind_cut_short_binds_the_nodes_it_rebound_back() {
 
 #[test]
 fn resume_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
-    let mut lab = crate::catalog::Lab::new();
-    // Slow enough that the kill lands after the first move (search01, running, to msk-03).
-    lab.speed = "0.1";
-    let (_line, run_id) =
-        lab.kill_after_log_line("(1/5)", &["evacuate", "msk-05", "--yes", "--parallel", "1"]);
-    lab.speed = "0";
-    lab.query(SEARCH01)
-        .status(0)
-        .stderr_has("search01 running on msk-03");
-    // Days later an operator stops it by hand, then finishes the drain with the resume the
-    // tool names.
-    lab.query("host(\"msk-03\").run([\"prlctl\", \"stop\", \"search01\"]);")
-        .status(0);
+    let (lab, run_id) = drain_cut_short_then_search01_stopped_by_hand();
+    // The operator then finishes the drain with the resume the tool names.
     lab.run(&["resume", &run_id])
         .status(0)
         .stderr_lacks(
