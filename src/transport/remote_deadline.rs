@@ -64,6 +64,11 @@ impl Probe {
         }
     }
 
+    /// The token: hex digits, unique to this probe.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// What the login shell runs before the quoted argv when there is no sudo: fixed text
     /// and the token (hex digits), no user data. Needs a POSIX login shell (sh, bash, ksh,
     /// zsh), as the crate's quoting does.

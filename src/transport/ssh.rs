@@ -33,6 +33,7 @@ use crate::transport::lock::{HeldLock, LockError};
 
 mod output;
 mod probe_scripts;
+mod probe_shell;
 mod run_lock;
 mod unanswered;
 use probe_scripts::{inline_script, MODE_SCRIPT, READ_SCRIPT};
@@ -68,6 +69,8 @@ const PATH_SCRIPT: &str = r#"PATH="$1:$PATH"; export PATH; shift; exec "$@""#;
 /// A host reached over SSH (one multiplexed OpenSSH connection per host).
 #[derive(Debug)]
 pub struct Ssh {
+    /// The shell kept for probes (see `probe_shell`); first, so it ends before the runtime.
+    idle_shell: probe_shell::Idle,
     name: String,
     address: String,
     settings: SshSettings,
@@ -98,6 +101,7 @@ impl Ssh {
         runtime: Arc<Runtime>,
     ) -> Ssh {
         Ssh {
+            idle_shell: probe_shell::Idle::default(),
             name: name.to_string(),
             address: address.to_string(),
             sudo: Sudo::from_settings(&settings),
@@ -206,6 +210,7 @@ impl Ssh {
     /// Drops the master after a failure, so the next command connects afresh; a persisted
     /// master is told to stop taking commands (it ends when those it runs end).
     fn forget_session(&self) {
+        drop(self.idle_shell.take());
         let master = self
             .session
             .lock()
@@ -288,7 +293,15 @@ impl Ssh {
         let mut last_error = None;
         for _attempt in 0..2 {
             let session = self.session()?;
-            let result = self.runtime.block_on(remote.run(&session, stdin, timeout));
+            let result = match (&remote.probe, stdin) {
+                (Some(_), None) => self.runtime.block_on(probe_shell::probe(
+                    &self.idle_shell,
+                    &session,
+                    &remote.shell_text(),
+                    Duration::from_secs(deadline_secs(timeout)),
+                )),
+                _ => self.runtime.block_on(remote.run(&session, stdin, timeout)),
+            };
             match result {
                 Ok((code, stdout, stderr)) => {
                     // `timeout` exits 124 (137 after the KILL) when the deadline passed.
@@ -400,6 +413,16 @@ struct Remote {
 }
 
 impl Remote {
+    /// The command as one text for a POSIX shell (what the login shell would be given).
+    fn shell_text(&self) -> String {
+        let argv = crate::transport::cmd::shell_join(&self.argv);
+        match &self.raw_prefix {
+            Some(prefix) if argv.is_empty() => prefix.clone(),
+            Some(prefix) => format!("{prefix} {argv}"),
+            None => argv,
+        }
+    }
+
     /// Runs it once: (exit code, stdout, stderr).
     async fn run(
         &self,

@@ -31,6 +31,7 @@ mod monitoring;
 mod mutants;
 mod plan;
 mod prlctl;
+mod probe_shell;
 mod races;
 mod real_traps;
 mod refused_journal;

@@ -11,7 +11,7 @@ use vzrun::transport::{Ssh, Transport, TransportError};
 use crate::sshd::SshCluster;
 use crate::test::Test;
 
-fn transport(cluster: &SshCluster, index: usize) -> Ssh {
+pub(crate) fn transport(cluster: &SshCluster, index: usize) -> Ssh {
     let h = &cluster.hosts[index];
     let settings = SshSettings {
         user: Some("root".into()),

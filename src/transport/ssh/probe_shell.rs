@@ -1,0 +1,364 @@
+//! Probes through a shell kept open on the host for the run.
+//!
+//! Every command over SSH costs the host a session: sshd forks for the channel and starts the
+//! user's login shell (which, for bash started by sshd, also reads root's `.bashrc`), and only
+//! then the command. Measured on loopback (Debian's sshd, bash as the login shell): 2.45 ms of
+//! the host's CPU per `/bin/true` in a session of its own, 0.71 ms for the same started by a
+//! shell already running. A runbook asks each host many questions (`prlctl list`, files,
+//! `vstorage stat`), so probes (commands that change nothing and take no stdin) go through
+//! one `/bin/sh` per host, opened on the first probe and kept for the run: each probe is one
+//! fork of that shell and an `exec`.
+//!
+//! Each probe runs in a subshell with stdin from `/dev/null` (it cannot read the shell's
+//! script), carrying its mark (see `remote_deadline`), so a probe past its deadline is stopped
+//! as before, over another channel; a shell whose probe ran out of time, wrote too much or
+//! ended oddly is dropped, never reused. The shell prints a start line before the probe and an
+//! end line with its exit status after it, on stdout and on stderr, each with a token unique
+//! to the probe (random hex, unknown to the probe): what the probe wrote lies between them;
+//! anything before the start line (a noisy `.bashrc`, a late write of an earlier probe's
+//! child) is dropped.
+//!
+//! Nothing outlives the run: the shell's stdin is the channel, so when the client goes (at
+//! the end of the run, or killed), the shell reads EOF and exits once its current probe is
+//! done (which, with nowhere to write, dies of SIGPIPE at its next write, as before). At most
+//! one idle shell is kept per host, so a run holds one session more than the commands it runs
+//! at once.
+
+use std::sync::{Arc, Mutex};
+
+use openssh::{ChildStderr, ChildStdin, ChildStdout, Session, Stdio};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use super::Spawn;
+use crate::transport::remote_deadline::Probe;
+
+/// What the login shell runs for the channel: a POSIX shell reading the probes from stdin,
+/// marked so an operator (or a test) can tell it apart.
+const OPEN: &str = "VZRUN_PROBE_SHELL=1; export VZRUN_PROBE_SHELL; exec /bin/sh -s";
+
+/// A shell on the host, reading probes from its stdin.
+pub(super) struct ProbeShell {
+    // Held so the channel stays open; dropping it (or stdin) ends the shell.
+    _child: openssh::Child<Arc<Session>>,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+    stderr: ChildStderr,
+}
+
+impl std::fmt::Debug for ProbeShell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProbeShell")
+    }
+}
+
+/// Why a probe through a shell gave no result.
+pub(super) enum ShellError {
+    /// The shell's channel ended before the probe's end line (the shell or its connection
+    /// is gone).
+    Lost(std::io::Error),
+    /// The probe wrote more than the limit on stdout or stderr.
+    TooLarge,
+}
+
+impl ProbeShell {
+    /// Opens a shell on the host (one channel of `session`).
+    pub(super) async fn open(session: Arc<Session>) -> Result<ProbeShell, openssh::Error> {
+        let mut child = session
+            .arc_raw_command(OPEN)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await?;
+        let missing = || openssh::Error::ChildIo(std::io::Error::other("a pipe was not given"));
+        let stdin = child.stdin().take().ok_or_else(missing)?;
+        let stdout = child.stdout().take().ok_or_else(missing)?;
+        let stderr = child.stderr().take().ok_or_else(missing)?;
+        Ok(ProbeShell {
+            _child: child,
+            stdin,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Runs `command` (text for a POSIX shell: a probe's mark and its quoted argv) in a
+    /// subshell: (exit status, stdout, stderr). `token` must be unique to this probe and
+    /// unknown to it; `limit` caps each of stdout and stderr. The caller keeps the deadline.
+    pub(super) async fn run(
+        &mut self,
+        command: &str,
+        token: &str,
+        limit: usize,
+    ) -> Result<(i32, Vec<u8>, Vec<u8>), ShellError> {
+        let script = probe_script(command, token);
+        self.stdin
+            .write_all(script.as_bytes())
+            .await
+            .map_err(ShellError::Lost)?;
+        self.stdin.flush().await.map_err(ShellError::Lost)?;
+        let start = format!("vzrun-start-{token}\n");
+        // On stdout the status follows the end line; on stderr a newline.
+        let (out_end, err_end) = (
+            format!("\nvzrun-end-{token} "),
+            format!("\nvzrun-end-{token}\n"),
+        );
+        // The first error ends both reads (the probe may never end).
+        let (mut out, err) = tokio::try_join!(
+            read_framed(&mut self.stdout, &start, &out_end, limit),
+            read_framed(&mut self.stderr, &start, &err_end, limit)
+        )?;
+        // The end line on stdout goes on with the status and a newline.
+        let status = read_status(&mut self.stdout, &mut out.rest).await?;
+        if !out.rest.is_empty() || !err.rest.is_empty() {
+            // More than the end line: something still writes there; not reused.
+            return Err(ShellError::Lost(std::io::Error::other(
+                "output after the probe's end",
+            )));
+        }
+        Ok((status, out.body, err.body))
+    }
+}
+
+/// The text sent for one probe: the start lines, the probe in a subshell (stdin from
+/// /dev/null, so it cannot read the shell's script), the end lines with its status.
+fn probe_script(command: &str, token: &str) -> String {
+    format!(
+        "printf 'vzrun-start-%s\\n' {token}; printf 'vzrun-start-%s\\n' {token} >&2; \
+         ( {command}\n) </dev/null; \
+         printf '\\nvzrun-end-%s %d\\n' {token} \"$?\"; printf '\\nvzrun-end-%s\\n' {token} >&2\n"
+    )
+}
+
+/// What a stream brought between the start and the end line, and what followed the end.
+struct Framed {
+    body: Vec<u8>,
+    rest: Vec<u8>,
+}
+
+/// Reads `pipe` past `start` and up to `end`: the bytes between them (more than `limit`:
+/// `TooLarge`) and what came after `end` in the same reads.
+async fn read_framed(
+    pipe: &mut (impl AsyncRead + Unpin),
+    start: &str,
+    end: &str,
+    limit: usize,
+) -> Result<Framed, ShellError> {
+    let (start, end) = (start.as_bytes(), end.as_bytes());
+    let mut seen = Vec::new();
+    let mut body_from = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = pipe.read(&mut buf).await.map_err(ShellError::Lost)?;
+        if n == 0 {
+            return Err(ShellError::Lost(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        let searched = seen.len().saturating_sub(end.len().max(start.len()));
+        seen.extend_from_slice(&buf[..n]);
+        if body_from.is_none() {
+            // Only the start line itself, never a probe's output, can hold the token yet.
+            if let Some(at) = find(&seen[searched..], start) {
+                body_from = Some(searched + at + start.len());
+            }
+        }
+        if let Some(from) = body_from {
+            if let Some(at) = find(&seen[from.max(searched)..], end) {
+                let at = from.max(searched) + at;
+                if at - from > limit {
+                    return Err(ShellError::TooLarge);
+                }
+                return Ok(Framed {
+                    body: seen[from..at].to_vec(),
+                    rest: seen[at + end.len()..].to_vec(),
+                });
+            }
+            if seen.len() - from > limit + end.len() {
+                return Err(ShellError::TooLarge);
+            }
+        } else if seen.len() > limit + start.len() {
+            return Err(ShellError::TooLarge);
+        }
+    }
+}
+
+/// The status after the end line on stdout (`STATUS\n`): `rest` holds what was read after
+/// the end marker; reads on until the newline, and leaves what followed it in `rest`.
+async fn read_status(
+    pipe: &mut (impl AsyncRead + Unpin),
+    rest: &mut Vec<u8>,
+) -> Result<i32, ShellError> {
+    let mut byte = [0u8; 1];
+    while !rest.contains(&b'\n') {
+        if rest.len() > 16 || pipe.read(&mut byte).await.map_err(ShellError::Lost)? == 0 {
+            return Err(ShellError::Lost(std::io::Error::other("no exit status")));
+        }
+        rest.push(byte[0]);
+    }
+    let newline = rest.iter().position(|&b| b == b'\n').unwrap_or_default();
+    let status = std::str::from_utf8(&rest[..newline])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ShellError::Lost(std::io::Error::other("no exit status")))?;
+    rest.drain(..=newline);
+    Ok(status)
+}
+
+/// Where `needle` first occurs in `haystack` (the needles are a few dozen bytes, and each
+/// read is searched once, with the overlap of a needle).
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Runs a probe (`command`: its mark and quoted argv, see `Remote::shell_text`) through the
+/// host's idle shell, or a new one; within `limit` from now (past it: `Expired`, and the
+/// caller stops the probe). A shell is kept for the next probe only after a probe that ended
+/// as expected; a reused shell found gone is `NotStarted` (the probe, a read, runs again on a
+/// new connection).
+pub(super) async fn probe(
+    idle: &Idle,
+    session: &Arc<Session>,
+    command: &str,
+    limit: std::time::Duration,
+) -> Result<(i32, Vec<u8>, Vec<u8>), Spawn> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let (mut shell, reused) = match idle.take() {
+        Some(shell) => (shell, true),
+        None => match tokio::time::timeout_at(deadline, ProbeShell::open(session.clone())).await {
+            Ok(opened) => (opened.map_err(Spawn::NotStarted)?, false),
+            // No answer to the channel's opening: the connection is useless.
+            Err(_) => return Err(Spawn::Hung),
+        },
+    };
+    let token = Probe::new();
+    let ran = shell.run(command, token.token(), crate::transport::max_output());
+    match tokio::time::timeout_at(deadline, ran).await {
+        Err(_) => Err(Spawn::Expired),
+        Ok(Err(ShellError::TooLarge)) => Err(Spawn::TooLarge),
+        Ok(Err(ShellError::Lost(e))) if reused => {
+            Err(Spawn::NotStarted(openssh::Error::ChildIo(e)))
+        }
+        Ok(Err(ShellError::Lost(e))) => Err(Spawn::Failed(openssh::Error::ChildIo(e))),
+        Ok(Ok(result)) => {
+            idle.put(shell);
+            match result {
+                // As the crate reports a remote exit 127 (see `Ssh::exec`).
+                (127, _, _) => Err(Spawn::Failed(openssh::Error::Remote(
+                    std::io::ErrorKind::NotFound.into(),
+                ))),
+                result => Ok(result),
+            }
+        }
+    }
+}
+
+/// The idle shell of a host (at most one).
+#[derive(Debug, Default)]
+pub(super) struct Idle(Mutex<Option<ProbeShell>>);
+
+impl Idle {
+    /// The idle shell, if there is one (it is then the caller's).
+    pub(super) fn take(&self) -> Option<ProbeShell> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Keeps `shell` for the next probe, or drops it (ending it) when one is kept already.
+    pub(super) fn put(&self, shell: ProbeShell) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(shell);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the probe script in a local `sh -s` as the shell on a host would: (stdout,
+    /// stderr) as they arrive.
+    fn through_sh(command: &str, token: &str) -> (Vec<u8>, Vec<u8>) {
+        use std::io::Write;
+        let mut sh = std::process::Command::new("/bin/sh")
+            .arg("-s")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = sh.stdin.take().unwrap();
+        stdin
+            .write_all(
+                format!(
+                    "echo noise; echo noise >&2\n{}",
+                    probe_script(command, token)
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        drop(stdin);
+        let out = sh.wait_with_output().unwrap();
+        (out.stdout, out.stderr)
+    }
+
+    fn framed(
+        out: &[u8],
+        token: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<(Vec<u8>, Vec<u8>), ShellError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut pipe = out;
+        let start = format!("vzrun-start-{token}\n");
+        let end = format!("\nvzrun-end-{token}{end}");
+        runtime
+            .block_on(read_framed(&mut pipe, &start, &end, limit))
+            .map(|f| (f.body, f.rest))
+    }
+
+    #[test]
+    fn a_probe_output_is_what_lies_between_its_lines() {
+        let token = "0123abcd";
+        // No newline at the end, a line that looks like a marker of another token, stdin.
+        let command = "printf 'one\\ntwo'; echo 'vzrun-end-ffff 0'; printf err >&2; cat; exit 7";
+        let (out, err) = through_sh(command, token);
+        let (body, rest) = framed(&out, token, " ", 1 << 20).ok().unwrap();
+        assert_eq!(body, b"one\ntwovzrun-end-ffff 0\n");
+        assert_eq!(rest, b"7\n");
+        let (body, rest) = framed(&err, token, "\n", 1 << 20).ok().unwrap();
+        assert_eq!(body, b"err");
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn output_past_the_limit_or_cut_short_is_an_error() {
+        let token = "77aa";
+        let (out, _) = through_sh("printf 0123456789", token);
+        assert!(framed(&out, token, " ", 10).is_ok());
+        assert!(matches!(
+            framed(&out, token, " ", 9),
+            Err(ShellError::TooLarge)
+        ));
+        let cut = &out[..out.len() - 8];
+        assert!(matches!(
+            framed(cut, token, " ", 1 << 20),
+            Err(ShellError::Lost(_))
+        ));
+    }
+
+    #[test]
+    fn the_status_follows_the_end_line() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut rest = b"12".to_vec();
+        let mut pipe: &[u8] = b"7\n";
+        let status = runtime.block_on(read_status(&mut pipe, &mut rest));
+        assert!(matches!(status, Ok(127)));
+        assert!(rest.is_empty());
+        let mut rest = Vec::new();
+        let mut pipe: &[u8] = b"x\n";
+        assert!(runtime.block_on(read_status(&mut pipe, &mut rest)).is_err());
+    }
+}

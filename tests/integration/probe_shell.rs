@@ -1,0 +1,137 @@
+//! Probes through the shell kept on each host for the run (src/transport/ssh/probe_shell.rs),
+//! against real sshd instances on loopback: the probes of a host share one shell, each as
+//! isolated as in a session of its own, and no shell outlives its run.
+
+use std::time::{Duration, Instant};
+
+use vzrun::cmd::Cmd;
+use vzrun::transport::{Transport, TransportError};
+
+use crate::ssh::transport;
+use crate::sshd::SshCluster;
+use crate::test::Test;
+
+/// The pid of the process that started the probe (the host's probe shell, if it was one).
+fn parent_of_a_probe(ssh: &dyn Transport) -> u32 {
+    let out = ssh.run(&Cmd::read(["sh", "-c", "echo $PPID"])).unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout.trim().parse().unwrap()
+}
+
+fn is_probe_shell(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|env| {
+            env.split(|&b| b == 0)
+                .any(|entry| entry == b"VZRUN_PROBE_SHELL=1")
+        })
+        .unwrap_or(false)
+}
+
+fn wait_gone(pid: u32, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() && is_probe_shell(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the shell {pid} still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_probes_of_a_host_share_one_shell_that_ends_with_the_run() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let ssh = transport(&cluster, 0);
+    let shell = parent_of_a_probe(&ssh);
+    assert!(
+        is_probe_shell(shell),
+        "the probe's parent {shell} is no probe shell"
+    );
+    assert_eq!(
+        parent_of_a_probe(&ssh),
+        shell,
+        "a second probe, another shell"
+    );
+    // A file read too (the login shell's inline script), and a missing program.
+    assert_eq!(ssh.read_file("/proc/self/comm").unwrap().unwrap(), b"cat\n");
+    let missing = ssh.run(&Cmd::read(["no-such-program-here"])).unwrap();
+    assert_eq!(missing.code, 127, "{missing:?}");
+    assert!(
+        missing.stderr.contains("command not found on msk-01"),
+        "{missing:?}"
+    );
+    assert_eq!(parent_of_a_probe(&ssh), shell);
+    // A change has a session of its own, as before.
+    let change = ssh.run(&Cmd::change(["sh", "-c", "echo $PPID"])).unwrap();
+    assert_ne!(change.stdout.trim(), shell.to_string());
+    drop(ssh);
+    wait_gone(shell, "after the transport was dropped");
+}
+
+#[test]
+fn a_probe_in_the_shell_is_as_isolated_as_in_its_own_session() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let ssh = transport(&cluster, 0);
+    let shell = parent_of_a_probe(&ssh);
+    // stdin is empty: a probe that reads it cannot eat the shell's next commands.
+    let read = ssh.run(&Cmd::read(["cat"])).unwrap();
+    assert_eq!((read.code, read.stdout.as_str()), (0, ""));
+    // Output as written (no newline at the end, a line like the shell's own), both streams,
+    // the exit status; what a probe sets or where it goes stays with it.
+    let out = ssh
+        .run(&Cmd::read([
+            "sh",
+            "-c",
+            "printf 'a\\nvzrun-end-0 0\\nb'; printf 'e' >&2; cd /; export X=1; exit 42",
+        ]))
+        .unwrap();
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (42, "a\nvzrun-end-0 0\nb", "e")
+    );
+    let after = ssh
+        .run(&Cmd::read(["sh", "-c", "echo \"${X:-unset} $PWD\""]))
+        .unwrap();
+    assert_ne!(after.stdout, "1 /\n");
+    assert!(after.stdout.starts_with("unset "), "{after:?}");
+    // A probe past its deadline is stopped with its shell; the next one gets a new shell.
+    let err = ssh
+        .run(&Cmd::read(["sleep", "30"]).with_timeout(Duration::from_secs(1)))
+        .unwrap_err();
+    assert!(matches!(err, TransportError::TimedOut { .. }), "{err}");
+    wait_gone(shell, "after its probe ran out of time");
+    let next = parent_of_a_probe(&ssh);
+    assert_ne!(next, shell);
+    assert!(is_probe_shell(next));
+}
+
+#[test]
+fn a_killed_run_leaves_no_shell_on_the_host() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    // One probe leaves the shell idle; then the run waits here, on this machine.
+    let runbook = "//! Probe, then wait.\nlet h = host(\"msk-01\");\nlet parent = h.query([\"sh\", \"-c\", \"echo $PPID\"]).stdout;\nparent.trim();\nlog(`shell ${parent}`);\nlocal().query([\"sleep\", \"30\"]);\n";
+    let test = Test::new().file("p.rhai", runbook);
+    let (mut client, line) = crate::test::spawn_until_stderr_line(
+        test.command()
+            .arg("--inventory")
+            .arg(cluster.path("inventory.yaml"))
+            .arg("./p.rhai"),
+        "shell ",
+    );
+    let shell: u32 = line
+        .split("shell ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {line:?}"));
+    assert!(is_probe_shell(shell), "{line}");
+    client.kill().unwrap(); // SIGKILL
+    client.wait().unwrap();
+    wait_gone(shell, "after kill -9 of the run");
+}
