@@ -135,3 +135,39 @@ fn a_killed_run_leaves_no_shell_on_the_host() {
     client.wait().unwrap();
     wait_gone(shell, "after kill -9 of the run");
 }
+
+#[test]
+fn a_probe_through_a_shell_whose_connection_went_silent_fails_within_its_deadline() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    // A probe leaves the shell idle; the connection then stops answering (a dead switch
+    // port): the next probe's deadline must hold, and the one after it gets a new
+    // connection, without first waiting on the dead one to stop the probe.
+    let scratch = Test::new();
+    let go = scratch.path("go");
+    let runbook = format!(
+        "//! Probe, wait, probe again.\nlet h = host(\"msk-01\");\nh.query([\"true\"]);\nlog(\"ready\");\nlocal().query([\"sh\", \"-c\", \"while [ ! -e '{}' ]; do sleep 0.05; done\"]);\nlet first = \"answered\";\ntry {{ within(2, || h.query([\"true\"])); }} catch (e) {{ first = `${{e}}`; }}\nif !first.contains(\"did not finish within 2s\") {{ exit(7); }}\nif within(60, || h.query([\"true\"])).code != 0 {{ exit(8); }}\n",
+        go.display()
+    );
+    let test = Test::new().file("p.rhai", &runbook);
+    let (client, _) = crate::test::spawn_until_stderr_line(
+        test.command()
+            .arg("--inventory")
+            .arg(cluster.path("inventory.yaml"))
+            .arg("./p.rhai"),
+        "ready",
+    );
+    let frozen = cluster.freeze_connections("msk-01");
+    let started = Instant::now();
+    std::fs::write(&go, "").unwrap();
+    let status = client.wait_with_output().unwrap().status;
+    let elapsed = started.elapsed();
+    drop(frozen);
+    // 7: the first probe did not fail on its deadline; 8: the second did not answer.
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(
+        elapsed < Duration::from_secs(12),
+        "the run waited on the dead connection ({elapsed:?})"
+    );
+}
