@@ -24,6 +24,7 @@
 //! one idle shell is kept per host, so a run holds one session more than the commands it runs
 //! at once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use openssh::{ChildStderr, ChildStdin, ChildStdout, Session, Stdio};
@@ -85,11 +86,13 @@ impl ProbeShell {
     /// Runs `command` (text for a POSIX shell: a probe's mark and its quoted argv) in a
     /// subshell: (exit status, stdout, stderr). `token` must be unique to this probe and
     /// unknown to it; `limit` caps each of stdout and stderr. The caller keeps the deadline.
+    /// `answered` is set once the shell printed the probe's start line.
     pub(super) async fn run(
         &mut self,
         command: &str,
         token: &str,
         limit: usize,
+        answered: &AtomicBool,
     ) -> Result<(i32, Vec<u8>, Vec<u8>), ShellError> {
         let script = probe_script(command, token);
         self.stdin
@@ -105,8 +108,8 @@ impl ProbeShell {
         );
         // The first error ends both reads (the probe may never end).
         let (mut out, err) = tokio::try_join!(
-            read_framed(&mut self.stdout, &start, &out_end, limit),
-            read_framed(&mut self.stderr, &start, &err_end, limit)
+            read_framed(&mut self.stdout, &start, &out_end, limit, Some(answered)),
+            read_framed(&mut self.stderr, &start, &err_end, limit, None)
         )?;
         // The end line on stdout goes on with the status and a newline.
         let status = read_status(&mut self.stdout, &mut out.rest).await?;
@@ -137,12 +140,14 @@ struct Framed {
 }
 
 /// Reads `pipe` past `start` and up to `end`: the bytes between them (more than `limit`:
-/// `TooLarge`) and what came after `end` in the same reads.
+/// `TooLarge`) and what came after `end` in the same reads. `started` is set once `start`
+/// was read.
 async fn read_framed(
     pipe: &mut (impl AsyncRead + Unpin),
     start: &str,
     end: &str,
     limit: usize,
+    started: Option<&AtomicBool>,
 ) -> Result<Framed, ShellError> {
     let (start, end) = (start.as_bytes(), end.as_bytes());
     let mut seen = Vec::new();
@@ -159,6 +164,9 @@ async fn read_framed(
             // Only the start line itself, never a probe's output, can hold the token yet.
             if let Some(at) = find(&seen[searched..], start) {
                 body_from = Some(searched + at + start.len());
+                if let Some(started) = started {
+                    started.store(true, Ordering::Relaxed);
+                }
             }
         }
         if let Some(from) = body_from {
@@ -230,8 +238,17 @@ pub(super) async fn probe(
         },
     };
     let token = Probe::new();
-    let ran = shell.run(command, token.token(), crate::transport::max_output());
+    let answered = AtomicBool::new(false);
+    let ran = shell.run(
+        command,
+        token.token(),
+        crate::transport::max_output(),
+        &answered,
+    );
     match tokio::time::timeout_at(deadline, ran).await {
+        // The shell prints the start line before the probe: without it, the connection gave
+        // no answer (the probe did not start, and a kill could not get through either).
+        Err(_) if !answered.load(Ordering::Relaxed) => Err(Spawn::Hung),
         Err(_) => Err(Spawn::Expired),
         Ok(Err(ShellError::TooLarge)) => Err(Spawn::TooLarge),
         Ok(Err(ShellError::Lost(e))) if reused => {
@@ -313,7 +330,7 @@ mod tests {
         let start = format!("vzrun-start-{token}\n");
         let end = format!("\nvzrun-end-{token}{end}");
         runtime
-            .block_on(read_framed(&mut pipe, &start, &end, limit))
+            .block_on(read_framed(&mut pipe, &start, &end, limit, None))
             .map(|f| (f.body, f.rest))
     }
 
