@@ -69,3 +69,29 @@ fn remove_mds_takes_its_address_out_of_every_nodes_bootstrap_list() {
             .stderr_has("nothing to do"),
     );
 }
+
+/// A newer (VHI-era) stat header, whose license line says how much is used: 1 TB licensed,
+/// n1's CS holds 950 GB of its 1000 GB.
+const NEAR_CAPACITY: &str = "cluster: l\nspeed: 0\nvariant: vhi\nlicense: {key: VZSTOR.74418710.0000, capacity_tb: 1}\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\ncss:\n  - {id: 1, host: n1, space_gb: 1000, free_gb: 50}\nmdss:\n  - {id: 1, host: n1, master: true}\n";
+
+#[test]
+fn license_warns_when_the_used_space_nears_the_licensed_capacity() {
+    // `License: ACTIVE (expiration: ..., capacity: 1TB, used: 950GB)`: the run showed the
+    // figures and warned only of the expiration; the license's capacity is what the used
+    // space counts against (`vinfra cluster license show`: capacity, used_size, free_size).
+    let lab = Lab::with_scenario(NEAR_CAPACITY);
+    lab.run(&["license"])
+        .status(0)
+        .stderr_has("warning: the license's capacity is 93% used (950GB of 1TB)");
+    // Under the operator's threshold: no warning.
+    lab.run(&["license", "--warn-pct", "95"])
+        .status(0)
+        .stderr_lacks("% used");
+    crate::fieldnotes::refused_untouched(&lab, 2, &["license", "--warn-pct", "0"], "warn-pct");
+    crate::fieldnotes::refused_untouched(&lab, 2, &["license", "--warn-pct", "101"], "warn-pct");
+    // The VZ7-era line has no used figure: said, not guessed.
+    Lab::new()
+        .run(&["license"])
+        .status(0)
+        .stderr_has("the license line does not say how much of its capacity is used");
+}
