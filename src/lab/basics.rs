@@ -70,6 +70,10 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
 
 /// Empty without a client cache; with one (`cache=`, `cachesize=` in the options the
 /// cluster was mounted with: fstab changes wait for the next mount), the KB's format.
+/// `cachesize` is the whole cache file, split into a main and a boot cache: the KB's sample
+/// (main 56000, boot 8000, Parallels KB 122639) adds up to the operator's `cachesize=64000`
+/// (reference §2.8). The split rule is not published; the lab gives the boot cache an
+/// eighth, as in that sample.
 fn read_cache_info(state: &LabState, host: &str) -> String {
     let options = state
         .host(host)
@@ -82,9 +86,16 @@ fn read_cache_info(state: &LabState, host: &str) -> String {
             .map(str::to_string)
     };
     match (option("cache="), option("cachesize=")) {
-        (Some(path), Some(size)) => format!(
-            "path : {path}\nmain size (Mb) : {size}\nboot size (Mb) : 8000\nblock size (Kb) : 64\nchecksum : enabled\n"
-        ),
+        (Some(path), Some(size)) => {
+            // A size that is not a number is the mount's to refuse; shown whole here.
+            let (main, boot) = match size.parse::<u64>() {
+                Ok(total) => (format!("{}", total - total / 8), format!("{}", total / 8)),
+                Err(_) => (size, "0".into()),
+            };
+            format!(
+                "path : {path}\nmain size (Mb) : {main}\nboot size (Mb) : {boot}\nblock size (Kb) : 64\nchecksum : enabled\n"
+            )
+        }
         _ => String::new(),
     }
 }

@@ -735,6 +735,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
             status: m.status.clone().unwrap_or_else(|| "avail".into()),
         });
     }
+    bootstrap_lists(&cluster, &s.hosts, &mut hosts, &mdss);
     for spec in &s.hosts {
         let h = hosts
             .iter_mut()
@@ -840,6 +841,31 @@ fn build(s: Scenario) -> Result<LabState, String> {
         }
     }
     Ok(state)
+}
+
+/// Every node's `/etc/vstorage/clusters/CLUSTER/bs.list` names the cluster's MDSs, one
+/// address a line, as the operator wrote it at set-up when cluster discovery is manual
+/// (Virtuozzo Storage CLI guide §2.2 "Configuring Cluster Discovery": DNS SRV records,
+/// zeroconf, or the MDSs "specified manually"). Nothing in `vstorage` edits it afterwards:
+/// `rm-mds` leaves the removed MDS's address in every node's file. A scenario's own file
+/// (host `files:`) is kept as given.
+fn bootstrap_lists(cluster: &str, specs: &[HostSpec], hosts: &mut [HostState], mdss: &[Mds]) {
+    if mdss.is_empty() {
+        return;
+    }
+    let path = format!("/etc/vstorage/clusters/{cluster}/bs.list");
+    let listed: String = mdss.iter().map(|m| format!("{}\n", m.address)).collect();
+    for spec in specs.iter().filter(|s| !s.files.contains_key(&path)) {
+        if let Some(h) = hosts.iter_mut().find(|h| h.name == spec.name) {
+            h.files.insert(
+                path.clone(),
+                LabFile {
+                    content: listed.clone(),
+                    mode: 0o644,
+                },
+            );
+        }
+    }
 }
 
 pub use crate::parse::rules::parse_replicas;

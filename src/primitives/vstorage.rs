@@ -672,11 +672,12 @@ pub mod api {
     /// The client read cache of this host (`read_cache_info` in the cluster mount's
     /// `.vstorage.info`, or `.pstorage.info` where only that name is there): `#{}` when no
     /// cache is configured, else `#{path, main_size_mb, boot_size_mb, block_size_kb,
-    /// checksum}`.
+    /// checksum}`. The main and boot caches share the cache file: together they are the
+    /// mount's `cachesize` (fstab) or `-R` (vstorage-mount).
     ///
     /// ```rhai
     /// let c = vstorage::cache_info(h);
-    /// if c.is_empty() { log("no client cache"); }
+    /// if c.is_empty() { log("no client cache"); } else { log(`${c.main_size_mb + c.boot_size_mb} MB`); }
     /// ```
     #[rhai_fn(return_raw)]
     pub fn cache_info(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {

@@ -357,7 +357,9 @@ fn read_cache_report_compares_the_mount_with_fstab() {
     assert!(!out.stderr.contains("differs"), "{}", out.stderr);
     assert_eq!(
         row(&out, "msk-02"),
-        ["msk-02", cache, "64000", "8000", "enabled", cache, "64000"]
+        // cachesize is the whole cache: main and boot caches together (KB 122639's
+        // 56000 + 8000 against the operator's cachesize=64000, reference §2.8).
+        ["msk-02", cache, "56000", "8000", "enabled", cache, "64000"]
     );
     let dead = Lab::with_scenario(
         "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor], unreachable: true}\n",

@@ -40,6 +40,7 @@ mod reliability;
 mod reliability2;
 mod resume_locks;
 mod review_k;
+mod review_m;
 mod soak;
 mod ssh;
 mod ssh_dead;

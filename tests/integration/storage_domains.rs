@@ -216,7 +216,7 @@ fn read_cache_reads_the_info_directory_under_its_compatibility_name() {
         [
             "n1",
             "/mnt/ssd/vc-cache",
-            "64000",
+            "56000",
             "8000",
             "enabled",
             "/mnt/ssd/vc-cache",
