@@ -854,7 +854,12 @@ fn bootstrap_lists(cluster: &str, specs: &[HostSpec], hosts: &mut [HostState], m
         return;
     }
     let path = format!("/etc/vstorage/clusters/{cluster}/bs.list");
-    let listed: String = mdss.iter().map(|m| format!("{}\n", m.address)).collect();
+    // With the MDS port, as the docs' example writes it (`echo ADDR:2510 >> bs.list`),
+    // while `vstorage stat` names the MDS by its address alone.
+    let listed: String = mdss
+        .iter()
+        .map(|m| format!("{}:2510\n", m.address))
+        .collect();
     for spec in specs.iter().filter(|s| !s.files.contains_key(&path)) {
         if let Some(h) = hosts.iter_mut().find(|h| h.name == spec.name) {
             h.files.insert(

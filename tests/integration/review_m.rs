@@ -4,7 +4,7 @@
 use crate::catalog::{unchanged, Lab};
 
 /// Four MDSs on n1..n4 (n1 the master), n5 a client. Cluster discovery is manual: each
-/// node's bs.list names the MDSs (the lab writes every MDS's address, one a line); n2's
+/// node's bs.list names the MDSs (the lab writes every MDS's ADDR:2510, one a line); n2's
 /// was written by hand with ports and a comment, n3's names only MDS#4.
 const BOOTSTRAP: &str = "cluster: b\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor, storage]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor, storage], files: {/etc/vstorage/clusters/b/bs.list: \"# MDSs of b\\n10.0.0.1:2510\\n10.0.0.4:2510\\n\"}}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor, storage], files: {/etc/vstorage/clusters/b/bs.list: \"10.0.0.4:2510\\n\"}}\n  - {name: n4, address: 10.0.0.4, tags: [hypervisor, storage]}\n  - {name: n5, address: 10.0.0.5, tags: [hypervisor]}\nmdss:\n  - {id: 1, host: n1, master: true}\n  - {id: 2, host: n2}\n  - {id: 3, host: n3}\n  - {id: 4, host: n4}\n";
 
@@ -35,7 +35,7 @@ fn remove_mds_takes_its_address_out_of_every_nodes_bootstrap_list() {
         .status(0);
     let before = bootstrap_lists(&lab);
     assert!(
-        before.contains("n1=[10.0.0.1|10.0.0.2|10.0.0.3|10.0.0.4|]"),
+        before.contains("n1=[10.0.0.1:2510|10.0.0.2:2510|10.0.0.3:2510|10.0.0.4:2510|]"),
         "{before}"
     );
     assert!(before.contains("n5=none"), "{before}");
@@ -47,11 +47,11 @@ fn remove_mds_takes_its_address_out_of_every_nodes_bootstrap_list() {
     lab.run(&["remove-mds", "4", "--yes"]).status(0);
     let after = bootstrap_lists(&lab);
     assert!(
-        after.contains("n1=[10.0.0.1|10.0.0.2|10.0.0.3|]"),
+        after.contains("n1=[10.0.0.1:2510|10.0.0.2:2510|10.0.0.3:2510|]"),
         "{after}"
     );
     assert!(
-        after.contains("n4=[10.0.0.1|10.0.0.2|10.0.0.3|]"),
+        after.contains("n4=[10.0.0.1:2510|10.0.0.2:2510|10.0.0.3:2510|]"),
         "{after}"
     );
     // Every other byte of a hand-written file stays as it was.
