@@ -96,6 +96,96 @@ impl Lab {
         (line, run_id)
     }
 
+    /// Starts a run and kills it (-9) as soon as its journal (a journal under this lab's
+    /// state dir that did not exist before) holds a record `journaled` is true of: a fact the
+    /// run wrote down, not a delay, so a busy machine only makes the wait longer. Waits at
+    /// most `within`, and fails naming `what` (and the run's log) when the record never
+    /// comes or the run ends first (not cut short). Returns that record and the run's id.
+    pub(crate) fn kill_once_journaled(
+        &self,
+        args: &[&str],
+        what: &str,
+        within: std::time::Duration,
+        journaled: impl Fn(&serde_json::Value) -> bool,
+    ) -> (serde_json::Value, String) {
+        use std::io::Read;
+        let runs = self.dir.path().join("state").join("runs");
+        let journals = || -> Vec<PathBuf> {
+            std::fs::read_dir(&runs)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect()
+        };
+        let before = journals();
+        // Kept alive: its directory is the child's working directory.
+        let test = self.test(args);
+        let mut child = test
+            .command()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("vzrun starts");
+        // Read as it comes (a full pipe would stop the run), kept for a failure's message.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut stderr = child.stderr.take().expect("piped");
+        let reader = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = stderr.read(&mut buf) {
+                    log.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        let found = || {
+            journals()
+                .into_iter()
+                .filter(|p| !before.contains(p))
+                .find_map(|path| {
+                    let text = std::fs::read_to_string(&path).ok()?;
+                    // Whole lines only: the last one may still be being written.
+                    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+                    let record = whole
+                        .lines()
+                        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                        .find(|r| journaled(r))?;
+                    let id = path.file_stem()?.to_string_lossy().into_owned();
+                    Some((record, id))
+                })
+        };
+        let deadline = std::time::Instant::now() + within;
+        let failure = loop {
+            if let Some(hit) = found() {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                return hit;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                // Not cut short: what the caller meant to test did not happen.
+                break format!(
+                    "the run ended ({status}) before it could be killed once its journal recorded {what}"
+                );
+            }
+            if std::time::Instant::now() >= deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break format!("the run's journal did not record {what} within {within:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        reader.join().unwrap();
+        let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+        panic!(
+            "{failure}: vzrun {}\n--- its journals:\n{}\n--- its stderr:\n{log}",
+            args.join(" "),
+            self.journals()
+        );
+    }
+
     /// Makes a host stop answering from now on (the state file edited between runs): a node
     /// that dies or loses its management network between two runs.
     pub(crate) fn stop_answering(&self, name: &str) {

@@ -264,15 +264,23 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
         .map(|(n, o)| (n.to_string(), o.to_string()))
         .unwrap_or_else(|| panic!("no VE left stopped off msk-05: {stopped}"));
     // The first abort starts it again, then waits for msk-05, which does not answer: it is
-    // cut short there (a lost laptop), its undo actions still pending.
-    // (Its start takes 0.3 s, then it waits 1.5 s for msk-05: the kill lands between, with
-    // 0.7 s of margin either side for a machine busy with other tests.)
+    // cut short there (a lost laptop), its undo actions still pending. The kill lands once
+    // the abort's own journal records the start's end (the journal an abort writes from its
+    // first change on, `args.aborts` naming the run): it is waiting for msk-05 then, for
+    // many seconds at this speed.
     lab.stop_answering("msk-05");
     lab.speed = "0.1";
-    let (_line, _abort) = lab.kill_while_running(
-        "starting it again",
+    let (_started, _abort) = lab.kill_once_journaled(
         &["abort", &run_id],
-        std::time::Duration::from_millis(1000),
+        &format!("the end of `prlctl start` on {on}"),
+        // It waits a minute for msk-05 before the start.
+        std::time::Duration::from_secs(300),
+        |r| {
+            r["event"] == "command_finished"
+                && r["host"] == on.as_str()
+                && r["argv"][0] == "prlctl"
+                && r["argv"][1] == "start"
+        },
     );
     lab.speed = "0";
     let mut state = lab.state_value();
