@@ -183,16 +183,28 @@ fn abort_long_after_a_move_back_was_cut_short_does_not_start_a_ve_stopped_by_han
 #[test]
 fn abort_of_a_rebind_cut_short_binds_the_nodes_it_rebound_back() {
     // Bridged moves from eth0 to eth1 on n1, n2, n3, one after another; the kill lands while
-    // n2's binding runs (the dispatcher reconfigures the host bridge: it takes a while).
-    // n1 (maybe n2) is left on eth1, n3 on eth0: the network on two segments.
+    // n2's binding runs (the dispatcher reconfigures the host bridge: it takes a while),
+    // once the lab shows n2 rebound (it changes its state as the command starts).
+    // n1 and n2 are left on eth1, n3 on eth0: the network on two segments.
     let mut lab = crate::catalog::Lab::with_scenario(
         "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor]}\n",
     );
     lab.speed = "0.5";
-    let (_line, run_id) = lab.kill_while_running(
-        "[n2] prlsrvctl net set",
+    let (_state, run_id) = lab.kill_once_lab_state(
         &["bridge-network", "Bridged", "eth1", "--yes"],
-        std::time::Duration::from_millis(100),
+        "n2's Bridged on eth1",
+        std::time::Duration::from_secs(60),
+        |state| {
+            state["hosts"].as_array().is_some_and(|hosts| {
+                hosts.iter().any(|h| {
+                    h["name"] == "n2"
+                        && h["networks"].as_array().is_some_and(|nets| {
+                            nets.iter()
+                                .any(|x| x["name"] == "Bridged" && x["ifname"] == "eth1")
+                        })
+                })
+            })
+        },
     );
     lab.speed = "0";
     // Was: "registered no undo action for the change(s) it made; abort cannot take them
