@@ -247,11 +247,16 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
     let mut lab = crate::catalog::Lab::new();
     let list_stopped = "for n in hosts() { for v in prlctl::list(n).filter(|v| v.status == \"stopped\") { log(`stopped ${v.name} on ${n.name}`); } }";
     let before = lab.query(list_stopped).status(0).stderr;
+    let was_stopped = |n: &str| {
+        before
+            .lines()
+            .any(|l| l.contains(&format!("stopped {n} on ")))
+    };
     lab.speed = "0.1";
     // Offline: stop, migrate, start; the kill lands while the first migrate runs, leaving
-    // that VE stopped.
-    let (_line, run_id) = lab.kill_while_running(
-        "[msk-05] prlctl migrate",
+    // that VE stopped: once the lab shows it stopped off msk-05 (the lab moves a VE as its
+    // migrate starts, then takes the migrate's time).
+    let (_state, run_id) = lab.kill_once_lab_state(
         &[
             "evacuate",
             "msk-05",
@@ -261,14 +266,19 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
             "--mode",
             "offline",
         ],
-        std::time::Duration::from_millis(100),
+        "a VE that ran stopped off msk-05",
+        std::time::Duration::from_secs(120),
+        |state| {
+            state["ves"].as_array().is_some_and(|ves| {
+                ves.iter().any(|v| {
+                    v["status"] == "stopped"
+                        && v["host"] != "msk-05"
+                        && v["name"].as_str().is_some_and(|n| !was_stopped(n))
+                })
+            })
+        },
     );
     let stopped = lab.query(list_stopped).status(0).stderr;
-    let was_stopped = |n: &str| {
-        before
-            .lines()
-            .any(|l| l.contains(&format!("stopped {n} on ")))
-    };
     let (name, on) = stopped
         .lines()
         .filter_map(|l| l.split_once("stopped ")?.1.split_once(" on "))
