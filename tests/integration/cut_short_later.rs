@@ -334,3 +334,112 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
         .status(0)
         .stderr_has(&format!("{name} stopped"));
 }
+
+#[test]
+fn abort_again_counts_an_abort_cut_short_whose_run_id_sorts_before_the_run_it_aborts() {
+    let mut lab = crate::catalog::Lab::new();
+    let ran: Vec<String> = lab.state_value()["ves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["status"] == "running")
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    // A VE that ran, stopped off msk-05: where the state shows one.
+    let left_stopped = |state: &serde_json::Value| {
+        state["ves"].as_array()?.iter().find_map(|v| {
+            let (name, on) = (v["name"].as_str()?, v["host"].as_str()?);
+            (v["status"] == "stopped" && on != "msk-05" && ran.iter().any(|r| r == name))
+                .then(|| (name.to_string(), on.to_string()))
+        })
+    };
+    // Offline: stop, migrate, start; killed while the first migrate runs (the lab moves a VE
+    // as its migrate starts), leaving that VE stopped off msk-05.
+    lab.speed = "0.1";
+    let (state, run_id) = lab.kill_once_lab_state(
+        &[
+            "evacuate",
+            "msk-05",
+            "--yes",
+            "--parallel",
+            "1",
+            "--mode",
+            "offline",
+        ],
+        "a VE that ran stopped off msk-05",
+        std::time::Duration::from_secs(120),
+        |state| left_stopped(state).is_some(),
+    );
+    let (name, on) = left_stopped(&state).unwrap();
+    // The abort starts it again, then waits for msk-05, which does not answer: it is killed
+    // once it journaled the start's end, its undo actions still pending.
+    lab.stop_answering("msk-05");
+    lab.speed = "0.01";
+    let (_started, abort_id) = lab.kill_once_journaled(
+        &["abort", &run_id],
+        &format!("the end of `prlctl start` on {on}"),
+        std::time::Duration::from_secs(120),
+        |r| {
+            r["event"] == "command_finished"
+                && r["host"] == on.as_str()
+                && r["argv"][0] == "prlctl"
+                && r["argv"][1] == "start"
+        },
+    );
+    lab.speed = "0";
+    // A run id is the second the run started and a random salt: an abort started within
+    // the second its run started (a drain killed at once) sorts before it one time in two.
+    // This one is given such an id: the same second, the lowest salt (the second before
+    // when the run has that one).
+    let runs = lab.dir.path().join("state").join("runs");
+    let earlier = if run_id.ends_with("-0000") {
+        let first = std::fs::read_to_string(runs.join(format!("{run_id}.jsonl"))).unwrap();
+        let start: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+        let started = humantime::parse_rfc3339(start["ts"].as_str().unwrap()).unwrap();
+        let second = humantime::format_rfc3339_seconds(started - std::time::Duration::from_secs(1))
+            .to_string()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>();
+        format!("{}-{}-ffff", &second[..8], &second[8..14])
+    } else {
+        format!("{}-0000", &run_id[..15])
+    };
+    assert!(earlier < run_id, "{earlier} {run_id}");
+    let journal = std::fs::read_to_string(runs.join(format!("{abort_id}.jsonl"))).unwrap();
+    std::fs::write(
+        runs.join(format!("{earlier}.jsonl")),
+        journal.replace(&abort_id, &earlier),
+    )
+    .unwrap();
+    std::fs::remove_file(runs.join(format!("{abort_id}.jsonl"))).unwrap();
+    let mut state = lab.state_value();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        if h["name"] == "msk-05" {
+            h["unreachable"] = false.into();
+        }
+    }
+    std::fs::write(
+        lab.dir.path().join("lab.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+    let status = format!("for v in prlctl::list(host(\"{on}\")).filter(|v| v.name == \"{name}\") {{ log(`{name} ${{v.status}}`); }}");
+    lab.query(&status)
+        .status(0)
+        .stderr_has(&format!("{name} running"));
+    // Later an operator stops it by hand, then runs the abort again, as the tool says.
+    lab.query(&format!(
+        "host(\"{on}\").run([\"prlctl\", \"stop\", \"{name}\"]);"
+    ))
+    .status(0);
+    // Was: "starting it again": the journals taken in the order of their ids, the first
+    // abort's start came before the run's stop.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_lacks("starting it again")
+        .stderr_has("not started");
+    lab.query(&status)
+        .status(0)
+        .stderr_has(&format!("{name} stopped"));
+}
