@@ -242,7 +242,6 @@ fn resume_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_s
 }
 
 #[test]
-#[ignore = "timing-dependent (a kill between a start and a 1.5 s wait): failed under the full suite's load in CI; run it alone with --ignored until its kill is tied to the journal"]
 fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
     let mut lab = crate::catalog::Lab::new();
     let list_stopped = "for n in hosts() { for v in prlctl::list(n).filter(|v| v.status == \"stopped\") { log(`stopped ${v.name} on ${n.name}`); } }";
