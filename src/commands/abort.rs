@@ -116,8 +116,9 @@ pub fn run(run_id: &str, global: &GlobalOpts, interrupted: Arc<AtomicBool>) -> i
     journals.push((run_id.to_string(), past.path.clone()));
     let chain: Vec<String> = journals.iter().map(|(id, _)| id.clone()).collect();
     journals.extend(aborts_of(&chain));
-    // Oldest first (run ids sort by their start).
-    journals.sort();
+    // Oldest first: by when each started, not by run id (an abort started within the
+    // second its run started may have an id that sorts before the run's).
+    oldest_first(&mut journals);
     let cut_short: Vec<serde_json::Value> =
         journals.iter().flat_map(|(_, p)| changes_in(p)).collect();
     let finished_ok = past.finished().is_some_and(|end| end["status"] == "ok");
@@ -306,9 +307,29 @@ fn later_pending(
             chain.push(id.clone());
         }
     }
-    // Oldest first (run ids sort by their start).
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    // Oldest first, by when each started (see `oldest_first`).
+    out.sort_by_cached_key(|(id, path, _)| (started_at(path), id.clone()));
     Ok(out)
+}
+
+/// Sorts runs (id, journal) by when each started: a run id names the second a run started,
+/// then a random salt, so two runs of one second sort by id in either order; the journal's
+/// `run_started` record has the time to the millisecond. The id breaks a tie.
+fn oldest_first(runs: &mut [(String, std::path::PathBuf)]) {
+    runs.sort_by_cached_key(|(id, path)| (started_at(path), id.clone()));
+}
+
+/// When the run of a journal started (its `run_started` record's time); `None` (sorting
+/// first) when the journal cannot be read or has none.
+fn started_at(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).ok()?;
+    std::io::BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .find(|e| e["event"] == "run_started")
+        .and_then(|e| humantime::parse_rfc3339(e["ts"].as_str()?).ok())
 }
 
 /// The journals of the aborts of any of the runs `ids` (their start's `args.aborts`), each
@@ -331,4 +352,31 @@ fn aborts_of(ids: &[String]) -> Vec<(String, std::path::PathBuf)> {
             ids.iter().any(|i| i == aborts).then_some((id, path))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_of_one_second_sort_by_when_they_started_not_by_their_salt() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = |id: &str, ts: &str| {
+            let path = dir.path().join(format!("{id}.jsonl"));
+            std::fs::write(
+                &path,
+                format!(
+                    "{{\"v\":1,\"ts\":\"{ts}\",\"event\":\"run_started\",\"run_id\":\"{id}\"}}\n"
+                ),
+            )
+            .unwrap();
+            (id.to_string(), path)
+        };
+        let run = journal("20261207-230500-ffff", "2026-12-07T23:05:00.100Z");
+        let abort = journal("20261207-230500-0000", "2026-12-07T23:05:00.900Z");
+        let later = journal("20261207-230501-0000", "2026-12-07T23:05:01.000Z");
+        let mut runs = vec![later.clone(), abort.clone(), run.clone()];
+        oldest_first(&mut runs);
+        assert_eq!(runs, vec![run, abort, later]);
+    }
 }

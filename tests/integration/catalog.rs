@@ -96,6 +96,146 @@ impl Lab {
         (line, run_id)
     }
 
+    /// The journals under this lab's state dir.
+    fn journal_paths(&self) -> Vec<PathBuf> {
+        let runs = self.dir.path().join("state").join("runs");
+        std::fs::read_dir(runs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect()
+    }
+
+    /// Starts a run and kills it (-9) as soon as `fact` says what it waits for happened (it
+    /// is asked every 10 ms while the run runs): a fact, not a delay, so a busy machine only
+    /// makes the wait longer. Waits at most `within`, and fails naming `what` (with the
+    /// run's log and journals) when the fact never comes or the run ends first (then it was
+    /// not cut short). Returns what `fact` found and the id of the run (the journal it
+    /// started).
+    pub(crate) fn kill_once<T>(
+        &self,
+        args: &[&str],
+        what: &str,
+        within: std::time::Duration,
+        mut fact: impl FnMut() -> Option<T>,
+    ) -> (T, String) {
+        use std::io::Read;
+        let before = self.journal_paths();
+        // Kept alive: its directory is the child's working directory.
+        let test = self.test(args);
+        let mut child = test
+            .command()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("vzrun starts");
+        // Read as it comes (a full pipe would stop the run), kept for a failure's message.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut stderr = child.stderr.take().expect("piped");
+        let reader = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = stderr.read(&mut buf) {
+                    log.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        let deadline = std::time::Instant::now() + within;
+        let failure = loop {
+            if let Some(found) = fact() {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                let started: Vec<PathBuf> = self
+                    .journal_paths()
+                    .into_iter()
+                    .filter(|p| !before.contains(p))
+                    .collect();
+                match &started[..] {
+                    [journal] => {
+                        let id = journal.file_stem().unwrap().to_string_lossy().into_owned();
+                        return (found, id);
+                    }
+                    _ => break format!("the run was killed once {what}, and left {} journal(s), not one: {started:?}", started.len()),
+                }
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                // Not cut short: what the caller meant to test did not happen.
+                break format!("the run ended ({status}) before it could be killed once {what}");
+            }
+            if std::time::Instant::now() >= deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break format!("not {what} within {within:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        reader.join().unwrap();
+        let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+        panic!(
+            "{failure}: vzrun {}\n--- journals:\n{}\n--- its stderr:\n{log}",
+            args.join(" "),
+            self.journals()
+        );
+    }
+
+    /// [`Lab::kill_once`] when a journal the run started holds a record `journaled` is true
+    /// of (`what` says which): that record and the run's id. Whole lines only are read (the
+    /// last one may still be being written).
+    pub(crate) fn kill_once_journaled(
+        &self,
+        args: &[&str],
+        what: &str,
+        within: std::time::Duration,
+        journaled: impl Fn(&serde_json::Value) -> bool,
+    ) -> (serde_json::Value, String) {
+        let before = self.journal_paths();
+        self.kill_once(
+            args,
+            &format!("its journal recorded {what}"),
+            within,
+            || {
+                self.journal_paths()
+                    .into_iter()
+                    .filter(|p| !before.contains(p))
+                    .find_map(|path| {
+                        let text = std::fs::read_to_string(&path).ok()?;
+                        let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+                        whole
+                            .lines()
+                            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                            .find(|r| journaled(r))
+                    })
+            },
+        )
+    }
+
+    /// [`Lab::kill_once`] when the lab's state (read from its file, which the lab replaces
+    /// whole) is one `reached` is true of (`what` says which): that state and the run's id.
+    /// The lab changes its state as a command starts, then takes the command's time: a
+    /// kill then lands while that command runs.
+    pub(crate) fn kill_once_lab_state(
+        &self,
+        args: &[&str],
+        what: &str,
+        within: std::time::Duration,
+        reached: impl Fn(&serde_json::Value) -> bool,
+    ) -> (serde_json::Value, String) {
+        let path = self.dir.path().join("lab.json");
+        self.kill_once(
+            args,
+            &format!("the lab's state showed {what}"),
+            within,
+            || {
+                let state = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+                reached(&state).then_some(state)
+            },
+        )
+    }
+
     /// Makes a host stop answering from now on (the state file edited between runs): a node
     /// that dies or loses its management network between two runs.
     pub(crate) fn stop_answering(&self, name: &str) {

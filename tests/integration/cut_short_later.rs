@@ -183,16 +183,28 @@ fn abort_long_after_a_move_back_was_cut_short_does_not_start_a_ve_stopped_by_han
 #[test]
 fn abort_of_a_rebind_cut_short_binds_the_nodes_it_rebound_back() {
     // Bridged moves from eth0 to eth1 on n1, n2, n3, one after another; the kill lands while
-    // n2's binding runs (the dispatcher reconfigures the host bridge: it takes a while).
-    // n1 (maybe n2) is left on eth1, n3 on eth0: the network on two segments.
+    // n2's binding runs (the dispatcher reconfigures the host bridge: it takes a while),
+    // once the lab shows n2 rebound (it changes its state as the command starts).
+    // n1 and n2 are left on eth1, n3 on eth0: the network on two segments.
     let mut lab = crate::catalog::Lab::with_scenario(
         "cluster: c\nspeed: 0\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n  - {name: n3, address: 10.0.0.3, tags: [hypervisor]}\n",
     );
     lab.speed = "0.5";
-    let (_line, run_id) = lab.kill_while_running(
-        "[n2] prlsrvctl net set",
+    let (_state, run_id) = lab.kill_once_lab_state(
         &["bridge-network", "Bridged", "eth1", "--yes"],
-        std::time::Duration::from_millis(100),
+        "n2's Bridged on eth1",
+        std::time::Duration::from_secs(60),
+        |state| {
+            state["hosts"].as_array().is_some_and(|hosts| {
+                hosts.iter().any(|h| {
+                    h["name"] == "n2"
+                        && h["networks"].as_array().is_some_and(|nets| {
+                            nets.iter()
+                                .any(|x| x["name"] == "Bridged" && x["ifname"] == "eth1")
+                        })
+                })
+            })
+        },
     );
     lab.speed = "0";
     // Was: "registered no undo action for the change(s) it made; abort cannot take them
@@ -230,16 +242,20 @@ fn resume_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_s
 }
 
 #[test]
-#[ignore = "timing-dependent (a kill between a start and a 1.5 s wait): failed under the full suite's load in CI; run it alone with --ignored until its kill is tied to the journal"]
 fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
     let mut lab = crate::catalog::Lab::new();
     let list_stopped = "for n in hosts() { for v in prlctl::list(n).filter(|v| v.status == \"stopped\") { log(`stopped ${v.name} on ${n.name}`); } }";
     let before = lab.query(list_stopped).status(0).stderr;
+    let was_stopped = |n: &str| {
+        before
+            .lines()
+            .any(|l| l.contains(&format!("stopped {n} on ")))
+    };
     lab.speed = "0.1";
     // Offline: stop, migrate, start; the kill lands while the first migrate runs, leaving
-    // that VE stopped.
-    let (_line, run_id) = lab.kill_while_running(
-        "[msk-05] prlctl migrate",
+    // that VE stopped: once the lab shows it stopped off msk-05 (the lab moves a VE as its
+    // migrate starts, then takes the migrate's time).
+    let (_state, run_id) = lab.kill_once_lab_state(
         &[
             "evacuate",
             "msk-05",
@@ -249,14 +265,19 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
             "--mode",
             "offline",
         ],
-        std::time::Duration::from_millis(100),
+        "a VE that ran stopped off msk-05",
+        std::time::Duration::from_secs(120),
+        |state| {
+            state["ves"].as_array().is_some_and(|ves| {
+                ves.iter().any(|v| {
+                    v["status"] == "stopped"
+                        && v["host"] != "msk-05"
+                        && v["name"].as_str().is_some_and(|n| !was_stopped(n))
+                })
+            })
+        },
     );
     let stopped = lab.query(list_stopped).status(0).stderr;
-    let was_stopped = |n: &str| {
-        before
-            .lines()
-            .any(|l| l.contains(&format!("stopped {n} on ")))
-    };
     let (name, on) = stopped
         .lines()
         .filter_map(|l| l.split_once("stopped ")?.1.split_once(" on "))
@@ -264,15 +285,23 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
         .map(|(n, o)| (n.to_string(), o.to_string()))
         .unwrap_or_else(|| panic!("no VE left stopped off msk-05: {stopped}"));
     // The first abort starts it again, then waits for msk-05, which does not answer: it is
-    // cut short there (a lost laptop), its undo actions still pending.
-    // (Its start takes 0.3 s, then it waits 1.5 s for msk-05: the kill lands between, with
-    // 0.7 s of margin either side for a machine busy with other tests.)
+    // cut short there (a lost laptop), its undo actions still pending. The kill lands once
+    // the abort's own journal records the start's end (the journal an abort writes from its
+    // first change on, `args.aborts` naming the run): it is waiting for msk-05 then, for
+    // many seconds at this speed.
     lab.stop_answering("msk-05");
     lab.speed = "0.1";
-    let (_line, _abort) = lab.kill_while_running(
-        "starting it again",
+    let (_started, _abort) = lab.kill_once_journaled(
         &["abort", &run_id],
-        std::time::Duration::from_millis(1000),
+        &format!("the end of `prlctl start` on {on}"),
+        // It waits a minute for msk-05 before the start.
+        std::time::Duration::from_secs(300),
+        |r| {
+            r["event"] == "command_finished"
+                && r["host"] == on.as_str()
+                && r["argv"][0] == "prlctl"
+                && r["argv"][1] == "start"
+        },
     );
     lab.speed = "0";
     let mut state = lab.state_value();
@@ -301,6 +330,115 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
         .stderr_lacks("starting it again")
         .stderr_has("not started");
     lab.query(&running)
+        .status(0)
+        .stderr_has(&format!("{name} stopped"));
+}
+
+#[test]
+fn abort_again_counts_an_abort_cut_short_whose_run_id_sorts_before_the_run_it_aborts() {
+    let mut lab = crate::catalog::Lab::new();
+    let ran: Vec<String> = lab.state_value()["ves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["status"] == "running")
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    // A VE that ran, stopped off msk-05: where the state shows one.
+    let left_stopped = |state: &serde_json::Value| {
+        state["ves"].as_array()?.iter().find_map(|v| {
+            let (name, on) = (v["name"].as_str()?, v["host"].as_str()?);
+            (v["status"] == "stopped" && on != "msk-05" && ran.iter().any(|r| r == name))
+                .then(|| (name.to_string(), on.to_string()))
+        })
+    };
+    // Offline: stop, migrate, start; killed while the first migrate runs (the lab moves a VE
+    // as its migrate starts), leaving that VE stopped off msk-05.
+    lab.speed = "0.1";
+    let (state, run_id) = lab.kill_once_lab_state(
+        &[
+            "evacuate",
+            "msk-05",
+            "--yes",
+            "--parallel",
+            "1",
+            "--mode",
+            "offline",
+        ],
+        "a VE that ran stopped off msk-05",
+        std::time::Duration::from_secs(120),
+        |state| left_stopped(state).is_some(),
+    );
+    let (name, on) = left_stopped(&state).unwrap();
+    // The abort starts it again, then waits for msk-05, which does not answer: it is killed
+    // once it journaled the start's end, its undo actions still pending.
+    lab.stop_answering("msk-05");
+    lab.speed = "0.01";
+    let (_started, abort_id) = lab.kill_once_journaled(
+        &["abort", &run_id],
+        &format!("the end of `prlctl start` on {on}"),
+        std::time::Duration::from_secs(120),
+        |r| {
+            r["event"] == "command_finished"
+                && r["host"] == on.as_str()
+                && r["argv"][0] == "prlctl"
+                && r["argv"][1] == "start"
+        },
+    );
+    lab.speed = "0";
+    // A run id is the second the run started and a random salt: an abort started within
+    // the second its run started (a drain killed at once) sorts before it one time in two.
+    // This one is given such an id: the same second, the lowest salt (the second before
+    // when the run has that one).
+    let runs = lab.dir.path().join("state").join("runs");
+    let earlier = if run_id.ends_with("-0000") {
+        let first = std::fs::read_to_string(runs.join(format!("{run_id}.jsonl"))).unwrap();
+        let start: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+        let started = humantime::parse_rfc3339(start["ts"].as_str().unwrap()).unwrap();
+        let second = humantime::format_rfc3339_seconds(started - std::time::Duration::from_secs(1))
+            .to_string()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>();
+        format!("{}-{}-ffff", &second[..8], &second[8..14])
+    } else {
+        format!("{}-0000", &run_id[..15])
+    };
+    assert!(earlier < run_id, "{earlier} {run_id}");
+    let journal = std::fs::read_to_string(runs.join(format!("{abort_id}.jsonl"))).unwrap();
+    std::fs::write(
+        runs.join(format!("{earlier}.jsonl")),
+        journal.replace(&abort_id, &earlier),
+    )
+    .unwrap();
+    std::fs::remove_file(runs.join(format!("{abort_id}.jsonl"))).unwrap();
+    let mut state = lab.state_value();
+    for h in state["hosts"].as_array_mut().unwrap() {
+        if h["name"] == "msk-05" {
+            h["unreachable"] = false.into();
+        }
+    }
+    std::fs::write(
+        lab.dir.path().join("lab.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+    let status = format!("for v in prlctl::list(host(\"{on}\")).filter(|v| v.name == \"{name}\") {{ log(`{name} ${{v.status}}`); }}");
+    lab.query(&status)
+        .status(0)
+        .stderr_has(&format!("{name} running"));
+    // Later an operator stops it by hand, then runs the abort again, as the tool says.
+    lab.query(&format!(
+        "host(\"{on}\").run([\"prlctl\", \"stop\", \"{name}\"]);"
+    ))
+    .status(0);
+    // Was: "starting it again": the journals taken in the order of their ids, the first
+    // abort's start came before the run's stop.
+    lab.run(&["abort", &run_id])
+        .status(0)
+        .stderr_lacks("starting it again")
+        .stderr_has("not started");
+    lab.query(&status)
         .status(0)
         .stderr_has(&format!("{name} stopped"));
 }
