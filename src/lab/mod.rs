@@ -27,6 +27,7 @@ pub mod shim;
 mod state;
 mod system;
 mod timers;
+mod ve_images;
 mod ve_index;
 mod vstorage;
 
@@ -34,6 +35,8 @@ mod vstorage;
 mod tests;
 #[cfg(test)]
 mod tests_disks;
+#[cfg(test)]
+mod tests_images;
 
 pub use reply::Reply;
 pub use scenario::{load, parse_replicas, ScenarioError, DEFAULT_SCENARIO};

@@ -80,6 +80,7 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
         running_at: None,
         live_migration_fails: false,
         ha_prio: 0,
+        images: Default::default(),
     });
     // Texts not in the reference.
     Reply::ok(format!(

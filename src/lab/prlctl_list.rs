@@ -407,8 +407,18 @@ fn info_value(ve: &Ve, full: bool) -> serde_json::Value {
             serde_json::json!({"sockets": 1, "cpus": ve.cpus, "cores": ve.cpus, "mode": "64"})
         },
         "memory": {"size": format!("{}Mb", ve.memsize_mb)},
-        "hdd0": {"enabled": true, "size": format!("{}Mb", ve.disk_mb)},
     });
+    // Disks as `hdd0 (+) scsi:0 image='…' type='expanded' 65536Mb …` (reference §1.2); the
+    // JSON keys of the port and the type are invented from that line.
+    for device in super::ve_images::devices(ve) {
+        hardware[*device] = serde_json::json!({
+            "enabled": true,
+            "port": "scsi:0",
+            "image": super::ve_images::image_path(ve, device),
+            "type": "expanded",
+            "size": format!("{}Mb", ve.disk_mb),
+        });
+    }
     // Adapters as `net0 (+) dev='veth…' network='Bridged' …` (reference §1.2, [INF]).
     for (i, netif) in ve.netifs.iter().enumerate() {
         let device = match ve.networks.get(netif) {

@@ -633,6 +633,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
             running_at: None,
             live_migration_fails: v.live_migration_fails,
             ha_prio: v.ha_prio,
+            images: Default::default(),
         });
     }
     let mut css = Vec::new();

@@ -92,6 +92,10 @@ pub struct Ve {
     /// HA priority (`prlctl list -i -f`: `High Availability: enabled=yes prio=N`).
     #[serde(default)]
     pub ha_prio: u32,
+    /// Disk images (by device, `hdd0`) whose vstorage attributes are no longer the home's
+    /// (see `ve_images`); an image not named here has the home's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, super::ve_images::ImageAttrs>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -583,13 +583,24 @@ fn rm_mds(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
     Ok(Reply::ok(""))
 }
 
-/// The attributes in force at a path: a VE home's own, else the nearest configured parent's.
+/// The attributes in force at a path: a VE disk image's own, a VE home's own, else the
+/// nearest configured parent's.
 fn attrs_at(state: &LabState, path: &str) -> Option<PathAttrs> {
     let root = format!("/vstorage/{}", state.cluster);
     if path != root && !path.starts_with(&format!("{root}/")) {
         return None;
     }
     let inherited = inherited_attrs(state, path)?;
+    if let Some((ve, device)) = super::ve_images::image_at(state, path) {
+        // A disk image (and what it holds) keeps the attributes it was created with, or
+        // was given itself (see `ve_images`).
+        let image = super::ve_images::image_attrs(ve, device);
+        return Some(PathAttrs {
+            replicas: image.replicas,
+            tier: image.tier,
+            failure_domain: inherited.failure_domain,
+        });
+    }
     if let Some(ve) = state.ves.iter().find(|v| v.home == path) {
         // A VE home keeps its own replicas and tier; its failure domain is the one it
         // inherited from its directory ("File attributes are inherited from directory
@@ -684,6 +695,8 @@ fn set_attr(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
             _ => return Err(Reply::fail(1, format!("set-attr: unknown attribute {k}\n"))),
         }
     }
+    // The images first: a home set without -R leaves its images as they were before.
+    super::ve_images::set_attr(state, &path, recursive, &changes);
     // -R gives everything below the attributes named, and only those: `replicas=3` leaves
     // the tier of each VE home below as it was (set-tier may have set it one by one).
     let below = format!("{path}/");
@@ -714,7 +727,8 @@ fn set_attr(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
             }
         }
     }
-    if !state.ves.iter().any(|v| v.home == path) {
+    let image = super::ve_images::image_at(state, &path).is_some();
+    if !image && !state.ves.iter().any(|v| v.home == path) {
         state.path_attrs.insert(path, attrs);
     }
     Ok(Reply::ok(""))

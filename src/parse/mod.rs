@@ -7,6 +7,7 @@ pub mod date;
 pub mod find;
 pub mod net;
 pub mod prlctl;
+pub mod prlctl_disks;
 pub mod prlctl_table;
 pub mod rules;
 pub mod size;

@@ -172,6 +172,8 @@ pub struct VeInfo {
     pub ha_prio: u64,
     /// Virtual networks of its adapters (`network` of each `netN` device).
     pub networks: Vec<String>,
+    /// Its hard disks (`hddN` devices) with their images, in device order.
+    pub disks: Vec<super::prlctl_disks::VeDisk>,
 }
 
 /// `1024Mb`, `2Gb`, or a plain number (MB) → MB.
@@ -288,6 +290,7 @@ fn info_of(v: &Value) -> VeInfo {
             .and_then(|c| c.get("cpus"))
             .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok())),
         disk_mb: hw.get("hdd0").and_then(|d| d.get("size")).and_then(mb),
+        disks: super::prlctl_disks::disks(hw, &s("Home"), mb),
         autostart: s("Autostart"),
         // `High Availability: enabled=yes prio=N` (reference §1.2, with -f); the
         // number may come as a JSON number or a string.

@@ -51,6 +51,20 @@ fn info_map(i: &parse::VeInfo, host: &Host) -> Map {
         ("ha_prio", (i.ha_prio as i64).into()),
         ("autostart", i.autostart.clone().into()),
         ("networks", strings(&i.networks)),
+        (
+            "disks",
+            i.disks
+                .iter()
+                .map(|d| {
+                    Dynamic::from_map(map([
+                        ("device", d.device.clone().into()),
+                        ("image", d.image.clone().into()),
+                        ("size", super::opt_int(d.size_mb)),
+                    ]))
+                })
+                .collect::<Array>()
+                .into(),
+        ),
         ("host", host.name().to_string().into()),
     ])
 }
@@ -332,12 +346,19 @@ pub mod api {
     }
 
     /// The configuration of every VE on the host: maps with `uuid name status kind home
-    /// hostname os memsize cpus disk ha_prio networks host autostart` (sizes in MB; `()` when
-    /// the tool does not say; `ha_prio` 0 when HA does not say; `networks` the virtual
+    /// hostname os memsize cpus disk ha_prio networks disks host autostart` (sizes in MB; `()`
+    /// when the tool does not say; `ha_prio` 0 when HA does not say; `networks` the virtual
     /// networks of its adapters; `autostart` as the tool says it: `on`, `off`, `auto`).
+    /// `disks` holds its hard disks in device order, each `#{device, image, size}`: `hdd0`,
+    /// the absolute path of its image (`…/root.hdd`, the `image='…'` of `prlctl list -i`;
+    /// `""` when not shown) and its size in MB. The images keep the vstorage tier they were
+    /// created with: `vstorage::get_attr(h, disk.image)` tells where the data is.
     ///
     /// ```rhai
     /// let ram = prlctl::info(h).reduce(|sum, ve| sum + ve.memsize, 0);
+    /// for ve in prlctl::info(h) {
+    ///     for d in ve.disks { log(`${ve.name} ${d.device}: ${d.image} (${d.size} MB)`); }
+    /// }
     /// ```
     #[rhai_fn(return_raw)]
     pub fn info(ctx: NativeCallContext, host: Host) -> ApiResult<Array> {

@@ -41,6 +41,7 @@ mod reliability2;
 mod resume_locks;
 mod review_k;
 mod review_m;
+mod review_n;
 mod soak;
 mod ssh;
 mod ssh_dead;
