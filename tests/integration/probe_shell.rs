@@ -171,3 +171,29 @@ fn a_probe_through_a_shell_whose_connection_went_silent_fails_within_its_deadlin
         "the run waited on the dead connection ({elapsed:?})"
     );
 }
+
+#[test]
+fn the_idle_shell_does_not_take_a_session_that_a_command_needs() {
+    // sshd's default MaxSessions: 10 channels per connection. The run lock holds one; nine
+    // changes at once filled the rest before probes had a shell of their own, and must still
+    // run, over the same connection, once the idle shell is there too.
+    let scenario = vzrun::lab::DEFAULT_SCENARIO.replace("speed: 0.05", "speed: 0");
+    let Some(cluster) = SshCluster::start_configured(1, &scenario, "MaxSessions 10\n") else {
+        return;
+    };
+    let runbook = "//! Nine at once.\nlet h = host(\"msk-01\");\nh.query([\"true\"]);\nlet codes = parallel([1, 2, 3, 4, 5, 6, 7, 8, 9], 9, |i| h.run([\"sleep\", \"1\"]).code);\nprint(`codes ${codes}`);\nprint(`after ${h.query([\"true\"]).code}`);\n";
+    Test::new()
+        .file("n.rhai", runbook)
+        .arg("--inventory")
+        .arg(cluster.path("inventory.yaml"))
+        .arg("./n.rhai")
+        .run()
+        .status(0)
+        .stdout_has("codes [0, 0, 0, 0, 0, 0, 0, 0, 0]")
+        .stdout_has("after 0");
+    assert_eq!(
+        cluster.connections("msk-01"),
+        1,
+        "a new connection was made"
+    );
+}

@@ -128,7 +128,7 @@ impl SshCluster {
             fs::write(
                 &config,
                 format!(
-                    "ListenAddress {address}:{port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin yes\nMaxSessions 64\nMaxStartups 200:30:400\nLogLevel INFO\nSetEnv PATH={shim}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin VZRUN_LAB_STATE={state} VZRUN_LAB_HOST={name} VZRUN_LAB_SCENARIO={scenario} HOME={home}\n{sshd_extra}",
+                    "ListenAddress {address}:{port}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin yes\n{max_sessions}MaxStartups 200:30:400\nLogLevel INFO\nSetEnv PATH={shim}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin VZRUN_LAB_STATE={state} VZRUN_LAB_HOST={name} VZRUN_LAB_SCENARIO={scenario} HOME={home}\n{sshd_extra}",
                     hk = d.join("hostkey").display(),
                     ak = d.join("authorized_keys").display(),
                     pid = d.join(format!("{name}.pid")).display(),
@@ -136,6 +136,8 @@ impl SshCluster {
                     state = d.join("lab.json").display(),
                     scenario = d.join("scenario.yaml").display(),
                     home = d.join("home").display(),
+                    // sshd takes a keyword's first value: a test's own MaxSessions wins.
+                    max_sessions = if sshd_extra.contains("MaxSessions") { "" } else { "MaxSessions 64\n" },
                 ),
             )
             .unwrap();
