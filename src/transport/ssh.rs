@@ -291,7 +291,10 @@ impl Ssh {
             timeout,
         };
         let mut last_error = None;
-        for _attempt in 0..2 {
+        let mut attempts = 0;
+        // When the idle probe shell was ended to free its session (see below).
+        let mut shell_ended: Option<Instant> = None;
+        while attempts < 2 {
             let session = self.session()?;
             let result = match (&remote.probe, stdin) {
                 (Some(_), None) => self.runtime.block_on(probe_shell::probe(
@@ -317,8 +320,24 @@ impl Ssh {
                     return Ok((code, stdout, stderr));
                 }
                 Err(Spawn::NotStarted(e)) => {
+                    let why = error_chain(&e);
+                    // sshd refuses a channel past its MaxSessions (10 by default), and the
+                    // idle probe shell holds one: end it, and try again over the same
+                    // connection while sshd lets that session go (the shell exits at the
+                    // end of its input). Any other failure, or a refusal that lasts, and the
+                    // connection is taken for broken.
+                    if why.contains("open refused") {
+                        if shell_ended.is_none() && self.idle_shell.take().is_some() {
+                            shell_ended = Some(Instant::now());
+                        }
+                        if shell_ended.is_some_and(|at| at.elapsed() < SESSION_FREED_WITHIN) {
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
+                        }
+                    }
+                    attempts += 1;
                     self.forget_session();
-                    last_error = Some(error_chain(&e));
+                    last_error = Some(why);
                 }
                 // The crate turns a remote exit 127 into this error (and drops the
                 // output): the host answered, the program is missing. A command result,
@@ -397,6 +416,10 @@ enum Spawn {
     /// Its stdout or stderr passed `max_output()`.
     TooLarge,
 }
+
+/// How long a command whose channel sshd refused waits for it to free the session of the
+/// idle probe shell it ended (a few milliseconds on a host that answers).
+const SESSION_FREED_WITHIN: Duration = Duration::from_secs(2);
 
 /// Whole seconds of a deadline, at least 1 (what `timeout` is given; a probe gets as long).
 fn deadline_secs(timeout: Duration) -> u64 {
