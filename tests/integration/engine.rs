@@ -283,6 +283,27 @@ fn comparing_unit_with_a_number_is_an_error_not_false() {
         .stdout_lacks("went ahead");
 }
 
+/// rhai answers `false` to `==` (and `true` to `!=`) between text and a number: an id still
+/// in text form (an argument not yet parsed, a field of tool output) never matches the
+/// number it names, and a filter on it quietly keeps or drops everything.
+#[test]
+fn equality_of_text_and_a_number_is_an_error_not_an_answer() {
+    for (op, verdict) in [("==", "matched"), ("!=", "differs")] {
+        Test::new()
+            .file(
+                "e.rhai",
+                &format!("//! Compare.\nlet id = \"3\";\nif id {op} 3 {{ print(\"{verdict}\"); }} else {{ print(\"went ahead\"); }}\n"),
+            )
+            .arg("./e.rhai")
+            .run()
+            .status(1)
+            .stderr_has("e.rhai:3:")
+            .stderr_has("cannot compare")
+            .stdout_lacks("went ahead")
+            .stdout_lacks(verdict);
+    }
+}
+
 /// What stays as it was: numbers of both kinds, text with text, chars, and `== ()` / `!= ()`.
 #[test]
 fn comparisons_that_make_sense_still_work() {
