@@ -6,17 +6,26 @@
 //! (tool output not yet parsed with `parse_int`) or a value that is missing (`()`) compared
 //! with a limit lets the run go ahead as if the check had passed, and the change is made.
 //!
+//! The same for `==` and `!=` between text and a number: `"3" == 3` is `false` and
+//! `"3" != 3` is `true`, so an id still in text form (an argument not parsed yet, a field of
+//! tool output) never matches the number it names, and a filter on it keeps or drops
+//! everything without a word.
+//!
 //! rhai's fast path for operators answers from its built-in table before looking at
 //! registered functions, so the engine turns it off (`set_fast_operators(false)`) and
-//! registers, for each such pair of types, the four orderings as a function that fails
-//! naming both values. Numbers of both kinds (`1 < 2.5`), text with text, chars with text,
-//! and `==` / `!=` (`x == ()` is how a script asks for a missing value) are left as they are.
+//! registers, for each such pair of types, the operators as a function that fails naming
+//! both values. Numbers of both kinds (`1 < 2.5`), text with text, chars with text, and
+//! `==` / `!=` with `()` (`x == ()` is how a script asks for a missing value) or between
+//! other types are left as they are.
 
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Variant, FLOAT, INT};
 
 use crate::failure::Failure;
 
-const ORDERINGS: [&str; 4] = ["<", "<=", ">", ">="];
+const ORDERINGS: &[&str] = &["<", "<=", ">", ">="];
+
+/// Equality too, for text against a number.
+const ALL: &[&str] = &["<", "<=", ">", ">=", "==", "!="];
 
 fn what(value: &Dynamic) -> String {
     if value.is_unit() {
@@ -30,17 +39,18 @@ fn what(value: &Dynamic) -> String {
     }
 }
 
-/// Registers the four orderings of `A` against `B` as failures.
-fn refuse<A: Variant + Clone, B: Variant + Clone>(engine: &mut Engine) {
-    for op in ORDERINGS {
+/// Registers the operators `ops` of `A` against `B` as failures.
+fn refuse<A: Variant + Clone, B: Variant + Clone>(engine: &mut Engine, ops: &[&'static str]) {
+    for &op in ops {
         engine.register_fn(
             op,
             move |a: A, b: B| -> Result<bool, Box<EvalAltResult>> {
                 let (a, b) = (Dynamic::from(a), Dynamic::from(b));
                 Err(Failure::failed(format!(
-                    "cannot compare {} with {} (`{op}`): rhai would answer false and the check would pass unnoticed; convert it first (parse_int, parse_float) or test for () with ==",
+                    "cannot compare {} with {} (`{op}`): rhai would answer {} and the check would pass unnoticed; convert it first (parse_int, parse_float, to_string) or test for () with ==",
                     what(&a),
-                    what(&b)
+                    what(&b),
+                    op == "!="
                 ))
                 .into())
             },
@@ -48,21 +58,27 @@ fn refuse<A: Variant + Clone, B: Variant + Clone>(engine: &mut Engine) {
     }
 }
 
-/// `refuse` for `A` against `B` and `B` against `A`.
+/// `refuse` of the orderings for `A` against `B` and `B` against `A`.
 fn refuse_both<A: Variant + Clone, B: Variant + Clone>(engine: &mut Engine) {
-    refuse::<A, B>(engine);
-    refuse::<B, A>(engine);
+    refuse::<A, B>(engine, ORDERINGS);
+    refuse::<B, A>(engine, ORDERINGS);
+}
+
+/// `refuse` of the orderings and equality for `A` against `B` and `B` against `A`.
+fn refuse_all_both<A: Variant + Clone, B: Variant + Clone>(engine: &mut Engine) {
+    refuse::<A, B>(engine, ALL);
+    refuse::<B, A>(engine, ALL);
 }
 
 /// Turns off rhai's fast operators and registers the failing orderings (see above).
 pub fn register(engine: &mut Engine) {
     engine.set_fast_operators(false);
     // A number against anything but a number.
-    refuse_both::<INT, ImmutableString>(engine);
+    refuse_all_both::<INT, ImmutableString>(engine);
     refuse_both::<INT, ()>(engine);
     refuse_both::<INT, bool>(engine);
     refuse_both::<INT, char>(engine);
-    refuse_both::<FLOAT, ImmutableString>(engine);
+    refuse_all_both::<FLOAT, ImmutableString>(engine);
     refuse_both::<FLOAT, ()>(engine);
     refuse_both::<FLOAT, bool>(engine);
     refuse_both::<FLOAT, char>(engine);
