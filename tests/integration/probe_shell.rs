@@ -416,3 +416,33 @@ fn a_path_prefix_inventory_finds_its_tools_through_the_shell() {
         b"x"
     );
 }
+
+#[test]
+fn a_background_child_that_writes_later_stays_out_of_the_next_probe() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let ssh = transport(&cluster, 0);
+    // The child keeps the probe's stdout and stderr and writes after the probe ended; the
+    // next probe runs while it does.
+    let first = ssh
+        .run(&Cmd::read([
+            "sh",
+            "-c",
+            "(sleep 0.5; echo late; echo late >&2) & echo now",
+        ]))
+        .unwrap();
+    let second = ssh
+        .run(&Cmd::read(["sh", "-c", "sleep 1.5; echo mine"]))
+        .unwrap();
+    assert_eq!(
+        (second.stdout.as_str(), second.stderr.as_str()),
+        ("mine\n", ""),
+        "the next probe got the child's output"
+    );
+    // As in a session of its own: the probe ends when its output is closed.
+    assert_eq!(
+        (first.code, first.stdout.as_str(), first.stderr.as_str()),
+        (0, "now\nlate\n", "late\n")
+    );
+}
