@@ -446,3 +446,25 @@ fn a_background_child_that_writes_later_stays_out_of_the_next_probe() {
         (0, "now\nlate\n", "late\n")
     );
 }
+
+#[test]
+fn a_probe_killed_by_a_signal_gives_128_and_the_signal_as_locally() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let ssh = transport(&cluster, 0);
+    for (signal, code) in [("KILL", 137), ("TERM", 143)] {
+        let argv = ["sh", "-c", &format!("echo before; kill -{signal} $$")];
+        let here = vzrun::transport::Local::default()
+            .run(&Cmd::read(argv))
+            .unwrap();
+        let there = ssh.run(&Cmd::read(argv)).unwrap();
+        assert_eq!((there.code, there.stdout.as_str()), (code, "before\n"));
+        assert_eq!((here.code, here.stderr.as_str()), (code, ""));
+        assert_eq!(
+            there.stderr, "",
+            "the shell's note on the signal is no output of the probe"
+        );
+    }
+    assert_eq!(ssh.run(&Cmd::read(["echo", "ok"])).unwrap().stdout, "ok\n");
+}

@@ -368,8 +368,13 @@ mod tests {
     /// Runs the probe script in a local `sh -s` as the shell on a host would: (stdout,
     /// stderr) as they arrive.
     fn through_sh(command: &str, token: &str) -> (Vec<u8>, Vec<u8>) {
+        through("/bin/sh", command, token)
+    }
+
+    /// `through_sh` with another shell (`bash`: /bin/sh on Virtuozzo 7).
+    fn through(shell: &str, command: &str, token: &str) -> (Vec<u8>, Vec<u8>) {
         use std::io::Write;
-        let mut sh = std::process::Command::new("/bin/sh")
+        let mut sh = std::process::Command::new(shell)
             .arg("-s")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -420,6 +425,32 @@ mod tests {
         let (body, rest) = framed(&err, token, "\n", 1 << 20).ok().unwrap();
         assert_eq!(body, b"err");
         assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn a_probe_killed_by_a_signal_gives_128_and_the_signal_and_no_word_of_the_shell() {
+        // As on the local transport: the shell's own note ("Killed", bash's "line 1: 123
+        // Killed ...") is not the probe's stderr.
+        for shell in ["dash", "bash"] {
+            if std::process::Command::new(shell)
+                .arg("-c")
+                .arg("true")
+                .status()
+                .is_err()
+            {
+                continue;
+            }
+            let token = "5e5e";
+            let (out, err) = through(shell, "exec sh -c 'echo before; kill -KILL $$'", token);
+            let (body, rest) = framed(&out, token, " ", 1 << 20).ok().unwrap();
+            assert_eq!(
+                (body, rest),
+                (b"before\n".to_vec(), b"137 0\n".to_vec()),
+                "{shell}"
+            );
+            let (body, _) = framed(&err, token, "\n", 1 << 20).ok().unwrap();
+            assert_eq!(String::from_utf8_lossy(&body), "", "{shell}");
+        }
     }
 
     #[test]
