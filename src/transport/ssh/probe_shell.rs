@@ -186,11 +186,13 @@ async fn read_to_end(
 /// /dev/null, so it cannot read the shell's script), the end lines with its status and
 /// whether processes of its group (see `Remote::shell_text`: the probe runs through
 /// `setsid`) are left, which may still write to the shell's output. The subshell runs in the
-/// background only so that `$!` names it: the shell waits for it at once.
+/// background only so that `$!` names it: the shell waits for it at once, its own stderr on
+/// /dev/null meanwhile (the probe's is the shell's, as fd 3), so its note on a probe killed by
+/// a signal ("Killed") is not taken for the probe's.
 fn probe_script(command: &str, token: &str) -> String {
     format!(
         "printf 'vzrun-start-%s\\n' {token}; printf 'vzrun-start-%s\\n' {token} >&2; \
-         ( {command}\n) </dev/null & p=$!; wait \"$p\"; s=$?; \
+         {{ ( {command}\n) </dev/null 2>&3 3>&- & p=$!; wait \"$p\"; s=$?; }} 3>&2 2>/dev/null; \
          if kill -0 \"-$p\" 2>/dev/null; then l=1; else l=0; fi; \
          printf '\\nvzrun-end-%s %d %d\\n' {token} \"$s\" \"$l\"; printf '\\nvzrun-end-%s\\n' {token} >&2\n"
     )
