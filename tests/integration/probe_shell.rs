@@ -468,3 +468,36 @@ fn a_probe_killed_by_a_signal_gives_128_and_the_signal_as_locally() {
     }
     assert_eq!(ssh.run(&Cmd::read(["echo", "ok"])).unwrap().stdout, "ok\n");
 }
+
+#[test]
+fn a_probe_whose_child_holds_its_output_past_the_deadline_is_stopped_with_the_child() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let ssh = transport(&cluster, 0);
+    let marker = format!("31.{}{}", std::process::id(), line!());
+    // The child keeps the output open: the probe ends at its deadline, as over a session of
+    // its own, and the child is stopped with it. A child that lets go of the output does
+    // not hold the probe.
+    let started = Instant::now();
+    let err = ssh
+        .run(
+            &Cmd::read(["sh", "-c", &format!("sleep {marker} & echo x")])
+                .with_timeout(Duration::from_secs(2)),
+        )
+        .unwrap_err();
+    assert!(matches!(err, TransportError::TimedOut { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !crate::ssh::processes_running(&format!("sleep {marker}")).is_empty() {
+        assert!(Instant::now() < deadline, "the child still runs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let started = Instant::now();
+    let out = ssh
+        .run(&Cmd::read(["sh", "-c", "sleep 5 >/dev/null 2>&1 & echo x"]))
+        .unwrap();
+    assert_eq!(out.stdout, "x\n");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(ssh.run(&Cmd::read(["echo", "ok"])).unwrap().stdout, "ok\n");
+}
