@@ -301,6 +301,7 @@ impl Ssh {
                     &self.idle_shell,
                     &session,
                     &remote.shell_text(),
+                    self.sudo.is_some(),
                     Duration::from_secs(deadline_secs(timeout)),
                 )),
                 _ => self.runtime.block_on(remote.run(&session, stdin, timeout)),

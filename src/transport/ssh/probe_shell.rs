@@ -89,15 +89,17 @@ impl ProbeShell {
     /// Runs `command` (text for a POSIX shell: a probe's mark and its quoted argv) in a
     /// subshell: (exit status, stdout, stderr). `token` must be unique to this probe and
     /// unknown to it; `limit` caps each of stdout and stderr. The caller keeps the deadline.
-    /// `answered` is set once the shell printed the probe's start line.
+    /// `answered` is set once the shell printed the probe's start line. `other_user`: the
+    /// probe runs as another user than the shell (sudo).
     pub(super) async fn run(
         &mut self,
         command: &str,
+        other_user: bool,
         token: &str,
         limit: usize,
         answered: &AtomicBool,
     ) -> Result<Ran, ShellError> {
-        let script = probe_script(command, token);
+        let script = probe_script(command, other_user, token);
         self.stdin
             .write_all(script.as_bytes())
             .await
@@ -188,12 +190,21 @@ async fn read_to_end(
 /// `setsid`) are left, which may still write to the shell's output. The subshell runs in the
 /// background only so that `$!` names it: the shell waits for it at once, its own stderr on
 /// /dev/null meanwhile (the probe's is the shell's, as fd 3), so its note on a probe killed by
-/// a signal ("Killed") is not taken for the probe's.
-fn probe_script(command: &str, token: &str) -> String {
+/// a signal ("Killed") is not taken for the probe's. A probe run as another user
+/// (`other_user`: through sudo) may leave processes the shell may not signal: `kill -0`
+/// fails for them too, so only its "No such process" (in the C locale) means none is left;
+/// that takes a fork, so only then.
+fn probe_script(command: &str, other_user: bool, token: &str) -> String {
+    let left = if other_user {
+        "case $(LC_ALL=C; export LC_ALL; kill -0 \"-$p\" 2>&1) in \
+         *'No such process'*) l=0;; *) l=1;; esac"
+    } else {
+        "l=0"
+    };
     format!(
         "printf 'vzrun-start-%s\\n' {token}; printf 'vzrun-start-%s\\n' {token} >&2; \
          {{ ( {command}\n) </dev/null 2>&3 3>&- & p=$!; wait \"$p\"; s=$?; }} 3>&2 2>/dev/null; \
-         if kill -0 \"-$p\" 2>/dev/null; then l=1; else l=0; fi; \
+         if kill -0 \"-$p\" 2>/dev/null; then l=1; else {left}; fi; \
          printf '\\nvzrun-end-%s %d %d\\n' {token} \"$s\" \"$l\"; printf '\\nvzrun-end-%s\\n' {token} >&2\n"
     )
 }
@@ -284,7 +295,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Runs a probe (`command`: its mark and quoted argv, see `Remote::shell_text`) through the
+/// Runs a probe (`command`: its mark and quoted argv, see `Remote::shell_text`; run as
+/// `other_user` than the shell: through sudo) through the
 /// host's idle shell, or a new one; within `limit` from now (past it: `Expired`, and the
 /// caller stops the probe). A shell is kept for the next probe only after a probe that ended
 /// as expected; a reused shell found gone is `NotStarted` (the probe, a read, runs again on a
@@ -293,6 +305,7 @@ pub(super) async fn probe(
     idle: &Idle,
     session: &Arc<Session>,
     command: &str,
+    other_user: bool,
     limit: std::time::Duration,
 ) -> Result<(i32, Vec<u8>, Vec<u8>), Spawn> {
     let deadline = tokio::time::Instant::now() + limit;
@@ -310,7 +323,7 @@ pub(super) async fn probe(
     let answered_ref = &answered;
     let ran = async move {
         let mut ran = shell
-            .run(command, token.token(), limit, answered_ref)
+            .run(command, other_user, token.token(), limit, answered_ref)
             .await?;
         if ran.left {
             // Not reused: its output is still written to.
@@ -388,7 +401,7 @@ mod tests {
             .write_all(
                 format!(
                     "echo noise; echo noise >&2\n{}",
-                    probe_script(command, token)
+                    probe_script(command, false, token)
                 )
                 .as_bytes(),
             )
