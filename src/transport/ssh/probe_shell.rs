@@ -469,6 +469,53 @@ mod tests {
     }
 
     #[test]
+    fn processes_a_probe_left_are_named_in_its_end_line_in_dash_and_bash() {
+        for shell in ["dash", "bash"] {
+            if std::process::Command::new(shell)
+                .arg("-c")
+                .arg("true")
+                .status()
+                .is_err()
+            {
+                continue;
+            }
+            let token = "1ef7".to_string();
+            let (out, _) = through(
+                shell,
+                "exec setsid sh -c '(sleep 0.2; echo late) & echo now; exit 5'",
+                &token,
+            );
+            let (body, rest) = framed(&out, &token, " ", 1 << 20).ok().unwrap();
+            assert_eq!(
+                (body, rest),
+                (b"now\n".to_vec(), b"5 1\nlate\n".to_vec()),
+                "{shell}"
+            );
+            // A child that let go of the output is seen too (the shell is then not reused);
+            // a probe that leaves nothing is not taken for one that did.
+            let (out, _) = through(
+                shell,
+                "exec setsid sh -c 'sleep 0.1 >/dev/null & exit 0'",
+                &token,
+            );
+            assert!(
+                framed(&out, &token, " ", 1 << 20)
+                    .ok()
+                    .unwrap()
+                    .1
+                    .starts_with(b"0 1\n"),
+                "{shell}"
+            );
+            let (out, _) = through(shell, "exec setsid true", &token);
+            assert_eq!(
+                framed(&out, &token, " ", 1 << 20).ok().unwrap().1,
+                b"0 0\n",
+                "{shell}"
+            );
+        }
+    }
+
+    #[test]
     fn output_past_the_limit_or_cut_short_is_an_error() {
         let token = "77aa";
         let (out, _) = through_sh("printf 0123456789", token);
