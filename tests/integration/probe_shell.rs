@@ -501,3 +501,27 @@ fn a_probe_whose_child_holds_its_output_past_the_deadline_is_stopped_with_the_ch
     assert!(started.elapsed() < Duration::from_secs(4));
     assert_eq!(ssh.run(&Cmd::read(["echo", "ok"])).unwrap().stdout, "ok\n");
 }
+
+#[test]
+fn a_login_shell_slower_than_the_deadline_times_the_probe_out_and_the_next_one_works() {
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    // The login shell (bash, reading .bashrc) takes 2 s before it starts the probe shell.
+    std::fs::write(cluster.path("home/.bashrc"), "sleep 2\n").unwrap();
+    let ssh = transport(&cluster, 0);
+    let started = Instant::now();
+    let err = ssh
+        .run(&Cmd::read(["echo", "hi"]).with_timeout(Duration::from_secs(1)))
+        .unwrap_err();
+    assert!(matches!(err, TransportError::TimedOut { .. }), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let out = ssh
+        .run(&Cmd::read(["echo", "hi"]).with_timeout(Duration::from_secs(20)))
+        .unwrap();
+    assert_eq!(out.stdout, "hi\n");
+}
