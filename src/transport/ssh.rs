@@ -301,6 +301,7 @@ impl Ssh {
                     &self.idle_shell,
                     &session,
                     &remote.shell_text(),
+                    self.sudo.is_some(),
                     Duration::from_secs(deadline_secs(timeout)),
                 )),
                 _ => self.runtime.block_on(remote.run(&session, stdin, timeout)),
@@ -436,13 +437,25 @@ struct Remote {
 }
 
 impl Remote {
-    /// The command as one text for a POSIX shell (what the login shell would be given).
+    /// The probe as one text for the probe shell (see `probe_shell`): what the login shell
+    /// would be given, with the program `exec`ed through `setsid`, so the probe and whatever
+    /// it leaves running form a process group the shell can look for once the probe ended.
+    /// A program that is not there exits 127 before `setsid` (whose own exit for it is 1
+    /// before util-linux 2.27, as on Virtuozzo 7). A file script (`inline_script`: `cat` or
+    /// `stat`, which start nothing) runs as it is.
     fn shell_text(&self) -> String {
         let argv = crate::transport::cmd::shell_join(&self.argv);
+        let Some(program) = self.argv.first() else {
+            return self.raw_prefix.clone().unwrap_or_default();
+        };
+        let found = format!(
+            "command -v {} >/dev/null 2>&1 || exit 127",
+            crate::transport::cmd::shell_quote(program)
+        );
         match &self.raw_prefix {
-            Some(prefix) if argv.is_empty() => prefix.clone(),
-            Some(prefix) => format!("{prefix} {argv}"),
-            None => argv,
+            // The prefix ends in `exec`.
+            Some(prefix) => format!("{found}; {prefix} setsid {argv}"),
+            None => format!("{found}; exec setsid {argv}"),
         }
     }
 

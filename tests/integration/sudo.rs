@@ -321,3 +321,30 @@ fn the_sudo_check_over_a_silent_kept_connection_keeps_the_deadline_and_the_run_r
         .stdout_has("second root");
     assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
 }
+
+#[test]
+fn probes_through_sudo_share_the_shell_and_keep_their_words() {
+    let Some(s) = Setup::start("{user} ALL=(ALL:ALL) NOPASSWD: ALL\n") else {
+        return;
+    };
+    // Words a shell would act on, a newline, 120 KB; each probe as root, the same shell
+    // (the parent of sudo) for all of them.
+    let canary = s.cluster.path("root-only/canary");
+    let runbook = format!(
+        "let h = host(\"msk-01\");\nlet big = \"\";\nbig.pad(120000, \"y\");\nlet words = [\"two\\nlines\", \"it's\", \"$(touch {c})\", \"`touch {c}`\", \"\", big];\nfor w in words {{ let o = h.query([\"printf\", \"%s\", w]); if o.stdout != w || o.code != 0 {{ print(`bad ${{w.len()}} ${{o.code}} ${{o.stderr}}`); }} }}\nlet a = h.query([\"sh\", \"-c\", \"echo $(id -un) $(ps -o ppid= -p $PPID)\"]).stdout;\nlet b = h.query([\"sh\", \"-c\", \"echo $(id -un) $(ps -o ppid= -p $PPID)\"]).stdout;\na.trim();\nb.trim();\nprint(`shells ${{a}} / ${{b}}`);\nlet first = h.query([\"sh\", \"-c\", \"(sleep 0.3; echo late) & echo now\"]).stdout;\nlet next = h.query([\"sh\", \"-c\", \"sleep 0.6; echo mine\"]).stdout;\nprint(`late ${{first.len()}} ${{next.len()}}`);\n",
+        c = canary.display()
+    );
+    let out = s.run(true, &runbook).status(0);
+    assert!(!out.stdout.contains("bad "), "{}", out.stdout);
+    assert!(!canary.exists());
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("shells "))
+        .unwrap();
+    let (a, b) = line["shells ".len()..].split_once(" / ").unwrap();
+    assert!(a.starts_with("root "), "{line}");
+    assert_eq!(a, b, "two probes, two shells: {line}");
+    // A child that writes after its probe through sudo: its output is its probe's.
+    assert!(out.stdout.contains("late 9 5"), "{}", out.stdout);
+}

@@ -15,8 +15,11 @@
 //! ended oddly is dropped, never reused. The shell prints a start line before the probe and an
 //! end line with its exit status after it, on stdout and on stderr, each with a token unique
 //! to the probe (random hex, unknown to the probe): what the probe wrote lies between them;
-//! anything before the start line (a noisy `.bashrc`, a late write of an earlier probe's
-//! child) is dropped.
+//! anything before the start line (a noisy `.bashrc`) is dropped. The probe's program runs
+//! through `setsid`, in a process group of its own: the end line says whether any process of
+//! it is left (a child in the background holding its output, which would write into the next
+//! probe's); then the shell is ended and its output read until it closes, as a session of the
+//! probe's own would have been.
 //!
 //! Nothing outlives the run: the shell's stdin is the channel, so when the client goes (at
 //! the end of the run, or killed), the shell reads EOF and exits once its current probe is
@@ -86,15 +89,17 @@ impl ProbeShell {
     /// Runs `command` (text for a POSIX shell: a probe's mark and its quoted argv) in a
     /// subshell: (exit status, stdout, stderr). `token` must be unique to this probe and
     /// unknown to it; `limit` caps each of stdout and stderr. The caller keeps the deadline.
-    /// `answered` is set once the shell printed the probe's start line.
+    /// `answered` is set once the shell printed the probe's start line. `other_user`: the
+    /// probe runs as another user than the shell (sudo).
     pub(super) async fn run(
         &mut self,
         command: &str,
+        other_user: bool,
         token: &str,
         limit: usize,
         answered: &AtomicBool,
-    ) -> Result<(i32, Vec<u8>, Vec<u8>), ShellError> {
-        let script = probe_script(command, token);
+    ) -> Result<Ran, ShellError> {
+        let script = probe_script(command, other_user, token);
         self.stdin
             .write_all(script.as_bytes())
             .await
@@ -107,29 +112,100 @@ impl ProbeShell {
             format!("\nvzrun-end-{token}\n"),
         );
         // The first error ends both reads (the probe may never end).
-        let (mut out, err) = tokio::try_join!(
+        let (mut out, mut err) = tokio::try_join!(
             read_framed(&mut self.stdout, &start, &out_end, limit, Some(answered)),
             read_framed(&mut self.stderr, &start, &err_end, limit, None)
         )?;
-        // The end line on stdout goes on with the status and a newline.
-        let status = read_status(&mut self.stdout, &mut out.rest).await?;
-        if !out.rest.is_empty() || !err.rest.is_empty() {
+        // The end line on stdout goes on with the status, whether processes were left, and
+        // a newline.
+        let (status, left) = read_status(&mut self.stdout, &mut out.rest).await?;
+        if left {
+            // What they wrote after the end lines is theirs too.
+            out.body.append(&mut out.rest);
+            err.body.append(&mut err.rest);
+        } else if !out.rest.is_empty() || !err.rest.is_empty() {
             // More than the end line: something still writes there; not reused.
             return Err(ShellError::Lost(std::io::Error::other(
                 "output after the probe's end",
             )));
         }
-        Ok((status, out.body, err.body))
+        Ok(Ran {
+            status,
+            stdout: out.body,
+            stderr: err.body,
+            left,
+        })
+    }
+
+    /// Ends the shell after a probe that left processes writing to its output, and reads on
+    /// until they closed it, as over a session of its own (whose end waits for the output
+    /// to close): what they write is the probe's, never the next probe's.
+    async fn drain(self, ran: &mut Ran, limit: usize) -> Result<(), ShellError> {
+        let ProbeShell {
+            _child,
+            stdin,
+            mut stdout,
+            mut stderr,
+        } = self;
+        // The shell exits at the end of its input; the channel ends when the output closes.
+        drop(stdin);
+        tokio::try_join!(
+            read_to_end(&mut stdout, &mut ran.stdout, limit),
+            read_to_end(&mut stderr, &mut ran.stderr, limit)
+        )?;
+        Ok(())
+    }
+}
+
+/// What a probe through a shell gave.
+pub(super) struct Ran {
+    status: i32,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// Processes of the probe were left when it ended (see `probe_script`).
+    left: bool,
+}
+
+/// Reads `pipe` to its end onto `body` (more than `limit` in all: `TooLarge`).
+async fn read_to_end(
+    pipe: &mut (impl AsyncRead + Unpin),
+    body: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), ShellError> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if body.len() > limit {
+            return Err(ShellError::TooLarge);
+        }
+        match pipe.read(&mut buf).await.map_err(ShellError::Lost)? {
+            0 => return Ok(()),
+            n => body.extend_from_slice(&buf[..n]),
+        }
     }
 }
 
 /// The text sent for one probe: the start lines, the probe in a subshell (stdin from
-/// /dev/null, so it cannot read the shell's script), the end lines with its status.
-fn probe_script(command: &str, token: &str) -> String {
+/// /dev/null, so it cannot read the shell's script), the end lines with its status and
+/// whether processes of its group (see `Remote::shell_text`: the probe runs through
+/// `setsid`) are left, which may still write to the shell's output. The subshell runs in the
+/// background only so that `$!` names it: the shell waits for it at once, its own stderr on
+/// /dev/null meanwhile (the probe's is the shell's, as fd 3), so its note on a probe killed by
+/// a signal ("Killed") is not taken for the probe's. A probe run as another user
+/// (`other_user`: through sudo) may leave processes the shell may not signal: `kill -0`
+/// fails for them too, so only its "No such process" (in the C locale) means none is left;
+/// that takes a fork, so only then.
+fn probe_script(command: &str, other_user: bool, token: &str) -> String {
+    let left = if other_user {
+        "case $(LC_ALL=C; export LC_ALL; kill -0 \"-$p\" 2>&1) in \
+         *'No such process'*) l=0;; *) l=1;; esac"
+    } else {
+        "l=0"
+    };
     format!(
         "printf 'vzrun-start-%s\\n' {token}; printf 'vzrun-start-%s\\n' {token} >&2; \
-         ( {command}\n) </dev/null; \
-         printf '\\nvzrun-end-%s %d\\n' {token} \"$?\"; printf '\\nvzrun-end-%s\\n' {token} >&2\n"
+         {{ ( {command}\n) </dev/null 2>&3 3>&- & p=$!; wait \"$p\"; s=$?; }} 3>&2 2>/dev/null; \
+         if kill -0 \"-$p\" 2>/dev/null; then l=1; else {left}; fi; \
+         printf '\\nvzrun-end-%s %d %d\\n' {token} \"$s\" \"$l\"; printf '\\nvzrun-end-%s\\n' {token} >&2\n"
     )
 }
 
@@ -189,12 +265,13 @@ async fn read_framed(
     }
 }
 
-/// The status after the end line on stdout (`STATUS\n`): `rest` holds what was read after
-/// the end marker; reads on until the newline, and leaves what followed it in `rest`.
+/// The status after the end line on stdout (`STATUS LEFT\n`): `rest` holds what was read
+/// after the end marker; reads on until the newline, and leaves what followed it in `rest`.
+/// LEFT is 1 when processes of the probe were left (see `probe_script`).
 async fn read_status(
     pipe: &mut (impl AsyncRead + Unpin),
     rest: &mut Vec<u8>,
-) -> Result<i32, ShellError> {
+) -> Result<(i32, bool), ShellError> {
     let mut byte = [0u8; 1];
     while !rest.contains(&b'\n') {
         if rest.len() > 16 || pipe.read(&mut byte).await.map_err(ShellError::Lost)? == 0 {
@@ -205,7 +282,8 @@ async fn read_status(
     let newline = rest.iter().position(|&b| b == b'\n').unwrap_or_default();
     let status = std::str::from_utf8(&rest[..newline])
         .ok()
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| s.split_once(' '))
+        .and_then(|(status, left)| Some((status.parse().ok()?, left == "1")))
         .ok_or_else(|| ShellError::Lost(std::io::Error::other("no exit status")))?;
     rest.drain(..=newline);
     Ok(status)
@@ -217,7 +295,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Runs a probe (`command`: its mark and quoted argv, see `Remote::shell_text`) through the
+/// Runs a probe (`command`: its mark and quoted argv, see `Remote::shell_text`; run as
+/// `other_user` than the shell: through sudo) through the
 /// host's idle shell, or a new one; within `limit` from now (past it: `Expired`, and the
 /// caller stops the probe). A shell is kept for the next probe only after a probe that ended
 /// as expected; a reused shell found gone is `NotStarted` (the probe, a read, runs again on a
@@ -226,6 +305,7 @@ pub(super) async fn probe(
     idle: &Idle,
     session: &Arc<Session>,
     command: &str,
+    other_user: bool,
     limit: std::time::Duration,
 ) -> Result<(i32, Vec<u8>, Vec<u8>), Spawn> {
     let deadline = tokio::time::Instant::now() + limit;
@@ -239,12 +319,19 @@ pub(super) async fn probe(
     };
     let token = Probe::new();
     let answered = AtomicBool::new(false);
-    let ran = shell.run(
-        command,
-        token.token(),
-        crate::transport::max_output(),
-        &answered,
-    );
+    let limit = crate::transport::max_output();
+    let answered_ref = &answered;
+    let ran = async move {
+        let mut ran = shell
+            .run(command, other_user, token.token(), limit, answered_ref)
+            .await?;
+        if ran.left {
+            // Not reused: its output is still written to.
+            shell.drain(&mut ran, limit).await?;
+            return Ok((ran, None));
+        }
+        Ok((ran, Some(shell)))
+    };
     match tokio::time::timeout_at(deadline, ran).await {
         // The shell prints the start line before the probe: without it, the connection gave
         // no answer (the probe did not start, and a kill could not get through either).
@@ -255,9 +342,11 @@ pub(super) async fn probe(
             Err(Spawn::NotStarted(openssh::Error::ChildIo(e)))
         }
         Ok(Err(ShellError::Lost(e))) => Err(Spawn::Failed(openssh::Error::ChildIo(e))),
-        Ok(Ok(result)) => {
-            idle.put(shell);
-            match result {
+        Ok(Ok((ran, shell))) => {
+            if let Some(shell) = shell {
+                idle.put(shell);
+            }
+            match (ran.status, ran.stdout, ran.stderr) {
                 // As the crate reports a remote exit 127 (see `Ssh::exec`).
                 (127, _, _) => Err(Spawn::Failed(openssh::Error::Remote(
                     std::io::ErrorKind::NotFound.into(),
@@ -294,8 +383,13 @@ mod tests {
     /// Runs the probe script in a local `sh -s` as the shell on a host would: (stdout,
     /// stderr) as they arrive.
     fn through_sh(command: &str, token: &str) -> (Vec<u8>, Vec<u8>) {
+        through("/bin/sh", command, token)
+    }
+
+    /// `through_sh` with another shell (`bash`: /bin/sh on Virtuozzo 7).
+    fn through(shell: &str, command: &str, token: &str) -> (Vec<u8>, Vec<u8>) {
         use std::io::Write;
-        let mut sh = std::process::Command::new("/bin/sh")
+        let mut sh = std::process::Command::new(shell)
             .arg("-s")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -307,7 +401,7 @@ mod tests {
             .write_all(
                 format!(
                     "echo noise; echo noise >&2\n{}",
-                    probe_script(command, token)
+                    probe_script(command, false, token)
                 )
                 .as_bytes(),
             )
@@ -342,10 +436,83 @@ mod tests {
         let (out, err) = through_sh(command, token);
         let (body, rest) = framed(&out, token, " ", 1 << 20).ok().unwrap();
         assert_eq!(body, b"one\ntwovzrun-end-ffff 0\n");
-        assert_eq!(rest, b"7\n");
+        assert_eq!(rest, b"7 0\n");
         let (body, rest) = framed(&err, token, "\n", 1 << 20).ok().unwrap();
         assert_eq!(body, b"err");
         assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn a_probe_killed_by_a_signal_gives_128_and_the_signal_and_no_word_of_the_shell() {
+        // As on the local transport: the shell's own note ("Killed", bash's "line 1: 123
+        // Killed ...") is not the probe's stderr.
+        for shell in ["dash", "bash"] {
+            if std::process::Command::new(shell)
+                .arg("-c")
+                .arg("true")
+                .status()
+                .is_err()
+            {
+                continue;
+            }
+            let token = "5e5e";
+            let (out, err) = through(shell, "exec sh -c 'echo before; kill -KILL $$'", token);
+            let (body, rest) = framed(&out, token, " ", 1 << 20).ok().unwrap();
+            assert_eq!(
+                (body, rest),
+                (b"before\n".to_vec(), b"137 0\n".to_vec()),
+                "{shell}"
+            );
+            let (body, _) = framed(&err, token, "\n", 1 << 20).ok().unwrap();
+            assert_eq!(String::from_utf8_lossy(&body), "", "{shell}");
+        }
+    }
+
+    #[test]
+    fn processes_a_probe_left_are_named_in_its_end_line_in_dash_and_bash() {
+        for shell in ["dash", "bash"] {
+            if std::process::Command::new(shell)
+                .arg("-c")
+                .arg("true")
+                .status()
+                .is_err()
+            {
+                continue;
+            }
+            let token = "1ef7".to_string();
+            let (out, _) = through(
+                shell,
+                "exec setsid sh -c '(sleep 0.2; echo late) & echo now; exit 5'",
+                &token,
+            );
+            let (body, rest) = framed(&out, &token, " ", 1 << 20).ok().unwrap();
+            assert_eq!(
+                (body, rest),
+                (b"now\n".to_vec(), b"5 1\nlate\n".to_vec()),
+                "{shell}"
+            );
+            // A child that let go of the output is seen too (the shell is then not reused);
+            // a probe that leaves nothing is not taken for one that did.
+            let (out, _) = through(
+                shell,
+                "exec setsid sh -c 'sleep 0.1 >/dev/null & exit 0'",
+                &token,
+            );
+            assert!(
+                framed(&out, &token, " ", 1 << 20)
+                    .ok()
+                    .unwrap()
+                    .1
+                    .starts_with(b"0 1\n"),
+                "{shell}"
+            );
+            let (out, _) = through(shell, "exec setsid true", &token);
+            assert_eq!(
+                framed(&out, &token, " ", 1 << 20).ok().unwrap().1,
+                b"0 0\n",
+                "{shell}"
+            );
+        }
     }
 
     #[test]
@@ -370,10 +537,14 @@ mod tests {
             .build()
             .unwrap();
         let mut rest = b"12".to_vec();
-        let mut pipe: &[u8] = b"7\n";
+        let mut pipe: &[u8] = b"7 0\n";
         let status = runtime.block_on(read_status(&mut pipe, &mut rest));
-        assert!(matches!(status, Ok(127)));
+        assert!(matches!(status, Ok((127, false))));
         assert!(rest.is_empty());
+        let mut rest = b"0 1\nlate".to_vec();
+        let status = runtime.block_on(read_status(&mut &b""[..], &mut rest));
+        assert!(matches!(status, Ok((0, true))));
+        assert_eq!(rest, b"late");
         let mut rest = Vec::new();
         let mut pipe: &[u8] = b"x\n";
         assert!(runtime.block_on(read_status(&mut pipe, &mut rest)).is_err());
