@@ -1,0 +1,84 @@
+//! A cluster mounted elsewhere than /vstorage/CLUSTER (`mount_point: /pcs`): the docs'
+//! path is an example, fstab or `vstorage-mount -c CLUSTER PATH` names any directory.
+//! The run is not told (no inventory `cluster_mount`): runbooks must follow the nodes.
+
+use crate::catalog::{unchanged, Lab};
+
+/// The fields of `name`'s row in a table on stdout.
+fn row<'a>(stdout: &'a str, name: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&name))
+        .unwrap_or_else(|| panic!("no row for {name} in:\n{stdout}"))
+}
+
+#[test]
+fn vm_tiers_reads_the_tier_of_homes_under_the_mount() {
+    // Default: web01 (msk-01, tier 1); its home /pcs/private/UUID is on the cluster.
+    let out = Lab::mounted_at("/pcs").run(&["vm-tiers"]).status(0);
+    let web01 = row(&out.stdout, "web01");
+    assert_eq!(
+        web01[4], "1",
+        "web01's home is on tier 1, not local: {web01:?}"
+    );
+}
+
+#[test]
+fn maintenance_records_the_cordon_on_the_cluster_mounted_elsewhere() {
+    let lab = Lab::mounted_at("/pcs");
+    lab.run(&["maintenance", "msk-03", "on", "--yes"])
+        .status(0)
+        .stderr_has("/pcs/.vzrun/maintenance/msk-03.json");
+    lab.run(&["maintenance", "msk-03", "status"])
+        .status(0)
+        .stdout_has("msk-03 is in maintenance");
+    lab.run(&["maintenance", "msk-03", "off", "--yes"])
+        .status(0)
+        .stderr_has("rm -f /pcs/.vzrun/maintenance/msk-03.json");
+}
+
+#[test]
+fn set_tier_homes_names_the_homes_under_the_mount() {
+    Lab::mounted_at("/pcs")
+        .run(&["plan", "set-tier", "homes", "2"])
+        .status(0)
+        .stdout_has("vstorage set-attr -R /pcs/private tier=2")
+        .stdout_has("vstorage set-attr -R /pcs/vmprivate tier=2");
+}
+
+#[test]
+fn unmount_cluster_unmounts_the_mount_point_the_node_has() {
+    let lab = Lab::mounted_at("/pcs");
+    lab.run(&["evacuate", "msk-07", "--yes"]).status(0);
+    lab.run(&["unmount-cluster", "msk-07", "--yes"])
+        .status(0)
+        .stderr_has("umount /pcs");
+}
+
+#[test]
+fn a_client_cache_inside_the_cluster_mounted_elsewhere_is_bad_input() {
+    unchanged(
+        Lab::mounted_at("/pcs")
+            .run(&["client-cache", "/pcs/cache", "2048", "--yes"])
+            .status(2)
+            .stderr_has("inside the cluster"),
+    );
+}
+
+#[test]
+fn a_pfcache_image_on_the_cluster_mounted_elsewhere_is_bad_input() {
+    // Refused as input (exit 2, before anything is probed), as under /vstorage/.
+    unchanged(
+        Lab::mounted_at("/pcs")
+            .run(&[
+                "pfcache-move",
+                "/pcs/pfcache.hdd",
+                "--nodes",
+                "msk-01",
+                "--yes",
+            ])
+            .status(2)
+            .stderr_has("local file system"),
+    );
+}
