@@ -82,3 +82,67 @@ fn a_pfcache_image_on_the_cluster_mounted_elsewhere_is_bad_input() {
             .stderr_has("local file system"),
     );
 }
+
+/// Two empty nodes of cluster `c`, mounted at /pcs.
+fn two_empty_nodes() -> Lab {
+    Lab::with_scenario(
+        "cluster: c\nspeed: 0\nmount_point: /pcs\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
+    )
+}
+
+/// What `cluster_mount_point()` says in a run on `lab`.
+fn mount_seen(lab: &Lab) -> String {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("m.rhai");
+    std::fs::write(
+        &path,
+        "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
+    )
+    .unwrap();
+    let out = lab.run(&[path.to_str().unwrap()]).status(0);
+    let line = out.stderr.lines().find(|l| l.contains("mount=")).unwrap();
+    line[line.find("mount=").unwrap() + 6..line.find('|').unwrap()].to_string()
+}
+
+#[test]
+fn the_mount_point_is_asked_of_a_node_that_has_the_cluster_mounted() {
+    let lab = two_empty_nodes();
+    assert_eq!(mount_seen(&lab), "/pcs");
+    // n1, asked first, has it no more: n2 says where.
+    lab.run(&["unmount-cluster", "n1", "--yes"])
+        .status(0)
+        .stderr_has("umount /pcs");
+    lab.run(&["unmount-cluster", "n2", "--yes"])
+        .status(0)
+        .stderr_has("umount /pcs");
+    // Mounted nowhere now: where fstab mounts it at boot.
+    assert_eq!(mount_seen(&lab), "/pcs");
+}
+
+#[test]
+fn force_register_finds_the_home_under_the_mount_and_its_ha_resource() {
+    // shaman's repositories are on the cluster file system too: the VE is a resource of
+    // the dead node's shaman, found under /pcs/.shaman.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nha: true\nmount_point: /pcs\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], powered_off: true}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\nves:\n  - {name: web, host: n1, uuid: 11111111-2222-4333-8444-555555555555}\n",
+    );
+    unchanged(
+        lab.run(&[
+            "force-register",
+            "11111111-2222-4333-8444-555555555555",
+            "n2",
+            "--yes",
+        ])
+        .status(3)
+        .stderr_has("is a resource of HA (shaman): /pcs/.shaman/md."),
+    );
+    lab.run(&[
+        "force-register",
+        "11111111-2222-4333-8444-555555555555",
+        "n2",
+        "--despite-ha",
+        "--yes",
+    ])
+    .status(0)
+    .stderr_has("prlctl register /pcs/private/11111111-2222-4333-8444-555555555555");
+}
