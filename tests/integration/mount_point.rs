@@ -146,3 +146,20 @@ fn force_register_finds_the_home_under_the_mount_and_its_ha_resource() {
     .status(0)
     .stderr_has("prlctl register /pcs/private/11111111-2222-4333-8444-555555555555");
 }
+
+#[test]
+fn a_capture_of_a_cluster_mounted_elsewhere_keeps_its_mount_point() {
+    // A capture is a rehearsal of the real cluster: one mounted at /pcs must not become a
+    // lab at /vstorage/CLUSTER (its captured fstab saying /pcs, its /proc/mounts not).
+    let lab = Lab::mounted_at("/pcs");
+    let path = lab.dir.path().join("captured.yaml");
+    lab.test(&["lab", "capture", "-o", path.to_str().unwrap()])
+        .run()
+        .status(0);
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    assert!(yaml.contains("mount_point: /pcs"), "{yaml}");
+    Lab::with_scenario(&yaml)
+        .run(&["plan", "set-tier", "homes", "2"])
+        .status(0)
+        .stdout_has("vstorage set-attr -R /pcs/private tier=2");
+}
