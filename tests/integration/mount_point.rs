@@ -163,3 +163,35 @@ fn a_capture_of_a_cluster_mounted_elsewhere_keeps_its_mount_point() {
         .status(0)
         .stdout_has("vstorage set-attr -R /pcs/private tier=2");
 }
+
+#[test]
+fn read_cache_reads_the_cache_info_under_the_mount() {
+    // The cache is set in fstab, in use from the next mount: .vstorage.info under /pcs
+    // then says so (read at /vstorage/livelinux it would say none).
+    let lab = Lab::mounted_at("/pcs");
+    lab.run(&[
+        "client-cache",
+        "/mnt/ssd/vstorage-cache",
+        "2048",
+        "--nodes",
+        "msk-07",
+        "--yes",
+    ])
+    .status(0)
+    .stderr_has("vstorage://livelinux /pcs fuse.vstorage _netdev,cache=/mnt/ssd/vstorage-cache,cachesize=2048");
+    lab.run(&["evacuate", "msk-07", "--yes"]).status(0);
+    lab.run(&["unmount-cluster", "msk-07", "--yes"]).status(0);
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("mount.rhai");
+    std::fs::write(
+        &path,
+        "//! Mount.\ndisk::mount(host(\"msk-07\"), cluster_mount_point());\n",
+    )
+    .unwrap();
+    lab.run(&[path.to_str().unwrap(), "--yes"])
+        .status(0)
+        .stderr_has("mount /pcs");
+    let out = lab.run(&["read-cache"]).status(0);
+    let msk07 = row(&out.stdout, "msk-07");
+    assert_eq!(msk07[1], "/mnt/ssd/vstorage-cache", "{msk07:?}");
+}
