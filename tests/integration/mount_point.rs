@@ -195,3 +195,20 @@ fn read_cache_reads_the_cache_info_under_the_mount() {
     let msk07 = row(&out.stdout, "msk-07");
     assert_eq!(msk07[1], "/mnt/ssd/vstorage-cache", "{msk07:?}");
 }
+
+#[test]
+fn a_dead_first_node_does_not_hide_where_the_cluster_is_mounted() {
+    // msk-01, asked first, is powered off: the next node that answers says /pcs.
+    let lab = Lab::with_scenario(&format!(
+        "mount_point: /pcs\n{}",
+        include_str!("../../src/lab/default.yaml").replacen(
+            "{name: msk-01, address: 10.30.17.31, tags:",
+            "{name: msk-01, address: 10.30.17.31, powered_off: true, tags:",
+            1,
+        )
+    ));
+    assert_eq!(mount_seen(&lab), "/pcs");
+    lab.run(&["plan", "set-tier", "homes", "2"])
+        .status(0)
+        .stdout_has("vstorage set-attr -R /pcs/private tier=2");
+}
