@@ -494,9 +494,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
         Some(m) => Some(mount_point(m)?),
         None => None,
     };
-    let root = mount
-        .clone()
-        .unwrap_or_else(|| format!("/vstorage/{cluster}"));
+    let root = mount.clone().unwrap_or_else(|| default_mount(&cluster));
     let mut hosts = Vec::new();
     for h in &s.hosts {
         if hosts.iter().any(|x: &HostState| x.name == h.name) {

@@ -245,6 +245,11 @@ pub struct HostState {
     pub ops: super::services::OpsState,
 }
 
+/// Where a cluster is mounted when the scenario does not say: the docs' `/vstorage/CLUSTER`.
+pub fn default_mount(cluster: &str) -> String {
+    format!("/vstorage/{cluster}")
+}
+
 /// The states in which a VE holds memory on its host.
 pub fn is_up(status: &str) -> bool {
     matches!(status, "running" | "starting" | "paused" | "migrating")
@@ -451,7 +456,7 @@ impl LabState {
     pub fn mount_root(&self) -> String {
         self.mount_point
             .clone()
-            .unwrap_or_else(|| format!("/vstorage/{}", self.cluster))
+            .unwrap_or_else(|| default_mount(&self.cluster))
     }
 
     /// Whether the cluster file system is mounted on the host (as /proc/mounts shows it).
