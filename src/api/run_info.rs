@@ -45,17 +45,20 @@ pub mod run_info_api {
         Ok(crate::primitives::cluster_name(&RunContext::of(&ctx)?)?)
     }
 
-    /// Where the cluster file system is mounted on every node: `/vstorage/CLUSTER`, or the
-    /// inventory's `cluster_mount`.
+    /// Where the cluster file system is mounted on every node: the inventory's
+    /// `cluster_mount`; without one, where the first node that answers has
+    /// `vstorage://CLUSTER` mounted (/proc/mounts), else where a node's /etc/fstab mounts
+    /// it, else `/vstorage/CLUSTER` (the docs' example: fstab or `vstorage-mount -c
+    /// CLUSTER PATH` may name any directory). Asked of the nodes once per run.
     ///
     /// ```rhai
     /// let records = `${cluster_mount_point()}/.vzrun`;
     /// ```
     #[rhai_fn(return_raw)]
     pub fn cluster_mount_point(ctx: NativeCallContext) -> ApiResult<String> {
-        let run = RunContext::of(&ctx)?;
-        crate::primitives::cluster_name(&run)?;
-        Ok(run.cluster.mount_point())
+        Ok(crate::primitives::cluster_mount::cluster_mount(
+            &RunContext::of(&ctx)?,
+        )?)
     }
 
     /// In `vzrun abort` and `vzrun resume`: what the runs it takes back or finishes (the

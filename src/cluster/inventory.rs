@@ -36,8 +36,9 @@ pub use crate::transport::SshSettings;
 pub struct Inventory {
     /// The cluster's name (`vstorage` cluster name; the default mount is `/vstorage/CLUSTER`).
     pub cluster: String,
-    /// Where the cluster file system is mounted on the nodes (default `/vstorage/CLUSTER`);
-    /// shared records (node maintenance) live below it.
+    /// Where the cluster file system is mounted on the nodes (default: where the nodes say
+    /// they mount it, else `/vstorage/CLUSTER`); shared records (node maintenance) live
+    /// below it.
     #[serde(default)]
     pub cluster_mount: Option<String>,
     /// SSH settings for every host; a host's own settings override them.

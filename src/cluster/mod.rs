@@ -51,6 +51,8 @@ pub struct Cluster {
     identities: Arc<Mutex<BTreeMap<String, Option<Vec<String>>>>>,
     /// Where the cluster file system is mounted on the nodes, when not `/vstorage/NAME`.
     mount: Option<String>,
+    /// Where the nodes said they mount it (no `mount` given), once asked in this run.
+    found_mount: Arc<Mutex<Option<String>>>,
 }
 
 impl Cluster {
@@ -61,6 +63,7 @@ impl Cluster {
             local,
             identities: Arc::default(),
             mount: None,
+            found_mount: Arc::default(),
         }
     }
 
@@ -75,6 +78,25 @@ impl Cluster {
         self.mount
             .clone()
             .unwrap_or_else(|| format!("/vstorage/{}", self.name))
+    }
+
+    /// Where the cluster file system is mounted: the one set (`with_mount`), else what
+    /// `find(hosts)` says the nodes mount (asked once per run; it is not asked again
+    /// when it found nothing), else `/vstorage/NAME`.
+    pub fn mount_point_found_by(&self, find: impl FnOnce(&[Host]) -> Option<String>) -> String {
+        if let Some(mount) = &self.mount {
+            return mount.clone();
+        }
+        let mut found = self.found_mount.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mount) = &*found {
+            return mount.clone();
+        }
+        let mount = find(&self.hosts)
+            .filter(|m| m.starts_with('/'))
+            .map(|m| one_spelling(&m))
+            .unwrap_or_else(|| self.mount_point());
+        *found = Some(mount.clone());
+        mount
     }
 
     /// The same cluster with each host's transport replaced by `wrap(host)` (`local()`

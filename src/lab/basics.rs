@@ -56,7 +56,7 @@ pub fn generated_file(state: &LabState, host: &str, path: &str) -> Option<String
     } else {
         ".vstorage.info"
     };
-    if path == format!("/vstorage/{}/{info_dir}/read_cache_info", state.cluster) {
+    if path == format!("{}/{info_dir}/read_cache_info", state.mount_root()) {
         return Some(read_cache_info(state, host));
     }
     if let Some(key) = path.strip_prefix("/proc/sys/") {

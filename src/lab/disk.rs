@@ -252,7 +252,7 @@ pub fn umount(state: &mut LabState, host: &str, args: &[String]) -> Reply {
     else {
         return Reply::fail(1, "umount: bad usage\n");
     };
-    let cluster_mount = format!("/vstorage/{}", state.cluster);
+    let cluster_mount = state.mount_root();
     let busy_cs = state.css.iter().any(|c| {
         c.host == host
             && (c.repo == target || c.repo.starts_with(&format!("{target}/")))

@@ -37,6 +37,8 @@ mod tests;
 mod tests_disks;
 #[cfg(test)]
 mod tests_images;
+#[cfg(test)]
+mod tests_mount;
 
 pub use reply::Reply;
 pub use scenario::{load, parse_replicas, ScenarioError, DEFAULT_SCENARIO};
@@ -264,6 +266,9 @@ impl Lab {
                 Host::new(name, address, tags, Arc::new(transport))
             })
             .collect();
+        // Where the nodes mount the cluster (the scenario's `mount_point`) is not told: a
+        // run learns it from the nodes, as on a real cluster whose inventory has no
+        // `cluster_mount`.
         Ok(Cluster::new(name, hosts, crate::cluster::local_host()))
     }
 
@@ -428,9 +433,9 @@ impl Transport for LabTransport {
         let content = crate::edit::bytes::decode(bytes)
             .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned());
         self.lab.with_state(move |s| {
-            // Where the cluster file system is not mounted, /vstorage/<cluster> is an empty
+            // Where the cluster file system is not mounted, its mount point is an empty
             // local directory: a file deeper down has no directory to go into.
-            let cluster_dir = format!("/vstorage/{}/", s.cluster);
+            let cluster_dir = format!("{}/", s.mount_root());
             let parent = path.rsplit_once('/').map_or("", |(dir, _)| dir);
             if path.starts_with(&cluster_dir)
                 && !s.cluster_mounted(&host)

@@ -143,7 +143,7 @@ pub fn ls(state: &LabState, host: &str, args: &[&str]) -> Reply {
 /// codes as GNU find: `find: 'X': No such file or directory` and, for a file named with a
 /// trailing slash, `find: 'X/': Not a directory`, exit 1.
 ///
-/// Where the cluster file system is mounted, a directory below /vstorage/CLUSTER is the
+/// Where the cluster file system is mounted, a directory below its mount point is the
 /// shared one: the home of every VE below it, registered anywhere or nowhere (a VE of a
 /// node that does not answer, or unregistered after a node loss, has its home there all
 /// the same), the shared files and the paths set-attr named; the root always holds
@@ -175,7 +175,7 @@ pub fn find(state: &LabState, host: &str, args: &[String]) -> Reply {
 /// Whether `dir` is a directory of the cluster file system as `host` sees it (where it is
 /// mounted): what `test -d` answers there, as `find` lists it.
 pub fn shared_dir(state: &LabState, host: &str, dir: &str) -> bool {
-    let root = format!("/vstorage/{}", state.cluster);
+    let root = state.mount_root();
     let dir = dir.trim_end_matches('/');
     state.cluster_mounted(host)
         && (dir == root || dir.starts_with(&format!("{root}/")))
@@ -185,7 +185,7 @@ pub fn shared_dir(state: &LabState, host: &str, dir: &str) -> bool {
 /// The entries directly below `dir` as `host` sees it, or `None` when it is no directory.
 fn entries_of(state: &LabState, host: &str, dir: &str) -> Option<Vec<String>> {
     let h = state.host(host)?;
-    let root = format!("/vstorage/{}", state.cluster);
+    let root = state.mount_root();
     let prefix = if dir == "/" {
         "/".to_string()
     } else {

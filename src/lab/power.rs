@@ -43,7 +43,7 @@ pub fn power_off(state: &mut LabState, name: &str, off_for: Option<f64>) {
             m.master = true;
         }
     }
-    let target = format!("/vstorage/{}", state.cluster);
+    let target = state.mount_root();
     let silent: Vec<u32> = state
         .css
         .iter()

@@ -51,10 +51,9 @@ pub(super) fn create(state: &mut LabState, host: &str, args: &[String]) -> Reply
     } else {
         "vmprivate"
     };
-    let cluster = state.cluster.clone();
     let replicas = format!("{}:{}", state.replicas_norm, state.replicas_min);
     state.ves.push(Ve {
-        home: format!("/vstorage/{cluster}/{dir}/{uuid}"),
+        home: format!("{}/{dir}/{uuid}", state.mount_root()),
         uuid,
         name: name.clone(),
         kind,

@@ -17,6 +17,12 @@ pub const DEFAULT_SCENARIO: &str = include_str!("default.yaml");
 #[serde(deny_unknown_fields)]
 struct Scenario {
     cluster: String,
+    /// Where every node mounts the cluster file system (fstab line, /proc/mounts, VE
+    /// homes, `.vstorage.info`), when not `/vstorage/CLUSTER`: the documented mount point
+    /// is an example (`mkdir -p /vstorage/stor1`), fstab or `vstorage-mount -c C PATH`
+    /// may name any directory.
+    #[serde(default)]
+    mount_point: Option<String>,
     #[serde(default = "default_speed")]
     speed: f64,
     hosts: Vec<HostSpec>,
@@ -326,16 +332,36 @@ pub fn load(yaml: &str, origin: &str) -> Result<LabState, ScenarioError> {
 /// operators leave it: tabs, comments, a trailing slash on the mount point (mount(8) takes
 /// `/vstorage/c/` and `/vstorage/c` as one). The operator layout is invented from the
 /// public fstab lines of reference §2.8.
-fn fstab(cluster: &str, operator: bool) -> String {
+fn fstab(cluster: &str, mount: &str, operator: bool) -> String {
     if operator {
         format!(
-            "#\n# /etc/fstab\n# Created by anaconda on Tue Mar  3 10:12:44 2020\n#\nUUID=6f1c0e52-8f0b-4a57-9c55-0d3c2a8e4b11\t/\txfs\tdefaults\t0 0\nUUID=2b7d5a9e-13c4-4a0e-8d7f-5e2c1b0a9f33\t/boot\txfs\tdefaults\t0 0\n# swap moved to the SSD, 2021-04\nUUID=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d\tswap\tswap\tdefaults\t0 0\n\n# Virtuozzo Storage\nvstorage://{cluster}\t/vstorage/{cluster}/\tfuse.vstorage\trw,nosuid,nodev,_netdev\t0 0\n"
+            "#\n# /etc/fstab\n# Created by anaconda on Tue Mar  3 10:12:44 2020\n#\nUUID=6f1c0e52-8f0b-4a57-9c55-0d3c2a8e4b11\t/\txfs\tdefaults\t0 0\nUUID=2b7d5a9e-13c4-4a0e-8d7f-5e2c1b0a9f33\t/boot\txfs\tdefaults\t0 0\n# swap moved to the SSD, 2021-04\nUUID=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d\tswap\tswap\tdefaults\t0 0\n\n# Virtuozzo Storage\nvstorage://{cluster}\t{mount}/\tfuse.vstorage\trw,nosuid,nodev,_netdev\t0 0\n"
         )
     } else {
         format!(
-            "#\n# /etc/fstab\n# Created by anaconda\n#\nUUID=6f1c0e52-8f0b-4a57-9c55-0d3c2a8e4b11 /                       xfs     defaults        0 0\nUUID=2b7d5a9e-13c4-4a0e-8d7f-5e2c1b0a9f33 /boot                   xfs     defaults        0 0\nUUID=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d swap                    swap    defaults        0 0\nvstorage://{cluster} /vstorage/{cluster} fuse.vstorage _netdev 0 0\n"
+            "#\n# /etc/fstab\n# Created by anaconda\n#\nUUID=6f1c0e52-8f0b-4a57-9c55-0d3c2a8e4b11 /                       xfs     defaults        0 0\nUUID=2b7d5a9e-13c4-4a0e-8d7f-5e2c1b0a9f33 /boot                   xfs     defaults        0 0\nUUID=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d swap                    swap    defaults        0 0\nvstorage://{cluster} {mount} fuse.vstorage _netdev 0 0\n"
         )
     }
+}
+
+/// The scenario's `mount_point` as one spelling (no trailing or doubled `/`), or why it
+/// cannot be one: an absolute path other than `/`, one fstab field (no blanks).
+fn mount_point(text: &str) -> Result<String, String> {
+    crate::parse::rules::check_abs_path(text)
+        .map_err(|why| format!("mount_point {text:?} {why}"))?;
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "mount_point {text:?} holds a blank or control character"
+        ));
+    }
+    let parts: Vec<&str> = text
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.is_empty() {
+        return Err(format!("mount_point {text:?} is the root directory"));
+    }
+    Ok(format!("/{}", parts.join("/")))
 }
 
 /// The fstab line of a CS disk, in the file's style.
@@ -349,6 +375,7 @@ fn cs_fstab_line(uuid: &str, repo: &str, operator: bool) -> String {
 
 fn default_files(
     cluster: &str,
+    mount: &str,
     host: &HostSpec,
     operator_fstab: bool,
 ) -> BTreeMap<String, LabFile> {
@@ -357,7 +384,10 @@ fn default_files(
         mode: 0o644,
     };
     let mut files = BTreeMap::new();
-    files.insert("/etc/fstab".into(), file(&fstab(cluster, operator_fstab)));
+    files.insert(
+        "/etc/fstab".into(),
+        file(&fstab(cluster, mount, operator_fstab)),
+    );
     files.insert(
         "/etc/vz/vz.conf".into(),
         file("## Global parameters\nVIRTUOZZO=yes\nLOCKDIR=/vz/lock\nDUMPDIR=/vz/dump\nVE0CPUUNITS=1000\n\n## Logging parameters\nLOGGING=yes\nLOGFILE=/var/log/vzctl.log\nLOG_LEVEL=0\nVERBOSE=0\n\n## Disk quota parameters\nDISK_QUOTA=yes\n\n## Network traffic parameters\nTRAFFIC_SHAPING=no\n\n## Template parameters\nTEMPLATE=/vz/template\n\n## Defaults for containers\nVE_ROOT=/vz/root/$VEID\nVE_PRIVATE=/vz/private/$VEID\nCONFIGFILE=\"basic\"\nDEF_OSTEMPLATE=\".centos-7\"\n\n## Load vzwdog module\nVZWDOG=\"no\"\n\nVEFSTYPE=\"ext4\"\nVE_STOP_MODE=stop\n"),
@@ -460,6 +490,11 @@ fn build(s: Scenario) -> Result<LabState, String> {
         }
     };
     let cluster = s.cluster.clone();
+    let mount = match &s.mount_point {
+        Some(m) => Some(mount_point(m)?),
+        None => None,
+    };
+    let root = mount.clone().unwrap_or_else(|| default_mount(&cluster));
     let mut hosts = Vec::new();
     for h in &s.hosts {
         if hosts.iter().any(|x: &HostState| x.name == h.name) {
@@ -482,13 +517,13 @@ fn build(s: Scenario) -> Result<LabState, String> {
         sysctl.extend(h.sysctl.clone());
         let mut mounts = vec![Mount {
             source: format!("vstorage://{cluster}"),
-            target: format!("/vstorage/{cluster}"),
+            target: root.clone(),
             fstype: "fuse.vstorage".into(),
         }];
         let mut dirs = vec![
             "/vz".into(),
             "/vz/pfcache".into(),
-            format!("/vstorage/{cluster}"),
+            root.clone(),
             "/etc/sysctl.d".into(),
             "/etc/security/limits.d".into(),
             "/etc/vz".into(),
@@ -507,7 +542,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
             cpus: h.cpus,
             memory_mb: h.memory_mb,
             unreachable: h.unreachable || h.powered_off,
-            files: default_files(&cluster, h, s.operator_fstab),
+            files: default_files(&cluster, &root, h, s.operator_fstab),
             dirs,
             sysctl,
             ports_runtime: h
@@ -578,13 +613,9 @@ fn build(s: Scenario) -> Result<LabState, String> {
         } else {
             "vmprivate"
         };
-        let root = if v.local {
-            "/vz".to_string()
-        } else {
-            format!("/vstorage/{cluster}")
-        };
+        let ve_root = if v.local { "/vz" } else { root.as_str() };
         ves.push(Ve {
-            home: format!("{root}/{dir}/{uuid}"),
+            home: format!("{ve_root}/{dir}/{uuid}"),
             uuid,
             name: v.name.clone(),
             kind,
@@ -779,7 +810,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
     );
     let mut path_attrs = BTreeMap::new();
     path_attrs.insert(
-        format!("/vstorage/{cluster}"),
+        root.clone(),
         PathAttrs {
             replicas: s.replicas.clone(),
             tier: 0,
@@ -800,6 +831,7 @@ fn build(s: Scenario) -> Result<LabState, String> {
     .collect();
     let mut state = LabState {
         cluster,
+        mount_point: mount,
         speed: s.speed,
         clock: 0.0,
         hosts,

@@ -21,12 +21,12 @@ fn repository(state: &LabState, host: &str) -> String {
         .filter(|c| *c != '-')
         .take(16)
         .collect();
-    format!("/vstorage/{}/.shaman/md.{id}/resources", state.cluster)
+    format!("{}/.shaman/md.{id}/resources", state.mount_root())
 }
 
 /// Where the resources shaman gave up on lie.
 fn broken_dir(state: &LabState) -> String {
-    format!("/vstorage/{}/.shaman/broken", state.cluster)
+    format!("{}/.shaman/broken", state.mount_root())
 }
 
 fn file_name(kind: VeKind, uuid: &str) -> String {
@@ -41,7 +41,7 @@ fn file_name(kind: VeKind, uuid: &str) -> String {
 /// `broken` when its UUID is listed there.
 pub fn seed(state: &mut LabState, broken: &[String]) {
     state.ha = true;
-    let cluster = format!("/vstorage/{}", state.cluster);
+    let cluster = state.mount_root();
     for h in state.hosts.iter_mut() {
         if h.mounts.iter().any(|m| m.target == cluster) {
             h.units.insert(
@@ -107,7 +107,7 @@ fn add(state: &mut LabState, path: String, home: &str) {
 
 /// The resource files (repositories and broken) that name `home`.
 fn listing(state: &LabState, home: &str) -> Vec<String> {
-    let root = format!("/vstorage/{}/.shaman/", state.cluster);
+    let root = format!("{}/.shaman/", state.mount_root());
     state
         .shared_files
         .iter()

@@ -245,6 +245,11 @@ pub struct HostState {
     pub ops: super::services::OpsState,
 }
 
+/// Where a cluster is mounted when the scenario does not say: the docs' `/vstorage/CLUSTER`.
+pub fn default_mount(cluster: &str) -> String {
+    format!("/vstorage/{cluster}")
+}
+
 /// The states in which a VE holds memory on its host.
 pub fn is_up(status: &str) -> bool {
     matches!(status, "running" | "starting" | "paused" | "migrating")
@@ -254,8 +259,12 @@ pub fn is_up(status: &str) -> bool {
 /// `--lab-state` files hold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabState {
-    /// The storage cluster's name (`/vstorage/CLUSTER`).
+    /// The storage cluster's name (`vstorage://CLUSTER`).
     pub cluster: String,
+    /// Where the nodes mount the cluster file system, when not `/vstorage/CLUSTER` (the
+    /// scenario's `mount_point`); see `mount_root`.
+    #[serde(default)]
+    pub mount_point: Option<String>,
     /// Latency multiplier: 0 answers at once, 1 takes as long as a real cluster.
     pub speed: f64,
     /// Lab seconds passed at speed 0: the virtual clock. Only the simulated commands' own
@@ -289,7 +298,7 @@ pub struct LabState {
     pub prlctl_json_unescaped: bool,
     /// `vstorage get-config` values.
     pub config: BTreeMap<String, String>,
-    /// Attributes of paths that are not VE homes (`/vstorage/<cluster>` and below).
+    /// Attributes of paths that are not VE homes (the cluster mount and below).
     pub path_attrs: BTreeMap<String, PathAttrs>,
     /// Chunks being deleted (VEs or files removed lately): `vstorage stat` counts them in
     /// the `deleting` state, which is no fault (reference §2.3, chunk states).
@@ -298,10 +307,10 @@ pub struct LabState {
     /// Counter behind generated UUIDs and ids.
     pub serial: u64,
     /// High availability (shaman) runs on the cluster: its repositories live under
-    /// `/vstorage/<cluster>/.shaman` (see `shaman`).
+    /// `MOUNT/.shaman` (see `shaman`).
     #[serde(default)]
     pub ha: bool,
-    /// Files under `/vstorage/<cluster>/`: one file system shared by every host that has
+    /// Files under the cluster mount (`mount_root`): one file system shared by every host that has
     /// it mounted (a host where it is not mounted sees its own local directory instead).
     #[serde(default)]
     pub shared_files: BTreeMap<String, LabFile>,
@@ -441,9 +450,18 @@ impl LabState {
         uuid_from(&format!("lab-serial-{}", self.serial))
     }
 
+    /// Where the nodes mount the cluster file system (no trailing `/`): the scenario's
+    /// `mount_point`, else `/vstorage/CLUSTER` (the documented example, not a rule: the
+    /// mount point is whatever fstab or `vstorage-mount -c CLUSTER PATH` names).
+    pub fn mount_root(&self) -> String {
+        self.mount_point
+            .clone()
+            .unwrap_or_else(|| default_mount(&self.cluster))
+    }
+
     /// Whether the cluster file system is mounted on the host (as /proc/mounts shows it).
     pub fn cluster_mounted(&self, host: &str) -> bool {
-        let target = format!("/vstorage/{}", self.cluster);
+        let target = self.mount_root();
         self.host(host).is_some_and(|h| {
             h.mounts
                 .iter()
@@ -453,7 +471,7 @@ impl LabState {
 
     /// Whether a path lies on the cluster file system as the host sees it now.
     pub fn on_shared_fs(&self, host: &str, path: &str) -> bool {
-        path.starts_with(&format!("/vstorage/{}/", self.cluster)) && self.cluster_mounted(host)
+        path.starts_with(&format!("{}/", self.mount_root())) && self.cluster_mounted(host)
     }
 
     /// The file at `path` as the host sees it: on the shared file system, or its own.

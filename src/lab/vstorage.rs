@@ -119,7 +119,7 @@ pub fn vstorage(state: &mut LabState, host: &str, args: &[String]) -> Reply {
 fn short_of_replicas(state: &LabState, cs: &super::state::Cs) -> bool {
     let by_disk = state
         .path_attrs
-        .get(&format!("/vstorage/{}", state.cluster))
+        .get(&state.mount_root())
         .is_some_and(|a| a.failure_domain == "disk");
     let domains: std::collections::BTreeSet<String> = state
         .css
@@ -586,7 +586,7 @@ fn rm_mds(state: &mut LabState, args: &[String]) -> Result<Reply, Reply> {
 /// The attributes in force at a path: a VE disk image's own, a VE home's own, else the
 /// nearest configured parent's.
 fn attrs_at(state: &LabState, path: &str) -> Option<PathAttrs> {
-    let root = format!("/vstorage/{}", state.cluster);
+    let root = state.mount_root();
     if path != root && !path.starts_with(&format!("{root}/")) {
         return None;
     }
@@ -640,9 +640,7 @@ fn get_attr(state: &LabState, args: &[String]) -> Result<Reply, Reply> {
             format!("get-attr: {path}: not on a vstorage file system\n"),
         )
     })?;
-    let inside = path
-        .strip_prefix(&format!("/vstorage/{}", state.cluster))
-        .unwrap_or("");
+    let inside = path.strip_prefix(&state.mount_root()).unwrap_or("");
     Ok(Reply::ok(format!(
         "Path: 'vstorage://{}{}/'\nAttributes:\n  directory\n  replicas={}\n  failure-domain={}\n  tier={}\n  chunk-size=268435456\n",
         state.cluster, inside, attrs.replicas, attrs.failure_domain, attrs.tier

@@ -4,6 +4,7 @@
 //! or Change, and makes idempotent what the tool is not (starting a running VE is reported as
 //! "no change", not an error).
 
+pub mod cluster_mount;
 pub mod conf;
 pub mod disk;
 pub mod disk_usage;

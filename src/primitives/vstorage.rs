@@ -682,8 +682,7 @@ pub mod api {
     #[rhai_fn(return_raw)]
     pub fn cache_info(ctx: NativeCallContext, host: Host) -> ApiResult<Map> {
         call(&ctx, |run| {
-            cluster_name(run)?;
-            let mount = run.cluster.mount_point();
+            let mount = crate::primitives::cluster_mount::cluster_mount(run)?;
             // `.vstorage.info`, or its compatibility name `.pstorage.info` (reference
             // §2.8: the kernel's PCS_INFO_DIR_COMPAT; the read-cache KB's own path).
             let mut text = String::new();

@@ -18,7 +18,8 @@ use crate::cmd::Cmd;
 use crate::parse;
 
 use super::capture_storage::{
-    storage_extras, storage_from_stat, CapturedCs, CapturedLicense, CapturedMds,
+    cluster_mount, mount_point, storage_extras, storage_from_stat, CapturedCs, CapturedLicense,
+    CapturedMds,
 };
 
 /// The configuration files the catalog's runbooks read or edit; captured verbatim.
@@ -69,6 +70,9 @@ const BASE_UNITS: &[&str] = &[
 #[derive(Debug, Default, Serialize)]
 pub struct CapturedScenario {
     pub(super) cluster: String,
+    /// Where the nodes mount the cluster, when not `/vstorage/CLUSTER`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) mount_point: Option<String>,
     pub(super) speed: f64,
     pub(super) replicas: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,6 +207,7 @@ pub fn capture(cluster: &Cluster) -> CapturedScenario {
             .map(|w| w.join().expect("a host's capture does not panic"))
             .collect()
     });
+    let mut mounts: Vec<(String, String)> = Vec::new();
     let mut addresses: BTreeMap<String, String> = BTreeMap::new();
     let mut stat_text = None;
     let mut license_view = None;
@@ -217,6 +222,9 @@ pub fn capture(cluster: &Cluster) -> CapturedScenario {
                 .map(|gap| format!("{}: {gap}", host.name())),
         );
         scenario.ves.extend(capture.ves);
+        if let Some(mount) = capture.mount {
+            mounts.push((host.name().to_string(), mount));
+        }
         if stat_text.is_none() && capture.answers {
             stat_text = probe(host, &["vstorage", "-c", cluster.name(), "stat"]).ok();
             if stat_text.is_some() {
@@ -244,6 +252,7 @@ pub fn capture(cluster: &Cluster) -> CapturedScenario {
             .gaps
             .push("vstorage stat: no host answered; no CS, MDS or license captured".into()),
     }
+    scenario.mount_point = mount_point(&scenario.cluster, &mounts, &mut scenario.gaps);
     let replicas = scenario.replicas.clone();
     for ve in &scenario.ves {
         if let Some(own) = ve.replicas.as_ref().filter(|r| **r != replicas) {
@@ -265,6 +274,8 @@ struct HostCapture {
     addresses: Vec<String>,
     /// It answered its first probe (a host that does not is not probed further).
     answers: bool,
+    /// Where it mounts the cluster (/proc/mounts, else its fstab).
+    mount: Option<String>,
 }
 
 /// Probes one host, read-only.
@@ -299,6 +310,7 @@ fn capture_host(host: &Host, cluster: &str) -> HostCapture {
                 gaps,
                 addresses,
                 answers: false,
+                mount: None,
             };
         }
     }
@@ -367,12 +379,22 @@ fn capture_host(host: &Host, cluster: &str) -> HostCapture {
             Err(e) => gap(format!("prlsrvctl net list -j: {e}")),
         }
     }
+    let mount = read_file(host, "/proc/mounts")
+        .ok()
+        .and_then(|text| cluster_mount(&text, cluster))
+        .or_else(|| {
+            captured
+                .files
+                .get("/etc/fstab")
+                .and_then(|text| cluster_mount(text, cluster))
+        });
     HostCapture {
         host: captured,
         ves,
         gaps,
         addresses,
         answers: true,
+        mount,
     }
 }
 

@@ -142,3 +142,77 @@ fn note_storage_address(scenario: &mut CapturedScenario, host: &str, stat_host: 
         }
     }
 }
+
+/// Where a /proc/mounts or /etc/fstab text mounts `vstorage://CLUSTER` (a `fuse.*` type),
+/// as one spelling (fstab may write `/pcs/`).
+pub(super) fn cluster_mount(text: &str, cluster: &str) -> Option<String> {
+    let device = format!("vstorage://{cluster}");
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() >= 3 && f[0] == device && f[2].starts_with("fuse")).then(|| {
+            let target = crate::edit::fstab::unescape(f[1]);
+            let trimmed = target.trim_end_matches('/');
+            if trimmed.is_empty() {
+                "/".to_string()
+            } else {
+                trimmed.to_string()
+            }
+        })
+    })
+}
+
+/// The scenario's `mount_point` from where each answering host mounts the cluster
+/// (`(host, path)`): `None` for `/vstorage/CLUSTER` (the lab's default) or when no host
+/// said; hosts that differ are named as a gap (a scenario mounts it at one place).
+pub(super) fn mount_point(
+    cluster: &str,
+    mounts: &[(String, String)],
+    gaps: &mut Vec<String>,
+) -> Option<String> {
+    let (_, first) = mounts.first()?;
+    let others: Vec<String> = mounts
+        .iter()
+        .filter(|(_, m)| m != first)
+        .map(|(h, m)| format!("{h} at {m}"))
+        .collect();
+    if !others.is_empty() {
+        gaps.push(format!(
+            "the cluster is mounted at {first} on some nodes but {}: the scenario mounts it at {first} on every node",
+            others.join(", ")
+        ));
+    }
+    if first.chars().any(char::is_whitespace) || first == "/" {
+        gaps.push(format!(
+            "the cluster is mounted at {first:?}, which a scenario cannot say: it mounts it at /vstorage/{cluster}"
+        ));
+        return None;
+    }
+    (*first != format!("/vstorage/{cluster}")).then(|| first.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_mount_is_read_from_mounts_and_fstab_as_written() {
+        let mounts = "/dev/mapper/virtuozzo-root / xfs rw 0 0\nvstorage://other /other fuse.vstorage rw 0 0\nvstorage://c /mnt/my\\040pcs fuse.vstorage rw 0 0\n";
+        assert_eq!(cluster_mount(mounts, "c").as_deref(), Some("/mnt/my pcs"));
+        let fstab = "# comment\nvstorage://c\t/pcs/\tfuse.vstorage\trw,nosuid,nodev,_netdev\t0 0\n";
+        assert_eq!(cluster_mount(fstab, "c").as_deref(), Some("/pcs"));
+        assert_eq!(cluster_mount(fstab, "other"), None);
+        let mut gaps = Vec::new();
+        let seen = [("n1".to_string(), "/vstorage/c".to_string())];
+        assert_eq!(mount_point("c", &seen, &mut gaps), None);
+        let seen = [
+            ("n1".to_string(), "/pcs".to_string()),
+            ("n2".to_string(), "/mnt/c".to_string()),
+        ];
+        assert_eq!(mount_point("c", &seen, &mut gaps).as_deref(), Some("/pcs"));
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert!(gaps[0].contains("n2 at /mnt/c"), "{gaps:?}");
+        let seen = [("n1".to_string(), "/mnt/my pcs".to_string())];
+        assert_eq!(mount_point("c", &seen, &mut gaps), None);
+        assert_eq!(gaps.len(), 2, "{gaps:?}");
+    }
+}

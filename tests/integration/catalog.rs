@@ -33,6 +33,16 @@ impl Lab {
         }
     }
 
+    /// The default lab with every node mounting the cluster at `mount` (fstab, /proc/mounts,
+    /// VE homes) instead of /vstorage/CLUSTER: the documented path is an example, fstab or
+    /// `vstorage-mount -c CLUSTER PATH` may name any directory.
+    pub(crate) fn mounted_at(mount: &str) -> Lab {
+        Lab::with_scenario(&format!(
+            "mount_point: {mount}\n{}",
+            include_str!("../../src/lab/default.yaml")
+        ))
+    }
+
     /// A run of vzrun on this lab (its state, journal and scenario) with `args`.
     pub(crate) fn test(&self, args: &[&str]) -> Test {
         let mut test = Test::new()

@@ -28,6 +28,7 @@ mod lab;
 mod lab_adversary;
 mod maintenance;
 mod monitoring;
+mod mount_point;
 mod mutants;
 mod plan;
 mod prlctl;

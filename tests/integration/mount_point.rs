@@ -1,0 +1,214 @@
+//! A cluster mounted elsewhere than /vstorage/CLUSTER (`mount_point: /pcs`): the docs'
+//! path is an example, fstab or `vstorage-mount -c CLUSTER PATH` names any directory.
+//! The run is not told (no inventory `cluster_mount`): runbooks must follow the nodes.
+
+use crate::catalog::{unchanged, Lab};
+
+/// The fields of `name`'s row in a table on stdout.
+fn row<'a>(stdout: &'a str, name: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&name))
+        .unwrap_or_else(|| panic!("no row for {name} in:\n{stdout}"))
+}
+
+#[test]
+fn vm_tiers_reads_the_tier_of_homes_under_the_mount() {
+    // Default: web01 (msk-01, tier 1); its home /pcs/private/UUID is on the cluster.
+    let out = Lab::mounted_at("/pcs").run(&["vm-tiers"]).status(0);
+    let web01 = row(&out.stdout, "web01");
+    assert_eq!(
+        web01[4], "1",
+        "web01's home is on tier 1, not local: {web01:?}"
+    );
+}
+
+#[test]
+fn maintenance_records_the_cordon_on_the_cluster_mounted_elsewhere() {
+    let lab = Lab::mounted_at("/pcs");
+    lab.run(&["maintenance", "msk-03", "on", "--yes"])
+        .status(0)
+        .stderr_has("/pcs/.vzrun/maintenance/msk-03.json");
+    lab.run(&["maintenance", "msk-03", "status"])
+        .status(0)
+        .stdout_has("msk-03 is in maintenance");
+    lab.run(&["maintenance", "msk-03", "off", "--yes"])
+        .status(0)
+        .stderr_has("rm -f /pcs/.vzrun/maintenance/msk-03.json");
+}
+
+#[test]
+fn set_tier_homes_names_the_homes_under_the_mount() {
+    Lab::mounted_at("/pcs")
+        .run(&["plan", "set-tier", "homes", "2"])
+        .status(0)
+        .stdout_has("vstorage set-attr -R /pcs/private tier=2")
+        .stdout_has("vstorage set-attr -R /pcs/vmprivate tier=2");
+}
+
+#[test]
+fn unmount_cluster_unmounts_the_mount_point_the_node_has() {
+    let lab = Lab::mounted_at("/pcs");
+    lab.run(&["evacuate", "msk-07", "--yes"]).status(0);
+    lab.run(&["unmount-cluster", "msk-07", "--yes"])
+        .status(0)
+        .stderr_has("umount /pcs");
+}
+
+#[test]
+fn a_client_cache_inside_the_cluster_mounted_elsewhere_is_bad_input() {
+    unchanged(
+        Lab::mounted_at("/pcs")
+            .run(&["client-cache", "/pcs/cache", "2048", "--yes"])
+            .status(2)
+            .stderr_has("inside the cluster"),
+    );
+}
+
+#[test]
+fn a_pfcache_image_on_the_cluster_mounted_elsewhere_is_bad_input() {
+    // Refused as input (exit 2, before anything is probed), as under /vstorage/.
+    unchanged(
+        Lab::mounted_at("/pcs")
+            .run(&[
+                "pfcache-move",
+                "/pcs/pfcache.hdd",
+                "--nodes",
+                "msk-01",
+                "--yes",
+            ])
+            .status(2)
+            .stderr_has("local file system"),
+    );
+}
+
+/// Two empty nodes of cluster `c`, mounted at /pcs.
+fn two_empty_nodes() -> Lab {
+    Lab::with_scenario(
+        "cluster: c\nspeed: 0\nmount_point: /pcs\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor]}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\n",
+    )
+}
+
+/// What `cluster_mount_point()` says in a run on `lab`.
+fn mount_seen(lab: &Lab) -> String {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("m.rhai");
+    std::fs::write(
+        &path,
+        "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
+    )
+    .unwrap();
+    let out = lab.run(&[path.to_str().unwrap()]).status(0);
+    let line = out.stderr.lines().find(|l| l.contains("mount=")).unwrap();
+    line[line.find("mount=").unwrap() + 6..line.find('|').unwrap()].to_string()
+}
+
+#[test]
+fn the_mount_point_is_asked_of_a_node_that_has_the_cluster_mounted() {
+    let lab = two_empty_nodes();
+    assert_eq!(mount_seen(&lab), "/pcs");
+    // n1, asked first, has it no more: n2 says where.
+    lab.run(&["unmount-cluster", "n1", "--yes"])
+        .status(0)
+        .stderr_has("umount /pcs");
+    lab.run(&["unmount-cluster", "n2", "--yes"])
+        .status(0)
+        .stderr_has("umount /pcs");
+    // Mounted nowhere now: where fstab mounts it at boot.
+    assert_eq!(mount_seen(&lab), "/pcs");
+}
+
+#[test]
+fn force_register_finds_the_home_under_the_mount_and_its_ha_resource() {
+    // shaman's repositories are on the cluster file system too: the VE is a resource of
+    // the dead node's shaman, found under /pcs/.shaman.
+    let lab = Lab::with_scenario(
+        "cluster: c\nspeed: 0\nha: true\nmount_point: /pcs\nhosts:\n  - {name: n1, address: 10.0.0.1, tags: [hypervisor], powered_off: true}\n  - {name: n2, address: 10.0.0.2, tags: [hypervisor]}\nves:\n  - {name: web, host: n1, uuid: 11111111-2222-4333-8444-555555555555}\n",
+    );
+    unchanged(
+        lab.run(&[
+            "force-register",
+            "11111111-2222-4333-8444-555555555555",
+            "n2",
+            "--yes",
+        ])
+        .status(3)
+        .stderr_has("is a resource of HA (shaman): /pcs/.shaman/md."),
+    );
+    lab.run(&[
+        "force-register",
+        "11111111-2222-4333-8444-555555555555",
+        "n2",
+        "--despite-ha",
+        "--yes",
+    ])
+    .status(0)
+    .stderr_has("prlctl register /pcs/private/11111111-2222-4333-8444-555555555555");
+}
+
+#[test]
+fn a_capture_of_a_cluster_mounted_elsewhere_keeps_its_mount_point() {
+    // A capture is a rehearsal of the real cluster: one mounted at /pcs must not become a
+    // lab at /vstorage/CLUSTER (its captured fstab saying /pcs, its /proc/mounts not).
+    let lab = Lab::mounted_at("/pcs");
+    let path = lab.dir.path().join("captured.yaml");
+    lab.test(&["lab", "capture", "-o", path.to_str().unwrap()])
+        .run()
+        .status(0);
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    assert!(yaml.contains("mount_point: /pcs"), "{yaml}");
+    Lab::with_scenario(&yaml)
+        .run(&["plan", "set-tier", "homes", "2"])
+        .status(0)
+        .stdout_has("vstorage set-attr -R /pcs/private tier=2");
+}
+
+#[test]
+fn read_cache_reads_the_cache_info_under_the_mount() {
+    // The cache is set in fstab, in use from the next mount: .vstorage.info under /pcs
+    // then says so (read at /vstorage/livelinux it would say none).
+    let lab = Lab::mounted_at("/pcs");
+    lab.run(&[
+        "client-cache",
+        "/mnt/ssd/vstorage-cache",
+        "2048",
+        "--nodes",
+        "msk-07",
+        "--yes",
+    ])
+    .status(0)
+    .stderr_has("vstorage://livelinux /pcs fuse.vstorage _netdev,cache=/mnt/ssd/vstorage-cache,cachesize=2048");
+    lab.run(&["evacuate", "msk-07", "--yes"]).status(0);
+    lab.run(&["unmount-cluster", "msk-07", "--yes"]).status(0);
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("mount.rhai");
+    std::fs::write(
+        &path,
+        "//! Mount.\ndisk::mount(host(\"msk-07\"), cluster_mount_point());\n",
+    )
+    .unwrap();
+    lab.run(&[path.to_str().unwrap(), "--yes"])
+        .status(0)
+        .stderr_has("mount /pcs");
+    let out = lab.run(&["read-cache"]).status(0);
+    let msk07 = row(&out.stdout, "msk-07");
+    assert_eq!(msk07[1], "/mnt/ssd/vstorage-cache", "{msk07:?}");
+}
+
+#[test]
+fn a_dead_first_node_does_not_hide_where_the_cluster_is_mounted() {
+    // msk-01, asked first, is powered off: the next node that answers says /pcs.
+    let lab = Lab::with_scenario(&format!(
+        "mount_point: /pcs\n{}",
+        include_str!("../../src/lab/default.yaml").replacen(
+            "{name: msk-01, address: 10.30.17.31, tags:",
+            "{name: msk-01, address: 10.30.17.31, powered_off: true, tags:",
+            1,
+        )
+    ));
+    assert_eq!(mount_seen(&lab), "/pcs");
+    lab.run(&["plan", "set-tier", "homes", "2"])
+        .status(0)
+        .stdout_has("vstorage set-attr -R /pcs/private tier=2");
+}
