@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openssh::{Session, Stdio};
-use tokio::io::AsyncWriteExt;
 use tokio::runtime::Runtime;
 
 use super::control_dir::{clean_stale_control_dirs, control_dir, private_control_dir};
@@ -34,9 +33,11 @@ use crate::transport::lock::{HeldLock, LockError};
 mod output;
 mod probe_scripts;
 mod probe_shell;
+mod remote;
 mod run_lock;
 mod unanswered;
 use probe_scripts::{inline_script, MODE_SCRIPT, READ_SCRIPT};
+use remote::{deadline_secs, Remote, Spawn};
 use run_lock::{Guard, LOCK_CONFLICT};
 use unanswered::Unanswered;
 
@@ -406,137 +407,9 @@ impl Ssh {
     }
 }
 
-enum Spawn {
-    NotStarted(openssh::Error),
-    Failed(openssh::Error),
-    /// A probe ran past its deadline.
-    Expired,
-    /// The connection gave no answer: a change's long after its remote `timeout`, or any
-    /// command's channel never opened in time.
-    Hung,
-    /// Its stdout or stderr passed `max_output()`.
-    TooLarge,
-}
-
 /// How long a command whose channel sshd refused waits for it to free the session of the
 /// idle probe shell it ended (a few milliseconds on a host that answers).
 const SESSION_FREED_WITHIN: Duration = Duration::from_secs(2);
-
-/// Whole seconds of a deadline, at least 1 (what `timeout` is given; a probe gets as long).
-fn deadline_secs(timeout: Duration) -> u64 {
-    timeout.as_secs_f64().ceil().max(1.0) as u64
-}
-
-/// A command as it is sent to the host (see `Ssh::remote_argv`).
-struct Remote {
-    /// Text the login shell runs before the quoted argv (a probe's mark, without sudo).
-    raw_prefix: Option<String>,
-    argv: Vec<String>,
-    /// `Some`: a probe, and how it is marked; `None`: a change.
-    probe: Option<remote_deadline::Probe>,
-}
-
-impl Remote {
-    /// The probe as one text for the probe shell (see `probe_shell`): what the login shell
-    /// would be given, with the program `exec`ed through `setsid`, so the probe and whatever
-    /// it leaves running form a process group the shell can look for once the probe ended.
-    /// A program that is not there exits 127 before `setsid` (whose own exit for it is 1
-    /// before util-linux 2.27, as on Virtuozzo 7). A file script (`inline_script`: `cat` or
-    /// `stat`, which start nothing) runs as it is.
-    fn shell_text(&self) -> String {
-        let argv = crate::transport::cmd::shell_join(&self.argv);
-        let Some(program) = self.argv.first() else {
-            return self.raw_prefix.clone().unwrap_or_default();
-        };
-        let found = format!(
-            "command -v {} >/dev/null 2>&1 || exit 127",
-            crate::transport::cmd::shell_quote(program)
-        );
-        match &self.raw_prefix {
-            // The prefix ends in `exec`.
-            Some(prefix) => format!("{found}; {prefix} setsid {argv}"),
-            None => format!("{found}; exec setsid {argv}"),
-        }
-    }
-
-    /// Runs it once: (exit code, stdout, stderr).
-    async fn run(
-        &self,
-        session: &Session,
-        stdin: Option<&[u8]>,
-        timeout: Duration,
-    ) -> Result<(i32, Vec<u8>, Vec<u8>), Spawn> {
-        let mut command = match &self.raw_prefix {
-            Some(prefix) => {
-                let mut c = session.raw_command(prefix);
-                c.args(&self.argv);
-                c
-            }
-            None => {
-                let mut c = session.command(self.argv[0].as_str());
-                c.args(&self.argv[1..]);
-                c
-            }
-        };
-        command
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        // A change: a little longer than its remote `timeout -k`, for a hung connection. A
-        // probe: the client keeps the deadline (the caller then stops the probe). The deadline
-        // covers the whole exchange: opening the channel hangs too when the connection does
-        // not answer (a kept master's peer gone silent), and a probe under `within(2, ..)`
-        // waited for the master to give up on its peer instead (15 s and more).
-        let (limit, expired) = match self.probe {
-            None => (
-                timeout + Duration::from_secs(remote_deadline::GRACE + 5),
-                Spawn::Hung,
-            ),
-            Some(_) => (Duration::from_secs(deadline_secs(timeout)), Spawn::Expired),
-        };
-        let deadline = tokio::time::Instant::now() + limit;
-        let mut child = match tokio::time::timeout_at(deadline, command.spawn()).await {
-            Ok(spawned) => spawned.map_err(Spawn::NotStarted)?,
-            // No answer to the channel's opening: the connection is useless (a kill could
-            // not get through it either).
-            Err(_) => return Err(Spawn::Hung),
-        };
-        if let (Some(mut pipe), Some(bytes)) = (child.stdin().take(), stdin) {
-            let fed = tokio::time::timeout_at(deadline, async {
-                let _ = pipe.write_all(bytes).await;
-                let _ = pipe.shutdown().await;
-            })
-            .await;
-            if fed.is_err() {
-                return Err(expired);
-            }
-        }
-        let limit = super::max_output();
-        let (out, err) = (child.stdout().take(), child.stderr().take());
-        let exchange = async move {
-            let (out, err) = tokio::join!(
-                output::read_capped(out, limit),
-                output::read_capped(err, limit)
-            );
-            match (out, err) {
-                (Some(out), Some(err)) => match child.wait().await {
-                    Ok(status) => Ok((status.code().unwrap_or(255), out, err)),
-                    Err(e) => Err(Spawn::Failed(e)),
-                },
-                // Dropping the child closes its channel: the command's next write fails.
-                _ => Err(Spawn::TooLarge),
-            }
-        };
-        match tokio::time::timeout_at(deadline, exchange).await {
-            Ok(done) => done,
-            Err(_) => Err(expired),
-        }
-    }
-}
 
 /// The error and its causes on one line.
 fn error_chain(e: &dyn std::error::Error) -> String {
