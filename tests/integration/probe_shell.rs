@@ -341,6 +341,27 @@ fn the_next_probe_works_after_the_idle_shell_was_killed_on_the_host() {
 }
 
 #[test]
+fn a_killed_idle_shell_is_replaced_over_the_same_connection() {
+    // The idle shell ended on the host (killed by an operator, the OOM killer): the
+    // connection is fine, and a new one (a login, a key exchange) is not what it needs.
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let ssh = transport(&cluster, 0);
+    for sig in [libc::SIGKILL, libc::SIGTERM] {
+        let shell = parent_of_a_probe(&ssh);
+        crate::sshd::signal(shell as i32, sig);
+        wait_gone(shell, "killed");
+        assert_eq!(ssh.run(&Cmd::read(["echo", "ok"])).unwrap().stdout, "ok\n");
+    }
+    assert_eq!(
+        cluster.connections("msk-01"),
+        1,
+        "a killed shell cost a new connection"
+    );
+}
+
+#[test]
 fn forty_probes_at_once_on_one_host_each_get_their_own_output() {
     let Some(cluster) = SshCluster::start(1) else {
         return;
