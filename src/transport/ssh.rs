@@ -211,7 +211,7 @@ impl Ssh {
     /// Drops the master after a failure, so the next command connects afresh; a persisted
     /// master is told to stop taking commands (it ends when those it runs end).
     fn forget_session(&self) {
-        drop(self.idle_shell.take());
+        drop(self.idle_shell.take_any());
         let master = self
             .session
             .lock()
@@ -329,7 +329,7 @@ impl Ssh {
                     // end of its input). Any other failure, or a refusal that lasts, and the
                     // connection is taken for broken.
                     if why.contains("open refused") {
-                        if shell_ended.is_none() && self.idle_shell.take().is_some() {
+                        if shell_ended.is_none() && self.idle_shell.take_any().is_some() {
                             shell_ended = Some(Instant::now());
                         }
                         if shell_ended.is_some_and(|at| at.elapsed() < SESSION_FREED_WITHIN) {

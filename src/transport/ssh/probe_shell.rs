@@ -44,6 +44,8 @@ const OPEN: &str = "VZRUN_PROBE_SHELL=1; export VZRUN_PROBE_SHELL; exec /bin/sh 
 pub(super) struct ProbeShell {
     // Held so the channel stays open; dropping it (or stdin) ends the shell.
     _child: openssh::Child<Arc<Session>>,
+    /// The connection it runs over.
+    session: Arc<Session>,
     stdin: ChildStdin,
     stdout: ChildStdout,
     stderr: ChildStderr,
@@ -68,6 +70,7 @@ impl ProbeShell {
     /// Opens a shell on the host (one channel of `session`).
     pub(super) async fn open(session: Arc<Session>) -> Result<ProbeShell, openssh::Error> {
         let mut child = session
+            .clone()
             .arc_raw_command(OPEN)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -80,6 +83,7 @@ impl ProbeShell {
         let stderr = child.stderr().take().ok_or_else(missing)?;
         Ok(ProbeShell {
             _child: child,
+            session,
             stdin,
             stdout,
             stderr,
@@ -143,6 +147,7 @@ impl ProbeShell {
     async fn drain(self, ran: &mut Ran, limit: usize) -> Result<(), ShellError> {
         let ProbeShell {
             _child,
+            session: _,
             stdin,
             mut stdout,
             mut stderr,
@@ -309,14 +314,50 @@ pub(super) async fn probe(
     limit: std::time::Duration,
 ) -> Result<(i32, Vec<u8>, Vec<u8>), Spawn> {
     let deadline = tokio::time::Instant::now() + limit;
-    let (mut shell, reused) = match idle.take() {
-        Some(shell) => (shell, true),
-        None => match tokio::time::timeout_at(deadline, ProbeShell::open(session.clone())).await {
-            Ok(opened) => (opened.map_err(Spawn::NotStarted)?, false),
-            // No answer to the channel's opening: the connection is useless.
-            Err(_) => return Err(Spawn::Hung),
-        },
-    };
+    let mut kept = idle.take(session);
+    loop {
+        let reused = kept.is_some();
+        let shell = match kept.take() {
+            Some(shell) => shell,
+            None => {
+                match tokio::time::timeout_at(deadline, ProbeShell::open(session.clone())).await {
+                    Ok(opened) => opened.map_err(Spawn::NotStarted)?,
+                    // No answer to the channel's opening: the connection is useless.
+                    Err(_) => return Err(Spawn::Hung),
+                }
+            }
+        };
+        match run_once(shell, command, other_user, deadline).await {
+            // The kept shell was gone (ended on the host): a new one over the same
+            // connection; if that fails too, the connection is the caller's to judge.
+            Err(Spawn::NotStarted(_)) if reused => continue,
+            Err(Spawn::NotStarted(e)) => return Err(Spawn::Failed(e)),
+            Err(other) => return Err(other),
+            Ok((ran, shell)) => {
+                if let Some(shell) = shell {
+                    idle.put(shell);
+                }
+                return match (ran.status, ran.stdout, ran.stderr) {
+                    // As the crate reports a remote exit 127 (see `Ssh::exec`).
+                    (127, _, _) => Err(Spawn::Failed(openssh::Error::Remote(
+                        std::io::ErrorKind::NotFound.into(),
+                    ))),
+                    result => Ok(result),
+                };
+            }
+        }
+    }
+}
+
+/// One probe through `shell` by `deadline`: what it gave, and the shell when it can be kept.
+/// A shell whose channel ended before the probe's end line is `NotStarted` (the probe, a
+/// read, may run again).
+async fn run_once(
+    mut shell: ProbeShell,
+    command: &str,
+    other_user: bool,
+    deadline: tokio::time::Instant,
+) -> Result<(Ran, Option<ProbeShell>), Spawn> {
     let token = Probe::new();
     let answered = AtomicBool::new(false);
     let limit = crate::transport::max_output();
@@ -338,22 +379,8 @@ pub(super) async fn probe(
         Err(_) if !answered.load(Ordering::Relaxed) => Err(Spawn::Hung),
         Err(_) => Err(Spawn::Expired),
         Ok(Err(ShellError::TooLarge)) => Err(Spawn::TooLarge),
-        Ok(Err(ShellError::Lost(e))) if reused => {
-            Err(Spawn::NotStarted(openssh::Error::ChildIo(e)))
-        }
-        Ok(Err(ShellError::Lost(e))) => Err(Spawn::Failed(openssh::Error::ChildIo(e))),
-        Ok(Ok((ran, shell))) => {
-            if let Some(shell) = shell {
-                idle.put(shell);
-            }
-            match (ran.status, ran.stdout, ran.stderr) {
-                // As the crate reports a remote exit 127 (see `Ssh::exec`).
-                (127, _, _) => Err(Spawn::Failed(openssh::Error::Remote(
-                    std::io::ErrorKind::NotFound.into(),
-                ))),
-                result => Ok(result),
-            }
-        }
+        Ok(Err(ShellError::Lost(e))) => Err(Spawn::NotStarted(openssh::Error::ChildIo(e))),
+        Ok(Ok(done)) => Ok(done),
     }
 }
 
@@ -362,8 +389,16 @@ pub(super) async fn probe(
 pub(super) struct Idle(Mutex<Option<ProbeShell>>);
 
 impl Idle {
-    /// The idle shell, if there is one (it is then the caller's).
-    pub(super) fn take(&self) -> Option<ProbeShell> {
+    /// The idle shell, if there is one (it is then the caller's), and only if it runs over
+    /// `session`: one a probe on a connection given up since put back is ended here, not
+    /// used (its failure would be taken for the new connection's).
+    pub(super) fn take(&self, session: &Arc<Session>) -> Option<ProbeShell> {
+        let shell = self.0.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+        Arc::ptr_eq(&shell.session, session).then_some(shell)
+    }
+
+    /// The idle shell, whatever connection it runs over (to end it).
+    pub(super) fn take_any(&self) -> Option<ProbeShell> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
