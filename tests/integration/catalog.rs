@@ -249,10 +249,19 @@ impl Lab {
     /// Makes a host stop answering from now on (the state file edited between runs): a node
     /// that dies or loses its management network between two runs.
     pub(crate) fn stop_answering(&self, name: &str) {
+        self.set_unreachable(name, true);
+    }
+
+    /// Makes a host answer again (the state file edited between runs): it is back.
+    pub(crate) fn answer_again(&self, name: &str) {
+        self.set_unreachable(name, false);
+    }
+
+    fn set_unreachable(&self, name: &str, unreachable: bool) {
         let mut state = self.state_value();
         for h in state["hosts"].as_array_mut().unwrap() {
             if h["name"] == name {
-                h["unreachable"] = true.into();
+                h["unreachable"] = unreachable.into();
             }
         }
         std::fs::write(

@@ -304,19 +304,22 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
         },
     );
     lab.speed = "0";
-    let mut state = lab.state_value();
-    for h in state["hosts"].as_array_mut().unwrap() {
-        if h["name"] == "msk-05" {
-            h["unreachable"] = false.into();
-        }
-    }
-    std::fs::write(
-        lab.dir.path().join("lab.json"),
-        serde_json::to_vec(&state).unwrap(),
-    )
-    .unwrap();
-    let running = format!("for v in prlctl::list(host(\"{on}\")).filter(|v| v.name == \"{name}\") {{ log(`{name} ${{v.status}}`); }}");
-    lab.query(&running)
+    // Was: "starting it again", the first abort's start of it not counted.
+    stopped_by_hand_then_aborted_again(&lab, &on, &name, &run_id);
+}
+
+/// msk-05 answers again; `name`, running on `on` (started by an abort cut short), is
+/// stopped by hand, and the abort of `run_id` run again (as the tool says) must leave it
+/// stopped, naming it as not started.
+fn stopped_by_hand_then_aborted_again(
+    lab: &crate::catalog::Lab,
+    on: &str,
+    name: &str,
+    run_id: &str,
+) {
+    lab.answer_again("msk-05");
+    let status = format!("for v in prlctl::list(host(\"{on}\")).filter(|v| v.name == \"{name}\") {{ log(`{name} ${{v.status}}`); }}");
+    lab.query(&status)
         .status(0)
         .stderr_has(&format!("{name} running"));
     // Later an operator stops it by hand, then runs the abort again, as the tool says.
@@ -324,12 +327,11 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
         "host(\"{on}\").run([\"prlctl\", \"stop\", \"{name}\"]);"
     ))
     .status(0);
-    // Was: "starting it again", the first abort's start of it not counted.
-    lab.run(&["abort", &run_id])
+    lab.run(&["abort", run_id])
         .status(0)
         .stderr_lacks("starting it again")
         .stderr_has("not started");
-    lab.query(&running)
+    lab.query(&status)
         .status(0)
         .stderr_has(&format!("{name} stopped"));
 }
@@ -412,33 +414,7 @@ fn abort_again_counts_an_abort_cut_short_whose_run_id_sorts_before_the_run_it_ab
     )
     .unwrap();
     std::fs::remove_file(runs.join(format!("{abort_id}.jsonl"))).unwrap();
-    let mut state = lab.state_value();
-    for h in state["hosts"].as_array_mut().unwrap() {
-        if h["name"] == "msk-05" {
-            h["unreachable"] = false.into();
-        }
-    }
-    std::fs::write(
-        lab.dir.path().join("lab.json"),
-        serde_json::to_vec(&state).unwrap(),
-    )
-    .unwrap();
-    let status = format!("for v in prlctl::list(host(\"{on}\")).filter(|v| v.name == \"{name}\") {{ log(`{name} ${{v.status}}`); }}");
-    lab.query(&status)
-        .status(0)
-        .stderr_has(&format!("{name} running"));
-    // Later an operator stops it by hand, then runs the abort again, as the tool says.
-    lab.query(&format!(
-        "host(\"{on}\").run([\"prlctl\", \"stop\", \"{name}\"]);"
-    ))
-    .status(0);
     // Was: "starting it again": the journals taken in the order of their ids, the first
     // abort's start came before the run's stop.
-    lab.run(&["abort", &run_id])
-        .status(0)
-        .stderr_lacks("starting it again")
-        .stderr_has("not started");
-    lab.query(&status)
-        .status(0)
-        .stderr_has(&format!("{name} stopped"));
+    stopped_by_hand_then_aborted_again(&lab, &on, &name, &run_id);
 }
