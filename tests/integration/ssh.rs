@@ -614,3 +614,24 @@ fn cluster_lock_on_skips_a_host_that_does_not_answer_over_ssh_and_two_runs_never
         .stderr_has("inside");
     drop(silent);
 }
+
+#[test]
+fn a_change_killed_by_a_signal_is_its_exit_not_a_lost_host() {
+    // An OOM-killed `prlctl migrate`: the host answered, the command died. It was reported
+    // as an unreachable host (the crate has no exit status for a signal) and the connection
+    // was dropped and made again.
+    let Some(cluster) = SshCluster::start(1) else {
+        return;
+    };
+    let ssh = transport(&cluster, 0);
+    let out = ssh
+        .run(&Cmd::change(["sh", "-c", "echo before; kill -KILL $$"]))
+        .unwrap();
+    assert_eq!((out.code, out.stdout.as_str()), (137, "before\n"));
+    assert_eq!(ssh.run(&Cmd::change(["true"])).unwrap().code, 0);
+    assert_eq!(
+        cluster.connections("msk-01"),
+        1,
+        "the connection was made again"
+    );
+}
