@@ -87,7 +87,7 @@ pub enum Event {
         argv: Vec<String>,
         /// Whether the command only reads or changes the host.
         effect: Effect,
-        /// The exit code (killed by a signal: 128 + signal, locally and for a probe over SSH).
+        /// The exit code (killed by a signal: 128 + signal, locally and over SSH).
         code: i32,
         /// How long it took, in milliseconds.
         millis: u64,

@@ -116,7 +116,7 @@ pub fn shell_quote(word: &str) -> String {
 /// What a finished command returned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Output {
-    /// The exit code (killed by a signal: 128 + signal, locally and for a probe over SSH).
+    /// The exit code (killed by a signal: 128 + signal, locally and over SSH).
     pub code: i32,
     /// Standard output, decoded as UTF-8 (invalid bytes replaced).
     pub stdout: String,

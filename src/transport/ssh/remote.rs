@@ -72,11 +72,14 @@ impl Remote {
                 c.args(&self.argv);
                 c
             }
-            None => {
-                let mut c = session.command(self.argv[0].as_str());
-                c.args(&self.argv[1..]);
-                c
-            }
+            // The login shell waits for the command instead of becoming it (`; exit $?`):
+            // killed by a signal, the command (or `timeout`, which then kills itself the same
+            // way when it leads the process group) gives its exit as 128 + signal, where the
+            // crate, which has no exit status for a signal, made it a lost connection.
+            None => session.raw_command(format!(
+                "{}; exit $?",
+                crate::transport::cmd::shell_join(&self.argv)
+            )),
         };
         command
             .stdin(if stdin.is_some() {
