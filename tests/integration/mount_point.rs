@@ -212,3 +212,43 @@ fn a_dead_first_node_does_not_hide_where_the_cluster_is_mounted() {
         .status(0)
         .stdout_has("vstorage set-attr -R /pcs/private tier=2");
 }
+
+#[test]
+fn nodes_that_never_greet_ahead_of_one_that_answers_cost_one_connect_timeout_not_one_each() {
+    // Over SSH the nodes were asked one after the other: three hung nodes (the kernel takes
+    // the connection, sshd never greets) in front of the first live one cost three whole
+    // connect timeouts before `cluster_mount_point()` said anything, and a runbook's
+    // `within(...)` could pass meanwhile. Asked together, the wait is one timeout.
+    let Some(cluster) = crate::sshd::SshCluster::start(4) else {
+        return;
+    };
+    let inventory = cluster.path("inventory.yaml");
+    let yaml = std::fs::read_to_string(&inventory).unwrap();
+    std::fs::write(
+        &inventory,
+        yaml.replace("connect_timeout: 5", "connect_timeout: 3"),
+    )
+    .unwrap();
+    for host in ["msk-01", "msk-02", "msk-03"] {
+        cluster.hang_sshd(host);
+    }
+    let started = std::time::Instant::now();
+    crate::test::Test::new()
+        .file(
+            "m.rhai",
+            "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
+        )
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./m.rhai")
+        .run()
+        .status(0)
+        .stderr_has("mount=/");
+    let took = started.elapsed();
+    // One after the other: at least 3 x 3 s. Together: one timeout (3 s) and a handshake.
+    assert!(
+        took < std::time::Duration::from_secs(7),
+        "cluster_mount_point() took {took:?}"
+    );
+    assert_eq!(cluster.connections("msk-04"), 1, "msk-04 was asked");
+}
