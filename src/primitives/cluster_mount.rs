@@ -7,6 +7,10 @@
 //! and where it mounts it at boot in /etc/fstab; the first node that says either is
 //! believed, once per run.
 
+use std::collections::VecDeque;
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+
 use crate::cluster::host::Host;
 use crate::failure::Failure;
 use crate::run::context::RunContext;
@@ -27,9 +31,12 @@ pub fn cluster_mount(run: &RunContext) -> Result<String, Failure> {
 fn found(run: &RunContext, name: &str, hosts: &[Host]) -> Option<String> {
     let device = format!("vstorage://{name}");
     let mut answering = Vec::new();
-    for host in hosts {
-        // A node that does not answer says nothing; the next one is asked.
-        let Ok(mounts) = super::disk::proc_mounts(run, host) else {
+    // Asked all at once: one after the other, each node that does not answer in front of
+    // the first that does cost its whole connect timeout. The first in inventory order
+    // that has it mounted is believed, as soon as every node before it has answered or not.
+    for (host, reply) in hosts.iter().zip(ask_all(run, hosts)) {
+        // A node that does not answer says nothing; the next one is heard.
+        let Ok(Ok(mounts)) = reply.recv() else {
             continue;
         };
         if let Some((_, target, _)) = mounts
@@ -50,4 +57,34 @@ fn found(run: &RunContext, name: &str, hosts: &[Host]) -> Option<String> {
                 .flatten()
         })
     })
+}
+
+/// A host's /proc/mounts (source, target, type), or why it did not answer.
+type Mounts = Result<Vec<(String, String, String)>, Failure>;
+
+/// /proc/mounts of each host, read on threads of their own (at most `AT_ONCE` at a time,
+/// in inventory order): one receiver per host, in the same order. The threads are not
+/// waited for: a node that never greets is left to its connect timeout while the nodes
+/// before it have already said where the cluster is (see the Ssh transport: it is then not
+/// asked again for a while).
+fn ask_all(run: &RunContext, hosts: &[Host]) -> Vec<Receiver<Mounts>> {
+    /// At most this many reads at a time (each may run an ssh process).
+    const AT_ONCE: usize = 64;
+    let (senders, receivers): (Vec<_>, Vec<_>) = hosts.iter().map(|_| channel()).unzip();
+    let work: Arc<Mutex<VecDeque<_>>> =
+        Arc::new(Mutex::new(hosts.iter().cloned().zip(senders).collect()));
+    // The runbook's deadline (`within`) holds on these threads too.
+    let deadline = crate::deadline::current();
+    for _ in 0..hosts.len().min(AT_ONCE) {
+        let (run, work) = (run.clone(), work.clone());
+        std::thread::spawn(move || {
+            crate::deadline::run_under(deadline, || loop {
+                let next = work.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let Some((host, reply)) = next else { break };
+                // The receiver is gone once the answer was found: nothing to say then.
+                let _ = reply.send(super::disk::proc_mounts(&run, &host));
+            })
+        });
+    }
+    receivers
 }
