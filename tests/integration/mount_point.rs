@@ -252,3 +252,44 @@ fn nodes_that_never_greet_ahead_of_one_that_answers_cost_one_connect_timeout_not
     );
     assert_eq!(cluster.connections("msk-04"), 1, "msk-04 was asked");
 }
+
+/// Two hosts over real sshd whose /proc/mounts shows cluster `livelinux` mounted at /pcs (a
+/// `cat` ahead of the real one on the sessions' PATH adds the line a mounted node has), with
+/// an inventory that says `cluster_mount: {said}`.
+fn mounted_at_pcs_over_ssh(said: &str) -> Option<(crate::sshd::SshCluster, std::path::PathBuf)> {
+    let cluster = crate::sshd::SshCluster::start(2)?;
+    let cat = cluster.path("shim/cat");
+    std::fs::write(
+        &cat,
+        "#!/bin/sh\nif [ \"$1\" = -- ] && [ \"$2\" = /proc/mounts ]; then\n  /bin/cat /proc/mounts && echo 'vstorage://livelinux /pcs fuse.vstorage rw,nosuid,nodev,relatime,user_id=0,group_id=0,allow_other 0 0'\nelse\n  exec /bin/cat \"$@\"\nfi\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&cat, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let inventory = cluster.path("inventory.yaml");
+    let yaml = std::fs::read_to_string(&inventory).unwrap();
+    std::fs::write(&inventory, format!("cluster_mount: {said}\n{yaml}")).unwrap();
+    Some((cluster, inventory))
+}
+
+#[test]
+fn an_inventory_cluster_mount_the_nodes_contradict_is_refused_naming_both_paths_and_the_node() {
+    // The inventory says /vstorage/livelinux, the nodes have it at /pcs: every path built
+    // on it is wrong (a VE home "not on the cluster", a cordon written beside the cluster,
+    // a client cache put on the cluster). It was believed without a word.
+    let Some((_cluster, inventory)) = mounted_at_pcs_over_ssh("/vstorage/livelinux") else {
+        return;
+    };
+    crate::test::Test::new()
+        .file(
+            "m.rhai",
+            "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
+        )
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./m.rhai")
+        .run()
+        .status(2)
+        .stderr_has("/vstorage/livelinux")
+        .stderr_has("msk-01 has vstorage://livelinux mounted at /pcs")
+        .stderr_lacks("mount=");
+}
