@@ -255,8 +255,10 @@ fn nodes_that_never_greet_ahead_of_one_that_answers_cost_one_connect_timeout_not
 
 /// Two hosts over real sshd whose /proc/mounts shows cluster `livelinux` mounted at /pcs (a
 /// `cat` ahead of the real one on the sessions' PATH adds the line a mounted node has), with
-/// an inventory that says `cluster_mount: {said}`.
-fn mounted_at_pcs_over_ssh(said: &str) -> Option<(crate::sshd::SshCluster, std::path::PathBuf)> {
+/// an inventory that says `cluster_mount: {said}` (when given).
+fn mounted_at_pcs_over_ssh(
+    said: Option<&str>,
+) -> Option<(crate::sshd::SshCluster, std::path::PathBuf)> {
     let cluster = crate::sshd::SshCluster::start(2)?;
     let cat = cluster.path("shim/cat");
     std::fs::write(
@@ -267,7 +269,8 @@ fn mounted_at_pcs_over_ssh(said: &str) -> Option<(crate::sshd::SshCluster, std::
     std::fs::set_permissions(&cat, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let inventory = cluster.path("inventory.yaml");
     let yaml = std::fs::read_to_string(&inventory).unwrap();
-    std::fs::write(&inventory, format!("cluster_mount: {said}\n{yaml}")).unwrap();
+    let said = said.map_or(String::new(), |said| format!("cluster_mount: {said}\n"));
+    std::fs::write(&inventory, format!("{said}{yaml}")).unwrap();
     Some((cluster, inventory))
 }
 
@@ -276,7 +279,7 @@ fn an_inventory_cluster_mount_the_nodes_contradict_is_refused_naming_both_paths_
     // The inventory says /vstorage/livelinux, the nodes have it at /pcs: every path built
     // on it is wrong (a VE home "not on the cluster", a cordon written beside the cluster,
     // a client cache put on the cluster). It was believed without a word.
-    let Some((_cluster, inventory)) = mounted_at_pcs_over_ssh("/vstorage/livelinux") else {
+    let Some((_cluster, inventory)) = mounted_at_pcs_over_ssh(Some("/vstorage/livelinux")) else {
         return;
     };
     crate::test::Test::new()
@@ -292,4 +295,37 @@ fn an_inventory_cluster_mount_the_nodes_contradict_is_refused_naming_both_paths_
         .stderr_has("/vstorage/livelinux")
         .stderr_has("msk-01 has vstorage://livelinux mounted at /pcs")
         .stderr_lacks("mount=");
+}
+
+/// What `cluster_mount_point()` says in a run over `inventory`.
+fn mount_seen_over(inventory: &std::path::Path) -> String {
+    let out = crate::test::Test::new()
+        .file(
+            "m.rhai",
+            "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
+        )
+        .arg("--inventory")
+        .arg(inventory)
+        .arg("./m.rhai")
+        .run()
+        .status(0);
+    let line = out.stderr.lines().find(|l| l.contains("mount=")).unwrap();
+    line[line.find("mount=").unwrap() + 6..line.find('|').unwrap()].to_string()
+}
+
+#[test]
+fn an_inventory_cluster_mount_the_nodes_agree_with_is_used_in_any_spelling() {
+    let Some((_cluster, inventory)) = mounted_at_pcs_over_ssh(Some("/pcs/")) else {
+        return;
+    };
+    assert_eq!(mount_seen_over(&inventory), "/pcs");
+}
+
+#[test]
+fn over_ssh_a_node_that_never_greets_first_does_not_hide_the_mount_point() {
+    let Some((cluster, inventory)) = mounted_at_pcs_over_ssh(None) else {
+        return;
+    };
+    cluster.hang_sshd("msk-01");
+    assert_eq!(mount_seen_over(&inventory), "/pcs");
 }
