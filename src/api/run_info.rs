@@ -46,10 +46,14 @@ pub mod run_info_api {
     }
 
     /// Where the cluster file system is mounted on every node: the inventory's
-    /// `cluster_mount`; without one, where the first node that answers has
-    /// `vstorage://CLUSTER` mounted (/proc/mounts), else where a node's /etc/fstab mounts
-    /// it, else `/vstorage/CLUSTER` (the docs' example: fstab or `vstorage-mount -c
-    /// CLUSTER PATH` may name any directory). Asked of the nodes once per run.
+    /// `cluster_mount`; without one, where the first node (in inventory order) that
+    /// answers has `vstorage://CLUSTER` mounted (/proc/mounts), else where a node's
+    /// /etc/fstab mounts it, else `/vstorage/CLUSTER` (the docs' example: fstab or
+    /// `vstorage-mount -c CLUSTER PATH` may name any directory). Asked of the nodes once
+    /// per run, all at once (a node that does not answer costs one connect timeout, not
+    /// one each). An inventory `cluster_mount` that the first node with the cluster mounted
+    /// contradicts is refused (exit 2 while nothing was changed), naming the node and both
+    /// paths: every path built on it would be wrong.
     ///
     /// ```rhai
     /// let records = `${cluster_mount_point()}/.vzrun`;

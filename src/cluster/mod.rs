@@ -32,7 +32,7 @@ pub fn local_host() -> Host {
 /// Runbooks compose paths on the mount point (`${cluster_mount_point()}/private/UUID`) and
 /// compare them with what the nodes' tools print and files hold (shaman's resources hold a
 /// VE's path): "/vstorage/c/" would make "/vstorage/c//private/UUID", which matches none.
-fn one_spelling(path: &str) -> String {
+pub(crate) fn one_spelling(path: &str) -> String {
     let parts: Vec<&str> = path
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
@@ -53,6 +53,8 @@ pub struct Cluster {
     mount: Option<String>,
     /// Where the nodes said they mount it (no `mount` given), once asked in this run.
     found_mount: Arc<Mutex<Option<String>>>,
+    /// Whether the nodes agree with `mount`, once asked in this run.
+    mount_checked: Arc<Mutex<Option<Result<(), Failure>>>>,
 }
 
 impl Cluster {
@@ -64,6 +66,7 @@ impl Cluster {
             identities: Arc::default(),
             mount: None,
             found_mount: Arc::default(),
+            mount_checked: Arc::default(),
         }
     }
 
@@ -78,6 +81,18 @@ impl Cluster {
         self.mount
             .clone()
             .unwrap_or_else(|| format!("/vstorage/{}", self.name))
+    }
+
+    /// The mount point set (`with_mount`), once `check(hosts, mount)` found the nodes agree
+    /// (asked once per run: its verdict stands for the rest of it); `None` when none is set.
+    pub fn set_mount_checked_by(
+        &self,
+        check: impl FnOnce(&[Host], &str) -> Result<(), Failure>,
+    ) -> Option<Result<String, Failure>> {
+        let mount = self.mount.as_ref()?;
+        let mut checked = self.mount_checked.lock().unwrap_or_else(|e| e.into_inner());
+        let verdict = checked.get_or_insert_with(|| check(&self.hosts, mount));
+        Some(verdict.clone().map(|()| mount.clone()))
     }
 
     /// Where the cluster file system is mounted: the one set (`with_mount`), else what

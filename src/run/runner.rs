@@ -603,6 +603,12 @@ impl Runner {
         }
     }
 
+    /// Settings (the inventory's) the hosts contradict: exit 2 (bad settings, nothing
+    /// changed) while this run has locked no host for a change yet, else exit 1.
+    pub fn bad_settings(&self, message: impl Into<String>) -> Failure {
+        self.privilege_failure(message.into())
+    }
+
     /// Bad sudo settings for a host: nothing ran there. Exit 2 says "nothing changed", which
     /// holds only while this run has locked no host for a change yet.
     fn privilege_failure(&self, message: String) -> Failure {

@@ -212,3 +212,120 @@ fn a_dead_first_node_does_not_hide_where_the_cluster_is_mounted() {
         .status(0)
         .stdout_has("vstorage set-attr -R /pcs/private tier=2");
 }
+
+#[test]
+fn nodes_that_never_greet_ahead_of_one_that_answers_cost_one_connect_timeout_not_one_each() {
+    // Over SSH the nodes were asked one after the other: three hung nodes (the kernel takes
+    // the connection, sshd never greets) in front of the first live one cost three whole
+    // connect timeouts before `cluster_mount_point()` said anything, and a runbook's
+    // `within(...)` could pass meanwhile. Asked together, the wait is one timeout.
+    let Some(cluster) = crate::sshd::SshCluster::start(4) else {
+        return;
+    };
+    let inventory = cluster.path("inventory.yaml");
+    let yaml = std::fs::read_to_string(&inventory).unwrap();
+    std::fs::write(
+        &inventory,
+        yaml.replace("connect_timeout: 5", "connect_timeout: 3"),
+    )
+    .unwrap();
+    for host in ["msk-01", "msk-02", "msk-03"] {
+        cluster.hang_sshd(host);
+    }
+    let started = std::time::Instant::now();
+    crate::test::Test::new()
+        .file(
+            "m.rhai",
+            "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
+        )
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./m.rhai")
+        .run()
+        .status(0)
+        .stderr_has("mount=/");
+    let took = started.elapsed();
+    // One after the other: at least 3 x 3 s. Together: one timeout (3 s) and a handshake.
+    assert!(
+        took < std::time::Duration::from_secs(7),
+        "cluster_mount_point() took {took:?}"
+    );
+    assert_eq!(cluster.connections("msk-04"), 1, "msk-04 was asked");
+}
+
+/// Two hosts over real sshd whose /proc/mounts shows cluster `livelinux` mounted at /pcs (a
+/// `cat` ahead of the real one on the sessions' PATH adds the line a mounted node has), with
+/// an inventory that says `cluster_mount: {said}` (when given).
+fn mounted_at_pcs_over_ssh(
+    said: Option<&str>,
+) -> Option<(crate::sshd::SshCluster, std::path::PathBuf)> {
+    let cluster = crate::sshd::SshCluster::start(2)?;
+    let cat = cluster.path("shim/cat");
+    std::fs::write(
+        &cat,
+        "#!/bin/sh\nif [ \"$1\" = -- ] && [ \"$2\" = /proc/mounts ]; then\n  /bin/cat /proc/mounts && echo 'vstorage://livelinux /pcs fuse.vstorage rw,nosuid,nodev,relatime,user_id=0,group_id=0,allow_other 0 0'\nelse\n  exec /bin/cat \"$@\"\nfi\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&cat, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let inventory = cluster.path("inventory.yaml");
+    let yaml = std::fs::read_to_string(&inventory).unwrap();
+    let said = said.map_or(String::new(), |said| format!("cluster_mount: {said}\n"));
+    std::fs::write(&inventory, format!("{said}{yaml}")).unwrap();
+    Some((cluster, inventory))
+}
+
+#[test]
+fn an_inventory_cluster_mount_the_nodes_contradict_is_refused_naming_both_paths_and_the_node() {
+    // The inventory says /vstorage/livelinux, the nodes have it at /pcs: every path built
+    // on it is wrong (a VE home "not on the cluster", a cordon written beside the cluster,
+    // a client cache put on the cluster). It was believed without a word.
+    let Some((_cluster, inventory)) = mounted_at_pcs_over_ssh(Some("/vstorage/livelinux")) else {
+        return;
+    };
+    crate::test::Test::new()
+        .file(
+            "m.rhai",
+            "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
+        )
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("./m.rhai")
+        .run()
+        .status(2)
+        .stderr_has("/vstorage/livelinux")
+        .stderr_has("msk-01 has vstorage://livelinux mounted at /pcs")
+        .stderr_lacks("mount=");
+}
+
+/// What `cluster_mount_point()` says in a run over `inventory`.
+fn mount_seen_over(inventory: &std::path::Path) -> String {
+    let out = crate::test::Test::new()
+        .file(
+            "m.rhai",
+            "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
+        )
+        .arg("--inventory")
+        .arg(inventory)
+        .arg("./m.rhai")
+        .run()
+        .status(0);
+    let line = out.stderr.lines().find(|l| l.contains("mount=")).unwrap();
+    line[line.find("mount=").unwrap() + 6..line.find('|').unwrap()].to_string()
+}
+
+#[test]
+fn an_inventory_cluster_mount_the_nodes_agree_with_is_used_in_any_spelling() {
+    let Some((_cluster, inventory)) = mounted_at_pcs_over_ssh(Some("/pcs/")) else {
+        return;
+    };
+    assert_eq!(mount_seen_over(&inventory), "/pcs");
+}
+
+#[test]
+fn over_ssh_a_node_that_never_greets_first_does_not_hide_the_mount_point() {
+    let Some((cluster, inventory)) = mounted_at_pcs_over_ssh(None) else {
+        return;
+    };
+    cluster.hang_sshd("msk-01");
+    assert_eq!(mount_seen_over(&inventory), "/pcs");
+}
