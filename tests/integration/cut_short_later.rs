@@ -244,46 +244,7 @@ fn resume_long_after_a_drain_was_cut_short_does_not_start_a_ve_stopped_by_hand_s
 #[test]
 fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_since() {
     let mut lab = crate::catalog::Lab::new();
-    let list_stopped = "for n in hosts() { for v in prlctl::list(n).filter(|v| v.status == \"stopped\") { log(`stopped ${v.name} on ${n.name}`); } }";
-    let before = lab.query(list_stopped).status(0).stderr;
-    let was_stopped = |n: &str| {
-        before
-            .lines()
-            .any(|l| l.contains(&format!("stopped {n} on ")))
-    };
-    lab.speed = "0.1";
-    // Offline: stop, migrate, start; the kill lands while the first migrate runs, leaving
-    // that VE stopped: once the lab shows it stopped off msk-05 (the lab moves a VE as its
-    // migrate starts, then takes the migrate's time).
-    let (_state, run_id) = lab.kill_once_lab_state(
-        &[
-            "evacuate",
-            "msk-05",
-            "--yes",
-            "--parallel",
-            "1",
-            "--mode",
-            "offline",
-        ],
-        "a VE that ran stopped off msk-05",
-        std::time::Duration::from_secs(120),
-        |state| {
-            state["ves"].as_array().is_some_and(|ves| {
-                ves.iter().any(|v| {
-                    v["status"] == "stopped"
-                        && v["host"] != "msk-05"
-                        && v["name"].as_str().is_some_and(|n| !was_stopped(n))
-                })
-            })
-        },
-    );
-    let stopped = lab.query(list_stopped).status(0).stderr;
-    let (name, on) = stopped
-        .lines()
-        .filter_map(|l| l.split_once("stopped ")?.1.split_once(" on "))
-        .find(|(n, on)| *on != "msk-05" && !was_stopped(n))
-        .map(|(n, o)| (n.to_string(), o.to_string()))
-        .unwrap_or_else(|| panic!("no VE left stopped off msk-05: {stopped}"));
+    let (run_id, name, on) = evacuation_killed_with_a_ve_left_stopped(&mut lab);
     // The first abort starts it again, then waits for msk-05, which does not answer: it is
     // cut short there (a lost laptop), its undo actions still pending. The kill lands once
     // the abort's own journal records the start's end (the journal an abort writes from its
@@ -339,39 +300,7 @@ fn stopped_by_hand_then_aborted_again(
 #[test]
 fn abort_again_counts_an_abort_cut_short_whose_run_id_sorts_before_the_run_it_aborts() {
     let mut lab = crate::catalog::Lab::new();
-    let ran: Vec<String> = lab.state_value()["ves"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["status"] == "running")
-        .map(|v| v["name"].as_str().unwrap().to_string())
-        .collect();
-    // A VE that ran, stopped off msk-05: where the state shows one.
-    let left_stopped = |state: &serde_json::Value| {
-        state["ves"].as_array()?.iter().find_map(|v| {
-            let (name, on) = (v["name"].as_str()?, v["host"].as_str()?);
-            (v["status"] == "stopped" && on != "msk-05" && ran.iter().any(|r| r == name))
-                .then(|| (name.to_string(), on.to_string()))
-        })
-    };
-    // Offline: stop, migrate, start; killed while the first migrate runs (the lab moves a VE
-    // as its migrate starts), leaving that VE stopped off msk-05.
-    lab.speed = "0.1";
-    let (state, run_id) = lab.kill_once_lab_state(
-        &[
-            "evacuate",
-            "msk-05",
-            "--yes",
-            "--parallel",
-            "1",
-            "--mode",
-            "offline",
-        ],
-        "a VE that ran stopped off msk-05",
-        std::time::Duration::from_secs(120),
-        |state| left_stopped(state).is_some(),
-    );
-    let (name, on) = left_stopped(&state).unwrap();
+    let (run_id, name, on) = evacuation_killed_with_a_ve_left_stopped(&mut lab);
     // The abort starts it again, then waits for msk-05, which does not answer: it is killed
     // once it journaled the start's end, its undo actions still pending.
     lab.stop_answering("msk-05");
@@ -417,4 +346,44 @@ fn abort_again_counts_an_abort_cut_short_whose_run_id_sorts_before_the_run_it_ab
     // Was: "starting it again": the journals taken in the order of their ids, the first
     // abort's start came before the run's stop.
     stopped_by_hand_then_aborted_again(&lab, &on, &name, &run_id);
+}
+
+/// An offline evacuation of msk-05 (stop, migrate, start) killed while its first migrate
+/// runs, at speed 0.1: once the lab shows a VE that was running stopped off msk-05 (the lab
+/// moves a VE as its migrate starts, then takes the migrate's time). (run id, that VE, the
+/// node it is on); the lab is left at speed 0.1.
+fn evacuation_killed_with_a_ve_left_stopped(
+    lab: &mut crate::catalog::Lab,
+) -> (String, String, String) {
+    let ran: Vec<String> = lab.state_value()["ves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["status"] == "running")
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    let left_stopped = |state: &serde_json::Value| {
+        state["ves"].as_array()?.iter().find_map(|v| {
+            let (name, on) = (v["name"].as_str()?, v["host"].as_str()?);
+            (v["status"] == "stopped" && on != "msk-05" && ran.iter().any(|r| r == name))
+                .then(|| (name.to_string(), on.to_string()))
+        })
+    };
+    lab.speed = "0.1";
+    let (state, run_id) = lab.kill_once_lab_state(
+        &[
+            "evacuate",
+            "msk-05",
+            "--yes",
+            "--parallel",
+            "1",
+            "--mode",
+            "offline",
+        ],
+        "a VE that ran stopped off msk-05",
+        std::time::Duration::from_secs(120),
+        |state| left_stopped(state).is_some(),
+    );
+    let (name, on) = left_stopped(&state).unwrap();
+    (run_id, name, on)
 }
