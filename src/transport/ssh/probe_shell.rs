@@ -421,6 +421,20 @@ mod tests {
         through("/bin/sh", command, token)
     }
 
+    /// dash and bash (/bin/sh on Debian and on Virtuozzo 7), those this machine has.
+    fn installed_shells() -> Vec<&'static str> {
+        ["dash", "bash"]
+            .into_iter()
+            .filter(|shell| {
+                std::process::Command::new(shell)
+                    .arg("-c")
+                    .arg("true")
+                    .status()
+                    .is_ok()
+            })
+            .collect()
+    }
+
     /// `through_sh` with another shell (`bash`: /bin/sh on Virtuozzo 7).
     fn through(shell: &str, command: &str, token: &str) -> (Vec<u8>, Vec<u8>) {
         use std::io::Write;
@@ -481,15 +495,7 @@ mod tests {
     fn a_probe_killed_by_a_signal_gives_128_and_the_signal_and_no_word_of_the_shell() {
         // As on the local transport: the shell's own note ("Killed", bash's "line 1: 123
         // Killed ...") is not the probe's stderr.
-        for shell in ["dash", "bash"] {
-            if std::process::Command::new(shell)
-                .arg("-c")
-                .arg("true")
-                .status()
-                .is_err()
-            {
-                continue;
-            }
+        for shell in installed_shells() {
             let token = "5e5e";
             let (out, err) = through(shell, "exec sh -c 'echo before; kill -KILL $$'", token);
             let (body, rest) = framed(&out, token, " ", 1 << 20).ok().unwrap();
@@ -505,15 +511,7 @@ mod tests {
 
     #[test]
     fn processes_a_probe_left_are_named_in_its_end_line_in_dash_and_bash() {
-        for shell in ["dash", "bash"] {
-            if std::process::Command::new(shell)
-                .arg("-c")
-                .arg("true")
-                .status()
-                .is_err()
-            {
-                continue;
-            }
+        for shell in installed_shells() {
             let token = "1ef7".to_string();
             let (out, _) = through(
                 shell,
