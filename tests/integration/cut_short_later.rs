@@ -250,21 +250,8 @@ fn abort_again_after_an_abort_cut_short_does_not_start_a_ve_stopped_by_hand_sinc
     // the abort's own journal records the start's end (the journal an abort writes from its
     // first change on, `args.aborts` naming the run): it is waiting for msk-05 then, for
     // many seconds at this speed.
-    lab.stop_answering("msk-05");
-    lab.speed = "0.1";
-    let (_started, _abort) = lab.kill_once_journaled(
-        &["abort", &run_id],
-        &format!("the end of `prlctl start` on {on}"),
-        // It waits a minute for msk-05 before the start.
-        std::time::Duration::from_secs(300),
-        |r| {
-            r["event"] == "command_finished"
-                && r["host"] == on.as_str()
-                && r["argv"][0] == "prlctl"
-                && r["argv"][1] == "start"
-        },
-    );
-    lab.speed = "0";
+    // It waits a minute for msk-05 before the start.
+    first_abort_killed_after_its_start(&mut lab, &run_id, &on, "0.1", 300);
     // Was: "starting it again", the first abort's start of it not counted.
     stopped_by_hand_then_aborted_again(&lab, &on, &name, &run_id);
 }
@@ -303,20 +290,7 @@ fn abort_again_counts_an_abort_cut_short_whose_run_id_sorts_before_the_run_it_ab
     let (run_id, name, on) = evacuation_killed_with_a_ve_left_stopped(&mut lab);
     // The abort starts it again, then waits for msk-05, which does not answer: it is killed
     // once it journaled the start's end, its undo actions still pending.
-    lab.stop_answering("msk-05");
-    lab.speed = "0.01";
-    let (_started, abort_id) = lab.kill_once_journaled(
-        &["abort", &run_id],
-        &format!("the end of `prlctl start` on {on}"),
-        std::time::Duration::from_secs(120),
-        |r| {
-            r["event"] == "command_finished"
-                && r["host"] == on.as_str()
-                && r["argv"][0] == "prlctl"
-                && r["argv"][1] == "start"
-        },
-    );
-    lab.speed = "0";
+    let abort_id = first_abort_killed_after_its_start(&mut lab, &run_id, &on, "0.01", 120);
     // A run id is the second the run started and a random salt: an abort started within
     // the second its run started (a drain killed at once) sorts before it one time in two.
     // This one is given such an id: the same second, the lowest salt (the second before
@@ -386,4 +360,31 @@ fn evacuation_killed_with_a_ve_left_stopped(
     );
     let (name, on) = left_stopped(&state).unwrap();
     (run_id, name, on)
+}
+
+/// msk-05 stops answering; `vzrun abort RUN_ID` runs at `speed` and is killed once its
+/// journal records the end of its `prlctl start` on `on` (within `within_secs`), its undo
+/// actions still pending. The abort's run id; the lab is left at speed 0.
+fn first_abort_killed_after_its_start(
+    lab: &mut crate::catalog::Lab,
+    run_id: &str,
+    on: &str,
+    speed: &'static str,
+    within_secs: u64,
+) -> String {
+    lab.stop_answering("msk-05");
+    lab.speed = speed;
+    let (_started, abort_id) = lab.kill_once_journaled(
+        &["abort", run_id],
+        &format!("the end of `prlctl start` on {on}"),
+        std::time::Duration::from_secs(within_secs),
+        |r| {
+            r["event"] == "command_finished"
+                && r["host"] == on
+                && r["argv"][0] == "prlctl"
+                && r["argv"][1] == "start"
+        },
+    );
+    lab.speed = "0";
+    abort_id
 }

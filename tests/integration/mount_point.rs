@@ -90,15 +90,14 @@ fn two_empty_nodes() -> Lab {
     )
 }
 
+/// A runbook that logs what `cluster_mount_point()` says.
+const MOUNT_SCRIPT: &str = "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n";
+
 /// What `cluster_mount_point()` says in a run on `lab`.
 fn mount_seen(lab: &Lab) -> String {
     let scratch = tempfile::tempdir().unwrap();
     let path = scratch.path().join("m.rhai");
-    std::fs::write(
-        &path,
-        "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
-    )
-    .unwrap();
+    std::fs::write(&path, MOUNT_SCRIPT).unwrap();
     let out = lab.run(&[path.to_str().unwrap()]).status(0);
     let line = out.stderr.lines().find(|l| l.contains("mount=")).unwrap();
     line[line.find("mount=").unwrap() + 6..line.find('|').unwrap()].to_string()
@@ -233,17 +232,7 @@ fn nodes_that_never_greet_ahead_of_one_that_answers_cost_one_connect_timeout_not
         cluster.hang_sshd(host);
     }
     let started = std::time::Instant::now();
-    crate::test::Test::new()
-        .file(
-            "m.rhai",
-            "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
-        )
-        .arg("--inventory")
-        .arg(&inventory)
-        .arg("./m.rhai")
-        .run()
-        .status(0)
-        .stderr_has("mount=/");
+    mount_run_over(&inventory).status(0).stderr_has("mount=/");
     let took = started.elapsed();
     // One after the other: at least 3 x 3 s. Together: one timeout (3 s) and a handshake.
     assert!(
@@ -282,33 +271,26 @@ fn an_inventory_cluster_mount_the_nodes_contradict_is_refused_naming_both_paths_
     let Some((_cluster, inventory)) = mounted_at_pcs_over_ssh(Some("/vstorage/livelinux")) else {
         return;
     };
-    crate::test::Test::new()
-        .file(
-            "m.rhai",
-            "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
-        )
-        .arg("--inventory")
-        .arg(&inventory)
-        .arg("./m.rhai")
-        .run()
+    mount_run_over(&inventory)
         .status(2)
         .stderr_has("/vstorage/livelinux")
         .stderr_has("msk-01 has vstorage://livelinux mounted at /pcs")
         .stderr_lacks("mount=");
 }
 
-/// What `cluster_mount_point()` says in a run over `inventory`.
-fn mount_seen_over(inventory: &std::path::Path) -> String {
-    let out = crate::test::Test::new()
-        .file(
-            "m.rhai",
-            "//! Mount.\nlog(`mount=${cluster_mount_point()}|`);\n",
-        )
+/// A run over `inventory` that logs what `cluster_mount_point()` says (`mount=PATH|`).
+fn mount_run_over(inventory: &std::path::Path) -> crate::test::Outcome {
+    crate::test::Test::new()
+        .file("m.rhai", MOUNT_SCRIPT)
         .arg("--inventory")
         .arg(inventory)
         .arg("./m.rhai")
         .run()
-        .status(0);
+}
+
+/// What `cluster_mount_point()` says in a run over `inventory`.
+fn mount_seen_over(inventory: &std::path::Path) -> String {
+    let out = mount_run_over(inventory).status(0);
     let line = out.stderr.lines().find(|l| l.contains("mount=")).unwrap();
     line[line.find("mount=").unwrap() + 6..line.find('|').unwrap()].to_string()
 }
